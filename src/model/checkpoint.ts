@@ -1,0 +1,233 @@
+/**
+ * From a safetensors header to GPT-2 weights on the tfjs backend.
+ *
+ * Canonical tensor names are the hub `gpt2` layout (`wte.weight`, `h.0.attn.c_attn.weight`, ...).
+ * `save_pretrained` writes the same names under a `transformer.` prefix (and `lm_head.weight`
+ * when the head is not tied). Conv1D weights are stored [in, out]: y = x · W + b.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mlpWidth, type GPT2Config } from './config';
+import { CheckpointError, inFile } from './errors';
+import {
+  DECODABLE_DTYPES,
+  decodeToFloat32,
+  parseSafetensorsHeader,
+  readHeaderLength,
+  type SafetensorsHeader,
+  type TensorEntry,
+} from './safetensors';
+
+export interface LayerNormWeights { weight: tf.Tensor1D; bias: tf.Tensor1D }
+export interface Conv1DWeights { weight: tf.Tensor2D /* [in, out] */; bias: tf.Tensor1D }
+export interface BlockWeights {
+  ln_1: LayerNormWeights;
+  attn: { c_attn: Conv1DWeights; c_proj: Conv1DWeights };
+  ln_2: LayerNormWeights;
+  mlp: { c_fc: Conv1DWeights; c_proj: Conv1DWeights };
+}
+/** Parameter names mirror the checkpoint: `weights.h[0].attn.c_attn.weight` is `h.0.attn.c_attn.weight`. */
+export interface GPT2Weights {
+  wte: tf.Tensor2D; // [vocab, n_embd]
+  wpe: tf.Tensor2D; // [n_positions, n_embd]
+  h: BlockWeights[];
+  ln_f: LayerNormWeights;
+  /** [vocab, n_embd]; the same tensor as `wte` when the head is tied (no `lm_head.weight`). */
+  lm_head: tf.Tensor2D;
+}
+
+export function disposeWeights(weights: GPT2Weights): void {
+  const all = new Set<tf.Tensor>([weights.wte, weights.wpe, weights.lm_head, weights.ln_f.weight, weights.ln_f.bias]);
+  for (const block of weights.h) {
+    for (const part of [block.ln_1, block.ln_2, block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj]) {
+      all.add(part.weight);
+      all.add(part.bias);
+    }
+  }
+  for (const t of all) t.dispose();
+}
+
+/** A tensor to read: where it is in the file, and the shape the config says it must have. */
+export interface TensorPlan { canonical: string; entry: TensorEntry; shape: number[] }
+
+/** Every tensor a GPT-2 with this config needs, with its expected shape (lm_head.weight is optional). */
+export function expectedShapes(config: GPT2Config): Map<string, number[]> {
+  const { vocabSize: V, nPositions: P, nEmbd: C } = config;
+  const inner = mlpWidth(config);
+  const shapes = new Map<string, number[]>([
+    ['wte.weight', [V, C]],
+    ['wpe.weight', [P, C]],
+  ]);
+  for (let i = 0; i < config.nLayer; i++) {
+    shapes.set(`h.${i}.ln_1.weight`, [C]);
+    shapes.set(`h.${i}.ln_1.bias`, [C]);
+    shapes.set(`h.${i}.attn.c_attn.weight`, [C, 3 * C]);
+    shapes.set(`h.${i}.attn.c_attn.bias`, [3 * C]);
+    shapes.set(`h.${i}.attn.c_proj.weight`, [C, C]);
+    shapes.set(`h.${i}.attn.c_proj.bias`, [C]);
+    shapes.set(`h.${i}.ln_2.weight`, [C]);
+    shapes.set(`h.${i}.ln_2.bias`, [C]);
+    shapes.set(`h.${i}.mlp.c_fc.weight`, [C, inner]);
+    shapes.set(`h.${i}.mlp.c_fc.bias`, [inner]);
+    shapes.set(`h.${i}.mlp.c_proj.weight`, [inner, C]);
+    shapes.set(`h.${i}.mlp.c_proj.bias`, [C]);
+  }
+  shapes.set('ln_f.weight', [C]);
+  shapes.set('ln_f.bias', [C]);
+  shapes.set(LM_HEAD, [V, C]);
+  return shapes;
+}
+
+const LM_HEAD = 'lm_head.weight';
+
+/** Causal-mask buffers HF stores in older checkpoints: constants, recomputed by the forward pass. */
+const UNUSED_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+
+/** `transformer.h.0.ln_1.weight` → `h.0.ln_1.weight`; hub names pass through. */
+export function canonicalName(name: string): string {
+  return name.startsWith('transformer.') ? name.slice('transformer.'.length) : name;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const showShape = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/**
+ * Turns tensors into GPT2Weights one at a time, as their bytes arrive, so a streaming download
+ * never holds the whole file: decode, validate, upload, drop the bytes.
+ */
+export class WeightsBuilder {
+  readonly plan: TensorPlan[];
+  private readonly uploaded = new Map<string, tf.Tensor>();
+
+  constructor(
+    private readonly config: GPT2Config,
+    header: SafetensorsHeader,
+    private readonly file = 'model.safetensors',
+  ) {
+    this.plan = planTensors(config, header, file);
+  }
+
+  /** Decodes one planned tensor (exactly its entry's bytes) and uploads it to the tfjs backend. */
+  add(plan: TensorPlan, bytes: Uint8Array): void {
+    if (this.uploaded.has(plan.canonical)) {
+      throw new CheckpointError(inFile(this.file, `tensor '${plan.entry.name}' was added twice`));
+    }
+    const values = decodeToFloat32(plan.entry, bytes, this.file);
+    this.uploaded.set(plan.canonical, tf.tensor(values, plan.shape, 'float32'));
+  }
+
+  /** Assembles the weights; throws naming the first tensor that was never added. */
+  finish(): GPT2Weights {
+    for (const { canonical, entry } of this.plan) {
+      if (!this.uploaded.has(canonical)) {
+        throw new CheckpointError(inFile(this.file, `tensor '${entry.name}' was never loaded (file truncated?)`));
+      }
+    }
+    const get = <T extends tf.Tensor>(name: string) => this.uploaded.get(name) as T;
+    const conv = (prefix: string): Conv1DWeights => ({ weight: get(`${prefix}.weight`), bias: get(`${prefix}.bias`) });
+    const norm = (prefix: string): LayerNormWeights => ({ weight: get(`${prefix}.weight`), bias: get(`${prefix}.bias`) });
+    const wte = get<tf.Tensor2D>('wte.weight');
+    const weights: GPT2Weights = {
+      wte,
+      wpe: get('wpe.weight'),
+      h: Array.from({ length: this.config.nLayer }, (_, i) => ({
+        ln_1: norm(`h.${i}.ln_1`),
+        attn: { c_attn: conv(`h.${i}.attn.c_attn`), c_proj: conv(`h.${i}.attn.c_proj`) },
+        ln_2: norm(`h.${i}.ln_2`),
+        mlp: { c_fc: conv(`h.${i}.mlp.c_fc`), c_proj: conv(`h.${i}.mlp.c_proj`) },
+      })),
+      ln_f: norm('ln_f'),
+      lm_head: this.uploaded.has(LM_HEAD) ? get(LM_HEAD) : wte,
+    };
+    this.uploaded.clear(); // ownership passes to the caller
+    return weights;
+  }
+
+  /** Frees whatever was uploaded so far (after a failed or aborted load). */
+  dispose(): void {
+    for (const t of this.uploaded.values()) t.dispose();
+    this.uploaded.clear();
+  }
+}
+
+/** Matches header entries to the tensors the config needs; fails before any bytes are read. */
+function planTensors(config: GPT2Config, header: SafetensorsHeader, file: string): TensorPlan[] {
+  const fail = (message: string): never => {
+    throw new CheckpointError(inFile(file, message));
+  };
+  const expected = expectedShapes(config);
+  const found = new Map<string, TensorEntry>();
+  for (const entry of header.tensors) {
+    const canonical = canonicalName(entry.name);
+    if (UNUSED_BUFFER.test(canonical)) continue; // skipped without decoding, whatever its dtype
+    const layer = /^h\.(\d+)\./.exec(canonical);
+    if (layer && Number(layer[1]) >= config.nLayer) {
+      fail(`tensor '${entry.name}' belongs to layer ${layer[1]}, but config.json has n_layer=${config.nLayer}`);
+    }
+    const shape = expected.get(canonical);
+    if (!shape) continue; // a head this model does not use (e.g. a classifier): not ours to load
+    const previous = found.get(canonical);
+    if (previous) fail(`tensor '${canonical}' appears twice (as '${previous.name}' and '${entry.name}')`);
+    if (!(DECODABLE_DTYPES as readonly string[]).includes(entry.dtype)) {
+      fail(`tensor '${entry.name}': unsupported dtype ${entry.dtype}, expected one of ${DECODABLE_DTYPES.join(', ')}`);
+    }
+    if (!sameShape(entry.shape, shape)) {
+      fail(`tensor '${entry.name}': expected shape ${showShape(shape)} from config.json, found ${showShape(entry.shape)}`);
+    }
+    found.set(canonical, entry);
+  }
+  for (const canonical of expected.keys()) {
+    if (canonical !== LM_HEAD && !found.has(canonical)) {
+      fail(`missing tensor '${canonical}' (expected shape ${showShape(expected.get(canonical)!)})`);
+    }
+  }
+  return [...found.entries()]
+    .map(([canonical, entry]) => ({ canonical, entry, shape: expected.get(canonical)! }))
+    .sort((a, b) => a.entry.begin - b.entry.begin);
+}
+
+/**
+ * Loads a whole `model.safetensors`. A Blob (e.g. a File) is read tensor by tensor, so it is
+ * never fully in memory; an ArrayBuffer or Response is read once and decoded tensor by tensor.
+ */
+export async function loadCheckpoint(
+  config: GPT2Config,
+  source: ArrayBuffer | Blob | Response,
+  file = 'model.safetensors',
+): Promise<GPT2Weights> {
+  let data: ArrayBuffer | Blob;
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new CheckpointError(inFile(file, `download failed: HTTP ${source.status} ${source.statusText}`));
+    data = await source.arrayBuffer();
+  } else {
+    data = source as ArrayBuffer | Blob;
+  }
+  const read = readerFor(data);
+  const header = await readHeader(read, file);
+  const builder = new WeightsBuilder(config, header, file);
+  try {
+    for (const plan of builder.plan) {
+      builder.add(plan, await read.bytes(header.dataStart + plan.entry.begin, header.dataStart + plan.entry.end));
+    }
+    return builder.finish();
+  } catch (error) {
+    builder.dispose();
+    throw error;
+  }
+}
+
+interface ByteReader { size: number; bytes(begin: number, end: number): Promise<Uint8Array> }
+
+function readerFor(source: ArrayBuffer | Blob): ByteReader {
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    return { size: source.size, bytes: async (begin, end) => new Uint8Array(await source.slice(begin, end).arrayBuffer()) };
+  }
+  const buffer = source as ArrayBuffer;
+  return { size: buffer.byteLength, bytes: async (begin, end) => new Uint8Array(buffer, begin, end - begin) };
+}
+
+async function readHeader(read: ByteReader, file: string): Promise<SafetensorsHeader> {
+  const first8 = await read.bytes(0, Math.min(8, read.size));
+  const headerLength = readHeaderLength(first8, file);
+  const prefix = await read.bytes(0, Math.min(8 + headerLength, read.size));
+  return parseSafetensorsHeader(prefix, file, read.size);
+}

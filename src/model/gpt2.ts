@@ -1,0 +1,111 @@
+/** GPT-2 (decoder-only transformer) on tfjs, with a key/value cache for token-by-token decoding. */
+import * as tf from '@tensorflow/tfjs';
+import { disposeWeights, loadCheckpoint, type GPT2Weights } from './checkpoint';
+import { parseGPT2Config, type GPT2Config } from './config';
+import { ConcatKVCache, isLayerKVCache, type KVCache, type LayerKVCache } from './kvCache';
+import { block, causalMask, layerNorm } from './layers';
+
+export class GPT2 {
+  private weights: GPT2Weights | undefined;
+
+  constructor(
+    readonly config: GPT2Config,
+    weights: GPT2Weights,
+  ) {
+    this.weights = weights;
+  }
+
+  /** Parses config.json, loads model.safetensors, and builds the model. */
+  static async fromFiles(configJson: unknown, safetensors: ArrayBuffer | Blob | Response): Promise<GPT2> {
+    const config = parseGPT2Config(configJson);
+    return new GPT2(config, await loadCheckpoint(config, safetensors));
+  }
+
+  /** An empty cache for `batchSize` sequences of up to `capacity` positions. */
+  newCache(batchSize: number, capacity = this.config.nPositions): KVCache {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.config.nPositions) {
+      throw new RangeError(`cache capacity must be between 1 and n_positions (${this.config.nPositions}), got ${capacity}`);
+    }
+    return new ConcatKVCache(this.config.nLayer, batchSize, capacity);
+  }
+
+  /**
+   * Appends ids [B][T] at positions cache.length..cache.length+T-1 and returns the logits of
+   * the last new position, [B, vocab]. The caller disposes the result.
+   */
+  forward(ids: number[][], cache: KVCache): tf.Tensor2D {
+    const w = this.live();
+    if (!isLayerKVCache(cache)) throw new TypeError('forward() needs a cache made by GPT2.newCache()');
+    const T = this.checkIds(ids, cache);
+    const logits = tf.tidy(() => {
+      const x = this.transform(w, ids, cache.length, cache); // [B, T, C]
+      const last = x.slice([0, T - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D; // [B, C]
+      return this.head(w, last); // [B, vocab]
+    });
+    cache.advance(T);
+    return logits;
+  }
+
+  /** Logits at every position of one sequence, without a cache: [T, vocab]. */
+  forwardAll(ids: number[]): tf.Tensor2D {
+    const w = this.live();
+    const T = this.checkIds([ids]);
+    return tf.tidy(() => {
+      const x = this.transform(w, [ids], 0); // [1, T, C]
+      return this.head(w, x.reshape([T, this.config.nEmbd]) as tf.Tensor2D); // [T, vocab]
+    });
+  }
+
+  dispose(): void {
+    if (this.weights) disposeWeights(this.weights);
+    this.weights = undefined;
+  }
+
+  /** Embeddings and the transformer blocks: ids [B][T] at positions start.. → hidden states [B, T, C]. */
+  private transform(w: GPT2Weights, ids: number[][], start: number, cache?: LayerKVCache): tf.Tensor3D {
+    const B = ids.length;
+    const T = ids[0].length;
+    const tokens = tf.tensor2d(ids, [B, T], 'int32'); // [B, T]
+    const positions = tf.range(start, start + T, 1, 'int32'); // [T]
+    let x = tf.gather(w.wte, tokens).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
+    const mask = causalMask(T, start + T); // [T, S] or none
+    w.h.forEach((weights, layer) => {
+      x = block(x, weights, this.config, mask, cache && { store: cache, layer }); // [B, T, C]
+    });
+    return x;
+  }
+
+  /** Final layer norm and the language-model head (tied to wte unless the checkpoint has lm_head). */
+  private head(w: GPT2Weights, x: tf.Tensor2D): tf.Tensor2D {
+    const normed = layerNorm(x, w.ln_f, this.config.layerNormEpsilon); // [N, C]
+    return tf.matMul(normed, w.lm_head, false, true); // [N, vocab]
+  }
+
+  /** Checks ids before any tensor is made, so a bad call leaves the cache as it was. Returns T. */
+  private checkIds(ids: number[][], cache?: KVCache): number {
+    const { vocabSize, nPositions } = this.config;
+    const T = ids[0]?.length ?? 0;
+    if (ids.length === 0 || T === 0) throw new RangeError('forward() needs at least one token per sequence');
+    if (cache && ids.length !== cache.batchSize) {
+      throw new RangeError(`got ${ids.length} sequences for a cache of batch size ${cache.batchSize}`);
+    }
+    for (const row of ids) {
+      if (row.length !== T) throw new RangeError(`all sequences must add the same number of tokens (${T} and ${row.length} given)`);
+      for (const id of row) {
+        if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+      }
+    }
+    const limit = cache ? cache.capacity : nPositions;
+    const total = (cache?.length ?? 0) + T;
+    if (total > limit) {
+      throw new RangeError(`sequence would be ${total} tokens long, more than this ${cache ? 'cache holds' : 'model reads'} (${limit}; n_positions=${nPositions})`);
+    }
+    return T;
+  }
+
+  private live(): GPT2Weights {
+    if (!this.weights) throw new Error('this GPT2 model was disposed');
+    return this.weights;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * GPT-2's building blocks (Radford et al. 2019), as in picoGPT/nanoGPT: one small function per
+ * idea, a shape comment per line. B = batch, T = new positions, S = all positions (past + new),
+ * C = n_embd, H = n_head, D = C / H.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Conv1DWeights, LayerNormWeights, BlockWeights } from './checkpoint';
+import type { GPT2Config } from './config';
+import type { LayerKVCache } from './kvCache';
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** gelu_new: the tanh approximation GPT-2 was trained with. */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(SQRT_2_OVER_PI); // sqrt(2/π)·(x + 0.044715·x³)
+  return x.mul(0.5).mul(inner.tanh().add(1)); // ½·x·(1 + tanh(...))
+}
+
+/** gelu: the exact form, ½·x·(1 + erf(x/√2)). */
+export function geluExact(x: tf.Tensor): tf.Tensor {
+  return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+}
+
+export function gelu(x: tf.Tensor, activation: GPT2Config['activation']): tf.Tensor {
+  return activation === 'gelu_new' ? geluNew(x) : geluExact(x);
+}
+
+/** Normalises each position over its C features, then scales and shifts. */
+export function layerNorm<R extends tf.Rank>(x: tf.Tensor<R>, { weight, bias }: LayerNormWeights, eps: number): tf.Tensor<R> {
+  const { mean, variance } = tf.moments(x, -1, true); // [..., 1] each
+  const normalized = x.sub(mean).mul(variance.add(eps).rsqrt()); // [..., C]
+  return normalized.mul(weight).add(bias) as tf.Tensor<R>; // [..., C]
+}
+
+/** Hugging Face's Conv1D is a linear layer with the weight stored [in, out]: y = x·W + b. */
+export function conv1d(x: tf.Tensor3D, { weight, bias }: Conv1DWeights): tf.Tensor3D {
+  const [B, T, nIn] = x.shape;
+  const flat = x.reshape([B * T, nIn]) as tf.Tensor2D; // [B·T, in]
+  const y = tf.fused.matMul({ a: flat, b: weight, bias }); // [B·T, out]
+  return y.reshape([B, T, weight.shape[1]]); // [B, T, out]
+}
+
+/**
+ * Additive causal mask [T, S] for T new positions after S - T cached ones: position i may see
+ * keys 0..(S - T + i). Undefined when T = 1, where every key is in the past.
+ */
+export function causalMask(T: number, S: number): tf.Tensor2D | undefined {
+  if (T === 1) return undefined;
+  const past = S - T;
+  const mask = new Float32Array(T * S);
+  for (let i = 0; i < T; i++) mask.fill(-1e9, i * S + past + i + 1, (i + 1) * S);
+  return tf.tensor2d(mask, [T, S]);
+}
+
+/** Masked multi-head self-attention; appends this step's keys/values to the cache when given one. */
+export function attention(
+  x: tf.Tensor3D,
+  { c_attn, c_proj }: BlockWeights['attn'],
+  nHead: number,
+  mask: tf.Tensor2D | undefined,
+  cache?: { store: LayerKVCache; layer: number },
+): tf.Tensor3D {
+  const [B, T, C] = x.shape;
+  const D = C / nHead;
+  const splitHeads = (t: tf.Tensor) => t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
+
+  const [q, k, v] = tf.split(conv1d(x, c_attn), 3, -1).map(splitHeads); // 3 × [B, H, T, D]
+  const past = cache ? cache.store.append(cache.layer, k, v) : { k, v }; // keys, values: [B, H, S, D]
+  const scores = tf.matMul(q.mul(1 / Math.sqrt(D)), past.k, false, true); // [B, H, T, S]
+  const attended = tf.softmax(mask ? scores.add(mask) : scores); // [B, H, T, S]
+  const heads = tf.matMul(attended, past.v); // [B, H, T, D]
+  const merged = heads.transpose([0, 2, 1, 3]).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
+  return conv1d(merged, c_proj); // [B, T, C]
+}
+
+/** Position-wise feed-forward network: expand, gelu, project back. */
+export function mlp(x: tf.Tensor3D, { c_fc, c_proj }: BlockWeights['mlp'], activation: GPT2Config['activation']): tf.Tensor3D {
+  const hidden = gelu(conv1d(x, c_fc), activation) as tf.Tensor3D; // [B, T, inner]
+  return conv1d(hidden, c_proj); // [B, T, C]
+}
+
+/** One pre-norm transformer block with residual connections. */
+export function block(
+  x: tf.Tensor3D,
+  weights: BlockWeights,
+  config: GPT2Config,
+  mask: tf.Tensor2D | undefined,
+  cache?: { store: LayerKVCache; layer: number },
+): tf.Tensor3D {
+  const eps = config.layerNormEpsilon;
+  const a: tf.Tensor3D = x.add(attention(layerNorm(x, weights.ln_1, eps), weights.attn, config.nHead, mask, cache)); // [B, T, C]
+  return a.add(mlp(layerNorm(a, weights.ln_2, eps), weights.mlp, config.activation)); // [B, T, C]
+}
