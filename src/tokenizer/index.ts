@@ -1,0 +1,1 @@
+export { encode, decode, EOS_TOKEN_ID } from './tokenizer';
