@@ -1,0 +1,358 @@
+import { ModelSourceError, formatBytes, isQuotaError } from './errors';
+
+/**
+ * Where downloaded hub files are kept so a model is never downloaded twice and loads offline.
+ *
+ * Entries are keyed by repo, revision and file. A file becomes visible only when its writer closes
+ * with exactly the announced size: an interrupted or short download is never stored as complete.
+ * The loader writes model.safetensors first and config.json last, so a model counts as cached only
+ * when both are there.
+ *
+ * What is stored for model.safetensors is a *compacted* safetensors file: the original header
+ * rewritten to list only the tensors the model uses (offsets renumbered), followed by those
+ * tensors' bytes. It is a valid safetensors file, loadable like any other, but leaves out the
+ * bytes the app skipped downloading (e.g. the ~48 MB of attn.bias masks in openai-community/gpt2).
+ * Its metadata records the original size (`gpt2-browser.source_bytes`).
+ *
+ * Implementations: MemoryModelCache (tests, Node), BrowserModelCache (Cache Storage; works in the
+ * page and in workers of the same origin), FileSystemModelCache (Node CLI, src/sources/fsCache.ts).
+ */
+export interface ModelCache {
+  /** The cached file, or null. */
+  open(key: CacheKey): Promise<CachedFile | null>;
+  /** Starts writing a file of exactly `size` bytes; nothing is visible until close() succeeds. */
+  create(key: CacheKey, size: number): Promise<CacheWriter>;
+  /** Complete cached models (those with both config.json and model.safetensors), newest first. */
+  list(): Promise<CachedModel[]>;
+  /** Removes every file of repo@revision; true if anything was removed. */
+  delete(repo: string, revision: string): Promise<boolean>;
+}
+
+export interface CacheKey {
+  repo: string;
+  revision: string;
+  file: string;
+}
+
+export interface CachedFile {
+  readonly size: number;
+  /** The file's bytes from the start (each call starts a new read). */
+  stream(): Promise<ReadableStream<Uint8Array>>;
+}
+
+export interface CacheWriter {
+  /** Resolves when the chunk is accepted (waits while the store is behind, so memory stays bounded). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Commits the file; rejects (and stores nothing) if fewer or more than `size` bytes were written. */
+  close(): Promise<void>;
+  /** Drops everything written; nothing is stored. */
+  abort(reason?: unknown): Promise<void>;
+}
+
+export interface CachedModel {
+  repo: string;
+  revision: string;
+  files: { file: string; bytes: number }[];
+  /** Bytes the model takes in the cache. */
+  totalBytes: number;
+  /** When it was stored, ms since the epoch. */
+  storedAt: number;
+}
+
+/** The two files every GPT-2 checkpoint source provides. */
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+
+export function sizeMismatchError(key: CacheKey, expected: number, written: number): ModelSourceError {
+  return new ModelSourceError(
+    'corrupt',
+    `${key.repo}@${key.revision}/${key.file}: received ${written} bytes but expected ${expected}, so it was not cached. Load the model again to download it afresh.`,
+    true,
+  );
+}
+
+export function quotaError(key: CacheKey, size: number, cause?: unknown): ModelSourceError {
+  return new ModelSourceError(
+    'quota',
+    `The browser has no room to keep ${key.repo}@${key.revision} (${formatBytes(size)}) for offline use. ` +
+      'The model still loads this time; to keep it, delete other cached models or free disk space, then load it again.',
+    true,
+    { cause },
+  );
+}
+
+/** Groups per-file entries into complete models. */
+export function groupCachedModels(
+  entries: { key: CacheKey; bytes: number; storedAt: number }[],
+): CachedModel[] {
+  const byModel = new Map<string, CachedModel>();
+  for (const { key, bytes, storedAt } of entries) {
+    const id = `${key.repo}@${key.revision}`;
+    let model = byModel.get(id);
+    if (!model) {
+      model = { repo: key.repo, revision: key.revision, files: [], totalBytes: 0, storedAt: 0 };
+      byModel.set(id, model);
+    }
+    model.files.push({ file: key.file, bytes });
+    model.totalBytes += bytes;
+    model.storedAt = Math.max(model.storedAt, storedAt);
+  }
+  return [...byModel.values()]
+    .filter((m) => m.files.some((f) => f.file === CONFIG_FILE) && m.files.some((f) => f.file === WEIGHTS_FILE))
+    .sort((a, b) => b.storedAt - a.storedAt);
+}
+
+/** Keeps files in memory: for tests and for Node processes that load one model once. */
+export class MemoryModelCache implements ModelCache {
+  private readonly files = new Map<string, { key: CacheKey; bytes: Uint8Array; storedAt: number }>();
+
+  async open(key: CacheKey): Promise<CachedFile | null> {
+    const entry = this.files.get(keyId(key));
+    if (!entry) return null;
+    const { bytes } = entry;
+    return {
+      size: bytes.byteLength,
+      stream: async () => chunkedStream(bytes, 1 << 20),
+    };
+  }
+
+  async create(key: CacheKey, size: number): Promise<CacheWriter> {
+    const bytes = new Uint8Array(size);
+    let written = 0;
+    let open = true;
+    return {
+      write: async (chunk) => {
+        if (!open) throw new Error('cache writer is closed');
+        if (written + chunk.byteLength > size) {
+          open = false;
+          throw sizeMismatchError(key, size, written + chunk.byteLength);
+        }
+        bytes.set(chunk, written);
+        written += chunk.byteLength;
+      },
+      close: async () => {
+        if (!open) throw new Error('cache writer is closed');
+        open = false;
+        if (written !== size) throw sizeMismatchError(key, size, written);
+        this.files.set(keyId(key), { key, bytes, storedAt: Date.now() });
+      },
+      abort: async () => {
+        open = false;
+      },
+    };
+  }
+
+  async list(): Promise<CachedModel[]> {
+    return groupCachedModels(
+      [...this.files.values()].map(({ key, bytes, storedAt }) => ({ key, bytes: bytes.byteLength, storedAt })),
+    );
+  }
+
+  async delete(repo: string, revision: string): Promise<boolean> {
+    let removed = false;
+    for (const [id, entry] of this.files) {
+      if (entry.key.repo === repo && entry.key.revision === revision) {
+        this.files.delete(id);
+        removed = true;
+      }
+    }
+    return removed;
+  }
+}
+
+function keyId(key: CacheKey): string {
+  return `${key.repo}@${key.revision}/${key.file}`;
+}
+
+function chunkedStream(bytes: Uint8Array, chunkSize: number): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.byteLength) return controller.close();
+      const end = Math.min(bytes.byteLength, offset + chunkSize);
+      controller.enqueue(bytes.subarray(offset, end));
+      offset = end;
+    },
+  });
+}
+
+/** Cache Storage name; bump the version if the stored layout ever changes. */
+export const BROWSER_CACHE_NAME = 'gpt2-models-v1';
+// Cache Storage keys must be http(s) URLs; this one never goes to the network.
+const KEY_ORIGIN = 'https://model-cache.invalid/';
+const STORED_AT_HEADER = 'x-stored-at';
+/** Bytes the cache stream may hold before write() waits for Cache Storage to catch up. */
+const WRITE_HIGH_WATER_BYTES = 32 << 20;
+
+/**
+ * Cache Storage (window and workers). Each file is one Response, streamed in as it downloads:
+ * put() consumes a ReadableStream fed by write(), so the model is never held twice in memory.
+ */
+export class BrowserModelCache implements ModelCache {
+  private constructor(private readonly cache: Cache) {}
+
+  static async open(name = BROWSER_CACHE_NAME): Promise<BrowserModelCache> {
+    if (typeof caches === 'undefined') {
+      throw new ModelSourceError(
+        'unsupported',
+        'This browser offers no Cache Storage here (it needs a secure context: https or localhost), so models cannot be kept for offline use.',
+      );
+    }
+    return new BrowserModelCache(await caches.open(name));
+  }
+
+  async open(key: CacheKey): Promise<CachedFile | null> {
+    const response = await this.cache.match(cacheUrl(key));
+    if (!response || !response.body) return null;
+    const size = Number(response.headers.get('content-length'));
+    if (!Number.isFinite(size)) return null;
+    let body: ReadableStream<Uint8Array> | null = response.body;
+    return {
+      size,
+      // A Response body can be read once; later calls re-match.
+      stream: async () => {
+        if (body) {
+          const first = body;
+          body = null;
+          return first;
+        }
+        return reopen(this.cache, key);
+      },
+    };
+  }
+
+  async create(key: CacheKey, size: number): Promise<CacheWriter> {
+    await checkRoomFor(key, size);
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    let wakeWriter: (() => void) | null = null;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          controller = c;
+        },
+        pull: () => {
+          wakeWriter?.();
+          wakeWriter = null;
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER_BYTES }),
+    );
+    const response = new Response(stream, {
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(size),
+        [STORED_AT_HEADER]: String(Date.now()),
+      },
+    });
+    let failure: unknown = null;
+    const stored = this.cache.put(cacheUrl(key), response).catch((error: unknown) => {
+      failure = isQuotaError(error) ? quotaError(key, size, error) : error;
+      wakeWriter?.();
+    });
+    let written = 0;
+    let open = true;
+    return {
+      write: async (chunk) => {
+        if (failure) throw failure;
+        if (!open) throw new Error('cache writer is closed');
+        written += chunk.byteLength;
+        if (written > size) {
+          open = false;
+          controller.error(sizeMismatchError(key, size, written));
+          throw sizeMismatchError(key, size, written);
+        }
+        controller.enqueue(chunk);
+        if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wakeWriter = resolve));
+        if (failure) throw failure;
+      },
+      close: async () => {
+        if (!open) throw new Error('cache writer is closed');
+        open = false;
+        if (written !== size) {
+          // Erroring the stream makes put() reject, so nothing is stored.
+          controller.error(sizeMismatchError(key, size, written));
+          await stored;
+          throw sizeMismatchError(key, size, written);
+        }
+        controller.close();
+        await stored;
+        if (failure) throw failure;
+      },
+      abort: async (reason) => {
+        if (!open) return;
+        open = false;
+        controller.error(reason ?? new Error('download abandoned'));
+        await stored;
+      },
+    };
+  }
+
+  async list(): Promise<CachedModel[]> {
+    const entries: { key: CacheKey; bytes: number; storedAt: number }[] = [];
+    for (const request of await this.cache.keys()) {
+      const key = parseCacheUrl(request.url);
+      if (!key) continue;
+      const response = await this.cache.match(request);
+      if (!response) continue;
+      entries.push({
+        key,
+        bytes: Number(response.headers.get('content-length')) || 0,
+        storedAt: Number(response.headers.get(STORED_AT_HEADER)) || 0,
+      });
+      await response.body?.cancel();
+    }
+    return groupCachedModels(entries);
+  }
+
+  async delete(repo: string, revision: string): Promise<boolean> {
+    let removed = false;
+    for (const request of await this.cache.keys()) {
+      const key = parseCacheUrl(request.url);
+      if (key && key.repo === repo && key.revision === revision) {
+        removed = (await this.cache.delete(request)) || removed;
+      }
+    }
+    return removed;
+  }
+}
+
+async function reopen(cache: Cache, key: CacheKey): Promise<ReadableStream<Uint8Array>> {
+  const response = await cache.match(cacheUrl(key));
+  if (!response?.body) throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
+  return response.body;
+}
+
+/** Refuses early, with a clear message, when the browser says the file cannot fit. */
+async function checkRoomFor(key: CacheKey, size: number): Promise<void> {
+  const estimate = await storageEstimate();
+  if (estimate && estimate.quota - estimate.usage < size) throw quotaError(key, size);
+}
+
+/** How much the browser lets this origin store, or null where it does not say. */
+export async function storageEstimate(): Promise<{ usage: number; quota: number } | null> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (!storage?.estimate) return null;
+  try {
+    const { usage, quota } = await storage.estimate();
+    return usage === undefined || quota === undefined ? null : { usage, quota };
+  } catch {
+    return null;
+  }
+}
+
+function cacheUrl(key: CacheKey): string {
+  return `${KEY_ORIGIN}${key.repo.split('/').map(encodeURIComponent).join('/')}/@/${encodeURIComponent(key.revision)}/${encodeURIComponent(key.file)}`;
+}
+
+function parseCacheUrl(url: string): CacheKey | null {
+  if (!url.startsWith(KEY_ORIGIN)) return null;
+  const parts = url.slice(KEY_ORIGIN.length).split('/@/');
+  if (parts.length !== 2) return null;
+  const [revision, file] = parts[1].split('/');
+  if (!revision || !file) return null;
+  return {
+    repo: parts[0].split('/').map(decodeURIComponent).join('/'),
+    revision: decodeURIComponent(revision),
+    file: decodeURIComponent(file),
+  };
+}
