@@ -1,0 +1,260 @@
+import type { ByteSource } from './byteSource';
+import { ModelSourceError, abortedError, formatBytes } from './errors';
+
+export interface RemoteOptions {
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+  /** Retries after a dropped connection or a 5xx, per span, counted since the last byte received. */
+  maxRetries?: number;
+  /** Wait before retry n is n × this. */
+  retryDelayMs?: number;
+  /** Called when a dropped download picks up again. */
+  onResume?: (at: number) => void;
+  /** Words for messages: 'openai-community/gpt2 (model.safetensors)'. */
+  what: string;
+  /** What a 404 means here (e.g. "check the repo id and revision at …"). */
+  notFoundHint?: string;
+  /** false: start with a plain GET (small files, read whole anyway). Default true. */
+  probeRange?: boolean;
+}
+
+/**
+ * A file on an HTTP server, read with Range requests when the server honours them.
+ *
+ * open() asks for `bytes=0-7` (the safetensors length prefix): a 206 answer proves Range works
+ * and carries the file size in Content-Range; a 200 means Range is ignored, and that response's
+ * body is kept to be streamed through once. read() resumes after a dropped connection with a
+ * Range request from the first missing byte (or, without Range, re-requests the file and drops
+ * the bytes it already delivered), so callers see one unbroken stream.
+ */
+export async function openRemoteFile(url: string, options: RemoteOptions): Promise<ByteSource> {
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const maxRetries = options.maxRetries ?? 4;
+  const retryDelayMs = options.retryDelayMs ?? 500;
+  const { signal, what } = options;
+
+  const request = async (range: string | null): Promise<Response> => {
+    if (signal?.aborted) throw abortedError(what);
+    let response: Response;
+    try {
+      response = await doFetch(url, { headers: range ? { Range: range } : {}, signal, redirect: 'follow' });
+    } catch (error) {
+      throw fetchFailure(error, url, what, signal);
+    }
+    if (response.status === 200 || response.status === 206) return response;
+    await response.body?.cancel().catch(() => undefined);
+    throw httpFailure(response, url, what, options.notFoundHint);
+  };
+
+  const probe = await withRetries(() => request(options.probeRange === false ? null : 'bytes=0-7'), maxRetries, retryDelayMs, signal, what);
+  const etag = probe.headers.get('etag');
+  let ranged = false;
+  let size = NaN;
+  let prefix: Uint8Array | null = null;
+  let unread: Response | null = null;
+  if (probe.status === 206) {
+    const range = parseContentRange(probe.headers.get('content-range'));
+    if (!range || range.start !== 0 || range.total === null) {
+      await probe.body?.cancel().catch(() => undefined);
+      throw new ModelSourceError('http', `${what}: the server answered a Range request with an unreadable Content-Range (${probe.headers.get('content-range')}). Retry, or use another server.`, true);
+    }
+    ranged = true;
+    size = range.total;
+    prefix = new Uint8Array(await probe.arrayBuffer());
+  } else {
+    const length = probe.headers.get('content-length');
+    size = length === null ? NaN : Number(length);
+    unread = probe;
+  }
+
+  const checkSameFile = (response: Response) => {
+    const tag = response.headers.get('etag');
+    if (etag && tag && tag !== etag) {
+      throw new ModelSourceError('corrupt', `${what} changed on the server while it was downloading. Load it again to get the new version whole.`, true);
+    }
+  };
+
+  /** One response covering [from, ...): its body and the file offset of its first byte. */
+  const openAt = async (from: number, end: number): Promise<{ response: Response; offset: number }> => {
+    if (unread && from === 0) {
+      const response = unread;
+      unread = null;
+      return { response, offset: 0 };
+    }
+    if (unread) {
+      await unread.body?.cancel().catch(() => undefined);
+      unread = null;
+    }
+    if (!ranged) return { response: await request(null), offset: 0 };
+    const last = Number.isFinite(end) ? Math.min(end, size) - 1 : size - 1;
+    const response = await request(`bytes=${from}-${last}`);
+    checkSameFile(response);
+    if (response.status === 200) return { response, offset: 0 }; // Range dropped mid-way: skip ahead
+    const range = parseContentRange(response.headers.get('content-range'));
+    if (!range || range.start > from) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ModelSourceError('http', `${what}: asked for bytes from ${from} but the server sent ${response.headers.get('content-range')}. Retry.`, true);
+    }
+    return { response, offset: range.start };
+  };
+
+  async function* read(start: number, end: number): AsyncGenerator<Uint8Array> {
+    const stop = Number.isFinite(size) ? Math.min(end, size) : end;
+    let position = start;
+    if (prefix && start < prefix.byteLength) {
+      const piece = prefix.subarray(start, Math.min(prefix.byteLength, stop));
+      position += piece.byteLength;
+      yield piece;
+    }
+    let failures = 0;
+    while (position < stop) {
+      let received = false;
+      try {
+        const { response, offset } = await openAt(position, stop);
+        if (!response.body) throw new ModelSourceError('http', `${what}: the server sent an empty body.`, true);
+        let at = offset;
+        const reader = response.body.getReader();
+        try {
+          while (position < stop) {
+            const next = await reader.read();
+            if (next.done) break;
+            const chunk = next.value;
+            const from = Math.max(0, position - at);
+            const to = Math.min(chunk.byteLength, stop - at);
+            at += chunk.byteLength;
+            if (to <= from) continue;
+            received = true;
+            position += to - from;
+            yield chunk.subarray(from, to);
+          }
+        } finally {
+          await reader.cancel().catch(() => undefined);
+        }
+        if (position < stop && Number.isFinite(stop)) {
+          throw new TypeError(`the connection closed after ${formatBytes(position)} of ${formatBytes(stop)}`);
+        }
+        return;
+      } catch (error) {
+        if (signal?.aborted) throw abortedError(what);
+        if (error instanceof ModelSourceError && !error.retryable) throw error;
+        failures = received ? 1 : failures + 1;
+        if (failures > maxRetries) throw interruptedError(error, what, position, stop);
+        await delay(retryDelayMs * failures, signal, what);
+        options.onResume?.(position);
+      }
+    }
+  }
+
+  return { size, ranged, origin: 'network', read };
+}
+
+/** Retries an operation that failed with a retryable error (network down, 5xx) a few times. */
+async function withRetries<T>(
+  attempt: () => Promise<T>,
+  maxRetries: number,
+  retryDelayMs: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<T> {
+  for (let failures = 0; ; ) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const retryable = error instanceof ModelSourceError && error.retryable && error.kind !== 'aborted';
+      if (!retryable || ++failures > maxRetries || (error as ModelSourceError).kind === 'network') throw error;
+      await delay(retryDelayMs * failures, signal, what);
+    }
+  }
+}
+
+/** Fetches a small file (config.json) as text, with the same messages as the big one. */
+export async function fetchText(url: string, options: RemoteOptions): Promise<string> {
+  const source = await openRemoteFile(url, { ...options, probeRange: false });
+  const parts: Uint8Array[] = [];
+  for await (const chunk of source.read(0, Infinity)) parts.push(chunk.slice());
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+export function parseContentRange(value: string | null): { start: number; end: number; total: number | null } | null {
+  const match = value ? /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(value.trim()) : null;
+  if (!match) return null;
+  return { start: Number(match[1]), end: Number(match[2]), total: match[3] === '*' ? null : Number(match[3]) };
+}
+
+function fetchFailure(error: unknown, url: string, what: string, signal?: AbortSignal): ModelSourceError {
+  if (signal?.aborted) return abortedError(what);
+  const host = safeHost(url);
+  const detail = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+  return new ModelSourceError(
+    'network',
+    `Could not reach ${host} to download ${what} (${detail}). Check the network connection${host === 'huggingface.co' ? '' : ' and the hub address'}, then retry. Models downloaded before still load offline.`,
+    true,
+    { cause: error },
+  );
+}
+
+function httpFailure(response: Response, url: string, what: string, notFoundHint?: string): ModelSourceError {
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+  // The hub answers 401 for repos that do not exist (or are private) and says which in X-Error-Code.
+  const hubError = response.headers.get('x-error-code');
+  if (response.status === 404 || hubError === 'RepoNotFound' || hubError === 'RevisionNotFound' || hubError === 'EntryNotFound') {
+    return new ModelSourceError('not-found', `${what} was not found (${status} from ${safeHost(url)}). ${notFoundHint ?? 'Check the address.'}`, false);
+  }
+  if (response.status === 401 || response.status === 403) {
+    return new ModelSourceError(
+      'http',
+      `${what} is private, gated or does not exist (${status}): this app downloads public models only, without logging in. Check the repo id, pick a public GPT-2 repo, or download the files yourself and open them as local files.`,
+      false,
+    );
+  }
+  if (response.status === 416) {
+    return new ModelSourceError('corrupt', `${what} is empty or shorter than a safetensors header (${status}). Check that it is a real model.safetensors.`, false);
+  }
+  const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+  return new ModelSourceError(
+    'http',
+    `Downloading ${what} failed with ${status} from ${safeHost(url)}. ${retryable ? 'The server may be busy: retry in a moment.' : 'Check the address and the model name.'}`,
+    retryable,
+  );
+}
+
+function interruptedError(error: unknown, what: string, position: number, stop: number): ModelSourceError {
+  if (error instanceof ModelSourceError && error.kind !== 'network') return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  const of = Number.isFinite(stop) ? ` of ${formatBytes(stop)}` : '';
+  return new ModelSourceError(
+    'interrupted',
+    `The download of ${what} kept breaking off (${detail}) at ${formatBytes(position)}${of}. Nothing incomplete was kept; check the connection and retry.`,
+    true,
+    { cause: error },
+  );
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url, (globalThis as { location?: { href: string } }).location?.href).host || url;
+  } catch {
+    return url;
+  }
+}
+
+function delay(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortedError(what));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError(what));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,242 @@
+/**
+ * loadModel(spec, options): a ready GPT2 from the hub, a folder URL, local files or the embedded
+ * model, with progress, the cache and resume. Runs where tfjs runs (the worker, Node).
+ */
+import { WeightsBuilder } from '../model/checkpoint';
+import { parseGPT2Config, type GPT2Config } from '../model/config';
+import { CheckpointError } from '../model/errors';
+import { GPT2 } from '../model/gpt2';
+import { blobSource, streamSource, type ByteSource } from './byteSource';
+import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
+import { fetchText, openRemoteFile, type RemoteOptions } from './download';
+import { embeddedModelUrl } from './embedded';
+import { ModelSourceError, isAbortError } from './errors';
+import { DEFAULT_HUB_URL, folderFileUrl, hubFileUrl, hubRepoUrl } from './hub';
+import { PRESETS } from './presets';
+import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
+import { describeModelSpec, type ModelSpec } from './spec';
+import { streamCheckpoint } from './streamingLoad';
+
+export interface LoadOptions {
+  /** Hub base URL; default https://huggingface.co. */
+  hubUrl?: string;
+  /** Where hub downloads are kept and looked up (BrowserModelCache in the app). Omit: no caching. */
+  cache?: ModelCache | null;
+  /** The page's URL, to resolve relative url: specs and the embedded model from a worker. */
+  pageUrl?: string;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  /** Retries per byte span after a dropped connection (default 4). */
+  maxRetries?: number;
+  /** Base wait between retries in ms (default 500; retry n waits n times this). */
+  retryDelayMs?: number;
+  /** Gaps up to this many bytes between used tensors are fetched rather than split (default 64 KiB). */
+  mergeGapBytes?: number;
+  fetch?: typeof fetch;
+  /** Clock for speed/ETA (ms). */
+  now?: () => number;
+}
+
+export interface LoadedModel {
+  model: GPT2;
+  config: GPT2Config;
+  spec: ModelSpec;
+  /** 'GPT-2 medium (openai-community/gpt2-medium)'. */
+  label: string;
+  /** Where the weights came from this time: the network, the cache or local files. */
+  origin: LoadOrigin;
+  /** Bytes of model.safetensors read (header + used tensors when Range works). */
+  bytesRead: number;
+  /** Bytes of unused tensors that were not read. */
+  bytesSkipped: number;
+  /** Present when the model loaded but something about keeping it went wrong (quota, a damaged cached copy). */
+  cacheNote?: string;
+}
+
+export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Promise<LoadedModel> {
+  const label = describeModelSpec(spec);
+  switch (spec.kind) {
+    case 'hub':
+      return loadFromHub(spec, label, options);
+    case 'url':
+      return loadFromFolder(spec, resolveUrl(spec.baseUrl, options.pageUrl), label, options, 'Check the folder URL: it must hold config.json and model.safetensors.');
+    case 'embedded':
+      return loadFromFolder(spec, embeddedModelUrl(options.pageUrl), label, options, 'The built-in model is missing from this build of the app; choose a hub model, or rebuild the app with public/models/sherlock-gpt2/.');
+    case 'files': {
+      const tracker = new ProgressTracker('file', options.onProgress, options.now);
+      tracker.begin('config', CONFIG_FILE, spec.config.size);
+      const configText = await spec.config.text();
+      tracker.addBytes(spec.config.size);
+      const config = readConfig(configText, label);
+      return build(spec, label, config, blobSource(spec.weights, 'file'), tracker, options);
+    }
+  }
+}
+
+async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: string, options: LoadOptions): Promise<LoadedModel> {
+  const { repo, revision } = spec;
+  const hubUrl = options.hubUrl || DEFAULT_HUB_URL;
+  const cache = options.cache ?? null;
+  const key = (file: string): CacheKey => ({ repo, revision, file });
+  let cacheNote: string | undefined;
+
+  if (cache) {
+    const [weights, configFile] = await Promise.all([cache.open(key(WEIGHTS_FILE)), cache.open(key(CONFIG_FILE))]);
+    if (weights && configFile) {
+      const tracker = new ProgressTracker('cache', options.onProgress, options.now);
+      try {
+        tracker.begin('config', CONFIG_FILE, configFile.size);
+        const configText = await new Response(await configFile.stream()).text();
+        tracker.addBytes(configFile.size);
+        const config = readConfig(configText, label);
+        const source = streamSource(weights.size, () => weights.stream(), 'cache');
+        return await build(spec, label, config, source, tracker, options);
+      } catch (error) {
+        if (isAbortError(error)) throw error;
+        // A damaged cached copy is dropped and fetched again rather than failing forever.
+        await cache.delete(repo, revision).catch(() => undefined);
+        cacheNote = `The cached copy of ${label} could not be read (${messageOf(error)}), so it was downloaded again.`;
+      }
+    }
+  }
+
+  const remote = (file: string, hint: string): RemoteOptions & { url: string } => ({
+    url: hubFileUrl(hubUrl, repo, revision, file),
+    what: `${file} of ${repo}@${revision}`,
+    notFoundHint: hint,
+    fetch: options.fetch,
+    signal: options.signal,
+    maxRetries: options.maxRetries,
+    retryDelayMs: options.retryDelayMs,
+  });
+  const tracker = new ProgressTracker('network', options.onProgress, options.now);
+  tracker.begin('config', CONFIG_FILE, 0);
+  const configRemote = remote(
+    CONFIG_FILE,
+    `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
+  );
+  const configText = await fetchText(configRemote.url, configRemote);
+  const config = readConfig(configText, label);
+  const weightsRemote = remote(
+    WEIGHTS_FILE,
+    `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
+  );
+  const source = await openRemoteFile(weightsRemote.url, { ...weightsRemote, onResume: () => tracker.resumed() });
+
+  let cacheFailure: unknown = null;
+  const loaded = await build(spec, label, config, source, tracker, options, cache && {
+    openCacheWriter: (size) => cache.create(key(WEIGHTS_FILE), size),
+    onCacheError: (error) => (cacheFailure = error),
+  });
+  if (cache && !cacheFailure) {
+    // config.json goes last: a model counts as cached only once both files are in.
+    try {
+      const bytes = new TextEncoder().encode(configText);
+      const writer = await cache.create(key(CONFIG_FILE), bytes.byteLength);
+      await writer.write(bytes);
+      await writer.close();
+    } catch (error) {
+      cacheFailure = error;
+    }
+  }
+  if (cacheFailure) {
+    await cache?.delete(repo, revision).catch(() => undefined);
+    cacheNote = `${label} loaded but was not kept for offline use: ${messageOf(cacheFailure)}`;
+  }
+  return { ...loaded, cacheNote: cacheNote ?? loaded.cacheNote };
+}
+
+async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, options: LoadOptions, notFoundHint: string): Promise<LoadedModel> {
+  const remote = (file: string): RemoteOptions => ({
+    what: `${file} of ${label}`,
+    notFoundHint,
+    fetch: options.fetch,
+    signal: options.signal,
+    maxRetries: options.maxRetries,
+    retryDelayMs: options.retryDelayMs,
+  });
+  const tracker = new ProgressTracker('network', options.onProgress, options.now);
+  tracker.begin('config', CONFIG_FILE, 0);
+  const config = readConfig(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE)), label);
+  const source = await openRemoteFile(folderFileUrl(baseUrl, WEIGHTS_FILE), { ...remote(WEIGHTS_FILE), onResume: () => tracker.resumed() });
+  return build(spec, label, config, source, tracker, options);
+}
+
+interface CacheHooks {
+  openCacheWriter: (size: number) => Promise<import('./cache').CacheWriter | null>;
+  onCacheError: (error: unknown) => void;
+}
+
+/** Streams the weights into a WeightsBuilder and assembles the model. */
+async function build(
+  spec: ModelSpec,
+  label: string,
+  config: GPT2Config,
+  source: ByteSource,
+  tracker: ProgressTracker,
+  options: LoadOptions,
+  cacheHooks?: CacheHooks | null,
+): Promise<LoadedModel> {
+  let result;
+  try {
+    result = await streamCheckpoint(source, (header) => new WeightsBuilder(config, header, WEIGHTS_FILE), {
+      file: WEIGHTS_FILE,
+      progress: tracker,
+      signal: options.signal,
+      mergeGapBytes: options.mergeGapBytes,
+      ...(cacheHooks ?? {}),
+    });
+  } catch (error) {
+    throw asSourceError(error, label);
+  }
+  let model: GPT2;
+  try {
+    model = new GPT2(config, result.sink.finish());
+  } catch (error) {
+    result.sink.dispose();
+    throw asSourceError(error, label);
+  }
+  tracker.finish();
+  return { model, config, spec, label, origin: source.origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped };
+}
+
+/** config.json text → GPT2Config, or a message saying why this is not a GPT-2 we can run. */
+export function readConfig(text: string, label: string): GPT2Config {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ModelSourceError('not-gpt2', `The config.json of ${label} is not valid JSON (${messageOf(error)}); this does not look like a Hugging Face model folder.`);
+  }
+  const fields = (json ?? {}) as { model_type?: unknown; architectures?: unknown };
+  if (typeof json === 'object' && json !== null && fields.model_type !== 'gpt2') {
+    const arch = Array.isArray(fields.architectures) && fields.architectures.length ? ` (${fields.architectures.join(', ')})` : '';
+    const type = fields.model_type === undefined ? 'no model_type' : `model_type "${String(fields.model_type)}"`;
+    throw new ModelSourceError(
+      'not-gpt2',
+      `${label} is not a GPT-2 model: its config.json says ${type}${arch}. This app runs GPT-2 checkpoints only: pick one of ${PRESETS.map((p) => p.id).join(', ')} or a GPT-2 fine-tune.`,
+    );
+  }
+  try {
+    return parseGPT2Config(json, CONFIG_FILE);
+  } catch (error) {
+    throw new ModelSourceError('not-gpt2', `${label} cannot be run: ${messageOf(error)}.`, false, { cause: error });
+  }
+}
+
+function asSourceError(error: unknown, label: string): unknown {
+  if (error instanceof ModelSourceError) return error;
+  if (error instanceof CheckpointError) {
+    return new ModelSourceError('corrupt', `${label} cannot be loaded: ${error.message}. If it was downloaded, retry to fetch it again; otherwise check the files.`, true, { cause: error });
+  }
+  return error;
+}
+
+function resolveUrl(url: string, pageUrl?: string): string {
+  const base = pageUrl ?? (globalThis as { location?: { href: string } }).location?.href;
+  return base ? new URL(url, base).href : url;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,303 @@
+import { CheckpointError } from '../model/errors';
+import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from '../model/safetensors';
+import type { ByteSource } from './byteSource';
+import type { CacheWriter } from './cache';
+import { ModelSourceError, abortedError } from './errors';
+import type { ProgressTracker } from './progress';
+
+/** What streamCheckpoint feeds: WeightsBuilder (src/model/checkpoint.ts) fits. */
+export interface TensorSink {
+  readonly plan: readonly { entry: TensorEntry }[];
+  add(plan: this['plan'][number], bytes: Uint8Array): void;
+  /** Frees what was added so far; called when the load fails. */
+  dispose?(): void;
+}
+
+export interface StreamOptions {
+  file: string;
+  progress: ProgressTracker;
+  signal?: AbortSignal;
+  /** Gaps between used tensors up to this many bytes are downloaded and dropped rather than
+   * costing another request. The official files' attn.bias masks (4 MB each) stay skipped. */
+  mergeGapBytes?: number;
+  /** Asked once the header is known, for a writer of the compacted file's size (or null: no caching). */
+  openCacheWriter?: (size: number) => Promise<CacheWriter | null>;
+  /** Told when caching fails; the load itself carries on. */
+  onCacheError?: (error: unknown) => void;
+}
+
+export interface StreamResult {
+  header: SafetensorsHeader;
+  bytesRead: number;
+  bytesSkipped: number;
+  requests: number;
+}
+
+/** The span of the file one request reads, and the tensors inside it. */
+export interface ByteSpan {
+  start: number;
+  end: number;
+}
+
+export const DEFAULT_MERGE_GAP_BYTES = 64 * 1024;
+
+/**
+ * Reads a safetensors file from `source` and hands each used tensor to the sink as soon as its
+ * bytes are complete, so at most one tensor (plus one network chunk) is in memory at a time.
+ *
+ * Ranged sources: the header (bytes 0-7, then the header itself), then one read per run of used
+ * tensors; unused tensors' bytes are never requested. Other sources: one pass over the file,
+ * dropping unused bytes as they go by. When a cache writer is given, the compacted file (header
+ * of used tensors + their bytes) is written alongside, tensor by tensor.
+ */
+export async function streamCheckpoint<S extends TensorSink>(
+  source: ByteSource,
+  makeSink: (header: SafetensorsHeader) => S,
+  options: StreamOptions,
+): Promise<StreamResult & { sink: S }> {
+  const { file, progress, signal } = options;
+  const knownSize = Number.isFinite(source.size) ? source.size : undefined;
+  let requests = 0;
+  let bytesRead = 0;
+  const open = (start: number, end: number) => {
+    requests++;
+    return new ByteReader(source.read(start, end), start, (n) => {
+      bytesRead += n;
+      progress.addBytes(n);
+    });
+  };
+
+  progress.begin('weights', file, knownSize ?? 0);
+  if (knownSize !== undefined && knownSize < 8) throw truncated(file, knownSize);
+
+  // One reader for the whole file when ranges are not possible; else fresh readers per span.
+  const whole = source.ranged ? null : open(0, Infinity);
+  const readSpan = async (start: number, length: number): Promise<Uint8Array> => {
+    if (whole) return whole.readExactly(length, file);
+    const reader = open(start, start + length);
+    try {
+      return await reader.readExactly(length, file);
+    } finally {
+      await reader.close();
+    }
+  };
+  const first8 = await readSpan(0, 8);
+  const headerLength = readHeaderLength(first8, file);
+  if (knownSize !== undefined && 8 + headerLength > knownSize) throw truncated(file, knownSize);
+  const headerBytes = await readSpan(8, headerLength);
+  const prefix = new Uint8Array(8 + headerLength);
+  prefix.set(first8, 0);
+  prefix.set(headerBytes, 8);
+  const header = parseSafetensorsHeader(prefix, file, knownSize);
+
+  const sink = makeSink(header);
+  const plan = sink.plan;
+  const usedBytes = plan.reduce((n, p) => n + (p.entry.end - p.entry.begin), 0);
+  const dataBytes = (knownSize ?? header.dataStart + Math.max(0, ...header.tensors.map((t) => t.end))) - header.dataStart;
+  const spans = source.ranged ? mergeSpans(plan.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
+  const toRead = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
+  progress.setTotals({
+    bytesTotal: header.dataStart + toRead,
+    bytesSkipped: dataBytes - (source.ranged ? toRead : dataBytes),
+    tensorsTotal: plan.length,
+  });
+
+  const cache = await startCacheWriter(header, plan.map((p) => p.entry), usedBytes, options);
+
+  let spanIndex = -1;
+  let reader = whole;
+  try {
+    for (const item of plan) {
+      if (signal?.aborted) throw abortedError(file);
+      const at = header.dataStart + item.entry.begin;
+      if (source.ranged && (spanIndex < 0 || at >= spans[spanIndex].end)) {
+        await reader?.close();
+        spanIndex++;
+        reader = open(spans[spanIndex].start, spans[spanIndex].end);
+      }
+      await reader!.skipTo(at, file);
+      const bytes = await reader!.readExactly(item.entry.end - item.entry.begin, file, item.entry.name);
+      await cache.write(bytes);
+      sink.add(item as S['plan'][number], bytes);
+      progress.tensorDone();
+    }
+    // A full pass reads to the end so the transfer is complete and the size checks hold.
+    if (whole) await whole.drain();
+  } catch (error) {
+    sink.dispose?.();
+    await cache.abort(error);
+    throw error;
+  } finally {
+    await reader?.close();
+  }
+  await cache.close();
+  return { sink, header, bytesRead, bytesSkipped: dataBytes - (bytesRead - header.dataStart), requests };
+}
+
+/** Used tensors (sorted by offset) → few byte spans: neighbours closer than maxGap share one. */
+export function mergeSpans(entries: readonly TensorEntry[], dataStart: number, maxGap: number): ByteSpan[] {
+  const spans: ByteSpan[] = [];
+  for (const entry of [...entries].sort((a, b) => a.begin - b.begin)) {
+    const start = dataStart + entry.begin;
+    const end = dataStart + entry.end;
+    const last = spans[spans.length - 1];
+    if (last && start - last.end <= maxGap) last.end = Math.max(last.end, end);
+    else spans.push({ start, end });
+  }
+  return spans;
+}
+
+/**
+ * The header of the compacted file the cache keeps: the used tensors only, packed in order,
+ * with the original metadata (plus the original size, for the record).
+ */
+export function compactHeader(header: SafetensorsHeader, used: readonly TensorEntry[], sourceBytes?: number): Uint8Array {
+  const json: Record<string, unknown> = {};
+  const metadata: Record<string, string> = { ...header.metadata };
+  if (sourceBytes !== undefined) metadata['gpt2-browser.source_bytes'] = String(sourceBytes);
+  json.__metadata__ = metadata;
+  let offset = 0;
+  for (const entry of used) {
+    const length = entry.end - entry.begin;
+    json[entry.name] = { dtype: entry.dtype, shape: entry.shape, data_offsets: [offset, offset + length] };
+    offset += length;
+  }
+  let text = JSON.stringify(json);
+  // Pad with spaces so tensor data starts 8-byte aligned, as safetensors writers do.
+  text += ' '.repeat((8 - ((new TextEncoder().encode(text).byteLength) % 8)) % 8);
+  const body = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + body.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(body.byteLength), true);
+  out.set(body, 8);
+  return out;
+}
+
+interface CacheSink {
+  write(bytes: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+/** Wraps the cache writer so a cache failure (quota, say) stops caching but never the load. */
+async function startCacheWriter(
+  header: SafetensorsHeader,
+  used: TensorEntry[],
+  usedBytes: number,
+  options: StreamOptions,
+): Promise<CacheSink> {
+  const none: CacheSink = { write: async () => undefined, close: async () => undefined, abort: async () => undefined };
+  if (!options.openCacheWriter) return none;
+  const sorted = [...used].sort((a, b) => a.begin - b.begin);
+  const sourceBytes = header.dataStart + Math.max(0, ...header.tensors.map((t) => t.end));
+  const compact = compactHeader(header, sorted, sourceBytes);
+  let writer: CacheWriter | null = null;
+  const fail = async (error: unknown) => {
+    const broken = writer;
+    writer = null;
+    await broken?.abort(error).catch(() => undefined);
+    options.onCacheError?.(error);
+  };
+  try {
+    writer = await options.openCacheWriter(compact.byteLength + usedBytes);
+    await writer?.write(compact);
+  } catch (error) {
+    await fail(error);
+  }
+  return {
+    write: async (bytes) => {
+      if (!writer) return;
+      try {
+        await writer.write(bytes);
+      } catch (error) {
+        await fail(error);
+      }
+    },
+    close: async () => {
+      if (!writer) return;
+      try {
+        await writer.close();
+      } catch (error) {
+        writer = null;
+        options.onCacheError?.(error);
+      }
+    },
+    abort: async (reason) => {
+      const broken = writer;
+      writer = null;
+      await broken?.abort(reason).catch(() => undefined);
+    },
+  };
+}
+
+function truncated(file: string, size: number): CheckpointError {
+  return new CheckpointError(`${file}: the file is ${size} bytes, too short to be a safetensors checkpoint (truncated download?)`);
+}
+
+/**
+ * Pulls exact byte counts out of a chunk stream: readExactly(n) copies the next n bytes into one
+ * fresh (aligned) buffer; skipTo(offset) drops bytes up to a file offset.
+ */
+class ByteReader {
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private pending: Uint8Array | null = null;
+
+  constructor(
+    chunks: AsyncIterable<Uint8Array>,
+    private position: number,
+    private readonly onBytes: (count: number) => void,
+  ) {
+    this.iterator = chunks[Symbol.asyncIterator]();
+  }
+
+  async readExactly(length: number, file: string, tensor?: string): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = await this.next(file, tensor);
+      const take = Math.min(chunk.byteLength, length - filled);
+      out.set(chunk.subarray(0, take), filled);
+      filled += take;
+      this.consume(chunk, take);
+    }
+    return out;
+  }
+
+  async skipTo(offset: number, file: string): Promise<void> {
+    while (this.position < offset) {
+      const chunk = await this.next(file);
+      this.consume(chunk, Math.min(chunk.byteLength, offset - this.position));
+    }
+  }
+
+  /** Reads (and counts) whatever is left. */
+  async drain(): Promise<void> {
+    if (this.pending) this.consume(this.pending, this.pending.byteLength);
+    for (;;) {
+      const next = await this.iterator.next();
+      if (next.done) return;
+      this.onBytes(next.value.byteLength);
+      this.position += next.value.byteLength;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+
+  private async next(file: string, tensor?: string): Promise<Uint8Array> {
+    if (this.pending) return this.pending;
+    const next = await this.iterator.next();
+    if (next.done) {
+      const where = tensor ? ` in tensor '${tensor}'` : '';
+      throw new ModelSourceError('corrupt', `${file} ended at byte ${this.position}${where}, before the end its header promises: the file is truncated. Download it again.`, true);
+    }
+    this.onBytes(next.value.byteLength);
+    this.pending = next.value;
+    return next.value;
+  }
+
+  private consume(chunk: Uint8Array, count: number): void {
+    this.position += count;
+    this.pending = count < chunk.byteLength ? chunk.subarray(count) : null;
+  }
+}
