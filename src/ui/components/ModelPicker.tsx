@@ -1,0 +1,109 @@
+import { useId, useState } from 'react';
+import { specFromFiles } from '../../sources/localFiles';
+import type { ModelSpec } from '../../worker/protocol';
+import { EMBEDDED_MODEL, hubSpecText, LOCAL_MODEL, MODEL_OPTIONS, readModelSpec } from '../modelSpec';
+
+const OTHER_HUB = '__other-hub__';
+
+interface ModelPickerProps {
+  /** The spec text of the model loaded (or loading) now. */
+  current: string;
+  busy: boolean;
+  onLoad: (specText: string, spec: ModelSpec) => void;
+}
+
+/**
+ * The model chooser: the built-in model, the GPT-2 presets, any hub repository, or
+ * config.json + model.safetensors from disk. Loading starts only on "Load model", because
+ * some choices are gigabytes.
+ */
+export function ModelPicker({ current, busy, onLoad }: ModelPickerProps) {
+  const id = useId();
+  const known = MODEL_OPTIONS.some((o) => o.value === current) || current === LOCAL_MODEL;
+  const [choice, setChoice] = useState(known ? current : current.startsWith('hf:') ? OTHER_HUB : current);
+  const [repo, setRepo] = useState(current.startsWith('hf:') ? current.slice(3) : '');
+  const [files, setFiles] = useState<File[]>([]);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const load = () => {
+    setProblem(null);
+    if (choice === LOCAL_MODEL) {
+      try {
+        onLoad(LOCAL_MODEL, specFromFiles(files));
+      } catch (error) {
+        setProblem(error instanceof Error ? error.message : String(error));
+      }
+      return;
+    }
+    const text = choice === OTHER_HUB ? hubSpecText(repo) : choice;
+    const read = readModelSpec(text);
+    if ('problem' in read) {
+      setProblem(read.problem);
+      return;
+    }
+    onLoad(text, read.spec);
+  };
+
+  const extra = !known && choice !== OTHER_HUB && current !== EMBEDDED_MODEL;
+
+  return (
+    <div className="model-picker">
+      <label className="field-label" htmlFor={`${id}-model`}>
+        Model
+      </label>
+      <div className="model-row">
+        <select id={`${id}-model`} value={choice} onChange={(event) => setChoice(event.target.value)}>
+          {MODEL_OPTIONS.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+          {extra && <option value={current}>{current}</option>}
+          <option value={OTHER_HUB}>Other Hugging Face repository…</option>
+          <option value={LOCAL_MODEL}>Files from this computer…</option>
+        </select>
+        <button type="button" className="secondary" onClick={load} disabled={busy}>
+          Load model
+        </button>
+      </div>
+      {choice === OTHER_HUB && (
+        <div className="model-extra">
+          <label className="field-label" htmlFor={`${id}-repo`}>
+            Hub repository
+          </label>
+          <input
+            id={`${id}-repo`}
+            type="text"
+            placeholder="owner/name or owner/name@revision"
+            value={repo}
+            spellCheck={false}
+            onChange={(event) => setRepo(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === 'Enter') load();
+            }}
+          />
+        </div>
+      )}
+      {choice === LOCAL_MODEL && (
+        <div className="model-extra">
+          <label className="field-label" htmlFor={`${id}-files`}>
+            Checkpoint files
+          </label>
+          <input
+            id={`${id}-files`}
+            type="file"
+            multiple
+            accept=".json,.safetensors"
+            onChange={(event) => setFiles(Array.from(event.target.files ?? []))}
+          />
+          <p className="field-hint">Select config.json and model.safetensors together.</p>
+        </div>
+      )}
+      {problem && (
+        <p className="inline-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,27 @@
+import type { AppState } from '../appState';
+
+/** One sentence about what is happening, announced to screen readers as it changes. */
+export function StatusLine({ state }: { state: AppState }) {
+  const { model, run } = state;
+  let text: string;
+  let tone = '';
+  if (run.status === 'error') {
+    text = run.error ?? 'Generation failed.';
+    tone = 'error';
+  } else if (run.status === 'running') text = 'Generating…';
+  else if (run.status === 'stopping') text = 'Stopping…';
+  else if (run.status === 'stopped') text = `Stopped after ${run.tokens} tokens.`;
+  else if (run.status === 'done') {
+    const dropped = run.stats?.droppedPromptTokens ?? 0;
+    text = `Done: ${run.tokens} tokens.`;
+    if (dropped > 0) text += ` The prompt was longer than the model's context, so its first ${dropped} tokens were left out.`;
+  } else if (model.status === 'loading') text = 'Loading the model…';
+  else if (model.status === 'ready') text = 'Ready. Press Generate.';
+  else if (model.status === 'error') text = 'The model did not load (see above).';
+  else text = 'Starting…';
+  return (
+    <p className={`status-line ${tone}`} role={tone === 'error' ? 'alert' : 'status'} aria-live="polite" data-run-status={run.status}>
+      {text}
+    </p>
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * The model chooser's view of model specs. A model is kept as the sources' text form
+ * (src/sources/spec.ts: "embedded", "gpt2", "hf:owner/name@rev", "url:FOLDER"), so it fits in a
+ * URL and in localStorage; files picked from disk are "local" and cannot be put in a link.
+ */
+import { PRESETS } from '../sources/presets';
+import { describeModelSpec, parseModelSpec, type ModelSpec } from '../sources/spec';
+
+export const EMBEDDED_MODEL = 'embedded';
+export const LOCAL_MODEL = 'local';
+
+export interface ModelOption {
+  value: string;
+  label: string;
+}
+
+const GB = 1e9;
+function size(bytes: number): string {
+  return bytes >= GB ? `${(bytes / GB).toFixed(1)} GB` : `${Math.round(bytes / 1e6)} MB`;
+}
+
+/** The choices offered in the model menu. */
+export const MODEL_OPTIONS: ModelOption[] = [
+  { value: EMBEDDED_MODEL, label: 'Sherlock GPT-2 (built in, works offline)' },
+  ...PRESETS.map((p) => ({ value: p.id, label: `${p.id}: ${p.label}, ${p.parameters} parameters, ${size(p.downloadBytes)} download` })),
+];
+
+/** The spec, or the reason it is unusable. */
+export function readModelSpec(text: string): { spec: ModelSpec } | { problem: string } {
+  try {
+    return { spec: parseModelSpec(text) };
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export function isValidModelSpec(text: string): boolean {
+  return text === LOCAL_MODEL || 'spec' in readModelSpec(text);
+}
+
+/** A typed hub id ("owner/name" or "owner/name@revision") as a spec string. */
+export function hubSpecText(repo: string): string {
+  return `hf:${repo.trim().replace(/^hf:/, '')}`;
+}
+
+export function modelLabel(text: string): string {
+  if (text === LOCAL_MODEL) return 'files from this computer';
+  const read = readModelSpec(text);
+  return 'spec' in read ? describeModelSpec(read.spec) : text;
+}

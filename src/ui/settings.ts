@@ -1,0 +1,150 @@
+/**
+ * The page's settings: defaults (the notebook's), their limits, and their round trip through
+ * the URL (so a link reproduces a run) and localStorage (so a reload keeps them).
+ * Precedence when the page opens: URL, then localStorage, then defaults.
+ */
+import type { GenerateOptions } from '../worker/protocol';
+import { EMBEDDED_MODEL, isValidModelSpec } from './modelSpec';
+
+export interface Settings {
+  prompt: string;
+  model: string;
+  /** "auto" or a tfjs backend name (webgpu, wasm, webgl, cpu). */
+  backend: string;
+  /** A Hugging Face hub mirror (URL parameter `hub`); '' = huggingface.co. */
+  hubUrl: string;
+  topK: number;
+  topP: number;
+  temperature: number;
+  maxNewTokens: number;
+  repetitionPenalty: number;
+  seed: number;
+  sequences: number;
+  sample: boolean;
+}
+
+export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences';
+
+export interface NumberLimits {
+  min: number;
+  max: number;
+  step: number;
+  /** URL parameter name: Hugging Face's generate() argument. */
+  param: string;
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+export const LIMITS: Record<NumberSetting, NumberLimits> = {
+  topK: { min: 0, max: 200, step: 1, param: 'top_k' },
+  topP: { min: 0, max: 1, step: 0.01, param: 'top_p' },
+  temperature: { min: 0, max: 2, step: 0.01, param: 'temperature' },
+  maxNewTokens: { min: 1, max: 512, step: 1, param: 'max_new_tokens' },
+  repetitionPenalty: { min: 1, max: 2, step: 0.01, param: 'repetition_penalty' },
+  seed: { min: 0, max: MAX_SEED, step: 1, param: 'seed' },
+  sequences: { min: 1, max: 4, step: 1, param: 'num_return_sequences' },
+};
+
+export const DEFAULT_SETTINGS: Settings = {
+  prompt: 'To Sherlock Holmes she is always',
+  model: EMBEDDED_MODEL,
+  backend: 'auto',
+  hubUrl: '',
+  topK: 50,
+  topP: 0.95,
+  temperature: 1,
+  maxNewTokens: 40,
+  repetitionPenalty: 1,
+  seed: 42,
+  sequences: 3,
+  sample: true,
+};
+
+export const STORAGE_KEY = 'gpt2-browser:settings';
+
+/** Clamps to the limits and rounds to the step; NaN gives the fallback. */
+export function clampSetting(name: NumberSetting, value: number, fallback: number = DEFAULT_SETTINGS[name]): number {
+  const { min, max, step } = LIMITS[name];
+  if (!Number.isFinite(value)) return fallback;
+  const stepped = Math.round((value - min) / step) * step + min;
+  // Keep decimals tidy (0.95, not 0.9500000000000001).
+  const decimals = step < 1 ? Math.round(-Math.log10(step)) : 0;
+  return Number(Math.min(max, Math.max(min, stepped)).toFixed(decimals));
+}
+
+/** Reads whatever valid settings `source` holds on top of `base`; ignores anything invalid. */
+function mergeSettings(base: Settings, get: (key: string) => string | null | undefined): Settings {
+  const next: Settings = { ...base };
+  const prompt = get('prompt');
+  if (typeof prompt === 'string') next.prompt = prompt;
+  const model = get('model');
+  if (typeof model === 'string' && isValidModelSpec(model)) next.model = model;
+  const backend = get('backend');
+  if (typeof backend === 'string' && backend.trim() !== '') next.backend = backend.trim().toLowerCase();
+  const hub = get('hub');
+  if (typeof hub === 'string' && /^https?:\/\//.test(hub.trim())) next.hubUrl = hub.trim();
+  for (const name of Object.keys(LIMITS) as NumberSetting[]) {
+    const raw = get(LIMITS[name].param);
+    if (raw === null || raw === undefined || raw === '') continue;
+    next[name] = clampSetting(name, Number(raw), base[name]);
+  }
+  const sample = get('do_sample');
+  if (sample === 'true' || sample === '1') next.sample = true;
+  if (sample === 'false' || sample === '0') next.sample = false;
+  return next;
+}
+
+export function settingsFromSearch(search: string, base: Settings = DEFAULT_SETTINGS): Settings {
+  const params = new URLSearchParams(search);
+  return mergeSettings(base, (key) => params.get(key));
+}
+
+/** Every setting as URL parameters, named like Hugging Face's generate() arguments. */
+export function settingsToSearch(settings: Settings): string {
+  const params = new URLSearchParams();
+  params.set('prompt', settings.prompt);
+  params.set('model', settings.model);
+  for (const name of Object.keys(LIMITS) as NumberSetting[]) params.set(LIMITS[name].param, String(settings[name]));
+  params.set('do_sample', String(settings.sample));
+  if (settings.backend !== 'auto') params.set('backend', settings.backend);
+  if (settings.hubUrl !== '') params.set('hub', settings.hubUrl);
+  return `?${params.toString()}`;
+}
+
+export function settingsFromStorage(stored: string | null, base: Settings = DEFAULT_SETTINGS): Settings {
+  if (!stored) return base;
+  try {
+    const parsed: unknown = JSON.parse(stored);
+    if (typeof parsed !== 'object' || parsed === null) return base;
+    const record = parsed as Record<string, unknown>;
+    return mergeSettings(base, (key) => (record[key] === undefined ? undefined : String(record[key])));
+  } catch {
+    return base;
+  }
+}
+
+export function settingsToStorage(settings: Settings): string {
+  return JSON.stringify(Object.fromEntries(new URLSearchParams(settingsToSearch(settings))));
+}
+
+/** URL over localStorage over defaults. */
+export function initialSettings(search: string, stored: string | null): Settings {
+  return settingsFromSearch(search, settingsFromStorage(stored));
+}
+
+export function generateOptions(settings: Settings): GenerateOptions {
+  return {
+    max_new_tokens: settings.maxNewTokens,
+    do_sample: settings.sample,
+    temperature: settings.temperature,
+    top_k: settings.topK,
+    top_p: settings.topP,
+    repetition_penalty: settings.repetitionPenalty,
+    num_return_sequences: settings.sequences,
+    seed: settings.seed,
+  };
+}
+
+export function randomSeed(random: () => number = Math.random): number {
+  return Math.floor(random() * (MAX_SEED + 1));
+}

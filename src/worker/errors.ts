@@ -1,0 +1,23 @@
+import type { ErrorPhase } from './protocol';
+
+/** Errors whose message is already written for people (what happened, what to do). */
+const READABLE = new Set(['ModelSourceError', 'CheckpointError', 'GenerationOptionError']);
+
+const PREFIX: Record<ErrorPhase, string> = {
+  backend: 'No compute backend could start',
+  load: 'The model could not be loaded',
+  generate: 'Generation failed',
+};
+
+/** A message the page can show as-is. */
+export function describeError(error: unknown, phase: ErrorPhase): string {
+  if (error instanceof Error && READABLE.has(error.name)) return error.message;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (/out of memory|allocation|OOM/i.test(detail)) {
+    return `${PREFIX[phase]}: the device ran out of memory (${detail}). Choose a smaller model, fewer sequences, or another backend (?backend=wasm).`;
+  }
+  if (phase === 'backend') {
+    return `${PREFIX.backend}: ${detail}. Try a current Chrome, Edge or Firefox, or force one with ?backend=wasm or ?backend=cpu.`;
+  }
+  return `${PREFIX[phase]}: ${detail}`;
+}
