@@ -1,0 +1,243 @@
+/**
+ * generate(): the streaming loop, with a scripted model (forces chosen token ids, to test text
+ * streaming, stopping and abort exactly) and with the real engine on the tiny fixture (tfjs cpu).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate, type GenerationModel, type GenerationResult, type TokenEvent } from '../../src/generation/generate';
+import { GenerationOptionError, type GenerationOptions } from '../../src/generation/options';
+import type { GPT2Config } from '../../src/model/config';
+import type { KVCache } from '../../src/model/kvCache';
+import { GPT2 } from '../../src/model/gpt2';
+import { decode, encode, EOS_TOKEN_ID } from '../../src/tokenizer/tokenizer';
+import { fixtureConfigJson, fixtureExpected, fixtureSafetensors } from '../helpers/fixture';
+import { useBackend } from '../helpers/webgpuNode';
+
+const VOCAB = 50257;
+
+async function run(
+  model: GenerationModel, prompt: string | number[], options: GenerationOptions, signal?: AbortSignal,
+  onEvent?: (e: TokenEvent) => void,
+): Promise<{ events: TokenEvent[]; result: GenerationResult }> {
+  const events: TokenEvent[] = [];
+  const stream = generate(model, prompt, options, signal);
+  for (;;) {
+    const next = await stream.next();
+    if (next.done) return { events, result: next.value };
+    events.push(next.value);
+    onEvent?.(next.value);
+  }
+}
+
+/** A stand-in model whose logits make `script(row, step)` the only possible next token. */
+class ScriptedModel implements GenerationModel {
+  readonly config: GPT2Config = {
+    vocabSize: VOCAB, nPositions: 64, nEmbd: 8, nLayer: 1, nHead: 1, layerNormEpsilon: 1e-5,
+    activation: 'gelu_new', bosTokenId: EOS_TOKEN_ID, eosTokenId: EOS_TOKEN_ID,
+  };
+  forwardCalls = 0;
+  liveCaches = 0;
+  seenInputs: number[][][] = [];
+
+  constructor(private readonly script: (row: number, step: number) => number) {}
+
+  newCache(batchSize: number, capacity = this.config.nPositions): KVCache {
+    return this.makeCache(batchSize, capacity, 0);
+  }
+
+  forward(ids: number[][], cache: KVCache): tf.Tensor2D {
+    this.forwardCalls++;
+    this.seenInputs.push(ids);
+    const c = cache as KVCache & { advanceTo(n: number): void; promptLength: number; steps: number };
+    const logits = new Float32Array(ids.length * VOCAB).fill(-1e4);
+    ids.forEach((_, row) => { logits[row * VOCAB + this.script(row, c.steps)] = 10; });
+    c.advanceTo(cache.length + ids[0].length);
+    return tf.tensor2d(logits, [ids.length, VOCAB]);
+  }
+
+  private makeCache(batchSize: number, capacity: number, length: number, steps = 0): KVCache {
+    this.liveCaches++;
+    const model = this;
+    let disposed = false;
+    const cache = {
+      batchSize, capacity, length, steps,
+      advanceTo(n: number) { if (n > capacity) throw new RangeError('over capacity'); this.length = n; this.steps++; },
+      repeat(n: number) { return model.makeCache(n, capacity, cache.length, cache.steps); },
+      dispose() { if (!disposed) { disposed = true; model.liveCaches--; } },
+    };
+    return cache;
+  }
+}
+
+describe('generate() with a scripted model', () => {
+  it('streams multi-byte text (emoji, CJK, accents) whole, and the deltas add up to the decoded output', async () => {
+    const text = ' Café 😀 日本語 naïve résumé';
+    const ids = encode(text);
+    const model = new ScriptedModel((_, step) => ids[step]);
+    const { events, result } = await run(model, 'Hi', { max_new_tokens: ids.length, do_sample: true, seed: 1 });
+    expect(events.map((e) => e.tokenId)).toEqual(ids);
+    expect(events.map((e) => e.index)).toEqual(ids.map((_, i) => i));
+    expect(events.map((e) => e.text).join('')).toBe(text);
+    expect(result.sequences[0].text).toBe(text);
+    expect(decode(result.sequences[0].ids)).toBe(text);
+    expect(events.some((e) => e.text === '')).toBe(true); // a split character was held back...
+    expect(events.filter((e) => e.text.includes('😀'))).toHaveLength(1); // ...and came out whole
+    for (const e of events) expect(e.text).not.toContain('\uFFFD');
+    expect(result.sequences[0].finishReason).toBe('length');
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('stops at EOS: the EOS id ends the ids, adds no text, and nothing follows', async () => {
+    const ids = [...encode(' Elementary'), EOS_TOKEN_ID, ...encode(' more')];
+    const { events, result } = await run(new ScriptedModel((_, s) => ids[s]), 'x', { max_new_tokens: 10 });
+    const eosAt = ids.indexOf(EOS_TOKEN_ID);
+    expect(result.sequences[0].ids).toEqual(ids.slice(0, eosAt + 1));
+    expect(result.sequences[0].finishReason).toBe('eos');
+    expect(result.sequences[0].text).toBe(' Elementary');
+    expect(events.at(-1)).toMatchObject({ tokenId: EOS_TOKEN_ID, text: '' });
+  });
+
+  it('generates through EOS when eos_token_id is null', async () => {
+    const { result } = await run(new ScriptedModel(() => EOS_TOKEN_ID), 'x', { max_new_tokens: 3, eos_token_id: null });
+    expect(result.sequences[0]).toMatchObject({ ids: [EOS_TOKEN_ID, EOS_TOKEN_ID, EOS_TOKEN_ID], finishReason: 'length' });
+    expect(result.sequences[0].text).toBe('<|endoftext|>'.repeat(3));
+  });
+
+  it('stops at a stop string spanning tokens, keeping the whole last token like HF', async () => {
+    const ids = encode(' said Sherlock Holmes. Watson');
+    const { result } = await run(new ScriptedModel((_, s) => ids[s]), 'x', { max_new_tokens: 20, stop: ['ck Hol'] });
+    expect(result.sequences[0].finishReason).toBe('stop');
+    expect(result.sequences[0].text).toContain('ck Hol');
+    expect(result.sequences[0].text).not.toContain('Watson');
+  });
+
+  it('decodes sequences as one batch: prefill once, repeat the cache, finished rows stop emitting', async () => {
+    const a = encode(' one two three four');
+    const b = [a[0], EOS_TOKEN_ID]; // step 0 comes from the shared prefill row: same first token
+    const model = new ScriptedModel((row, step) => (row === 1 ? b[Math.min(step, b.length - 1)] : a[step]));
+    const { events, result } = await run(model, 'Start', { max_new_tokens: a.length, num_return_sequences: 2, do_sample: true, seed: 3 });
+    expect(model.seenInputs[0]).toEqual([encode('Start')]); // the prompt went through once, batch 1
+    expect(model.seenInputs.slice(1).every((ids) => ids.length === 2 && ids[0].length === 1)).toBe(true);
+    expect(result.sequences[0]).toMatchObject({ ids: a, finishReason: 'length' });
+    expect(result.sequences[1]).toMatchObject({ ids: b, finishReason: 'eos', text: ' one' });
+    expect(events.filter((e) => e.sequence === 1)).toHaveLength(b.length);
+    expect(events.filter((e) => e.sequence === 0)).toHaveLength(a.length);
+    expect(result.timings.newTokens).toBe(a.length + b.length);
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('stops within one step when aborted mid-stream, and frees the cache', async () => {
+    const model = new ScriptedModel(() => 11);
+    const controller = new AbortController();
+    const { events, result } = await run(model, 'x', { max_new_tokens: 40 }, controller.signal, (e) => {
+      if (e.index === 2) controller.abort();
+    });
+    expect(events).toHaveLength(3);
+    expect(result.sequences[0].finishReason).toBe('abort');
+    expect(result.sequences[0].ids).toHaveLength(3);
+    expect(model.forwardCalls).toBe(3); // no forward pass after the abort
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('lets an abort from elsewhere (a timer, a worker message) in between steps', async () => {
+    const model = new ScriptedModel(() => 11);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    const { result } = await run(model, 'x', { max_new_tokens: 63 }, controller.signal, () => {
+      const until = Date.now() + 2; // a consumer that takes a little time per token
+      while (Date.now() < until);
+    });
+    expect(result.sequences[0].finishReason).toBe('abort');
+    expect(result.sequences[0].ids.length).toBeLessThan(63);
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('returns at once when the signal is already aborted', async () => {
+    const model = new ScriptedModel(() => 11);
+    const { events, result } = await run(model, 'x', {}, AbortSignal.abort());
+    expect(events).toHaveLength(0);
+    expect(result.sequences[0]).toMatchObject({ ids: [], finishReason: 'abort' });
+    expect(model.forwardCalls).toBe(0);
+  });
+
+  it('starts an empty prompt from <|endoftext|>, as HF does', async () => {
+    const model = new ScriptedModel(() => 11);
+    const { result } = await run(model, '', { max_new_tokens: 2 });
+    expect(result.promptIds).toEqual([EOS_TOKEN_ID]);
+    expect(model.seenInputs[0]).toEqual([[EOS_TOKEN_ID]]);
+  });
+
+  it('fits a prompt longer than the context: keeps the newest tokens, reports the dropped ones', async () => {
+    const model = new ScriptedModel(() => 11);
+    const prompt = Array.from({ length: 80 }, (_, i) => 100 + i);
+    const { result } = await run(model, prompt, { max_new_tokens: 10 });
+    expect(result.droppedPromptTokens).toBe(80 - 54);
+    expect(result.promptIds).toEqual(prompt.slice(-54));
+    expect(result.sequences[0].ids).toHaveLength(10);
+    expect(result.warnings.join(' ')).toMatch(/26 prompt tokens were left out/);
+  });
+
+  it('clamps max_new_tokens beyond the context and says so', async () => {
+    const { result } = await run(new ScriptedModel(() => 11), 'a b c', { max_new_tokens: 1000 });
+    expect(result.maxNewTokens).toBe(63);
+    expect(result.sequences[0].ids).toHaveLength(63);
+    expect(result.warnings[0]).toMatch(/1000 new tokens do not fit/);
+  });
+
+  it('rejects invalid options before touching the model', async () => {
+    const model = new ScriptedModel(() => 11);
+    await expect(run(model, 'x', { top_p: 2 })).rejects.toThrow(GenerationOptionError);
+    await expect(run(model, 'x', { eos_token_id: VOCAB })).rejects.toThrow(/eos_token_id = 50257.*vocabulary size/);
+    await expect(run(model, 'a b c d e f', { max_length: 3 })).rejects.toThrow(/max_length = 3/);
+    expect(model.forwardCalls).toBe(0);
+  });
+});
+
+describe('generate() with the real engine (tiny fixture, tfjs cpu)', () => {
+  let model: GPT2;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    model = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors());
+  });
+
+  it('greedy decoding reproduces Hugging Face greedy ids and text (fixture case 0)', async () => {
+    const c = fixtureExpected().cases[0];
+    const { result } = await run(model, c.input_ids, { max_new_tokens: c.greedy_ids.length, eos_token_id: null });
+    expect(result.sequences[0].ids).toEqual(c.greedy_ids);
+    expect(result.sequences[0].text).toBe(c.greedy_text);
+    expect(result.seed).toBeNull();
+  });
+
+  it('the notebook sampling: same seed → same text; the parallel sequences differ; no tensor leaks', async () => {
+    const notebook = { do_sample: true, max_length: 20, top_k: 50, top_p: 0.95, num_return_sequences: 3, seed: 42 };
+    const before = tf.memory().numTensors;
+    const first = await run(model, 'Watson you are', notebook);
+    const second = await run(model, 'Watson you are', notebook);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(second.result.sequences).toEqual(first.result.sequences);
+    expect(second.events.map((e) => [e.sequence, e.tokenId])).toEqual(first.events.map((e) => [e.sequence, e.tokenId]));
+    const texts = first.result.sequences.map((s) => s.text);
+    expect(new Set(texts).size).toBe(3);
+    for (const s of first.result.sequences) expect(s.ids).toHaveLength(20 - 4); // max_length counts the prompt
+    const other = await run(model, 'Watson you are', { ...notebook, seed: 43 });
+    expect(other.result.sequences.map((s) => s.text)).not.toEqual(texts);
+    expect(first.result.seed).toBe(42);
+  });
+
+  it('reports measured timings and frees every tensor when aborted', async () => {
+    const before = tf.memory().numTensors;
+    const { result } = await run(model, 'Holmes', { do_sample: true, max_new_tokens: 8, seed: 5 });
+    const t = result.timings;
+    expect(t.newTokens).toBe(8);
+    expect(t.prefillMs).toBeGreaterThan(0);
+    expect(t.firstTokenMs).toBeGreaterThanOrEqual(t.prefillMs);
+    expect(t.totalMs).toBeGreaterThanOrEqual(t.firstTokenMs);
+    expect(t.decodeTokensPerSecond).toBeGreaterThan(0);
+
+    const controller = new AbortController();
+    const aborted = await run(model, 'Holmes', { do_sample: true, max_new_tokens: 30, num_return_sequences: 2, seed: 5 },
+      controller.signal, (e) => { if (e.index === 1) controller.abort(); });
+    expect(aborted.result.sequences.map((s) => s.finishReason)).toEqual(['abort', 'abort']);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
