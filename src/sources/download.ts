@@ -46,22 +46,35 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
     throw httpFailure(response, url, what, options.notFoundHint);
   };
 
-  const probe = await withRetries(() => request(options.probeRange === false ? null : 'bytes=0-7'), maxRetries, retryDelayMs, signal, what);
-  const etag = probe.headers.get('etag');
   let ranged = false;
   let size = NaN;
   let prefix: Uint8Array | null = null;
   let unread: Response | null = null;
-  if (probe.status === 206) {
-    const range = parseContentRange(probe.headers.get('content-range'));
-    if (!range || range.start !== 0 || range.total === null) {
-      await probe.body?.cancel().catch(() => undefined);
-      throw new ModelSourceError('http', `${what}: the server answered a Range request with an unreadable Content-Range (${probe.headers.get('content-range')}). Retry, or use another server.`, true);
-    }
-    ranged = true;
-    size = range.total;
-    prefix = new Uint8Array(await probe.arrayBuffer());
-  } else {
+  const probe = await withRetries(
+    async () => {
+      const response = await request(options.probeRange === false ? null : 'bytes=0-7');
+      if (response.status !== 206) return response;
+      const range = parseContentRange(response.headers.get('content-range'));
+      if (!range || range.start !== 0 || range.total === null) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new ModelSourceError('http', `${what}: the server answered a Range request with an unreadable Content-Range (${response.headers.get('content-range')}). Retry, or use another server.`, true);
+      }
+      try {
+        prefix = new Uint8Array(await response.arrayBuffer());
+      } catch (error) {
+        throw fetchFailure(error, url, what, signal);
+      }
+      ranged = true;
+      size = range.total;
+      return response;
+    },
+    maxRetries,
+    retryDelayMs,
+    signal,
+    what,
+  );
+  const etag = probe.headers.get('etag');
+  if (!ranged) {
     const length = probe.headers.get('content-length');
     size = length === null ? NaN : Number(length);
     unread = probe;

@@ -30,7 +30,7 @@ export interface LoadOptions {
   maxRetries?: number;
   /** Base wait between retries in ms (default 500; retry n waits n times this). */
   retryDelayMs?: number;
-  /** Gaps up to this many bytes between used tensors are fetched rather than split (default 64 KiB). */
+  /** Gaps up to this many bytes between used tensors are fetched rather than split (default 8 KiB). */
   mergeGapBytes?: number;
   fetch?: typeof fetch;
   /** Clock for speed/ETA (ms). */

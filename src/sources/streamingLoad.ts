@@ -18,7 +18,7 @@ export interface StreamOptions {
   progress: ProgressTracker;
   signal?: AbortSignal;
   /** Gaps between used tensors up to this many bytes are downloaded and dropped rather than
-   * costing another request. The official files' attn.bias masks (4 MB each) stay skipped. */
+   * costing another request (default 8 KiB). The attn.bias masks (4 MB each in gpt2) stay skipped. */
   mergeGapBytes?: number;
   /** Asked once the header is known, for a writer of the compacted file's size (or null: no caching). */
   openCacheWriter?: (size: number) => Promise<CacheWriter | null>;
@@ -39,7 +39,7 @@ export interface ByteSpan {
   end: number;
 }
 
-export const DEFAULT_MERGE_GAP_BYTES = 64 * 1024;
+export const DEFAULT_MERGE_GAP_BYTES = 8 * 1024;
 
 /**
  * Reads a safetensors file from `source` and hands each used tensor to the sink as soon as its

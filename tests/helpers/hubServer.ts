@@ -1,0 +1,164 @@
+/**
+ * A stand-in for the Hugging Face hub on 127.0.0.1, in its URL layout:
+ *   GET /{repo}/resolve/{revision}/{file}  → 302 to /cdn/{repo}/{revision}/{file} (like the hub's CDN hop)
+ *   GET /cdn/...                            → the file, honouring `Range: bytes=a-b` (206) unless switched off
+ * with the switches tests need: Range on/off, cut a connection after N body bytes (once), and
+ * counters of requests and body bytes served. CORS headers let a page on another port use it.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface HubRepoFiles {
+  [file: string]: Uint8Array;
+}
+
+export interface ServedRequest {
+  path: string;
+  range: string | null;
+  status: number;
+  bytes: number;
+}
+
+export interface HubServer {
+  readonly url: string;
+  readonly port: number;
+  /** repo id → files, served at every revision. Mutable between requests. */
+  readonly repos: Map<string, HubRepoFiles>;
+  /** When false, Range headers are ignored (200 with the whole file). */
+  rangeEnabled: boolean;
+  /** When false, /resolve/ serves the file directly instead of redirecting. */
+  redirect: boolean;
+  /** Body bytes sent, summed over all requests since the last reset(). */
+  bytesServed: number;
+  requests: ServedRequest[];
+  /** The next response for `file` is cut (socket destroyed) after `afterBytes` body bytes; `times` responses in a row. */
+  cutNext(file: string, afterBytes: number, times?: number): void;
+  /** Like cutNext, then every later request is dropped too (the network went away), until reset(). */
+  goDownAfter(file: string, afterBytes: number): void;
+  reset(): void;
+  /** Stops accepting connections (and drops open ones). */
+  stop(): Promise<void>;
+  /** Starts again on the same port. */
+  restart(): Promise<void>;
+}
+
+export async function startHubServer(options: { port?: number; repos?: Record<string, HubRepoFiles> } = {}): Promise<HubServer> {
+  const cuts = new Map<string, { afterBytes: number; times: number; thenDown?: boolean }>();
+  let down = false;
+  const sockets = new Set<import('node:net').Socket>();
+
+  const state: HubServer = {
+    url: '',
+    port: 0,
+    repos: new Map(Object.entries(options.repos ?? {})),
+    rangeEnabled: true,
+    redirect: true,
+    bytesServed: 0,
+    requests: [],
+    cutNext(file, afterBytes, times = 1) {
+      cuts.set(file, { afterBytes, times });
+    },
+    goDownAfter(file, afterBytes) {
+      cuts.set(file, { afterBytes, times: 1, thenDown: true });
+    },
+    reset() {
+      down = false;
+      state.bytesServed = 0;
+      state.requests = [];
+      cuts.clear();
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+    restart: () => new Promise<void>((resolve) => server.listen(state.port, '127.0.0.1', () => resolve())),
+  };
+
+  const cors = {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Headers': 'Range',
+    'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges, X-Error-Code',
+    'Cross-Origin-Resource-Policy': 'cross-origin',
+    'Cache-Control': 'no-store',
+  };
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = decodeURIComponent(url.pathname);
+    const log: ServedRequest = { path, range: req.headers.range ?? null, status: 0, bytes: 0 };
+    state.requests.push(log);
+    if (down) {
+      log.status = -1;
+      req.socket.destroy();
+      return;
+    }
+    const send = (status: number, headers: Record<string, string | number>, body?: Uint8Array | string) => {
+      log.status = status;
+      res.writeHead(status, { ...cors, ...headers });
+      res.end(body);
+    };
+    if (req.method === 'OPTIONS') return send(204, { 'Access-Control-Allow-Methods': 'GET, HEAD' });
+
+    const resolve = /^\/(.+)\/resolve\/([^/]+)\/([^/]+)$/.exec(path);
+    const cdn = /^\/cdn\/(.+)\/([^/]+)\/([^/]+)$/.exec(path);
+    const match = resolve ?? cdn;
+    if (!match) return send(404, { 'Content-Type': 'text/plain' }, 'Not Found');
+    const [, repo, revision, file] = match;
+    const body = state.repos.get(repo)?.[file];
+    if (!body) {
+      // Like the hub: unknown repos answer 401 + X-Error-Code, missing files 404.
+      if (!state.repos.has(repo)) return send(401, { 'X-Error-Code': 'RepoNotFound', 'Content-Type': 'text/plain' }, 'Repository not found');
+      return send(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'text/plain' }, 'Entry not found');
+    }
+    if (resolve && state.redirect) {
+      return send(302, { Location: `/cdn/${repo}/${encodeURIComponent(revision)}/${file}` });
+    }
+
+    const etag = `"${repo}-${file}-${body.byteLength}"`;
+    let start = 0;
+    let end = body.byteLength - 1;
+    let status = 200;
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream', ETag: etag };
+    if (state.rangeEnabled) headers['Accept-Ranges'] = 'bytes';
+    const range = state.rangeEnabled ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '') : null;
+    if (range) {
+      start = Number(range[1]);
+      end = range[2] ? Math.min(Number(range[2]), body.byteLength - 1) : body.byteLength - 1;
+      if (start >= body.byteLength || end < start) {
+        return send(416, { 'Content-Range': `bytes */${body.byteLength}` });
+      }
+      status = 206;
+      headers['Content-Range'] = `bytes ${start}-${end}/${body.byteLength}`;
+    }
+    const payload = body.subarray(start, end + 1);
+    headers['Content-Length'] = payload.byteLength;
+    log.status = status;
+    res.writeHead(status, { ...cors, ...headers });
+    if (req.method === 'HEAD') return res.end();
+
+    const cut = cuts.get(file);
+    if (cut && cut.afterBytes < payload.byteLength) {
+      if (--cut.times <= 0) cuts.delete(file);
+      if (cut.thenDown) down = true;
+      const part = payload.subarray(0, cut.afterBytes);
+      log.bytes = part.byteLength;
+      state.bytesServed += part.byteLength;
+      // Flush what fits, then drop the connection mid-body, as a flaky network would.
+      res.write(part, () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
+    log.bytes = payload.byteLength;
+    state.bytesServed += payload.byteLength;
+    res.end(payload);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  Object.assign(state, { port, url: `http://127.0.0.1:${port}` });
+  return state;
+}
