@@ -57,18 +57,44 @@ export class TopPLogitsWarper implements LogitsProcessor {
   constructor(readonly topP: number, readonly minTokensToKeep = 1) {}
 
   apply(scores: Float64Array): void {
-    // Already-filtered tokens have probability 0 and would be dropped anyway, so only finite scores matter.
-    const ascending = finiteScores(scores).sort();
-    const probabilities = softmaxInPlace(Float64Array.from(ascending));
-    const removable = ascending.length - this.minTokensToKeep;
+    const budget = 1 - this.topP; // probability mass that may be removed
+    let max = -Infinity;
+    let finite = 0;
+    for (const s of scores) {
+      if (s === -Infinity) continue;
+      finite++;
+      if (s > max) max = s;
+    }
+    let total = 0;
+    for (const s of scores) if (s !== -Infinity) total += Math.exp(s - max);
+
+    // Tokens with probability below budget / finite hold less than the budget together, so every
+    // one of them is removed: only the others need sorting (HF sorts the whole vocabulary).
+    const cutoff = finite > this.minTokensToKeep ? budget / finite : 0;
+    let massBelow = 0;
+    let countBelow = 0;
+    const candidates: number[] = [];
+    for (const s of scores) {
+      if (s === -Infinity) continue;
+      const p = Math.exp(s - max) / total;
+      if (p < cutoff) {
+        massBelow += p;
+        countBelow++;
+      } else candidates.push(s);
+    }
+    const ascending = Float64Array.from(candidates).sort();
+    const removable = finite - this.minTokensToKeep - countBelow;
     let removed = 0;
-    let cumulative = 0;
+    let cumulative = massBelow;
     while (removed < removable) {
-      cumulative += probabilities[removed];
-      if (cumulative > 1 - this.topP) break;
+      cumulative += Math.exp(ascending[removed] - max) / total;
+      if (cumulative > budget) break;
       removed++;
     }
-    removeLowest(scores, ascending, removed);
+    if (removed > 0) removeLowest(scores, ascending, removed);
+    else if (countBelow > 0) {
+      for (let i = 0; i < scores.length; i++) if (scores[i] < ascending[0]) scores[i] = -Infinity;
+    }
   }
 }
 

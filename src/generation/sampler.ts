@@ -43,13 +43,18 @@ export function distribution(scores: Float64Array): TokenDistribution {
  */
 export function sample(scores: Float64Array, random: RandomSource): number {
   const max = scores[argmax(scores)];
+  const weights = new Float64Array(scores.length);
   let total = 0;
-  for (const s of scores) if (s !== -Infinity) total += Math.exp(s - max);
-  let remaining = random.nextFloat() * total;
-  let last = -1;
   for (let id = 0; id < scores.length; id++) {
     if (scores[id] === -Infinity) continue;
-    remaining -= Math.exp(scores[id] - max);
+    weights[id] = Math.exp(scores[id] - max);
+    total += weights[id];
+  }
+  let remaining = random.nextFloat() * total;
+  let last = -1;
+  for (let id = 0; id < weights.length; id++) {
+    if (weights[id] === 0) continue;
+    remaining -= weights[id];
     if (remaining < 0) return id;
     last = id;
   }
