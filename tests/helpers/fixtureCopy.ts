@@ -25,7 +25,7 @@ export function fixtureTensors(): RawTensor[] {
 export function modifiedFixtureTensors(options: FixtureCopyOptions): RawTensor[] {
   let tensors = fixtureTensors();
   if (options.boolMasks) {
-    tensors = tensors.map((t) => (/attn\.bias$/.test(t.name) ? boolMask(t) : t));
+    tensors = tensors.map((t) => (/\.attn\.bias$/.test(t.name) ? boolMask(t) : t));
   }
   if (options.lmHead) {
     const wte = tensors.find((t) => t.name === 'wte.weight')!;
