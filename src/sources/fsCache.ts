@@ -1,0 +1,110 @@
+/**
+ * Node only (the CLI): the ModelCache kept on disk, like the hub's own ~/.cache/huggingface.
+ * Layout: {root}/{encoded repo}/{encoded revision}/{file}. Files are written under a temporary
+ * name and renamed into place only when complete, so a killed download never looks cached.
+ */
+import { createReadStream, openAsBlob } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { groupCachedModels, quotaError, sizeMismatchError, type CacheKey, type CachedFile, type CachedModel, type CacheWriter, type ModelCache } from './cache';
+import { isQuotaError } from './errors';
+
+/** $GPT2_CACHE_DIR, else $XDG_CACHE_HOME/gpt2-browser, else ~/.cache/gpt2-browser. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GPT2_CACHE_DIR) return env.GPT2_CACHE_DIR;
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gpt2-browser');
+}
+
+export class FileSystemModelCache implements ModelCache {
+  constructor(readonly root: string = defaultCacheDir()) {}
+
+  async open(key: CacheKey): Promise<CachedFile | null> {
+    const file = this.pathOf(key);
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) return null;
+    return {
+      size: info.size,
+      stream: async () => Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
+    };
+  }
+
+  async create(key: CacheKey, size: number): Promise<CacheWriter> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temporary = `${target}.partial-${process.pid}-${Date.now()}`;
+    const handle = await open(temporary, 'w');
+    let written = 0;
+    let done = false;
+    const discard = async () => {
+      done = true;
+      await handle.close().catch(() => undefined);
+      await unlink(temporary).catch(() => undefined);
+    };
+    return {
+      write: async (chunk) => {
+        if (written + chunk.byteLength > size) {
+          await discard();
+          throw sizeMismatchError(key, size, written + chunk.byteLength);
+        }
+        try {
+          await handle.write(chunk);
+        } catch (error) {
+          await discard();
+          throw isQuotaError(error) ? quotaError(key, size, error) : error;
+        }
+        written += chunk.byteLength;
+      },
+      close: async () => {
+        if (done) throw new Error('cache writer is closed');
+        if (written !== size) {
+          await discard();
+          throw sizeMismatchError(key, size, written);
+        }
+        done = true;
+        await handle.close();
+        await rename(temporary, target);
+      },
+      abort: async () => {
+        if (!done) await discard();
+      },
+    };
+  }
+
+  async list(): Promise<CachedModel[]> {
+    const entries: { key: CacheKey; bytes: number; storedAt: number }[] = [];
+    for (const repoDir of await readdir(this.root).catch(() => [] as string[])) {
+      for (const revisionDir of await readdir(path.join(this.root, repoDir)).catch(() => [] as string[])) {
+        const dir = path.join(this.root, repoDir, revisionDir);
+        for (const file of await readdir(dir).catch(() => [] as string[])) {
+          if (file.includes('.partial-')) continue;
+          const info = await stat(path.join(dir, file));
+          entries.push({
+            key: { repo: decodeURIComponent(repoDir), revision: decodeURIComponent(revisionDir), file },
+            bytes: info.size,
+            storedAt: info.mtimeMs,
+          });
+        }
+      }
+    }
+    return groupCachedModels(entries);
+  }
+
+  async delete(repo: string, revision: string): Promise<boolean> {
+    const dir = path.join(this.root, encodeURIComponent(repo), encodeURIComponent(revision));
+    const existed = (await stat(dir).catch(() => null)) !== null;
+    await rm(dir, { recursive: true, force: true });
+    return existed;
+  }
+
+  private pathOf(key: CacheKey): string {
+    return path.join(this.root, encodeURIComponent(key.repo), encodeURIComponent(key.revision), path.basename(key.file));
+  }
+}
+
+/** A model folder on disk as a `files` spec: both files are read lazily, tensor by tensor. */
+export async function filesFromFolder(dir: string): Promise<{ config: Blob; weights: Blob }> {
+  const [config, weights] = await Promise.all([openAsBlob(path.join(dir, 'config.json')), openAsBlob(path.join(dir, 'model.safetensors'))]);
+  return { config, weights };
+}
