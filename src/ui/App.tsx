@@ -99,7 +99,7 @@ export function App() {
   const panes = run.outputs.length > 0 ? run.outputs : [];
 
   return (
-    <div className="app">
+    <div className="app" data-model-status={state.model.status} data-run-status={state.run.status}>
       <header className="app-header">
         <div>
           <h1>GPT-2 in the browser</h1>

@@ -132,6 +132,11 @@ export function initialSettings(search: string, stored: string | null): Settings
   return settingsFromSearch(search, settingsFromStorage(stored));
 }
 
+/** Greedy decoding (Sample off, or temperature 0) has only one possible continuation. */
+export function isGreedy(settings: Settings): boolean {
+  return !settings.sample || settings.temperature === 0;
+}
+
 export function generateOptions(settings: Settings): GenerateOptions {
   return {
     max_new_tokens: settings.maxNewTokens,
@@ -140,7 +145,8 @@ export function generateOptions(settings: Settings): GenerateOptions {
     top_k: settings.topK,
     top_p: settings.topP,
     repetition_penalty: settings.repetitionPenalty,
-    num_return_sequences: settings.sequences,
+    // Hugging Face rejects several greedy sequences: they would all be the same text.
+    num_return_sequences: isGreedy(settings) ? 1 : settings.sequences,
     seed: settings.seed,
   };
 }

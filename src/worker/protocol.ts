@@ -88,6 +88,8 @@ export interface GenerationStats {
   totalMs: number;
   newTokens: number;
   finishReasons: FinishReason[];
+  /** Adjustments the generator made and the person should know of (prompt cut to fit the context, ...). */
+  warnings: string[];
 }
 export interface DoneMessage { type: 'done'; id: number; stats: GenerationStats }
 

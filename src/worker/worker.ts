@@ -176,6 +176,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
         promptTokens: result.promptIds.length,
         droppedPromptTokens: result.droppedPromptTokens,
         finishReasons: result.sequences.map((s) => s.finishReason),
+        warnings: result.warnings,
       },
     });
   } catch (error) {

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { randomSeed, type Settings } from '../settings';
+import { isGreedy, randomSeed, type Settings } from '../settings';
 import { NumberField } from './NumberField';
 
 interface ControlsProps {
@@ -63,8 +63,9 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
         onChange={(repetitionPenalty) => onChange({ repetitionPenalty })} hint="1 = none; higher discourages repeats." />
       <NumberField setting="maxNewTokens" label="Max new tokens" value={settings.maxNewTokens}
         onChange={(maxNewTokens) => onChange({ maxNewTokens })} />
-      <NumberField setting="sequences" label="Sequences" value={settings.sequences}
-        onChange={(sequences) => onChange({ sequences })} hint="How many continuations to write at once." />
+      <NumberField setting="sequences" label="Sequences" value={settings.sequences} dimmed={isGreedy(settings)}
+        onChange={(sequences) => onChange({ sequences })}
+        hint={isGreedy(settings) ? 'Greedy decoding writes one sequence (they would all be the same).' : 'How many continuations to write at once.'} />
       <NumberField setting="seed" label="Seed" value={settings.seed} slider={false} onChange={(seed) => onChange({ seed })}
         hint="The same seed and settings give the same text.">
         <button type="button" className="ghost small" onClick={() => onChange({ seed: randomSeed() })}>

@@ -12,9 +12,7 @@ export function StatusLine({ state }: { state: AppState }) {
   else if (run.status === 'stopping') text = 'Stopping…';
   else if (run.status === 'stopped') text = `Stopped after ${run.tokens} tokens.`;
   else if (run.status === 'done') {
-    const dropped = run.stats?.droppedPromptTokens ?? 0;
-    text = `Done: ${run.tokens} tokens.`;
-    if (dropped > 0) text += ` The prompt was longer than the model's context, so its first ${dropped} tokens were left out.`;
+    text = [`Done: ${run.tokens} tokens.`, ...(run.stats?.warnings ?? [])].join(' ');
   } else if (model.status === 'loading') text = 'Loading the model…';
   else if (model.status === 'ready') text = 'Ready. Press Generate.';
   else if (model.status === 'error') text = 'The model did not load (see above).';
