@@ -1,0 +1,91 @@
+/**
+ * A hub model in the real app (Chromium): downloaded from a local stand-in for the hub
+ * (?hub=http://127.0.0.1:PORT&model=hf:org/tiny-gpt2), kept in Cache Storage, and generated from
+ * again after a reload with the hub server stopped.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { appUrl } from '../helpers/appServer';
+import { generate, generatedText, openApp, waitForModel } from '../helpers/appPage';
+import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+import { fixtureDir } from '../helpers/fixture';
+import { startHubServer, type HubServer } from '../helpers/hubServer';
+
+const REPO = 'org/tiny-gpt2';
+const weightBytes = new Uint8Array(readFileSync(path.join(fixtureDir, 'model.safetensors')));
+/** The fixture's two attn.bias [1,1,64,64] masks and two scalar masked_bias, which must not be downloaded. */
+const MASK_BYTES = 2 * (64 * 64 * 4 + 4);
+
+let browser: LaunchedBrowser;
+let hub: HubServer;
+let base: string;
+
+beforeAll(async () => {
+  base = await appUrl();
+  hub = await startHubServer({
+    repos: { [REPO]: { 'config.json': new Uint8Array(readFileSync(path.join(fixtureDir, 'config.json'))), 'model.safetensors': weightBytes } },
+  });
+  browser = await launchBrowser({ webgpu: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await hub?.stop();
+});
+
+const settings = (hubUrl: string) => ({ hub: hubUrl, model: `hf:${REPO}`, prompt: 'Watson you are', max_new_tokens: 6, num_return_sequences: 1, do_sample: false, seed: 1 });
+
+/** What the page's Cache Storage holds for the app, as [url, content-length] pairs. */
+async function cachedFiles(): Promise<[string, number][]> {
+  return browser.page.evaluate(async () => {
+    const cache = await caches.open('gpt2-models-v1');
+    const entries: [string, number][] = [];
+    for (const request of await cache.keys()) {
+      const response = await cache.match(request);
+      entries.push([request.url, Number(response?.headers.get('content-length'))]);
+    }
+    return entries.sort();
+  });
+}
+
+describe('hub model in the browser', () => {
+  test('downloads over Range requests, skipping unused tensors, and caches the model', async () => {
+    await openApp(browser.page, base, settings(hub.url), browser.logs);
+    const weightRequests = hub.requests.filter((r) => r.path === `/cdn/${REPO}/main/model.safetensors`);
+    expect(weightRequests.length).toBeGreaterThan(2);
+    expect(weightRequests.every((r) => r.status === 206)).toBe(true);
+    expect(weightRequests.reduce((n, r) => n + r.bytes, 0)).toBe(weightBytes.byteLength - MASK_BYTES);
+
+    const files = await cachedFiles();
+    expect(files.map(([url]) => url.replace(/^.*\.invalid\//, ''))).toEqual([`org/tiny-gpt2/@/main/config.json`, `org/tiny-gpt2/@/main/model.safetensors`]);
+    // The compacted weights: everything but the masks (and a slightly different header).
+    const cachedWeights = files[1][1];
+    expect(Math.abs(cachedWeights - (weightBytes.byteLength - MASK_BYTES))).toBeLessThan(1000);
+  });
+
+  test('after a reload with the hub server stopped, the model loads from the cache and generates', async () => {
+    const { page } = browser;
+    await generate(page);
+    const online = await generatedText(page, 1);
+    expect(online.length).toBeGreaterThan(0);
+
+    await hub.stop();
+    hub.reset();
+    await page.reload();
+    await waitForModel(page, browser.logs);
+    expect(hub.requests).toEqual([]);
+    await generate(page);
+    // Greedy decoding: the cached model is the same model.
+    expect(await generatedText(page, 1)).toBe(online);
+  });
+
+  test('a hub model that was never cached, with the hub unreachable, gets a clear message', async () => {
+    const { page } = browser;
+    await page.goto(`${base}?${new URLSearchParams({ ...settings(hub.url), model: 'hf:org/never-downloaded' } as Record<string, string>)}`);
+    await page.waitForFunction(() => document.querySelector('.app')?.getAttribute('data-model-status') === 'error', null, { timeout: 60_000 });
+    const alerts = (await page.getByRole('alert').allTextContents()).join(' ');
+    expect(alerts).toMatch(/Could not reach 127\.0\.0\.1:\d+/);
+    expect(alerts).toMatch(/retry/i);
+  });
+});
