@@ -54,10 +54,12 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
     async () => {
       const response = await request(options.probeRange === false ? null : 'bytes=0-7');
       if (response.status !== 206) return response;
+      // A CDN that does not expose Content-Range to the page (CORS) still honoured the range:
+      // carry on without knowing the size; the safetensors header says how long the data is.
       const range = parseContentRange(response.headers.get('content-range'));
-      if (!range || range.start !== 0 || range.total === null) {
+      if (range && range.start !== 0) {
         await response.body?.cancel().catch(() => undefined);
-        throw new ModelSourceError('http', `${what}: the server answered a Range request with an unreadable Content-Range (${response.headers.get('content-range')}). Retry, or use another server.`, true);
+        throw new ModelSourceError('http', `${what}: asked for bytes 0-7 but the server sent ${response.headers.get('content-range')}. Retry, or use another server.`, true);
       }
       try {
         prefix = new Uint8Array(await response.arrayBuffer());
@@ -65,7 +67,7 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
         throw fetchFailure(error, url, what, signal);
       }
       ranged = true;
-      size = range.total;
+      size = range?.total ?? NaN;
       return response;
     },
     maxRetries,
@@ -99,16 +101,17 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
       unread = null;
     }
     if (!ranged) return { response: await request(null), offset: 0 };
-    const last = Number.isFinite(end) ? Math.min(end, size) - 1 : size - 1;
-    const response = await request(`bytes=${from}-${last}`);
+    const stop = Math.min(end, Number.isFinite(size) ? size : Infinity);
+    const response = await request(`bytes=${from}-${Number.isFinite(stop) ? stop - 1 : ''}`);
     checkSameFile(response);
     if (response.status === 200) return { response, offset: 0 }; // Range dropped mid-way: skip ahead
-    const range = parseContentRange(response.headers.get('content-range'));
-    if (!range || range.start > from) {
+    const contentRange = response.headers.get('content-range');
+    const range = parseContentRange(contentRange);
+    if (contentRange !== null && (!range || range.start > from)) {
       await response.body?.cancel().catch(() => undefined);
-      throw new ModelSourceError('http', `${what}: asked for bytes from ${from} but the server sent ${response.headers.get('content-range')}. Retry.`, true);
+      throw new ModelSourceError('http', `${what}: asked for bytes from ${from} but the server sent ${contentRange}. Retry.`, true);
     }
-    return { response, offset: range.start };
+    return { response, offset: range?.start ?? from };
   };
 
   async function* read(start: number, end: number): AsyncGenerator<Uint8Array> {

@@ -28,6 +28,8 @@ export interface HubServer {
   rangeEnabled: boolean;
   /** When false, /resolve/ serves the file directly instead of redirecting. */
   redirect: boolean;
+  /** When false, 206 answers carry no Content-Range (as when a CDN does not expose it to CORS). */
+  sendContentRange: boolean;
   /** Body bytes sent, summed over all requests since the last reset(). */
   bytesServed: number;
   requests: ServedRequest[];
@@ -53,6 +55,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     repos: new Map(Object.entries(options.repos ?? {})),
     rangeEnabled: true,
     redirect: true,
+    sendContentRange: true,
     bytesServed: 0,
     requests: [],
     cutNext(file, afterBytes, times = 1) {
@@ -129,7 +132,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
         return send(416, { 'Content-Range': `bytes */${body.byteLength}` });
       }
       status = 206;
-      headers['Content-Range'] = `bytes ${start}-${end}/${body.byteLength}`;
+      if (state.sendContentRange) headers['Content-Range'] = `bytes ${start}-${end}/${body.byteLength}`;
     }
     const payload = body.subarray(start, end + 1);
     headers['Content-Length'] = payload.byteLength;

@@ -46,6 +46,7 @@ beforeEach(() => {
   hub.reset();
   hub.rangeEnabled = true;
   hub.redirect = true;
+  hub.sendContentRange = true;
 });
 
 async function load(spec: string, options: LoadOptions = {}): Promise<{ result: LoadedModel; progress: LoadProgress[] }> {
@@ -138,6 +139,17 @@ describe('hub download with Range', () => {
     expect(last.resumes).toBe(1);
     expect(last.bytesDone).toBe(last.bytesTotal);
     expect(last.message).toMatch(/resumed 1×/);
+  });
+  it('works when Content-Range is hidden (a CDN that does not expose it), sizing from the header', async () => {
+    hub.sendContentRange = false;
+    hub.redirect = false;
+    const { result, progress } = await load(`hf:${REPO}`);
+    await expectFixtureLogits(result);
+    expect(weightRequests()).toEqual([]);
+    const served = hub.requests.filter((r) => r.path.endsWith('model.safetensors'));
+    expect(served.every((r) => r.status === 206)).toBe(true);
+    expect(served.reduce((n, r) => n + r.bytes, 0)).toBe(header.dataStart + usedBytes);
+    expect(progress.filter((p) => p.stage === 'weights').at(-1)!.percent).toBe(100);
   });
 });
 
