@@ -140,6 +140,7 @@ describe('hub download with Range', () => {
     expect(last.bytesDone).toBe(last.bytesTotal);
     expect(last.message).toMatch(/resumed 1×/);
   });
+
   it('works when Content-Range is hidden (a CDN that does not expose it), sizing from the header', async () => {
     hub.sendContentRange = false;
     hub.redirect = false;
