@@ -60,6 +60,7 @@ export default defineConfig({
   base: './',
   plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread()],
   worker: { format: 'es' },
+
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },

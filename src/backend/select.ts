@@ -60,6 +60,11 @@ function describeAdapter(adapter: GPUAdapter): AdapterDescription {
 
 export async function selectBackend(request?: string, options: SelectOptions = {}): Promise<BackendSelection> {
   if (options.appBaseUrl) setWasmPaths(wasmPathPrefix(options.appBaseUrl));
+  // tfjs-backend-wasm 4.22 starts its threads from the source text of Emscripten's factory
+  // (Function.prototype.toString), which refers to a variable of the scope it was bundled in
+  // (_scriptDir): inside a bundled module worker every thread dies with "_scriptDir is not
+  // defined". The single-threaded SIMD build works everywhere.
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   const probe = await probeWebGPU();
   const failures: string[] = [];
   for (const candidate of planBackends(request, probe, options.policy ?? DEFAULT_POLICY)) {

@@ -14,7 +14,8 @@ export function startGenerationWorker(onMessage: (message: FromWorker) => void, 
   worker.addEventListener('message', (event: MessageEvent<FromWorker>) => onMessage(event.data));
   worker.addEventListener('error', (event: ErrorEvent) => {
     event.preventDefault();
-    onFailure(`The generation worker crashed: ${event.message || 'its script failed to load'}. Reload the page to try again.`);
+    const detail = event.message || (event.error instanceof Error ? event.error.message : '') || 'its script failed to load';
+    onFailure(`The generation worker crashed: ${detail}. Reload the page to try again.`);
   });
   worker.addEventListener('messageerror', () => onFailure('A message from the generation worker could not be read.'));
   return {

@@ -10,9 +10,9 @@ interface OutputPaneProps {
 }
 
 const FINISH_LABELS: Record<FinishReason, string> = {
-  length: 'reached max new tokens',
-  eos: 'ended with <|endoftext|>',
-  stop: 'hit a stop string',
+  length: 'max tokens',
+  eos: 'end of text',
+  stop: 'stop string',
   abort: 'stopped',
 };
 

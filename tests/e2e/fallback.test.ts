@@ -1,0 +1,53 @@
+/**
+ * The built app in Chromium without --enable-unsafe-webgpu (no WebGPU adapter): the worker falls
+ * back to tfjs wasm and the page says why; forced backends and worker errors reach the page.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { appUrl, TINY_MODEL_SPEC } from '../helpers/appServer';
+import { generate, generatedText, openApp } from '../helpers/appPage';
+import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+
+let browser: LaunchedBrowser;
+let base: string;
+
+const TINY = { model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 6, num_return_sequences: 1, seed: 3 };
+
+beforeAll(async () => {
+  base = await appUrl();
+  browser = await launchBrowser({ webgpu: false });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('web app without WebGPU', () => {
+  test('falls back to wasm, says why, and still generates', async () => {
+    const { page } = browser;
+    await openApp(page, base, TINY, browser.logs);
+    await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend')).toBe('wasm');
+    const reason = await page.getByTestId('backend-reason').textContent();
+    expect(reason).toContain('Not WebGPU because');
+    expect(reason).toContain('no WebGPU adapter');
+    expect(reason).toContain('WebAssembly');
+    expect(await page.locator('[data-stat=adapter] dd').textContent()).toBe('none (not WebGPU)');
+    await generate(page);
+    expect((await generatedText(page, 1)).length).toBeGreaterThan(0);
+  });
+
+  test('?backend=cpu forces the cpu backend and says so', async () => {
+    const { page } = browser;
+    await openApp(page, base, { ...TINY, backend: 'cpu' }, browser.logs);
+    await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend')).toBe('cpu');
+    expect(await page.getByTestId('backend-reason').textContent()).toContain('?backend=cpu was requested');
+  });
+
+  test('a model that cannot be loaded gives a readable message, not a crash', async () => {
+    const { page } = browser;
+    await page.goto(`${base}?model=${encodeURIComponent('url:./no-such-model/')}`);
+    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('error');
+    const message = (await page.getByRole('alert').allTextContents()).join(' ');
+    expect(message).toContain('config.json');
+    expect(await page.getByRole('button', { name: 'Generate', exact: true }).isDisabled()).toBe(true);
+  });
+});
