@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 
 export const NODE_BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
@@ -49,6 +50,8 @@ async function registerWebGPU(): Promise<string> {
   const g = globalThis as unknown as { navigator?: { gpu?: GPU } };
   if (!g.navigator?.gpu) {
     process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+    // Vulkan's loader complains on stderr when this is unset (headless machines, CI); any private dir does.
+    process.env.XDG_RUNTIME_DIR ??= os.tmpdir();
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
     Object.defineProperty(globalThis, 'navigator', {

@@ -1,0 +1,60 @@
+/**
+ * Argument parsing shared by the commands, on node:util's parseArgs (strict: unknown options are
+ * errors). Options are `--name value` or boolean `--flag`; each command declares its own, so
+ * new ones (sampling options, say) are one more entry in its option table.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { NODE_BACKENDS, isNodeBackend, type NodeBackend } from '../backend/node';
+import { UsageError } from './command';
+
+export type OptionTable = NonNullable<ParseArgsConfig['options']>;
+
+/** --backend, --model and --json, which every model-running command takes. */
+export const MODEL_OPTIONS = {
+  model: { type: 'string' },
+  backend: { type: 'string', default: 'cpu' },
+  json: { type: 'boolean', default: false },
+} as const satisfies OptionTable;
+
+export const MODEL_USAGE = '[--model DIR] [--backend cpu|wasm|webgpu] [--json]';
+
+/** Parses argv against `options`; any problem becomes a UsageError carrying `usage`. */
+export function parseOptions<T extends OptionTable>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message, usage);
+  }
+}
+
+export function requireString(value: string | undefined, name: string, usage: string): string {
+  if (value === undefined) throw new UsageError(`missing --${name}`, usage);
+  return value;
+}
+
+/** An integer option in [min, max]; `fallback` when absent. */
+export function integerOption(value: string | undefined, name: string, usage: string, fallback: number, min = 1, max = Infinity): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    const range = max === Infinity ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got '${value}'`, usage);
+  }
+  return n;
+}
+
+/** `1,2,3` → [1, 2, 3]. */
+export function idsOption(value: string, name: string, usage: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  const ids = parts.map(Number);
+  if (parts.some((p) => p === '') || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
+    throw new UsageError(`--${name} must be comma-separated token ids like 464,3290,318; got '${value}'`, usage);
+  }
+  return ids;
+}
+
+export function backendOption(value: string | undefined, usage: string): NodeBackend {
+  const name = value ?? 'cpu';
+  if (!isNodeBackend(name)) throw new UsageError(`--backend must be one of ${NODE_BACKENDS.join(', ')}, got '${name}'`, usage);
+  return name;
+}

@@ -1,0 +1,7 @@
+/** The CLI's commands, in the order `--help` lists them. Add a command here to register it. */
+import type { CliCommand } from '../command';
+import { generateCommand } from './generate';
+import { logitsCommand } from './logits';
+import { tokenizeCommand } from './tokenize';
+
+export const COMMANDS: CliCommand[] = [tokenizeCommand, logitsCommand, generateCommand];

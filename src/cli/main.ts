@@ -1,0 +1,75 @@
+/**
+ * The command-line interface on the same engine as the app: `npm run cli -- <command> [options]`.
+ * A small dispatcher: each command lives in ./commands and is listed in ./commands/index.ts.
+ * Errors end as one line on stderr and a non-zero exit code, never a stack trace.
+ */
+import { pathToFileURL } from 'node:url';
+import { UsageError, type CliCommand } from './command';
+import { COMMANDS } from './commands';
+
+function help(commands: CliCommand[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: npm run cli -- <command> [options]',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run a command with --help for its options.',
+  ].join('\n');
+}
+
+/** One line, whatever the error carried. */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
+}
+
+export async function main(argv: string[], commands: CliCommand[] = COMMANDS): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help(commands));
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`error: unknown command '${name}' (commands: ${commands.map((c) => c.name).join(', ')})`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    try {
+      await command.run(['--help']);
+    } catch (error) {
+      console.log(error instanceof UsageError ? error.usage : command.summary);
+    }
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    console.error(`error: ${oneLine(error)}`);
+    if (error instanceof UsageError) {
+      console.error(error.usage);
+      return 2;
+    }
+    if (process.env.GPT2_CLI_DEBUG && error instanceof Error) console.error(error.stack);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `... | head` closes stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`error: ${oneLine(error)}`);
+      process.exitCode = 1;
+    },
+  );
+}

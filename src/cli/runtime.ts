@@ -1,0 +1,32 @@
+/** Starting tfjs and loading the model for a CLI command. */
+import * as tf from '@tensorflow/tfjs';
+import { setupNodeBackend, type NodeBackend } from '../backend/node';
+import type { GPT2 } from '../model/gpt2';
+import { loadModelArg } from './modelArg';
+
+/** Starts the backend; output stays clean (no tfjs "install tfjs-node" banner). */
+export async function startBackend(backend: NodeBackend): Promise<void> {
+  tf.env().set('PROD', true);
+  await setupNodeBackend(backend);
+}
+
+/**
+ * Loads --model (a folder with config.json + model.safetensors, or any form modelArg.ts knows);
+ * without --model, the app's built-in model in public/models/sherlock-gpt2/.
+ */
+export async function openModel(modelArg: string | undefined): Promise<GPT2> {
+  // Progress is for people watching a terminal; logs and pipes get only the result.
+  const quiet = process.stderr.isTTY ? {} : { onProgress: () => {} };
+  const { model } = await loadModelArg(modelArg ?? 'embedded', quiet);
+  return model;
+}
+
+/** Runs `body` with the model and disposes it afterwards, whatever happens. */
+export async function withModel<T>(modelArg: string | undefined, body: (model: GPT2) => Promise<T>): Promise<T> {
+  const model = await openModel(modelArg);
+  try {
+    return await body(model);
+  } finally {
+    model.dispose();
+  }
+}
