@@ -1,0 +1,71 @@
+import { describe, expect, test } from 'vitest';
+import { appReducer, initialAppState, liveTokensPerSecond, type AppAction, type AppState } from '../../src/ui/appState';
+import type { FromWorker, GenerationStats } from '../../src/worker/protocol';
+
+const msg = (message: FromWorker): AppAction => ({ type: 'message', message });
+const run = (actions: AppAction[], from: AppState = initialAppState) => actions.reduce(appReducer, from);
+const token = (id: number, sequence: number, index: number, text: string, elapsedMs: number): AppAction =>
+  msg({ type: 'token', id, sequence, tokenId: 1, text, index, elapsedMs });
+const STATS: GenerationStats = {
+  promptTokens: 3, droppedPromptTokens: 0, prefillMs: 5, firstTokenMs: 100, decodeTokensPerSecond: 20, totalMs: 300,
+  newTokens: 4, finishReasons: ['length', 'length'], warnings: [],
+};
+
+describe('app state', () => {
+  test('tokens append to their sequence pane', () => {
+    const state = run([
+      { type: 'generate-started', id: 1, prompt: 'Hi', sequences: 2 },
+      token(1, 0, 0, ' there', 100), token(1, 1, 0, ' you', 100), token(1, 0, 1, ' friend', 150), token(1, 1, 1, '!', 150),
+    ]);
+    expect(state.run.outputs).toEqual([' there friend', ' you!']);
+    expect(state.run.tokens).toBe(4);
+    expect(state.run.firstTokenMs).toBe(100);
+  });
+
+  test('tokens of an earlier request are ignored', () => {
+    const state = run([
+      { type: 'generate-started', id: 1, prompt: 'a', sequences: 1 },
+      { type: 'generate-started', id: 2, prompt: 'b', sequences: 1 },
+      token(1, 0, 0, 'stale', 10),
+      token(2, 0, 0, 'fresh', 10),
+    ]);
+    expect(state.run.outputs).toEqual(['fresh']);
+  });
+
+  test('live tokens/s counts decode steps after the first token', () => {
+    const state = run([
+      { type: 'generate-started', id: 1, prompt: '', sequences: 2 },
+      token(1, 0, 0, 'a', 1000), token(1, 1, 0, 'b', 1000), token(1, 0, 1, 'c', 1500), token(1, 1, 1, 'd', 1500),
+      token(1, 0, 2, 'e', 2000), token(1, 1, 2, 'f', 2000),
+    ]);
+    // 4 tokens after the first step, in 1 s.
+    expect(liveTokensPerSecond(state.run)).toBe(4);
+  });
+
+  test('Stop then done ends as stopped; done alone ends as done', () => {
+    const started: AppAction = { type: 'generate-started', id: 1, prompt: '', sequences: 2 };
+    const stopped = run([started, { type: 'stop-requested' }, msg({ type: 'done', id: 1, stats: { ...STATS, finishReasons: ['abort', 'abort'] } })]);
+    expect(stopped.run.status).toBe('stopped');
+    const done = run([started, msg({ type: 'done', id: 1, stats: STATS })]);
+    expect(done.run.status).toBe('done');
+    expect(done.run.stats?.decodeTokensPerSecond).toBe(20);
+  });
+
+  test('load progress, success and failure', () => {
+    const loading = run([{ type: 'load-started', id: 3, label: 'gpt2' }]);
+    expect(loading.model.status).toBe('loading');
+    const loaded = run([msg({ type: 'loaded', id: 3, loadMs: 42, model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 } })], loading);
+    expect(loaded.model).toMatchObject({ status: 'ready', loadMs: 42 });
+    const failed = run([msg({ type: 'error', id: 3, phase: 'load', message: 'config.json not found' })], loading);
+    expect(failed.model).toMatchObject({ status: 'error', error: 'config.json not found' });
+  });
+
+  test('generation errors and worker crashes reach the page', () => {
+    const started = run([{ type: 'generate-started', id: 1, prompt: '', sequences: 1 }]);
+    expect(run([msg({ type: 'error', id: 1, phase: 'generate', message: 'Invalid generation option top_p' })], started).run)
+      .toMatchObject({ status: 'error', error: 'Invalid generation option top_p' });
+    const crashed = run([{ type: 'worker-failed', message: 'The generation worker crashed' }], started);
+    expect(crashed.workerError).toBe('The generation worker crashed');
+    expect(crashed.run.status).toBe('error');
+  });
+});
