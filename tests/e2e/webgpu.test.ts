@@ -2,12 +2,15 @@
  * The built app in Chromium with WebGPU (SwiftShader here), on the tiny fixture model: the worker
  * runs on webgpu, text streams, Stop stops, and the sampling controls do what they say.
  */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appUrl, TINY_MODEL_SPEC } from '../helpers/appServer';
 import {
   generate, generatedText, openApp, outputPane, recordedGrowth, recordGrowth, runStatus, setNumber, setSample, waitForRunEnd,
 } from '../helpers/appPage';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+import { repoRoot } from '../helpers/fixture';
 
 let browser: LaunchedBrowser;
 let base: string;
@@ -138,5 +141,25 @@ describe('web app on WebGPU', () => {
     await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 120_000 }).toBe('ready');
     await generate(page);
     expect(await generatedText(page, 1)).toBe(text);
+  });
+
+  test('a finished generation shows measured stats (and is saved as the docs screenshot)', async () => {
+    const { page } = browser;
+    // The shipped Sherlock model when it is there (the page's default), else the tiny fixture.
+    const embedded = existsSync(path.join(repoRoot, 'public/models/sherlock-gpt2/model.safetensors'));
+    await openApp(page, base, {
+      model: embedded ? 'embedded' : TINY_MODEL_SPEC,
+      prompt: embedded ? 'To Sherlock Holmes she is always' : 'Watson you are',
+      max_new_tokens: embedded ? 40 : 16, num_return_sequences: 3, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42,
+    }, browser.logs);
+    await generate(page);
+    for (const i of [1, 2, 3]) expect((await generatedText(page, i)).length).toBeGreaterThan(0);
+    const stat = (key: string) => page.locator(`[data-stat=${key}] dd`).textContent();
+    expect(await stat('load-time')).toMatch(/^\d+(\.\d+)? m?s$/);
+    expect(await stat('ttft')).toMatch(/^\d+(\.\d+)? m?s$/);
+    expect(Number(await stat('tokens-per-second'))).toBeGreaterThan(0);
+    const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: path.join(artifacts, 'app.png'), fullPage: true });
   });
 });
