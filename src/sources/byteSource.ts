@@ -10,6 +10,8 @@ export interface ByteSource {
   readonly size: number;
   readonly ranged: boolean;
   readonly origin: LoadOrigin;
+  /** The server's ETag for the file, when it sent one (a resumed download must match it). */
+  readonly etag?: string | null;
   /** Yields exactly the bytes [start, end) in order (end may be Infinity for "to the end"). */
   read(start: number, end: number): AsyncIterable<Uint8Array>;
 }

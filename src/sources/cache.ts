@@ -4,15 +4,9 @@ import { ModelSourceError, formatBytes, isQuotaError } from './errors';
  * Where downloaded hub files are kept so a model is never downloaded twice and loads offline.
  *
  * Entries are keyed by repo, revision and file. A file becomes visible only when its writer closes
- * with exactly the announced size: an interrupted or short download is never stored as complete.
- * The loader writes model.safetensors first and config.json last, so a model counts as cached only
- * when both are there.
- *
- * What is stored for model.safetensors is a *compacted* safetensors file: the original header
- * rewritten to list only the tensors the model uses (offsets renumbered), followed by those
- * tensors' bytes. It is a valid safetensors file, loadable like any other, but leaves out the
- * bytes the app skipped downloading (e.g. the ~48 MB of attn.bias masks in openai-community/gpt2).
- * Its metadata records the original size (`gpt2-browser.source_bytes`).
+ * with exactly the announced size: an interrupted or short write is never stored.
+ * The weights are kept as a compacted safetensors file in pieces with a manifest (see
+ * cachedWeights.ts); config.json is written last, so a model with config.json is complete.
  *
  * Implementations: MemoryModelCache (tests, Node), BrowserModelCache (Cache Storage; works in the
  * page and in workers of the same origin), FileSystemModelCache (Node CLI, src/sources/fsCache.ts).
@@ -22,7 +16,7 @@ export interface ModelCache {
   open(key: CacheKey): Promise<CachedFile | null>;
   /** Starts writing a file of exactly `size` bytes; nothing is visible until close() succeeds. */
   create(key: CacheKey, size: number): Promise<CacheWriter>;
-  /** Complete cached models (those with both config.json and model.safetensors), newest first. */
+  /** Cached models, newest first, including partial downloads (complete: false) that can resume. */
   list(): Promise<CachedModel[]>;
   /** Removes every file of repo@revision; true if anything was removed. */
   delete(repo: string, revision: string): Promise<boolean>;
@@ -57,9 +51,11 @@ export interface CachedModel {
   totalBytes: number;
   /** When it was stored, ms since the epoch. */
   storedAt: number;
+  /** false: an interrupted download; loading the model again resumes it. */
+  complete: boolean;
 }
 
-/** The two files every GPT-2 checkpoint source provides. */
+/** The two files every GPT-2 checkpoint source provides (config.json doubles as the cache's "complete" mark). */
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 
@@ -81,7 +77,7 @@ export function quotaError(key: CacheKey, size: number, cause?: unknown): ModelS
   );
 }
 
-/** Groups per-file entries into complete models. */
+/** Groups per-file entries into models. */
 export function groupCachedModels(
   entries: { key: CacheKey; bytes: number; storedAt: number }[],
 ): CachedModel[] {
@@ -90,16 +86,16 @@ export function groupCachedModels(
     const id = `${key.repo}@${key.revision}`;
     let model = byModel.get(id);
     if (!model) {
-      model = { repo: key.repo, revision: key.revision, files: [], totalBytes: 0, storedAt: 0 };
+      model = { repo: key.repo, revision: key.revision, files: [], totalBytes: 0, storedAt: 0, complete: false };
       byModel.set(id, model);
     }
     model.files.push({ file: key.file, bytes });
+    model.files.sort((a, b) => (a.file < b.file ? -1 : 1));
     model.totalBytes += bytes;
     model.storedAt = Math.max(model.storedAt, storedAt);
+    if (key.file === CONFIG_FILE) model.complete = true;
   }
-  return [...byModel.values()]
-    .filter((m) => m.files.some((f) => f.file === CONFIG_FILE) && m.files.some((f) => f.file === WEIGHTS_FILE))
-    .sort((a, b) => b.storedAt - a.storedAt);
+  return [...byModel.values()].sort((a, b) => b.storedAt - a.storedAt);
 }
 
 /** Keeps files in memory: for tests and for Node processes that load one model once. */

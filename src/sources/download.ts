@@ -161,7 +161,7 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
     }
   }
 
-  return { size, ranged, origin: 'network', read };
+  return { size, ranged, origin: 'network', etag, read };
 }
 
 /** Retries an operation that failed with a retryable error (network down, 5xx) a few times. */

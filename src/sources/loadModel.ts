@@ -15,7 +15,8 @@ import { DEFAULT_HUB_URL, folderFileUrl, hubFileUrl, hubRepoUrl } from './hub';
 import { PRESETS } from './presets';
 import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
 import { describeModelSpec, type ModelSpec } from './spec';
-import { streamCheckpoint } from './streamingLoad';
+import { streamCheckpoint, type StreamOptions } from './streamingLoad';
+import { WeightsCacheSession, isComplete, openCachedWeights, readManifest } from './cachedWeights';
 
 export interface LoadOptions {
   /** Hub base URL; default https://huggingface.co. */
@@ -30,6 +31,8 @@ export interface LoadOptions {
   maxRetries?: number;
   /** Base wait between retries in ms (default 500; retry n waits n times this). */
   retryDelayMs?: number;
+  /** Size the cached weights are split into (default 64 MiB): an interrupted download resumes from the last whole piece. */
+  cachePieceBytes?: number;
   /** Gaps up to this many bytes between used tensors are fetched rather than split (default 8 KiB). */
   mergeGapBytes?: number;
   fetch?: typeof fetch;
@@ -81,15 +84,15 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   let cacheNote: string | undefined;
 
   if (cache) {
-    const [weights, configFile] = await Promise.all([cache.open(key(WEIGHTS_FILE)), cache.open(key(CONFIG_FILE))]);
-    if (weights && configFile) {
+    const [manifest, configFile] = await Promise.all([readManifest(cache, { repo, revision }), cache.open(key(CONFIG_FILE))]);
+    if (manifest && isComplete(manifest) && configFile) {
       const tracker = new ProgressTracker('cache', options.onProgress, options.now);
       try {
         tracker.begin('config', CONFIG_FILE, configFile.size);
         const configText = await new Response(await configFile.stream()).text();
         tracker.addBytes(configFile.size);
         const config = readConfig(configText, label);
-        const source = streamSource(weights.size, () => weights.stream(), 'cache');
+        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, { repo, revision }, manifest), 'cache');
         return await build(spec, label, config, source, tracker, options);
       } catch (error) {
         if (isAbortError(error)) throw error;
@@ -124,10 +127,13 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   const source = await openRemoteFile(weightsRemote.url, { ...weightsRemote, onResume: () => tracker.resumed() });
 
   let cacheFailure: unknown = null;
-  const loaded = await build(spec, label, config, source, tracker, options, cache && {
-    openCacheWriter: (size) => cache.create(key(WEIGHTS_FILE), size),
-    onCacheError: (error) => (cacheFailure = error),
-  });
+  let session: WeightsCacheSession | null = null;
+  const loaded = await build(spec, label, config, source, tracker, options, cache && (async (header, used, etag) => {
+    const started = await WeightsCacheSession.begin(cache, { repo, revision }, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
+    session = started.session;
+    return started;
+  }));
+  if (cache && !cacheFailure && !(session as WeightsCacheSession | null)?.complete) cacheFailure = new Error('the weights were not all stored');
   if (cache && !cacheFailure) {
     // config.json goes last: a model counts as cached only once both files are in.
     try {
@@ -162,10 +168,6 @@ async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, o
   return build(spec, label, config, source, tracker, options);
 }
 
-interface CacheHooks {
-  openCacheWriter: (size: number) => Promise<import('./cache').CacheWriter | null>;
-  onCacheError: (error: unknown) => void;
-}
 
 /** Streams the weights into a WeightsBuilder and assembles the model. */
 async function build(
@@ -175,7 +177,7 @@ async function build(
   source: ByteSource,
   tracker: ProgressTracker,
   options: LoadOptions,
-  cacheHooks?: CacheHooks | null,
+  cacheHook?: StreamOptions['cache'] | null,
 ): Promise<LoadedModel> {
   let result;
   try {
@@ -184,7 +186,7 @@ async function build(
       progress: tracker,
       signal: options.signal,
       mergeGapBytes: options.mergeGapBytes,
-      ...(cacheHooks ?? {}),
+      cache: cacheHook ?? undefined,
     });
   } catch (error) {
     throw asSourceError(error, label);

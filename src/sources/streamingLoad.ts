@@ -1,7 +1,7 @@
 import { CheckpointError } from '../model/errors';
 import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from '../model/safetensors';
 import type { ByteSource } from './byteSource';
-import type { CacheWriter } from './cache';
+import type { ResumedTensors } from './cachedWeights';
 import { ModelSourceError, abortedError } from './errors';
 import type { ProgressTracker } from './progress';
 
@@ -20,10 +20,17 @@ export interface StreamOptions {
   /** Gaps between used tensors up to this many bytes are downloaded and dropped rather than
    * costing another request (default 8 KiB). The attn.bias masks (4 MB each in gpt2) stay skipped. */
   mergeGapBytes?: number;
-  /** Asked once the header is known, for a writer of the compacted file's size (or null: no caching). */
-  openCacheWriter?: (size: number) => Promise<CacheWriter | null>;
-  /** Told when caching fails; the load itself carries on. */
-  onCacheError?: (error: unknown) => void;
+  /**
+   * Asked once the header is known: where to keep the used tensors (WeightsCacheSession), and the
+   * tensors a previous, interrupted load already stored (fed from there, not downloaded again).
+   */
+  cache?: (header: SafetensorsHeader, used: TensorEntry[], etag: string | null) => Promise<{ session: TensorCacheSink; resumed: ResumedTensors | null }>;
+}
+
+/** Receives each used tensor's bytes in order (src/sources/cachedWeights.ts). */
+export interface TensorCacheSink {
+  add(bytes: Uint8Array): Promise<void>;
+  abort(reason: unknown): Promise<void>;
 }
 
 export interface StreamResult {
@@ -92,46 +99,61 @@ export async function streamCheckpoint<S extends TensorSink>(
 
   const sink = makeSink(header);
   const plan = sink.plan;
-  const usedBytes = plan.reduce((n, p) => n + (p.entry.end - p.entry.begin), 0);
+  const used = plan.map((p) => p.entry);
   const dataBytes = (knownSize ?? header.dataStart + Math.max(0, ...header.tensors.map((t) => t.end))) - header.dataStart;
-  const spans = source.ranged ? mergeSpans(plan.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
-  const toRead = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
-  progress.setTotals({
-    bytesTotal: header.dataStart + toRead,
-    bytesSkipped: dataBytes - (source.ranged ? toRead : dataBytes),
-    tensorsTotal: plan.length,
-  });
 
-  const cache = await startCacheWriter(header, plan.map((p) => p.entry), usedBytes, options);
-
-  let spanIndex = -1;
-  let reader = whole;
+  let cache: TensorCacheSink | null = null;
+  let resumedCount = 0;
+  let resumedBytes = 0;
   try {
-    for (const item of plan) {
-      if (signal?.aborted) throw abortedError(file);
-      const at = header.dataStart + item.entry.begin;
-      if (source.ranged && (spanIndex < 0 || at >= spans[spanIndex].end)) {
-        await reader?.close();
-        spanIndex++;
-        reader = open(spans[spanIndex].start, spans[spanIndex].end);
+    const started = options.cache ? await options.cache(header, used, source.etag ?? null) : null;
+    cache = started?.session ?? null;
+    if (started?.resumed) {
+      // Tensors a previous load already stored: feed them from the cache, download the rest.
+      progress.resumed();
+      for await (const bytes of started.resumed.tensors) {
+        sink.add(plan[resumedCount++] as S['plan'][number], bytes);
+        progress.tensorDone();
       }
-      await reader!.skipTo(at, file);
-      const bytes = await reader!.readExactly(item.entry.end - item.entry.begin, file, item.entry.name);
-      await cache.write(bytes);
-      sink.add(item as S['plan'][number], bytes);
-      progress.tensorDone();
     }
-    // A full pass reads to the end so the transfer is complete and the size checks hold.
-    if (whole) await whole.drain();
+    const remaining = plan.slice(resumedCount);
+    const spans = source.ranged ? mergeSpans(remaining.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
+    const toRead = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
+    resumedBytes = started?.resumed?.bytes ?? 0;
+    progress.setTotals({
+      bytesTotal: header.dataStart + toRead,
+      bytesSkipped: source.ranged ? dataBytes - toRead - resumedBytes : 0,
+      tensorsTotal: plan.length,
+    });
+
+    let spanIndex = -1;
+    let reader = whole;
+    try {
+      for (const item of remaining) {
+        if (signal?.aborted) throw abortedError(file);
+        const at = header.dataStart + item.entry.begin;
+        if (source.ranged && (spanIndex < 0 || at >= spans[spanIndex].end)) {
+          await reader?.close();
+          spanIndex++;
+          reader = open(spans[spanIndex].start, spans[spanIndex].end);
+        }
+        await reader!.skipTo(at, file);
+        const bytes = await reader!.readExactly(item.entry.end - item.entry.begin, file, item.entry.name);
+        await cache?.add(bytes);
+        sink.add(item as S['plan'][number], bytes);
+        progress.tensorDone();
+      }
+      // A full pass reads to the end so the transfer is complete and the size checks hold.
+      if (whole) await whole.drain();
+    } finally {
+      await reader?.close();
+    }
   } catch (error) {
     sink.dispose?.();
-    await cache.abort(error);
+    await cache?.abort(error);
     throw error;
-  } finally {
-    await reader?.close();
   }
-  await cache.close();
-  return { sink, header, bytesRead, bytesSkipped: dataBytes - (bytesRead - header.dataStart), requests };
+  return { sink, header, bytesRead, bytesSkipped: Math.max(0, dataBytes - resumedBytes - (bytesRead - header.dataStart)), requests };
 }
 
 /** Used tensors (sorted by offset) → few byte spans: neighbours closer than maxGap share one. */
@@ -145,88 +167,6 @@ export function mergeSpans(entries: readonly TensorEntry[], dataStart: number, m
     else spans.push({ start, end });
   }
   return spans;
-}
-
-/**
- * The header of the compacted file the cache keeps: the used tensors only, packed in order,
- * with the original metadata (plus the original size, for the record).
- */
-export function compactHeader(header: SafetensorsHeader, used: readonly TensorEntry[], sourceBytes?: number): Uint8Array {
-  const json: Record<string, unknown> = {};
-  const metadata: Record<string, string> = { ...header.metadata };
-  if (sourceBytes !== undefined) metadata['gpt2-browser.source_bytes'] = String(sourceBytes);
-  json.__metadata__ = metadata;
-  let offset = 0;
-  for (const entry of used) {
-    const length = entry.end - entry.begin;
-    json[entry.name] = { dtype: entry.dtype, shape: entry.shape, data_offsets: [offset, offset + length] };
-    offset += length;
-  }
-  let text = JSON.stringify(json);
-  // Pad with spaces so tensor data starts 8-byte aligned, as safetensors writers do.
-  text += ' '.repeat((8 - ((new TextEncoder().encode(text).byteLength) % 8)) % 8);
-  const body = new TextEncoder().encode(text);
-  const out = new Uint8Array(8 + body.byteLength);
-  new DataView(out.buffer).setBigUint64(0, BigInt(body.byteLength), true);
-  out.set(body, 8);
-  return out;
-}
-
-interface CacheSink {
-  write(bytes: Uint8Array): Promise<void>;
-  close(): Promise<void>;
-  abort(reason: unknown): Promise<void>;
-}
-
-/** Wraps the cache writer so a cache failure (quota, say) stops caching but never the load. */
-async function startCacheWriter(
-  header: SafetensorsHeader,
-  used: TensorEntry[],
-  usedBytes: number,
-  options: StreamOptions,
-): Promise<CacheSink> {
-  const none: CacheSink = { write: async () => undefined, close: async () => undefined, abort: async () => undefined };
-  if (!options.openCacheWriter) return none;
-  const sorted = [...used].sort((a, b) => a.begin - b.begin);
-  const sourceBytes = header.dataStart + Math.max(0, ...header.tensors.map((t) => t.end));
-  const compact = compactHeader(header, sorted, sourceBytes);
-  let writer: CacheWriter | null = null;
-  const fail = async (error: unknown) => {
-    const broken = writer;
-    writer = null;
-    await broken?.abort(error).catch(() => undefined);
-    options.onCacheError?.(error);
-  };
-  try {
-    writer = await options.openCacheWriter(compact.byteLength + usedBytes);
-    await writer?.write(compact);
-  } catch (error) {
-    await fail(error);
-  }
-  return {
-    write: async (bytes) => {
-      if (!writer) return;
-      try {
-        await writer.write(bytes);
-      } catch (error) {
-        await fail(error);
-      }
-    },
-    close: async () => {
-      if (!writer) return;
-      try {
-        await writer.close();
-      } catch (error) {
-        writer = null;
-        options.onCacheError?.(error);
-      }
-    },
-    abort: async (reason) => {
-      const broken = writer;
-      writer = null;
-      await broken?.abort(reason).catch(() => undefined);
-    },
-  };
 }
 
 function truncated(file: string, size: number): CheckpointError {

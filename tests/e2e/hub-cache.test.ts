@@ -58,8 +58,12 @@ describe('hub model in the browser', () => {
     expect(weightRequests.reduce((n, r) => n + r.bytes, 0)).toBe(weightBytes.byteLength - MASK_BYTES);
 
     const files = await cachedFiles();
-    expect(files.map(([url]) => url.replace(/^.*\.invalid\//, ''))).toEqual([`org/tiny-gpt2/@/main/config.json`, `org/tiny-gpt2/@/main/model.safetensors`]);
-    // The compacted weights: everything but the masks (and a slightly different header).
+    expect(files.map(([url]) => url.replace(/^.*\.invalid\//, ''))).toEqual([
+      'org/tiny-gpt2/@/main/config.json',
+      'org/tiny-gpt2/@/main/model.safetensors.000',
+      'org/tiny-gpt2/@/main/weights-manifest.json',
+    ]);
+    // The compacted weights: everything but the masks (under a slightly different header).
     const cachedWeights = files[1][1];
     expect(Math.abs(cachedWeights - (weightBytes.byteLength - MASK_BYTES))).toBeLessThan(1000);
   });
@@ -82,7 +86,8 @@ describe('hub model in the browser', () => {
 
   test('a hub model that was never cached, with the hub unreachable, gets a clear message', async () => {
     const { page } = browser;
-    await page.goto(`${base}?${new URLSearchParams({ ...settings(hub.url), model: 'hf:org/never-downloaded' } as Record<string, string>)}`);
+    const query = Object.entries({ ...settings(hub.url), model: 'hf:org/never-downloaded' }).map(([k, v]) => [k, String(v)]);
+    await page.goto(`${base}?${new URLSearchParams(query)}`);
     await page.waitForFunction(() => document.querySelector('.app')?.getAttribute('data-model-status') === 'error', null, { timeout: 60_000 });
     const alerts = (await page.getByRole('alert').allTextContents()).join(' ');
     expect(alerts).toMatch(/Could not reach 127\.0\.0\.1:\d+/);

@@ -28,6 +28,8 @@ export interface HubServer {
   rangeEnabled: boolean;
   /** When false, /resolve/ serves the file directly instead of redirecting. */
   redirect: boolean;
+  /** Appended to every ETag: change it to make the files look re-uploaded. */
+  etagSuffix: string;
   /** When false, 206 answers carry no Content-Range (as when a CDN does not expose it to CORS). */
   sendContentRange: boolean;
   /** Body bytes sent, summed over all requests since the last reset(). */
@@ -56,6 +58,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     rangeEnabled: true,
     redirect: true,
     sendContentRange: true,
+    etagSuffix: '',
     bytesServed: 0,
     requests: [],
     cutNext(file, afterBytes, times = 1) {
@@ -118,7 +121,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
       return send(302, { Location: `/cdn/${repo}/${encodeURIComponent(revision)}/${file}` });
     }
 
-    const etag = `"${repo}-${file}-${body.byteLength}"`;
+    const etag = `"${repo}-${file}-${body.byteLength}${state.etagSuffix}"`;
     let start = 0;
     let end = body.byteLength - 1;
     let status = 200;

@@ -185,8 +185,12 @@ describe('cache', () => {
     expect(others).toEqual([]);
     expect(entry.repo).toBe(REPO);
     expect(entry.revision).toBe('main');
-    const weights = entry.files.find((f) => f.file === 'model.safetensors')!;
-    expect(weights.bytes).toBeLessThan(weightBytes.byteLength - skippedBytes + 1); // the masks are not kept
+    expect(entry.complete).toBe(true);
+    expect(entry.files.map((f) => f.file)).toEqual(['config.json', 'model.safetensors.000', 'weights-manifest.json']);
+    const weights = entry.files.find((f) => f.file === 'model.safetensors.000')!;
+    // The compacted file: used tensors only (the masks are not kept), under a rewritten header.
+    expect(weights.bytes - (weightBytes.byteLength - skippedBytes)).toBeLessThan(0);
+    expect(weights.bytes).toBeGreaterThan(usedBytes);
     expect(entry.files.find((f) => f.file === 'config.json')!.bytes).toBe(configBytes.byteLength);
 
     hub.reset();
@@ -228,12 +232,61 @@ describe('cache', () => {
     expect(error.message).toMatch(/kept breaking off/);
     expect(error.message).toMatch(/retry/);
     expect(await cache.list()).toEqual([]);
-    expect(await cache.open({ repo: REPO, revision: 'main', file: 'model.safetensors' })).toBeNull();
+    expect(await cache.open({ repo: REPO, revision: 'main', file: 'model.safetensors.000' })).toBeNull();
 
     hub.reset();
     const { result } = await load(`hf:${REPO}`, { cache });
     await expectFixtureLogits(result);
     expect(await cache.list()).toHaveLength(1);
+  });
+
+  it('a download stopped part-way (tab closed, network gone) resumes from the stored pieces next time', async () => {
+    const cache = new MemoryModelCache();
+    const pieceOptions = { cache, cachePieceBytes: 1 << 20, maxRetries: 1 };
+    const wteBytes = header.tensors.find((t) => t.name === 'wte.weight')!;
+    // wte (6.4 MB) fills piece 0; the network goes away just after it, inside the first span.
+    hub.goDownAfter('model.safetensors', wteBytes.end + 4096);
+    const error = await failure(`hf:${REPO}`, pieceOptions);
+    expect(error.kind).toBe('interrupted');
+    const [partial] = await cache.list();
+    expect(partial.complete).toBe(false);
+    expect(partial.files.map((f) => f.file)).toEqual(['model.safetensors.000', 'weights-manifest.json']);
+
+    hub.reset();
+    const { result, progress } = await load(`hf:${REPO}`, pieceOptions);
+    await expectFixtureLogits(result);
+    // Only what was missing came over the network: header + the used tensors after wte.
+    const served = weightRequests().reduce((n, r) => n + r.bytes, 0);
+    expect(served).toBe(header.dataStart + usedBytes - (wteBytes.end - wteBytes.begin));
+    expect(result.bytesSkipped).toBe(skippedBytes);
+    const last = progress.filter((p) => p.stage === 'weights').at(-1)!;
+    expect(last.resumes).toBe(1);
+    expect(last.percent).toBe(100);
+    expect(last.tensorsDone).toBe(last.tensorsTotal);
+    const [complete] = await cache.list();
+    expect(complete.complete).toBe(true);
+    expect(complete.files.map((f) => f.file)).toEqual(['config.json', 'model.safetensors.000', 'model.safetensors.001', 'weights-manifest.json']);
+
+    // And the pieces together load offline.
+    hub.reset();
+    const again = await load(`hf:${REPO}`, { cache, fetch: async () => Promise.reject(new TypeError('offline')) });
+    expect(again.result.origin).toBe('cache');
+    await expectFixtureLogits(again.result);
+  });
+
+  it('does not resume onto a file that changed on the server', async () => {
+    const cache = new MemoryModelCache();
+    const pieceOptions = { cache, cachePieceBytes: 1 << 20, maxRetries: 1 };
+    hub.goDownAfter('model.safetensors', 6_440_000);
+    await failure(`hf:${REPO}`, pieceOptions);
+    expect((await cache.list())[0].complete).toBe(false);
+    hub.reset();
+    // A new ETag: the file was uploaded again since the partial download.
+    hub.etagSuffix = '-v2';
+    const { result } = await load(`hf:${REPO}`, pieceOptions);
+    hub.etagSuffix = '';
+    await expectFixtureLogits(result);
+    expect(weightRequests().reduce((n, r) => n + r.bytes, 0)).toBe(header.dataStart + usedBytes);
   });
 
   it('still loads the model when the cache has no room, and says so', async () => {
@@ -250,9 +303,10 @@ describe('cache', () => {
   it('drops a damaged cached copy and downloads the model again', async () => {
     const cache = new MemoryModelCache();
     await load(`hf:${REPO}`, { cache });
-    const original = (await cache.open({ repo: REPO, revision: 'main', file: 'model.safetensors' }))!;
-    // Overwrite the cached weights with a file that is one tensor short.
-    const writer = await cache.create({ repo: REPO, revision: 'main', file: 'model.safetensors' }, 100);
+    const piece = { repo: REPO, revision: 'main', file: 'model.safetensors.000' };
+    const original = (await cache.open(piece))!;
+    // Overwrite the cached weights with a file that holds one tiny tensor only.
+    const writer = await cache.create(piece, 100);
     const bytes = new Uint8Array(100);
     new DataView(bytes.buffer).setBigUint64(0, 92n, true);
     bytes.set(new TextEncoder().encode('{"wte.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'.padEnd(92, ' ')), 8);
@@ -263,7 +317,7 @@ describe('cache', () => {
     expect(result.origin).toBe('network');
     expect(result.cacheNote).toMatch(/could not be read/);
     await expectFixtureLogits(result);
-    expect((await cache.open({ repo: REPO, revision: 'main', file: 'model.safetensors' }))!.size).toBe(original.size);
+    expect((await cache.open(piece))!.size).toBe(original.size);
   });
 });
 

@@ -97,10 +97,10 @@ describe('CLI --model', () => {
     await expectFixtureLogits(first);
     const cached = await new FileSystemModelCache(cacheDir).list();
     expect(cached.map((m) => [m.repo, m.revision, m.files.map((f) => f.file).sort()])).toEqual([
-      ['org/tiny-gpt2', 'main', ['config.json', 'model.safetensors']],
+      ['org/tiny-gpt2', 'main', ['config.json', 'model.safetensors.000', 'weights-manifest.json']],
     ]);
     // No temporary files left behind.
-    expect((await readdir(path.join(cacheDir, encodeURIComponent('org/tiny-gpt2'), 'main'))).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect((await readdir(path.join(cacheDir, encodeURIComponent('org/tiny-gpt2'), 'main'))).sort()).toEqual(['config.json', 'model.safetensors.000', 'weights-manifest.json']);
 
     hub.reset();
     const second = await loadModelArg('hf:org/tiny-gpt2', { env: { GPT2_HUB_URL: hub.url }, cacheDir, onProgress: () => undefined });
