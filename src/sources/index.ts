@@ -22,7 +22,7 @@
  *          formatModelSpec(spec) (for ?model=), describeModelSpec(spec) (for labels)
  * Presets: PRESETS (id, repo, label, parameters, fileBytes, downloadBytes, note), findPreset(id)
  * Cache:   const cache = await BrowserModelCache.open();
- *          await cache.list()   → CachedModel[] { repo, revision, files, totalBytes, storedAt }
+ *          await cache.list()   → CachedModel[] { repo, revision, files, totalBytes, storedAt, complete }
  *          await cache.delete(repo, revision)
  *          await storageEstimate() → { usage, quota } | null
  * Hub:     DEFAULT_HUB_URL, hubFileUrl(hub, repo, rev, file) = `${hub}/${repo}/resolve/${rev}/${file}`
@@ -33,8 +33,9 @@
  * requested (adjacent ones merged), and each tensor is decoded and uploaded as soon as its bytes
  * are in, so the file is never held in memory whole. Servers that ignore Range get one streamed
  * GET instead. Dropped connections resume from the last byte received. The cache stores a
- * compacted model.safetensors holding just the used tensors (see cache.ts); it is written while
- * streaming and only committed when complete.
+ * compacted model.safetensors holding just the used tensors, in pieces with a manifest (see
+ * cachedWeights.ts), written while streaming; a download stopped part-way resumes from the stored
+ * pieces on the next load. Only whole pieces are ever stored; a model with config.json is complete.
  */
 export { parseModelSpec, formatModelSpec, describeModelSpec, DEFAULT_REVISION, type ModelSpec } from './spec';
 export { PRESETS, findPreset, presetForRepo, type ModelPreset } from './presets';
