@@ -51,7 +51,8 @@ export class GenerationOptionError extends Error {
   constructor(
     readonly option: string,
     readonly value: unknown,
-    requirement: string,
+    /** What is allowed, e.g. "expected a number in [0, 1] (1 = off)". */
+    readonly requirement: string,
   ) {
     super(`Invalid generation option ${option} = ${describe(value)}: ${requirement}.`);
     this.name = 'GenerationOptionError';

@@ -1,0 +1,125 @@
+/**
+ * `generate` on the command line: every flag, the notebook defaults, streaming output, --json with
+ * timings, and one-line errors for bad values. In-process on the tiny fixture (tfjs cpu).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main';
+import { generationOptions } from '../../src/cli/commands/generate';
+import { fixtureDir } from '../helpers/fixture';
+
+async function runCli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ') + '\n'));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join(''), stderr: err.join('\n'), writes: write.mock.calls.length };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+const base = ['generate', '--model', fixtureDir, '--backend', 'cpu', '--prompt', 'Watson you are'];
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('generate flags → GenerationOptions', () => {
+  const parse = (values: Record<string, unknown>) => generationOptions(values as Parameters<typeof generationOptions>[0]);
+
+  it('samples with the notebook defaults (top-k 50, top-p 0.95) when nothing is given', () => {
+    expect(parse({ greedy: false }).options).toEqual({ do_sample: true, max_new_tokens: 20, top_k: 50, top_p: 0.95 });
+  });
+
+  it('maps every flag onto its Hugging Face option', () => {
+    const { options } = parse({
+      greedy: false, 'max-length': '20', temperature: '0.7', 'top-k': '0', 'top-p': '0.9', 'min-p': '0.05',
+      'repetition-penalty': '1.3', seed: '42', 'num-return-sequences': '3', stop: ['\\n', 'END'],
+    });
+    expect(options).toEqual({
+      do_sample: true, max_length: 20, temperature: 0.7, top_k: 0, top_p: 0.9, min_p: 0.05,
+      repetition_penalty: 1.3, seed: 42, num_return_sequences: 3, stop: ['\n', 'END'],
+    });
+  });
+
+  it('--greedy turns sampling off and notes the sampling flags it ignores', () => {
+    const { options, notes } = parse({ greedy: true, 'top-k': '5', 'max-new-tokens': '7' });
+    expect(options).toEqual({ do_sample: false, max_new_tokens: 7 });
+    expect(notes).toEqual(['--top-k has no effect with --greedy (as in Hugging Face)']);
+  });
+});
+
+describe('generate command', () => {
+  it('--json prints one entry per sequence and the timings; the same seed gives the same text', async () => {
+    const args = [...base, '--seed', '42', '--num-return-sequences', '3', '--max-length', '12', '--json'];
+    const first = await runCli(args);
+    expect(first.code).toBe(0);
+    const json = JSON.parse(first.stdout);
+    expect(json.sequences).toHaveLength(3);
+    for (const s of json.sequences) {
+      expect(Object.keys(s).sort()).toEqual(['ids', 'text']);
+      expect(s.ids).toHaveLength(12 - 4);
+    }
+    expect(new Set(json.sequences.map((s: { text: string }) => s.text)).size).toBe(3);
+    expect(json.timings.newTokens).toBe(24);
+    expect(json.timings.prefillMs).toBeGreaterThan(0);
+    expect(json.timings.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(json.seed).toBe(42);
+    const second = JSON.parse((await runCli(args)).stdout);
+    expect(second.sequences).toEqual(json.sequences);
+  });
+
+  it('streams tokens to stdout as they come, and the streamed text equals the --json text', async () => {
+    const streamed = await runCli([...base, '--seed', '7', '--max-new-tokens', '6']);
+    expect(streamed.code).toBe(0);
+    expect(streamed.writes).toBeGreaterThanOrEqual(6); // one write per token, then the newline
+    const json = JSON.parse((await runCli([...base, '--seed', '7', '--max-new-tokens', '6', '--json'])).stdout);
+    expect(streamed.stdout).toBe(`${json.sequences[0].text}\n`);
+    expect(streamed.stderr).toMatch(/6 tokens on cpu: prefill \d+ ms, [\d.]+ tokens\/s, seed 7/);
+  });
+
+  it('labels each sequence when there are several', async () => {
+    const run = await runCli([...base, '--seed', '3', '--num-return-sequences', '2', '--max-new-tokens', '4']);
+    const json = JSON.parse((await runCli([...base, '--seed', '3', '--num-return-sequences', '2', '--max-new-tokens', '4', '--json'])).stdout);
+    expect(run.stdout).toBe(`[1] ${json.sequences[0].text}\n[2] ${json.sequences[1].text}\n`);
+  });
+
+  it('--greedy decodes greedily, and --stop ends a sequence', async () => {
+    const greedy = JSON.parse((await runCli([...base, '--greedy', '--max-new-tokens', '5', '--json'])).stdout);
+    expect(greedy.sequences[0].ids).toEqual([5978, 12121, 41073, 7820, 22585]); // the fixture's HF greedy ids
+    expect(greedy.seed).toBeNull();
+    const stopped = JSON.parse((await runCli([...base, '--greedy', '--max-new-tokens', '10', '--stop', 'extremely', '--json'])).stdout);
+    expect(stopped.sequences[0].text).toBe('olt genreextremely');
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['--top-p', '1.5'], /^error: --top-p 1\.5: expected a number in \[0, 1\]/],
+    [['--top-k=-1'], /^error: --top-k -1: expected an integer >= 0/],
+    [['--top-k', 'many'], /^error: --top-k must be an integer at least 0, got 'many'/],
+    [['--top-p', 'high'], /^error: --top-p must be a number, got 'high'/],
+    [['--temperature=-1'], /^error: --temperature -1: expected a number >= 0/],
+    [['--min-p', '2'], /^error: --min-p 2: expected a number in \[0, 1\]/],
+    [['--repetition-penalty', '0'], /^error: --repetition-penalty 0: expected a number > 0/],
+    [['--num-return-sequences', '0'], /^error: --num-return-sequences 0: expected an integer from 1/],
+    [['--max-new-tokens', '0'], /^error: --max-new-tokens 0: expected an integer >= 1/],
+    [['--max-length', '2'], /^error: --max-length 2: it counts the prompt, which is already 4 tokens long/],
+    [['--seed', '1.5'], /^error: --seed 1\.5: expected an integer/],
+    [['--greedy', '--num-return-sequences', '2'], /^error: --num-return-sequences 2: greedy decoding/],
+    [['--top-q', '1'], /^error: Unknown option '--top-q'/],
+  ];
+  for (const [flags, message] of bad) {
+    it(`rejects ${flags.join(' ')} with a one-line error and exit code 2`, async () => {
+      const run = await runCli([...base, ...flags]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr.split('\n')[1]).toMatch(/^usage: generate/);
+      expect(run.stdout).toBe('');
+    });
+  }
+});
