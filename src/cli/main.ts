@@ -25,8 +25,19 @@ function oneLine(error: unknown): string {
   return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
 }
 
+/** `--hub-url URL` works with every command: it becomes GPT2_HUB_URL for hf: models (src/cli/modelArg.ts). */
+function takeHubUrl(args: string[]): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    if (flag !== '--hub-url') rest.push(args[i]);
+    else process.env.GPT2_HUB_URL = inline ?? args[++i] ?? '';
+  }
+  return rest;
+}
+
 export async function main(argv: string[], commands: CliCommand[] = COMMANDS): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = takeHubUrl(argv);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(help(commands));
     return name === undefined ? 2 : 0;
