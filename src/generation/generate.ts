@@ -27,6 +27,8 @@ export interface TokenEvent {
   index: number;
   /** Since generate() started. */
   elapsedMs: number;
+  /** Set on a sequence's last token: why it ended ('abort' never appears here, nothing follows an abort). */
+  finishReason?: FinishReason;
 }
 
 export interface GeneratedSequence {
@@ -195,7 +197,9 @@ export async function* generate(
         seq.finishReason = stopping.check(tokenId, seq.ids.length, seq.text + text, previousLength);
         if (seq.finishReason) text += seq.decoder.flush(); // a character left incomplete shows as U+FFFD
         seq.text += text;
-        yield { sequence: s, tokenId, text, index: step, elapsedMs: now() - start };
+        const event: TokenEvent = { sequence: s, tokenId, text, index: step, elapsedMs: now() - start };
+        if (seq.finishReason) event.finishReason = seq.finishReason;
+        yield event;
       }
       if (step === 0) {
         firstStepTokens = n;

@@ -94,7 +94,8 @@ describe('generate() with a scripted model', () => {
     expect(result.sequences[0].ids).toEqual(ids.slice(0, eosAt + 1));
     expect(result.sequences[0].finishReason).toBe('eos');
     expect(result.sequences[0].text).toBe(' Elementary');
-    expect(events.at(-1)).toMatchObject({ tokenId: EOS_TOKEN_ID, text: '' });
+    expect(events.at(-1)).toMatchObject({ tokenId: EOS_TOKEN_ID, text: '', finishReason: 'eos' });
+    expect(events.slice(0, -1).every((e) => e.finishReason === undefined)).toBe(true);
   });
 
   it('generates through EOS when eos_token_id is null', async () => {
@@ -122,6 +123,7 @@ describe('generate() with a scripted model', () => {
     expect(result.sequences[1]).toMatchObject({ ids: b, finishReason: 'eos', text: ' one' });
     expect(events.filter((e) => e.sequence === 1)).toHaveLength(b.length);
     expect(events.filter((e) => e.sequence === 0)).toHaveLength(a.length);
+    expect(events.filter((e) => e.finishReason).map((e) => [e.sequence, e.finishReason])).toEqual([[1, 'eos'], [0, 'length']]);
     expect(result.timings.newTokens).toBe(a.length + b.length);
     expect(model.liveCaches).toBe(0);
   });
