@@ -141,6 +141,33 @@ describe('processor details', () => {
     expect([...one]).toEqual([1, 3, 2]);
   });
 
+  it('top-p equals a literal transcription of HF (full ascending sort + cumsum) on varied distributions', () => {
+    /** HF TopPLogitsWarper, line by line: sort ascending, cumulative softmax, remove <= 1 - top_p, keep the last. */
+    function hfTopP(scores: Float64Array, topP: number): Set<number> {
+      const order = [...scores.keys()].sort((a, b) => scores[a] - scores[b]);
+      const max = Math.max(...scores);
+      const exps = order.map((i) => Math.exp(scores[i] - max));
+      const total = exps.reduce((a, b) => a + b, 0);
+      const kept = new Set<number>();
+      let cumulative = 0;
+      order.forEach((id, rank) => {
+        cumulative += exps[rank] / total;
+        if (!(cumulative <= 1 - topP) || rank === order.length - 1) kept.add(id);
+      });
+      return kept;
+    }
+    const random = Xoshiro128StarStar.fromSeed(99);
+    for (let trial = 0; trial < 60; trial++) {
+      const scale = [0.1, 1, 5, 20][trial % 4];
+      const scores = Float64Array.from({ length: 2000 }, () => scale * Math.log(-Math.log(random.nextFloat() + 1e-300)) * -1);
+      const topP = [0, 0.1, 0.5, 0.9, 0.95, 0.999][trial % 6];
+      const warped = Float64Array.from(scores);
+      new TopPLogitsWarper(topP).apply(warped);
+      const kept = new Set([...warped.keys()].filter((i) => warped[i] !== -Infinity));
+      expect(kept).toEqual(hfTopP(scores, topP));
+    }
+  });
+
   it('min-p drops tokens below min_p times the top probability', () => {
     const scores = Float64Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
     new MinPLogitsWarper(0.5).apply(scores); // threshold 0.25
