@@ -2,11 +2,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeWeights, loadCheckpoint, type GPT2Weights } from './checkpoint';
 import { parseGPT2Config, type GPT2Config } from './config';
-import { ConcatKVCache, isLayerKVCache, type KVCache, type LayerKVCache } from './kvCache';
+import { createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
 import { block, causalMask, layerNorm } from './layers';
+
+/** newCache options. */
+export interface CacheOptions {
+  /** The generic path's cache: `inplace` (default on wasm/cpu) or `concat` (the baseline, default elsewhere). */
+  kind?: KVCacheKind;
+}
 
 export class GPT2 {
   private weights: GPT2Weights | undefined;
+  /** lm_head transposed to [C, vocab], made on first use on wasm. */
+  private headT: tf.Tensor2D | undefined;
 
   constructor(
     readonly config: GPT2Config,
@@ -22,12 +30,12 @@ export class GPT2 {
   }
 
   /** An empty cache for `batchSize` sequences of up to `capacity` positions. */
-  newCache(batchSize: number, capacity = this.config.nPositions): KVCache {
+  newCache(batchSize: number, capacity = this.config.nPositions, options: CacheOptions = {}): KVCache {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.config.nPositions) {
       throw new RangeError(`cache capacity must be between 1 and n_positions (${this.config.nPositions}), got ${capacity}`);
     }
-    return new ConcatKVCache(this.config.nLayer, batchSize, capacity);
+    return createKVCache(options.kind ?? defaultKVCacheKind(), this.config.nLayer, batchSize, capacity);
   }
 
   /**
@@ -59,6 +67,8 @@ export class GPT2 {
 
   dispose(): void {
     if (this.weights) disposeWeights(this.weights);
+    this.headT?.dispose();
+    this.headT = undefined;
     this.weights = undefined;
   }
 
@@ -69,7 +79,7 @@ export class GPT2 {
     const tokens = tf.tensor2d(ids, [B, T], 'int32'); // [B, T]
     const positions = tf.range(start, start + T, 1, 'int32'); // [T]
     let x = tf.gather(w.wte, tokens).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
-    const mask = causalMask(T, start + T); // [T, S] or none
+    const mask = causalMask(T, start + T, cache?.reserve(start + T)); // [T, S or the cache's rows] or none
     w.h.forEach((weights, layer) => {
       x = block(x, weights, this.config, mask, cache && { store: cache, layer }); // [B, T, C]
     });
@@ -79,7 +89,11 @@ export class GPT2 {
   /** Final layer norm and the language-model head (tied to wte unless the checkpoint has lm_head). */
   private head(w: GPT2Weights, x: tf.Tensor2D): tf.Tensor2D {
     const normed = layerNorm(x, w.ln_f, this.config.layerNormEpsilon); // [N, C]
-    return tf.matMul(normed, w.lm_head, false, true); // [N, vocab]
+    if (tf.getBackend() !== 'wasm') return tf.matMul(normed, w.lm_head, false, true); // [N, vocab]
+    // tfjs-wasm sends transposed matMuls to a scalar loop and only plain ones to XNNPACK: keep a
+    // [C, vocab] copy of the head, made once (the head is the largest matmul of a decode step).
+    this.headT ??= tf.keep(tf.transpose(w.lm_head)) as tf.Tensor2D; // [C, vocab]
+    return tf.matMul(normed, this.headT); // [N, vocab]
   }
 
   /** Checks ids before any tensor is made, so a bad call leaves the cache as it was. Returns T. */

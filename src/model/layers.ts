@@ -41,15 +41,36 @@ export function conv1d(x: tf.Tensor3D, { weight, bias }: Conv1DWeights): tf.Tens
 }
 
 /**
- * Additive causal mask [T, S] for T new positions after S - T cached ones: position i may see
- * keys 0..(S - T + i). Undefined when T = 1, where every key is in the past.
+ * Additive attention mask [T, L] for T new positions after S - T cached ones, over L ≥ S key rows:
+ * position i may see keys 0..(S - T + i); rows S..L-1 (spare rows of a preallocated cache) are
+ * hidden. Undefined when nothing is hidden (T = 1 and L = S).
  */
-export function causalMask(T: number, S: number): tf.Tensor2D | undefined {
-  if (T === 1) return undefined;
+export function causalMask(T: number, S: number, L = S): tf.Tensor2D | undefined {
+  if (T === 1 && L === S) return undefined;
   const past = S - T;
-  const mask = new Float32Array(T * S);
-  for (let i = 0; i < T; i++) mask.fill(-1e9, i * S + past + i + 1, (i + 1) * S);
-  return tf.tensor2d(mask, [T, S]);
+  const mask = new Float32Array(T * L);
+  for (let i = 0; i < T; i++) mask.fill(-1e9, i * L + past + i + 1, (i + 1) * L);
+  return tf.tensor2d(mask, [T, L]);
+}
+
+/**
+ * tfjs-wasm runs batched matMuls on a plain scalar loop (only a batch of one goes to XNNPACK); for a
+ * single query row a broadcast multiply (XNNPACK) and a sum over the last axis is faster.
+ */
+function oneRowOnWasm(T: number): boolean {
+  return T === 1 && tf.getBackend() === 'wasm';
+}
+
+/** q·kᵀ per head: q [B, H, T, D], k [B, H, S, D] → [B, H, T, S]. */
+function queryKeyScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
+  if (oneRowOnWasm(q.shape[2])) return tf.sum(tf.mul(k, q), -1).expandDims(2) as tf.Tensor4D; // [B, H, S, D] → [B, H, 1, S]
+  return tf.matMul(q, k, false, true); // [B, H, T, S]
+}
+
+/** Attention weights times values stored transposed: w [B, H, T, S], vT [B, H, D, S] → [B, H, T, D]. */
+function weightValuesT(w: tf.Tensor4D, vT: tf.Tensor4D): tf.Tensor4D {
+  if (oneRowOnWasm(w.shape[2])) return tf.sum(tf.mul(vT, w), -1).expandDims(2) as tf.Tensor4D; // [B, H, D, S] → [B, H, 1, D]
+  return tf.matMul(w, vT, false, true); // [B, H, T, D]
 }
 
 /** Masked multi-head self-attention; appends this step's keys/values to the cache when given one. */
@@ -65,10 +86,10 @@ export function attention(
   const splitHeads = (t: tf.Tensor) => t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
 
   const [q, k, v] = tf.split(conv1d(x, c_attn), 3, -1).map(splitHeads); // 3 × [B, H, T, D]
-  const past = cache ? cache.store.append(cache.layer, k, v) : { k, v }; // keys, values: [B, H, S, D]
-  const scores = tf.matMul(q.mul(1 / Math.sqrt(D)), past.k, false, true); // [B, H, T, S]
-  const attended = tf.softmax(mask ? scores.add(mask) : scores); // [B, H, T, S]
-  const heads = tf.matMul(attended, past.v); // [B, H, T, D]
+  const past = cache ? cache.store.append(cache.layer, k, v) : { k, v }; // keys [B, H, S, D]; values [B, H, S, D] or vT [B, H, D, S]
+  const scores = queryKeyScores(q.mul(1 / Math.sqrt(D)), past.k); // [B, H, T, S]
+  const attended = tf.softmax(mask ? scores.add(mask) : scores) as tf.Tensor4D; // [B, H, T, S]
+  const heads = 'vT' in past ? weightValuesT(attended, past.vT) : tf.matMul(attended, past.v); // [B, H, T, D]
   const merged = heads.transpose([0, 2, 1, 3]).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
   return conv1d(merged, c_proj); // [B, T, C]
 }

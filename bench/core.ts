@@ -1,0 +1,343 @@
+/**
+ * The measurements themselves, shared by the Node runner and the Chromium worker: they take a
+ * loaded GPT2 on whatever tfjs backend is running and time the engine directly (greedy argmax on
+ * the device, one forward() per token), so the numbers are the engine's, not the UI's.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GPT2 } from '../src/model/gpt2';
+import { defaultKVCacheKind, type KVCacheKind } from '../src/model/kvCache';
+import { generate } from '../src/generation';
+
+/** "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over": the peer's PROMPT16. */
+export const PROMPT16 = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 383, 2068, 7586, 21831, 18045, 625];
+
+export interface ModelBenchOptions {
+  /** New tokens per timed decode run (after the 16-token prompt). */
+  newTokens: number;
+  /** Timed decode runs; the median is reported. */
+  runs: number;
+  /** Prompt lengths whose prefill is timed. */
+  prefillLengths: number[];
+  /** Positions whose single-token step time is reported (median of the 5 steps around each). */
+  positions: number[];
+  /** New tokens of the real no-cache generation (full recompute each step) and its cached twin; 0 skips. */
+  noCacheTokens: number;
+  /** Tokens for the cached-vs-recompute estimate (recompute sampled at 5 lengths, summed); 0 skips. */
+  recomputeEstimateTokens: number;
+  /** generate() calls for the leak check; 0 skips. */
+  leakGenerations: number;
+  /** Which KV cache to use; undefined = the model's default. */
+  cacheKind?: KVCacheKind;
+  /** Called with progress lines. */
+  log?: (line: string) => void;
+  /** Counts GPU dispatches (WebGPU only): returns the running total. */
+  dispatchCount?: () => number;
+}
+
+export interface StepStats { position: number; ms: number; samples: number }
+
+export interface ModelBenchResult {
+  cacheKind: string;
+  prefillMs: Record<string, number>;
+  decode: {
+    newTokens: number;
+    tokensPerSecond: number;
+    runs: number[];
+    /** Per-step ms of the median run, index k = the step that reads position 16 + k. */
+    firstTokenMs: number;
+  };
+  stepMs: StepStats[];
+  noCache?: { tokens: number; cachedMs: number; recomputeMs: number; speedup: number };
+  recomputeEstimate?: {
+    tokens: number;
+    cachedMs: number;
+    recomputeMs: number;
+    speedup: number;
+    sampledLengths: number[];
+    sampledStepMs: number[];
+  };
+  leak?: { generations: number; tensorsBefore: number; tensorsAfter: number; leaked: number; bytesLeaked: number };
+  dispatchesPerToken?: number;
+  memory: { numTensors: number; numBytes: number; peakBytes?: number };
+}
+
+const now = () => performance.now();
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Deterministic filler ids (a repeated prompt) of any length. */
+export function fillerIds(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => PROMPT16[i % PROMPT16.length]);
+}
+
+/** One forward step and its greedy token, read back (the read is the synchronisation point). */
+async function greedyStep(model: GPT2, ids: number[][], cache: ReturnType<GPT2['newCache']>): Promise<number> {
+  const logits = model.forward(ids, cache); // [1, vocab]
+  const best = tf.argMax(logits, -1);
+  const [id] = await best.data();
+  tf.dispose([logits, best]);
+  return id;
+}
+
+/** Greedy decode with the cache: returns the time of each step (the first entry is the prefill). */
+export async function timedGreedy(model: GPT2, prompt: number[], newTokens: number, kind?: KVCacheKind): Promise<{ stepsMs: number[]; ids: number[] }> {
+  const cache = model.newCache(1, model.config.nPositions, { kind });
+  const stepsMs: number[] = [];
+  const ids: number[] = [];
+  try {
+    let input = [prompt];
+    for (let i = 0; i < newTokens; i++) {
+      const t0 = now();
+      const id = await greedyStep(model, input, cache);
+      stepsMs.push(now() - t0);
+      ids.push(id);
+      input = [[id]];
+    }
+  } finally {
+    cache.dispose();
+  }
+  return { stepsMs, ids };
+}
+
+/** Prefill time of `length` tokens into a fresh cache, up to the logits being read. */
+async function timedPrefill(model: GPT2, length: number, kind?: KVCacheKind): Promise<number> {
+  const cache = model.newCache(1, model.config.nPositions, { kind });
+  try {
+    const t0 = now();
+    await greedyStep(model, [fillerIds(length)], cache);
+    return now() - t0;
+  } finally {
+    cache.dispose();
+  }
+}
+
+/** Step time at `position`: prefill up to position - 2, then the median of 5 single-token steps. */
+async function timedStepsAt(model: GPT2, position: number, kind?: KVCacheKind): Promise<StepStats> {
+  const start = Math.max(1, position - 2);
+  const cache = model.newCache(1, model.config.nPositions, { kind });
+  try {
+    let id = await greedyStep(model, [fillerIds(start)], cache);
+    const times: number[] = [];
+    for (let p = start; p < start + 5 && p < model.config.nPositions; p++) {
+      const t0 = now();
+      id = await greedyStep(model, [[id]], cache);
+      times.push(now() - t0);
+    }
+    return { position, ms: median(times), samples: times.length };
+  } finally {
+    cache.dispose();
+  }
+}
+
+/** One no-cache step: the whole sequence through a fresh cache, logits of the last position only. */
+async function recomputeStep(model: GPT2, ids: number[]): Promise<number> {
+  const cache = model.newCache(1, ids.length, { kind: 'concat' });
+  try {
+    return await greedyStep(model, [ids], cache);
+  } finally {
+    cache.dispose();
+  }
+}
+
+async function timedRecomputeGeneration(model: GPT2, prompt: number[], newTokens: number): Promise<number> {
+  const ids = [...prompt];
+  const t0 = now();
+  for (let i = 0; i < newTokens; i++) ids.push(await recomputeStep(model, ids));
+  return now() - t0;
+}
+
+export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<ModelBenchResult> {
+  const log = o.log ?? (() => {});
+  const kind = o.cacheKind;
+  const cacheKind = kind ?? (tf.getBackend() === 'webgpu' ? 'webgpu' : defaultKVCacheKind());
+  const maxPos = model.config.nPositions;
+
+  // Warm-up: compiles kernels / packs weights (XNNPACK packs each weight on first use).
+  await timedGreedy(model, PROMPT16, Math.min(8, o.newTokens), kind);
+  log(`warm-up done (${cacheKind} cache)`);
+
+  const prefillMs: Record<string, number> = {};
+  for (const length of o.prefillLengths.filter((l) => l < maxPos)) {
+    await timedPrefill(model, length, kind); // warm the shapes
+    prefillMs[length] = median([await timedPrefill(model, length, kind), await timedPrefill(model, length, kind)]);
+    log(`prefill ${length}: ${prefillMs[length].toFixed(1)} ms`);
+  }
+
+  const newTokens = Math.min(o.newTokens, maxPos - PROMPT16.length);
+  const runs: { tps: number; steps: number[] }[] = [];
+  const dispatchStart = o.dispatchCount?.();
+  for (let r = 0; r < o.runs; r++) {
+    const { stepsMs } = await timedGreedy(model, PROMPT16, newTokens, kind);
+    const decodeMs = stepsMs.slice(1).reduce((a, b) => a + b, 0);
+    runs.push({ tps: (stepsMs.length - 1) / (decodeMs / 1000), steps: stepsMs });
+    log(`decode run ${r}: ${runs[r].tps.toFixed(2)} tok/s`);
+  }
+  const dispatchesPerToken =
+    o.dispatchCount && dispatchStart !== undefined ? (o.dispatchCount() - dispatchStart) / (o.runs * newTokens) : undefined;
+  const sorted = [...runs].sort((a, b) => a.tps - b.tps);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+
+  const stepMs: StepStats[] = [];
+  for (const position of o.positions.filter((p) => p + 3 <= maxPos)) {
+    // Positions inside the decode runs come from them (the same steps); others get their own run.
+    const inRun = position - 2 >= PROMPT16.length && position + 2 < PROMPT16.length + newTokens - 1;
+    if (inRun) {
+      const perRun = runs.map((run) => median(run.steps.slice(position - 2 - PROMPT16.length + 1, position + 3 - PROMPT16.length + 1)));
+      stepMs.push({ position, ms: median(perRun), samples: 5 * runs.length });
+    } else {
+      stepMs.push(await timedStepsAt(model, position, kind));
+    }
+    log(`step at position ${position}: ${stepMs[stepMs.length - 1].ms.toFixed(2)} ms`);
+  }
+
+  const result: ModelBenchResult = {
+    cacheKind,
+    prefillMs,
+    decode: { newTokens, tokensPerSecond: mid.tps, runs: runs.map((r) => +r.tps.toFixed(3)), firstTokenMs: mid.steps[0] },
+    stepMs,
+    dispatchesPerToken,
+    memory: { numTensors: 0, numBytes: 0 },
+  };
+
+  if (o.noCacheTokens > 0) {
+    const n = Math.min(o.noCacheTokens, maxPos - PROMPT16.length);
+    const cached = await timedGreedy(model, PROMPT16, n, kind);
+    const cachedMs = cached.stepsMs.reduce((a, b) => a + b, 0);
+    const recomputeMs = await timedRecomputeGeneration(model, PROMPT16, n);
+    result.noCache = { tokens: n, cachedMs, recomputeMs, speedup: recomputeMs / cachedMs };
+    log(`${n} tokens: cached ${cachedMs.toFixed(0)} ms, recompute ${recomputeMs.toFixed(0)} ms`);
+  }
+
+  if (o.recomputeEstimateTokens > 0) {
+    const n = Math.min(o.recomputeEstimateTokens, maxPos - PROMPT16.length);
+    const cached = await timedGreedy(model, PROMPT16, n, kind);
+    const cachedMs = cached.stepsMs.reduce((a, b) => a + b, 0);
+    // Step k of a recompute generation reads 16 + k tokens; time 5 evenly spaced k and sum the
+    // piecewise-linear curve through them over all n steps (recompute cost grows smoothly with length).
+    const ks = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(f * (n - 1)));
+    const sampledStepMs: number[] = [];
+    for (const k of ks) {
+      const ids = fillerIds(PROMPT16.length + k);
+      await recomputeStep(model, ids.slice(0, Math.min(ids.length, 32))); // keep kernels warm
+      const t0 = now();
+      await recomputeStep(model, ids);
+      sampledStepMs.push(now() - t0);
+    }
+    let recomputeMs = 0;
+    for (let k = 0; k < n; k++) {
+      const j = Math.min(ks.length - 2, ks.findIndex((_, i) => i < ks.length - 1 && k <= ks[i + 1]));
+      const f = (k - ks[j]) / Math.max(1, ks[j + 1] - ks[j]);
+      recomputeMs += sampledStepMs[j] + f * (sampledStepMs[j + 1] - sampledStepMs[j]);
+    }
+    result.recomputeEstimate = {
+      tokens: n, cachedMs, recomputeMs, speedup: recomputeMs / cachedMs,
+      sampledLengths: ks.map((k) => PROMPT16.length + k), sampledStepMs,
+    };
+    log(`${n} tokens: cached ${cachedMs.toFixed(0)} ms, recompute ~${recomputeMs.toFixed(0)} ms (estimated)`);
+  }
+
+  if (o.leakGenerations > 0) {
+    result.leak = await leakCheck(model, o.leakGenerations);
+    log(`leak check: ${result.leak.leaked} tensors over ${o.leakGenerations} generations`);
+  }
+
+  const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+  result.memory = { numTensors: mem.numTensors, numBytes: mem.numBytes };
+  return result;
+}
+
+/** Runs generate() (sampling, 3 sequences, then greedy) `n` times and counts tensors left behind. */
+export async function leakCheck(model: GPT2, n: number): Promise<NonNullable<ModelBenchResult['leak']>> {
+  const run = async (i: number) => {
+    const options = i % 2 === 0
+      ? { max_new_tokens: 6, do_sample: true, top_k: 50, top_p: 0.95, temperature: 0.9, num_return_sequences: 3, seed: i }
+      : { max_new_tokens: 6, do_sample: false };
+    const stream = generate(model, 'The quick brown fox', options);
+    for (;;) {
+      const step = await stream.next();
+      if (step.done) break;
+    }
+  };
+  await run(0); // first call may create lazily kept tensors (e.g. a transposed head)
+  await run(1);
+  const before = tf.memory();
+  for (let i = 0; i < n; i++) await run(i);
+  const after = tf.memory();
+  return {
+    generations: n,
+    tensorsBefore: before.numTensors,
+    tensorsAfter: after.numTensors,
+    leaked: after.numTensors - before.numTensors,
+    bytesLeaked: after.numBytes - before.numBytes,
+  };
+}
+
+/** GPT-2-124M's decode-step matmul shapes: per layer c_attn, attn c_proj, c_fc, mlp c_proj. */
+export const LAYER_MATMULS: [number, number][] = [
+  [768, 2304],
+  [768, 768],
+  [768, 3072],
+  [3072, 768],
+];
+
+export interface MatmulCeiling {
+  /** One 124M decode step's matmuls alone (12 layers × 4 + head), ms, median. */
+  stepMs: number;
+  tokensPerSecond: number;
+  layersMs: number;
+  /** The head [1,768]·[768,50257] with the weight already [768, 50257]. */
+  headMs: number;
+  /** The same head as matMul(x, wte [50257,768], transposeB = true), as a tied head would run it. */
+  headTransposeBMs: number;
+}
+
+/**
+ * The matmul floor of a 124M decode step: the same shapes on random weights, nothing else.
+ * Decode tok/s as a share of `tokensPerSecond` says how close the engine is to what the
+ * backend's matmul can do.
+ */
+export async function matmulCeiling(repeats = 7, layers = 12, vocab = 50257, log?: (s: string) => void): Promise<MatmulCeiling> {
+  const weights = tf.tidy(() =>
+    Array.from({ length: layers }, () => LAYER_MATMULS.map(([i, o]) => tf.keep(tf.randomNormal([i, o], 0, 0.02, 'float32', 1)) as tf.Tensor2D)),
+  );
+  const head = tf.keep(tf.randomNormal([768, vocab], 0, 0.02, 'float32', 2)) as tf.Tensor2D;
+  const headT = tf.keep(tf.randomNormal([vocab, 768], 0, 0.02, 'float32', 3)) as tf.Tensor2D;
+  const x768 = tf.keep(tf.randomNormal([1, 768])) as tf.Tensor2D;
+  const x3072 = tf.keep(tf.randomNormal([1, 3072])) as tf.Tensor2D;
+  const timeIt = async (f: () => tf.Tensor[]): Promise<number> => {
+    const t0 = now();
+    const outs = f();
+    await Promise.all(outs.map((t) => t.data()));
+    const ms = now() - t0;
+    tf.dispose(outs);
+    return ms;
+  };
+  const layerPass = () => weights.flatMap((w) => w.map((m) => tf.matMul(m.shape[0] === 768 ? x768 : x3072, m)));
+  const headPass = () => [tf.matMul(x768, head)];
+  const headTPass = () => [tf.matMul(x768, headT, false, true)];
+  try {
+    await timeIt(layerPass); // warm-up: packs weights
+    await timeIt(headPass);
+    await timeIt(headTPass);
+    const layerTimes: number[] = [];
+    const headTimes: number[] = [];
+    const headTTimes: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      layerTimes.push(await timeIt(layerPass));
+      headTimes.push(await timeIt(headPass));
+      if (r < 3) headTTimes.push(await timeIt(headTPass));
+    }
+    const layersMs = median(layerTimes);
+    const headMs = median(headTimes);
+    const stepMs = layersMs + headMs;
+    log?.(`matmul ceiling: layers ${layersMs.toFixed(1)} ms + head ${headMs.toFixed(1)} ms (transposeB head ${median(headTTimes).toFixed(1)} ms)`);
+    return { stepMs, tokensPerSecond: 1000 / stepMs, layersMs, headMs, headTransposeBMs: median(headTTimes) };
+  } finally {
+    tf.dispose([...weights.flat(), head, headT, x768, x3072]);
+  }
+}

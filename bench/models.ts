@@ -1,0 +1,45 @@
+/**
+ * The benchmark's checkpoints: the tiny fixture model from ../shared, and a GPT-2-124M-shaped
+ * checkpoint with seeded random weights, made once by the peer benchmark's own generator so both
+ * sides measure the very same file (cached under .cache/bench/, never committed).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const sharedDir = path.resolve(repoRoot, '../shared');
+
+export const MODEL_NAMES = ['tiny', '124m'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export interface BenchModel {
+  name: ModelName;
+  /** Folder holding config.json and model.safetensors. */
+  dir: string;
+  description: string;
+}
+
+/** Seed and generator shared with the peer benchmark (transformers.js side). */
+export const RANDOM_SEED = 1234;
+const GENERATOR = path.join(sharedDir, 'peer/make_gpt2_random.py');
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+
+export function benchModel(name: ModelName): BenchModel {
+  if (name === 'tiny') {
+    return { name, dir: path.join(sharedDir, 'fixtures/tiny-gpt2'), description: 'tiny-gpt2 fixture (random weights, 2 layers)' };
+  }
+  const dir = path.join(repoRoot, '.cache/bench/gpt2-124m-random');
+  if (!existsSync(path.join(dir, 'model.safetensors'))) {
+    process.stderr.write(`making the 124M-shaped random checkpoint in ${dir} (seed ${RANDOM_SEED}) ...\n`);
+    try {
+      execFileSync(PYTHON, [GENERATOR, '--seed', String(RANDOM_SEED), '--out', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch (error) {
+      throw new Error(
+        `could not make the random 124M checkpoint with ${PYTHON} ${GENERATOR} (it needs numpy; set BENCH_PYTHON to another python): ${(error as Error).message}`,
+      );
+    }
+  }
+  return { name, dir, description: `GPT-2-124M-shaped, seeded random weights (seed ${RANDOM_SEED}, make_gpt2_random.py)` };
+}

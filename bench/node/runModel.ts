@@ -1,0 +1,69 @@
+/**
+ * One Node measurement in its own process (so peak RSS belongs to it): a backend, a model, the
+ * options. Prints progress on stderr and one `RESULT {json}` line on stdout.
+ * Usage: tsx bench/node/runModel.ts '{"backend":"wasm","model":"124m",...}'
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { setupNodeBackend, isNodeBackend } from '../../src/backend/node';
+import { GPT2 } from '../../src/model/gpt2';
+import { benchModel, matmulCeiling, type ModelBenchOptions } from '../core';
+import { benchModel as modelFiles, type ModelName } from '../models';
+
+export interface NodeRunRequest {
+  backend: string;
+  model: ModelName;
+  options: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
+  /** Also time the 124M step's matmuls alone. */
+  ceiling?: boolean;
+}
+
+const request = JSON.parse(process.argv[2] ?? '{}') as NodeRunRequest;
+const log = (line: string) => process.stderr.write(`[node ${request.backend} ${request.model}] ${line}\n`);
+
+async function main(): Promise<void> {
+  if (!isNodeBackend(request.backend)) throw new Error(`unknown Node backend '${request.backend}'`);
+  const info = await setupNodeBackend(request.backend);
+  if (tf.getBackend() !== request.backend) throw new Error(`tfjs is on ${tf.getBackend()}, not ${request.backend}`);
+  const files = modelFiles(request.model);
+
+  const ceiling = request.ceiling ? await matmulCeiling(5, 12, 50257, log) : undefined;
+
+  const t0 = performance.now();
+  const configJson = JSON.parse(readFileSync(path.join(files.dir, 'config.json'), 'utf8'));
+  const bytes = readFileSync(path.join(files.dir, 'model.safetensors'));
+  const readMs = performance.now() - t0;
+  const t1 = performance.now();
+  const model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  const loadMs = performance.now() - t1;
+  log(`loaded in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms)`);
+
+  const result = await benchModel(model, { ...request.options, log });
+  model.dispose();
+  const usage = process.resourceUsage();
+  console.log(
+    'RESULT ' +
+      JSON.stringify({
+        where: 'node',
+        backend: request.backend,
+        adapter: info.adapter,
+        model: request.model,
+        modelDescription: files.description,
+        readMs,
+        loadMs,
+        ...result,
+        ceiling,
+        peakRssMb: usage.maxRSS / 1024,
+        threads: 1,
+      }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    log(`failed: ${(error as Error).stack ?? error}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,138 @@
+/**
+ * The in-place KV cache against the concatenating one and against no cache at all, on the tiny
+ * fixture model, on tfjs `cpu` and `wasm` (the backends it writes to directly): same logits at
+ * every step while it grows chunk by chunk, batches made by repeat(), prefill in pieces, and no
+ * tensors left behind.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setupNodeBackend, type NodeBackend } from '../../src/backend/node';
+import { generate } from '../../src/generation';
+import { GPT2 } from '../../src/model';
+import { ConcatKVCache, InPlaceKVCache, createKVCache, defaultKVCacheKind, type LayerKVCache } from '../../src/model/kvCache';
+import { fixtureConfigJson, fixtureSafetensors } from '../helpers/fixture';
+
+/** The fixture's tolerance: 1e-4 of the largest |logit|. */
+function expectClose(actual: Float32Array, expected: Float32Array): void {
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  }
+  expect(actual.length).toBe(expected.length);
+  expect(worst).toBeLessThanOrEqual(1e-4 * scale);
+}
+
+const PROMPT = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13];
+
+async function read(t: tf.Tensor): Promise<Float32Array> {
+  const values = (await t.data()) as Float32Array;
+  t.dispose();
+  return values;
+}
+
+for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
+  describe(`in-place KV cache on tfjs '${backend}'`, () => {
+    let model: GPT2;
+    const nLayer = () => model.config.nLayer;
+
+    beforeAll(async () => {
+      await setupNodeBackend(backend);
+      expect(tf.getBackend()).toBe(backend);
+      model = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors());
+    });
+    afterAll(() => model?.dispose());
+
+    it('is the default cache here, and concat stays selectable', () => {
+      expect(defaultKVCacheKind()).toBe('inplace');
+      const inplace = model.newCache(1);
+      const concat = model.newCache(1, 64, { kind: 'concat' });
+      expect(inplace).toBeInstanceOf(InPlaceKVCache);
+      expect(concat).toBeInstanceOf(ConcatKVCache);
+      inplace.dispose();
+      concat.dispose();
+    });
+
+    it('gives the logits of the concat cache and of a full recompute at every step, growing in chunks', async () => {
+      // A chunk of 8 positions makes the cache grow 7 times over 54 positions.
+      const inplace = new InPlaceKVCache(nLayer(), 1, 64, 8);
+      const concat = createKVCache('concat', nLayer(), 1, 64);
+      const ids = [...PROMPT];
+      let input = [PROMPT];
+      for (let step = 0; step < 44; step++) {
+        const a = await read(model.forward(input, inplace));
+        const b = await read(model.forward(input, concat));
+        const all = model.forwardAll(ids); // [T, vocab], no cache
+        const last = await read(all.slice([ids.length - 1, 0], [1, -1]));
+        all.dispose();
+        expectClose(a, last);
+        expectClose(b, last);
+        let best = 0;
+        for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+        // Feed a varied token (not only the greedy one) so positions differ.
+        const next = (best + step * 7919) % model.config.vocabSize;
+        ids.push(next);
+        input = [[next]];
+      }
+      expect(inplace.length).toBe(ids.length - 1);
+      inplace.dispose();
+      concat.dispose();
+    });
+
+    it('prefills in pieces (several new positions after cached ones) like one prefill', async () => {
+      const pieces = new InPlaceKVCache(nLayer(), 1, 64, 8);
+      const whole = model.newCache(1, 64, { kind: 'concat' });
+      const ids = [...PROMPT, ...PROMPT, ...PROMPT.slice(0, 5)]; // 25 tokens
+      (await read(model.forward([ids.slice(0, 7)], pieces)));
+      (await read(model.forward([ids.slice(7, 19)], pieces)));
+      const a = await read(model.forward([ids.slice(19)], pieces));
+      const b = await read(model.forward([ids], whole));
+      expectClose(a, b);
+      pieces.dispose();
+      whole.dispose();
+    });
+
+    it('repeat(n) shares the prompt across a batch whose sequences then diverge', async () => {
+      const one = new InPlaceKVCache(nLayer(), 1, 64, 8);
+      await read(model.forward([PROMPT], one));
+      const three = one.repeat(3) as LayerKVCache;
+      const steps = [[11], [12], [13]];
+      for (let s = 0; s < 10; s++) {
+        const logits = model.forward(steps, three); // [3, vocab]
+        const rows = await read(logits);
+        const V = model.config.vocabSize;
+        for (let b = 0; b < 3; b++) {
+          const seq = [...PROMPT, ...Array.from({ length: s + 1 }, (_, i) => 11 + b + i * 3)];
+          const all = model.forwardAll(seq);
+          const expected = await read(all.slice([seq.length - 1, 0], [1, -1]));
+          all.dispose();
+          expectClose(rows.subarray(b * V, (b + 1) * V), expected);
+        }
+        for (let b = 0; b < 3; b++) steps[b] = [steps[b][0] + 3];
+      }
+      one.dispose();
+      three.dispose();
+    });
+
+    it('leaves no tensors behind over 20 generations, and frees its memory on dispose', async () => {
+      const run = async (i: number) => {
+        const stream = generate(model, 'The quick brown fox', {
+          max_new_tokens: 12, do_sample: i % 2 === 0, top_k: 50, top_p: 0.95, num_return_sequences: i % 2 === 0 ? 3 : 1, seed: i,
+        });
+        while (!(await stream.next()).done);
+      };
+      await run(0); // the first run may keep a lazily made tensor (the transposed head on wasm)
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 20; i++) await run(i);
+      expect(tf.memory().numTensors).toBe(before);
+
+      const cache = model.newCache(1);
+      await read(model.forward([PROMPT], cache));
+      expect(tf.memory().numTensors).toBe(before + 2 * nLayer());
+      cache.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(() => model.forward([[1]], cache)).toThrow(/disposed/);
+    });
+  });
+}
