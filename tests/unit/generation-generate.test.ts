@@ -226,6 +226,19 @@ describe('generate() with the real engine (tiny fixture, tfjs cpu)', () => {
     expect(first.result.seed).toBe(42);
   });
 
+  it('never crashes on the context window: long prompts are cut, long budgets clamped', async () => {
+    const longPrompt = 'Holmes and Watson walked down Baker Street in the fog, talking of crime. '.repeat(8);
+    expect(encode(longPrompt).length).toBeGreaterThan(64);
+    const cut = await run(model, longPrompt, { max_new_tokens: 10 });
+    expect(cut.result.promptIds).toHaveLength(54);
+    expect(cut.result.droppedPromptTokens).toBe(encode(longPrompt).length - 54);
+    expect(cut.result.sequences[0].ids).toHaveLength(10);
+    const clamped = await run(model, 'Holmes', { max_new_tokens: 500, do_sample: true, seed: 2, eos_token_id: null });
+    expect(clamped.result.maxNewTokens).toBe(63);
+    expect(clamped.result.sequences[0].ids).toHaveLength(63);
+    expect(clamped.result.warnings[0]).toMatch(/500 new tokens do not fit/);
+  });
+
   it('reports measured timings and frees every tensor when aborted', async () => {
     const before = tf.memory().numTensors;
     const { result } = await run(model, 'Holmes', { do_sample: true, max_new_tokens: 8, seed: 5 });
