@@ -29,13 +29,14 @@ export type WebGPUProbe =
 
 export interface BackendPolicy {
   /**
-   * A software WebGPU adapter (SwiftShader) emulates the GPU on the CPU and is far slower than
-   * wasm. Off by default so WebGPU is always tried first; the speed work may turn it on.
+   * A software WebGPU adapter (SwiftShader, a fallback adapter) emulates the GPU on the CPU and is
+   * about 100× slower than wasm (docs/benchmarks.md), so by default wasm runs instead.
+   * `?backend=webgpu` still forces WebGPU on such an adapter.
    */
   preferWasmOverSoftwareWebGPU: boolean;
 }
 
-export const DEFAULT_POLICY: BackendPolicy = { preferWasmOverSoftwareWebGPU: false };
+export const DEFAULT_POLICY: BackendPolicy = { preferWasmOverSoftwareWebGPU: true };
 
 export interface BackendCandidate {
   backend: BackendName;
@@ -101,12 +102,20 @@ export function planBackends(
         reason: `Unknown backend "${requested}" requested (choose one of ${known}); choosing automatically. ${c.reason}`.trim(),
       }));
     }
-    if (request === 'webgpu' && notWebGPU) {
-      return fallbacks(`${notWebGPU} (WebGPU was requested)`);
+    // Asked for by name, a software adapter is still WebGPU: only its absence stops it.
+    const noWebGPU = whyNotWebGPU(probe, { ...policy, preferWasmOverSoftwareWebGPU: false });
+    if (request === 'webgpu' && noWebGPU) {
+      return fallbacks(`${noWebGPU} (WebGPU was requested)`);
     }
+    const software = probe.status === 'ok' && isSoftwareAdapter(probe.adapter);
     const forced: BackendCandidate = {
       backend: request,
-      reason: request === 'webgpu' ? '' : `Not WebGPU because ?backend=${request} was requested.`,
+      reason:
+        request !== 'webgpu'
+          ? `Not WebGPU because ?backend=${request} was requested.`
+          : software
+            ? 'WebGPU was requested; it runs on a software adapter (CPU emulation), so it is slow.'
+            : '',
     };
     const rest = BACKENDS.filter((b) => b !== request && (b !== 'webgpu' || !notWebGPU));
     return [

@@ -16,6 +16,7 @@ import {
   type WebGPUProbe,
 } from './choice';
 import { wasmPathPrefix } from './wasmAssets';
+import { prepareWasmThreads } from './wasmThreads';
 
 export interface BackendSelection {
   backend: string;
@@ -83,6 +84,7 @@ export async function selectBackend(request?: string, options: SelectOptions = {
 
 /** true, or the error message. tf.setBackend resolves false (not throws) on some failures. */
 async function tryStart(backend: string): Promise<true | string> {
+  const restoreCores = backend === 'wasm' ? prepareWasmThreads() : undefined; // see wasmThreads.ts
   try {
     const ok = await tf.setBackend(backend);
     if (!ok) return 'the backend did not initialise';
@@ -90,6 +92,8 @@ async function tryStart(backend: string): Promise<true | string> {
     return true;
   } catch (error) {
     return errorMessage(error);
+  } finally {
+    restoreCores?.();
   }
 }
 

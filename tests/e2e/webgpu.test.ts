@@ -16,7 +16,8 @@ let browser: LaunchedBrowser;
 let base: string;
 
 /** Short runs: the tiny model has a 64-token context, and SwiftShader is slow. */
-const START = { model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 8, num_return_sequences: 1, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42 };
+/** SwiftShader is a software adapter, which the app skips for wasm unless WebGPU is asked for by name. */
+const START = { backend: 'webgpu', model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 8, num_return_sequences: 1, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42 };
 
 beforeAll(async () => {
   base = await appUrl();

@@ -28,16 +28,26 @@ describe('backend choice', () => {
     expect(planBackends(undefined, { status: 'error', message: 'GPU process crashed' })[0].reason).toContain('GPU process crashed');
   });
 
-  test('a software adapter still runs WebGPU by default, and says it is slow', () => {
-    const [first] = planBackends(undefined, ok(SWIFTSHADER));
-    expect(first.backend).toBe('webgpu');
-    expect(first.reason).toContain('software');
+  test('a software adapter (SwiftShader or a fallback adapter) gets wasm by default, and the reason says why', () => {
+    for (const adapter of [SWIFTSHADER, { ...HARDWARE, isFallbackAdapter: true }]) {
+      const plan = planBackends(undefined, ok(adapter));
+      expect(plan[0].backend).toBe('wasm');
+      expect(plan[0].reason).toContain('software emulation');
+      expect(plan.map((c) => c.backend)).not.toContain('webgpu');
+    }
   });
 
-  test('the policy can prefer wasm over a software adapter', () => {
-    const [first] = planBackends(undefined, ok({ ...HARDWARE, isFallbackAdapter: true }), { preferWasmOverSoftwareWebGPU: true });
-    expect(first.backend).toBe('wasm');
-    expect(first.reason).toContain('software emulation');
+  test('?backend=webgpu still forces WebGPU on a software adapter, and says it is slow', () => {
+    const plan = planBackends('webgpu', ok(SWIFTSHADER));
+    expect(plan[0].backend).toBe('webgpu');
+    expect(plan[0].reason).toContain('software adapter');
+    expect(plan[1].backend).toBe('wasm');
+  });
+
+  test('the policy can keep WebGPU first on a software adapter', () => {
+    const [first] = planBackends(undefined, ok(SWIFTSHADER), { preferWasmOverSoftwareWebGPU: false });
+    expect(first.backend).toBe('webgpu');
+    expect(first.reason).toContain('software');
   });
 
   test('?backend= forces a backend and names the request as the reason', () => {

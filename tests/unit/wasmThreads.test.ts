@@ -1,0 +1,45 @@
+/**
+ * The thread-count fix for tfjs-wasm (see src/backend/wasmThreads.ts): while the module starts,
+ * hardwareConcurrency reads doubled (so the native "cores / 2" cap becomes the real core count),
+ * and afterwards it reads true again; outside a cross-origin isolated worker nothing changes.
+ * Its effect on real threads is measured in Chromium by `npm run bench` (threads in use).
+ */
+import { describe, expect, test } from 'vitest';
+import { canUseWasmThreads, prepareWasmThreads } from '../../src/backend/wasmThreads';
+
+class FakeWorkerNavigator {
+  get hardwareConcurrency(): number {
+    return 2;
+  }
+}
+
+function workerScope(crossOriginIsolated: boolean) {
+  return { navigator: new FakeWorkerNavigator(), crossOriginIsolated, WorkerGlobalScope: class {} };
+}
+
+describe('wasm threads', () => {
+  test('in an isolated worker, cores read doubled only while the backend starts', () => {
+    const scope = workerScope(true);
+    expect(canUseWasmThreads(scope)).toBe(true);
+    const restore = prepareWasmThreads(undefined, scope);
+    expect(scope.navigator.hardwareConcurrency).toBe(4); // native code computes 4 / 2 = 2 threads
+    restore();
+    expect(scope.navigator.hardwareConcurrency).toBe(2);
+    expect(Object.getOwnPropertyNames(scope.navigator)).not.toContain('hardwareConcurrency');
+  });
+
+  test('does nothing without cross-origin isolation (no SharedArrayBuffer, no threaded build)', () => {
+    const scope = workerScope(false);
+    expect(canUseWasmThreads(scope)).toBe(false);
+    prepareWasmThreads(undefined, scope);
+    expect(scope.navigator.hardwareConcurrency).toBe(2);
+  });
+
+  test('does nothing on a page (main thread) or in Node', () => {
+    const page = { navigator: new FakeWorkerNavigator(), crossOriginIsolated: true };
+    expect(canUseWasmThreads(page)).toBe(false);
+    prepareWasmThreads(undefined, page);
+    expect(page.navigator.hardwareConcurrency).toBe(2);
+    expect(canUseWasmThreads()).toBe(false);
+  });
+});
