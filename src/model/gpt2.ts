@@ -4,9 +4,12 @@ import { disposeWeights, loadCheckpoint, type GPT2Weights } from './checkpoint';
 import { parseGPT2Config, type GPT2Config } from './config';
 import { createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
 import { block, causalMask, layerNorm } from './layers';
+import { fusedForward } from './fusedLayers';
+import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
 
-/** newCache options. */
+/** newCache options. `fusedWebGPU: false` keeps the generic tfjs path on WebGPU (the reference). */
 export interface CacheOptions {
+  fusedWebGPU?: boolean;
   /** The generic path's cache: `inplace` (default on wasm/cpu) or `concat` (the baseline, default elsewhere). */
   kind?: KVCacheKind;
 }
@@ -29,13 +32,20 @@ export class GPT2 {
     return new GPT2(config, await loadCheckpoint(config, safetensors));
   }
 
-  /** An empty cache for `batchSize` sequences of up to `capacity` positions. */
+  /**
+   * An empty cache for `batchSize` sequences of up to `capacity` positions. On tfjs's WebGPU
+   * backend it is a preallocated GPU cache and forward() runs the fused WGSL programs.
+   */
   newCache(batchSize: number, capacity = this.config.nPositions, options: CacheOptions = {}): KVCache {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.config.nPositions) {
       throw new RangeError(`cache capacity must be between 1 and n_positions (${this.config.nPositions}), got ${capacity}`);
     }
-    return createKVCache(options.kind ?? defaultKVCacheKind(), this.config.nLayer, batchSize, capacity);
+    const { nLayer, nHead, nEmbd } = this.config;
+    if ((options.fusedWebGPU ?? true) && tf.getBackend() === 'webgpu') {
+      return new WebGPUKVCache(nLayer, nHead, nEmbd / nHead, batchSize, capacity);
+    }
+    return createKVCache(options.kind ?? defaultKVCacheKind(), nLayer, batchSize, capacity);
   }
 
   /**
@@ -44,6 +54,7 @@ export class GPT2 {
    */
   forward(ids: number[][], cache: KVCache): tf.Tensor2D {
     const w = this.live();
+    if (cache instanceof WebGPUKVCache) return this.forwardFused(w, ids, cache);
     if (!isLayerKVCache(cache)) throw new TypeError('forward() needs a cache made by GPT2.newCache()');
     const T = this.checkIds(ids, cache);
     const logits = tf.tidy(() => {
@@ -51,6 +62,14 @@ export class GPT2 {
       const last = x.slice([0, T - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D; // [B, C]
       return this.head(w, last); // [B, vocab]
     });
+    cache.advance(T);
+    return logits;
+  }
+
+  /** forward() through the fused WebGPU programs and their preallocated cache. */
+  private forwardFused(w: GPT2Weights, ids: number[][], cache: WebGPUKVCache): tf.Tensor2D {
+    const T = this.checkIds(ids, cache);
+    const logits = tf.tidy(() => fusedForward(w, this.config, ids, { cache, start: cache.length, newPositions: T })); // [B, vocab]
     cache.advance(T);
     return logits;
   }

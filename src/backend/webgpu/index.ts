@@ -1,0 +1,9 @@
+/** Fused WGSL programs for GPT-2 decoding on tfjs's WebGPU backend (see docs/webgpu.md). */
+export { embed } from './embedding';
+export { layerNormRows } from './layerNorm';
+export { linear, type Epilogue } from './linear';
+export { writeKVCache } from './kvCacheWrite';
+export { causalAttention, MAX_ATTENTION_POSITIONS } from './attention';
+export { lmHead } from './lmHead';
+export { WebGPUKVCache } from './kvCacheBuffer';
+export { startDispatchCounter, countDispatches, type DispatchCounter } from './dispatchCounter';

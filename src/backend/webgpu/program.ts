@@ -1,0 +1,44 @@
+/**
+ * Running our own WGSL programs through tfjs's WebGPU backend. tfjs wraps each program's
+ * getUserCode() with the bindings (`result` = output at binding 0, then one read-only array per
+ * name in variableNames), a `uniforms` struct holding every input's shape plus the program's own
+ * uniforms, and the builtins `localId`, `localIndex`, `workgroupId`, `numWorkgroups`. Every
+ * program here lays its dispatch out in two dimensions, so tfjs calls a plain `fn main()`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+export type { WebGPUProgram };
+export interface Uniform { type: 'int32' | 'float32' | 'uint32'; data: number[] }
+
+/** A non-flat layout, so tfjs calls `main()` without an index and our code does its own indexing. */
+export const TWO_D_LAYOUT = { x: [0], y: [1] };
+
+/** tfjs's WebGPU backend; throws when tfjs runs on anything else. */
+export function webgpuBackend(): WebGPUBackend {
+  if (tf.getBackend() !== 'webgpu') throw new Error(`fused WebGPU kernels need tfjs on 'webgpu', it is on '${tf.getBackend()}'`);
+  return tf.backend() as unknown as WebGPUBackend;
+}
+
+/** Runs `program` into a new output tensor, tracked like any tfjs op (tf.tidy disposes it). */
+export function runProgram(program: WebGPUProgram, inputs: tf.Tensor[], uniforms: Uniform[] = [], dtype: tf.DataType = 'float32'): tf.Tensor {
+  const info = webgpuBackend().runWebGPUProgram(program, inputs, dtype, uniforms);
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/** Runs `program` writing into an existing tensor's GPU buffer (in place); no new tensor. */
+export function runProgramInPlace(program: WebGPUProgram, inputs: tf.Tensor[], output: tf.Tensor, uniforms: Uniform[] = []): void {
+  webgpuBackend().runWebGPUProgram(program, inputs, output.dtype, uniforms, output);
+}
+
+/**
+ * WGSL for the flat index of this invocation across a (possibly 2-D) grid of 1-D workgroups:
+ * tfjs reshapes dispatches over 65535 workgroups per dimension, so never rely on x alone.
+ */
+export function flatIndex(workgroupSizeX: number): string {
+  return `i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * ${workgroupSizeX}u + localIndex)`;
+}
+
+export function ceilDiv(a: number, b: number): number {
+  return Math.ceil(a / b);
+}
