@@ -1,0 +1,266 @@
+"""Exports a training checkpoint as a Hugging Face GPT-2 checkpoint (hub `gpt2` layout, F16).
+
+    /usr/bin/python3 tools/train/export.py [--checkpoint tools/train/out/run/best.pt]
+
+Writes public/models/sherlock-gpt2/{config.json, model.safetensors, loss-curve.png},
+tests/fixtures/sherlock-gpt2-logits.json (float32 logits of the F16-rounded weights, the reference
+the engine test compares against), and tools/train/out/export.json (measurements for the model card:
+validation loss of the exported weights, samples). The model card itself is written by card.py.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gpt2 import GPT2, CompactVocab, GPT2Config, window_loss
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+FIXTURE_TEXT = '"You have been in Afghanistan, I perceive." Watson you are'
+SAMPLE_PROMPT = "Watson you are"
+
+
+def encode(text):
+    """GPT-2 BPE ids from the same tokenizer the app uses (gpt-tokenizer, r50k_base)."""
+    script = "import('gpt-tokenizer/encoding/r50k_base').then(m => console.log(JSON.stringify(m.encode(process.argv[1]))))"
+    out = subprocess.run(["node", "-e", script, text], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def decode(ids):
+    script = "import('gpt-tokenizer/encoding/r50k_base').then(m => process.stdout.write(JSON.stringify(JSON.parse(process.argv[1]).map(s => m.decode(s)))))"
+    out = subprocess.run(["node", "-e", script, json.dumps(ids)], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def hf_config(cfg: GPT2Config):
+    """A complete transformers GPT2Config, as the hub's gpt2/config.json spells it."""
+    return {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "attn_pdrop": cfg.dropout,
+        "bos_token_id": 50256,
+        "embd_pdrop": cfg.dropout,
+        "eos_token_id": 50256,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": cfg.layer_norm_epsilon,
+        "model_type": "gpt2",
+        "n_ctx": cfg.n_positions,
+        "n_embd": cfg.n_embd,
+        "n_head": cfg.n_head,
+        "n_inner": None,
+        "n_layer": cfg.n_layer,
+        "n_positions": cfg.n_positions,
+        "reorder_and_upcast_attn": False,
+        "resid_pdrop": cfg.dropout,
+        "scale_attn_by_inverse_layer_idx": False,
+        "scale_attn_weights": True,
+        "summary_activation": None,
+        "summary_first_dropout": 0.1,
+        "summary_proj_to_labels": True,
+        "summary_type": "cls_index",
+        "summary_use_proj": True,
+        "task_specific_params": {"text-generation": {"do_sample": True, "max_length": 50}},
+        "tie_word_embeddings": True,
+        "torch_dtype": "float16",
+        "use_cache": True,
+        "vocab_size": cfg.vocab_size,
+    }
+
+
+def write_safetensors(path, tensors):
+    """safetensors: u64 LE header length, JSON header (offsets relative to the data start), data."""
+    header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype="<f2").tobytes()
+        header[name] = {"dtype": "F16", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    header_bytes += b" " * (-len(header_bytes) % 8)  # keep the data 8-byte aligned, as the reference writer does
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header_bytes)))
+        f.write(header_bytes)
+        for chunk in chunks:
+            f.write(chunk)
+
+
+def read_safetensors(path):
+    """Independent reader, to check the file we wrote round-trips."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__")
+    data = raw[8 + n:]
+    return {name: np.frombuffer(data[e["data_offsets"][0]:e["data_offsets"][1]], dtype="<f2").reshape(e["shape"])
+            for name, e in header.items()}
+
+
+def sample(model, prompt_ids, *, top_k, top_p, seed, num, max_new_tokens):
+    """Hugging Face's sampling order: top-k filter, then top-p (nucleus) filter, then multinomial."""
+    torch.manual_seed(seed)
+    ids = torch.tensor([prompt_ids] * num)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits = model(ids[:, -model.cfg.n_positions:])[:, -1, :].float()
+            kth = torch.topk(logits, top_k).values[:, -1, None]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+            sorted_logits, order = torch.sort(logits, descending=False)
+            cumulative = sorted_logits.softmax(-1).cumsum(-1)
+            remove_sorted = cumulative <= (1 - top_p)
+            remove_sorted[:, -1] = False  # always keep the most likely token
+            remove = remove_sorted.scatter(1, order, remove_sorted)
+            logits = logits.masked_fill(remove, float("-inf"))
+            nxt = torch.multinomial(logits.softmax(-1), 1)
+            ids = torch.cat([ids, nxt], dim=1)
+    return [row[len(prompt_ids):].tolist() for row in ids]
+
+
+def compact_val_loss(model, vocab, val, cfg):
+    """Validation loss of the exported (F16-rounded) weights, float32, through the compact head.
+
+    Exactly the full model's figure (its unseen-token rows are all the pooled row), computed with
+    a head 2.7 times smaller. Without a compact vocabulary, the full head is used.
+    """
+    if vocab is None:
+        return window_loss(model, val, cfg.n_positions)
+    compact = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": vocab.size}))
+    weights = model.state_dict()
+    rows = torch.cat([weights["wte.weight"][torch.from_numpy(vocab.seen)],
+                      weights["wte.weight"][int(np.setdiff1d(np.arange(cfg.vocab_size), vocab.seen)[0])][None]])
+    compact.load_state_dict({**weights, "wte.weight": rows})
+    compact.logit_bias = vocab.logit_bias()
+    return window_loss(compact, val, cfg.n_positions, vocab=vocab)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--checkpoint", default=os.path.join(HERE, "out", "run", "best.pt"))
+    p.add_argument("--model-dir", default=os.path.join(REPO, "public", "models", "sherlock-gpt2"))
+    p.add_argument("--fixture", default=os.path.join(REPO, "tests", "fixtures", "sherlock-gpt2-logits.json"))
+    p.add_argument("--data", default=os.path.join(HERE, "out"))
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--full-eval", action="store_true", help="validation loss through the full 50,257-token head (slower, same figure)")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+
+    state = torch.load(args.checkpoint, map_location="cpu")
+    cfg = GPT2Config(**{**state["config"], "dropout": 0.0})
+    weights = dict(state["model"])
+    vocab = None
+    if "seen_ids" in state:  # trained with the compact vocabulary: unseen tokens share the pooled row
+        train_ids = np.fromfile(os.path.join(args.data, "train.bin"), dtype="<u2").astype(np.int64)
+        vocab = CompactVocab(train_ids, cfg.vocab_size)
+        assert np.array_equal(vocab.seen, state["seen_ids"]), "train.bin is not the one this checkpoint was trained on"
+        weights["wte.weight"] = vocab.expand(weights["wte.weight"])
+    model = GPT2(cfg)
+    model.load_state_dict(weights)
+    model.eval()
+
+    # Round every weight to F16 once; everything measured below is the shipped model.
+    tensors = {name: t.detach().numpy().astype(np.float16) for name, t in model.state_dict().items()}
+    model.load_state_dict({name: torch.from_numpy(a.astype(np.float32)) for name, a in tensors.items()})
+
+    os.makedirs(args.model_dir, exist_ok=True)
+    st_path = os.path.join(args.model_dir, "model.safetensors")
+    write_safetensors(st_path, tensors)
+    back = read_safetensors(st_path)
+    assert back.keys() == tensors.keys() and all(np.array_equal(back[k], tensors[k]) for k in tensors)
+    with open(os.path.join(args.model_dir, "config.json"), "w") as f:
+        json.dump(hf_config(cfg), f, indent=2)
+        f.write("\n")
+
+    # Reference logits for tests/unit/embedded-model.test.ts: every position, a fixed spread of vocab
+    # ids plus each position's top 20, and the full-row max |logit| and logsumexp.
+    fixture_ids = encode(FIXTURE_TEXT)
+    with torch.no_grad():
+        logits = model(torch.tensor([fixture_ids]))[0].double()  # [T, vocab], float32 math, F16 weights
+    probe_ids = list(range(0, cfg.vocab_size, 251)) + [50256]
+    top = torch.topk(logits, 20, dim=-1).indices
+    fixture = {
+        "model": "public/models/sherlock-gpt2",
+        "note": "float32 forward of the F16 weights in tools/train/gpt2.py (HF GPT-2 math), written by tools/train/export.py",
+        "text": FIXTURE_TEXT,
+        "input_ids": fixture_ids,
+        "probe_ids": probe_ids,
+        "positions": [
+            {
+                "probe_logits": [round(float(logits[t, i]), 6) for i in probe_ids],
+                "top_ids": top[t].tolist(),
+                "top_logits": [round(float(logits[t, i]), 6) for i in top[t].tolist()],
+                "max_abs_logit": round(float(logits[t].abs().max()), 6),
+                "logsumexp": round(float(torch.logsumexp(logits[t], dim=-1)), 6),
+            }
+            for t in range(len(fixture_ids))
+        ],
+    }
+    # A short loss check: the first two validation windows, for the engine's `loss` windowing.
+    val_head = np.fromfile(os.path.join(args.data, "val.bin"), dtype="<u2").astype(np.int64)[:2 * cfg.n_positions].tolist()
+    head_loss, head_tokens = window_loss(model, val_head, cfg.n_positions)
+    fixture["loss_check"] = {"text": "first 512 tokens of the validation stories", "input_ids": val_head,
+                             "context": cfg.n_positions, "loss": head_loss, "tokens": head_tokens}
+    os.makedirs(os.path.dirname(args.fixture), exist_ok=True)
+    with open(args.fixture, "w") as f:
+        json.dump(fixture, f)
+        f.write("\n")
+
+    val = np.fromfile(os.path.join(args.data, "val.bin"), dtype="<u2").astype(np.int64).tolist()
+    t = time.time()
+    val_loss, val_tokens = window_loss(model, val, cfg.n_positions) if args.full_eval else compact_val_loss(model, vocab, val, cfg)
+    prompt_ids = encode(SAMPLE_PROMPT)
+    samples = sample(model, prompt_ids, top_k=50, top_p=0.95, seed=args.seed, num=3, max_new_tokens=60)
+    report = {
+        "checkpoint": os.path.relpath(args.checkpoint, REPO),
+        "checkpoint_step": state["step"],
+        "checkpoint_eval": state["eval"],
+        "trained_vocab": None if vocab is None else {"seen_tokens": len(vocab.seen), "unseen_tokens": vocab.n_unseen},
+        "exported_val_loss": val_loss,
+        "exported_val_predicted_tokens": val_tokens,
+        "val_eval_s": round(time.time() - t, 1),
+        "safetensors_bytes": os.path.getsize(st_path),
+        "params": sum(a.size for a in tensors.values()),
+        "samples": {"prompt": SAMPLE_PROMPT, "top_k": 50, "top_p": 0.95, "seed": args.seed,
+                    "max_new_tokens": 60, "generator": "torch (tools/train/export.py, HF top-k then top-p order)",
+                    "texts": [SAMPLE_PROMPT + s for s in decode(samples)]},
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    with open(os.path.join(args.data, "export.json"), "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    plot_losses(os.path.join(os.path.dirname(args.checkpoint), "log.jsonl"), os.path.join(args.model_dir, "loss-curve.png"), cfg)
+    print(json.dumps(report, indent=2))
+
+
+def plot_losses(log_path, png_path, cfg):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [json.loads(line) for line in open(log_path)]
+    start = max(i for i, e in enumerate(entries) if e["event"] == "start")  # the latest run only
+    entries = entries[start:]
+    batch_tokens = entries[0]["args"]["batch"] * entries[0]["args"]["context"]
+    train = [(e["step"] * batch_tokens / 1e6, e["loss"]) for e in entries if e["event"] == "train"]
+    val = [(e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval"]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ax.plot(*zip(*train), label="train (mean of 20 steps, dropout on)", color="tab:blue", linewidth=1)
+    ax.plot(*zip(*val), "o-", label="validation (held-out stories)", color="tab:orange")
+    ax.set_xlabel("training tokens seen (millions)")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_ylim(min(v for _, v in train + val) - 0.2, min(8.0, max(v for _, v in train + val)))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(f"sherlock-gpt2: GPT-2 ({cfg.n_layer} layers, {cfg.n_embd} wide) on the Sherlock Holmes canon")
+    fig.tight_layout()
+    fig.savefig(png_path)
+
+
+if __name__ == "__main__":
+    main()
