@@ -280,7 +280,16 @@ async function storedTensors(cache: ModelCache, model: ModelKey, manifest: Weigh
     }
     if (current) throw new ModelSourceError('corrupt', 'the cached part of the download is shorter than recorded', true);
   }
-  return { count, bytes: tensorBytes, tensors: tensors() };
+  // A stored part that cannot be read back is dropped, so the next attempt starts clean.
+  async function* guarded(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* tensors();
+    } catch (error) {
+      await cache.delete(model.repo, model.revision).catch(() => undefined);
+      throw error;
+    }
+  }
+  return { count, bytes: tensorBytes, tensors: guarded() };
 }
 
 /** One stream made of several, opened one after another. */

@@ -108,23 +108,26 @@ export async function streamCheckpoint<S extends TensorSink>(
   try {
     const started = options.cache ? await options.cache(header, used, source.etag ?? null) : null;
     cache = started?.session ?? null;
-    if (started?.resumed) {
-      // Tensors a previous load already stored: feed them from the cache, download the rest.
-      progress.resumed();
-      for await (const bytes of started.resumed.tensors) {
-        sink.add(plan[resumedCount++] as S['plan'][number], bytes);
-        progress.tensorDone();
-      }
-    }
-    const remaining = plan.slice(resumedCount);
+    const resumed = started?.resumed ?? null;
+    const remaining = plan.slice(resumed?.count ?? 0);
     const spans = source.ranged ? mergeSpans(remaining.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
     const toRead = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
-    resumedBytes = started?.resumed?.bytes ?? 0;
+    resumedBytes = resumed?.bytes ?? 0;
     progress.setTotals({
       bytesTotal: header.dataStart + toRead,
       bytesSkipped: source.ranged ? dataBytes - toRead - resumedBytes : 0,
       tensorsTotal: plan.length,
     });
+    if (resumed) {
+      // Tensors a previous load already stored: feed them from the cache, download the rest.
+      progress.resumed();
+      for await (const bytes of resumed.tensors) {
+        if (signal?.aborted) throw abortedError(file);
+        sink.add(plan[resumedCount++] as S['plan'][number], bytes);
+        progress.tensorDone();
+      }
+      if (resumedCount !== resumed.count) throw new ModelSourceError('corrupt', `${file}: the cached part of the download holds ${resumedCount} tensors, not ${resumed.count}. Load the model again.`, true);
+    }
 
     let spanIndex = -1;
     let reader = whole;
