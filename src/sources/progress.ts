@@ -141,6 +141,7 @@ const VERBS: Record<LoadOrigin, string> = { network: 'Downloading', cache: 'Read
 
 export function describeProgress(p: LoadProgress): string {
   if (p.stage === 'ready') return `Loaded (${formatBytes(p.bytesDone)} read)`;
+  if (p.stage === 'config' && p.bytesTotal === 0) return `${VERBS[p.origin]} ${p.file}…`;
   const parts = [`${VERBS[p.origin]} ${p.file}: ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${Math.floor(p.percent)}%)`];
   if (p.bytesPerSecond !== null) parts.push(`${formatBytes(p.bytesPerSecond)}/s`);
   if (p.etaSeconds !== null && p.percent < 100) parts.push(`${formatDuration(p.etaSeconds)} left`);

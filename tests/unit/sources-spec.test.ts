@@ -124,6 +124,12 @@ describe('ProgressTracker', () => {
     expect(done.etaSeconds).toBe(0);
   });
 
+  it('describes the config step without made-up numbers', () => {
+    const reports: LoadProgress[] = [];
+    new ProgressTracker('network', (p) => reports.push(p)).begin('config', 'config.json', 0);
+    expect(reports[0].message).toBe('Downloading config.json…');
+  });
+
   it('never shows 100% before the last byte, and reports no speed before it can be measured', () => {
     let now = 0;
     const tracker = new ProgressTracker('cache', undefined, () => now);
