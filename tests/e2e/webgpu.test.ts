@@ -17,7 +17,7 @@ let base: string;
 
 /** Short runs: the tiny model has a 64-token context, and SwiftShader is slow. */
 /** SwiftShader is a software adapter, which the app skips for wasm unless WebGPU is asked for by name. */
-const START = { backend: 'webgpu', model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 8, num_return_sequences: 1, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42 };
+const START = { backend: 'webgpu', model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 4, num_return_sequences: 1, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42 };
 
 beforeAll(async () => {
   base = await appUrl();
@@ -40,7 +40,7 @@ describe('web app on WebGPU', () => {
 
   test('text streams into the pane token by token', async () => {
     const { page } = browser;
-    await setNumber(page, 'Max new tokens', 10);
+    await setNumber(page, 'Max new tokens', 6);
     await recordGrowth(page);
     await generate(page);
     const growth = (await recordedGrowth(page)).filter((text) => text !== '');
@@ -68,7 +68,7 @@ describe('web app on WebGPU', () => {
 
   test('Top-k 1 makes sampling give the greedy text', async () => {
     const { page } = browser;
-    await setNumber(page, 'Max new tokens', 8);
+    await setNumber(page, 'Max new tokens', 4);
     await setSample(page, false);
     await generate(page);
     const greedy = await generatedText(page, 1);
@@ -107,7 +107,7 @@ describe('web app on WebGPU', () => {
     for (const text of texts) expect(text.length).toBeGreaterThan(0);
     expect(new Set(texts).size).toBeGreaterThan(1);
     await expect.poll(() => outputPane(page, 4).count()).toBe(0);
-    expect(Number(await page.locator('[data-stat=tokens] dd').textContent())).toBe(3 * 8);
+    expect(Number(await page.locator('[data-stat=tokens] dd').textContent())).toBe(3 * 4);
   });
 
   test('a prompt with HTML is shown as text, never run', async () => {
@@ -120,6 +120,7 @@ describe('web app on WebGPU', () => {
     const attack = '<img src=x onerror=alert(1)>';
     await page.getByLabel('Prompt', { exact: true }).fill(attack);
     await setNumber(page, 'Sequences', 1);
+    await setNumber(page, 'Max new tokens', 2);
     await generate(page);
     const pane = outputPane(page, 1);
     expect(await pane.locator('[data-part=prompt]').textContent()).toBe(attack);
@@ -151,7 +152,7 @@ describe('web app on WebGPU', () => {
     await openApp(page, base, {
       model: embedded ? 'embedded' : TINY_MODEL_SPEC,
       prompt: embedded ? 'To Sherlock Holmes she is always' : 'Watson you are',
-      max_new_tokens: embedded ? 40 : 16, num_return_sequences: 3, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42,
+      max_new_tokens: embedded ? 30 : 12, num_return_sequences: 3, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42,
     }, browser.logs);
     await generate(page);
     for (const i of [1, 2, 3]) expect((await generatedText(page, i)).length).toBeGreaterThan(0);
@@ -162,5 +163,5 @@ describe('web app on WebGPU', () => {
     const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, 'app.png'), fullPage: true });
-  });
+  }, 300_000);
 });
