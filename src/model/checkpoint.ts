@@ -187,19 +187,20 @@ function planTensors(config: GPT2Config, header: SafetensorsHeader, file: string
 
 /**
  * Loads a whole `model.safetensors`. A Blob (e.g. a File) is read tensor by tensor, so it is
- * never fully in memory; an ArrayBuffer or Response is read once and decoded tensor by tensor.
+ * never fully in memory; an ArrayBuffer, a view of one (a Node Buffer) or a Response is read
+ * once and decoded tensor by tensor.
  */
 export async function loadCheckpoint(
   config: GPT2Config,
-  source: ArrayBuffer | Blob | Response,
+  source: ArrayBuffer | ArrayBufferView | Blob | Response,
   file = 'model.safetensors',
 ): Promise<GPT2Weights> {
-  let data: ArrayBuffer | Blob;
+  let data: ArrayBuffer | ArrayBufferView | Blob;
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) throw new CheckpointError(inFile(file, `download failed: HTTP ${source.status} ${source.statusText}`));
     data = await source.arrayBuffer();
   } else {
-    data = source as ArrayBuffer | Blob;
+    data = source as ArrayBuffer | ArrayBufferView | Blob;
   }
   const read = readerFor(data);
   const header = await readHeader(read, file);
@@ -217,12 +218,16 @@ export async function loadCheckpoint(
 
 interface ByteReader { size: number; bytes(begin: number, end: number): Promise<Uint8Array> }
 
-function readerFor(source: ArrayBuffer | Blob): ByteReader {
+function readerFor(source: ArrayBuffer | ArrayBufferView | Blob): ByteReader {
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     return { size: source.size, bytes: async (begin, end) => new Uint8Array(await source.slice(begin, end).arrayBuffer()) };
   }
-  const buffer = source as ArrayBuffer;
-  return { size: buffer.byteLength, bytes: async (begin, end) => new Uint8Array(buffer, begin, end - begin) };
+  // A Node Buffer or other view may sit inside a larger ArrayBuffer: read through its window.
+  const view = ArrayBuffer.isView(source) ? source : new Uint8Array(source as ArrayBuffer);
+  return {
+    size: view.byteLength,
+    bytes: async (begin, end) => new Uint8Array(view.buffer, view.byteOffset + begin, end - begin),
+  };
 }
 
 async function readHeader(read: ByteReader, file: string): Promise<SafetensorsHeader> {

@@ -133,6 +133,17 @@ describe('loadCheckpoint: layouts and dtypes', () => {
     }
   });
 
+  it('reads through the window of a Node Buffer inside a larger ArrayBuffer', async () => {
+    const bytes = new Uint8Array(fixtureSafetensors());
+    const padded = new Uint8Array(bytes.length + 16).fill(0xff);
+    padded.set(bytes, 8);
+    const window = Buffer.from(padded.buffer, 8, bytes.length);
+    const weights = await loadCheckpoint(config(), window);
+    const expected = fixtureTensors().find((t) => t.name === 'ln_f.bias')!;
+    expect(Array.from(await weights.ln_f.bias.data())).toEqual(Array.from(new Float32Array(expected.data.buffer)));
+    new GPT2(config(), weights).dispose();
+  });
+
   it('reads from a Blob slice by slice and from a Response', async () => {
     const bytes = new Uint8Array(fixtureSafetensors());
     const fromBlob = new GPT2(config(), await loadCheckpoint(config(), new Blob([bytes])));
