@@ -2,6 +2,7 @@
 import type { CliCommand } from '../command';
 import { generateCommand } from './generate';
 import { logitsCommand } from './logits';
+import { lossCommand } from './loss';
 import { tokenizeCommand } from './tokenize';
 
-export const COMMANDS: CliCommand[] = [tokenizeCommand, logitsCommand, generateCommand];
+export const COMMANDS: CliCommand[] = [tokenizeCommand, logitsCommand, generateCommand, lossCommand];
