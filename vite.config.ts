@@ -39,6 +39,27 @@ function tfjsWasmFiles(): Plugin {
 }
 
 /**
+ * Lets tfjs-backend-wasm's threads start from a bundled module worker. tfjs starts each wasm
+ * thread from the *source text* of Emscripten's factory function (Function.prototype.toString),
+ * and that function refers to `_scriptDir`, a variable of the scope around it. Bundled (and
+ * minified) that name is gone, so every thread died with "_scriptDir is not defined" (or "e is
+ * not defined"). Declaring it inside the factory makes the source text self-contained; in a
+ * worker its value was undefined anyway (no document.currentScript), which Emscripten handles.
+ */
+const THREADED_FACTORY = /tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/;
+const FACTORY_HEAD = 'function(WasmBackendModuleThreadedSimd) {\n  WasmBackendModuleThreadedSimd = WasmBackendModuleThreadedSimd || {};';
+function tfjsWasmThreads(): Plugin {
+  return {
+    name: 'tfjs-wasm-threads',
+    transform(code, id) {
+      if (!THREADED_FACTORY.test(id)) return null;
+      if (!code.includes(FACTORY_HEAD)) this.error('tfjs-backend-wasm changed: the threaded factory this plugin patches is not there');
+      return { code: code.replace(FACTORY_HEAD, `${FACTORY_HEAD}\n  var _scriptDir;`), map: null };
+    },
+  };
+}
+
+/**
  * The main thread must never load tfjs (the worker owns it): fail the build if any page chunk
  * pulls in a @tensorflow module. Worker bundles are built separately and are not checked here.
  */
@@ -59,7 +80,9 @@ function noTfjsOnMainThread(): Plugin {
 export default defineConfig({
   base: './',
   plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread()],
-  worker: { format: 'es' },
+  // The worker bundle (built on its own) and the dev server's dependency pre-bundling both need the patch.
+  worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
+  optimizeDeps: { rolldownOptions: { plugins: [tfjsWasmThreads()] } },
 
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },

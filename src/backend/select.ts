@@ -16,7 +16,7 @@ import {
   type WebGPUProbe,
 } from './choice';
 import { wasmPathPrefix } from './wasmAssets';
-import { prepareWasmThreads } from './wasmThreads';
+import { prepareWasmThreads, wasmThreadsInUse } from './wasmThreads';
 
 export interface BackendSelection {
   backend: string;
@@ -24,6 +24,8 @@ export interface BackendSelection {
   reason: string;
   /** The WebGPU adapter's name, when running on WebGPU. */
   adapter?: string;
+  /** Threads in tfjs-wasm's pool, when running on wasm. */
+  threads?: number;
 }
 
 export interface SelectOptions {
@@ -61,11 +63,6 @@ function describeAdapter(adapter: GPUAdapter): AdapterDescription {
 
 export async function selectBackend(request?: string, options: SelectOptions = {}): Promise<BackendSelection> {
   if (options.appBaseUrl) setWasmPaths(wasmPathPrefix(options.appBaseUrl));
-  // tfjs-backend-wasm 4.22 starts its threads from the source text of Emscripten's factory
-  // (Function.prototype.toString), which refers to a variable of the scope it was bundled in
-  // (_scriptDir): inside a bundled module worker every thread dies with "_scriptDir is not
-  // defined". The single-threaded SIMD build works everywhere.
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   const probe = await probeWebGPU();
   const failures: string[] = [];
   for (const candidate of planBackends(request, probe, options.policy ?? DEFAULT_POLICY)) {
@@ -75,6 +72,7 @@ export async function selectBackend(request?: string, options: SelectOptions = {
       continue;
     }
     const reason = [candidate.reason, ...failures.map((f) => `(${f})`)].filter(Boolean).join(' ');
+    if (candidate.backend === 'wasm') return { backend: 'wasm', reason, threads: wasmThreadsInUse() };
     if (candidate.backend !== 'webgpu') return { backend: candidate.backend, reason };
     watchDeviceLoss(options.onDeviceLost);
     return { backend: 'webgpu', reason, adapter: probe.status === 'ok' ? adapterName(probe.adapter) : undefined };

@@ -44,6 +44,8 @@ export interface BackendInfo {
   /** Why this is not WebGPU on a hardware adapter; '' when it is. */
   reason: string;
   adapter?: string;
+  /** Threads in tfjs-wasm's pool, when running on wasm (1 = single-threaded). */
+  threads?: number;
   /** The page is cross-origin isolated (wasm threads available). */
   crossOriginIsolated: boolean;
 }

@@ -31,6 +31,10 @@ describe('web app without WebGPU', () => {
     expect(reason).toContain('no WebGPU adapter');
     expect(reason).toContain('WebAssembly');
     expect(await page.locator('[data-stat=adapter] dd').textContent()).toBe('none (not WebGPU)');
+    // Cross-origin isolated, so tfjs wasm runs its threaded build, with a pool of every core.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(Number(await page.locator('[data-stat=threads] dd').textContent())).toBe(Math.min(cores, 8));
     await generate(page);
     expect((await generatedText(page, 1)).length).toBeGreaterThan(0);
   });

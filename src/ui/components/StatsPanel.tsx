@@ -17,6 +17,7 @@ export function StatsPanel({ state }: { state: AppState }) {
   const info = model.info;
   const rows: [string, string, string][] = [
     ['backend', 'Backend', backend ? backend.backend : 'starting…'],
+    ...(backend?.threads ? [['threads', 'Threads', String(backend.threads)] as [string, string, string]] : []),
     ['adapter', 'Adapter', backend?.adapter ?? (backend ? 'none (not WebGPU)' : '—')],
     ['model', 'Model', info ? `${info.name} · ${parameters(info.parameters)} params · ${info.nLayer} layers` : '—'],
     ['load-time', 'Model load time', ms(model.loadMs)],
