@@ -3,10 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
-import { TFJS_WASM_DIR as WASM_DIR } from './src/backend/wasmAssets';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const wasmDist = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+/** Must equal TFJS_WASM_DIR in src/backend/wasmAssets.ts, where the worker looks (bundle.test.ts checks both ends). */
+const WASM_DIR = 'tfjs-wasm';
 
 /** wasm threads need SharedArrayBuffer, which needs a cross-origin isolated page. */
 const crossOriginIsolation = {
