@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ModelSpec } from '../worker/protocol';
 import { BackendNotice } from './components/BackendNotice';
+import { CachedModels } from './components/CachedModels';
 import { Controls } from './components/Controls';
 import { LoadProgressBar } from './components/LoadProgressBar';
 import { ModelPicker } from './components/ModelPicker';
@@ -112,6 +113,7 @@ export function App() {
         <aside className="panel settings" aria-label="Settings">
           <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} />
           {modelNotice && <p className="notice warn">{modelNotice}</p>}
+          <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           <LoadProgressBar model={state.model} />
           {state.model.status === 'error' && state.model.error && (
             <p className="notice error" role="alert">

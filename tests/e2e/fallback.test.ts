@@ -2,10 +2,14 @@
  * The built app in Chromium without --enable-unsafe-webgpu (no WebGPU adapter): the worker falls
  * back to tfjs wasm and the page says why; forced backends and worker errors reach the page.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appUrl, TINY_MODEL_SPEC } from '../helpers/appServer';
 import { generate, generatedText, openApp } from '../helpers/appPage';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+import { fixtureDir } from '../helpers/fixture';
+import { startHubServer } from '../helpers/hubServer';
 
 let browser: LaunchedBrowser;
 let base: string;
@@ -53,5 +57,29 @@ describe('web app without WebGPU', () => {
     const message = (await page.getByRole('alert').allTextContents()).join(' ');
     expect(message).toContain('config.json');
     expect(await page.getByRole('button', { name: 'Generate', exact: true }).isDisabled()).toBe(true);
+  });
+
+  test('the model chooser loads any hub repository, lists it as downloaded, and deletes it', async () => {
+    const { page } = browser;
+    const file = (name: string) => new Uint8Array(readFileSync(path.join(fixtureDir, name)));
+    const hub = await startHubServer({ repos: { 'someone/tiny-gpt2': { 'config.json': file('config.json'), 'model.safetensors': file('model.safetensors') } } });
+    try {
+      await openApp(page, base, { ...TINY, hub: hub.url }, browser.logs);
+      await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Other Hugging Face repository…' });
+      await page.getByLabel('Hub repository', { exact: true }).fill('someone/tiny-gpt2');
+      await page.getByRole('button', { name: 'Load model', exact: true }).click();
+      await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
+      expect(await page.locator('[data-stat=model] dd').textContent()).toContain('someone/tiny-gpt2');
+      expect(new URL(page.url()).searchParams.get('model')).toBe('hf:someone/tiny-gpt2');
+
+      const downloaded = page.locator('.cached-models');
+      await expect.poll(() => downloaded.locator('summary').textContent()).toMatch(/^Downloaded models \(1/);
+      await downloaded.locator('summary').click();
+      await page.getByRole('button', { name: 'Delete someone/tiny-gpt2', exact: true }).click();
+      await expect.poll(() => downloaded.count()).toBe(0);
+      expect(await page.evaluate(async () => (await (await caches.open('gpt2-models-v1')).keys()).length)).toBe(0);
+    } finally {
+      await hub.stop();
+    }
   });
 });
