@@ -82,4 +82,27 @@ describe('web app without WebGPU', () => {
       await hub.stop();
     }
   });
+
+  test('checkpoint files picked from disk load, and Copy copies a pane', async () => {
+    const { page } = browser;
+    await openApp(page, base, TINY, browser.logs);
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Files from this computer…' });
+    await page.getByLabel('Checkpoint files', { exact: true }).setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
+    await page.getByRole('button', { name: 'Load model', exact: true }).click();
+    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
+    expect(await page.locator('[data-stat=model] dd').textContent()).toContain('model.safetensors');
+
+    await generate(page);
+    await page.getByRole('button', { name: 'Copy output 1', exact: true }).click();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(`${TINY.prompt}${await generatedText(page, 1)}`);
+  });
+
+  test('a picked file that is not a checkpoint is refused with a reason', async () => {
+    const { page } = browser;
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Files from this computer…' });
+    await page.getByLabel('Checkpoint files', { exact: true }).setInputFiles([path.join(fixtureDir, 'config.json')]);
+    await page.getByRole('button', { name: 'Load model', exact: true }).click();
+    expect((await page.getByRole('alert').allTextContents()).join(' ')).toContain('No .safetensors file');
+  });
 });
