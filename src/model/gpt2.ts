@@ -6,6 +6,7 @@ import { createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type K
 import { block, causalMask, layerNorm } from './layers';
 import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
+import { topLogits, type TopLogits } from './topLogits';
 
 /** newCache options. `fusedWebGPU: false` keeps the generic tfjs path on WebGPU (the reference). */
 export interface CacheOptions {
@@ -72,6 +73,15 @@ export class GPT2 {
     const logits = tf.tidy(() => fusedForward(w, this.config, ids, { cache, start: cache.length, newPositions: T })); // [B, vocab]
     cache.advance(T);
     return logits;
+  }
+
+  /**
+   * Every logit >= the k-th largest of each row of `logits` [B, vocab], with its id, by
+   * descending value (more than k only on a tie at the k-th value). On WebGPU the selection runs
+   * on the GPU and only ~2(k+1) floats per row are read back. Does not dispose `logits`.
+   */
+  topK(logits: tf.Tensor2D, k: number): Promise<TopLogits[]> {
+    return topLogits(logits, k);
   }
 
   /** Logits at every position of one sequence, without a cache: [T, vocab]. */

@@ -13,3 +13,4 @@ export {
 export { WeightsBuilder, loadCheckpoint, canonicalName, type TensorPlan, type GPT2Weights } from './checkpoint';
 export { GPT2 } from './gpt2';
 export type { KVCache, LayerKVCache } from './kvCache';
+export type { TopLogits } from './topLogits';

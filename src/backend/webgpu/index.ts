@@ -7,3 +7,4 @@ export { causalAttention, MAX_ATTENTION_POSITIONS } from './attention';
 export { lmHead } from './lmHead';
 export { WebGPUKVCache } from './kvCacheBuffer';
 export { startDispatchCounter, countDispatches, type DispatchCounter } from './dispatchCounter';
+export { topKCandidates, MAX_GPU_TOP_K } from './topK';

@@ -21,7 +21,7 @@ class KVCacheWriteProgram implements WebGPUProgram {
 
   constructor(
     readonly outputShape: number[],
-    private readonly total: number,
+    total: number,
   ) {
     this.dispatch = [ceilDiv(total, WORKGROUP), 1, 1];
   }
@@ -29,10 +29,11 @@ class KVCacheWriteProgram implements WebGPUProgram {
   getUserCode(): string {
     return `
       fn main() {
+        // Sizes come from uniforms, never baked in: tfjs reuses a compiled program by shaderKey.
         let i = ${flatIndex(WORKGROUP)};
-        if (i >= ${this.total}) { return; }
         let C = uniforms.heads * uniforms.headDim;
         let rows = uniforms.qkvShape.x; // B·T
+        if (i >= 2 * rows * C) { return; }
         let kv = i / (rows * C); // 0: key, 1: value
         let rest = i - kv * rows * C;
         let row = rest / C;

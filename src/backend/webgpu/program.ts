@@ -4,6 +4,8 @@
  * name in variableNames), a `uniforms` struct holding every input's shape plus the program's own
  * uniforms, and the builtins `localId`, `localIndex`, `workgroupId`, `numWorkgroups`. Every
  * program here lays its dispatch out in two dimensions, so tfjs calls a plain `fn main()`.
+ * tfjs caches compiled programs by shaderKey (plus input ranks and dtypes): anything baked into
+ * the WGSL text must be part of the shaderKey; sizes that vary per call come from uniforms.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
