@@ -67,8 +67,19 @@ describe('web app without WebGPU', () => {
       await openApp(page, base, { ...TINY, hub: hub.url }, browser.logs);
       await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Other Hugging Face repository…' });
       await page.getByLabel('Hub repository', { exact: true }).fill('someone/tiny-gpt2');
+      // Record what the load progress bar shows while the model downloads.
+      await page.evaluate(() => {
+        const seen: string[] = [];
+        (window as unknown as { __progress: string[] }).__progress = seen;
+        new MutationObserver(() => {
+          const box = document.querySelector('.load-progress');
+          if (box && seen[seen.length - 1] !== box.textContent) seen.push(box.textContent ?? '');
+        }).observe(document.body, { subtree: true, childList: true, characterData: true });
+      });
       await page.getByRole('button', { name: 'Load model', exact: true }).click();
       await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
+      const progress = await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress);
+      expect(progress.some((text) => /model\.safetensors/.test(text) && /\d+%/.test(text)), progress.join('\n')).toBe(true);
       expect(await page.locator('[data-stat=model] dd').textContent()).toContain('someone/tiny-gpt2');
       expect(new URL(page.url()).searchParams.get('model')).toBe('hf:someone/tiny-gpt2');
 
