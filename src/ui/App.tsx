@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ModelSpec } from '../worker/protocol';
 import { BackendNotice } from './components/BackendNotice';
+import { BackendPicker } from './components/BackendPicker';
 import { CachedModels } from './components/CachedModels';
 import { Controls } from './components/Controls';
 import { LoadProgressBar } from './components/LoadProgressBar';
@@ -113,6 +114,7 @@ export function App() {
         <aside className="panel settings" aria-label="Settings">
           <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} />
           {modelNotice && <p className="notice warn">{modelNotice}</p>}
+          <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />
           <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           <LoadProgressBar model={state.model} />
           {state.model.status === 'error' && state.model.error && (

@@ -43,11 +43,17 @@ describe('web app without WebGPU', () => {
     expect((await generatedText(page, 1)).length).toBeGreaterThan(0);
   });
 
-  test('?backend=cpu forces the cpu backend and says so', async () => {
+  test('?backend=cpu forces the cpu backend and says so; the Backend menu switches', async () => {
     const { page } = browser;
     await openApp(page, base, { ...TINY, backend: 'cpu' }, browser.logs);
     await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend')).toBe('cpu');
     expect(await page.getByTestId('backend-reason').textContent()).toContain('?backend=cpu was requested');
+
+    // The Backend menu does the same without editing the URL: a new worker, the model reloaded.
+    await page.getByLabel('Backend', { exact: true }).selectOption('wasm');
+    await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend'), { timeout: 60_000 }).toBe('wasm');
+    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
+    expect(new URL(page.url()).searchParams.get('backend')).toBe('wasm');
   });
 
   test('a model that cannot be loaded gives a readable message, not a crash', async () => {
