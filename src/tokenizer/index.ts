@@ -1,2 +1,2 @@
-export { encode, decode, EOS_TOKEN_ID } from './tokenizer';
-export { StreamDecoder, tokenBytes } from './streamDecoder';
+export { encode, decode, tokenBytes, EOS_TOKEN_ID } from './tokenizer';
+export { StreamDecoder } from './streamDecoder';

@@ -9,19 +9,7 @@
  * Each StreamDecoder owns its TextDecoder: gpt-tokenizer's own decode() shares one streaming
  * decoder between all calls, so interleaved sequences would mix their pending bytes.
  */
-import byteLevelVocabulary from 'gpt-tokenizer/bpeRanks/r50k_base';
-import { EOS_TOKEN_ID } from './tokenizer';
-
-const EOS_TEXT = '<|endoftext|>';
-const utf8 = new TextEncoder();
-
-/** The bytes one token stands for (r50k_base stores valid UTF-8 pieces as strings, the rest as bytes). */
-export function tokenBytes(id: number): Uint8Array {
-  if (id === EOS_TOKEN_ID) return utf8.encode(EOS_TEXT);
-  const entry = Number.isInteger(id) ? byteLevelVocabulary[id] : undefined;
-  if (entry === undefined) throw new RangeError(`token id ${id} is not in the GPT-2 vocabulary`);
-  return typeof entry === 'string' ? utf8.encode(entry) : Uint8Array.from(entry);
-}
+import { tokenBytes } from './tokenizer';
 
 export class StreamDecoder {
   private decoder = new TextDecoder('utf-8');

@@ -1,8 +1,10 @@
 /** GPT-2's byte-level BPE (r50k_base), via gpt-tokenizer. */
-import { decode as decodeR50k, encode as encodeR50k } from 'gpt-tokenizer/encoding/r50k_base';
+import byteLevelVocabulary from 'gpt-tokenizer/bpeRanks/r50k_base';
+import { encode as encodeR50k } from 'gpt-tokenizer/encoding/r50k_base';
 
 export const EOS_TOKEN_ID = 50256;
 const EOS_TEXT = '<|endoftext|>';
+const utf8 = new TextEncoder();
 
 /**
  * Text → token ids, with `<|endoftext|>` read as the special token 50256 (as Hugging Face does).
@@ -19,7 +21,26 @@ export function encode(text: string): number[] {
   return ids;
 }
 
-/** Token ids → text. Ids that end mid-character decode to U+FFFD; stream with StreamDecoder instead. */
+/** The bytes one token stands for (r50k_base stores valid UTF-8 pieces as strings, the rest as bytes). */
+export function tokenBytes(id: number): Uint8Array {
+  if (id === EOS_TOKEN_ID) return utf8.encode(EOS_TEXT);
+  const entry = Number.isInteger(id) ? byteLevelVocabulary[id] : undefined;
+  if (entry === undefined) throw new RangeError(`token id ${id} is not in the GPT-2 vocabulary`);
+  return typeof entry === 'string' ? utf8.encode(entry) : Uint8Array.from(entry);
+}
+
+/**
+ * Token ids → text. Bytes that end mid-character decode to U+FFFD (stream with StreamDecoder to
+ * hold them back instead). A fresh TextDecoder per call: gpt-tokenizer's own decode() shares one
+ * streaming decoder between calls, so a split character would leak into the next call's text.
+ */
 export function decode(ids: number[]): string {
-  return decodeR50k(ids);
+  const pieces = ids.map(tokenBytes);
+  const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, offset);
+    offset += piece.length;
+  }
+  return new TextDecoder('utf-8').decode(bytes);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode, EOS_TOKEN_ID } from '../../src/tokenizer/tokenizer';
-import { StreamDecoder, tokenBytes } from '../../src/tokenizer/streamDecoder';
+import { StreamDecoder } from '../../src/tokenizer/streamDecoder';
+import { tokenBytes } from '../../src/tokenizer/tokenizer';
 import { fixtureExpected } from '../helpers/fixture';
 
 function streamAll(ids: number[]): string[] {

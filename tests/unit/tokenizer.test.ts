@@ -18,6 +18,14 @@ describe('tokenizer (r50k_base)', () => {
     expect(decode(encode('x<|endoftext|>y'))).toBe('x<|endoftext|>y');
   });
 
+  it('decodes each call on its own: a character cut at the end is U+FFFD, never carried into the next call', () => {
+    const emoji = encode('😀');
+    expect(emoji.length).toBeGreaterThan(1);
+    expect(decode(emoji.slice(0, -1))).toBe('\uFFFD');
+    expect(decode(emoji.slice(-1))).toBe('\uFFFD');
+    expect(decode(emoji)).toBe('😀');
+  });
+
   it('encodes the empty string to no tokens', () => {
     expect(encode('')).toEqual([]);
   });
