@@ -1,0 +1,34 @@
+/** Messages between the benchmark page and its worker (one worker per job, so each job gets a fresh wasm module). */
+import type { MatmulCeiling, ModelBenchOptions, ModelBenchResult } from '../core';
+
+export interface BrowserJob {
+  /** A name for the results table. */
+  id: string;
+  backend: 'wasm' | 'webgpu';
+  /** wasm only: 'all' starts it the way the app does (every core, src/backend/wasmThreads.ts); 1 = single thread. */
+  threads?: 'all' | 1;
+  /** Model to benchmark; omitted for a ceiling-only job. */
+  model?: 'tiny' | '124m';
+  options?: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
+  /** Time the 124M step's matmuls alone on this backend first. */
+  ceiling?: boolean;
+}
+
+export interface BrowserJobResult {
+  id: string;
+  backend: string;
+  threads: number;
+  crossOriginIsolated: boolean;
+  hardwareConcurrency: number;
+  adapter?: string;
+  model?: string;
+  fetchMs?: number;
+  loadMs?: number;
+  bench?: ModelBenchResult;
+  ceiling?: MatmulCeiling;
+  /** Bytes of wasm memory (the heap only grows) at the end. */
+  wasmHeapBytes?: number;
+  error?: string;
+}
+
+export type FromBenchWorker = { type: 'log'; line: string } | { type: 'done'; result: BrowserJobResult };

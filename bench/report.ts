@@ -1,0 +1,233 @@
+/**
+ * Turns a benchmark run (bench/results/*.json) into docs/benchmarks.md: the machine, the tables,
+ * and each target with the number that decides it. Every figure comes from the run; nothing here
+ * is typed in by hand. Rerun on its own with `npx tsx bench/report.ts [results.json]`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MatmulCeiling, ModelBenchResult } from './core';
+import type { BrowserRun } from './browser/runBrowser';
+import type { AppLongTaskRun } from './browser/appLongTasks';
+import type { PeerResult } from './peer';
+import { repoRoot } from './models';
+
+export interface NodeResult extends Partial<ModelBenchResult> {
+  where: 'node';
+  backend: string;
+  model: string;
+  modelDescription?: string;
+  readMs?: number;
+  loadMs?: number;
+  ceiling?: MatmulCeiling;
+  peakRssMb?: number;
+  threads?: number;
+  error?: string;
+}
+
+export interface BenchReport {
+  date: string;
+  finished?: string;
+  command: string;
+  settings: { tokens: number; runs: number; quick: boolean };
+  busyBeforePercent: number;
+  busyAfterPercent?: number;
+  machine: { cpu: string; logicalCores: number; memoryGb: number; os: string; node: string; chromium?: string; gpu: string };
+  node: NodeResult[];
+  browser?: BrowserRun;
+  app: AppLongTaskRun[];
+  peer: PeerResult[];
+}
+
+/** Share of the whole machine's CPU time that was busy over `ms` (all processes, /proc/stat). */
+export async function machineBusyPercent(ms: number): Promise<number> {
+  const sample = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, idle: f[3] + f[4] };
+  };
+  try {
+    const a = sample();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = sample();
+    return Math.round((100 * (b.total - a.total - (b.idle - a.idle))) / Math.max(1, b.total - a.total));
+  } catch {
+    return NaN;
+  }
+}
+
+const f = (x: number | undefined | null, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(digits));
+const step = (r: Partial<ModelBenchResult> | undefined, p: number) => r?.stepMs?.find((s) => s.position === p)?.ms;
+const ratio = (r: Partial<ModelBenchResult> | undefined) => {
+  const a = step(r, 20);
+  const b = step(r, 500);
+  return a && b ? b / a : undefined;
+};
+const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
+
+function browserJob(report: BenchReport, id: string) {
+  return report.browser?.results.find((r) => r.id === id);
+}
+
+export function renderReport(report: BenchReport): string {
+  const m = report.machine;
+  const lines: string[] = [];
+  const out = (s = '') => lines.push(s);
+  const wasm = browserJob(report, 'wasm-124m');
+  const wasm1 = browserJob(report, 'wasm-1-thread-124m');
+  const ceiling1 = browserJob(report, 'wasm-1-thread-ceiling')?.ceiling;
+  const ceilingN = wasm?.ceiling;
+  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'inplace');
+  const nodeWasmConcat = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'concat');
+  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'inplace');
+  const nodeCpuConcat = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'concat');
+  const peer1 = report.peer.find((p) => p.backend === 'chromium-wasm' && !p.error);
+  const peer2 = report.peer.find((p) => p.backend === 'chromium-wasm-t2' && !p.error);
+  const peerBest = Math.max(peer1?.decode_tok_s ?? 0, peer2?.decode_tok_s ?? 0) || undefined;
+  const decode = wasm?.bench?.decode.tokensPerSecond;
+
+  out('# Benchmarks');
+  out();
+  out('Written by `npm run bench` (bench/run.ts, bench/report.ts) from one run; the raw numbers are in');
+  out('`bench/results/` (git-ignored). Rerun it to check them; `npm run bench -- --quick` checks the bench itself.');
+  out();
+  out('## The run');
+  out();
+  out(`- Date: ${report.date} (to ${report.finished ?? '?'}); command: \`${report.command}\``);
+  out(`- Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.memoryGb} GB memory, ${m.os}; GPU: ${m.gpu}`);
+  out(`- Node ${m.node}; Chromium ${m.chromium ?? '(not run)'} (headless, playwright-core, \`--enable-unsafe-webgpu\`)`);
+  out(`- Machine CPU busy before / after the run (all processes, 2 s samples): ${report.busyBeforePercent}% / ${report.busyAfterPercent ?? '?'}%.` +
+    ' Anything else running on these 2 cores slows every number here.');
+  out(`- Decode: ${report.settings.tokens} new greedy tokens after the 16-token prompt (\`PROMPT16\` of the peer bench), median of ${report.settings.runs} timed runs after a warm-up.`);
+  out('- Models: **124M** = GPT-2-124M-shaped (12 layers, 768 wide, 1024 positions, 50257 vocabulary) with seeded random weights,');
+  out('  made by the peer\'s `make_gpt2_random.py --seed 1234` (the very file the transformers.js side loads; cached in `.cache/bench/`);');
+  out('  **tiny** = the `tiny-gpt2` fixture (2 layers, 32 wide, 64 positions).');
+  out();
+
+  out('## Targets');
+  out();
+  out('| target | measured | result |');
+  out('|---|---|---|');
+  const r500 = (r: NodeResult | undefined) => ratio(r);
+  out(`| per-token time at position 500 ≤ 1.3× position 20, wasm (124M, Node) | ${f(step(nodeWasm, 20))} → ${f(step(nodeWasm, 500))} ms = ${f(r500(nodeWasm), 2)}× | ${mark(r500(nodeWasm) === undefined ? undefined : r500(nodeWasm)! <= 1.3)} |`);
+  out(`| the same in Chromium wasm (124M, all threads) | ${f(step(wasm?.bench, 20))} → ${f(step(wasm?.bench, 500))} ms = ${f(ratio(wasm?.bench), 2)}× | ${mark(ratio(wasm?.bench) === undefined ? undefined : ratio(wasm?.bench)! <= 1.3)} |`);
+  out(`| the same on cpu (124M, Node) | ${f(step(nodeCpu, 20), 0)} → ${f(step(nodeCpu, 500), 0)} ms = ${f(r500(nodeCpu), 2)}× | ${mark(r500(nodeCpu) === undefined ? undefined : r500(nodeCpu)! <= 1.3)} |`);
+  const est = nodeWasm?.recomputeEstimate;
+  out(`| 256 cached tokens ≥ 10× faster than recomputing (124M, wasm, Node) | cached ${f(est && est.cachedMs / 1000, 1)} s vs recompute ≈ ${f(est && est.recomputeMs / 1000, 1)} s = ${f(est?.speedup, 1)}× | ${mark(est ? est.speedup >= 10 : undefined)} |`);
+  const wasmEst = wasm?.bench?.recomputeEstimate;
+  out(`| the same in Chromium wasm | cached ${f(wasmEst && wasmEst.cachedMs / 1000, 1)} s vs recompute ≈ ${f(wasmEst && wasmEst.recomputeMs / 1000, 1)} s = ${f(wasmEst?.speedup, 1)}× | ${mark(wasmEst ? wasmEst.speedup >= 10 : undefined)} |`);
+  const share = decode && ceiling1 ? (100 * decode) / ceiling1.tokensPerSecond : undefined;
+  out(`| Chromium wasm decode ≥ 85% of the single-thread matmul ceiling (same run) | ${f(decode, 1)} tok/s vs ceiling ${f(ceiling1?.tokensPerSecond, 1)} tok/s = ${f(share, 0)}% | ${mark(share === undefined ? undefined : share >= 85)} |`);
+  const vsDefault = decode && peer1?.decode_tok_s ? decode / peer1.decode_tok_s : undefined;
+  out(`| ≥ 1.5× transformers.js at its default settings (1 wasm thread), same Chromium | ${f(decode, 1)} vs ${f(peer1?.decode_tok_s, 1)} tok/s = ${f(vsDefault, 2)}× | ${mark(vsDefault === undefined ? undefined : vsDefault >= 1.5)} |`);
+  out(`| no slower than transformers.js at its best thread setting | ${f(decode, 1)} vs ${f(peerBest, 1)} tok/s | ${mark(decode && peerBest ? decode >= peerBest : undefined)} |`);
+  const longest = report.app.length ? Math.max(...report.app.map((a) => a.longestTaskMs)) : undefined;
+  out(`| no main-thread task over 50 ms during generation (the built app) | longest ${f(longest, 0)} ms | ${mark(longest === undefined ? undefined : longest <= 50)} |`);
+  const leaks = [...report.node.map((n) => n.leak), ...(report.browser?.results.map((r) => r.bench?.leak) ?? [])].filter(Boolean);
+  const leaked = leaks.reduce((n, l) => n + l!.leaked, 0);
+  out(`| zero tensors leaked over 20 generations | ${leaks.map((l) => `${l!.leaked} over ${l!.generations}`).join(', ') || '–'} | ${mark(leaks.length ? leaked === 0 && leaks.some((l) => l!.generations >= 20) : undefined)} |`);
+  out();
+
+  out('## Chromium (the app\'s engine in a module worker, like the app)');
+  out();
+  out('| job | threads | load ms | prefill 16 / 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | wasm heap |');
+  out('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of report.browser?.results ?? []) {
+    if (!r.bench) continue;
+    const b = r.bench;
+    out(`| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ fetch ${f(r.fetchMs, 0)}) | ${f(b.prefillMs['16'], 0)} / ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} |`);
+  }
+  for (const r of report.browser?.results ?? []) if (r.error) out(`\n- ${r.id} failed: \`${r.error.split('\n')[0]}\``);
+  out();
+  if (ceiling1 || ceilingN) {
+    out('### The matmul ceiling');
+    out();
+    out('One 124M decode step\'s matmuls alone, on random weights of the same shapes: per layer [1,768]·[768,2304],');
+    out('[1,768]·[768,768], [1,768]·[768,3072], [1,3072]·[3072,768], ×12, plus the head [1,768]·[768,50257]; median of 7.');
+    out();
+    out('| wasm threads | layers ms | head ms | step ms | ceiling tok/s | head as matMul(x, wte, transposeB) ms |');
+    out('|---|---|---|---|---|---|');
+    if (ceiling1) out(`| 1 | ${f(ceiling1.layersMs)} | ${f(ceiling1.headMs)} | ${f(ceiling1.stepMs)} | ${f(ceiling1.tokensPerSecond)} | ${f(ceiling1.headTransposeBMs)} |`);
+    if (ceilingN && wasm) out(`| ${wasm.threads} | ${f(ceilingN.layersMs)} | ${f(ceilingN.headMs)} | ${f(ceilingN.stepMs)} | ${f(ceilingN.tokensPerSecond)} | ${f(ceilingN.headTransposeBMs)} |`);
+    out();
+    if (decode && ceilingN) out(`Decode with ${wasm?.threads} threads reaches ${f((100 * decode) / ceilingN.tokensPerSecond, 0)}% of the same-thread ceiling and ${f(share, 0)}% of the single-thread one.` + (wasm1?.bench ? ` Single-threaded decode: ${f(wasm1.bench.decode.tokensPerSecond, 2)} tok/s (${f(ceiling1 ? (100 * wasm1.bench.decode.tokensPerSecond) / ceiling1.tokensPerSecond : undefined, 0)}% of its ceiling).` : ''));
+    out();
+  }
+  const gpu = browserJob(report, 'webgpu-tiny');
+  if (gpu?.bench) {
+    out(`WebGPU here is SwiftShader (${gpu.adapter ?? 'software'}): the tiny model only. ${f(gpu.bench.dispatchesPerToken, 0)} GPU dispatches per generated token`);
+    out(`(counted by wrapping \`GPUComputePassEncoder.dispatchWorkgroups\`), ${f(step(gpu.bench, 20), 0)} ms per token at position 20.`);
+    out('The 124M model was not run on SwiftShader: the peer measured 12.7–15.1 s per token there, so even a 64-token context is');
+    out('about 15 minutes; a real GPU is needed for numbers that mean anything.');
+    out();
+  }
+
+  out('## Node (tfjs in Node; the CLI\'s backends)');
+  out();
+  out('| backend | model | KV cache | load ms | prefill 16 / 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | no cache: N tokens, speedup | peak RSS | leak |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const n of report.node) {
+    if (n.error) {
+      out(`| ${n.backend} | ${n.model} | – | failed: ${n.error} | | | | | | | |`);
+      continue;
+    }
+    const nc = n.noCache ? `${n.noCache.tokens}: ${f(n.noCache.speedup, 1)}×` : '–';
+    out(`| ${n.backend} | ${n.model} | ${n.cacheKind} | ${f(n.loadMs, 0)} | ${f(n.prefillMs?.['16'], 0)} / ${f(n.prefillMs?.['128'], 0)} | ${f(n.decode?.tokensPerSecond, 2)} (${n.decode?.newTokens} tok) | ${f(step(n, 20))} / ${f(step(n, 500))} | ${f(ratio(n), 2)} | ${nc} | ${f(n.peakRssMb, 0)} MB | ${n.leak ? `${n.leak.leaked} / ${n.leak.generations} gens` : '–'} |`);
+  }
+  out();
+  if (est) {
+    out(`Recomputation baseline (no KV cache: the whole sequence through the model for every new token, head on the last position only):`);
+    out(`its step time measured at ${est.sampledLengths.join(', ')} tokens (${est.sampledStepMs.map((x) => f(x, 0)).join(', ')} ms) and summed over the`);
+    out(`${est.tokens} steps along the line through them; the cached side is a real ${est.tokens}-token greedy run.`);
+    out();
+  }
+  if (nodeWasmConcat || nodeCpuConcat) {
+    out('### KV cache: in place vs concatenation');
+    out();
+    out('| backend | in place: @20 / @500 ms | concat (baseline): @20 / @500 ms |');
+    out('|---|---|---|');
+    if (nodeWasmConcat) out(`| wasm | ${f(step(nodeWasm, 20))} / ${f(step(nodeWasm, 500))} | ${f(step(nodeWasmConcat, 20))} / ${f(step(nodeWasmConcat, 500))} |`);
+    if (nodeCpuConcat) out(`| cpu | ${f(step(nodeCpu, 20), 0)} / ${f(step(nodeCpu, 500), 0)} | ${f(step(nodeCpuConcat, 20), 0)} / ${f(step(nodeCpuConcat, 500), 0)} |`);
+    out();
+  }
+
+  if (report.app.length) {
+    out('## Main thread of the built app');
+    out();
+    out('`vite build` + `vite preview`, the tiny model, the UI\'s Generate button; a PerformanceObserver records every `longtask` (> 50 ms) entry.');
+    out();
+    out('| run | backend | threads | generations × tokens × sequences | long tasks during generation | longest | longest before (page + model load) | crossOriginIsolated |');
+    out('|---|---|---|---|---|---|---|---|');
+    for (const a of report.app) {
+      out(`| ${a.label} | ${a.backend} | ${a.threads ?? '–'} | ${a.generations} × ${a.newTokens} × ${a.sequences} | ${a.longTasksDuringGeneration.length} | ${f(a.longestTaskMs, 0)} ms | ${f(a.longestTaskBeforeMs, 0)} ms | ${a.crossOriginIsolated} |`);
+    }
+    out();
+  }
+
+  out('## Side by side with transformers.js (the peer)');
+  out();
+  out('`../shared/peer` (transformers.js 4.3.2, onnxruntime-web) run by its own `bench_browser.mjs` on the same checkpoint file,');
+  out('the same 16-token prompt and the same number of new greedy tokens, in the same Chromium, right after our run.');
+  out();
+  out('| engine | wasm threads | prefill 16 ms | decode tok/s | step ms @20 | peak PSS (all Chromium) | other CPU % during |');
+  out('|---|---|---|---|---|---|---|');
+  if (wasm?.bench) out(`| this engine (tfjs-wasm) | ${wasm.threads} | ${f(wasm.bench.prefillMs['16'], 0)} | ${f(wasm.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm.bench, 20))} | ${f(wasm.peakPssMb, 0)} MB | – |`);
+  if (wasm1?.bench) out(`| this engine (tfjs-wasm) | 1 | – | ${f(wasm1.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm1.bench, 20))} | ${f(wasm1.peakPssMb, 0)} MB | – |`);
+  for (const p of report.peer) {
+    if (p.error) out(`| transformers.js (${p.backend}) | – | failed: ${String(p.error).split('\n')[0].slice(0, 120)} | | | | |`);
+    else out(`| transformers.js (${p.backend}) | ${p.wasm_num_threads ?? '?'} | ${f(p.prefill_ms, 0)} | ${f(p.decode_tok_s, 2)} | ${f(p.step_ms_pos20)} | ${f(p.peak_pss_mb_all_chromium, 0)} MB | ${f(p.other_cpu_pct_during)} |`);
+  }
+  out();
+  out(readFileSync(path.join(repoRoot, 'bench/notes.md'), 'utf8').trim());
+  out();
+  return lines.join('\n');
+}
+
+export function writeReport(report: BenchReport, file: string): void {
+  writeFileSync(file, renderReport(report));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+  const source = process.argv[2] ?? path.join(repoRoot, 'bench/results/latest.json');
+  writeReport(JSON.parse(readFileSync(source, 'utf8')) as BenchReport, path.join(repoRoot, 'docs/benchmarks.md'));
+  process.stderr.write(`wrote docs/benchmarks.md from ${source}\n`);
+}

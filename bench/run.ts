@@ -1,0 +1,203 @@
+/**
+ * `npm run bench`: the engine's speed on every backend this machine has, written to
+ * bench/results/*.json and docs/benchmarks.md.
+ *
+ *   npm run bench                              everything (about 20 minutes on 2 cores)
+ *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer
+ *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
+ *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
+ *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
+ *   npm run bench -- --only peer --merge       rerun some sections, keep the others from bench/results/latest.json
+ *   PEER_DIR=/tmp/peer npm run bench            where the peer (transformers.js) bench is set up
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ModelBenchOptions } from './core';
+import { benchModel as ensureModel, repoRoot } from './models';
+import { runBrowserJobs, type BrowserRun } from './browser/runBrowser';
+import type { BrowserJob } from './browser/protocol';
+import { measureAppLongTasks, type AppLongTaskRun } from './browser/appLongTasks';
+import { peerReady, runPeer } from './peer';
+import { machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
+import type { NodeRunRequest } from './node/runModel';
+
+const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const value = process.argv[i + 1];
+  return value && !value.startsWith('--') ? value : 'true';
+}
+
+const quick = arg('quick') === 'true';
+const tokens = Number(arg('tokens') ?? (quick ? 16 : 128));
+const runs = Number(arg('runs') ?? (quick ? 1 : 3));
+const only = (arg('only') ?? SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[];
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section '${s}' (choose from ${SECTIONS.join(', ')})`);
+const writeDocs = arg('no-docs') !== 'true';
+const merge = arg('merge') === 'true';
+const peerDir = process.env.PEER_DIR ?? '/tmp/peer';
+const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+/** Full measurement set for the 124M model on a fast backend. */
+function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+  return {
+    newTokens: tokens,
+    runs,
+    prefillLengths: [16, 128],
+    positions: quick ? [20] : [20, 500],
+    noCacheTokens: quick ? 0 : 32,
+    recomputeEstimateTokens: quick ? 0 : 256,
+    leakGenerations: quick ? 2 : 20,
+  };
+}
+
+/** Just the per-position step times, for the concat-cache baseline. */
+function positionsOnly(cacheKind: 'concat' | 'inplace'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+  return { newTokens: Math.min(tokens, 32), runs: 1, prefillLengths: [], positions: quick ? [20] : [20, 500], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0, cacheKind };
+}
+
+/** The tiny fixture model: 64 positions, so short runs. */
+function tinyOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+  return { newTokens: 40, runs, prefillLengths: [16], positions: [20, 50], noCacheTokens: 16, recomputeEstimateTokens: 0, leakGenerations: 20 };
+}
+
+/** One Node measurement in a child process (its own RSS), parsed from its RESULT line. */
+function runNode(request: NodeRunRequest): Promise<NodeResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/runModel.ts', JSON.stringify(request)], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as NodeResult);
+      else resolve({ where: 'node', backend: request.backend, model: request.model, error: `exit ${code}` } as NodeResult);
+    });
+  });
+}
+
+function machine(chromium?: string): BenchReport['machine'] {
+  const cpus = os.cpus();
+  let osName = `${os.type()} ${os.release()}`;
+  try {
+    osName = /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? osName;
+  } catch {
+    // not Linux
+  }
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    logicalCores: cpus.length,
+    memoryGb: +(os.totalmem() / 2 ** 30).toFixed(1),
+    os: `${osName} (${os.arch()}, kernel ${os.release()})`,
+    node: process.version,
+    chromium,
+    gpu: 'none (WebGPU is SwiftShader, a software adapter)',
+  };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const busyBefore = await machineBusyPercent(2000);
+  log(`machine CPU busy before the run: ${busyBefore}% (other processes distort every number; compare only quiet runs)`);
+  if (only.some((s) => s.startsWith('node') || s.startsWith('chromium') || s === 'peer')) ensureModel('124m');
+
+  const report: BenchReport = {
+    date: started.toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    settings: { tokens, runs, quick },
+    busyBeforePercent: busyBefore,
+    machine: machine(),
+    node: [],
+    browser: undefined,
+    app: [],
+    peer: [],
+  };
+
+  // The browser first: the targets that matter most (wasm in Chromium, the peer) get the quietest machine.
+  if (only.includes('chromium-wasm') || only.includes('chromium-webgpu')) {
+    const jobs: BrowserJob[] = [];
+    if (only.includes('chromium-wasm')) {
+      jobs.push({ id: 'wasm-1-thread-ceiling', backend: 'wasm', threads: 1, ceiling: true });
+      jobs.push({ id: 'wasm-124m', backend: 'wasm', threads: 'all', model: '124m', options: fullOptions(), ceiling: true });
+      jobs.push({ id: 'wasm-1-thread-124m', backend: 'wasm', threads: 1, model: '124m', options: { ...positionsOnly('inplace'), newTokens: tokens, positions: [20], runs: Math.min(runs, 2) } });
+      jobs.push({ id: 'wasm-tiny', backend: 'wasm', threads: 'all', model: 'tiny', options: tinyOptions() });
+    }
+    if (only.includes('chromium-webgpu')) {
+      // SwiftShader emulates the GPU on the CPU: the tiny model only, and few tokens.
+      jobs.push({ id: 'webgpu-tiny', backend: 'webgpu', model: 'tiny', options: { newTokens: quick ? 4 : 16, runs: 1, prefillLengths: [16], positions: [20], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: quick ? 1 : 5 } });
+    }
+    const run: BrowserRun = await runBrowserJobs(jobs, log);
+    report.browser = run;
+    report.machine = machine(run.chromium);
+  }
+
+  if (only.includes('peer')) {
+    const why = peerReady(peerDir);
+    if (why) {
+      log(`peer skipped: ${why}`);
+      report.peer.push({ peer: 'transformers.js', backend: 'chromium-wasm', error: `not run: ${why}` });
+    } else {
+      report.peer.push(runPeer(peerDir, undefined, tokens, runs, log));
+      report.peer.push(runPeer(peerDir, 2, tokens, runs, log));
+    }
+  }
+
+  if (only.includes('node-wasm')) {
+    report.node.push(await runNode({ backend: 'wasm', model: '124m', options: fullOptions(), ceiling: true }));
+    report.node.push(await runNode({ backend: 'wasm', model: '124m', options: positionsOnly('concat') }));
+    report.node.push(await runNode({ backend: 'wasm', model: 'tiny', options: tinyOptions() }));
+  }
+  if (only.includes('node-cpu')) {
+    // Pure-JS matmuls: a 124M step takes seconds, so fewer tokens and no recompute baselines.
+    const cpu124m = { ...positionsOnly('inplace'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16] };
+    report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
+    report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
+    report.node.push(await runNode({ backend: 'cpu', model: 'tiny', options: tinyOptions() }));
+  }
+
+  if (only.includes('app')) {
+    report.app = await measureAppLongTasks(
+      [
+        { label: 'auto backend (wasm here), 3 sequences', backend: 'auto', newTokens: 40, sequences: 3, generations: 2 },
+        { label: 'WebGPU forced (SwiftShader), 1 sequence', backend: 'webgpu', newTokens: 12, sequences: 1, generations: 1 },
+      ] satisfies Omit<AppLongTaskRun, 'longTasksDuringGeneration' | 'longestTaskMs' | 'longestTaskBeforeMs' | 'crossOriginIsolated' | 'threads'>[],
+      log,
+    );
+  }
+
+  report.busyAfterPercent = await machineBusyPercent(2000);
+  const latest = path.join(repoRoot, 'bench/results/latest.json');
+  if (merge && existsSync(latest)) {
+    // Keep what this run did not measure from the previous run, and say so in the command.
+    const previous = JSON.parse(readFileSync(latest, 'utf8')) as BenchReport;
+    if (!report.browser) report.browser = previous.browser;
+    if (report.node.length === 0) report.node = previous.node;
+    if (report.app.length === 0) report.app = previous.app;
+    if (report.peer.length === 0) report.peer = previous.peer;
+    if (!report.machine.chromium) report.machine.chromium = previous.machine.chromium;
+    report.command = `${previous.command} (${previous.date}), then ${report.command} for: ${only.join(', ')}`;
+  }
+  report.finished = new Date().toISOString();
+  const resultsDir = path.join(repoRoot, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2));
+  log(`results: ${path.relative(repoRoot, file)}`);
+  if (writeDocs) {
+    writeReport(report, path.join(repoRoot, 'docs/benchmarks.md'));
+    log('wrote docs/benchmarks.md');
+  }
+}
+
+main().catch((error) => {
+  log(`bench failed: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});
