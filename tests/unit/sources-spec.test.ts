@@ -38,6 +38,9 @@ describe('parseModelSpec', () => {
       expect(formatModelSpec(parseModelSpec(preset.id))).toBe(preset.id);
       expect(preset.downloadBytes).toBeLessThan(preset.fileBytes);
     }
+    // GPT-2 small has 124,439,808 parameters, plus 12 masks of 1024×1024 F32 in the hub's file.
+    expect(PRESETS[0].downloadBytes).toBe(4 * 124_439_808);
+    expect(PRESETS[0].fileBytes - PRESETS[0].downloadBytes).toBe(12 * 4 * (1024 * 1024 + 1));
     expect(describeModelSpec(parseModelSpec('gpt2-medium'))).toBe('GPT-2 medium (openai-community/gpt2-medium)');
   });
 
