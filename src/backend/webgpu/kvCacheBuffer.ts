@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KVCache } from '../../model/kvCache';
+import { webgpuBackend } from './program';
 
 export class WebGPUKVCache implements KVCache {
   private buffers: tf.Tensor3D[];
@@ -20,7 +21,7 @@ export class WebGPUKVCache implements KVCache {
     buffers?: tf.Tensor3D[],
   ) {
     const size = nHead * capacity * headDim;
-    this.buffers = buffers ?? Array.from({ length: nLayer }, () => tf.keep(tf.zeros([2, batchSize, size]) as tf.Tensor3D));
+    this.buffers = buffers ?? Array.from({ length: nLayer }, () => tf.keep(uninitializedGPUTensor([2, batchSize, size])));
   }
 
   get length(): number {
@@ -58,4 +59,13 @@ export class WebGPUKVCache implements KVCache {
   private assertLive(): void {
     if (this.disposed) throw new Error('this KVCache was disposed');
   }
+}
+
+/**
+ * A GPU tensor with no initial contents: only filled positions are ever read, so the cache skips
+ * tf.zeros' CPU zero array and its upload (75 MB for 12 layers at 1024 positions).
+ */
+function uninitializedGPUTensor(shape: [number, number, number]): tf.Tensor3D {
+  const info = webgpuBackend().makeTensorInfo(shape, 'float32');
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor3D;
 }
