@@ -2,7 +2,7 @@
  * The decoding loop: prefill the prompt once, then one forward pass per new token for all
  * sequences together, yielding every token the moment it is chosen.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { GPT2 } from '../model/gpt2';
 import type { KVCache } from '../model/kvCache';
 import { encode } from '../tokenizer/tokenizer';
@@ -16,7 +16,7 @@ import { argmax, sample } from './sampler';
 import { StoppingCriteria, type FinishReason } from './stopping';
 
 /** What generation needs from a model; GPT2 provides it (tests may pass a scripted stand-in). */
-export type GenerationModel = Pick<GPT2, 'config' | 'newCache' | 'forward'>;
+export type GenerationModel = Pick<GPT2, 'config' | 'newCache' | 'forward'> & Partial<Pick<GPT2, 'topK'>>;
 
 export interface TokenEvent {
   sequence: number;
@@ -141,6 +141,7 @@ export async function* generate(
   const randoms = sampling ? Array.from({ length: n }, (_, i) => Xoshiro128StarStar.fromSeed(seed!, i)) : [];
   const processors = buildLogitsProcessors(o);
   const needsHistory = o.repetition_penalty !== 1;
+  const readLogits = logitsReader(model, o, sampling);
   const stopping = new StoppingCriteria(maxNewTokens, eosTokenId, o.stop);
   const sequences: SequenceState[] = Array.from({ length: n }, () => ({
     ids: [], text: '', decoder: new StreamDecoder(), finishReason: null,
@@ -172,7 +173,7 @@ export async function* generate(
   if (signal?.aborted) return result();
   let cache: KVCache = model.newCache(1, promptIds.length + maxNewTokens);
   try {
-    let logits = await readBack(model.forward([promptIds], cache)); // [1 or n rows × vocab]
+    let logits = await readLogits(model.forward([promptIds], cache)); // [1 or n rows × vocab]
     prefillMs = now() - start;
     if (n > 1) {
       const shared = cache;
@@ -210,7 +211,7 @@ export async function* generate(
       await nextMacrotask(); // lets an abort (or a UI message) in between steps
       if (signal?.aborted) break decoding;
       // Finished sequences keep their batch row (fed their last token); their logits are ignored.
-      logits = await readBack(model.forward(sequences.map((seq) => [seq.ids[seq.ids.length - 1]]), cache));
+      logits = await readLogits(model.forward(sequences.map((seq) => [seq.ids[seq.ids.length - 1]]), cache));
     }
   } finally {
     cache.dispose();
@@ -225,6 +226,31 @@ async function readBack(logits: tf.Tensor): Promise<Float32Array> {
   } finally {
     logits.dispose();
   }
+}
+
+/**
+ * On WebGPU, when nothing before top-k looks at the other logits (no repetition penalty; greedy,
+ * or sampling with top_k > 0), only each row's top-k candidates are read back (GPT2.topK, ties
+ * at the k-th value included) and every other logit reads as -Infinity: the processors and the
+ * sampler then see exactly the scores top-k would have left them, so the tokens are the same.
+ */
+function logitsReader(
+  model: GenerationModel, o: ResolvedGenerationOptions, sampling: boolean,
+): (logits: tf.Tensor2D) => Promise<Float32Array> {
+  const k = sampling ? o.top_k : 1;
+  const topK = model.topK?.bind(model);
+  if (!topK || tf.getBackend() !== 'webgpu' || o.repetition_penalty !== 1 || k === 0) return readBack;
+  const vocabSize = model.config.vocabSize;
+  return async (logits) => {
+    try {
+      const rows = await topK(logits, k);
+      const scores = new Float32Array(rows.length * vocabSize).fill(-Infinity);
+      rows.forEach(({ ids, values }, b) => ids.forEach((id, j) => { scores[b * vocabSize + id] = values[j]; }));
+      return scores;
+    } finally {
+      logits.dispose();
+    }
+  };
 }
 
 function now(): number {
