@@ -91,6 +91,15 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 const showShape = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /**
+ * GPU backends keep a new tensor's values on the CPU until its first use; uploading at once lets
+ * those values go while the next tensor arrives, so a model is never in memory twice.
+ */
+function uploadNow(tensor: tf.Tensor): void {
+  const backend = tf.backend() as { uploadToGPU?: (dataId: object) => void };
+  backend.uploadToGPU?.(tensor.dataId);
+}
+
+/**
  * Turns tensors into GPT2Weights one at a time, as their bytes arrive, so a streaming download
  * never holds the whole file: decode, validate, upload, drop the bytes.
  */
@@ -112,7 +121,9 @@ export class WeightsBuilder {
       throw new CheckpointError(inFile(this.file, `tensor '${plan.entry.name}' was added twice`));
     }
     const values = decodeToFloat32(plan.entry, bytes, this.file);
-    this.uploaded.set(plan.canonical, tf.tensor(values, plan.shape, 'float32'));
+    const tensor = tf.tensor(values, plan.shape, 'float32');
+    uploadNow(tensor);
+    this.uploaded.set(plan.canonical, tensor);
   }
 
   /** Assembles the weights; throws naming the first tensor that was never added. */
