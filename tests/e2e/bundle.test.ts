@@ -5,13 +5,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { appUrl, distDir } from '../helpers/appServer';
+import { servedApp } from '../helpers/appServer';
 
 let base: string;
-const TFJS_MARKERS = /WEBGPU_|WEBGL_VERSION|setWasmPaths|tfjs/;
+let distDir: string;
+const TFJS_MARKERS = /WEBGPU_|WEBGL_VERSION|setWasmPaths|WASM_HAS_SIMD_SUPPORT/;
 
 beforeAll(async () => {
-  base = await appUrl();
+  ({ url: base, dir: distDir } = await servedApp());
 });
 
 /** The scripts index.html loads, and everything they import statically. */

@@ -8,14 +8,12 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fixtureDir, repoRoot } from './fixture';
 
 const workDir = path.join(repoRoot, '.cache/e2e');
-export const distDir = path.join(workDir, 'dist');
-const keyFile = path.join(workDir, 'build-key');
 /** The fixture model's folder inside the build, relative to the app. */
 export const TINY_MODEL_PATH = 'test-models/tiny-gpt2/';
 export const TINY_MODEL_SPEC = `url:./${TINY_MODEL_PATH}`;
@@ -37,24 +35,42 @@ function buildInputsKey(): string {
   return hash.digest('hex');
 }
 
-/** Builds the app into .cache/e2e/dist unless an up-to-date build is there. */
+/** A build per input fingerprint, so concurrent runs never swap files under each other's server. */
+function buildDir(key: string): string {
+  return path.join(workDir, `build-${key.slice(0, 16)}`);
+}
+
+/** Builds the app into .cache/e2e/build-<fingerprint> unless that build exists; returns its folder. */
 export function ensureBuild(): string {
   const key = buildInputsKey();
-  if (existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key && existsSync(path.join(distDir, 'index.html'))) return distDir;
+  const dir = buildDir(key);
+  if (existsSync(path.join(dir, 'index.html'))) return dir;
   mkdirSync(workDir, { recursive: true });
-  // Build beside the old one and swap, so a failed build never leaves half a dist behind.
-  const fresh = path.join(workDir, `dist-${process.pid}`);
+  // Build beside and rename, so a failed build never leaves half a folder behind.
+  const fresh = `${dir}.tmp-${process.pid}`;
   rmSync(fresh, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
-  });
+  execFileSync(
+    process.execPath,
+    // --bypass-lock: another vitest run (or `npm start`) may be building too; outputs never overlap.
+    [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', 'warn', '--bypass-lock'],
+    // NODE_ENV: vitest sets it to 'test', which would give React's development build.
+    { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_ENV: 'production', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' } },
+  );
   cpSync(fixtureDir, path.join(fresh, TINY_MODEL_PATH), { recursive: true });
-  rmSync(distDir, { recursive: true, force: true });
-  renameSync(fresh, distDir);
-  writeFileSync(keyFile, key);
-  return distDir;
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(fresh, dir);
+  removeOldBuilds(dir);
+  return dir;
+}
+
+/** Keeps the newest few builds (others may still be served by a concurrent run). */
+function removeOldBuilds(keep: string): void {
+  const builds = readdirSync(workDir)
+    .filter((name) => /^build-[0-9a-f]{16}$/.test(name))
+    .map((name) => path.join(workDir, name))
+    .filter((dir) => dir !== keep)
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const dir of builds.slice(2)) rmSync(dir, { recursive: true, force: true });
 }
 
 function freePort(): Promise<number> {
@@ -76,24 +92,32 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-interface ServerRecord { port: number; key: string }
+interface ServerRecord { port: number; dir: string }
+
+export interface ServedApp {
+  /** The app's URL, ending in '/'. */
+  url: string;
+  /** The build folder it serves. */
+  dir: string;
+}
 
 /**
- * The app's URL (ending in '/'), built and served. vitest runs each test file in a child of the
- * same main process, so the server is recorded per main process id (our parent).
+ * The built app, served. One build and one server per vitest run: vitest runs each test file in
+ * a child of the same main process (our parent), so the server is recorded under that process
+ * id, and later files reuse it even if sources changed meanwhile.
  */
-export async function appUrl(): Promise<string> {
-  ensureBuild();
-  const key = readFileSync(keyFile, 'utf8');
+export async function servedApp(): Promise<ServedApp> {
   const owner = process.ppid;
   const recordFile = path.join(workDir, `server-${owner}.json`);
   if (existsSync(recordFile)) {
     const record = JSON.parse(readFileSync(recordFile, 'utf8')) as ServerRecord;
     const url = `http://127.0.0.1:${record.port}/`;
-    if (record.key === key && (await answers(url))) return url;
+    if (existsSync(record.dir) && (await answers(url))) return { url, dir: record.dir };
   }
+  forgetFinishedRuns();
+  const dir = ensureBuild();
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(repoRoot, 'tests/helpers/previewServer.mjs'), distDir, String(port), String(owner)], {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'tests/helpers/previewServer.mjs'), dir, String(port), String(owner)], {
     cwd: repoRoot,
     detached: true,
     // Not our stderr: a pipe held open by the server would keep vitest waiting for it to close.
@@ -114,6 +138,25 @@ export async function appUrl(): Promise<string> {
   });
   child.stdout!.destroy();
   child.unref();
-  writeFileSync(recordFile, JSON.stringify({ port, key } satisfies ServerRecord));
-  return `http://127.0.0.1:${port}/`;
+  writeFileSync(recordFile, JSON.stringify({ port, dir } satisfies ServerRecord));
+  return { url: `http://127.0.0.1:${port}/`, dir };
+}
+
+/** Drops the server records of vitest runs that have ended (their servers exited with them). */
+function forgetFinishedRuns(): void {
+  if (!existsSync(workDir)) return;
+  for (const name of readdirSync(workDir)) {
+    const owner = /^server-(\d+)\.json$/.exec(name)?.[1];
+    if (!owner) continue;
+    try {
+      process.kill(Number(owner), 0);
+    } catch {
+      rmSync(path.join(workDir, name), { force: true });
+    }
+  }
+}
+
+/** The served app's URL, ending in '/'. */
+export async function appUrl(): Promise<string> {
+  return (await servedApp()).url;
 }
