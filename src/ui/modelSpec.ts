@@ -21,7 +21,7 @@ function size(bytes: number): string {
 
 /** The choices offered in the model menu. */
 export const MODEL_OPTIONS: ModelOption[] = [
-  { value: EMBEDDED_MODEL, label: 'Sherlock GPT-2 (built in, works offline)' },
+  { value: EMBEDDED_MODEL, label: 'Sherlock GPT-2 (built in)' },
   ...PRESETS.map((p) => ({ value: p.id, label: `${p.id}: ${p.label}, ${p.parameters} parameters, ${size(p.downloadBytes)} download` })),
 ];
 
