@@ -6,6 +6,7 @@ import { createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type K
 import { block, causalMask, layerNorm } from './layers';
 import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
+import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { topLogits, type TopLogits } from './topLogits';
 
 /** newCache options. `fusedWebGPU: false` keeps the generic tfjs path on WebGPU (the reference). */
@@ -43,7 +44,7 @@ export class GPT2 {
       throw new RangeError(`cache capacity must be between 1 and n_positions (${this.config.nPositions}), got ${capacity}`);
     }
     const { nLayer, nHead, nEmbd } = this.config;
-    if ((options.fusedWebGPU ?? true) && tf.getBackend() === 'webgpu') {
+    if ((options.fusedWebGPU ?? true) && tf.getBackend() === 'webgpu' && capacity <= MAX_ATTENTION_POSITIONS) {
       return new WebGPUKVCache(nLayer, nHead, nEmbd / nHead, batchSize, capacity);
     }
     return createKVCache(options.kind ?? defaultKVCacheKind(), nLayer, batchSize, capacity);

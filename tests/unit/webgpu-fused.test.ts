@@ -143,9 +143,14 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
     generic.dispose();
   });
 
-  it('leaks no tensors or GPU memory: generations, repeat, dispose, back to baseline', async () => {
+  it('leaks no tensors or GPU buffers: generations, repeat, dispose, back to baseline', async () => {
+    // Buffers freed while commands are queued are released at the next submit: read something first.
+    const settle = async () => read(tf.tidy(() => tf.scalar(1).add(1)));
+    const gpuBytes = () => (tf.memory() as tf.MemoryInfo & { numBytesInGPU: number }).numBytesInGPU;
+    await settle();
     const tensors = tf.memory().numTensors;
     const bytes = tf.memory().numBytes;
+    const buffers = gpuBytes();
     for (let g = 0; g < 5; g++) {
       const c = expected.cases[g % expected.cases.length];
       const prompt = model.newCache(1);
@@ -155,7 +160,9 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
       for (let step = 0; step < 3; step++) model.forward([[c.greedy_ids[step]], [c.greedy_ids[step]]], pair).dispose();
       pair.dispose();
     }
+    await settle();
     expect(tf.memory().numTensors).toBe(tensors);
     expect(tf.memory().numBytes).toBe(bytes);
+    expect(gpuBytes()).toBe(buffers); // bytes in GPU buffers held by live tensors (tfjs's buffer manager)
   });
 });

@@ -9,11 +9,11 @@ import { runProgram, TWO_D_LAYOUT, type WebGPUProgram } from './program';
 
 const WORKGROUP = 64;
 /** Scores of one query live in workgroup memory (16 KiB guaranteed by WebGPU). */
-export const MAX_ATTENTION_POSITIONS = 3072;
+export const MAX_ATTENTION_POSITIONS = 2048;
 
 class CausalAttentionProgram implements WebGPUProgram {
   variableNames = ['qkv', 'cache'];
-  uniforms = 'start : i32, newPositions : i32,';
+  uniforms = 'start : i32, newPositions : i32, capacity : i32,';
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
   dispatchLayout = TWO_D_LAYOUT;
   dispatch: [number, number, number];
@@ -23,20 +23,19 @@ class CausalAttentionProgram implements WebGPUProgram {
     readonly outputShape: number[],
     private readonly heads: number,
     private readonly headDim: number,
-    private readonly capacity: number,
+    private readonly scoreSlots: number,
   ) {
     this.dispatch = [heads, outputShape[0], 1];
-    this.shaderKey = `gpt2CausalAttention_${heads}_${headDim}_${capacity}`;
+    this.shaderKey = `gpt2CausalAttention_${heads}_${headDim}_${scoreSlots}`;
   }
 
   getUserCode(): string {
-    const { heads: H, headDim: D, capacity } = this;
+    const { heads: H, headDim: D, scoreSlots } = this;
     return `
       const H = ${H};
       const D = ${D};
-      const CAPACITY = ${capacity};
       var<workgroup> query : array<f32, D>;
-      var<workgroup> scores : array<f32, CAPACITY>;
+      var<workgroup> scores : array<f32, ${scoreSlots}>;
       var<workgroup> partial : array<f32, ${WORKGROUP}>;
 
       fn workgroupReduce(v : f32, isMax : bool) -> f32 {
@@ -62,8 +61,8 @@ class CausalAttentionProgram implements WebGPUProgram {
         let visible = uniforms.start + row - b * T + 1; // keys 0..start+t: the causal mask
         let C = H * D;
         let B = uniforms.cacheShape.y;
-        let keys = (b * H + h) * CAPACITY * D;
-        let values = ((B + b) * H + h) * CAPACITY * D;
+        let keys = (b * H + h) * uniforms.capacity * D;
+        let values = ((B + b) * H + h) * uniforms.capacity * D;
         let scale = ${1 / Math.sqrt(D)};
 
         for (var d = i32(localIndex); d < D; d = d + ${WORKGROUP}) { query[d] = qkv[row * 3 * C + h * D + d] * scale; }
@@ -106,7 +105,10 @@ export function causalAttention(qkv: tf.Tensor2D, cache: tf.Tensor3D, start: num
   }
   const [rows, threeC] = qkv.shape;
   const C = threeC / 3;
-  const program = new CausalAttentionProgram([rows, C], heads, C / heads, capacity);
+  // Score slots: the capacity rounded up to a power of two, so caches of many sizes (one per
+  // prompt length in generate()) share a handful of compiled programs.
+  const scoreSlots = Math.max(64, 2 ** Math.ceil(Math.log2(capacity)));
+  const program = new CausalAttentionProgram([rows, C], heads, C / heads, scoreSlots);
   const int = (v: number) => ({ type: 'int32' as const, data: [v] });
-  return runProgram(program, [qkv, cache], [int(start), int(newPositions)]) as tf.Tensor2D;
+  return runProgram(program, [qkv, cache], [int(start), int(newPositions), int(capacity)]) as tf.Tensor2D;
 }
