@@ -26,6 +26,16 @@ afterAll(async () => {
 });
 
 describe('web app without WebGPU', () => {
+  test('with nothing set, the page loads the built-in model by itself', async () => {
+    const { page } = browser;
+    await page.goto(base);
+    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 120_000 }).toBe('ready');
+    expect(await page.locator('[data-stat=model] dd').textContent()).toContain('Sherlock GPT-2 (built in)');
+    // The defaults are written into the address, so the link already reproduces a run.
+    const params = new URL(page.url()).searchParams;
+    expect(Object.fromEntries(params)).toMatchObject({ model: 'embedded', top_k: '50', top_p: '0.95', temperature: '1', num_return_sequences: '3', do_sample: 'true' });
+  });
+
   test('falls back to wasm, says why, and still generates', async () => {
     const { page } = browser;
     await openApp(page, base, TINY, browser.logs);
