@@ -13,7 +13,7 @@ const PREFIX: Record<ErrorPhase, string> = {
 export function describeError(error: unknown, phase: ErrorPhase): string {
   if (error instanceof Error && READABLE.has(error.name)) return error.message;
   const detail = error instanceof Error ? error.message : String(error);
-  if (/out of memory|allocation|OOM/i.test(detail)) {
+  if (/out of memory|\bOOM\b|failed to allocate|allocation failed/i.test(detail)) {
     return `${PREFIX[phase]}: the device ran out of memory (${detail}). Choose a smaller model, fewer sequences, or another backend (?backend=wasm).`;
   }
   if (phase === 'backend') {

@@ -66,6 +66,15 @@ describe('web app without WebGPU', () => {
     expect(new URL(page.url()).searchParams.get('backend')).toBe('wasm');
   });
 
+  test('a prompt longer than the context is cut, and the page says so', async () => {
+    const { page } = browser;
+    // The fixture model's context is 64 tokens.
+    await openApp(page, base, { ...TINY, prompt: 'Holmes and Watson walked along Baker Street. '.repeat(10), max_new_tokens: 4 }, browser.logs);
+    await generate(page);
+    const status = await page.locator('.status-line').textContent();
+    expect(status).toMatch(/^Done: 4 tokens\. The prompt \(\d+ tokens\) plus 4 new tokens exceed the context of 64 tokens: the first \d+ prompt tokens were left out\.$/);
+  });
+
   test('a model that cannot be loaded gives a readable message, not a crash', async () => {
     const { page } = browser;
     await page.goto(`${base}?model=${encodeURIComponent('url:./no-such-model/')}`);
