@@ -83,14 +83,17 @@ export function attention(
 ): tf.Tensor3D {
   const [B, T, C] = x.shape;
   const D = C / nHead;
-  const splitHeads = (t: tf.Tensor) => t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
+  // [B, T, C] → [B, H, T, D]. With one new position the transpose only relabels axes, so a
+  // reshape does it without a copy (tfjs-wasm's Transpose costs as much as a small matmul).
+  const splitHeads = (t: tf.Tensor) =>
+    (T === 1 ? t.reshape([B, nHead, 1, D]) : t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3])) as tf.Tensor4D; // [B, H, T, D]
 
   const [q, k, v] = tf.split(conv1d(x, c_attn), 3, -1).map(splitHeads); // 3 × [B, H, T, D]
   const past = cache ? cache.store.append(cache.layer, k, v) : { k, v }; // keys [B, H, S, D]; values [B, H, S, D] or vT [B, H, D, S]
   const scores = queryKeyScores(q.mul(1 / Math.sqrt(D)), past.k); // [B, H, T, S]
   const attended = tf.softmax(mask ? scores.add(mask) : scores) as tf.Tensor4D; // [B, H, T, S]
   const heads = 'vT' in past ? weightValuesT(attended, past.vT) : tf.matMul(attended, past.v); // [B, H, T, D]
-  const merged = heads.transpose([0, 2, 1, 3]).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
+  const merged = (T === 1 ? heads : heads.transpose([0, 2, 1, 3])).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
   return conv1d(merged, c_proj); // [B, T, C]
 }
 

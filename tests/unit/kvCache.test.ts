@@ -55,19 +55,21 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     });
 
     it('gives the logits of the concat cache and of a full recompute at every step, growing in chunks', async () => {
-      // A chunk of 8 positions makes the cache grow 7 times over 54 positions.
+      // A chunk of 8 positions makes the cache grow 5 times over 40 positions.
       const inplace = new InPlaceKVCache(nLayer(), 1, 64, 8);
       const concat = createKVCache('concat', nLayer(), 1, 64);
       const ids = [...PROMPT];
       let input = [PROMPT];
-      for (let step = 0; step < 44; step++) {
+      for (let step = 0; step < 30; step++) {
         const a = await read(model.forward(input, inplace));
         const b = await read(model.forward(input, concat));
-        const all = model.forwardAll(ids); // [T, vocab], no cache
-        const last = await read(all.slice([ids.length - 1, 0], [1, -1]));
-        all.dispose();
-        expectClose(a, last);
-        expectClose(b, last);
+        expectClose(a, b);
+        if (step % 3 === 0) {
+          const all = model.forwardAll(ids); // [T, vocab], no cache
+          const last = await read(all.slice([ids.length - 1, 0], [1, -1]));
+          all.dispose();
+          expectClose(a, last);
+        }
         let best = 0;
         for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
         // Feed a varied token (not only the greedy one) so positions differ.
@@ -98,7 +100,7 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       await read(model.forward([PROMPT], one));
       const three = one.repeat(3) as LayerKVCache;
       const steps = [[11], [12], [13]];
-      for (let s = 0; s < 10; s++) {
+      for (let s = 0; s < 6; s++) {
         const logits = model.forward(steps, three); // [3, vocab]
         const rows = await read(logits);
         const V = model.config.vocabSize;
@@ -118,7 +120,7 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     it('leaves no tensors behind over 20 generations, and frees its memory on dispose', async () => {
       const run = async (i: number) => {
         const stream = generate(model, 'The quick brown fox', {
-          max_new_tokens: 12, do_sample: i % 2 === 0, top_k: 50, top_p: 0.95, num_return_sequences: i % 2 === 0 ? 3 : 1, seed: i,
+          max_new_tokens: 8, do_sample: i % 2 === 0, top_k: 50, top_p: 0.95, num_return_sequences: i % 2 === 0 ? 3 : 1, seed: i,
         });
         while (!(await stream.next()).done);
       };
