@@ -8,12 +8,16 @@ import type { Conv1DWeights, LayerNormWeights, BlockWeights } from './checkpoint
 import type { GPT2Config } from './config';
 import type { LayerKVCache } from './kvCache';
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const TWO_SQRT_2_OVER_PI = 2 * Math.sqrt(2 / Math.PI);
 
-/** gelu_new: the tanh approximation GPT-2 was trained with. */
+/**
+ * gelu_new, the tanh approximation GPT-2 was trained with: ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+ * Written with ½·(1 + tanh(z)) = sigmoid(2z), which is the same function in 6 kernels instead of 8
+ * (each kernel call costs about as much as its arithmetic at decode sizes).
+ */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(SQRT_2_OVER_PI); // sqrt(2/π)·(x + 0.044715·x³)
-  return x.mul(0.5).mul(inner.tanh().add(1)); // ½·x·(1 + tanh(...))
+  const z2 = x.mul(x.square().mul(0.044715 * TWO_SQRT_2_OVER_PI).add(TWO_SQRT_2_OVER_PI)); // 2·√(2/π)·(x + 0.044715·x³)
+  return x.mul(z2.sigmoid()); // x·sigmoid(2z) = ½·x·(1 + tanh(z))
 }
 
 /** gelu: the exact form, ½·x·(1 + erf(x/√2)). */
@@ -27,8 +31,9 @@ export function gelu(x: tf.Tensor, activation: GPT2Config['activation']): tf.Ten
 
 /** Normalises each position over its C features, then scales and shifts. */
 export function layerNorm<R extends tf.Rank>(x: tf.Tensor<R>, { weight, bias }: LayerNormWeights, eps: number): tf.Tensor<R> {
-  const { mean, variance } = tf.moments(x, -1, true); // [..., 1] each
-  const normalized = x.sub(mean).mul(variance.add(eps).rsqrt()); // [..., C]
+  const centered = x.sub(x.mean(-1, true)); // [..., C]
+  const variance = centered.square().mean(-1, true); // [..., 1]
+  const normalized = centered.mul(variance.add(eps).rsqrt()); // [..., C]
   return normalized.mul(weight).add(bias) as tf.Tensor<R>; // [..., C]
 }
 
