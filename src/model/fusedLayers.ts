@@ -1,26 +1,23 @@
 /**
  * The same GPT-2 blocks as layers.ts, for tfjs on WebGPU: each step is one fused WGSL program
- * (src/backend/webgpu/), 8 dispatches per layer. Rows are flattened to [B·T, C]; the new
+ * (src/backend/webgpu/), 6 dispatches per layer. Rows are flattened to [B·T, C]; the new
  * positions of every sequence are start..start+T-1 and their keys/values go into the cache.
+ * The pre-norms (ln_1, ln_2) run inside the projection that follows them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache, type WebGPUKVCache } from '../backend/webgpu';
-import type { BlockWeights, GPT2Weights, LayerNormWeights } from './checkpoint';
+import type { BlockWeights, GPT2Weights } from './checkpoint';
 import type { GPT2Config } from './config';
 
 /** Where this forward pass writes: the cache, the first new position, and T new positions per sequence. */
 export interface Step { cache: WebGPUKVCache; start: number; newPositions: number }
 
-function layerNorm(x: tf.Tensor2D, { weight, bias }: LayerNormWeights, eps: number): tf.Tensor2D {
-  return layerNormRows(x, weight, bias, eps); // [B·T, C]
-}
-
 /** Attention sublayer with its residual: x + c_proj(attend(c_attn(ln_1(x)))). */
 function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, step: Step, layer: number): tf.Tensor2D {
   const { c_attn, c_proj } = weights.attn;
   const { cache, start, newPositions } = step;
-  const h = layerNorm(x, weights.ln_1, config.layerNormEpsilon); // [B·T, C]
-  const qkv = linear(h, c_attn.weight, c_attn.bias); // [B·T, 3C]
+  const ln_1 = { ...weights.ln_1, eps: config.layerNormEpsilon };
+  const qkv = linear(x, c_attn.weight, c_attn.bias, { layerNorm: ln_1 }); // [B·T, 3C]
   writeKVCache(qkv, cache.layer(layer), start, newPositions, config.nHead, cache.capacity); // cache[.., start..start+T-1] = k, v
   const heads = causalAttention(qkv, cache.layer(layer), start, newPositions, config.nHead, cache.capacity); // [B·T, C]
   return linear(heads, c_proj.weight, c_proj.bias, { residual: x }); // [B·T, C]
@@ -29,8 +26,8 @@ function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, st
 /** MLP sublayer with its residual: x + c_proj(gelu(c_fc(ln_2(x)))). */
 function mlp(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config): tf.Tensor2D {
   const { c_fc, c_proj } = weights.mlp;
-  const h = layerNorm(x, weights.ln_2, config.layerNormEpsilon); // [B·T, C]
-  const hidden = linear(h, c_fc.weight, c_fc.bias, { activation: config.activation }); // [B·T, 4C]
+  const ln_2 = { ...weights.ln_2, eps: config.layerNormEpsilon };
+  const hidden = linear(x, c_fc.weight, c_fc.bias, { layerNorm: ln_2, activation: config.activation }); // [B·T, 4C]
   return linear(hidden, c_proj.weight, c_proj.bias, { residual: x }); // [B·T, C]
 }
 
