@@ -33,7 +33,7 @@ async function windowNll(model: GPT2, window: number[]): Promise<number> {
     const flatTargets = tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32'); // [T-1]
     return tf.gather(logProbs.reshape([-1]), flatTargets).neg(); // [T-1]
   });
-  const values = await nll.data();
+  const values = (await nll.data()) as Float32Array;
   nll.dispose();
   return values.reduce((sum, v) => sum + v, 0);
 }
