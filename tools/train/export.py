@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gpt2 import GPT2, CompactVocab, GPT2Config, window_loss
+from gpt2 import GPT2, CompactVocab, GPT2Config, token_losses, window_loss
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -123,21 +123,33 @@ def sample(model, prompt_ids, *, top_k, top_p, seed, num, max_new_tokens):
     return [row[len(prompt_ids):].tolist() for row in ids]
 
 
-def compact_val_loss(model, vocab, val, cfg):
-    """Validation loss of the exported (F16-rounded) weights, float32, through the compact head.
+def val_token_losses(model, vocab, val, cfg):
+    """Per-token validation losses of the exported (F16-rounded) weights, float32.
 
-    Exactly the full model's figure (its unseen-token rows are all the pooled row), computed with
-    a head 2.7 times smaller. Without a compact vocabulary, the full head is used.
+    With a compact vocabulary this runs through the compact head: exactly the full model's figures
+    (its unseen-token rows are all the pooled row), with a head 2.7 times smaller.
     """
     if vocab is None:
-        return window_loss(model, val, cfg.n_positions)
+        return token_losses(model, val, cfg.n_positions)
     compact = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": vocab.size}))
     weights = model.state_dict()
-    rows = torch.cat([weights["wte.weight"][torch.from_numpy(vocab.seen)],
-                      weights["wte.weight"][int(np.setdiff1d(np.arange(cfg.vocab_size), vocab.seen)[0])][None]])
+    unseen_example = int(np.setdiff1d(np.arange(cfg.vocab_size), vocab.seen)[0])
+    rows = torch.cat([weights["wte.weight"][torch.from_numpy(vocab.seen)], weights["wte.weight"][unseen_example][None]])
     compact.load_state_dict({**weights, "wte.weight": rows})
     compact.logit_bias = vocab.logit_bias()
-    return window_loss(compact, val, cfg.n_positions, vocab=vocab)
+    return token_losses(compact, val, cfg.n_positions, vocab=vocab)
+
+
+def loss_by_train_frequency(losses, targets, train_ids, vocab_size):
+    """How much of the validation loss comes from tokens that are rare (or absent) in training."""
+    counts = np.bincount(train_ids, minlength=vocab_size)[targets]
+    rows = []
+    for label, lo, hi in [("0 (never)", 0, 0), ("1-10", 1, 10), ("11-100", 11, 100), ("over 100", 101, None)]:
+        sel = (counts >= lo) & (counts <= (hi if hi is not None else counts.max()))
+        rows.append({"train_count": label, "tokens": int(sel.sum()),
+                     "mean_loss": float(losses[sel].mean()) if sel.any() else None,
+                     "share_of_val_loss": float(losses[sel].sum() / len(losses))})
+    return rows
 
 
 def main():
@@ -213,7 +225,9 @@ def main():
 
     val = np.fromfile(os.path.join(args.data, "val.bin"), dtype="<u2").astype(np.int64).tolist()
     t = time.time()
-    val_loss, val_tokens = window_loss(model, val, cfg.n_positions) if args.full_eval else compact_val_loss(model, vocab, val, cfg)
+    losses, targets = token_losses(model, val, cfg.n_positions) if args.full_eval else val_token_losses(model, vocab, val, cfg)
+    val_loss, val_tokens = float(losses.mean()), len(losses)
+    train_ids = np.fromfile(os.path.join(args.data, "train.bin"), dtype="<u2").astype(np.int64)
     prompt_ids = encode(SAMPLE_PROMPT)
     samples = sample(model, prompt_ids, top_k=50, top_p=0.95, seed=args.seed, num=3, max_new_tokens=60)
     report = {
@@ -224,6 +238,7 @@ def main():
         "exported_val_loss": val_loss,
         "exported_val_predicted_tokens": val_tokens,
         "val_eval_s": round(time.time() - t, 1),
+        "val_loss_by_train_frequency": loss_by_train_frequency(losses, targets, train_ids, cfg.vocab_size),
         "safetensors_bytes": os.path.getsize(st_path),
         "params": sum(a.size for a in tensors.values()),
         "samples": {"prompt": SAMPLE_PROMPT, "top_k": 50, "top_p": 0.95, "seed": args.seed,

@@ -155,31 +155,38 @@ class CompactVocab:
         return full
 
 
-def window_loss(model, ids, context, vocab=None, autocast=False):
-    """Mean next-token cross-entropy (nats/token) over non-overlapping `context`-token windows.
+def token_losses(model, ids, context, vocab=None, autocast=False):
+    """Next-token cross-entropy (nats) of every predicted token, over non-overlapping windows.
 
     Same windowing as the app's `loss` CLI command: ids are cut into consecutive windows of
     `context` tokens (the last one may be shorter); within each window every token but the first is
     predicted from the ones before it. With `vocab` (a CompactVocab), `model` is the compact
-    training model and the figure is the one its full-vocabulary export would give.
-    Returns (mean loss, number of predicted tokens).
+    training model and the figures are the ones its full-vocabulary export would give.
+    Returns (losses [N], targets [N]) as numpy arrays.
     """
-    total, count = 0.0, 0
+    losses, targets = [], []
     model.eval()
     with torch.no_grad():
         for start in range(0, len(ids), context):
             window = np.asarray(ids[start:start + context], dtype=np.int64)
             if len(window) < 2:
                 continue
+            targets.append(window[1:])
+            penalty = 0.0
             if vocab is not None:
-                unseen_targets = int((vocab.to_compact[window[1:]] == vocab.pooled).sum())
-                total += unseen_targets * math.log(vocab.n_unseen)  # p(token) = p(pooled) / n_unseen
+                # p(unseen token) = p(pooled class) / n_unseen
+                penalty = (vocab.to_compact[window[1:]] == vocab.pooled) * math.log(vocab.n_unseen)
                 window = vocab.to_compact[window]
             x = torch.from_numpy(window).view(1, -1)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 logits = model(x[:, :-1])
             logits = logits.float()
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), x[0, 1:], reduction="sum")
-            total += loss.item()
-            count += len(window) - 1
-    return total / count, count
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), x[0, 1:], reduction="none")
+            losses.append(loss.double().numpy() + penalty)
+    return np.concatenate(losses), np.concatenate(targets)
+
+
+def window_loss(model, ids, context, vocab=None, autocast=False):
+    """Mean of token_losses: (nats/token, number of predicted tokens)."""
+    losses, _ = token_losses(model, ids, context, vocab, autocast)
+    return float(losses.mean()), len(losses)
