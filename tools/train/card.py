@@ -195,8 +195,8 @@ Prompt `Watson you are`, the notebook's settings: top-k 50, top-p 0.95, temperat
 ```sh
 node tools/train/tokenize.mjs
 nice -n 5 /usr/bin/python3 tools/train/train.py --minutes {args['minutes']:g} --eval-minutes {args['eval_minutes']:g}
-/usr/bin/python3 tools/train/export.py      # config.json, model.safetensors, loss-curve.png, test fixture
-/usr/bin/python3 tools/train/card.py        # this card
+tools/train/finish.sh   # export.py (config.json, model.safetensors, loss-curve.png, test fixture),
+                        # the engine's loss and samples, card.py (this card), the model's test
 ```
 
 A wall-clock budget makes the number of steps depend on the machine; `train.py --steps N` ties the
