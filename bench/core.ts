@@ -85,23 +85,28 @@ async function greedyStep(model: GPT2, ids: number[][], cache: ReturnType<GPT2['
 }
 
 /** Greedy decode with the cache: returns the time of each step (the first entry is the prefill). */
-export async function timedGreedy(model: GPT2, prompt: number[], newTokens: number, kind?: KVCacheKind): Promise<{ stepsMs: number[]; ids: number[] }> {
+export async function timedGreedy(
+  model: GPT2, prompt: number[], newTokens: number, kind?: KVCacheKind, dispatchCount?: () => number,
+): Promise<{ stepsMs: number[]; ids: number[]; stepDispatches: number[] }> {
   const cache = model.newCache(1, model.config.nPositions, { kind });
   const stepsMs: number[] = [];
   const ids: number[] = [];
+  const stepDispatches: number[] = [];
   try {
     let input = [prompt];
     for (let i = 0; i < newTokens; i++) {
+      const d0 = dispatchCount?.() ?? 0;
       const t0 = now();
       const id = await greedyStep(model, input, cache);
       stepsMs.push(now() - t0);
+      stepDispatches.push((dispatchCount?.() ?? 0) - d0);
       ids.push(id);
       input = [[id]];
     }
   } finally {
     cache.dispose();
   }
-  return { stepsMs, ids };
+  return { stepsMs, ids, stepDispatches };
 }
 
 /** Prefill time of `length` tokens into a fresh cache, up to the logits being read. */
@@ -170,15 +175,15 @@ export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<Mod
 
   const newTokens = Math.min(o.newTokens, maxPos - PROMPT16.length);
   const runs: { tps: number; steps: number[] }[] = [];
-  const dispatchStart = o.dispatchCount?.();
+  const decodeDispatches: number[] = [];
   for (let r = 0; r < o.runs; r++) {
-    const { stepsMs } = await timedGreedy(model, PROMPT16, newTokens, kind);
+    const { stepsMs, stepDispatches } = await timedGreedy(model, PROMPT16, newTokens, kind, o.dispatchCount);
+    decodeDispatches.push(...stepDispatches.slice(1)); // single-token steps only, not the prompt's pass
     const decodeMs = stepsMs.slice(1).reduce((a, b) => a + b, 0);
     runs.push({ tps: (stepsMs.length - 1) / (decodeMs / 1000), steps: stepsMs });
     log(`decode run ${r}: ${runs[r].tps.toFixed(2)} tok/s`);
   }
-  const dispatchesPerToken =
-    o.dispatchCount && dispatchStart !== undefined ? (o.dispatchCount() - dispatchStart) / (o.runs * newTokens) : undefined;
+  const dispatchesPerToken = o.dispatchCount ? median(decodeDispatches) : undefined;
   const sorted = [...runs].sort((a, b) => a.tps - b.tps);
   const mid = sorted[Math.floor((sorted.length - 1) / 2)];
 

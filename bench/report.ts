@@ -129,12 +129,12 @@ export function renderReport(report: BenchReport): string {
 
   out('## Chromium (the app\'s engine in a module worker, like the app)');
   out();
-  out('| job | threads | load ms | prefill 16 / 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | wasm heap |');
-  out('|---|---|---|---|---|---|---|---|---|---|');
+  out('| job | threads | load ms | prefill 16 / 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | wasm heap | other CPU % |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of report.browser?.results ?? []) {
     if (!r.bench) continue;
     const b = r.bench;
-    out(`| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ fetch ${f(r.fetchMs, 0)}) | ${f(b.prefillMs['16'], 0)} / ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} |`);
+    out(`| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ fetch ${f(r.fetchMs, 0)}) | ${f(b.prefillMs['16'], 0)} / ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} | ${f(r.otherCpuPercent)} |`);
   }
   for (const r of report.browser?.results ?? []) if (r.error) out(`\n- ${r.id} failed: \`${r.error.split('\n')[0]}\``);
   out();
@@ -210,8 +210,8 @@ export function renderReport(report: BenchReport): string {
   out();
   out('| engine | wasm threads | prefill 16 ms | decode tok/s | step ms @20 | peak PSS (all Chromium) | other CPU % during |');
   out('|---|---|---|---|---|---|---|');
-  if (wasm?.bench) out(`| this engine (tfjs-wasm) | ${wasm.threads} | ${f(wasm.bench.prefillMs['16'], 0)} | ${f(wasm.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm.bench, 20))} | ${f(wasm.peakPssMb, 0)} MB | – |`);
-  if (wasm1?.bench) out(`| this engine (tfjs-wasm) | 1 | – | ${f(wasm1.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm1.bench, 20))} | ${f(wasm1.peakPssMb, 0)} MB | – |`);
+  if (wasm?.bench) out(`| this engine (tfjs-wasm) | ${wasm.threads} | ${f(wasm.bench.prefillMs['16'], 0)} | ${f(wasm.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm.bench, 20))} | ${f(wasm.peakPssMb, 0)} MB | ${f(wasm.otherCpuPercent)} |`);
+  if (wasm1?.bench) out(`| this engine (tfjs-wasm) | 1 | – | ${f(wasm1.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm1.bench, 20))} | ${f(wasm1.peakPssMb, 0)} MB | ${f(wasm1.otherCpuPercent)} |`);
   for (const p of report.peer) {
     if (p.error) out(`| transformers.js (${p.backend}) | – | failed: ${String(p.error).split('\n')[0].slice(0, 120)} | | | | |`);
     else out(`| transformers.js (${p.backend}) | ${p.wasm_num_threads ?? '?'} | ${f(p.prefill_ms, 0)} | ${f(p.decode_tok_s, 2)} | ${f(p.step_ms_pos20)} | ${f(p.peak_pss_mb_all_chromium, 0)} MB | ${f(p.other_cpu_pct_during)} |`);

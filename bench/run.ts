@@ -7,6 +7,7 @@
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
+ *   npm run bench -- --cpu-concat              also the concat-cache baseline on the (slow) cpu backend
  *   npm run bench -- --only peer --merge       rerun some sections, keep the others from bench/results/latest.json
  *   PEER_DIR=/tmp/peer npm run bench            where the peer (transformers.js) bench is set up
  */
@@ -158,7 +159,8 @@ async function main(): Promise<void> {
     // Pure-JS matmuls: a 124M step takes seconds, so fewer tokens and no recompute baselines.
     const cpu124m = { ...positionsOnly('inplace'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16] };
     report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
-    report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
+    // The concat baseline on cpu costs minutes more (a 498-token prefill again): only when asked.
+    if (arg('cpu-concat') === 'true') report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
     report.node.push(await runNode({ backend: 'cpu', model: 'tiny', options: tinyOptions() }));
   }
 

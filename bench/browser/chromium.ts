@@ -13,11 +13,31 @@ export interface Chromium {
   version: string;
   /** Peak summed PSS of all Chromium processes since launch (or the last reset), MB. */
   peakPssMb(): number;
+  /** Share of the machine's CPU used by processes other than Chromium and this one since the last reset, %. */
+  otherCpuPercent(): number;
   resetPeak(): void;
   close(): Promise<void>;
 }
 
-function processTreePssKb(profile: string): number {
+/** Machine-wide busy and total jiffies (/proc/stat). */
+function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+/** utime + stime of a process, in jiffies. */
+function processJiffies(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function processTree(profile: string): Set<number> {
   const procs: { pid: number; ppid: number; cmd: string }[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -34,6 +54,13 @@ function processTreePssKb(profile: string): number {
     grew = false;
     for (const p of procs) if (!tree.has(p.pid) && tree.has(p.ppid)) (tree.add(p.pid), (grew = true));
   }
+  return tree;
+}
+
+/** Summed PSS of the tree, and the CPU jiffies its processes have used (recorded into `own`). */
+function sampleTree(profile: string, own: Map<number, number>): number {
+  const tree = processTree(profile);
+  for (const pid of tree) own.set(pid, processJiffies(pid));
   let kb = 0;
   for (const pid of tree) {
     try {
@@ -56,13 +83,28 @@ export async function launchChromium(log: (line: string) => void): Promise<Chrom
   page.on('console', (m) => log(`[page] ${m.text()}`));
   page.on('pageerror', (e) => log(`[pageerror] ${e.message}`));
   let peakKb = 0;
-  const timer = setInterval(() => (peakKb = Math.max(peakKb, processTreePssKb(profile))), 250);
+  // CPU used by Chromium's processes (last seen value per pid, so exited ones still count) and by us.
+  let own = new Map<number, number>();
+  const ownTotal = () => [...own.values()].reduce((a, b) => a + b, 0) + processJiffies(process.pid);
+  let start = { machine: machineJiffies(), own: ownTotal() };
+  const timer = setInterval(() => (peakKb = Math.max(peakKb, sampleTree(profile, own))), 250);
   return {
     context,
     page,
     version: context.browser()?.version() ?? 'unknown',
     peakPssMb: () => peakKb / 1024,
-    resetPeak: () => (peakKb = 0),
+    otherCpuPercent: () => {
+      sampleTree(profile, own);
+      const m = machineJiffies();
+      const total = m.total - start.machine.total;
+      return total > 0 ? +((100 * Math.max(0, m.busy - start.machine.busy - (ownTotal() - start.own))) / total).toFixed(1) : NaN;
+    },
+    resetPeak: () => {
+      peakKb = 0;
+      own = new Map();
+      sampleTree(profile, own);
+      start = { machine: machineJiffies(), own: ownTotal() };
+    },
     close: async () => {
       clearInterval(timer);
       await context.close();

@@ -11,7 +11,7 @@ import { startBenchServer } from './server';
 
 export interface BrowserRun {
   chromium: string;
-  results: (BrowserJobResult & { peakPssMb: number })[];
+  results: (BrowserJobResult & { peakPssMb: number; otherCpuPercent: number })[];
 }
 
 export function buildBenchPage(): void {
@@ -34,7 +34,7 @@ export async function runBrowserJobs(jobs: BrowserJob[], log: (line: string) => 
       const run = browser.page.evaluate((j) => window.runBench([j]).then((all) => all.slice(-1)), job);
       const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`browser job ${job.id} took over ${timeoutMs / 1000} s`)), timeoutMs).unref());
       const [result] = await Promise.race([run, timeout]);
-      results.push({ ...result, peakPssMb: browser.peakPssMb() });
+      results.push({ ...result, peakPssMb: browser.peakPssMb(), otherCpuPercent: browser.otherCpuPercent() });
       if (result.error) log(`browser job ${job.id} failed: ${result.error}`);
     }
     return { chromium: browser.version, results };
