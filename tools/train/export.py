@@ -39,14 +39,14 @@ def decode(ids):
     return json.loads(out.stdout)
 
 
-def hf_config(cfg: GPT2Config):
-    """A complete transformers GPT2Config, as the hub's gpt2/config.json spells it."""
+def hf_config(cfg: GPT2Config, dropout: float):
+    """A complete transformers GPT2Config, as the hub's gpt2/config.json spells it (dropout: training's)."""
     return {
         "activation_function": "gelu_new",
         "architectures": ["GPT2LMHeadModel"],
-        "attn_pdrop": cfg.dropout,
+        "attn_pdrop": dropout,
         "bos_token_id": 50256,
-        "embd_pdrop": cfg.dropout,
+        "embd_pdrop": dropout,
         "eos_token_id": 50256,
         "initializer_range": 0.02,
         "layer_norm_epsilon": cfg.layer_norm_epsilon,
@@ -58,7 +58,7 @@ def hf_config(cfg: GPT2Config):
         "n_layer": cfg.n_layer,
         "n_positions": cfg.n_positions,
         "reorder_and_upcast_attn": False,
-        "resid_pdrop": cfg.dropout,
+        "resid_pdrop": dropout,
         "scale_attn_by_inverse_layer_idx": False,
         "scale_attn_weights": True,
         "summary_activation": None,
@@ -186,7 +186,7 @@ def main():
     back = read_safetensors(st_path)
     assert back.keys() == tensors.keys() and all(np.array_equal(back[k], tensors[k]) for k in tensors)
     with open(os.path.join(args.model_dir, "config.json"), "w") as f:
-        json.dump(hf_config(cfg), f, indent=2)
+        json.dump(hf_config(cfg, state["config"]["dropout"]), f, indent=2)
         f.write("\n")
 
     # Reference logits for tests/unit/embedded-model.test.ts: every position, a fixed spread of vocab
