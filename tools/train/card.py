@@ -157,7 +157,8 @@ unseen token has that row; it made the head, most of the compute at this size, 2
 '''}
 - Exported checkpoint: step {export['checkpoint_step']}, **{ck['tokens_seen']:,} tokens seen** ({ck['epochs']:.1f} epochs),
   after {hours * 60:.0f} minutes of training{'' if end is None else f" (the run: {end['steps']} steps, {end['tokens_seen']:,} tokens, {end['elapsed_s'] / 60:.0f} minutes)"}.
-- Machine: {cpu_name()}, 2 cores shared with the rest of the team's builds and tests, `nice -n 5`.
+- Machine: {cpu_name()} with AVX-512 BF16, 2 cores shared with the rest of the team's builds and tests
+  (`nice -n 5`), no GPU.
 
 | step | tokens seen | epochs | train loss (dropout on) | validation loss (bf16) |
 |---:|---:|---:|---:|---:|
