@@ -138,6 +138,12 @@ export function renderReport(report: BenchReport): string {
   }
   for (const r of report.browser?.results ?? []) if (r.error) out(`\n- ${r.id} failed: \`${r.error.split('\n')[0]}\``);
   out();
+  if (report.browser?.results.length) {
+    const isolated = report.browser.results.filter((r) => !r.error).every((r) => r.crossOriginIsolated);
+    out(`Every job's worker reported \`crossOriginIsolated\` = ${isolated} and \`navigator.hardwareConcurrency\` = ${report.browser.results[0].hardwareConcurrency};` +
+      ' "threads" is what tfjs-wasm\'s pool really has (`getThreadsCount()`), not what was asked for.');
+    out();
+  }
   if (ceiling1 || ceilingN) {
     out('### The matmul ceiling');
     out();
