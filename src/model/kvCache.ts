@@ -212,7 +212,7 @@ export class InPlaceKVCache implements LayerKVCache {
   private writeKeys(buffer: tf.Tensor4D | undefined, k: tf.Tensor4D): tf.Tensor4D {
     const [B, H, T, D] = k.shape;
     const target = this.grown(buffer, [B, H, this.rows, D], B * H, this.filled * D);
-    const from = k.dataSync() as Float32Array; // T·C floats: a small read
+    const from = hostMemory(k); // [B, H, T, D], read in place
     const into = hostMemory(target);
     for (let bh = 0; bh < B * H; bh++) {
       into.set(from.subarray(bh * T * D, (bh + 1) * T * D), (bh * this.rows + this.filled) * D);
@@ -224,7 +224,7 @@ export class InPlaceKVCache implements LayerKVCache {
   private writeValues(buffer: tf.Tensor4D | undefined, v: tf.Tensor4D): tf.Tensor4D {
     const [B, H, T, D] = v.shape;
     const target = this.grown(buffer, [B, H, D, this.rows], B * H * D, this.filled);
-    const from = v.dataSync() as Float32Array;
+    const from = hostMemory(v); // [B, H, T, D], read in place
     const into = hostMemory(target);
     const rows = this.rows;
     for (let bh = 0; bh < B * H; bh++) {
