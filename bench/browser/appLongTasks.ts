@@ -3,12 +3,27 @@
  * `vite preview` (the e2e helpers' build), Chromium, a PerformanceObserver for 'longtask'
  * entries installed before the page loads, then the UI's own Generate button.
  */
+import { execFileSync } from 'node:child_process';
+import { cpSync, rmSync } from 'node:fs';
 import { preview } from 'vite';
 import path from 'node:path';
 import net from 'node:net';
-import { ensureBuild, TINY_MODEL_SPEC } from '../../tests/helpers/appServer';
+import { TINY_MODEL_PATH, TINY_MODEL_SPEC } from '../../tests/helpers/appServer';
 import { openApp, generate } from '../../tests/helpers/appPage';
-import { repoRoot } from '../models';
+import { benchModel, repoRoot } from '../models';
+
+/** A production build of the app of its own (the e2e tests' build may be in use), with the tiny model inside. */
+function buildApp(): string {
+  const outDir = path.join(repoRoot, '.cache/bench/app-dist');
+  rmSync(outDir, { recursive: true, force: true });
+  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+  });
+  cpSync(benchModel('tiny').dir, path.join(outDir, TINY_MODEL_PATH), { recursive: true });
+  return outDir;
+}
 import { launchChromium } from './chromium';
 
 export interface AppLongTaskRun {
@@ -41,7 +56,7 @@ export async function measureAppLongTasks(
   runs: { label: string; backend: string; newTokens: number; sequences: number; generations: number }[],
   log: (line: string) => void,
 ): Promise<AppLongTaskRun[]> {
-  const distDir = ensureBuild();
+  const distDir = buildApp();
   const port = await freePort();
   const server = await preview({
     configFile: path.join(repoRoot, 'vite.config.ts'),
