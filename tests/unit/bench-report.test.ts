@@ -1,0 +1,79 @@
+/**
+ * The benchmark report decides each target from the run's numbers: a synthetic run with known
+ * figures must come out as the right ratios, percentages and met / not met marks.
+ */
+import { describe, expect, test } from 'vitest';
+import { renderReport, type BenchReport } from '../../bench/report';
+
+const steps = (at20: number, at500: number) => [
+  { position: 20, ms: at20, samples: 15 },
+  { position: 500, ms: at500, samples: 5 },
+];
+const bench = (tps: number, at20: number, at500: number) => ({
+  cacheKind: 'inplace',
+  prefillMs: { '16': 100, '128': 800 },
+  decode: { newTokens: 128, tokensPerSecond: tps, runs: [tps], firstTokenMs: 100 },
+  stepMs: steps(at20, at500),
+  recomputeEstimate: { tokens: 256, cachedMs: 10_000, recomputeMs: 150_000, speedup: 15, sampledLengths: [16, 80, 144, 207, 271], sampledStepMs: [100, 300, 500, 700, 900] },
+  leak: { generations: 20, tensorsBefore: 150, tensorsAfter: 150, leaked: 0, bytesLeaked: 0 },
+  memory: { numTensors: 150, numBytes: 6e8 },
+});
+const ceiling = (tps: number) => ({ stepMs: 1000 / tps, tokensPerSecond: tps, layersMs: 30, headMs: 10, headTransposeBMs: 90 });
+const job = (id: string, threads: number, extra: object) => ({ id, backend: 'wasm', threads, crossOriginIsolated: true, hardwareConcurrency: 2, peakPssMb: 2000, otherCpuPercent: 1, ...extra });
+
+const report: BenchReport = {
+  date: '2026-11-29T13:00:00Z',
+  command: 'npm run bench',
+  settings: { tokens: 128, runs: 3, quick: false },
+  busyBeforePercent: 2,
+  machine: { cpu: 'Test CPU', logicalCores: 2, memoryGb: 24, os: 'Linux', node: 'v20', chromium: '156', gpu: 'none' },
+  node: [
+    { where: 'node', backend: 'wasm', model: '124m', ...bench(20, 40, 48) },
+    { where: 'node', backend: 'cpu', model: '124m', ...bench(1, 1000, 1400) },
+  ],
+  browser: {
+    chromium: '156',
+    results: [
+      job('wasm-1-thread-ceiling', 1, { ceiling: ceiling(25) }),
+      job('wasm-124m', 2, { bench: bench(24, 40, 50), ceiling: ceiling(40) }),
+    ],
+  },
+  app: [{ label: 'auto', backend: 'wasm', threads: '2', newTokens: 40, sequences: 3, generations: 2, longTasksDuringGeneration: [61], longestTaskMs: 61, longestTaskBeforeMs: 80, crossOriginIsolated: true }],
+  peer: [
+    { peer: 'transformers.js', backend: 'chromium-wasm', decode_tok_s: 14, wasm_num_threads: 1 },
+    { peer: 'transformers.js', backend: 'chromium-wasm-t2', decode_tok_s: 20, wasm_num_threads: 2 },
+  ],
+};
+
+describe('benchmark report', () => {
+  const md = renderReport(report);
+  const row = (start: string) => md.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+
+  test('states the machine and the run', () => {
+    expect(md).toContain('Test CPU, 2 logical cores, 24 GB memory');
+    expect(md).toContain('Chromium 156');
+  });
+
+  test('position ratios decide the flat-cost targets', () => {
+    expect(row('per-token time at position 500')).toMatch(/40\.0 → 48\.0 ms = 1\.20× \| \*\*met\*\*/);
+    expect(row('the same on cpu')).toMatch(/= 1\.40× \| \*\*not met\*\*/);
+  });
+
+  test('decode against the single-thread ceiling and the peer', () => {
+    expect(row('Chromium wasm decode ≥ 85%')).toMatch(/24\.0 tok\/s vs ceiling 25\.0 tok\/s = 96% \| \*\*met\*\*/);
+    expect(row('≥ 1.5× transformers.js')).toMatch(/= 1\.71× \| \*\*met\*\*/);
+    expect(row('no slower than transformers.js')).toMatch(/24\.0 vs 20\.0 tok\/s \| \*\*met\*\*/);
+  });
+
+  test('long tasks and leaks', () => {
+    expect(row('no main-thread task over 50 ms')).toMatch(/longest 61 ms \| \*\*not met\*\*/);
+    expect(row('zero tensors leaked')).toMatch(/\*\*met\*\*/);
+    expect(row('256 cached tokens')).toMatch(/= 15\.0× \| \*\*met\*\*/);
+  });
+
+  test('something not measured is said to be not measured, not passed', () => {
+    const empty = renderReport({ ...report, node: [], browser: undefined, app: [], peer: [] });
+    expect(empty.split('\n').filter((l) => l.includes('**met**'))).toEqual([]);
+    expect(empty).toContain('not measured');
+  });
+});
