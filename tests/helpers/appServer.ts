@@ -51,8 +51,8 @@ export function ensureBuild(): string {
   rmSync(fresh, { recursive: true, force: true });
   execFileSync(
     process.execPath,
-    // --bypass-lock: another vitest run (or `npm start`) may be building too; outputs never overlap.
-    [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', 'warn', '--bypass-lock'],
+    // Each build writes its own folder, so concurrent runs (another vitest, `npm start`) never overlap.
+    [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', 'warn'],
     // NODE_ENV: vitest sets it to 'test', which would give React's development build.
     { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_ENV: 'production', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' } },
   );
