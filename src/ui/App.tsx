@@ -117,6 +117,11 @@ export function App() {
           <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />
           <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           <LoadProgressBar model={state.model} />
+          {state.model.status === 'ready' && state.model.cacheNote && (
+            <p className="notice warn" role="status">
+              {state.model.cacheNote}
+            </p>
+          )}
           {state.model.status === 'error' && state.model.error && (
             <p className="notice error" role="alert">
               {state.model.error}

@@ -13,6 +13,8 @@ export interface ModelState {
   progress: LoadProgress | null;
   info: ModelInfo | null;
   loadMs: number | null;
+  /** Why the model is not (or could not be) kept for offline use, when that happened. */
+  cacheNote: string | null;
   error: string | null;
 }
 
@@ -42,7 +44,7 @@ export interface AppState {
 }
 
 export const initialModelState: ModelState = {
-  status: 'idle', requestId: 0, label: '', progress: null, info: null, loadMs: null, error: null,
+  status: 'idle', requestId: 0, label: '', progress: null, info: null, loadMs: null, cacheNote: null, error: null,
 };
 
 export const initialRunState: RunState = {
@@ -99,7 +101,7 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       return { ...state, model: { ...model, progress: message.progress } };
     case 'loaded':
       if (message.id !== model.requestId) return state;
-      return { ...state, model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs } };
+      return { ...state, model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null } };
     case 'token': {
       if (message.id !== run.requestId || !isActive(run)) return state;
       const outputs = run.outputs.slice();

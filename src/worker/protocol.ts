@@ -63,7 +63,8 @@ export interface ModelInfo {
   vocabSize: number;
   parameters: number;
 }
-export interface LoadedMessage { type: 'loaded'; id: number; model: ModelInfo; loadMs: number }
+/** cacheNote: the model loaded but its cache could not be used or written (e.g. storage quota), in words. */
+export interface LoadedMessage { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; cacheNote?: string }
 
 export interface TokenMessage {
   type: 'token';

@@ -121,7 +121,10 @@ async function load(request: LoadRequest): Promise<void> {
       return;
     }
     model = loaded.model;
-    post({ type: 'loaded', id: request.id, model: modelInfo(loaded.label, loaded.model.config), loadMs: performance.now() - started });
+    post({
+      type: 'loaded', id: request.id, model: modelInfo(loaded.label, loaded.model.config), loadMs: performance.now() - started,
+      ...(loaded.cacheNote ? { cacheNote: loaded.cacheNote } : {}),
+    });
   } catch (error) {
     // Superseded by a newer load: that one reports.
     if (controller.signal.aborted && isAbortError(error)) return;

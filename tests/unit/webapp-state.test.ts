@@ -55,7 +55,9 @@ describe('app state', () => {
     const loading = run([{ type: 'load-started', id: 3, label: 'gpt2' }]);
     expect(loading.model.status).toBe('loading');
     const loaded = run([msg({ type: 'loaded', id: 3, loadMs: 42, model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 } })], loading);
-    expect(loaded.model).toMatchObject({ status: 'ready', loadMs: 42 });
+    expect(loaded.model).toMatchObject({ status: 'ready', loadMs: 42, cacheNote: null });
+    const uncached = run([msg({ type: 'loaded', id: 3, loadMs: 42, cacheNote: 'gpt2 loaded but was not kept for offline use: the browser has no room', model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 } })], loading);
+    expect(uncached.model.cacheNote).toBe('gpt2 loaded but was not kept for offline use: the browser has no room');
     const failed = run([msg({ type: 'error', id: 3, phase: 'load', message: 'config.json not found' })], loading);
     expect(failed.model).toMatchObject({ status: 'error', error: 'config.json not found' });
   });
