@@ -59,22 +59,16 @@ export function causalMask(T: number, S: number, L = S): tf.Tensor2D | undefined
 }
 
 /**
- * tfjs-wasm runs batched matMuls on a plain scalar loop (only a batch of one goes to XNNPACK); for a
- * single query row a broadcast multiply (XNNPACK) and a sum over the last axis is faster.
+ * q·kᵀ per head: q [B, H, T, D], k [B, H, S, D] → [B, H, T, S]. (On wasm a broadcast multiply and
+ * sum was no faster single-threaded and far slower with threads: XNNPACK split each small multiply
+ * across the pool. Batched matMuls stay on one thread.)
  */
-function oneRowOnWasm(T: number): boolean {
-  return T === 1 && tf.getBackend() === 'wasm';
-}
-
-/** q·kᵀ per head: q [B, H, T, D], k [B, H, S, D] → [B, H, T, S]. */
 function queryKeyScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
-  if (oneRowOnWasm(q.shape[2])) return tf.sum(tf.mul(k, q), -1).expandDims(2) as tf.Tensor4D; // [B, H, S, D] → [B, H, 1, S]
   return tf.matMul(q, k, false, true); // [B, H, T, S]
 }
 
 /** Attention weights times values stored transposed: w [B, H, T, S], vT [B, H, D, S] → [B, H, T, D]. */
 function weightValuesT(w: tf.Tensor4D, vT: tf.Tensor4D): tf.Tensor4D {
-  if (oneRowOnWasm(w.shape[2])) return tf.sum(tf.mul(vT, w), -1).expandDims(2) as tf.Tensor4D; // [B, H, D, S] → [B, H, 1, D]
   return tf.matMul(w, vT, false, true); // [B, H, T, D]
 }
 
