@@ -126,9 +126,11 @@ async function main(): Promise<void> {
     const jobs: BrowserJob[] = [];
     if (only.includes('chromium-wasm')) {
       jobs.push({ id: 'wasm-1-thread-ceiling', backend: 'wasm', threads: 1, ceiling: true });
-      jobs.push({ id: 'wasm-124m', backend: 'wasm', threads: 'all', model: '124m', options: { ...fullOptions(), noCacheTokens: 0 }, ceiling: true });
-      jobs.push({ id: 'wasm-1-thread-124m', backend: 'wasm', threads: 1, model: '124m', options: { ...positionsOnly('inplace'), newTokens: tokens, positions: [20], runs: Math.min(runs, 2) } });
-      jobs.push({ id: 'wasm-tiny', backend: 'wasm', threads: 'all', model: 'tiny', options: tinyOptions() });
+      jobs.push({ id: 'wasm-124m', backend: 'wasm', threads: 'app', model: '124m', options: { ...fullOptions(), noCacheTokens: 0 } });
+      // Every core, for comparison with the app's choice.
+      const cores = os.cpus().length;
+      if (cores > 1) jobs.push({ id: `wasm-${cores}-threads-124m`, backend: 'wasm', threads: cores, model: '124m', options: { ...positionsOnly('inplace'), newTokens: tokens, runs: Math.min(runs, 2) }, ceiling: true });
+      jobs.push({ id: 'wasm-tiny', backend: 'wasm', threads: 'app', model: 'tiny', options: tinyOptions() });
     }
     if (only.includes('chromium-webgpu')) {
       // SwiftShader emulates the GPU on the CPU: the tiny model only, and few tokens.
@@ -181,6 +183,11 @@ async function main(): Promise<void> {
     // Keep what this run did not measure from the previous run, and say so in the command.
     const previous = JSON.parse(readFileSync(latest, 'utf8')) as BenchReport;
     if (!report.browser) report.browser = previous.browser;
+    else if (previous.browser) {
+      // Browser jobs merge by id: the ones not rerun now stay from before.
+      const rerun = new Set(report.browser.results.map((r) => r.id));
+      report.browser.results.push(...previous.browser.results.filter((r) => !rerun.has(r.id)));
+    }
     if (report.node.length === 0) report.node = previous.node;
     if (report.app.length === 0) report.app = previous.app;
     if (report.peer.length === 0) report.peer = previous.peer;

@@ -5,8 +5,8 @@ export interface BrowserJob {
   /** A name for the results table. */
   id: string;
   backend: 'wasm' | 'webgpu';
-  /** wasm only: 'all' starts it the way the app does (every core, src/backend/wasmThreads.ts); 1 = single thread. */
-  threads?: 'all' | 1;
+  /** wasm only: 'app' starts it the way the app does (src/backend/wasmThreads.ts); a number asks for that many threads. */
+  threads?: 'app' | number;
   /** Model to benchmark; omitted for a ceiling-only job. */
   model?: 'tiny' | '124m';
   options?: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;

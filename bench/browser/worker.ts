@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../src/backend/select';
-import { wasmThreadsInUse } from '../../src/backend/wasmThreads';
+import { prepareWasmThreads, wasmThreadsInUse } from '../../src/backend/wasmThreads';
 import { GPT2 } from '../../src/model/gpt2';
 import { benchModel, matmulCeiling } from '../core';
 import type { BrowserJob, BrowserJobResult, FromBenchWorker } from './protocol';
@@ -30,11 +30,16 @@ function countDispatches(): void {
 
 async function startBackend(job: BrowserJob): Promise<string | undefined> {
   const appBaseUrl = new URL('/', scope.location.href).href;
-  if (job.backend === 'wasm' && job.threads === 1) {
+  if (job.backend === 'wasm' && typeof job.threads === 'number') {
     setWasmPaths(new URL('/tfjs-wasm/', appBaseUrl).href);
-    setThreadsCount(1);
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm did not start');
-    await tf.ready();
+    const restore = prepareWasmThreads(job.threads);
+    setThreadsCount(job.threads);
+    try {
+      if (!(await tf.setBackend('wasm'))) throw new Error('wasm did not start');
+      await tf.ready();
+    } finally {
+      restore();
+    }
     return undefined;
   }
   const selection = await selectBackend(job.backend, { appBaseUrl });

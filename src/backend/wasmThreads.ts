@@ -13,6 +13,11 @@
  * report twice the real hardwareConcurrency, then put it back. Only in a worker, where nothing
  * else is looking, and only when threads can run at all (cross-origin isolated, so
  * SharedArrayBuffer exists); elsewhere tfjs picks its non-threaded build and this does nothing.
+ *
+ * How many: one per core but one. A decode step is matrix–vector products, bound by memory
+ * bandwidth rather than arithmetic, and every kernel hands work to the pool and waits for it; the
+ * page's own thread needs a core too. Measured on 2 cores (docs/benchmarks.md), a second thread
+ * made decoding slower, so there it stays at 1; machines with more cores get cores - 1.
  */
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
@@ -27,15 +32,20 @@ export function canUseWasmThreads(scope: ThreadScope = globalThis as ThreadScope
   return scope.WorkerGlobalScope !== undefined && scope.crossOriginIsolated === true && (scope.navigator?.hardwareConcurrency ?? 0) > 1;
 }
 
+/** Threads to ask for by default: every logical core but one (see above). */
+export function defaultWasmThreads(cores: number): number {
+  return Math.max(1, cores - 1);
+}
+
 /**
  * Call right before tf.setBackend('wasm') and call the returned function once it has resolved
- * (or failed). `threads` defaults to every logical core.
+ * (or failed). `threads` defaults to defaultWasmThreads(cores).
  */
 export function prepareWasmThreads(threads?: number, scope: ThreadScope = globalThis as ThreadScope): () => void {
   if (!canUseWasmThreads(scope)) return () => {};
   const navigator = scope.navigator!;
   const cores = navigator.hardwareConcurrency!;
-  setThreadsCount(threads ?? cores);
+  setThreadsCount(threads ?? defaultWasmThreads(cores));
   Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => cores * 2 });
   return () => {
     // The real value lives on the prototype (WorkerNavigator); dropping the own property restores it.

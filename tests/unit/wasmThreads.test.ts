@@ -5,7 +5,7 @@
  * Its effect on real threads is measured in Chromium by `npm run bench` (threads in use).
  */
 import { describe, expect, test } from 'vitest';
-import { canUseWasmThreads, prepareWasmThreads } from '../../src/backend/wasmThreads';
+import { canUseWasmThreads, defaultWasmThreads, prepareWasmThreads } from '../../src/backend/wasmThreads';
 
 class FakeWorkerNavigator {
   get hardwareConcurrency(): number {
@@ -26,6 +26,10 @@ describe('wasm threads', () => {
     restore();
     expect(scope.navigator.hardwareConcurrency).toBe(2);
     expect(Object.getOwnPropertyNames(scope.navigator)).not.toContain('hardwareConcurrency');
+  });
+
+  test('asks for every core but one, at least one', () => {
+    expect([1, 2, 4, 8, 16].map(defaultWasmThreads)).toEqual([1, 1, 3, 7, 15]);
   });
 
   test('does nothing without cross-origin isolation (no SharedArrayBuffer, no threaded build)', () => {
