@@ -61,6 +61,12 @@ export function createKVCache(kind: KVCacheKind, nLayer: number, batchSize: numb
  */
 export type CachedKV = { k: tf.Tensor4D; v: tf.Tensor4D } | { k: tf.Tensor4D; vT: tf.Tensor4D };
 
+/** repeat(n) shares one prompt's cache: it needs a batch-1 cache and a positive integer n. */
+export function checkRepeat(batchSize: number, n: number): void {
+  if (batchSize !== 1) throw new RangeError(`KVCache.repeat needs a batch-1 cache, this one holds ${batchSize} sequences`);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`KVCache.repeat(n) needs a positive integer, got ${n}`);
+}
+
 export function isLayerKVCache(cache: KVCache): cache is LayerKVCache {
   return typeof (cache as LayerKVCache).append === 'function' && typeof (cache as LayerKVCache).advance === 'function';
 }
@@ -102,8 +108,7 @@ export class ConcatKVCache implements LayerKVCache {
 
   repeat(n: number): KVCache {
     this.assertLive();
-    if (this.batchSize !== 1) throw new RangeError(`KVCache.repeat needs a batch-1 cache, this one holds ${this.batchSize} sequences`);
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`KVCache.repeat(n) needs a positive integer, got ${n}`);
+    checkRepeat(this.batchSize, n);
     const copy = new ConcatKVCache(this.nLayer, n, this.capacity);
     const tile = (t: tf.Tensor4D | undefined) => (t ? tf.keep(tf.tile(t, [n, 1, 1, 1])) : undefined); // [n, H, S, D]
     copy.keys = this.keys.map(tile);
@@ -190,8 +195,7 @@ export class InPlaceKVCache implements LayerKVCache {
 
   repeat(n: number): KVCache {
     this.assertLive();
-    if (this.batchSize !== 1) throw new RangeError(`KVCache.repeat needs a batch-1 cache, this one holds ${this.batchSize} sequences`);
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`KVCache.repeat(n) needs a positive integer, got ${n}`);
+    checkRepeat(this.batchSize, n);
     const copy = new InPlaceKVCache(this.nLayer, n, this.capacity, this.chunk);
     const tile = (t: tf.Tensor4D | undefined) => (t ? tf.keep(tf.tile(t, [n, 1, 1, 1])) : undefined); // [n, ...]
     copy.keys = this.keys.map(tile);

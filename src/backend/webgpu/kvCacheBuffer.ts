@@ -4,7 +4,7 @@
  * program and read by the attention program over the filled length only.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KVCache } from '../../model/kvCache';
+import { checkRepeat, type KVCache } from '../../model/kvCache';
 import { webgpuBackend } from './program';
 
 export class WebGPUKVCache implements KVCache {
@@ -41,8 +41,7 @@ export class WebGPUKVCache implements KVCache {
 
   repeat(n: number): KVCache {
     this.assertLive();
-    if (this.batchSize !== 1) throw new RangeError(`KVCache.repeat needs a batch-1 cache, this one holds ${this.batchSize} sequences`);
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`KVCache.repeat(n) needs a positive integer, got ${n}`);
+    checkRepeat(this.batchSize, n);
     const tiled = this.buffers.map((b) => tf.keep(tf.tile(b, [1, n, 1]))); // [2, n, H·capacity·D]
     const copy = new WebGPUKVCache(this.nLayer, this.nHead, this.headDim, n, this.capacity, tiled);
     copy.filled = this.filled;
