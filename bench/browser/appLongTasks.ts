@@ -7,8 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { preview } from 'vite';
 import path from 'node:path';
-import net from 'node:net';
-import { TINY_MODEL_PATH, TINY_MODEL_SPEC } from '../../tests/helpers/appServer';
+import { freePort, TINY_MODEL_PATH, TINY_MODEL_SPEC } from '../../tests/helpers/appServer';
 import { openApp, generate } from '../../tests/helpers/appPage';
 import { benchModel, repoRoot } from '../models';
 
@@ -39,17 +38,6 @@ export interface AppLongTaskRun {
   /** Long tasks while the page loaded and the model loaded, for context. */
   longestTaskBeforeMs: number;
   crossOriginIsolated: boolean;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export async function measureAppLongTasks(

@@ -73,7 +73,8 @@ function removeOldBuilds(keep: string): void {
   for (const dir of builds.slice(2)) rmSync(dir, { recursive: true, force: true });
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);
