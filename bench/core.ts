@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT2 } from '../src/model/gpt2';
+import { causalMask } from '../src/model/layers';
 import { defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind } from '../src/model/kvCache';
 import { generate } from '../src/generation';
 
@@ -131,10 +132,10 @@ async function timedPrefill(model: GPT2, length: number, kind?: KVCacheKind): Pr
 function zeroFill(model: GPT2, cache: KVCache, length: number): void {
   const { nLayer, nHead, nEmbd } = model.config;
   if (!isLayerKVCache(cache)) throw new Error('zero-filling needs the generic path\'s cache');
-  cache.reserve(length);
   tf.tidy(() => {
-    const zeros = tf.zeros([1, nHead, length, nEmbd / nHead]) as tf.Tensor4D; // [B, H, T, D]
-    for (let layer = 0; layer < nLayer; layer++) cache.append(layer, zeros, zeros);
+    const zeros = tf.zeros([1, length, 3 * nEmbd]) as tf.Tensor3D; // [B, T, 3C]: queries, keys, values
+    const mask = causalMask(length, length);
+    for (let layer = 0; layer < nLayer; layer++) cache.attend(layer, zeros, nHead, mask);
   });
   cache.advance(length);
 }

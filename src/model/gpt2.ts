@@ -47,7 +47,7 @@ export class GPT2 {
     if ((options.fusedWebGPU ?? true) && tf.getBackend() === 'webgpu' && capacity <= MAX_ATTENTION_POSITIONS) {
       return new WebGPUKVCache(nLayer, nHead, nEmbd / nHead, batchSize, capacity);
     }
-    return createKVCache(options.kind ?? defaultKVCacheKind(), nLayer, batchSize, capacity);
+    return createKVCache(options.kind ?? defaultKVCacheKind(), this.config, batchSize, capacity);
   }
 
   /**
@@ -109,7 +109,7 @@ export class GPT2 {
     const tokens = tf.tensor2d(ids, [B, T], 'int32'); // [B, T]
     const positions = tf.range(start, start + T, 1, 'int32'); // [T]
     let x = tf.gather(w.wte, tokens).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
-    const mask = causalMask(T, start + T, cache?.reserve(start + T)); // [T, S or the cache's rows] or none
+    const mask = causalMask(T, start + T); // [T, S] or none
     w.h.forEach((weights, layer) => {
       x = block(x, weights, this.config, mask, cache && { store: cache, layer }); // [B, T, C]
     });

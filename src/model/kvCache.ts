@@ -3,6 +3,8 @@
  * new token attends to the past without recomputing it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { SimdAttentionStore, simdAttentionAvailable } from '../backend/simd/attention';
+import { causalSelfAttention } from './layers';
 
 /** What callers (generation) see: sizes, sharing a prompt across sequences, and disposal. */
 export interface KVCache {
@@ -16,50 +18,41 @@ export interface KVCache {
   dispose(): void;
 }
 
-/**
- * What the forward pass needs from a cache. An implementation may keep tensors however it likes
- * (concatenation here; a preallocated buffer written in place would fit the same interface).
- */
+/** What the forward pass needs from a cache: attention that also stores this step's keys and values. */
 export interface LayerKVCache extends KVCache {
   /**
-   * Adds one layer's keys and values for the new positions, each [B, H, T, D], and returns the
-   * keys and values of all positions (and any spare rows, see reserve). The cache owns them.
+   * One layer's attention for the T new positions: stores their keys and values, then lets each
+   * new query attend to every cached position up to its own. qkv [B, T, 3C] is c_attn's output
+   * (queries, keys, values side by side); returns the heads merged, [B, T, C]. `mask` is the
+   * causal mask over all S = length + T positions (undefined when T = 1).
    */
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): CachedKV;
-  /**
-   * Called once per forward pass, before any layer appends, with the length the cache will have
-   * after it (`length + T`). Returns how many key positions append() will hand back: exactly that
-   * length, or more when the cache keeps spare rows, which attention must mask out.
-   */
-  reserve(total: number): number;
-  /** Called once after every layer appended T new positions. */
+  attend(layer: number, qkv: tf.Tensor3D, nHead: number, mask: tf.Tensor2D | undefined): tf.Tensor3D;
+  /** Called once after every layer stored T new positions. */
   advance(t: number): void;
 }
 
-/** `concat`: grows by concatenation each step (the measured baseline); `inplace`: preallocated, written in place. */
+/** `concat`: tfjs tensors grown by concatenation each step (the measured baseline); `inplace`: preallocated, written in place, SIMD attention. */
 export type KVCacheKind = 'concat' | 'inplace';
 
-/** tfjs backends whose tensor memory the page can write (wasm heap, JS arrays): where `inplace` works. */
+/** Backends whose tensors the page reads synchronously and cheaply (wasm heap, JS arrays): where `inplace` is the default. */
 const HOST_MEMORY_BACKENDS = ['wasm', 'cpu'];
 
 export function defaultKVCacheKind(backend = tf.getBackend()): KVCacheKind {
-  return HOST_MEMORY_BACKENDS.includes(backend) ? 'inplace' : 'concat';
+  return HOST_MEMORY_BACKENDS.includes(backend) && simdAttentionAvailable() ? 'inplace' : 'concat';
+}
+
+/** The model dimensions a cache is sized by. */
+export interface CacheShape {
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
 }
 
 /** A cache of the given kind for tfjs's generic (non-fused) forward pass. */
-export function createKVCache(kind: KVCacheKind, nLayer: number, batchSize: number, capacity: number): LayerKVCache {
-  if (kind === 'concat') return new ConcatKVCache(nLayer, batchSize, capacity);
-  if (!HOST_MEMORY_BACKENDS.includes(tf.getBackend())) {
-    throw new Error(`the in-place KV cache needs the wasm or cpu backend, not '${tf.getBackend()}'`);
-  }
-  return new InPlaceKVCache(nLayer, batchSize, capacity);
+export function createKVCache(kind: KVCacheKind, shape: CacheShape, batchSize: number, capacity: number): LayerKVCache {
+  if (kind === 'concat') return new ConcatKVCache(shape.nLayer, batchSize, capacity);
+  return new InPlaceKVCache(shape, batchSize, capacity);
 }
-
-/**
- * One layer's keys [B, H, S, D] and values, either as they are, [B, H, S, D], or transposed,
- * `vT` [B, H, D, S] (so attention can reduce over positions along the last axis).
- */
-export type CachedKV = { k: tf.Tensor4D; v: tf.Tensor4D } | { k: tf.Tensor4D; vT: tf.Tensor4D };
 
 /** repeat(n) shares one prompt's cache: it needs a batch-1 cache and a positive integer n. */
 export function checkRepeat(batchSize: number, n: number): void {
@@ -68,7 +61,7 @@ export function checkRepeat(batchSize: number, n: number): void {
 }
 
 export function isLayerKVCache(cache: KVCache): cache is LayerKVCache {
-  return typeof (cache as LayerKVCache).append === 'function' && typeof (cache as LayerKVCache).advance === 'function';
+  return typeof (cache as LayerKVCache).attend === 'function' && typeof (cache as LayerKVCache).advance === 'function';
 }
 
 /** Grows by concatenation: simple and exact; each step allocates the longer tensors anew. */
@@ -91,15 +84,13 @@ export class ConcatKVCache implements LayerKVCache {
     return this.filled;
   }
 
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
+  attend(layer: number, qkv: tf.Tensor3D, nHead: number, mask: tf.Tensor2D | undefined): tf.Tensor3D {
     this.assertLive();
-    this.keys[layer] = grow(this.keys[layer], k); // [B, H, S, D]
-    this.values[layer] = grow(this.values[layer], v); // [B, H, S, D]
-    return { k: this.keys[layer]!, v: this.values[layer]! };
-  }
-
-  reserve(total: number): number {
-    return total;
+    return causalSelfAttention(qkv, nHead, mask, (k, v) => {
+      this.keys[layer] = grow(this.keys[layer], k); // [B, H, S, D]
+      this.values[layer] = grow(this.values[layer], v); // [B, H, S, D]
+      return { k: this.keys[layer]!, v: this.values[layer]! };
+    });
   }
 
   advance(t: number): void {
@@ -137,56 +128,50 @@ function grow(past: tf.Tensor4D | undefined, next: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * Positions the in-place cache adds at a time. Attention reads whole chunks (the unfilled tail
- * masked), so a step costs at most CHUNK - 1 extra key rows; regrowing copies the cache once per
- * CHUNK steps instead of every step.
- */
-export const INPLACE_CHUNK = 64;
-
-/**
- * Keys live in one [B, H, rows, D] tensor per layer and values, transposed, in one [B, H, D, rows]
- * tensor; each step writes its new rows straight into the tensors' backing memory (the wasm heap,
- * or the cpu backend's arrays) instead of allocating longer copies. tfjs treats tensors as
- * immutable, so this is safe only because the cache owns these tensors, the kernels that read them
- * run synchronously on wasm and cpu, and attention reads them only through transposed matMuls or
- * elementwise ops (a plain matMul on wasm would hand them to XNNPACK, which packs a copy once).
+ * Every layer's keys and values preallocated for `capacity` positions in one WebAssembly memory
+ * (SimdAttentionStore); a step writes its new rows there and attention runs as SIMD loops over
+ * them. Nothing is reallocated or copied as the text grows, and the cache holds no tfjs tensors.
+ * Reading c_attn's output back (dataSync) is cheap on wasm and cpu, where this is the default.
  */
 export class InPlaceKVCache implements LayerKVCache {
-  private keys: (tf.Tensor4D | undefined)[];
-  private valuesT: (tf.Tensor4D | undefined)[];
+  private store: SimdAttentionStore | undefined;
   private filled = 0;
-  /** Positions allocated per sequence (a multiple of chunk, at most capacity). */
-  private rows = 0;
-  private disposed = false;
 
   constructor(
-    readonly nLayer: number,
+    readonly shape: CacheShape,
     readonly batchSize: number,
     readonly capacity: number,
-    /** Positions added per growth step (a test may shrink it to exercise growing). */
-    readonly chunk = INPLACE_CHUNK,
   ) {
-    this.keys = new Array(nLayer).fill(undefined);
-    this.valuesT = new Array(nLayer).fill(undefined);
+    this.store = new SimdAttentionStore(shape.nLayer * batchSize, capacity, shape.nEmbd, shape.nHead);
   }
 
   get length(): number {
     return this.filled;
   }
 
-  reserve(total: number): number {
-    this.assertLive();
-    if (total > this.rows) this.rows = Math.min(this.capacity, Math.ceil(total / this.chunk) * this.chunk);
-    return Math.max(this.rows, total);
-  }
-
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): CachedKV {
-    this.assertLive();
-    const end = this.filled + k.shape[2];
-    if (end > this.rows) this.reserve(end);
-    this.keys[layer] = this.writeKeys(this.keys[layer], k); // [B, H, rows, D]
-    this.valuesT[layer] = this.writeValues(this.valuesT[layer], v); // [B, H, D, rows]
-    return { k: this.keys[layer]!, vT: this.valuesT[layer]! };
+  attend(layer: number, qkv: tf.Tensor3D, nHead: number): tf.Tensor3D {
+    const store = this.live();
+    const [B, T, threeC] = qkv.shape;
+    const C = threeC / 3;
+    if (nHead !== this.shape.nHead || C !== this.shape.nEmbd || B !== this.batchSize) {
+      throw new RangeError(`this cache holds ${this.batchSize} × ${this.shape.nHead} heads × ${this.shape.nEmbd}, got ${B} × ${nHead} × ${C}`);
+    }
+    const rows = qkv.dataSync() as Float32Array; // [B, T, 3C]: query | key | value of each position
+    const slot = (b: number) => layer * B + b;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const at = (b * T + t) * threeC;
+        store.write(slot(b), this.filled + t, rows.subarray(at + C, at + 2 * C), rows.subarray(at + 2 * C, at + threeC));
+      }
+    }
+    const out = new Float32Array(B * T * C); // [B, T, C]
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const at = (b * T + t) * threeC;
+        store.attend(slot(b), this.filled + t + 1, rows.subarray(at, at + C), out, (b * T + t) * C); // sees positions 0..filled+t
+      }
+    }
+    return tf.tensor3d(out, [B, T, C]);
   }
 
   advance(t: number): void {
@@ -194,88 +179,22 @@ export class InPlaceKVCache implements LayerKVCache {
   }
 
   repeat(n: number): KVCache {
-    this.assertLive();
+    const store = this.live();
     checkRepeat(this.batchSize, n);
-    const copy = new InPlaceKVCache(this.nLayer, n, this.capacity, this.chunk);
-    const tile = (t: tf.Tensor4D | undefined) => (t ? tf.keep(tf.tile(t, [n, 1, 1, 1])) : undefined); // [n, ...]
-    copy.keys = this.keys.map(tile);
-    copy.valuesT = this.valuesT.map(tile);
+    const copy = new InPlaceKVCache(this.shape, n, this.capacity);
+    for (let layer = 0; layer < this.shape.nLayer; layer++) {
+      for (let b = 0; b < n; b++) copy.store!.copySlot(store, layer, layer * n + b, this.filled);
+    }
     copy.filled = this.filled;
-    copy.rows = this.rows;
     return copy;
   }
 
   dispose(): void {
-    for (const t of [...this.keys, ...this.valuesT]) t?.dispose();
-    this.keys.fill(undefined);
-    this.valuesT.fill(undefined);
-    this.disposed = true;
+    this.store = undefined; // its memory goes with the last reference
   }
 
-  /** Writes k [B, H, T, D] at rows filled..filled+T-1 of [B, H, rows, D]. */
-  private writeKeys(buffer: tf.Tensor4D | undefined, k: tf.Tensor4D): tf.Tensor4D {
-    const [B, H, T, D] = k.shape;
-    const target = this.grown(buffer, [B, H, this.rows, D], B * H, this.filled * D);
-    const from = hostMemory(k); // [B, H, T, D], read in place
-    const into = hostMemory(target);
-    for (let bh = 0; bh < B * H; bh++) {
-      into.set(from.subarray(bh * T * D, (bh + 1) * T * D), (bh * this.rows + this.filled) * D);
-    }
-    return target;
-  }
-
-  /** Writes v [B, H, T, D] at columns filled..filled+T-1 of vT [B, H, D, rows]. */
-  private writeValues(buffer: tf.Tensor4D | undefined, v: tf.Tensor4D): tf.Tensor4D {
-    const [B, H, T, D] = v.shape;
-    const target = this.grown(buffer, [B, H, D, this.rows], B * H * D, this.filled);
-    const from = hostMemory(v); // [B, H, T, D], read in place
-    const into = hostMemory(target);
-    const rows = this.rows;
-    for (let bh = 0; bh < B * H; bh++) {
-      for (let t = 0; t < T; t++) {
-        const src = (bh * T + t) * D;
-        let dst = bh * D * rows + this.filled + t;
-        for (let d = 0; d < D; d++, dst += rows) into[dst] = from[src + d];
-      }
-    }
-    return target;
-  }
-
-  /**
-   * `buffer` if it already has `rows` positions, else a larger zeroed tensor of `shape` holding
-   * its filled part: `blocks` runs, each the first `keep` floats of a run of the old tensor.
-   */
-  private grown(buffer: tf.Tensor4D | undefined, shape: [number, number, number, number], blocks: number, keep: number): tf.Tensor4D {
-    if (buffer && buffer.size === shape.reduce((a, b) => a * b, 1)) return buffer;
-    const target = tf.keep(tf.zeros(shape)) as tf.Tensor4D;
-    if (buffer) {
-      const from = hostMemory(buffer);
-      const into = hostMemory(target);
-      const fromRun = from.length / blocks;
-      const toRun = into.length / blocks;
-      for (let b = 0; b < blocks; b++) into.set(from.subarray(b * fromRun, b * fromRun + keep), b * toRun);
-      buffer.dispose();
-    }
-    return target;
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new Error('this KVCache was disposed');
-  }
-}
-
-interface WasmBackendMemory { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }
-interface CpuBackendMemory { data: { get(dataId: tf.DataId): { values: Float32Array } } }
-
-/** The live float32 storage of a tensor on wasm or cpu: writes to it change the tensor. */
-function hostMemory(t: tf.Tensor): Float32Array {
-  const backend = tf.backend();
-  switch (tf.getBackend()) {
-    case 'wasm':
-      return (backend as unknown as WasmBackendMemory).typedArrayFromHeap(t); // a view over the wasm heap
-    case 'cpu':
-      return (backend as unknown as CpuBackendMemory).data.get(t.dataId).values;
-    default:
-      throw new Error(`no host memory for tensors on '${tf.getBackend()}'`);
+  private live(): SimdAttentionStore {
+    if (!this.store) throw new Error('this KVCache was disposed');
+    return this.store;
   }
 }

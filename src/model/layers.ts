@@ -46,33 +46,43 @@ export function conv1d(x: tf.Tensor3D, { weight, bias }: Conv1DWeights): tf.Tens
 }
 
 /**
- * Additive attention mask [T, L] for T new positions after S - T cached ones, over L ≥ S key rows:
- * position i may see keys 0..(S - T + i); rows S..L-1 (spare rows of a preallocated cache) are
- * hidden. Undefined when nothing is hidden (T = 1 and L = S).
+ * Additive attention mask [T, S] for T new positions after S - T cached ones: position i may see
+ * keys 0..(S - T + i). Undefined when nothing is hidden (T = 1).
  */
-export function causalMask(T: number, S: number, L = S): tf.Tensor2D | undefined {
-  if (T === 1 && L === S) return undefined;
+export function causalMask(T: number, S: number): tf.Tensor2D | undefined {
+  if (T === 1) return undefined;
   const past = S - T;
-  const mask = new Float32Array(T * L);
-  for (let i = 0; i < T; i++) mask.fill(-1e9, i * L + past + i + 1, (i + 1) * L);
-  return tf.tensor2d(mask, [T, L]);
+  const mask = new Float32Array(T * S);
+  for (let i = 0; i < T; i++) mask.fill(-1e9, i * S + past + i + 1, (i + 1) * S);
+  return tf.tensor2d(mask, [T, S]);
 }
+
+/** Keys and values [B, H, T, D] of new positions → those of every position, [B, H, S, D] (a cache's append). */
+export type RememberKV = (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
 
 /**
- * q·kᵀ per head: q [B, H, T, D], k [B, H, S, D] → [B, H, T, S]. (On wasm a broadcast multiply and
- * sum was no faster single-threaded and far slower with threads: XNNPACK split each small multiply
- * across the pool. Batched matMuls stay on one thread.)
+ * Scaled dot-product attention per head, in tfjs ops: qkv [B, T, 3C] (c_attn's output) → [B, T, C].
+ * `remember` adds the new keys and values to the past ones (the concat cache); without it the
+ * T positions attend among themselves.
  */
-function queryKeyScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
-  return tf.matMul(q, k, false, true); // [B, H, T, S]
+export function causalSelfAttention(qkv: tf.Tensor3D, nHead: number, mask: tf.Tensor2D | undefined, remember?: RememberKV): tf.Tensor3D {
+  const [B, T, threeC] = qkv.shape;
+  const C = threeC / 3;
+  const D = C / nHead;
+  // [B, T, C] → [B, H, T, D]. With one new position the transpose only relabels axes, so a
+  // reshape does it without a copy (tfjs-wasm's Transpose costs as much as a small matmul).
+  const splitHeads = (t: tf.Tensor) =>
+    (T === 1 ? t.reshape([B, nHead, 1, D]) : t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3])) as tf.Tensor4D; // [B, H, T, D]
+
+  const [q, k, v] = tf.split(qkv, 3, -1).map(splitHeads); // 3 × [B, H, T, D]
+  const past = remember ? remember(k, v) : { k, v }; // [B, H, S, D] each
+  const scores = tf.matMul(q.mul(1 / Math.sqrt(D)), past.k, false, true); // [B, H, T, S]
+  const attended = tf.softmax(mask ? scores.add(mask) : scores) as tf.Tensor4D; // [B, H, T, S]
+  const heads = tf.matMul(attended, past.v); // [B, H, T, D]
+  return (T === 1 ? heads : heads.transpose([0, 2, 1, 3])).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
 }
 
-/** Attention weights times values stored transposed: w [B, H, T, S], vT [B, H, D, S] → [B, H, T, D]. */
-function weightValuesT(w: tf.Tensor4D, vT: tf.Tensor4D): tf.Tensor4D {
-  return tf.matMul(w, vT, false, true); // [B, H, T, D]
-}
-
-/** Masked multi-head self-attention; appends this step's keys/values to the cache when given one. */
+/** Masked multi-head self-attention; with a cache, over every cached position too (and it stores this step's keys and values). */
 export function attention(
   x: tf.Tensor3D,
   { c_attn, c_proj }: BlockWeights['attn'],
@@ -80,20 +90,9 @@ export function attention(
   mask: tf.Tensor2D | undefined,
   cache?: { store: LayerKVCache; layer: number },
 ): tf.Tensor3D {
-  const [B, T, C] = x.shape;
-  const D = C / nHead;
-  // [B, T, C] → [B, H, T, D]. With one new position the transpose only relabels axes, so a
-  // reshape does it without a copy (tfjs-wasm's Transpose costs as much as a small matmul).
-  const splitHeads = (t: tf.Tensor) =>
-    (T === 1 ? t.reshape([B, nHead, 1, D]) : t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3])) as tf.Tensor4D; // [B, H, T, D]
-
-  const [q, k, v] = tf.split(conv1d(x, c_attn), 3, -1).map(splitHeads); // 3 × [B, H, T, D]
-  const past = cache ? cache.store.append(cache.layer, k, v) : { k, v }; // keys [B, H, S, D]; values [B, H, S, D] or vT [B, H, D, S]
-  const scores = queryKeyScores(q.mul(1 / Math.sqrt(D)), past.k); // [B, H, T, S]
-  const attended = tf.softmax(mask ? scores.add(mask) : scores) as tf.Tensor4D; // [B, H, T, S]
-  const heads = 'vT' in past ? weightValuesT(attended, past.vT) : tf.matMul(attended, past.v); // [B, H, T, D]
-  const merged = (T === 1 ? heads : heads.transpose([0, 2, 1, 3])).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
-  return conv1d(merged, c_proj); // [B, T, C]
+  const qkv = conv1d(x, c_attn); // [B, T, 3C]
+  const heads = cache ? cache.store.attend(cache.layer, qkv, nHead, mask) : causalSelfAttention(qkv, nHead, mask); // [B, T, C]
+  return conv1d(heads, c_proj); // [B, T, C]
 }
 
 /** Position-wise feed-forward network: expand, gelu, project back. */

@@ -45,6 +45,9 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bf16", type=int, default=1, help="bfloat16 autocast for the training forward pass")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--novel-weight", type=float, default=0.0,
+                   help="share of the target moved to the pooled class where the target occurs once in train.bin")
+    p.add_argument("--ema", type=float, default=0.0, help="also evaluate an exponential moving average of the weights")
     return p.parse_args()
 
 
@@ -61,6 +64,11 @@ def main():
     val = np.fromfile(os.path.join(args.data, "val.bin"), dtype="<u2").astype(np.int64)
     vocab = CompactVocab(train_gpt2_ids)
     train = vocab.to_compact[train_gpt2_ids]
+    # Good-Turing: a token seen once stands in for the tokens never seen. Moving part of its target to
+    # the pooled class teaches the model how likely a novel token is; otherwise that class is never a
+    # target and held-out text pays ~18 nats for each token the training text lacks.
+    counts = np.bincount(train, minlength=vocab.size)
+    novel_share = torch.from_numpy(np.where(counts == 1, args.novel_weight, 0.0)).float()
     cfg = GPT2Config(n_positions=args.context, n_embd=args.n_embd, n_layer=args.n_layer,
                      n_head=args.n_head, dropout=args.dropout)
     # The network is GPT-2 with cfg.vocab_size tokens; it trains with the compact vocabulary.
@@ -105,6 +113,15 @@ def main():
                     val_loss=val_loss, val_predicted_tokens=n, elapsed_s=round(time.time() - t0, 1),
                     eval_s=round(time.time() - t, 1))
 
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if args.ema > 0 else None
+
+    def evaluate_ema(step, train_loss):
+        live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(ema)
+        entry = evaluate(step, train_loss)
+        model.load_state_dict(live)
+        return {**entry, "weights": "ema"}
+
     best = float("inf")
     step, last_eval, running = 0, time.time(), []
     model.train()
@@ -118,9 +135,16 @@ def main():
             state = {"config": cfg.to_dict(), "model": model.state_dict(), "step": step, "eval": entry,
                      "args": vars(args), "seen_ids": vocab.seen}
             torch.save(state, os.path.join(args.out, "last.pt"))
-            if entry["val_loss"] < best:
-                best = entry["val_loss"]
-                torch.save(state, os.path.join(args.out, "best.pt"))
+            candidates = [(entry, state)]
+            if ema is not None and step > 0:
+                ema_entry = evaluate_ema(step, train_loss)
+                record(**ema_entry)
+                candidates.append((ema_entry, {**state, "model": {k: v.clone() for k, v in ema.items()},
+                                               "eval": ema_entry}))
+            for entry, state in candidates:
+                if entry["val_loss"] < best:
+                    best = entry["val_loss"]
+                    torch.save(state, os.path.join(args.out, "best.pt"))
             last_eval = time.time()
             if done:
                 break
@@ -132,11 +156,19 @@ def main():
             group["lr"] = lr_at(step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(args.bf16)):
             logits = model(x)
-        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
+        logp = F.log_softmax(logits.float().view(-1, logits.shape[-1]), dim=-1)
+        targets = y.reshape(-1)
+        share = novel_share[targets]
+        nll = -logp.gather(1, targets[:, None])[:, 0]
+        loss = ((1 - share) * nll - share * logp[:, vocab.pooled]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    ema[k].mul_(args.ema).add_(v.detach(), alpha=1 - args.ema)
         running.append(loss.item())
         step += 1
         if step % 20 == 0:
