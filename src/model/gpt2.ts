@@ -2,8 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeWeights, loadCheckpoint, type GPT2Weights } from './checkpoint';
 import { parseGPT2Config, type GPT2Config } from './config';
-import { createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
+import { InPlaceKVCache, createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
 import { block, causalMask, layerNorm } from './layers';
+import { hostDecodeStep } from './hostDecode';
 import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
@@ -59,6 +60,11 @@ export class GPT2 {
     if (cache instanceof WebGPUKVCache) return this.forwardFused(w, ids, cache);
     if (!isLayerKVCache(cache)) throw new TypeError('forward() needs a cache made by GPT2.newCache()');
     const T = this.checkIds(ids, cache);
+    if (T === 1 && cache instanceof InPlaceKVCache && this.config.activation === 'gelu_new') {
+      const logits = tf.tidy(() => this.logitsOf(w, hostDecodeStep(w, this.config, ids, cache))); // [B, vocab]
+      cache.advance(1);
+      return logits;
+    }
     const logits = tf.tidy(() => {
       const x = this.transform(w, ids, cache.length, cache); // [B, T, C]
       const last = x.slice([0, T - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D; // [B, C]
@@ -118,7 +124,11 @@ export class GPT2 {
 
   /** Final layer norm and the language-model head (tied to wte unless the checkpoint has lm_head). */
   private head(w: GPT2Weights, x: tf.Tensor2D): tf.Tensor2D {
-    const normed = layerNorm(x, w.ln_f, this.config.layerNormEpsilon); // [N, C]
+    return this.logitsOf(w, layerNorm(x, w.ln_f, this.config.layerNormEpsilon)); // [N, vocab]
+  }
+
+  /** The language-model head alone: ln_f's output [N, C] → logits [N, vocab]. */
+  private logitsOf(w: GPT2Weights, normed: tf.Tensor2D): tf.Tensor2D {
     if (tf.getBackend() !== 'wasm') return tf.matMul(normed, w.lm_head, false, true); // [N, vocab]
     // tfjs-wasm sends transposed matMuls to a scalar loop and only plain ones to XNNPACK: keep a
     // [C, vocab] copy of the head, made once (the head is the largest matmul of a decode step).

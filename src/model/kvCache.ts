@@ -3,7 +3,8 @@
  * new token attends to the past without recomputing it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SimdAttentionStore, simdAttentionAvailable } from '../backend/simd/attention';
+import { SimdAttentionStore } from '../backend/simd/attention';
+import { simdKernelsAvailable, type SimdKernels } from '../backend/simd/kernels';
 import { causalSelfAttention } from './layers';
 
 /** What callers (generation) see: sizes, sharing a prompt across sequences, and disposal. */
@@ -38,8 +39,15 @@ export type KVCacheKind = 'concat' | 'inplace';
 const HOST_MEMORY_BACKENDS = ['wasm', 'cpu'];
 
 export function defaultKVCacheKind(backend = tf.getBackend()): KVCacheKind {
-  return HOST_MEMORY_BACKENDS.includes(backend) && simdAttentionAvailable() ? 'inplace' : 'concat';
+  return HOST_MEMORY_BACKENDS.includes(backend) && simdKernelsAvailable() ? 'inplace' : 'concat';
 }
+
+/**
+ * The in-place cache's scratch for a decode step (hostDecode.ts), per sequence: the residual
+ * stream x, a normalised copy, the MLP's hidden layer, a sublayer's output; and every layer
+ * norm's gain and bias.
+ */
+export type DecodeRegion = 'x' | 'normed' | 'hidden' | 'residual' | 'norms';
 
 /** The model dimensions a cache is sized by. */
 export interface CacheShape {
@@ -134,7 +142,7 @@ function grow(past: tf.Tensor4D | undefined, next: tf.Tensor4D): tf.Tensor4D {
  * Reading c_attn's output back (dataSync) is cheap on wasm and cpu, where this is the default.
  */
 export class InPlaceKVCache implements LayerKVCache {
-  private store: SimdAttentionStore | undefined;
+  private store: SimdAttentionStore<DecodeRegion> | undefined;
   private filled = 0;
 
   constructor(
@@ -142,36 +150,50 @@ export class InPlaceKVCache implements LayerKVCache {
     readonly batchSize: number,
     readonly capacity: number,
   ) {
-    this.store = new SimdAttentionStore(shape.nLayer * batchSize, capacity, shape.nEmbd, shape.nHead);
+    const { nLayer, nEmbd: C } = shape;
+    const B = batchSize;
+    const decode: Record<DecodeRegion, number> = { x: B * C, normed: B * C, hidden: 4 * B * C, residual: B * C, norms: (2 * nLayer + 1) * 2 * C };
+    this.store = new SimdAttentionStore(nLayer * B, capacity, C, shape.nHead, decode);
   }
 
   get length(): number {
     return this.filled;
   }
 
+  /** The SIMD kernels over this cache's memory, with room for one decode step of every sequence (see hostDecode.ts). */
+  get kernels(): SimdKernels<DecodeRegion> {
+    return this.live().kernels;
+  }
+
   attend(layer: number, qkv: tf.Tensor3D, nHead: number): tf.Tensor3D {
-    const store = this.live();
     const [B, T, threeC] = qkv.shape;
     const C = threeC / 3;
     if (nHead !== this.shape.nHead || C !== this.shape.nEmbd || B !== this.batchSize) {
       throw new RangeError(`this cache holds ${this.batchSize} × ${this.shape.nHead} heads × ${this.shape.nEmbd}, got ${B} × ${nHead} × ${C}`);
     }
-    const rows = qkv.dataSync() as Float32Array; // [B, T, 3C]: query | key | value of each position
+    const out = new Float32Array(B * T * C); // [B, T, C]
+    this.attendRows(layer, qkv.dataSync() as Float32Array, T, out);
+    return tf.tensor3d(out, [B, T, C]);
+  }
+
+  /** attend() on arrays: rows [B, T, 3C] (query | key | value of each position) → out [B, T, C]. */
+  attendRows(layer: number, rows: Float32Array, T: number, out: Float32Array): void {
+    const store = this.live();
+    const B = this.batchSize;
+    const C = this.shape.nEmbd;
     const slot = (b: number) => layer * B + b;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
-        const at = (b * T + t) * threeC;
-        store.write(slot(b), this.filled + t, rows.subarray(at + C, at + 2 * C), rows.subarray(at + 2 * C, at + threeC));
+        const at = (b * T + t) * 3 * C;
+        store.write(slot(b), this.filled + t, rows.subarray(at + C, at + 2 * C), rows.subarray(at + 2 * C, at + 3 * C));
       }
     }
-    const out = new Float32Array(B * T * C); // [B, T, C]
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
-        const at = (b * T + t) * threeC;
+        const at = (b * T + t) * 3 * C;
         store.attend(slot(b), this.filled + t + 1, rows.subarray(at, at + C), out, (b * T + t) * C); // sees positions 0..filled+t
       }
     }
-    return tf.tensor3d(out, [B, T, C]);
   }
 
   advance(t: number): void {
@@ -193,7 +215,7 @@ export class InPlaceKVCache implements LayerKVCache {
     this.store = undefined; // its memory goes with the last reference
   }
 
-  private live(): SimdAttentionStore {
+  private live(): SimdAttentionStore<DecodeRegion> {
     if (!this.store) throw new Error('this KVCache was disposed');
     return this.store;
   }

@@ -80,6 +80,19 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       concat.dispose();
     });
 
+    it('decodes a token with 4 matMuls per layer and the head, the rest in the SIMD kernels', async () => {
+      const cache = model.newCache(1, 64);
+      await read(model.forward([PROMPT], cache)); // prefill: the generic tfjs path
+      const { kernels } = await tf.profile(() => model.forward([[11]], cache));
+      const count: Record<string, number> = {};
+      for (const { name } of kernels) if (name !== 'Reshape') count[name] = (count[name] ?? 0) + 1; // Reshape only relabels
+      const L = model.config.nLayer;
+      // The embedding (2 gathers, 1 add), 4 matMuls per layer (tfjs's op wrapper and its kernel), the head.
+      expect(count).toEqual({ GatherV2: 2, Add: 1, fusedMatMul__op: 4 * L, _FusedMatMul: 4 * L, BatchMatMul: 1 });
+      expect(cache.length).toBe(PROMPT.length + 1);
+      cache.dispose();
+    });
+
     it('prefills in pieces (several new positions after cached ones) like one prefill', async () => {
       const pieces = new InPlaceKVCache(model.config, 1, 64);
       const whole = model.newCache(1, 64, { kind: 'concat' });

@@ -1,11 +1,12 @@
-;; Attention of one query over the cached keys and values, in WebAssembly SIMD (f32x4).
+;; The work of a decode step between its matmuls, in WebAssembly SIMD (f32x4): attention of one
+;; query over the cached keys and values, layer norm, GELU and the residual add.
 ;;
 ;; Keys and values are stored head-major: head h's D numbers for position s are at
 ;; base + h·headStride + s·D·4, so each head reads one contiguous run of S·D floats. The query
 ;; and the output are [H·D], heads side by side, as c_attn and c_proj use them. Pointers are byte
 ;; offsets into this module's memory; D is a multiple of 4. A step is scores, softmax, weighted.
 ;;
-;; Compiled by scripts/build-wasm.mjs into attentionWasm.ts; a test checks that the two agree.
+;; Compiled by scripts/build-wasm.mjs into decodeWasm.ts; a test checks that the two agree.
 (module
   (memory (export "memory") 1)
 
@@ -81,12 +82,12 @@
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br $heads))))
 
-  ;; e^x for four lanes, x <= 0 (Cephes' expf: x = n·ln2 + r, |r| <= ln2/2, e^r by a degree-7
-  ;; polynomial, 2^n from the exponent bits; about 1 ulp). Below -87 it is 0.
+  ;; e^x for four lanes (Cephes' expf: x = n·ln2 + r, |r| <= ln2/2, e^r by a degree-7 polynomial,
+  ;; 2^n from the exponent bits; about 1 ulp). Below -87 it is 0; above 88 it is e^88.
   (func $exp4 (param $x v128) (result v128)
     (local $n v128) (local $r v128) (local $p v128) (local $tiny v128)
     (local.set $tiny (f32x4.lt (local.get $x) (v128.const f32x4 -87 -87 -87 -87)))
-    (local.set $x (f32x4.max (local.get $x) (v128.const f32x4 -87 -87 -87 -87)))
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87 -87 -87 -87)) (v128.const f32x4 88 88 88 88)))
     (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
     (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
     (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
@@ -166,4 +167,75 @@
       (local.set $row (local.get $end))
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br $rows))))
+
+  ;; out = (x - mean) / sqrt(variance + eps) · gamma + beta over one row of C numbers (C a multiple of 4).
+  (func (export "layer_norm")
+    (param $x i32) (param $gamma i32) (param $beta i32) (param $out i32) (param $C i32) (param $eps f32)
+    (local $end i32) (local $i i32) (local $acc v128) (local $mean v128) (local $c v128) (local $scale v128) (local $n f32)
+    (local.set $end (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $n (f32.convert_i32_u (local.get $C)))
+    (local.set $acc (v128.const f32x4 0 0 0 0))
+    (block $b1 (loop $l1
+      (br_if $b1 (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l1)))
+    (local.set $mean (f32x4.splat (f32.div
+      (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+               (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))
+      (local.get $n))))
+    (local.set $acc (v128.const f32x4 0 0 0 0))
+    (local.set $i (i32.const 0))
+    (block $b2 (loop $l2
+      (br_if $b2 (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $c (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $c) (local.get $c))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l2)))
+    (local.set $scale (f32x4.splat (f32.div (f32.const 1) (f32.sqrt (f32.add (local.get $eps) (f32.div
+      (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+               (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))
+      (local.get $n)))))))
+    (local.set $i (i32.const 0))
+    (block $b3 (loop $l3
+      (br_if $b3 (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.add
+          (f32x4.mul
+            (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mean)) (local.get $scale))
+            (v128.load (i32.add (local.get $gamma) (local.get $i))))
+          (v128.load (i32.add (local.get $beta) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l3))))
+
+  ;; gelu_new in place over n numbers (n a multiple of 4): x · sigmoid(2·√(2/π)·(x + 0.044715·x³)),
+  ;; which is GPT-2's ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+  (func (export "gelu_new") (param $p i32) (param $n i32)
+    (local $end i32) (local $q i32) (local $x v128) (local $u v128)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $q (local.get $p))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+      (local.set $x (v128.load (local.get $q)))
+      ;; u = 2·√(2/π)·x + 2·√(2/π)·0.044715·x³
+      (local.set $u (f32x4.mul (local.get $x)
+        (f32x4.add (v128.const f32x4 1.5957691216057308 1.5957691216057308 1.5957691216057308 1.5957691216057308)
+          (f32x4.mul (f32x4.mul (local.get $x) (local.get $x))
+            (v128.const f32x4 0.07135481627260025 0.07135481627260025 0.07135481627260025 0.07135481627260025)))))
+      (v128.store (local.get $q)
+        (f32x4.div (local.get $x)
+          (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $u))))))
+      (local.set $q (i32.add (local.get $q) (i32.const 16)))
+      (br $next))))
+
+  ;; a += b over n numbers (n a multiple of 4).
+  (func (export "add") (param $a i32) (param $b i32) (param $n i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $a) (local.get $i))
+        (f32x4.add (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $next))))
 )

@@ -1,13 +1,15 @@
 /**
- * The WebAssembly SIMD attention kernel behind the in-place KV cache: its bytes are the .wat's,
- * it computes multi-head attention like a float64 reference at every length, slots do not
- * overlap, and impossible sizes are refused with a message.
+ * The WebAssembly SIMD kernels behind the in-place KV cache and the wasm/cpu decode step: their
+ * bytes are the .wat's; attention matches a float64 reference at every length, slots do not
+ * overlap; layer norm, gelu_new and the residual add match their definitions; impossible sizes
+ * are refused with a message.
  */
 import { describe, expect, it } from 'vitest';
-import { SimdAttentionStore, simdAttentionAvailable } from '../../src/backend/simd/attention';
-import { ATTENTION_WASM_BASE64 } from '../../src/backend/simd/attentionWasm';
+import { SimdAttentionStore } from '../../src/backend/simd/attention';
+import { DECODE_WASM_BASE64 } from '../../src/backend/simd/decodeWasm';
+import { SimdKernels, simdKernelsAvailable } from '../../src/backend/simd/kernels';
 // @ts-expect-error: a plain .mjs script without types
-import { assembleAttention, generatedModule } from '../../scripts/build-wasm.mjs';
+import { assembleDecodeKernels, generatedModule } from '../../scripts/build-wasm.mjs';
 
 /** Seeded uniform numbers in [-2, 2). */
 function randoms(n: number, seed: number): Float32Array {
@@ -36,15 +38,50 @@ function reference(query: Float32Array, keys: Float32Array, values: Float32Array
   return out;
 }
 
-describe('SIMD attention kernel', () => {
+describe('SIMD kernels', () => {
   it('is available in this runtime (WebAssembly SIMD)', () => {
-    expect(simdAttentionAvailable()).toBe(true);
+    expect(simdKernelsAvailable()).toBe(true);
   });
 
-  it('embeds exactly the bytes attention.wat assembles to (node scripts/build-wasm.mjs)', async () => {
-    const bytes: Buffer = await assembleAttention();
-    expect(ATTENTION_WASM_BASE64).toBe(bytes.toString('base64'));
-    expect(generatedModule(bytes)).toContain(ATTENTION_WASM_BASE64);
+  it('embeds exactly the bytes decode.wat assembles to (node scripts/build-wasm.mjs)', async () => {
+    const bytes: Buffer = await assembleDecodeKernels();
+    expect(DECODE_WASM_BASE64).toBe(bytes.toString('base64'));
+    expect(generatedModule(bytes)).toContain(DECODE_WASM_BASE64);
+  });
+
+  it('layer norm, gelu_new and add match their definitions (float64)', () => {
+    const C = 768;
+    const k = new SimdKernels({ x: C, gamma: C, beta: C, out: C, hidden: 4 * C, other: 4 * C });
+    const x = randoms(C, 7).map((v, i) => v * 3 + (i % 5)); // an offset mean, so centring matters
+    const gamma = randoms(C, 8);
+    const beta = randoms(C, 9);
+    k.floats('x', 0, C).set(x);
+    k.floats('gamma', 0, C).set(gamma);
+    k.floats('beta', 0, C).set(beta);
+    k.layerNorm(k.at.x, k.at.gamma, k.at.beta, k.at.out, C, 1e-5);
+    const mean = x.reduce((a, b) => a + b, 0) / C;
+    const variance = x.reduce((a, b) => a + (b - mean) ** 2, 0) / C;
+    const normed = k.floats('out', 0, C);
+    for (let i = 0; i < C; i++) expect(normed[i]).toBeCloseTo(((x[i] - mean) / Math.sqrt(variance + 1e-5)) * gamma[i] + beta[i], 4);
+
+    // gelu_new over a range that reaches both saturated ends, where exp would overflow.
+    const h = Float32Array.from({ length: 4 * C }, (_, i) => (i - 2 * C) / 40); // -76.8 .. 76.8
+    k.floats('hidden', 0, 4 * C).set(h);
+    k.geluNew(k.at.hidden, 4 * C);
+    const gelu = k.floats('hidden', 0, 4 * C);
+    for (let i = 0; i < 4 * C; i++) {
+      const v = h[i];
+      const expected = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+      expect(Number.isFinite(gelu[i])).toBe(true);
+      expect(Math.abs(gelu[i] - expected)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(expected)));
+    }
+
+    const a = randoms(4 * C, 10);
+    const b = randoms(4 * C, 11);
+    k.floats('hidden', 0, 4 * C).set(a);
+    k.floats('other', 0, 4 * C).set(b);
+    k.add(k.at.hidden, k.at.other, 4 * C);
+    expect(Array.from(k.floats('hidden', 0, 4 * C))).toEqual(Array.from(a, (v, i) => Math.fround(v + b[i])));
   });
 
   it('matches float64 attention over 1, 2, 7, 64 and 300 positions, 12 heads of 64', () => {
@@ -103,6 +140,6 @@ describe('SIMD attention kernel', () => {
 
   it('refuses a head size that is not a multiple of 4, and a cache larger than WebAssembly can address', () => {
     expect(() => new SimdAttentionStore(1, 8, 30, 5)).toThrow(/multiple of 4/);
-    expect(() => new SimdAttentionStore(12 * 64, 1024, 768, 12)).toThrow(/more than WebAssembly can address.*fewer sequences/);
+    expect(() => new SimdAttentionStore(12 * 64, 1024, 768, 12)).toThrow(/more than it can address \(4 GB\).*fewer sequences/);
   });
 });

@@ -1,0 +1,78 @@
+/**
+ * A decode step (one new token per sequence) on wasm or cpu, with the in-place KV cache. The
+ * matmuls stay with tfjs (XNNPACK and its threads on wasm); the work between them (layer norms,
+ * attention over the cache, gelu_new, residual adds) runs on the SIMD kernels in the cache's own
+ * WebAssembly memory, where the residual stream x stays for the whole step. A layer is then 4 tfjs
+ * matMuls instead of ~35 small tfjs kernels, each of which costs about as much as its arithmetic at
+ * this size, and more when it waits for a thread pool. Same math as layers.ts, which stays the
+ * reference (prefill, and every other backend).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Conv1DWeights, GPT2Weights, LayerNormWeights } from './checkpoint';
+import type { GPT2Config } from './config';
+import type { DecodeRegion, InPlaceKVCache } from './kvCache';
+
+/** The layer norms' gains and biases as the kernels read them: [ln_1, ln_2] per layer, then ln_f; each [gain C | bias C]. */
+function copyNorms(cache: InPlaceKVCache, w: GPT2Weights): void {
+  const norms: LayerNormWeights[] = [...w.h.flatMap((layer) => [layer.ln_1, layer.ln_2]), w.ln_f];
+  const C = cache.shape.nEmbd;
+  norms.forEach(({ weight, bias }, i) => {
+    cache.kernels.floats('norms', 2 * i * C, C).set(weight.dataSync());
+    cache.kernels.floats('norms', (2 * i + 1) * C, C).set(bias.dataSync());
+  });
+}
+
+const normsCopied = new WeakMap<InPlaceKVCache, GPT2Weights>();
+
+/**
+ * ids [B][1] at position cache.length → the last layer norm's output [B, C] (ln_f applied), as a
+ * tensor for the head. Stores every layer's keys and values; the caller advances the cache.
+ */
+export function hostDecodeStep(w: GPT2Weights, config: GPT2Config, ids: number[][], cache: InPlaceKVCache): tf.Tensor2D {
+  const B = ids.length;
+  const C = config.nEmbd;
+  const eps = config.layerNormEpsilon;
+  const k = cache.kernels;
+  const { at } = k;
+  if (normsCopied.get(cache) !== w) {
+    copyNorms(cache, w);
+    normsCopied.set(cache, w);
+  }
+
+  const region = (name: DecodeRegion, width: number) => k.floats(name, 0, B * width);
+  /** y = x·W + b through tfjs: x read from a region [B, in], y returned [B, out]. */
+  const linear = (input: DecodeRegion, { weight, bias }: Conv1DWeights): Float32Array => {
+    const [nIn] = weight.shape;
+    const x = tf.tensor2d(region(input, nIn).slice(), [B, nIn]); // a copy: tfjs may keep the array it is given
+    const y = tf.fused.matMul({ a: x, b: weight, bias }); // [B, out]
+    const values = y.dataSync() as Float32Array;
+    tf.dispose([x, y]);
+    return values;
+  };
+  /** normed = layer norm number `i` (see copyNorms) of x, row by row. */
+  const norm = (i: number) => {
+    for (let b = 0; b < B; b++) k.layerNorm(at.x + 4 * b * C, at.norms + 8 * i * C, at.norms + 4 * (2 * i + 1) * C, at.normed + 4 * b * C, C, eps);
+  };
+
+  const embedded = tf.tidy(() => {
+    const tokens = tf.tensor1d(ids.map((row) => row[0]), 'int32'); // [B]
+    return tf.gather(w.wte, tokens).add(tf.gather(w.wpe, tf.tensor1d([cache.length], 'int32'))); // [B, C]
+  });
+  region('x', C).set(embedded.dataSync());
+  embedded.dispose();
+
+  w.h.forEach(({ attn, mlp }, layer) => {
+    norm(2 * layer); // normed = ln_1(x)                                [B, C]
+    const qkv = linear('normed', attn.c_attn); // [B, 3C]
+    cache.attendRows(layer, qkv, 1, region('normed', C)); // normed = attention over the cache  [B, C]
+    region('residual', C).set(linear('normed', attn.c_proj)); // [B, C]
+    k.add(at.x, at.residual, B * C); // x += attention
+    norm(2 * layer + 1); // normed = ln_2(x)                            [B, C]
+    region('hidden', 4 * C).set(linear('normed', mlp.c_fc)); // [B, 4C]
+    k.geluNew(at.hidden, B * 4 * C);
+    region('residual', C).set(linear('hidden', mlp.c_proj)); // [B, C]
+    k.add(at.x, at.residual, B * C); // x += mlp
+  });
+  norm(2 * w.h.length); // normed = ln_f(x)                             [B, C]
+  return tf.tensor2d(region('normed', C).slice(), [B, C]);
+}
