@@ -263,10 +263,13 @@ def plot_losses(log_path, png_path, cfg):
     entries = entries[start:]
     batch_tokens = entries[0]["args"]["batch"] * entries[0]["args"]["context"]
     train = [(e["step"] * batch_tokens / 1e6, e["loss"]) for e in entries if e["event"] == "train"]
-    val = [(e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval"]
+    val = [(e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval" and "weights" not in e]
+    ema = [(e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval" and e.get("weights") == "ema"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     ax.plot(*zip(*train), label="train (mean of 20 steps, dropout on)", color="tab:blue", linewidth=1)
     ax.plot(*zip(*val), "o-", label="validation (held-out stories)", color="tab:orange")
+    if ema:
+        ax.plot(*zip(*ema), "s--", label="validation, moving average of the weights", color="tab:green", markersize=4)
     ax.set_xlabel("training tokens seen (millions)")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.set_ylim(min(v for _, v in train + val) - 0.2, min(8.0, max(v for _, v in train + val)))
