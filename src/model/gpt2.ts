@@ -48,7 +48,7 @@ export class GPT2 {
     if ((options.fusedWebGPU ?? true) && tf.getBackend() === 'webgpu' && capacity <= MAX_ATTENTION_POSITIONS) {
       return new WebGPUKVCache(nLayer, nHead, nEmbd / nHead, batchSize, capacity);
     }
-    return createKVCache(options.kind ?? defaultKVCacheKind(), this.config, batchSize, capacity);
+    return createKVCache(options.kind ?? defaultKVCacheKind(tf.getBackend(), this.config), this.config, batchSize, capacity);
   }
 
   /**

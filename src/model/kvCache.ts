@@ -38,10 +38,10 @@ export type KVCacheKind = 'concat' | 'inplace';
 /** Backends whose tensors the page reads synchronously and cheaply (wasm heap, JS arrays): where `inplace` is the default. */
 const HOST_MEMORY_BACKENDS = ['wasm', 'cpu'];
 
-export function defaultKVCacheKind(backend = tf.getBackend()): KVCacheKind {
-  return HOST_MEMORY_BACKENDS.includes(backend) && simdKernelsAvailable() ? 'inplace' : 'concat';
+export function defaultKVCacheKind(backend = tf.getBackend(), shape?: CacheShape): KVCacheKind {
+  const fits = !shape || (shape.nEmbd / shape.nHead) % 4 === 0; // the SIMD kernels read heads 4 floats at a time
+  return HOST_MEMORY_BACKENDS.includes(backend) && fits && simdKernelsAvailable() ? 'inplace' : 'concat';
 }
-
 /**
  * The in-place cache's scratch for a decode step (hostDecode.ts), per sequence: the residual
  * stream x, a normalised copy, the MLP's hidden layer, a sublayer's output; and every layer

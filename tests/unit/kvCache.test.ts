@@ -45,6 +45,9 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
 
     it('is the default cache here, and concat stays selectable', () => {
       expect(defaultKVCacheKind()).toBe('inplace');
+      // A head size the SIMD kernels cannot read 4 at a time falls back to the concat cache.
+      expect(defaultKVCacheKind(backend, { nLayer: 2, nHead: 5, nEmbd: 30 })).toBe('concat');
+      expect(defaultKVCacheKind('webgl', model.config)).toBe('concat');
       const inplace = model.newCache(1);
       const concat = model.newCache(1, 64, { kind: 'concat' });
       expect(inplace).toBeInstanceOf(InPlaceKVCache);
