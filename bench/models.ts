@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = path.resolve(repoRoot, '../shared');
 
-export const MODEL_NAMES = ['tiny', '124m'] as const;
+export const MODEL_NAMES = ['tiny', '124m', 'builtin'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export interface BenchModel {
@@ -29,6 +29,9 @@ const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 export function benchModel(name: ModelName): BenchModel {
   if (name === 'tiny') {
     return { name, dir: path.join(sharedDir, 'fixtures/tiny-gpt2'), description: 'tiny-gpt2 fixture (random weights, 2 layers)' };
+  }
+  if (name === 'builtin') {
+    return { name, dir: path.join(repoRoot, 'public/models/sherlock-gpt2'), description: 'the app\'s built-in sherlock-gpt2 (context 256)' };
   }
   const dir = path.join(repoRoot, '.cache/bench/gpt2-124m-random');
   if (!existsSync(path.join(dir, 'model.safetensors'))) {

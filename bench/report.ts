@@ -56,6 +56,9 @@ export async function machineBusyPercent(ms: number): Promise<number> {
 }
 
 const f = (x: number | undefined | null, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(digits));
+/** On WebGPU (SwiftShader), per-token time at this position against position 20: the built-in model's context is 256. */
+export const WEBGPU_LONG_POSITION = 250;
+
 const step = (r: Partial<ModelBenchResult> | undefined, p: number) => r?.stepMs?.find((s) => s.position === p)?.ms;
 const ratio = (r: Partial<ModelBenchResult> | undefined) => {
   const a = step(r, 20);
@@ -111,6 +114,14 @@ export function renderReport(report: BenchReport): string {
   out(`| per-token time at position 500 ≤ 1.3× position 20, wasm (124M, Node) | ${f(step(nodeWasm, 20))} → ${f(step(nodeWasm, 500))} ms = ${f(r500(nodeWasm), 2)}× | ${mark(r500(nodeWasm) === undefined ? undefined : r500(nodeWasm)! <= 1.3)} |`);
   out(`| the same in Chromium wasm (124M, the app's thread count) | ${f(step(wasm?.bench, 20))} → ${f(step(wasm?.bench, 500))} ms = ${f(ratio(wasm?.bench), 2)}× | ${mark(ratio(wasm?.bench) === undefined ? undefined : ratio(wasm?.bench)! <= 1.3)} |`);
   out(`| the same on cpu (124M, Node; @500 on a zero-filled cache, see below) | ${f(step(nodeCpu, 20), 0)} → ${f(step(nodeCpu, 500), 0)} ms = ${f(r500(nodeCpu), 2)}× | ${mark(r500(nodeCpu) === undefined ? undefined : r500(nodeCpu)! <= 1.3)} |`);
+  const gpuLong = browserJob(report, 'webgpu-builtin');
+  const gpuA = step(gpuLong?.bench, 20);
+  const gpuB = step(gpuLong?.bench, WEBGPU_LONG_POSITION);
+  const gpuRatio = gpuA && gpuB ? gpuB / gpuA : undefined;
+  out(`| the same on WebGPU at the longest context that fits, position ${WEBGPU_LONG_POSITION} (the built-in model, context 256; SwiftShader) | ${f(gpuA)} → ${f(gpuB)} ms = ${f(gpuRatio, 2)}× | ${mark(gpuRatio === undefined ? undefined : gpuRatio <= 1.3)} |`);
+  const perLayer = ['webgpu-tiny', 'webgpu-builtin'].map((id) => browserJob(report, id)).filter((r) => r?.bench?.dispatchesPerToken !== undefined && r.nLayer);
+  const worstPerLayer = perLayer.length ? Math.max(...perLayer.map((r) => r!.bench!.dispatchesPerToken! / r!.nLayer!)) : undefined;
+  out(`| WebGPU decode ≤ 10 dispatches per layer per token (logits against the fixture: tests/unit/webgpu-fused.test.ts) | ${perLayer.map((r) => `${r!.model}: ${f(r!.bench!.dispatchesPerToken, 0)} per token, ${r!.nLayer} layers`).join('; ') || '–'} (per-token work included) | ${mark(worstPerLayer === undefined ? undefined : worstPerLayer <= 10)} |`);
   const est = nodeWasm?.recomputeEstimate;
   out(`| 256 cached tokens ≥ 10× faster than recomputing (124M, wasm, Node) | cached ${f(est && est.cachedMs / 1000, 1)} s vs recompute ≈ ${f(est && est.recomputeMs / 1000, 1)} s = ${f(est?.speedup, 1)}× | ${mark(est ? est.speedup >= 10 : undefined)} |`);
   const wasmEst = wasm?.bench?.recomputeEstimate;
@@ -160,8 +171,10 @@ export function renderReport(report: BenchReport): string {
   }
   const gpu = browserJob(report, 'webgpu-tiny');
   if (gpu?.bench) {
-    out(`WebGPU here is SwiftShader (${gpu.adapter ?? 'software'}): the tiny model only. ${f(gpu.bench.dispatchesPerToken, 0)} GPU dispatches per generated token`);
-    out(`(counted by wrapping \`GPUComputePassEncoder.dispatchWorkgroups\`), ${f(step(gpu.bench, 20), 0)} ms per token at position 20.`);
+    const long = browserJob(report, 'webgpu-builtin')?.bench;
+    out(`WebGPU here is SwiftShader (${gpu.adapter ?? 'software'}): small models only. The tiny model: ${f(gpu.bench.dispatchesPerToken, 0)} GPU dispatches per generated token`);
+    out(`(counted by wrapping \`GPUComputePassEncoder.dispatchWorkgroups\`), ${f(step(gpu.bench, 20), 0)} ms per token at position 20.` +
+      (long ? ` The built-in model (context 256): ${f(long.dispatchesPerToken, 0)} dispatches per token, ${f(step(long, 20), 0)} ms per token at position 20 and ${f(step(long, WEBGPU_LONG_POSITION), 0)} ms at ${WEBGPU_LONG_POSITION}.` : ''));
     out('The 124M model was not run on SwiftShader: the peer measured 12.7–15.1 s per token there, so even a 64-token context is');
     out('about 15 minutes; a real GPU is needed for numbers that mean anything.');
     out();

@@ -21,7 +21,7 @@ import { runBrowserJobs, type BrowserRun } from './browser/runBrowser';
 import type { BrowserJob } from './browser/protocol';
 import { measureAppLongTasks, type AppLongTaskRun } from './browser/appLongTasks';
 import { peerReady, runPeer } from './peer';
-import { machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
+import { WEBGPU_LONG_POSITION, machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
 import type { NodeRunRequest } from './node/runModel';
 
 const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer'] as const;
@@ -135,6 +135,8 @@ async function main(): Promise<void> {
     if (only.includes('chromium-webgpu')) {
       // SwiftShader emulates the GPU on the CPU: the tiny model only, and few tokens.
       jobs.push({ id: 'webgpu-tiny', backend: 'webgpu', model: 'tiny', options: { newTokens: quick ? 4 : 16, runs: 1, prefillLengths: [16], positions: [20], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: quick ? 1 : 5 } });
+      // Position 20 against the longest context that fits: the built-in model (context 256) is small enough for SwiftShader.
+      jobs.push({ id: 'webgpu-builtin', backend: 'webgpu', model: 'builtin', options: { newTokens: quick ? 4 : 8, runs: 1, prefillLengths: [], positions: [20, WEBGPU_LONG_POSITION], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0 } });
     }
     const run: BrowserRun = await runBrowserJobs(jobs, log);
     report.browser = run;

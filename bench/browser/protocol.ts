@@ -8,7 +8,7 @@ export interface BrowserJob {
   /** wasm only: 'app' starts it the way the app does (src/backend/wasmThreads.ts); a number asks for that many threads. */
   threads?: 'app' | number;
   /** Model to benchmark; omitted for a ceiling-only job. */
-  model?: 'tiny' | '124m';
+  model?: 'tiny' | '124m' | 'builtin';
   options?: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
   /** Time the 124M step's matmuls alone on this backend first. */
   ceiling?: boolean;
@@ -22,6 +22,8 @@ export interface BrowserJobResult {
   hardwareConcurrency: number;
   adapter?: string;
   model?: string;
+  /** The model's n_layer (dispatches per layer on WebGPU). */
+  nLayer?: number;
   fetchMs?: number;
   loadMs?: number;
   bench?: ModelBenchResult;

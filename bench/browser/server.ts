@@ -22,7 +22,7 @@ export const browserDist = path.join(repoRoot, '.cache/bench/browser-dist');
 const wasmDist = path.join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 
 function resolveFile(urlPath: string): string | undefined {
-  const model = urlPath.match(/^\/models\/(tiny|124m)\/(config\.json|model\.safetensors)$/);
+  const model = urlPath.match(/^\/models\/(tiny|124m|builtin)\/(config\.json|model\.safetensors)$/);
   if (model) return path.join(benchModel(model[1] as ModelName).dir, model[2]);
   const wasm = urlPath.match(/^\/tfjs-wasm\/([\w.-]+\.wasm)$/);
   if (wasm) return path.join(wasmDist, wasm[1]);

@@ -70,6 +70,7 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
     const model = await GPT2.fromFiles(config, weights);
     result.loadMs = performance.now() - t1;
     result.model = job.model;
+    result.nLayer = model.config.nLayer;
     log(`${job.id}: loaded ${job.model} in ${result.loadMs.toFixed(0)} ms (fetch ${result.fetchMs.toFixed(0)} ms)`);
     result.bench = await benchModel(model, { ...job.options, log: (l) => log(`${job.id}: ${l}`), dispatchCount: job.backend === 'webgpu' ? () => dispatches : undefined });
     model.dispose();
