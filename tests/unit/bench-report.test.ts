@@ -36,6 +36,11 @@ const report: BenchReport = {
     results: [
       job('wasm-1-thread-ceiling', 1, { ceiling: ceiling(25) }),
       job('wasm-124m', 2, { bench: bench(24, 40, 50), ceiling: ceiling(40) }),
+      { ...job('webgpu-tiny', 0, { backend: 'webgpu', model: 'tiny', nLayer: 2 }), bench: { ...bench(30, 28, 28), dispatchesPerToken: 15 } },
+      {
+        ...job('webgpu-builtin', 0, { backend: 'webgpu', model: 'builtin', nLayer: 4 }),
+        bench: { ...bench(3, 300, 300), stepMs: [{ position: 20, ms: 300, samples: 5 }, { position: 250, ms: 420, samples: 5 }], dispatchesPerToken: 27 },
+      },
     ],
   },
   app: [{ label: 'auto', backend: 'wasm', threads: '2', newTokens: 40, sequences: 3, generations: 2, longTasksDuringGeneration: [61], longestTaskMs: 61, longestTaskBeforeMs: 80, crossOriginIsolated: true }],
@@ -57,6 +62,15 @@ describe('benchmark report', () => {
   test('position ratios decide the flat-cost targets', () => {
     expect(row('per-token time at position 500')).toMatch(/40\.0 → 48\.0 ms = 1\.20× \| \*\*met\*\*/);
     expect(row('the same on cpu')).toMatch(/= 1\.40× \| \*\*not met\*\*/);
+    expect(row('the same on WebGPU at the longest context')).toMatch(/300\.0 → 420\.0 ms = 1\.40× \| \*\*not met\*\*/);
+  });
+
+  test('WebGPU dispatches per layer: the worst model decides', () => {
+    // tiny: 15 / 2 = 7.5; builtin: 27 / 4 = 6.75 → met. 23 on the tiny model would be 11.5 per layer.
+    expect(row('WebGPU decode ≤ 10 dispatches')).toMatch(/tiny: 15 per token, 2 layers; builtin: 27 per token, 4 layers.*\*\*met\*\*/);
+    const heavy = structuredClone(report);
+    heavy.browser!.results[2].bench!.dispatchesPerToken = 23;
+    expect(renderReport(heavy).split('\n').find((l) => l.startsWith('| WebGPU decode'))).toMatch(/\*\*not met\*\*/);
   });
 
   test('decode against the single-thread ceiling and the peer', () => {
