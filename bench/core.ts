@@ -21,6 +21,8 @@ export interface ModelBenchOptions {
   prefillLengths: number[];
   /** Positions whose single-token step time is reported (median of the 5 steps around each). */
   positions: number[];
+  /** Rounds over the positions (each 5 steps per position), alternating between them; default 2. */
+  positionRounds?: number;
   /** New tokens of the real no-cache generation (full recompute each step) and its cached twin; 0 skips. */
   noCacheTokens: number;
   /** Tokens for the cached-vs-recompute estimate (recompute sampled at 5 lengths, summed); 0 skips. */
@@ -140,8 +142,8 @@ function zeroFill(model: GPT2, cache: KVCache, length: number): void {
   cache.advance(length);
 }
 
-/** Step time at `position`: prefill up to position - 2, then the median of 5 single-token steps. */
-async function timedStepsAt(model: GPT2, position: number, kind?: KVCacheKind, synthetic = false): Promise<StepStats> {
+/** Times of 5 single-token steps around `position` (prefill up to position - 2 first). */
+async function stepTimesAt(model: GPT2, position: number, kind?: KVCacheKind, synthetic = false): Promise<number[]> {
   const start = Math.max(1, position - 2);
   const cache = model.newCache(1, model.config.nPositions, { kind });
   try {
@@ -153,10 +155,23 @@ async function timedStepsAt(model: GPT2, position: number, kind?: KVCacheKind, s
       id = await greedyStep(model, [[id]], cache);
       times.push(now() - t0);
     }
-    return { position, ms: median(times), samples: times.length };
+    return times;
   } finally {
     cache.dispose();
   }
+}
+
+/**
+ * Step time at each position: the median of 5 steps around it, in `rounds` rounds that visit the
+ * positions in turn (20, 500, 20, 500, ...), so a machine that slows down or speeds up during the
+ * run moves every position alike and their ratio stays fair.
+ */
+async function timedPositions(model: GPT2, positions: number[], rounds: number, kind?: KVCacheKind, synthetic = false): Promise<StepStats[]> {
+  const times = positions.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < positions.length; i++) times[i].push(...(await stepTimesAt(model, positions[i], kind, synthetic)));
+  }
+  return positions.map((position, i) => ({ position, ms: median(times[i]), samples: times[i].length }));
 }
 
 /** One no-cache step: the whole sequence through a fresh cache, logits of the last position only. */
@@ -207,18 +222,9 @@ export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<Mod
   const sorted = [...runs].sort((a, b) => a.tps - b.tps);
   const mid = sorted[Math.floor((sorted.length - 1) / 2)];
 
-  const stepMs: StepStats[] = [];
-  for (const position of o.positions.filter((p) => p + 3 <= maxPos)) {
-    // Positions inside the decode runs come from them (the same steps); others get their own run.
-    const inRun = position - 2 >= PROMPT16.length && position + 2 < PROMPT16.length + newTokens - 1;
-    if (inRun) {
-      const perRun = runs.map((run) => median(run.steps.slice(position - 2 - PROMPT16.length + 1, position + 3 - PROMPT16.length + 1)));
-      stepMs.push({ position, ms: median(perRun), samples: 5 * runs.length });
-    } else {
-      stepMs.push(await timedStepsAt(model, position, kind, o.syntheticPrefill));
-    }
-    log(`step at position ${position}: ${stepMs[stepMs.length - 1].ms.toFixed(2)} ms`);
-  }
+  const positions = o.positions.filter((p) => p + 3 <= maxPos);
+  const stepMs = await timedPositions(model, positions, o.positionRounds ?? 2, kind, o.syntheticPrefill);
+  for (const { position, ms, samples } of stepMs) log(`step at position ${position}: ${ms.toFixed(2)} ms (median of ${samples})`);
 
   const result: ModelBenchResult = {
     cacheKind,
