@@ -16,8 +16,9 @@
  *
  * How many: one per core but one. A decode step is matrix–vector products, bound by memory
  * bandwidth rather than arithmetic, and every kernel hands work to the pool and waits for it; the
- * page's own thread needs a core too. Measured on 2 cores (docs/benchmarks.md), a second thread
- * made decoding slower, so there it stays at 1; machines with more cores get cores - 1.
+ * page's own thread needs a core too. Measured on 2 cores (bench/notes.md), a second thread was
+ * faster in one run of three and slower in the others, so there it stays at 1; machines with more
+ * cores get cores - 1.
  */
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
