@@ -10,6 +10,8 @@ import json
 import os
 import platform
 
+from runlog import stages
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 OUT = os.path.join(HERE, "out")
@@ -38,10 +40,20 @@ def measured_on_current_model(name):
     return None
 
 
-def run_log():
-    entries = [json.loads(line) for line in open(os.path.join(OUT, "run", "log.jsonl"))]
-    start = max(i for i, e in enumerate(entries) if e["event"] == "start")
-    return entries[start:]
+TRAIN_DEFAULTS = {"n_layer": 4, "n_embd": 256, "n_head": 4, "dropout": 0.1, "lr": 1e-3, "min_lr": 1e-4, "seed": 1337,
+                  "novel_weight": 0.0, "ema": 0.0}
+
+
+def train_flags(stage, previous, final):
+    """The train.py flags, run from the repository root, that reproduce a stage (those that differ from the defaults)."""
+    args = stage["log"][0]["args"]
+    flags = [f"--minutes {args['minutes']:g}", f"--eval-minutes {args['eval_minutes']:g}"]
+    flags += [f"--{k.replace('_', '-')} {args[k]:g}" for k in TRAIN_DEFAULTS if k in args and args[k] != TRAIN_DEFAULTS[k]]
+    if previous is not None:
+        flags.append(f"--init {os.path.relpath(os.path.join(previous['dir'], 'best.pt'), REPO)}")
+    if not final:
+        flags.append(f"--out {os.path.relpath(stage['dir'], REPO)}")
+    return " ".join(flags)
 
 
 def cpu_name():
@@ -61,14 +73,32 @@ def quote(text):
 def main():
     split, export = load("split.json"), load("export.json")
     engine, cli_generate = measured_on_current_model("engine-loss.json"), measured_on_current_model("cli-generate.json")
-    log = run_log()
+    runs = stages(os.path.join(OUT, "run"))
+    last = runs[-1]
+    log = last["log"]
     start = log[0]
-    cfg, args = start["config"], start["args"]
+    cfg, args, first_args = start["config"], start["args"], runs[0]["log"][0]["args"]
     end = next((e for e in log if e["event"] == "end"), None)
-    evals = [e for e in log if e["event"] == "eval" and "weights" not in e]
-    ema_by_step = {e["step"]: e["val_loss"] for e in log if e["event"] == "eval" and e.get("weights") == "ema"}
-    ck = export["checkpoint_eval"]
+    train_tokens = start["train_tokens"]
+
+    def from_the_start(e, stage):
+        """An eval entry counted from the first run's first step."""
+        tokens = stage["tokens_before"] + e["tokens_seen"]
+        return {**e, "step": stage["steps_before"] + e["step"], "tokens_seen": tokens,
+                "epochs": tokens / train_tokens, "elapsed_s": stage["seconds_before"] + e["elapsed_s"]}
+
+    evals, ema_by_step = [], {}
+    for stage in runs:
+        for e in stage["log"]:
+            if e["event"] == "eval":
+                e = from_the_start(e, stage)
+                if e.get("weights") == "ema":
+                    ema_by_step[e["step"]] = e["val_loss"]
+                else:
+                    evals.append(e)
+    ck = from_the_start(export["checkpoint_eval"], last)
     hours = ck["elapsed_s"] / 3600
+    calibration = export.get("calibration")
     torch_loss = export["exported_val_loss"]
     size_mb = export["safetensors_bytes"] / 1e6
     tv = export.get("trained_vocab")
@@ -90,11 +120,7 @@ def main():
 
     eval_rows = "\n".join(eval_row(e) for e in evals)
 
-    defaults = {"n_layer": 4, "n_embd": 256, "n_head": 4, "dropout": 0.1, "novel_weight": 0.0, "ema": 0.0}
-    flags = [f"--minutes {args['minutes']:g}", f"--eval-minutes {args['eval_minutes']:g}"]
-    flags += [f"--{k.replace('_', '-')} {args[k]:g}" for k in defaults if k in args and args[k] != defaults[k]]
-    train_flags = " ".join(flags)
-    novel = args.get("novel_weight", 0.0)
+    novel = first_args.get("novel_weight", 0.0)
     novel_text = "" if not novel else f"""
 
 A validation story brings words the training text never has (about 1.2% of its tokens here). The
@@ -102,7 +128,13 @@ pooled class stands for them, but it is never a target in the training text, so 
 give it almost nothing. Following Good–Turing (a token seen once is the best stand-in for one never
 seen), wherever the target occurs only once in the training text, {novel:g} of that target is moved to
 the pooled class (`--novel-weight {novel:g}`): the model learns how likely a new word is in each context."""
-    ema_decay = args.get("ema", 0.0)
+    restarts = "".join(f"""
+
+Then a second run started from those weights (`--init`, the best checkpoint above): a warm restart with
+a fresh {r['log'][0]['args']['warmup_steps']}-step warm-up to lr {r['log'][0]['args']['lr']:g}, cosine decay to {r['log'][0]['args']['min_lr']:g} over
+{r['log'][0]['args']['minutes']:g} minutes, dropout {r['log'][0]['args']['dropout']:g}, seed {r['log'][0]['args']['seed']}, moving-average decay {r['log'][0]['args'].get('ema', 0):g}; it began at step
+{r['steps_before']} ({r['tokens_before']:,} tokens), and the tables count from the first run's first step.""" for r in runs[1:])
+    ema_decay = first_args.get("ema", 0.0)
     ema_text = "" if not ema_decay else f"""
 
 An exponential moving average of the weights (decay {ema_decay:g} per step, `--ema`) is evaluated beside
@@ -124,6 +156,24 @@ the live weights; the exported checkpoint is whichever of the two scored best
         "stories bring new names and words, which no model trained on the rest can predict well):\n\n"
         "| occurrences in training | validation tokens | mean loss | share of the figure above |\n"
         "|---|---:|---:|---:|\n" + "\n".join(breakdown_row(r) for r in rows) + "\n")
+
+    calibration_text = "" if not calibration else f"""
+### Temperature calibration
+
+The exported weights divide every logit by **T = {calibration['temperature']:.3f}**: `ln_f`'s gain and bias are
+scaled by 1/T, which GPT-2's tied head turns into logits / T exactly, so the files are a plain GPT-2
+(`tools/train/calibrate.py`, `export.py --calibrate`). After {ck['epochs']:.0f} epochs of the same text the model is
+overconfident on new text (training loss {ck['train_loss']:.2f}, held-out {calibration['val_loss_at_1']:.2f}); T > 1 spreads the
+probability back out. T was chosen on the validation tokens, as the checkpoint was. So that this
+choice does not flatter the figure, each half of the validation text was also scored at the T
+chosen on the other half alone (T = {calibration['temperature_by_half'][0]:.3f} and {calibration['temperature_by_half'][1]:.3f}):
+
+| validation loss (float32, unrounded weights) | nats/token |
+|---|---:|
+| logits as trained (T = 1) | {calibration['val_loss_at_1']:.4f} |
+| T chosen on all {calibration['tokens']} validation tokens | {calibration['val_loss_at_T']:.4f} |
+| each half at the T of the other half (cross-fit) | {calibration['val_loss_cross_fit']:.4f} |
+"""
 
     card = f"""---
 language: en
@@ -166,10 +216,10 @@ withholds two stories for other evaluations), tokenized with
 
 ## Training
 
-`tools/train/train.py`, PyTorch {start['torch']} on CPU: AdamW (lr {args['lr']:g}, betas 0.9/0.95, weight decay
-{args['weight_decay']:g} on matrices), {args['warmup_steps']} warm-up steps then cosine decay to {args['min_lr']:g} over a
-{args['minutes']:g}-minute wall-clock budget, batch {args['batch']} x {args['context']} tokens, dropout {args['dropout']:g},
-bfloat16 autocast, gradient clipping 1.0, seed {args['seed']}.{novel_text}{ema_text}
+`tools/train/train.py`, PyTorch {start['torch']} on CPU: AdamW (lr {first_args['lr']:g}, betas 0.9/0.95, weight decay
+{first_args['weight_decay']:g} on matrices), {first_args['warmup_steps']} warm-up steps then cosine decay to {first_args['min_lr']:g} over a
+{first_args['minutes']:g}-minute wall-clock budget, batch {first_args['batch']} x {first_args['context']} tokens, dropout {first_args['dropout']:g},
+bfloat16 autocast, gradient clipping 1.0, seed {first_args['seed']}.{novel_text}{ema_text}{restarts}
 {"" if tv is None else f'''
 The training text uses {tv['seen_tokens']:,} of the 50,257 tokens. The softmax was computed over those
 plus one pooled class for the {tv['unseen_tokens']:,} others, which share one embedding row (logit h·w +
@@ -177,7 +227,7 @@ log {tv['unseen_tokens']:,}). That is exactly the full 50,257-way softmax of the
 unseen token has that row; it made the head, most of the compute at this size, 2.7 times cheaper.
 '''}
 - Exported checkpoint: step {export['checkpoint_step']}, **{ck['tokens_seen']:,} tokens seen** ({ck['epochs']:.1f} epochs),
-  after {hours * 60:.0f} minutes of training{'' if end is None else f" (the run: {end['steps']} steps, {end['tokens_seen']:,} tokens, {end['elapsed_s'] / 60:.0f} minutes)"}.
+  after {hours * 60:.0f} minutes of training{'' if end is None else f" (the {'last ' if len(runs) > 1 else ''}run: {end['steps']} steps, {end['tokens_seen']:,} tokens, {end['elapsed_s'] / 60:.0f} minutes)"}.
 - Machine: {cpu_name()} with AVX-512 BF16, 2 cores (the trainer had priority over the team's builds
   and tests, which ran beside it), no GPU.
 
@@ -199,7 +249,7 @@ of the exported F16 weights in float32:
 {engine_line}
 
 Perplexity {2.718281828 ** torch_loss:.1f}. {agreement}
-{breakdown}
+{breakdown}{calibration_text}
 
 ```sh
 node tools/train/tokenize.mjs                       # writes tools/train/out/val.txt
@@ -216,7 +266,7 @@ Prompt `Watson you are`, the notebook's settings: top-k 50, top-p 0.95, temperat
 
 ```sh
 node tools/train/tokenize.mjs
-/usr/bin/python3 tools/train/train.py {train_flags}
+{chr(10).join(f"/usr/bin/python3 tools/train/train.py {train_flags(r, runs[i - 1] if i else None, r is last)}" for i, r in enumerate(runs))}
 tools/train/finish.sh   # export.py (config.json, model.safetensors, loss-curve.png, test fixture),
                         # the engine's loss and samples, card.py (this card), the model's test
 ```
@@ -240,7 +290,7 @@ context {cfg['n_positions']}, GPT-2's 50,257-token vocabulary; {size_mb:.1f} MB 
 layout) trained from scratch on the Sherlock Holmes canon. The app and the CLI open it when no
 other model is chosen, so everything works offline.
 
-- Validation loss on four held-out stories: **{torch_loss:.3f} nats/token** (PyTorch){f", **{engine['loss']:.3f}** (this app's engine, `loss` command)" if engine else ""}.
+- Validation loss on four held-out stories: **{torch_loss:.3f} nats/token** (PyTorch){f", **{engine['loss']:.3f}** (this app's engine, `loss` command)" if engine else ""}{f"; logits divided by a calibrated temperature T = {calibration['temperature']:.3f} (cross-fit {calibration['val_loss_cross_fit']:.3f}, {calibration['val_loss_at_1']:.3f} at T = 1)" if calibration else ""}.
 - {ck['tokens_seen'] / 1e6:.1f} M training tokens seen ({ck['epochs']:.1f} epochs) in {hours * 60:.0f} minutes on 2 shared CPU cores.
 - Model card with samples for "Watson you are" and the loss curves: `public/models/sherlock-gpt2/README.md`.
 - Training tool: `tools/train/` (`tokenize.mjs`, `train.py`, `export.py`, `card.py`).

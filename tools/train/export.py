@@ -18,7 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from calibrate import calibrate, fold_into_ln_f
 from gpt2 import GPT2, CompactVocab, GPT2Config, token_losses, window_loss
+from runlog import stages
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -159,6 +161,8 @@ def main():
     p.add_argument("--fixture", default=os.path.join(REPO, "tests", "fixtures", "sherlock-gpt2-logits.json"))
     p.add_argument("--data", default=os.path.join(HERE, "out"))
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--calibrate", action="store_true",
+                   help="divide the logits by the temperature that minimises validation loss (calibrate.py)")
     p.add_argument("--full-eval", action="store_true", help="validation loss through the full 50,257-token head (slower, same figure)")
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -166,11 +170,19 @@ def main():
     state = torch.load(args.checkpoint, map_location="cpu")
     cfg = GPT2Config(**{**state["config"], "dropout": 0.0})
     weights = dict(state["model"])
-    vocab = None
+    vocab, calibration = None, None
+    if args.calibrate:
+        if "seen_ids" not in state:
+            raise SystemExit("--calibrate needs a checkpoint trained with the compact vocabulary")
     if "seen_ids" in state:  # trained with the compact vocabulary: unseen tokens share the pooled row
         train_ids = np.fromfile(os.path.join(args.data, "train.bin"), dtype="<u2").astype(np.int64)
         vocab = CompactVocab(train_ids, cfg.vocab_size)
         assert np.array_equal(vocab.seen, state["seen_ids"]), "train.bin is not the one this checkpoint was trained on"
+        if args.calibrate:
+            val_ids = np.fromfile(os.path.join(args.data, "val.bin"), dtype="<u2").astype(np.int64)
+            calibration = calibrate(weights, cfg, vocab, val_ids)
+            print(json.dumps({"calibration": calibration}), flush=True)
+            weights = fold_into_ln_f(weights, calibration["temperature"])
         weights["wte.weight"] = vocab.expand(weights["wte.weight"])
     model = GPT2(cfg)
     model.load_state_dict(weights)
@@ -238,6 +250,7 @@ def main():
         "exported_val_loss": val_loss,
         "exported_val_predicted_tokens": val_tokens,
         "val_eval_s": round(time.time() - t, 1),
+        "calibration": calibration,
         "val_loss_by_train_frequency": loss_by_train_frequency(losses, targets, train_ids, cfg.vocab_size),
         "safetensors_bytes": os.path.getsize(st_path),
         "params": sum(a.size for a in tensors.values()),
@@ -249,30 +262,38 @@ def main():
     with open(os.path.join(args.data, "export.json"), "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
-    plot_losses(os.path.join(os.path.dirname(args.checkpoint), "log.jsonl"), os.path.join(args.model_dir, "loss-curve.png"), cfg)
+    plot_losses(os.path.dirname(args.checkpoint), os.path.join(args.model_dir, "loss-curve.png"), cfg)
     print(json.dumps(report, indent=2))
 
 
-def plot_losses(log_path, png_path, cfg):
+def plot_losses(run_dir, png_path, cfg):
+    """Train and validation curves from the very start, through every --init restart."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    entries = [json.loads(line) for line in open(log_path)]
-    start = max(i for i, e in enumerate(entries) if e["event"] == "start")  # the latest run only
-    entries = entries[start:]
-    batch_tokens = entries[0]["args"]["batch"] * entries[0]["args"]["context"]
-    train = [(e["step"] * batch_tokens / 1e6, e["loss"]) for e in entries if e["event"] == "train"]
-    val = [(e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval" and "weights" not in e]
-    ema = [(e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval" and e.get("weights") == "ema"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    ax.plot(*zip(*train), label="train (mean of 20 steps, dropout on)", color="tab:blue", linewidth=1)
-    ax.plot(*zip(*val), "o-", label="validation (held-out stories)", color="tab:orange")
-    if ema:
-        ax.plot(*zip(*ema), "s--", label="validation, moving average of the weights", color="tab:green", markersize=4)
+    ys = []
+    for i, stage in enumerate(stages(run_dir)):
+        entries, before = stage["log"], stage["tokens_before"] / 1e6
+        batch_tokens = entries[0]["args"]["batch"] * entries[0]["args"]["context"]
+        train = [(before + e["step"] * batch_tokens / 1e6, e["loss"]) for e in entries if e["event"] == "train"]
+        val = [(before + e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval" and "weights" not in e]
+        ema = [(before + e["tokens_seen"] / 1e6, e["val_loss"]) for e in entries if e["event"] == "eval" and e.get("weights") == "ema"]
+        first = i == 0
+        ax.plot(*zip(*train), label="train (mean of 20 steps, dropout on)" if first else None, color="tab:blue", linewidth=1)
+        ax.plot(*zip(*val), "o-", label="validation (held-out stories)" if first else None, color="tab:orange")
+        if ema:
+            ax.plot(*zip(*ema), "s--", label="validation, moving average of the weights" if first else None,
+                    color="tab:green", markersize=4)
+        if not first:
+            ax.axvline(before, color="gray", linestyle=":", linewidth=1)
+            ax.annotate("restart (--init)", (before, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=8, color="gray")
+        ys += [v for _, v in train + val]
     ax.set_xlabel("training tokens seen (millions)")
     ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_ylim(min(v for _, v in train + val) - 0.2, min(8.0, max(v for _, v in train + val)))
+    ax.set_ylim(min(ys) - 0.2, min(6.5, max(ys)))
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(f"sherlock-gpt2: GPT-2 ({cfg.n_layer} layers, {cfg.n_embd} wide) on the Sherlock Holmes canon")

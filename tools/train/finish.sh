@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 OUT=tools/train/out
 CHECKPOINT=${1:-$OUT/run/best.pt}
 
-/usr/bin/python3 tools/train/export.py --checkpoint "$CHECKPOINT"
+/usr/bin/python3 tools/train/export.py --calibrate --checkpoint "$CHECKPOINT"
 npm run cli --silent -- loss --model public/models/sherlock-gpt2 --file $OUT/val.txt --context 256 --backend wasm --json \
   > $OUT/engine-loss.json.tmp && mv $OUT/engine-loss.json.tmp $OUT/engine-loss.json
 npm run cli --silent -- generate --model public/models/sherlock-gpt2 --prompt "Watson you are" \

@@ -47,12 +47,16 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--novel-weight", type=float, default=0.0,
                    help="share of the target moved to the pooled class where the target occurs once in train.bin")
+    p.add_argument("--init", default=None,
+                   help="start from this checkpoint's weights (same shape and data), e.g. a finished run's best.pt")
     p.add_argument("--ema", type=float, default=0.0, help="also evaluate an exponential moving average of the weights")
     return p.parse_args()
 
 
 def main():
     args = parse_args()
+    if args.init is not None:
+        args.init = os.path.abspath(args.init)  # the log names it wherever the run was started from
     if (args.minutes is None) == (args.steps is None):
         raise SystemExit("give exactly one of --minutes or --steps")
     torch.manual_seed(args.seed)
@@ -74,6 +78,13 @@ def main():
     # The network is GPT-2 with cfg.vocab_size tokens; it trains with the compact vocabulary.
     model = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": vocab.size}))
     model.logit_bias = vocab.logit_bias()
+    if args.init is not None:
+        # A second run from a finished one's weights: a fresh warmup and cosine (a warm restart).
+        init = torch.load(args.init, map_location="cpu")
+        shape = lambda c: {k: v for k, v in c.items() if k != "dropout"}
+        if shape(init["config"]) != shape(cfg.to_dict()) or not np.array_equal(init["seen_ids"], vocab.seen):
+            raise SystemExit(f"{args.init} was trained with another shape or vocabulary")
+        model.load_state_dict(init["model"])
     n_params = sum(p.numel() for p in model.parameters())
 
     # Weight decay on matrices only (not on biases, LayerNorm gains, or positions).
