@@ -128,12 +128,23 @@ pooled class stands for them, but it is never a target in the training text, so 
 give it almost nothing. Following Good–Turing (a token seen once is the best stand-in for one never
 seen), wherever the target occurs only once in the training text, {novel:g} of that target is moved to
 the pooled class (`--novel-weight {novel:g}`): the model learns how likely a new word is in each context."""
+    def stopped(stage):
+        """A run ended by hand (no "end" entry) before its budget ran out."""
+        if any(e["event"] == "end" for e in stage["log"]):
+            return ""
+        evals = [e for e in stage["log"] if e["event"] == "eval"]
+        best = min(evals, key=lambda e: e["val_loss"])
+        after = sum(1 for e in evals if e["step"] > best["step"] and e.get("weights") == best.get("weights"))
+        return (f" It was stopped by hand after {evals[-1]['elapsed_s'] / 60:.0f} of its {stage['log'][0]['args']['minutes']:g} minutes:"
+                f" the best validation loss came {after} evaluations before, and the training loss kept falling"
+                " while the validation loss did not (the table); the checkpoint is the best one it saved.")
+
     restarts = "".join(f"""
 
 Then a second run started from those weights (`--init`, the best checkpoint above): a warm restart with
 a fresh {r['log'][0]['args']['warmup_steps']}-step warm-up to lr {r['log'][0]['args']['lr']:g}, cosine decay to {r['log'][0]['args']['min_lr']:g} over
 {r['log'][0]['args']['minutes']:g} minutes, dropout {r['log'][0]['args']['dropout']:g}, seed {r['log'][0]['args']['seed']}, moving-average decay {r['log'][0]['args'].get('ema', 0):g}; it began at step
-{r['steps_before']} ({r['tokens_before']:,} tokens), and the tables count from the first run's first step.""" for r in runs[1:])
+{r['steps_before']} ({r['tokens_before']:,} tokens), and the tables count from the first run's first step.{stopped(r)}""" for r in runs[1:])
     ema_decay = first_args.get("ema", 0.0)
     ema_text = "" if not ema_decay else f"""
 
@@ -226,7 +237,7 @@ plus one pooled class for the {tv['unseen_tokens']:,} others, which share one em
 log {tv['unseen_tokens']:,}). That is exactly the full 50,257-way softmax of the exported model, where every
 unseen token has that row; it made the head, most of the compute at this size, 2.7 times cheaper.
 '''}
-- Exported checkpoint: step {export['checkpoint_step']}, **{ck['tokens_seen']:,} tokens seen** ({ck['epochs']:.1f} epochs),
+- Exported checkpoint: step {ck['step']}, **{ck['tokens_seen']:,} tokens seen** ({ck['epochs']:.1f} epochs),
   after {hours * 60:.0f} minutes of training{'' if end is None else f" (the {'last ' if len(runs) > 1 else ''}run: {end['steps']} steps, {end['tokens_seen']:,} tokens, {end['elapsed_s'] / 60:.0f} minutes)"}.
 - Machine: {cpu_name()} with AVX-512 BF16, 2 cores (the trainer had priority over the team's builds
   and tests, which ran beside it), no GPU.
@@ -293,7 +304,7 @@ other model is chosen, so everything works offline.
 - Validation loss on four held-out stories: **{torch_loss:.3f} nats/token** (PyTorch){f", **{engine['loss']:.3f}** (this app's engine, `loss` command)" if engine else ""}{f"; logits divided by a calibrated temperature T = {calibration['temperature']:.3f} (cross-fit {calibration['val_loss_cross_fit']:.3f}, {calibration['val_loss_at_1']:.3f} at T = 1)" if calibration else ""}.
 - {ck['tokens_seen'] / 1e6:.1f} M training tokens seen ({ck['epochs']:.1f} epochs) in {hours * 60:.0f} minutes on 2 shared CPU cores.
 - Model card with samples for "Watson you are" and the loss curves: `public/models/sherlock-gpt2/README.md`.
-- Training tool: `tools/train/` (`tokenize.mjs`, `train.py`, `export.py`, `card.py`).
+- Training tool: `tools/train/` (`tokenize.mjs`, `train.py`, `export.py`, `calibrate.py`, `card.py`).
 - `npm run cli -- loss --model DIR --file TEXT --context 256 --backend wasm` measures any checkpoint's
   loss on a text with the app's engine.
 - `tests/unit/embedded-model.test.ts` loads the shipped files through the normal loader and checks its

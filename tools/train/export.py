@@ -288,7 +288,7 @@ def plot_losses(run_dir, png_path, cfg):
                     color="tab:green", markersize=4)
         if not first:
             ax.axvline(before, color="gray", linestyle=":", linewidth=1)
-            ax.annotate("restart (--init)", (before, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+            ax.annotate("restart (--init)", (before, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
                         textcoords="offset points", fontsize=8, color="gray")
         ys += [v for _, v in train + val]
     ax.set_xlabel("training tokens seen (millions)")
