@@ -7,11 +7,10 @@ gain and bias by 1/T divides every logit by T exactly: the exported model stays 
 """
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gpt2 import GPT2, GPT2Config
+from gpt2 import GPT2, GPT2Config, context_windows
 
 
 def compact_val_logits(compact_weights, cfg, vocab, val):
@@ -25,11 +24,8 @@ def compact_val_logits(compact_weights, cfg, vocab, val):
     compact.eval()
     logits, targets = [], []
     with torch.no_grad():
-        for start in range(0, len(val), cfg.n_positions):
-            window = vocab.to_compact[np.asarray(val[start:start + cfg.n_positions], dtype=np.int64)]
-            if len(window) < 2:
-                continue
-            x = torch.from_numpy(window).view(1, -1)
+        for window in context_windows(val, cfg.n_positions):
+            x = torch.from_numpy(vocab.to_compact[window]).view(1, -1)
             logits.append(compact(x[:, :-1])[0].float())
             targets.append(x[0, 1:])
     targets = torch.cat(targets)

@@ -155,6 +155,14 @@ class CompactVocab:
         return full
 
 
+def context_windows(ids, context):
+    """Consecutive windows of `context` tokens (the last may be shorter), each with a token to predict."""
+    for start in range(0, len(ids), context):
+        window = np.asarray(ids[start:start + context], dtype=np.int64)
+        if len(window) >= 2:
+            yield window
+
+
 def token_losses(model, ids, context, vocab=None, autocast=False):
     """Next-token cross-entropy (nats) of every predicted token, over non-overlapping windows.
 
@@ -167,10 +175,7 @@ def token_losses(model, ids, context, vocab=None, autocast=False):
     losses, targets = [], []
     model.eval()
     with torch.no_grad():
-        for start in range(0, len(ids), context):
-            window = np.asarray(ids[start:start + context], dtype=np.int64)
-            if len(window) < 2:
-                continue
+        for window in context_windows(ids, context):
             targets.append(window[1:])
             penalty = 0.0
             if vocab is not None:
