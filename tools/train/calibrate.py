@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gpt2 import GPT2, GPT2Config, context_windows
+from gpt2 import context_windows
 
 
 def compact_val_logits(compact_weights, cfg, vocab, val):
@@ -19,7 +19,7 @@ def compact_val_logits(compact_weights, cfg, vocab, val):
     Returns (logits [N, size] float32, targets [N] compact ids, penalty [N]): a token's loss is
     -log_softmax(logits / T + bias)[target] + penalty, penalty being log(n_unseen) for unseen targets.
     """
-    compact = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": vocab.size}))
+    compact = vocab.model(cfg, with_bias=False)
     compact.load_state_dict(compact_weights)
     compact.eval()
     logits, targets = [], []

@@ -132,10 +132,10 @@ the pooled class (`--novel-weight {novel:g}`): the model learns how likely a new
         """A run ended by hand (no "end" entry) before its budget ran out."""
         if any(e["event"] == "end" for e in stage["log"]):
             return ""
-        evals = [e for e in stage["log"] if e["event"] == "eval"]
-        best = min(evals, key=lambda e: e["val_loss"])
-        after = sum(1 for e in evals if e["step"] > best["step"] and e.get("weights") == best.get("weights"))
-        return (f" It was stopped by hand after {evals[-1]['elapsed_s'] / 60:.0f} of its {stage['log'][0]['args']['minutes']:g} minutes:"
+        stage_evals = [e for e in stage["log"] if e["event"] == "eval"]
+        best = min(stage_evals, key=lambda e: e["val_loss"])
+        after = sum(1 for e in stage_evals if e["step"] > best["step"] and e.get("weights") == best.get("weights"))
+        return (f" It was stopped by hand after {stage_evals[-1]['elapsed_s'] / 60:.0f} of its {stage['log'][0]['args']['minutes']:g} minutes:"
                 f" the best validation loss came {after} evaluations before, and the training loss kept falling"
                 " while the validation loss did not (the table); the checkpoint is the best one it saved.")
 

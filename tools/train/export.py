@@ -133,12 +133,11 @@ def val_token_losses(model, vocab, val, cfg):
     """
     if vocab is None:
         return token_losses(model, val, cfg.n_positions)
-    compact = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": vocab.size}))
+    compact = vocab.model(cfg)
     weights = model.state_dict()
     unseen_example = int(np.setdiff1d(np.arange(cfg.vocab_size), vocab.seen)[0])
     rows = torch.cat([weights["wte.weight"][torch.from_numpy(vocab.seen)], weights["wte.weight"][unseen_example][None]])
     compact.load_state_dict({**weights, "wte.weight": rows})
-    compact.logit_bias = vocab.logit_bias()
     return token_losses(compact, val, cfg.n_positions, vocab=vocab)
 
 
@@ -171,9 +170,8 @@ def main():
     cfg = GPT2Config(**{**state["config"], "dropout": 0.0})
     weights = dict(state["model"])
     vocab, calibration = None, None
-    if args.calibrate:
-        if "seen_ids" not in state:
-            raise SystemExit("--calibrate needs a checkpoint trained with the compact vocabulary")
+    if args.calibrate and "seen_ids" not in state:
+        raise SystemExit("--calibrate needs a checkpoint trained with the compact vocabulary")
     if "seen_ids" in state:  # trained with the compact vocabulary: unseen tokens share the pooled row
         train_ids = np.fromfile(os.path.join(args.data, "train.bin"), dtype="<u2").astype(np.int64)
         vocab = CompactVocab(train_ids, cfg.vocab_size)

@@ -148,6 +148,16 @@ class CompactVocab:
         bias[self.pooled] = math.log(self.n_unseen)
         return bias
 
+    def model(self, cfg, with_bias=True):
+        """The training network: GPT-2 of shape cfg over this vocabulary (the pooled class last).
+
+        with_bias=False leaves out the pooled class's log(n_unseen), for callers that scale the
+        logits before adding it (calibrate.py).
+        """
+        net = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": self.size}))
+        net.logit_bias = self.logit_bias() if with_bias else None
+        return net
+
     def expand(self, compact_wte):
         """[size, C] compact rows -> [vocab_size, C] GPT-2 rows (unseen tokens share the pooled row)."""
         full = compact_wte[self.pooled].expand(self.vocab_size, -1).clone()

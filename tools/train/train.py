@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gpt2 import GPT2, CompactVocab, GPT2Config, window_loss
+from gpt2 import CompactVocab, GPT2Config, window_loss
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,8 +76,7 @@ def main():
     cfg = GPT2Config(n_positions=args.context, n_embd=args.n_embd, n_layer=args.n_layer,
                      n_head=args.n_head, dropout=args.dropout)
     # The network is GPT-2 with cfg.vocab_size tokens; it trains with the compact vocabulary.
-    model = GPT2(GPT2Config(**{**cfg.to_dict(), "vocab_size": vocab.size}))
-    model.logit_bias = vocab.logit_bias()
+    model = vocab.model(cfg)
     if args.init is not None:
         # A second run from a finished one's weights: a fresh warmup and cosine (a warm restart).
         init = torch.load(args.init, map_location="cpu")
