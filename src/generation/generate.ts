@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GPT2 } from '../model/gpt2';
 import type { KVCache } from '../model/kvCache';
+import { summarizeRow, type StepLogits } from '../model/stepLogits';
+import { summarizeLogits } from '../model/topLogits';
 import { encode } from '../tokenizer/tokenizer';
 import { StreamDecoder } from '../tokenizer/streamDecoder';
 import { applyProcessors, buildLogitsProcessors } from './logitsProcessors';
@@ -12,7 +14,7 @@ import {
   GenerationOptionError, isSampling, validateOptions, type GenerationOptions, type ResolvedGenerationOptions,
 } from './options';
 import { randomSeed, Xoshiro128StarStar } from './random';
-import { argmax, sample } from './sampler';
+import { argmax, sampleAt } from './sampler';
 import { StoppingCriteria, type FinishReason } from './stopping';
 
 /** What generation needs from a model; GPT2 provides it (tests may pass a scripted stand-in). */
@@ -29,6 +31,39 @@ export interface TokenEvent {
   elapsedMs: number;
   /** Set on a sequence's last token: why it ended ('abort' never appears here, nothing follows an abort). */
   finishReason?: FinishReason;
+  /** With `inspectTop`: what the model and the sampler saw at this step. */
+  inspection?: TokenInspection;
+}
+
+/** One step as the token inspector needs it (GenerationControl.inspectTop > 0). */
+export interface TokenInspection {
+  /** log softmax of the raw logits at the chosen token: the model's log-probability of it. */
+  logprob: number;
+  /** 1-based rank of the chosen token by raw logit. */
+  rank: number;
+  /** The uniform number in [0, 1) the sampler drew for this token; null when decoding greedily. */
+  draw: number | null;
+  /** The step's logits, summarised (the chosen token's logit is always among them). */
+  logits: StepLogits;
+}
+
+/** How a generate() call is run, beside the Hugging Face options. */
+export interface GenerationControl {
+  /** Aborting stops before the next forward pass; the result's finish reasons say 'abort'. */
+  signal?: AbortSignal;
+  /** Attach a TokenInspection with this many top logits to every token; 0 or absent: none (fastest). */
+  inspectTop?: number;
+  /** Called once the prompt is encoded and fitted to the context, before the first forward pass. */
+  onStart?: (start: GenerationStart) => void;
+}
+
+export interface GenerationStart {
+  /** The prompt ids the model reads (an empty prompt reads <|endoftext|>). */
+  promptIds: number[];
+  droppedPromptTokens: number;
+  maxNewTokens: number;
+  /** The sampling seed (a fresh one if none was given); null for greedy decoding. */
+  seed: number | null;
 }
 
 export interface GeneratedSequence {
@@ -122,8 +157,10 @@ export async function* generate(
   model: GenerationModel,
   prompt: string | readonly number[],
   options: GenerationOptions = {},
-  signal?: AbortSignal,
+  control: GenerationControl = {},
 ): AsyncGenerator<TokenEvent, GenerationResult, void> {
+  const { signal } = control;
+  const inspectTop = Math.max(0, Math.floor(control.inspectTop ?? 0));
   const start = now();
   const o = validateOptions(options);
   const { vocabSize, nPositions, bosTokenId } = model.config;
@@ -141,7 +178,7 @@ export async function* generate(
   const randoms = sampling ? Array.from({ length: n }, (_, i) => Xoshiro128StarStar.fromSeed(seed!, i)) : [];
   const processors = buildLogitsProcessors(o);
   const needsHistory = o.repetition_penalty !== 1;
-  const readLogits = logitsReader(model, o, sampling);
+  const readLogits = logitsReader(model, o, sampling, inspectTop);
   const stopping = new StoppingCriteria(maxNewTokens, eosTokenId, o.stop);
   const sequences: SequenceState[] = Array.from({ length: n }, () => ({
     ids: [], text: '', decoder: new StreamDecoder(), finishReason: null,
@@ -170,10 +207,11 @@ export async function* generate(
     };
   };
 
+  control.onStart?.({ promptIds, droppedPromptTokens: plan.droppedPromptTokens, maxNewTokens, seed });
   if (signal?.aborted) return result();
   let cache: KVCache = model.newCache(1, promptIds.length + maxNewTokens);
   try {
-    let logits = await readLogits(model.forward([promptIds], cache)); // [1 or n rows × vocab]
+    let read = await readLogits(model.forward([promptIds], cache), [promptIds]); // [1 or n rows × vocab]
     prefillMs = now() - start;
     if (n > 1) {
       const shared = cache;
@@ -186,10 +224,12 @@ export async function* generate(
         const seq = sequences[s];
         if (seq.finishReason) continue;
         if (signal?.aborted) break decoding;
-        const row = logits.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
-        const scores = Float64Array.from(logits.subarray(row * vocabSize, (row + 1) * vocabSize));
+        const row = read.scores.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
+        const scores = Float64Array.from(read.scores.subarray(row * vocabSize, (row + 1) * vocabSize));
         applyProcessors(processors, scores, needsHistory ? promptIds.concat(seq.ids) : []);
-        const tokenId = sampling ? sample(scores, randoms[s]) : argmax(scores);
+        const draw = sampling ? randoms[s].nextFloat() : null;
+        const tokenId = draw === null ? argmax(scores) : sampleAt(scores, draw);
+        const inspection = read.steps && inspectionOf(read.steps[row], read.scores, row, vocabSize, tokenId, draw);
         if (step === 0 && s === 0) firstTokenMs = now() - start;
         seq.ids.push(tokenId);
 
@@ -200,6 +240,7 @@ export async function* generate(
         seq.text += text;
         const event: TokenEvent = { sequence: s, tokenId, text, index: step, elapsedMs: now() - start };
         if (seq.finishReason) event.finishReason = seq.finishReason;
+        if (inspection) event.inspection = inspection;
         yield event;
       }
       if (step === 0) {
@@ -211,7 +252,10 @@ export async function* generate(
       await nextMacrotask(); // lets an abort (or a UI message) in between steps
       if (signal?.aborted) break decoding;
       // Finished sequences keep their batch row (fed their last token); their logits are ignored.
-      logits = await readLogits(model.forward(sequences.map((seq) => [seq.ids[seq.ids.length - 1]]), cache));
+      read = await readLogits(
+        model.forward(sequences.map((seq) => [seq.ids[seq.ids.length - 1]]), cache),
+        sequences.map((seq) => promptIds.concat(seq.ids)),
+      );
     }
   } finally {
     cache.dispose();
@@ -219,38 +263,70 @@ export async function* generate(
   return result();
 }
 
-/** Reads logits back (async: WebGPU cannot read synchronously) and frees the tensor. */
-async function readBack(logits: tf.Tensor): Promise<Float32Array> {
-  try {
-    return (await logits.data()) as Float32Array;
-  } finally {
-    logits.dispose();
-  }
+/** One forward pass's logits as the loop reads them: rows of scores, and their summaries when inspecting. */
+interface LogitsRead {
+  /** [rows × vocab]; ids not read back (GPU top-k) are -Infinity. */
+  scores: Float32Array;
+  /** One summary per row, with inspectTop; null otherwise. */
+  steps: StepLogits[] | null;
 }
 
 /**
- * On WebGPU, when nothing before top-k looks at the other logits (no repetition penalty; greedy,
- * or sampling with top_k > 0), only each row's top-k candidates are read back (GPT2.topK, ties
- * at the k-th value included) and every other logit reads as -Infinity: the processors and the
- * sampler then see exactly the scores top-k would have left them, so the tokens are the same.
+ * How the loop reads logits back. On WebGPU, when nothing before top-k looks at the other logits
+ * (no repetition penalty; greedy, or sampling with top_k > 0), only each row's top-k candidates
+ * (GPT2.topK, ties at the k-th value included), or with `inspectTop` its summary (summarizeLogits:
+ * top logits, log-sum-exp, histogram), are read back, and every other logit reads as -Infinity: the
+ * processors and the sampler then see exactly the scores top-k would have left them, so the tokens
+ * are the same. Otherwise every logit is read back (and summarised on the CPU when inspecting).
+ * `histories[b]` is row b's sequence so far, which a summary lists for the repetition penalty.
  */
 function logitsReader(
-  model: GenerationModel, o: ResolvedGenerationOptions, sampling: boolean,
-): (logits: tf.Tensor2D) => Promise<Float32Array> {
+  model: GenerationModel, o: ResolvedGenerationOptions, sampling: boolean, inspectTop: number,
+): (logits: tf.Tensor2D, histories: number[][]) => Promise<LogitsRead> {
   const k = sampling ? o.top_k : 1;
-  const topK = model.topK?.bind(model);
-  if (!topK || tf.getBackend() !== 'webgpu' || o.repetition_penalty !== 1 || k === 0) return readBack;
   const vocabSize = model.config.vocabSize;
-  return async (logits) => {
+  const topKOnGPU = model.topK !== undefined && tf.getBackend() === 'webgpu' && o.repetition_penalty === 1 && k > 0;
+  const topOnly = (rows: { ids: ArrayLike<number>; values: ArrayLike<number> }[]): Float32Array => {
+    const scores = new Float32Array(rows.length * vocabSize).fill(-Infinity);
+    rows.forEach(({ ids, values }, b) => { for (let j = 0; j < ids.length; j++) scores[b * vocabSize + ids[j]] = values[j]; });
+    return scores;
+  };
+  return async (logits, histories) => {
     try {
-      const rows = await topK(logits, k);
-      const scores = new Float32Array(rows.length * vocabSize).fill(-Infinity);
-      rows.forEach(({ ids, values }, b) => ids.forEach((id, j) => { scores[b * vocabSize + id] = values[j]; }));
-      return scores;
+      if (topKOnGPU && inspectTop >= k) {
+        const steps = await summarizeLogits(logits, inspectTop, histories);
+        return { scores: topOnly(steps.map((step) => ({ ids: step.ids.subarray(0, step.top), values: step.logits.subarray(0, step.top) }))), steps };
+      }
+      if (topKOnGPU && inspectTop === 0) return { scores: topOnly(await model.topK!(logits, k)), steps: null };
+      const scores = (await logits.data()) as Float32Array;
+      const steps = inspectTop === 0 ? null
+        : histories.map((history, b) => summarizeRow(scores.subarray(b * vocabSize, (b + 1) * vocabSize), inspectTop, history));
+      return { scores, steps };
     } finally {
       logits.dispose();
     }
   };
+}
+
+/** The chosen token's place in its step's raw distribution, with the step's summary. */
+function inspectionOf(
+  step: StepLogits, scores: Float32Array, row: number, vocabSize: number, tokenId: number, draw: number | null,
+): TokenInspection {
+  let at = step.ids.indexOf(tokenId);
+  let logits = step;
+  if (at < 0) {
+    // Chosen beyond the listed ids (possible with top-k off): add it, from the full row read back.
+    at = step.ids.length;
+    logits = { ...step, ids: Int32Array.from([...step.ids, tokenId]), logits: Float32Array.from([...step.logits, scores[row * vocabSize + tokenId]]) };
+  }
+  const logit = logits.logits[at];
+  let rank = at + 1;
+  if (at >= step.top) {
+    rank = 1;
+    const full = scores.subarray(row * vocabSize, (row + 1) * vocabSize);
+    for (let id = 0; id < vocabSize; id++) if (full[id] > logit || (full[id] === logit && id < tokenId)) rank++;
+  }
+  return { logprob: logit - step.logSumExp, rank, draw, logits };
 }
 
 function now(): number {

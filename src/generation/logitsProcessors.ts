@@ -7,13 +7,18 @@
  */
 import { isSampling, type ResolvedGenerationOptions } from './options';
 
+/** Each processor's Hugging Face option name: what the page and the inspector call it. */
+export type ProcessorName = 'repetition_penalty' | 'temperature' | 'top_k' | 'top_p' | 'min_p';
+
 export interface LogitsProcessor {
+  readonly name: ProcessorName;
   /** `previousIds` is the whole sequence so far: prompt and generated tokens. */
   apply(scores: Float64Array, previousIds: readonly number[]): void;
 }
 
 /** HF RepetitionPenaltyLogitsProcessor: every id already seen is made less likely, once. */
 export class RepetitionPenaltyLogitsProcessor implements LogitsProcessor {
+  readonly name = 'repetition_penalty';
   constructor(readonly penalty: number) {}
 
   apply(scores: Float64Array, previousIds: readonly number[]): void {
@@ -27,6 +32,7 @@ export class RepetitionPenaltyLogitsProcessor implements LogitsProcessor {
 
 /** HF TemperatureLogitsWarper. */
 export class TemperatureLogitsWarper implements LogitsProcessor {
+  readonly name = 'temperature';
   constructor(readonly temperature: number) {}
 
   apply(scores: Float64Array): void {
@@ -36,6 +42,7 @@ export class TemperatureLogitsWarper implements LogitsProcessor {
 
 /** HF TopKLogitsWarper: keeps every score >= the k-th largest, so ties with the k-th all survive. */
 export class TopKLogitsWarper implements LogitsProcessor {
+  readonly name = 'top_k';
   readonly topK: number;
 
   constructor(topK: number, readonly minTokensToKeep = 1) {
@@ -54,6 +61,7 @@ export class TopKLogitsWarper implements LogitsProcessor {
  * cumulative probability is <= 1 - top_p; the most likely `minTokensToKeep` always stay.
  */
 export class TopPLogitsWarper implements LogitsProcessor {
+  readonly name = 'top_p';
   constructor(readonly topP: number, readonly minTokensToKeep = 1) {}
 
   apply(scores: Float64Array): void {
@@ -100,6 +108,7 @@ export class TopPLogitsWarper implements LogitsProcessor {
 
 /** HF MinPLogitsWarper: drop tokens whose probability is below min_p × the top probability. */
 export class MinPLogitsWarper implements LogitsProcessor {
+  readonly name = 'min_p';
   constructor(readonly minP: number, readonly minTokensToKeep = 1) {}
 
   apply(scores: Float64Array): void {

@@ -38,10 +38,11 @@ export function distribution(scores: Float64Array): TokenDistribution {
 }
 
 /**
- * Draws one id with probability softmax(scores)[id]. Walks the vocabulary in id order, so no sort
- * is needed on the hot path and the same random number always gives the same id.
+ * Draws one id with probability softmax(scores)[id], using the uniform number `u` in [0, 1): walks
+ * the vocabulary in id order and returns the id whose share of the cumulative mass holds u·total.
+ * No sort on the hot path, and the same u always gives the same id.
  */
-export function sample(scores: Float64Array, random: RandomSource): number {
+export function sampleAt(scores: Float64Array, u: number): number {
   const max = scores[argmax(scores)];
   const weights = new Float64Array(scores.length);
   let total = 0;
@@ -50,7 +51,7 @@ export function sample(scores: Float64Array, random: RandomSource): number {
     weights[id] = Math.exp(scores[id] - max);
     total += weights[id];
   }
-  let remaining = random.nextFloat() * total;
+  let remaining = u * total;
   let last = -1;
   for (let id = 0; id < weights.length; id++) {
     if (weights[id] === 0) continue;
@@ -59,4 +60,9 @@ export function sample(scores: Float64Array, random: RandomSource): number {
     last = id;
   }
   return last; // rounding left a sliver of mass past the end: it belongs to the last surviving id
+}
+
+/** Draws one id with probability softmax(scores)[id], with the next number of `random`. */
+export function sample(scores: Float64Array, random: RandomSource): number {
+  return sampleAt(scores, random.nextFloat());
 }

@@ -6,7 +6,9 @@
  * value (rare with float logits) falls back to reading the full rows.
  */
 import * as tf from '@tensorflow/tfjs';
+import { rowStats } from '../backend/webgpu/rowStats';
 import { MAX_GPU_TOP_K, topKCandidates } from '../backend/webgpu/topK';
+import { HISTOGRAM_BIN_WIDTH, HISTOGRAM_BINS, summarizeRow, type StepLogits } from './stepLogits';
 
 export interface TopLogits {
   /** Token ids, by descending logit (equal logits: lower id first). */
@@ -45,4 +47,62 @@ function topLogitsOnCPU(all: Float32Array, B: number, V: number, k: number): Top
     rows.push({ ids, values: ids.map((id) => row[id]) });
   }
   return rows;
+}
+
+/**
+ * A StepLogits summary of each row of logits [B, V]: its `top` largest logits, the logits of
+ * `extraIds[b]` (row b's sequence so far), log-sum-exp, entropy and histogram. On WebGPU all of it
+ * is computed on the GPU (top-k selection, one statistics program, one gather) and read back in one
+ * transfer of a few KB per row; elsewhere, or on a tie at the top-th logit, from the rows read back.
+ * Does not dispose `logits`.
+ */
+export async function summarizeLogits(logits: tf.Tensor2D, top: number, extraIds: readonly (readonly number[])[]): Promise<StepLogits[]> {
+  const [B, V] = logits.shape;
+  if (!Number.isInteger(top) || top < 1) throw new RangeError(`a logits summary needs a positive number of top logits, got ${top}`);
+  const onCPU = async () => {
+    const all = (await logits.data()) as Float32Array;
+    return Array.from({ length: B }, (_, b) => summarizeRow(all.subarray(b * V, (b + 1) * V), top, extraIds[b] ?? []));
+  };
+  if (tf.getBackend() !== 'webgpu' || top > MAX_GPU_TOP_K || top >= V) return onCPU();
+
+  const keep = top + 1;
+  const union = [...new Set(extraIds.flat())].filter((id) => Number.isInteger(id) && id >= 0 && id < V);
+  const width = 2 * keep + 3 + HISTOGRAM_BINS + union.length;
+  const packed = tf.tidy(() => {
+    const parts = [topKCandidates(logits, keep), rowStats(logits, HISTOGRAM_BINS, HISTOGRAM_BIN_WIDTH)];
+    if (union.length > 0) parts.push(tf.gather(logits, tf.tensor1d(union, 'int32'), 1) as tf.Tensor2D);
+    return tf.concat(parts, 1);
+  });
+  const data = (await packed.data()) as Float32Array;
+  packed.dispose();
+
+  const steps: StepLogits[] = [];
+  for (let b = 0; b < B; b++) {
+    const row = data.subarray(b * width, (b + 1) * width);
+    const values = row.subarray(0, keep);
+    // The (top+1)-th candidate equal to the top-th: which of the tied ids is listed depends on the order of the search; the CPU decides.
+    if (values[top] === values[top - 1]) return onCPU();
+    const ids = Array.from(row.subarray(keep, keep + top));
+    const stats = row.subarray(2 * keep);
+    const listed = new Set(ids);
+    const extras: number[] = [];
+    const extraValues: number[] = [];
+    const gathered = row.subarray(2 * keep + 3 + HISTOGRAM_BINS);
+    const wanted = new Set(extraIds[b] ?? []);
+    union.forEach((id, j) => {
+      if (wanted.has(id) && !listed.has(id)) {
+        extras.push(id);
+        extraValues.push(gathered[j]);
+      }
+    });
+    steps.push({
+      ids: Int32Array.from([...ids, ...extras]),
+      logits: Float32Array.from([...values.subarray(0, top), ...extraValues]),
+      top,
+      logSumExp: stats[1],
+      entropy: stats[2],
+      histogram: Uint32Array.from(stats.subarray(3, 3 + HISTOGRAM_BINS)),
+    });
+  }
+  return steps;
 }

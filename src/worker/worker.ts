@@ -162,7 +162,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
   if (abortedBeforeStart.delete(id)) controller.abort();
   running = { id, controller };
   try {
-    const tokens = generate(model, request.prompt, request.options, controller.signal);
+    const tokens = generate(model, request.prompt, request.options, { signal: controller.signal });
     let step = await tokens.next();
     while (!step.done) {
       const event = step.value;

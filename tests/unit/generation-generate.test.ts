@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generate, type GenerationModel, type GenerationResult, type TokenEvent } from '../../src/generation/generate';
+import { generate, type GenerationModel, type GenerationResult, type GenerationStart, type TokenEvent } from '../../src/generation/generate';
+import { Xoshiro128StarStar } from '../../src/generation/random';
 import { GenerationOptionError, type GenerationOptions } from '../../src/generation/options';
 import type { GPT2Config } from '../../src/model/config';
 import type { KVCache } from '../../src/model/kvCache';
@@ -20,7 +21,7 @@ async function run(
   onEvent?: (e: TokenEvent) => void,
 ): Promise<{ events: TokenEvent[]; result: GenerationResult }> {
   const events: TokenEvent[] = [];
-  const stream = generate(model, prompt, options, signal);
+  const stream = generate(model, prompt, options, { signal });
   for (;;) {
     const next = await stream.next();
     if (next.done) return { events, result: next.value };
@@ -237,6 +238,39 @@ describe('generate() with the real engine (tiny fixture, tfjs cpu)', () => {
     expect(clamped.result.maxNewTokens).toBe(63);
     expect(clamped.result.sequences[0].ids).toHaveLength(63);
     expect(clamped.result.warnings[0]).toMatch(/500 new tokens do not fit/);
+  });
+
+  it('inspectTop: the same tokens, each with its raw log-probability, rank and seeded draw (checked by a full recomputation)', async () => {
+    const options = { do_sample: true, max_new_tokens: 5, top_k: 40, top_p: 0.9, num_return_sequences: 2, seed: 11 };
+    const plain = await run(model, 'Watson you are', options);
+    let start: GenerationStart | null = null;
+    const events: TokenEvent[] = [];
+    const stream = generate(model, 'Watson you are', options, { inspectTop: 256, onStart: (s) => { start = s; } });
+    for (let next = await stream.next(); !next.done; next = await stream.next()) events.push(next.value);
+    expect(start).toEqual({ promptIds: [54, 13506, 345, 389], droppedPromptTokens: 0, maxNewTokens: 5, seed: 11 });
+    expect(events.map((e) => e.tokenId)).toEqual(plain.events.map((e) => e.tokenId));
+
+    const randoms = [0, 1].map((s) => Xoshiro128StarStar.fromSeed(11, s));
+    for (const e of events) {
+      const ids = [54, 13506, 345, 389, ...events.filter((o) => o.sequence === e.sequence && o.index < e.index).map((o) => o.tokenId)];
+      const all = model.forwardAll(ids);
+      const row = (await all.data()) as Float32Array;
+      all.dispose();
+      const last = row.subarray((ids.length - 1) * VOCAB);
+      let sum = 0;
+      for (const x of last) sum += Math.exp(x);
+      const inspection = e.inspection!;
+      expect(inspection.logprob).toBeCloseTo(last[e.tokenId] - Math.log(sum), 4);
+      expect(inspection.rank).toBe(1 + [...last].filter((x) => x > last[e.tokenId]).length);
+      expect(inspection.draw).toBe(randoms[e.sequence].nextFloat());
+      expect(inspection.logits.top).toBe(256);
+      expect(new Set(inspection.logits.ids)).toContain(e.tokenId);
+      for (const id of ids) expect(new Set(inspection.logits.ids)).toContain(id); // the repetition penalty's ids
+    }
+    const greedy: TokenEvent[] = [];
+    const greedyStream = generate(model, 'Watson you are', { max_new_tokens: 2 }, { inspectTop: 10 });
+    for (let next = await greedyStream.next(); !next.done; next = await greedyStream.next()) greedy.push(next.value);
+    expect(greedy.map((e) => [e.inspection!.draw, e.inspection!.rank])).toEqual([[null, 1], [null, 1]]);
   });
 
   it('reports measured timings and frees every tensor when aborted', async () => {
