@@ -123,3 +123,37 @@ describe('generate command', () => {
     });
   }
 });
+
+describe('generate --top-logprobs', () => {
+  it('prints OpenAI-shaped records per token whose log-probabilities match the logits command', async () => {
+    const { code, stdout } = await runCli([...base, '--greedy', '--max-new-tokens', '3', '--json', '--top-logprobs', '5']);
+    expect(code).toBe(0);
+    const seq = JSON.parse(stdout).sequences[0] as {
+      ids: number[]; tokens: { id: number; text: string; logprob: number; top_logprobs: { id: number; text: string; logprob: number }[] }[];
+    };
+    expect(seq.tokens.map((t) => t.id)).toEqual(seq.ids);
+    let prefix = [54, 13506, 345, 389];
+    for (const token of seq.tokens) {
+      const logits = await runCli(['logits', '--model', fixtureDir, '--backend', 'cpu', '--ids', prefix.join(','), '--json']);
+      const row = JSON.parse(logits.stdout).logits as number[];
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      expect(token.logprob).toBeCloseTo(row[token.id] - lse, 5);
+      expect(token.top_logprobs).toHaveLength(5);
+      expect(token.top_logprobs[0].id).toBe(token.id); // greedy: the likeliest
+      const order = [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, 5);
+      expect(token.top_logprobs.map((t) => t.id)).toEqual(order);
+      for (const alt of token.top_logprobs) expect(alt.logprob).toBeCloseTo(row[alt.id] - lse, 5);
+      expect(typeof token.text).toBe('string');
+      prefix = [...prefix, token.id];
+    }
+  });
+
+  it('refuses a count out of range, or without --json', async () => {
+    const tooMany = await runCli([...base, '--json', '--top-logprobs', '257']);
+    expect(tooMany.code).not.toBe(0);
+    expect(tooMany.stderr).toMatch(/--top-logprobs must be an integer from 0 to 256, got '257'/);
+    const noJson = await runCli([...base, '--top-logprobs', '2']);
+    expect(noJson.stderr).toMatch(/--top-logprobs needs --json/);
+  });
+});

@@ -9,13 +9,15 @@
 import {
   generate, GenerationOptionError, validateOptions, type GenerationOptions, type GenerationResult, type TokenEvent,
 } from '../../generation';
+import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
+import { decode } from '../../tokenizer';
 import { MODEL_OPTIONS, MODEL_USAGE, backendOption, parseOptions, requireString } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
 const USAGE = 'usage: generate --prompt TEXT [--max-new-tokens N | --max-length N] [--greedy] ' +
   '[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] ' +
-  `[--num-return-sequences N] [--stop TEXT]... ${MODEL_USAGE}`;
+  `[--num-return-sequences N] [--stop TEXT]... [--top-logprobs N] ${MODEL_USAGE}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
@@ -31,6 +33,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   'num-return-sequences': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'top-logprobs': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>;
@@ -90,17 +93,22 @@ export const generateCommand: CliCommand = {
     } catch (error) {
       throw asUsageError(error);
     }
+    const topLogprobs = topLogprobsFlag(values);
     for (const note of notes) console.error(`note: ${note}`);
     const backend = backendOption(values.backend, USAGE);
     await startBackend(backend);
 
+    /** Per sequence, per token: with --top-logprobs. */
+    const records: TokenLogprobs[][] = [];
     const result = await withModel(values.model, async (model) => {
       const printer = values.json ? null : new StreamPrinter(options.num_return_sequences ?? 1);
-      const tokens = generate(model, prompt, options);
+      const tokens = generate(model, prompt, options, { inspectTop: topLogprobs === null ? 0 : Math.max(1, topLogprobs) });
       try {
         let step = await tokens.next();
         while (!step.done) {
           printer?.token(step.value);
+          const { sequence, tokenId, inspection } = step.value;
+          if (topLogprobs !== null && inspection) (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, textOf));
           step = await tokens.next();
         }
         printer?.finish(step.value);
@@ -113,7 +121,7 @@ export const generateCommand: CliCommand = {
     for (const warning of result.warnings) console.error(`note: ${warning}`);
     if (values.json) {
       console.log(JSON.stringify({
-        sequences: result.sequences.map(({ ids, text }) => ({ ids, text })),
+        sequences: result.sequences.map(({ ids, text }, i) => ({ ids, text, ...(topLogprobs === null ? {} : { tokens: records[i] ?? [] }) })),
         timings: result.timings,
         seed: result.seed,
         warnings: result.warnings,
@@ -186,6 +194,21 @@ function displayWidth(text: string): number {
   return width;
 }
 
+/** --top-logprobs N: null when not given. */
+function topLogprobsFlag(values: Values): number | null {
+  const n = numberFlag(values, 'top-logprobs');
+  if (n === undefined) return null;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_TOP_LOGPROBS) {
+    throw new UsageError(`--top-logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got '${values['top-logprobs']}'`, USAGE);
+  }
+  if (!values.json) throw new UsageError('--top-logprobs needs --json (the records are printed as sequences[i].tokens)', USAGE);
+  return n;
+}
+
+function textOf(id: number): string {
+  return decode([id]);
+}
+
 function numberFlag(values: Values, flag: keyof typeof OPTIONS): number | undefined {
   const raw = values[flag];
   if (raw === undefined) return undefined;
@@ -201,7 +224,7 @@ function numberFlag(values: Values, flag: keyof typeof OPTIONS): number | undefi
 
 /** Flags that take whole numbers, and their smallest value (null: any integer). */
 const INTEGER_FLAG_MINIMUM: Partial<Record<keyof typeof OPTIONS, number | null>> = {
-  'max-new-tokens': 1, 'max-length': 1, 'num-return-sequences': 1, 'top-k': 0, seed: null,
+  'max-new-tokens': 1, 'max-length': 1, 'num-return-sequences': 1, 'top-k': 0, seed: null, 'top-logprobs': 0,
 };
 
 /** Option errors name the flag the user typed. */
