@@ -2,7 +2,9 @@
  * Everything the page shows about the worker, as one reducer over the worker's messages, so the
  * bookkeeping (which request a token belongs to, live tokens/s) is pure and unit-tested.
  */
-import type { BackendInfo, FinishReason, FromWorker, GenerationStats, LoadProgress, ModelInfo } from '../worker/protocol';
+import type {
+  BackendInfo, FinishReason, FromWorker, GenerateOptions, GenerationStats, LoadProgress, ModelInfo, TokenInspection,
+} from '../worker/protocol';
 
 export interface ModelState {
   status: 'idle' | 'loading' | 'ready' | 'error';
@@ -18,14 +20,39 @@ export interface ModelState {
   error: string | null;
 }
 
+/** One generated token as the page keeps it. */
+export interface RunToken {
+  id: number;
+  /** The text it added to its sequence ('' while a multi-byte character is incomplete). */
+  text: string;
+  /** What the model and the sampler saw at this step (runs started with inspectTop). */
+  inspection?: TokenInspection;
+}
+
+/** The token ids a finished run wrote, kept to compare the next run of the same prompt and seed with. */
+export interface RunRecord {
+  prompt: string;
+  seed: number;
+  options: GenerateOptions;
+  ids: number[][];
+}
+
 export interface RunState {
   status: 'idle' | 'running' | 'stopping' | 'done' | 'stopped' | 'error';
   requestId: number;
   prompt: string;
+  /** The settings the run used. */
+  options: GenerateOptions | null;
+  /** The prompt ids the model read, once the worker has tokenized the prompt. */
+  promptIds: number[] | null;
+  /** The seed sampling used; null for greedy runs (and before the worker says). */
+  seed: number | null;
   /** Generated text per sequence (the prompt is not included). */
   outputs: string[];
+  /** Generated tokens per sequence. */
+  tokens: RunToken[][];
   /** Tokens generated so far, all sequences together. */
-  tokens: number;
+  tokenCount: number;
   /** Tokens that arrived in the first decoding step (index 0), excluded from the decode rate. */
   firstStepTokens: number;
   firstTokenMs: number | null;
@@ -37,6 +64,8 @@ export interface RunState {
 
 export interface AppState {
   backend: BackendInfo | null;
+  /** The last run that produced tokens before the current one: what "compare with the last run" compares with. */
+  previousRun: RunRecord | null;
   /** A failure outside any request: no backend could start, the GPU was lost, the worker died. */
   workerError: string | null;
   model: ModelState;
@@ -48,17 +77,19 @@ export const initialModelState: ModelState = {
 };
 
 export const initialRunState: RunState = {
-  status: 'idle', requestId: 0, prompt: '', outputs: [], tokens: 0, firstStepTokens: 0,
+  status: 'idle', requestId: 0, prompt: '', options: null, promptIds: null, seed: null, outputs: [], tokens: [], tokenCount: 0, firstStepTokens: 0,
   firstTokenMs: null, lastTokenMs: null, stats: null, finishReasons: [], error: null,
 };
 
-export const initialAppState: AppState = { backend: null, workerError: null, model: initialModelState, run: initialRunState };
+export const initialAppState: AppState = {
+  backend: null, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
+};
 
 export type AppAction =
   | { type: 'worker-restarted' }
   | { type: 'worker-failed'; message: string }
   | { type: 'load-started'; id: number; label: string }
-  | { type: 'generate-started'; id: number; prompt: string; sequences: number }
+  | { type: 'generate-started'; id: number; prompt: string; options: GenerateOptions }
   | { type: 'stop-requested' }
   | { type: 'message'; message: FromWorker };
 
@@ -75,16 +106,28 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       };
     case 'load-started':
       return { ...state, model: { ...initialModelState, status: 'loading', requestId: action.id, label: action.label } };
-    case 'generate-started':
+    case 'generate-started': {
+      const n = action.options.num_return_sequences;
       return {
         ...state,
-        run: { ...initialRunState, status: 'running', requestId: action.id, prompt: action.prompt, outputs: Array<string>(action.sequences).fill('') },
+        previousRun: recordOf(state.run) ?? state.previousRun,
+        run: {
+          ...initialRunState, status: 'running', requestId: action.id, prompt: action.prompt, options: action.options,
+          outputs: Array<string>(n).fill(''), tokens: Array.from({ length: n }, () => []),
+        },
       };
+    }
     case 'stop-requested':
       return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'stopping' } } : state;
     case 'message':
       return onMessage(state, action.message);
   }
+}
+
+/** What a run leaves for the next one to compare with: its prompt, seed, settings and token ids. */
+function recordOf(run: RunState): RunRecord | null {
+  if (!run.options || run.tokenCount === 0) return null;
+  return { prompt: run.prompt, seed: run.options.seed, options: run.options, ids: run.tokens.map((seq) => seq.map((t) => t.id)) };
 }
 
 function isActive(run: RunState): boolean {
@@ -102,17 +145,26 @@ function onMessage(state: AppState, message: FromWorker): AppState {
     case 'loaded':
       if (message.id !== model.requestId) return state;
       return { ...state, model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null } };
+    case 'started':
+      if (message.id !== run.requestId) return state;
+      return { ...state, run: { ...run, promptIds: message.promptIds, seed: message.seed } };
     case 'token': {
       if (message.id !== run.requestId || !isActive(run)) return state;
       const outputs = run.outputs.slice();
+      const tokens = run.tokens.slice();
       while (outputs.length <= message.sequence) outputs.push('');
+      while (tokens.length <= message.sequence) tokens.push([]);
       outputs[message.sequence] += message.text;
+      const token: RunToken = { id: message.tokenId, text: message.text };
+      if (message.inspection) token.inspection = message.inspection;
+      tokens[message.sequence] = [...tokens[message.sequence], token];
       return {
         ...state,
         run: {
           ...run,
           outputs,
-          tokens: run.tokens + 1,
+          tokens,
+          tokenCount: run.tokenCount + 1,
           firstStepTokens: run.firstStepTokens + (message.index === 0 ? 1 : 0),
           firstTokenMs: run.firstTokenMs ?? message.elapsedMs,
           lastTokenMs: message.elapsedMs,
@@ -152,7 +204,7 @@ function onMessage(state: AppState, message: FromWorker): AppState {
 export function liveTokensPerSecond(run: RunState): number | null {
   if (run.firstTokenMs === null || run.lastTokenMs === null) return null;
   const seconds = (run.lastTokenMs - run.firstTokenMs) / 1000;
-  const decoded = run.tokens - run.firstStepTokens;
+  const decoded = run.tokenCount - run.firstStepTokens;
   if (seconds <= 0 || decoded <= 0) return null;
   return decoded / seconds;
 }

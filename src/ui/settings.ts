@@ -16,6 +16,7 @@ export interface Settings {
   topK: number;
   topP: number;
   temperature: number;
+  minP: number;
   maxNewTokens: number;
   repetitionPenalty: number;
   seed: number;
@@ -23,7 +24,7 @@ export interface Settings {
   sample: boolean;
 }
 
-export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences';
+export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'minP' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences';
 
 export interface NumberLimits {
   min: number;
@@ -39,6 +40,7 @@ export const LIMITS: Record<NumberSetting, NumberLimits> = {
   topK: { min: 0, max: 200, step: 1, param: 'top_k' },
   topP: { min: 0, max: 1, step: 0.01, param: 'top_p' },
   temperature: { min: 0, max: 2, step: 0.01, param: 'temperature' },
+  minP: { min: 0, max: 1, step: 0.01, param: 'min_p' },
   maxNewTokens: { min: 1, max: 512, step: 1, param: 'max_new_tokens' },
   repetitionPenalty: { min: 1, max: 2, step: 0.01, param: 'repetition_penalty' },
   seed: { min: 0, max: MAX_SEED, step: 1, param: 'seed' },
@@ -53,6 +55,7 @@ export const DEFAULT_SETTINGS: Settings = {
   topK: 50,
   topP: 0.95,
   temperature: 1,
+  minP: 0,
   maxNewTokens: 40,
   repetitionPenalty: 1,
   seed: 42,
@@ -144,6 +147,7 @@ export function generateOptions(settings: Settings): GenerateOptions {
     temperature: settings.temperature,
     top_k: settings.topK,
     top_p: settings.topP,
+    min_p: settings.minP,
     repetition_penalty: settings.repetitionPenalty,
     // Hugging Face rejects several greedy sequences: they would all be the same text.
     num_return_sequences: isGreedy(settings) ? 1 : settings.sequences,

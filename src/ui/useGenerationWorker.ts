@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
 import type { GenerateOptions, ModelSpec } from '../worker/protocol';
+import { DEFAULT_INSPECT_TOP } from '../model/stepLogits';
 import { appReducer, initialAppState } from './appState';
 
 /**
@@ -43,8 +44,8 @@ export function useGenerationWorker(backendRequest: string, hubUrl: string) {
   const generate = useCallback((prompt: string, options: GenerateOptions) => {
     const id = nextId.current++;
     runningId.current = id;
-    dispatch({ type: 'generate-started', id, prompt, sequences: options.num_return_sequences });
-    client.current?.post({ type: 'generate', id, prompt, options });
+    dispatch({ type: 'generate-started', id, prompt, options });
+    client.current?.post({ type: 'generate', id, prompt, options, inspectTop: DEFAULT_INSPECT_TOP });
   }, []);
 
   const stop = useCallback(() => {

@@ -3,10 +3,11 @@
  * types, so a message that one side sends and the other does not understand is a type error.
  * Only plain, structured-cloneable data crosses (plus File objects for local checkpoints).
  */
+import type { TokenInspection } from '../generation/generate';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { LoadProgress, ModelSpec };
+export type { LoadProgress, ModelSpec, TokenInspection };
 
 /** The sampling settings, with Hugging Face `generate()` names and meanings. */
 export interface GenerateOptions {
@@ -15,6 +16,7 @@ export interface GenerateOptions {
   temperature: number;
   top_k: number;
   top_p: number;
+  min_p: number;
   repetition_penalty: number;
   num_return_sequences: number;
   seed: number;
@@ -32,7 +34,14 @@ export interface InitRequest {
   hubUrl?: string;
 }
 export interface LoadRequest { type: 'load'; id: number; spec: ModelSpec }
-export interface GenerateRequest { type: 'generate'; id: number; prompt: string; options: GenerateOptions }
+export interface GenerateRequest {
+  type: 'generate';
+  id: number;
+  prompt: string;
+  options: GenerateOptions;
+  /** Send a TokenInspection with this many top logits with every token (the token inspector); 0 or absent: none. */
+  inspectTop?: number;
+}
 export interface AbortRequest { type: 'abort'; id: number }
 
 export type ToWorker = InitRequest | LoadRequest | GenerateRequest | AbortRequest;
@@ -66,6 +75,17 @@ export interface ModelInfo {
 /** cacheNote: the model loaded but its cache could not be used or written (e.g. storage quota), in words. */
 export interface LoadedMessage { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; cacheNote?: string }
 
+/** A generation has tokenized its prompt and is about to run the model. */
+export interface StartedMessage {
+  type: 'started';
+  id: number;
+  /** The prompt ids the model reads (the oldest ones dropped if the prompt did not fit; <|endoftext|> for an empty prompt). */
+  promptIds: number[];
+  droppedPromptTokens: number;
+  /** The sampling seed; null for greedy decoding. */
+  seed: number | null;
+}
+
 export interface TokenMessage {
   type: 'token';
   id: number;
@@ -78,6 +98,8 @@ export interface TokenMessage {
   index: number;
   /** Milliseconds since the generate request started. */
   elapsedMs: number;
+  /** With the request's inspectTop: the step's logits summary, the token's raw log-probability, rank and draw. */
+  inspection?: TokenInspection;
 }
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
@@ -106,4 +128,5 @@ export interface ErrorMessage {
   message: string;
 }
 
-export type FromWorker = BackendMessage | LoadProgressMessage | LoadedMessage | TokenMessage | DoneMessage | ErrorMessage;
+export type FromWorker =
+  | BackendMessage | LoadProgressMessage | LoadedMessage | StartedMessage | TokenMessage | DoneMessage | ErrorMessage;

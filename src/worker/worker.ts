@@ -162,11 +162,18 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
   if (abortedBeforeStart.delete(id)) controller.abort();
   running = { id, controller };
   try {
-    const tokens = generate(model, request.prompt, request.options, { signal: controller.signal });
+    const tokens = generate(model, request.prompt, request.options, {
+      signal: controller.signal,
+      inspectTop: request.inspectTop,
+      onStart: ({ promptIds, droppedPromptTokens, seed }) => post({ type: 'started', id, promptIds, droppedPromptTokens, seed }),
+    });
     let step = await tokens.next();
     while (!step.done) {
       const event = step.value;
-      post({ type: 'token', id, sequence: event.sequence, tokenId: event.tokenId, text: event.text, index: event.index, elapsedMs: event.elapsedMs });
+      post({
+        type: 'token', id, sequence: event.sequence, tokenId: event.tokenId, text: event.text, index: event.index, elapsedMs: event.elapsedMs,
+        ...(event.inspection ? { inspection: event.inspection } : {}),
+      });
       await yieldToEvents();
       step = await tokens.next();
     }

@@ -12,6 +12,7 @@ const CUSTOM: Settings = {
   topK: 7,
   topP: 0.83,
   temperature: 0.65,
+  minP: 0.05,
   maxNewTokens: 123,
   repetitionPenalty: 1.25,
   seed: 4_000_000_000,
@@ -66,7 +67,7 @@ describe('settings', () => {
 
   test('generate options use Hugging Face names; greedy asks for one sequence', () => {
     expect(generateOptions({ ...CUSTOM, sample: true })).toEqual({
-      max_new_tokens: 123, do_sample: true, temperature: 0.65, top_k: 7, top_p: 0.83,
+      max_new_tokens: 123, do_sample: true, temperature: 0.65, top_k: 7, top_p: 0.83, min_p: 0.05,
       repetition_penalty: 1.25, num_return_sequences: 2, seed: 4_000_000_000,
     });
     expect(generateOptions(CUSTOM).num_return_sequences).toBe(1);

@@ -1,11 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { appReducer, initialAppState, liveTokensPerSecond, type AppAction, type AppState } from '../../src/ui/appState';
-import type { FromWorker, GenerationStats } from '../../src/worker/protocol';
+import type { FromWorker, GenerateOptions, GenerationStats } from '../../src/worker/protocol';
 
 const msg = (message: FromWorker): AppAction => ({ type: 'message', message });
 const run = (actions: AppAction[], from: AppState = initialAppState) => actions.reduce(appReducer, from);
 const token = (id: number, sequence: number, index: number, text: string, elapsedMs: number): AppAction =>
   msg({ type: 'token', id, sequence, tokenId: 1, text, index, elapsedMs });
+const options = (sequences: number, seed = 42): GenerateOptions => ({
+  max_new_tokens: 10, do_sample: true, temperature: 1, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1, num_return_sequences: sequences, seed,
+});
 const STATS: GenerationStats = {
   promptTokens: 3, droppedPromptTokens: 0, prefillMs: 5, firstTokenMs: 100, decodeTokensPerSecond: 20, totalMs: 300,
   newTokens: 4, finishReasons: ['length', 'length'], warnings: [],
@@ -14,18 +17,19 @@ const STATS: GenerationStats = {
 describe('app state', () => {
   test('tokens append to their sequence pane', () => {
     const state = run([
-      { type: 'generate-started', id: 1, prompt: 'Hi', sequences: 2 },
+      { type: 'generate-started', id: 1, prompt: 'Hi', options: options(2) },
       token(1, 0, 0, ' there', 100), token(1, 1, 0, ' you', 100), token(1, 0, 1, ' friend', 150), token(1, 1, 1, '!', 150),
     ]);
     expect(state.run.outputs).toEqual([' there friend', ' you!']);
-    expect(state.run.tokens).toBe(4);
+    expect(state.run.tokenCount).toBe(4);
+    expect(state.run.tokens.map((seq) => seq.map((t) => t.text))).toEqual([[' there', ' friend'], [' you', '!']]);
     expect(state.run.firstTokenMs).toBe(100);
   });
 
   test('tokens of an earlier request are ignored', () => {
     const state = run([
-      { type: 'generate-started', id: 1, prompt: 'a', sequences: 1 },
-      { type: 'generate-started', id: 2, prompt: 'b', sequences: 1 },
+      { type: 'generate-started', id: 1, prompt: 'a', options: options(1) },
+      { type: 'generate-started', id: 2, prompt: 'b', options: options(1) },
       token(1, 0, 0, 'stale', 10),
       token(2, 0, 0, 'fresh', 10),
     ]);
@@ -34,7 +38,7 @@ describe('app state', () => {
 
   test('live tokens/s counts decode steps after the first token', () => {
     const state = run([
-      { type: 'generate-started', id: 1, prompt: '', sequences: 2 },
+      { type: 'generate-started', id: 1, prompt: '', options: options(2) },
       token(1, 0, 0, 'a', 1000), token(1, 1, 0, 'b', 1000), token(1, 0, 1, 'c', 1500), token(1, 1, 1, 'd', 1500),
       token(1, 0, 2, 'e', 2000), token(1, 1, 2, 'f', 2000),
     ]);
@@ -43,7 +47,7 @@ describe('app state', () => {
   });
 
   test('Stop then done ends as stopped; done alone ends as done', () => {
-    const started: AppAction = { type: 'generate-started', id: 1, prompt: '', sequences: 2 };
+    const started: AppAction = { type: 'generate-started', id: 1, prompt: '', options: options(2) };
     const stopped = run([started, { type: 'stop-requested' }, msg({ type: 'done', id: 1, stats: { ...STATS, finishReasons: ['abort', 'abort'] } })]);
     expect(stopped.run.status).toBe('stopped');
     const done = run([started, msg({ type: 'done', id: 1, stats: STATS })]);
@@ -63,11 +67,29 @@ describe('app state', () => {
   });
 
   test('generation errors and worker crashes reach the page', () => {
-    const started = run([{ type: 'generate-started', id: 1, prompt: '', sequences: 1 }]);
+    const started = run([{ type: 'generate-started', id: 1, prompt: '', options: options(1) }]);
     expect(run([msg({ type: 'error', id: 1, phase: 'generate', message: 'Invalid generation option top_p' })], started).run)
       .toMatchObject({ status: 'error', error: 'Invalid generation option top_p' });
     const crashed = run([{ type: 'worker-failed', message: 'The generation worker crashed' }], started);
     expect(crashed.workerError).toBe('The generation worker crashed');
     expect(crashed.run.status).toBe('error');
+  });
+
+  test('the prompt ids and seed arrive before the tokens; a new run keeps the last one to compare with', () => {
+    const first = run([
+      { type: 'generate-started', id: 1, prompt: 'Hi', options: options(1) },
+      msg({ type: 'started', id: 1, promptIds: [17250], droppedPromptTokens: 0, seed: 42 }),
+      msg({ type: 'token', id: 1, sequence: 0, tokenId: 612, text: ' there', index: 0, elapsedMs: 5 }),
+      msg({ type: 'token', id: 1, sequence: 0, tokenId: 0, text: '!', index: 1, elapsedMs: 6 }),
+      msg({ type: 'done', id: 1, stats: { ...STATS, finishReasons: ['length'] } }),
+    ]);
+    expect(first.run).toMatchObject({ promptIds: [17250], seed: 42 });
+    expect(first.previousRun).toBeNull();
+    const second = run([{ type: 'generate-started', id: 2, prompt: 'Hi', options: { ...options(1), top_k: 3 } }], first);
+    expect(second.previousRun).toEqual({ prompt: 'Hi', seed: 42, options: options(1), ids: [[612, 0]] });
+    expect(second.run.tokens).toEqual([[]]);
+    // A run that wrote nothing leaves the record of the one before.
+    const third = run([{ type: 'generate-started', id: 3, prompt: 'Hi', options: options(1) }], second);
+    expect(third.previousRun).toEqual(second.previousRun);
   });
 });

@@ -23,7 +23,7 @@ export function StatsPanel({ state }: { state: AppState }) {
     ['load-time', 'Model load time', ms(model.loadMs)],
     ['ttft', 'Time to first token', ms(run.firstTokenMs)],
     ['tokens-per-second', 'Tokens/s', rate === null || !Number.isFinite(rate) ? '—' : rate.toFixed(1)],
-    ['tokens', 'Tokens generated', String(run.tokens)],
+    ['tokens', 'Tokens generated', String(run.tokenCount)],
   ];
   return (
     <section className="stats" aria-label="Stats">

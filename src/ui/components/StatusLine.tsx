@@ -10,9 +10,9 @@ export function StatusLine({ state }: { state: AppState }) {
     tone = 'error';
   } else if (run.status === 'running') text = 'Generating…';
   else if (run.status === 'stopping') text = 'Stopping…';
-  else if (run.status === 'stopped') text = `Stopped after ${run.tokens} tokens.`;
+  else if (run.status === 'stopped') text = `Stopped after ${run.tokenCount} tokens.`;
   else if (run.status === 'done') {
-    text = [`Done: ${run.tokens} tokens.`, ...(run.stats?.warnings ?? [])].join(' ');
+    text = [`Done: ${run.tokenCount} tokens.`, ...(run.stats?.warnings ?? [])].join(' ');
   } else if (model.status === 'loading') text = 'Loading the model…';
   else if (model.status === 'ready') text = 'Ready. Press Generate.';
   else if (model.status === 'error') text = 'The model did not load (see above).';
