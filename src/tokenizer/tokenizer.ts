@@ -1,10 +1,8 @@
 /** GPT-2's byte-level BPE (r50k_base), via gpt-tokenizer. */
-import byteLevelVocabulary from 'gpt-tokenizer/bpeRanks/r50k_base';
 import { encode as encodeR50k } from 'gpt-tokenizer/encoding/r50k_base';
+import { EOS_TEXT, EOS_TOKEN_ID, tokenBytes } from './vocabulary';
 
-export const EOS_TOKEN_ID = 50256;
-const EOS_TEXT = '<|endoftext|>';
-const utf8 = new TextEncoder();
+export { EOS_TOKEN_ID, tokenBytes };
 
 /**
  * Text → token ids, with `<|endoftext|>` read as the special token 50256 (as Hugging Face does).
@@ -19,14 +17,6 @@ export function encode(text: string): number[] {
     if (piece) ids.push(...encodeR50k(piece));
   });
   return ids;
-}
-
-/** The bytes one token stands for (r50k_base stores valid UTF-8 pieces as strings, the rest as bytes). */
-export function tokenBytes(id: number): Uint8Array {
-  if (id === EOS_TOKEN_ID) return utf8.encode(EOS_TEXT);
-  const entry = Number.isInteger(id) ? byteLevelVocabulary[id] : undefined;
-  if (entry === undefined) throw new RangeError(`token id ${id} is not in the GPT-2 vocabulary`);
-  return typeof entry === 'string' ? utf8.encode(entry) : Uint8Array.from(entry);
 }
 
 /**

@@ -15,7 +15,7 @@ interface ControlsProps {
 export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, running }: ControlsProps) {
   const id = useId();
   const greedy = !settings.sample;
-  const samplingHint = greedy ? 'Ignored while Sample is off (greedy decoding).' : undefined;
+  const samplingHint = greedy ? 'Sample is off, so runs ignore this; the token inspector still shows what it would cut.' : undefined;
 
   return (
     <form
@@ -31,13 +31,26 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
         </label>
         <textarea
           id={`${id}-prompt`}
-          rows={4}
+          rows={3}
           value={settings.prompt}
           spellCheck={false}
           onChange={(event) => onChange({ prompt: event.target.value })}
         />
       </div>
 
+      <div className="actions">
+        <button type="submit" className="primary" disabled={!canGenerate}>
+          Generate
+        </button>
+        <button type="button" className="secondary" onClick={onStop} disabled={!running}>
+          Stop
+        </button>
+        <span className="field-hint kbd-hint">
+          <kbd>Ctrl</kbd>+<kbd>Enter</kbd>
+        </span>
+      </div>
+
+      <h2 className="section-heading">Sampling</h2>
       <div className="field switch-field">
         <input
           id={`${id}-sample`}
@@ -59,6 +72,8 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
         hint={samplingHint ?? 'Keep the likeliest tokens up to this total probability.'} />
       <NumberField setting="temperature" label="Temperature" value={settings.temperature} dimmed={greedy}
         onChange={(temperature) => onChange({ temperature })} hint={samplingHint ?? 'Below 1 sharpens, above 1 flattens.'} />
+      <NumberField setting="minP" label="Min-p" value={settings.minP} onChange={(minP) => onChange({ minP })} dimmed={greedy}
+        hint={samplingHint ?? 'Drop tokens less likely than this fraction of the top token (0 = off).'} />
       <NumberField setting="repetitionPenalty" label="Repetition penalty" value={settings.repetitionPenalty}
         onChange={(repetitionPenalty) => onChange({ repetitionPenalty })} hint="1 = none; higher discourages repeats." />
       <NumberField setting="maxNewTokens" label="Max new tokens" value={settings.maxNewTokens}
@@ -73,17 +88,6 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
         </button>
       </NumberField>
 
-      <div className="actions">
-        <button type="submit" className="primary" disabled={!canGenerate}>
-          Generate
-        </button>
-        <button type="button" className="secondary" onClick={onStop} disabled={!running}>
-          Stop
-        </button>
-        <span className="field-hint kbd-hint">
-          <kbd>Ctrl</kbd>+<kbd>Enter</kbd>
-        </span>
-      </div>
     </form>
   );
 }

@@ -1,12 +1,27 @@
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import type { FinishReason } from '../../worker/protocol';
+import type { RunToken } from '../appState';
+import { paneScore, surpriseBand } from '../inspection';
+import { visibleText, type TokenTexts } from '../tokenText';
 
 interface OutputPaneProps {
   index: number;
   prompt: string;
-  text: string;
+  /** The prompt as the model read it; null until the worker has tokenized it. */
+  promptIds: number[] | null;
+  tokens: readonly RunToken[];
   streaming: boolean;
   finishReason?: FinishReason;
+  /** The token the inspector shows, when it is in this pane. */
+  selectedIndex: number | null;
+  onSelect: (index: number) => void;
+  /** Token view: every token as a chip with its id. */
+  showTokens: boolean;
+  /** Colour generated tokens by their model probability. */
+  surprise: boolean;
+  /** This run repeats the last one's prompt and seed: the first token that differs (null: none does); undefined: not a repeat. */
+  departure?: number | null;
+  textOf: TokenTexts | null;
 }
 
 const FINISH_LABELS: Record<FinishReason, string> = {
@@ -16,17 +31,49 @@ const FINISH_LABELS: Record<FinishReason, string> = {
   abort: 'stopped',
 };
 
-/** One generated sequence: the prompt, then the text as it streams in. Always text, never HTML. */
-export function OutputPane({ index, prompt, text, streaming, finishReason }: OutputPaneProps) {
+/**
+ * One generated sequence: the prompt, then its tokens as they stream in. Always text, never HTML.
+ * The generated tokens are a listbox: Tab reaches it, the arrow keys (and Home / End) move between
+ * tokens, Enter or Space (or a click) selects one for the token inspector.
+ */
+export function OutputPane(props: OutputPaneProps) {
+  const { index, prompt, promptIds, tokens, streaming, finishReason, selectedIndex, onSelect, showTokens, surprise, departure, textOf } = props;
   const name = `Output ${index + 1}`;
+  const id = useId();
   const [copied, setCopied] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const [active, setActive] = useState<number | null>(null);
   const body = useRef<HTMLDivElement>(null);
+  const text = tokens.map((t) => t.text).join('');
+  const score = surprise ? paneScore(tokens) : null;
 
-  // Follow the text as it grows, like a terminal.
+  // Follow the text as it grows, like a terminal, unless the reader has scrolled up.
+  const pinned = useRef(true);
   useEffect(() => {
     const element = body.current;
-    if (element) element.scrollTop = element.scrollHeight;
-  }, [text]);
+    if (element && pinned.current) element.scrollTop = element.scrollHeight;
+  }, [tokens.length, showTokens]);
+
+  const tokenId = (i: number) => `${id}-token-${i}`;
+  const focusToken = (i: number) => {
+    const clamped = Math.max(0, Math.min(tokens.length - 1, i));
+    setActive(clamped);
+    document.getElementById(tokenId(clamped))?.scrollIntoView({ block: 'nearest' });
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLSpanElement>) => {
+    if (tokens.length === 0) return;
+    const current = active ?? selectedIndex ?? tokens.length - 1;
+    const moves: Record<string, number> = {
+      ArrowRight: current + 1, ArrowDown: current + 1, ArrowLeft: current - 1, ArrowUp: current - 1, Home: 0, End: tokens.length - 1,
+    };
+    if (event.key in moves) {
+      event.preventDefault();
+      focusToken(moves[event.key]);
+    } else if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      onSelect(Math.min(current, tokens.length - 1));
+    }
+  };
 
   const copy = async () => {
     try {
@@ -38,24 +85,137 @@ export function OutputPane({ index, prompt, text, streaming, finishReason }: Out
     setTimeout(() => setCopied('idle'), 1500);
   };
 
+  const state = streaming ? 'writing…' : finishReason ? FINISH_LABELS[finishReason] : '';
+  const activeIndex = active ?? selectedIndex;
   return (
-    <section className="output-pane" role="region" aria-label={name} aria-busy={streaming}>
+    <section className="output-pane" role="region" aria-label={name} aria-busy={streaming} data-departs-at={departure ?? undefined}>
       <header className="output-head">
         <h3>{name}</h3>
-        <span className="output-state">{streaming ? 'writing…' : finishReason ? FINISH_LABELS[finishReason] : ''}</span>
+        <span className="output-state">
+          {state}
+          {departure !== undefined && (
+            <span className="departure-note">
+              {departure === null ? ' · same tokens as the last run' : ` · departs from the last run at token ${departure + 1}`}
+            </span>
+          )}
+        </span>
         <button type="button" className="ghost small" onClick={copy} aria-label={`Copy output ${index + 1}`} disabled={text === ''}>
           {copied === 'copied' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy'}
         </button>
       </header>
-      <div className="output-text" ref={body}>
+      <div
+        className={`output-text${showTokens ? ' token-view' : ''}${surprise ? ' surprise' : ''}`}
+        ref={body}
+        onScroll={(event) => {
+          const el = event.currentTarget;
+          pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+      >
         <span className="output-prompt" data-part="prompt">
-          {prompt}
+          {showTokens && promptIds && textOf ? promptIds.map((tid, i) => <TokenChip key={i} id={tid} text={textOf(tid)} />) : prompt}
         </span>
-        <span className="output-generated" data-part="generated">
-          {text}
+        <span
+          className="output-generated"
+          data-part="generated"
+          role="listbox"
+          aria-label={`${name} tokens`}
+          aria-orientation="horizontal"
+          tabIndex={tokens.length > 0 ? 0 : -1}
+          aria-activedescendant={activeIndex !== null && activeIndex < tokens.length ? tokenId(activeIndex) : undefined}
+          onKeyDown={onKeyDown}
+          onBlur={() => setActive(null)}
+        >
+          {tokens.map((token, i) => (
+            <Token
+              key={i}
+              elementId={tokenId(i)}
+              index={i}
+              token={token}
+              selected={selectedIndex === i}
+              active={active === i}
+              departs={departure === i}
+              band={surprise && token.inspection ? surpriseBand(token.inspection.logprob) : null}
+              chip={showTokens && textOf ? textOf(token.id) : null}
+              onSelect={onSelect}
+            />
+          ))}
         </span>
         {streaming && <span className="caret" aria-hidden="true" />}
       </div>
+      {(showTokens || score) && (
+        <footer className="output-foot">
+          {showTokens && (
+            <span data-testid="token-count">
+              {promptIds ? `${promptIds.length} prompt tokens · ` : ''}
+              {tokens.length} generated tokens
+            </span>
+          )}
+          {score && (
+            <span className="pane-score" data-testid="pane-score">
+              mean log-prob {score.meanLogprob.toFixed(2)} · perplexity {score.perplexity.toFixed(1)} · top choice{' '}
+              {(score.topChoiceShare * 100).toFixed(0)} %
+            </span>
+          )}
+        </footer>
+      )}
     </section>
+  );
+}
+
+interface TokenProps {
+  elementId: string;
+  index: number;
+  token: RunToken;
+  selected: boolean;
+  active: boolean;
+  departs: boolean;
+  /** Surprise band (0 = likeliest), or null when not colouring. */
+  band: number | null;
+  /** Token view: the token's own text, shown with its id. */
+  chip: string | null;
+  onSelect: (index: number) => void;
+}
+
+/** One generated token; memoised so a new token re-renders only itself. */
+const Token = memo(function Token({ elementId, index, token, selected, active, departs, band, chip, onSelect }: TokenProps) {
+  const classes = ['token'];
+  if (selected) classes.push('selected');
+  if (active) classes.push('active');
+  if (band !== null) classes.push(`band-${band}`);
+  if (token.text === '' && chip === null) classes.push('empty');
+  const probability = token.inspection ? ` · model probability ${(Math.exp(token.inspection.logprob) * 100).toFixed(2)} %` : '';
+  return (
+    <>
+      {departs && <span className="departure" title="Departs from the last run here" aria-hidden="true" />}
+      <span
+        id={elementId}
+        role="option"
+        aria-selected={selected}
+        className={classes.join(' ')}
+        data-token-index={index}
+        data-token-id={token.id}
+        title={`token ${index + 1} · id ${token.id}${probability}`}
+        onClick={() => onSelect(index)}
+      >
+        {chip === null ? token.text : <ChipContent id={token.id} text={chip} />}
+      </span>
+    </>
+  );
+});
+
+function TokenChip({ id, text }: { id: number; text: string }) {
+  return (
+    <span className="token prompt-token" data-token-id={id}>
+      <ChipContent id={id} text={text} />
+    </span>
+  );
+}
+
+function ChipContent({ id, text }: { id: number; text: string }) {
+  return (
+    <>
+      <span className="chip-text">{visibleText(text)}</span>
+      <span className="chip-id">{id}</span>
+    </>
   );
 }

@@ -1,0 +1,136 @@
+/**
+ * The page's view of a run's tokens: the sampler settings the sliders stand for, how a pane's
+ * tokens score under the raw model, where a run departs from the last one, and the run as an
+ * export. Pure functions; the sampling math itself is the generation module's (inspectStep).
+ */
+import type { SamplerSettings } from '../generation/inspect';
+import { tokenLogprobs, type TokenLogprobs } from '../generation/logprobs';
+import type { BackendInfo, FinishReason, GenerateOptions, ModelInfo } from '../worker/protocol';
+import type { RunRecord, RunToken } from './appState';
+import type { Settings } from './settings';
+import type { TokenTexts } from './tokenText';
+
+/** The sliders as sampler settings (Hugging Face names). */
+export function samplerSettings(settings: Settings): SamplerSettings {
+  return {
+    temperature: settings.temperature, top_k: settings.topK, top_p: settings.topP, min_p: settings.minP,
+    repetition_penalty: settings.repetitionPenalty,
+  };
+}
+
+/** The sampler settings a run used. */
+export function runSamplerSettings(options: GenerateOptions): SamplerSettings {
+  return {
+    temperature: options.temperature, top_k: options.top_k, top_p: options.top_p, min_p: options.min_p,
+    repetition_penalty: options.repetition_penalty,
+  };
+}
+
+const SETTING_LABELS: [keyof SamplerSettings, string][] = [
+  ['top_k', 'top-k'], ['top_p', 'top-p'], ['temperature', 'temperature'], ['min_p', 'min-p'], ['repetition_penalty', 'repetition penalty'],
+];
+
+/** The settings that differ from the run's, in words ("top-k 3 (the run used 50)"); empty when none. */
+export function settingChanges(now: SamplerSettings, run: SamplerSettings): string[] {
+  return SETTING_LABELS.filter(([key]) => now[key] !== run[key]).map(([key, label]) => `${label} ${now[key]} (the run used ${run[key]})`);
+}
+
+/** "12.34 %": a probability as a percentage with two decimals. */
+export function percent(p: number): string {
+  return `${(p * 100).toFixed(2)} %`;
+}
+
+/** Bands of model probability for the Surprise colouring, most likely first (the legend's order). */
+export const SURPRISE_BANDS: { min: number; label: string }[] = [
+  { min: 0.5, label: '≥ 50 %' },
+  { min: 0.1, label: '10–50 %' },
+  { min: 0.01, label: '1–10 %' },
+  { min: 0.001, label: '0.1–1 %' },
+  { min: 0, label: '< 0.1 %' },
+];
+
+/** Index into SURPRISE_BANDS of a token whose raw log-probability is `logprob`. */
+export function surpriseBand(logprob: number): number {
+  const p = Math.exp(logprob);
+  const band = SURPRISE_BANDS.findIndex((b) => p >= b.min);
+  return band < 0 ? SURPRISE_BANDS.length - 1 : band;
+}
+
+export interface PaneScore {
+  /** Tokens with an inspection (all of them, in an inspected run). */
+  tokens: number;
+  /** Mean log-probability of the tokens under the raw model, nats. */
+  meanLogprob: number;
+  /** exp(-meanLogprob). */
+  perplexity: number;
+  /** Share of tokens that were the model's likeliest (rank 1). */
+  topChoiceShare: number;
+}
+
+export function paneScore(tokens: readonly RunToken[]): PaneScore | null {
+  let count = 0;
+  let sum = 0;
+  let top = 0;
+  for (const t of tokens) {
+    if (!t.inspection) continue;
+    count++;
+    sum += t.inspection.logprob;
+    if (t.inspection.rank === 1) top++;
+  }
+  if (count === 0) return null;
+  const meanLogprob = sum / count;
+  return { tokens: count, meanLogprob, perplexity: Math.exp(-meanLogprob), topChoiceShare: top / count };
+}
+
+/**
+ * Whether this run repeats `previous` (same prompt and seed, other settings): then, per sequence,
+ * the index of the first token that differs (null when none differs); otherwise null.
+ */
+export function departures(
+  previous: RunRecord | null, prompt: string, options: GenerateOptions | null, tokens: readonly (readonly RunToken[])[],
+): (number | null)[] | null {
+  if (!previous || !options || previous.prompt !== prompt || previous.seed !== options.seed) return null;
+  if (JSON.stringify(previous.options) === JSON.stringify(options)) return null;
+  return tokens.map((seq, s) => {
+    const before = previous.ids[s] ?? [];
+    for (let i = 0; i < seq.length; i++) if (before[i] !== seq[i].id) return i;
+    return null;
+  });
+}
+
+/** How many alternatives each exported token lists (OpenAI's maximum). */
+export const EXPORT_TOP_LOGPROBS = 20;
+
+export interface RunExport {
+  model: ModelInfo | null;
+  backend: string | null;
+  adapter: string | null;
+  prompt: string;
+  prompt_ids: number[] | null;
+  /** The generate() options the run used (Hugging Face names). */
+  settings: GenerateOptions;
+  /** The sampling seed; null for greedy decoding. */
+  seed: number | null;
+  sequences: { text: string; finish_reason: FinishReason | null; tokens: TokenLogprobs[] }[];
+}
+
+/** The run in the shape `generate --json --top-logprobs` prints per token, with its context. */
+export function runExport(args: {
+  model: ModelInfo | null; backend: BackendInfo | null; prompt: string; promptIds: number[] | null; options: GenerateOptions;
+  seed: number | null; outputs: string[]; tokens: readonly (readonly RunToken[])[]; finishReasons: FinishReason[]; textOf: TokenTexts;
+}): RunExport {
+  return {
+    model: args.model,
+    backend: args.backend?.backend ?? null,
+    adapter: args.backend?.adapter ?? null,
+    prompt: args.prompt,
+    prompt_ids: args.promptIds,
+    settings: args.options,
+    seed: args.seed,
+    sequences: args.tokens.map((seq, s) => ({
+      text: args.outputs[s] ?? '',
+      finish_reason: args.finishReasons[s] ?? null,
+      tokens: seq.flatMap((t) => (t.inspection ? [tokenLogprobs(t.id, t.inspection, EXPORT_TOP_LOGPROBS, args.textOf)] : [])),
+    })),
+  };
+}
