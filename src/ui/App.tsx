@@ -219,6 +219,7 @@ export function App() {
             <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />
             <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           </section>
+          <p className="settings-footnote">Settings live in this page&apos;s address: copy it to share a run (same seed, same text).</p>
         </aside>
 
         <section className="results" aria-labelledby="output-heading" ref={results}>
@@ -282,9 +283,6 @@ export function App() {
           running={running}
         />
       </main>
-      <footer className="app-footer">
-        Settings live in this page&apos;s address: copy it to share a run (same seed, same text).
-      </footer>
     </div>
   );
 }
