@@ -29,6 +29,8 @@ export interface ModelBenchOptions {
   recomputeEstimateTokens: number;
   /** generate() calls for the leak check; 0 skips. */
   leakGenerations: number;
+  /** New tokens per generate() run timed with and without the token inspector's data (inspectTop 256); 0 or absent skips. */
+  inspectorTokens?: number;
   /** Which KV cache to use; undefined = the model's default. */
   cacheKind?: KVCacheKind;
   /**
@@ -66,6 +68,8 @@ export interface ModelBenchResult {
     sampledStepMs: number[];
   };
   leak?: { generations: number; tensorsBefore: number; tensorsAfter: number; leaked: number; bytesLeaked: number };
+  /** generate() decode tok/s (the page's sampling settings, one sequence) without and with the inspector's per-token data. */
+  inspector?: { tokens: number; offTokensPerSecond: number; onTokensPerSecond: number; ratio: number; offRuns: number[]; onRuns: number[] };
   dispatchesPerToken?: number;
   memory: { numTensors: number; numBytes: number; peakBytes?: number };
 }
@@ -272,6 +276,11 @@ export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<Mod
     log(`${n} tokens: cached ${cachedMs.toFixed(0)} ms, recompute ~${recomputeMs.toFixed(0)} ms (estimated)`);
   }
 
+  if (o.inspectorTokens) {
+    result.inspector = await inspectorOverhead(model, Math.min(o.inspectorTokens, maxPos - PROMPT16.length - 1), Math.max(2, o.runs));
+    log(`inspector: ${result.inspector.offTokensPerSecond.toFixed(2)} tok/s off, ${result.inspector.onTokensPerSecond.toFixed(2)} on (${(100 * result.inspector.ratio).toFixed(0)}%)`);
+  }
+
   if (o.leakGenerations > 0) {
     result.leak = await leakCheck(model, o.leakGenerations);
     log(`leak check: ${result.leak.leaked} tensors over ${o.leakGenerations} generations`);
@@ -280,6 +289,33 @@ export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<Mod
   const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
   result.memory = { numTensors: mem.numTensors, numBytes: mem.numBytes };
   return result;
+}
+
+/**
+ * Decode speed through generate() with the page's default sampling (top-k 50, top-p 0.95, one
+ * sequence, seed 42) without and with the token inspector's data (inspectTop 256), in alternating
+ * rounds (off, on, off, on, ...) so both sides see the same machine; medians of the rounds.
+ */
+export async function inspectorOverhead(model: GPT2, tokens: number, rounds: number): Promise<NonNullable<ModelBenchResult['inspector']>> {
+  const options = { max_new_tokens: tokens, do_sample: true, top_k: 50, top_p: 0.95, seed: 42, eos_token_id: null };
+  const rate = async (inspectTop: number) => {
+    const stream = generate(model, PROMPT16, options, { inspectTop });
+    for (;;) {
+      const step = await stream.next();
+      if (step.done) return step.value.timings.decodeTokensPerSecond;
+    }
+  };
+  await rate(256); // warm-up: shapes and programs of both paths
+  await rate(0);
+  const offRuns: number[] = [];
+  const onRuns: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    offRuns.push(await rate(0));
+    onRuns.push(await rate(256));
+  }
+  const off = median(offRuns);
+  const on = median(onRuns);
+  return { tokens, offTokensPerSecond: off, onTokensPerSecond: on, ratio: on / off, offRuns, onRuns };
 }
 
 /** Runs generate() (sampling, 3 sequences, then greedy) `n` times and counts tensors left behind. */

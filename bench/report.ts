@@ -131,6 +131,12 @@ export function renderReport(report: BenchReport): string {
   const vsDefault = decode && peer1?.decode_tok_s ? decode / peer1.decode_tok_s : undefined;
   out(`| ≥ 1.5× transformers.js at its default settings (1 wasm thread), same Chromium | ${f(decode, 1)} vs ${f(peer1?.decode_tok_s, 1)} tok/s = ${f(vsDefault, 2)}× | ${mark(vsDefault === undefined ? undefined : vsDefault >= 1.5)} |`);
   out(`| no slower than transformers.js at its best thread setting | ${f(decode, 1)} vs ${f(peerBest, 1)} tok/s | ${mark(decode && peerBest ? decode >= peerBest : undefined)} |`);
+  const inspector = wasm?.bench?.inspector;
+  out(`| decode with the token inspector's data ≥ 90% of without (124M, Chromium wasm, generate() with top-k 50 / top-p 0.95) | ${f(inspector?.onTokensPerSecond, 1)} vs ${f(inspector?.offTokensPerSecond, 1)} tok/s = ${f(inspector && 100 * inspector.ratio, 0)}% | ${mark(inspector ? inspector.ratio >= 0.9 : undefined)} |`);
+  const gpuInspector = ['webgpu-124m', 'webgpu-builtin'].map((id) => browserJob(report, id)?.bench?.inspector).find(Boolean);
+  if (gpuInspector) {
+    out(`| the same on WebGPU (summary computed on the GPU; SwiftShader) | ${f(gpuInspector.onTokensPerSecond, 1)} vs ${f(gpuInspector.offTokensPerSecond, 1)} tok/s = ${f(100 * gpuInspector.ratio, 0)}% | ${mark(gpuInspector.ratio >= 0.9)} |`);
+  }
   const longest = report.app.length ? Math.max(...report.app.map((a) => a.longestTaskMs)) : undefined;
   out(`| no main-thread task over 50 ms during generation (the built app) | longest ${f(longest, 0)} ms | ${mark(longest === undefined ? undefined : longest <= 50)} |`);
   const leaks = [...report.node.map((n) => n.leak), ...(report.browser?.results.map((r) => r.bench?.leak) ?? [])].filter(Boolean);

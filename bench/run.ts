@@ -54,6 +54,7 @@ function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
     noCacheTokens: quick ? 0 : 32,
     recomputeEstimateTokens: quick ? 0 : 256,
     leakGenerations: quick ? 2 : 20,
+    inspectorTokens: quick ? 8 : 64,
   };
 }
 
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
       // SwiftShader emulates the GPU on the CPU: the tiny model only, and few tokens.
       jobs.push({ id: 'webgpu-tiny', backend: 'webgpu', model: 'tiny', options: { newTokens: quick ? 4 : 16, runs: 1, prefillLengths: [16], positions: [20], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: quick ? 1 : 5 } });
       // Position 20 against the longest context that fits: the built-in model (context 256) is small enough for SwiftShader.
-      jobs.push({ id: 'webgpu-builtin', backend: 'webgpu', model: 'builtin', options: { newTokens: quick ? 4 : 8, runs: 1, prefillLengths: [], positions: [20, WEBGPU_LONG_POSITION], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0 } });
+      jobs.push({ id: 'webgpu-builtin', backend: 'webgpu', model: 'builtin', options: { newTokens: quick ? 4 : 8, runs: 1, prefillLengths: [], positions: [20, WEBGPU_LONG_POSITION], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0, inspectorTokens: quick ? 4 : 8 } });
     }
     const run: BrowserRun = await runBrowserJobs(jobs, log);
     report.browser = run;

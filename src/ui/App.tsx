@@ -213,7 +213,7 @@ export function App() {
             running={running}
           />
           <section className="model-section" aria-labelledby="model-heading">
-            <h2 id="model-heading">Model</h2>
+            <h2 id="model-heading">Model and backend</h2>
             <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} />
             {modelNotice && <p className="notice warn">{modelNotice}</p>}
             <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />

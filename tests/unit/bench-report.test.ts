@@ -35,7 +35,10 @@ const report: BenchReport = {
     chromium: '156',
     results: [
       job('wasm-1-thread-ceiling', 1, { ceiling: ceiling(25) }),
-      job('wasm-124m', 2, { bench: bench(24, 40, 50), ceiling: ceiling(40) }),
+      job('wasm-124m', 2, {
+        bench: { ...bench(24, 40, 50), inspector: { tokens: 64, offTokensPerSecond: 40, onTokensPerSecond: 38, ratio: 0.95, offRuns: [40], onRuns: [38] } },
+        ceiling: ceiling(40),
+      }),
       { ...job('webgpu-tiny', 0, { backend: 'webgpu', model: 'tiny', nLayer: 2 }), bench: { ...bench(30, 28, 28), dispatchesPerToken: 15 } },
       {
         ...job('webgpu-builtin', 0, { backend: 'webgpu', model: 'builtin', nLayer: 4 }),
@@ -83,6 +86,13 @@ describe('benchmark report', () => {
     expect(row('no main-thread task over 50 ms')).toMatch(/longest 61 ms \| \*\*not met\*\*/);
     expect(row('zero tensors leaked')).toMatch(/\*\*met\*\*/);
     expect(row('256 cached tokens')).toMatch(/= 15\.0× \| \*\*met\*\*/);
+  });
+
+  test('the token inspector\'s cost: on/off decode ratio against 90%', () => {
+    expect(row('decode with the token inspector')).toMatch(/38\.0 vs 40\.0 tok\/s = 95% \| \*\*met\*\*/);
+    const slow = structuredClone(report);
+    slow.browser!.results[1].bench!.inspector = { tokens: 64, offTokensPerSecond: 40, onTokensPerSecond: 34, ratio: 0.85, offRuns: [40], onRuns: [34] };
+    expect(renderReport(slow).split('\n').find((l) => l.startsWith('| decode with the token inspector'))).toMatch(/= 85% \| \*\*not met\*\*/);
   });
 
   test('something not measured is said to be not measured, not passed', () => {
