@@ -124,9 +124,10 @@ export interface ExpandedRow {
 
 /**
  * Rebuilds a vocabulary-sized row. Unlisted ids get the centres of the histogram's bins once the
- * listed entries are taken out, capped at the smallest of the `top` logits (every unlisted logit
- * is at most that); which unlisted id gets which value is arbitrary (ascending ids, highest values
- * first), since only their values matter to the processors.
+ * listed entries are taken out, shifted together so that their total probability is the exact one
+ * (1 minus the listed tokens'), and capped at the smallest of the `top` logits (every unlisted
+ * logit is at most that); which unlisted id gets which value is arbitrary (ascending ids, highest
+ * values first), since only their values matter to the processors.
  */
 export function expandRow(step: StepLogits, vocabSize: number): ExpandedRow {
   const scores = new Float64Array(vocabSize);
@@ -148,6 +149,20 @@ export function expandRow(step: StepLogits, vocabSize: number): ExpandedRow {
     while (bin < HISTOGRAM_BINS - 1 && tail[bin] === 0) bin++;
     if (tail[bin] > 0) tail[bin]--;
     scores[id] = Math.min(ceiling, max - (bin + 0.5) * HISTOGRAM_BIN_WIDTH);
+  }
+  // The row's exact log-sum-exp fixes the unlisted ids' total probability: one shift of all the
+  // stand-ins makes their mass exact at temperature 1 (bin centres alone are off by a fraction of a percent).
+  let listedMass = 0;
+  let standInMass = 0;
+  for (let id = 0; id < vocabSize; id++) {
+    const p = Math.exp(scores[id] - step.logSumExp);
+    if (exact[id]) listedMass += p;
+    else standInMass += p;
+  }
+  const tailMass = 1 - listedMass;
+  if (tailMass > 1e-12 && standInMass > 0) {
+    const shift = Math.log(tailMass / standInMass);
+    for (let id = 0; id < vocabSize; id++) if (!exact[id]) scores[id] = Math.min(ceiling, scores[id] + shift);
   }
   return { scores, exact };
 }

@@ -193,6 +193,48 @@ describe('token inspector', () => {
   });
 });
 
+describe('token inspector while sampling', () => {
+  test('follows the newest token of the selected pane while it streams; a rerun with the same seed marks where it departs', async () => {
+    const { page } = browser;
+    await openApp(page, base, { ...START, do_sample: true, max_new_tokens: 200, num_return_sequences: 2, top_k: 50 }, browser.logs);
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    await expect.poll(async () => Number(await inspector(page).getAttribute('data-token-index') ?? -1), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+    // Following: the inspector moves on with the pane while the run goes on.
+    const first = Number(await inspector(page).getAttribute('data-token-index'));
+    await expect.poll(async () => Number(await inspector(page).getAttribute('data-token-index')), { timeout: 60_000 }).toBeGreaterThan(first);
+    expect(await page.getByRole('region', { name: 'Token inspector' }).textContent()).toContain('following the newest');
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await expect.poll(() => page.locator('.app').getAttribute('data-run-status')).toBe('stopped');
+
+    // Same prompt and seed, top-k 1: each pane departs where the sampled token was not the likeliest.
+    await setNumber(page, 'Max new tokens', 12);
+    await generate(page);
+    const sampledIds = await outputPane(page, 1).locator('[data-token-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
+    await setNumber(page, 'Top-k', 1);
+    await generate(page);
+    const greedyIds = await outputPane(page, 1).locator('[data-token-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
+    const departsAt = greedyIds.findIndex((id, i) => id !== sampledIds[i]);
+    const note = await outputPane(page, 1).locator('.departure-note').textContent();
+    if (departsAt < 0) expect(note).toContain('same tokens as the last run');
+    else {
+      expect(note).toContain(`departs from the last run at token ${departsAt + 1}`);
+      expect(await outputPane(page, 1).getAttribute('data-departs-at')).toBe(String(departsAt));
+      expect(await outputPane(page, 1).locator('.departure').count()).toBe(1);
+    }
+  });
+
+  test('settings that keep more tokens than the worker lists say so', async () => {
+    const { page } = browser;
+    await outputPane(page, 1).locator('[data-token-index="0"]').click();
+    await setNumber(page, 'Top-k', 0);
+    await setNumber(page, 'Top-p', 1);
+    await expect.poll(() => page.getByTestId('beyond-listed').count()).toBe(1);
+    await expect.poll(() => page.getByTestId('kept').textContent()).toMatch(/^50,257 tokens, 100\.00 %/);
+    await setNumber(page, 'Top-k', 50);
+    await expect.poll(() => page.getByTestId('beyond-listed').count()).toBe(0);
+  });
+});
+
 describe('token inspector on WebGPU (the summary computed on the GPU)', () => {
   test('sampled run: candidates match the CLI\'s probabilities and the draw lands on the chosen token', async () => {
     const { page } = browser;

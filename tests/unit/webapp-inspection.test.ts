@@ -1,0 +1,84 @@
+/**
+ * The page's pure helpers around the token inspector: sliders → sampler settings and what differs
+ * from the run, the Surprise bands and pane scores, where a rerun departs from the last run, and
+ * the export's records.
+ */
+import { describe, expect, test } from 'vitest';
+import type { TokenInspection } from '../../src/generation/generate';
+import { summarizeRow } from '../../src/model/stepLogits';
+import type { RunRecord, RunToken } from '../../src/ui/appState';
+import {
+  departures, paneScore, percent, runExport, runSamplerSettings, samplerSettings, settingChanges, surpriseBand, SURPRISE_BANDS,
+} from '../../src/ui/inspection';
+import { DEFAULT_SETTINGS } from '../../src/ui/settings';
+import type { GenerateOptions } from '../../src/worker/protocol';
+
+const OPTIONS: GenerateOptions = {
+  max_new_tokens: 3, do_sample: true, temperature: 1, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1, num_return_sequences: 2, seed: 42,
+};
+
+/** A token whose step had logits [3, 1, 0, ...] over a 6-token vocabulary and that chose `id`. */
+function token(id: number, rank: number): RunToken {
+  const row = Float32Array.from([3, 1, 0, -1, -2, -3]);
+  const logits = summarizeRow(row, 4);
+  const inspection: TokenInspection = { logprob: row[id] - logits.logSumExp, rank, draw: 0.5, logits };
+  return { id, text: `t${id}`, inspection };
+}
+
+describe('inspection helpers', () => {
+  test('the sliders and the run as Hugging Face sampler settings, and what differs in words', () => {
+    expect(samplerSettings({ ...DEFAULT_SETTINGS, minP: 0.1 })).toEqual({ temperature: 1, top_k: 50, top_p: 0.95, min_p: 0.1, repetition_penalty: 1 });
+    const run = runSamplerSettings(OPTIONS);
+    expect(settingChanges(run, run)).toEqual([]);
+    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7 }, run)).toEqual(['top-k 3 (the run used 50)', 'temperature 0.7 (the run used 1)']);
+  });
+
+  test('percentages with two decimals', () => {
+    expect(percent(0.123449)).toBe('12.34 %');
+    expect(percent(0)).toBe('0.00 %');
+    expect(percent(1)).toBe('100.00 %');
+  });
+
+  test('Surprise bands by model probability, and a pane\'s mean log-prob, perplexity and top-choice share', () => {
+    expect(surpriseBand(Math.log(0.9))).toBe(0);
+    expect(surpriseBand(Math.log(0.2))).toBe(1);
+    expect(surpriseBand(Math.log(0.05))).toBe(2);
+    expect(surpriseBand(Math.log(0.005))).toBe(3);
+    expect(surpriseBand(Math.log(1e-6))).toBe(SURPRISE_BANDS.length - 1);
+    const tokens = [token(0, 1), token(1, 2), { id: 9, text: 'x' }];
+    const score = paneScore(tokens)!;
+    const expectedMean = (tokens[0].inspection!.logprob + tokens[1].inspection!.logprob) / 2;
+    expect(score.tokens).toBe(2);
+    expect(score.meanLogprob).toBeCloseTo(expectedMean, 12);
+    expect(score.perplexity).toBeCloseTo(Math.exp(-expectedMean), 12);
+    expect(score.topChoiceShare).toBe(0.5);
+    expect(paneScore([{ id: 1, text: 'a' }])).toBeNull();
+  });
+
+  test('a rerun of the same prompt and seed with other settings says where each pane departs', () => {
+    const previous: RunRecord = { prompt: 'Hi', seed: 42, options: OPTIONS, ids: [[1, 2, 3], [4, 5, 6]] };
+    const now = [[{ id: 1, text: '' }, { id: 2, text: '' }, { id: 9, text: '' }], [{ id: 4, text: '' }, { id: 5, text: '' }, { id: 6, text: '' }]];
+    expect(departures(previous, 'Hi', { ...OPTIONS, top_k: 3 }, now)).toEqual([2, null]);
+    expect(departures(previous, 'Hi', { ...OPTIONS, seed: 7, top_k: 3 }, now)).toBeNull(); // another seed: not a repeat
+    expect(departures(previous, 'Hello', { ...OPTIONS, top_k: 3 }, now)).toBeNull(); // another prompt
+    expect(departures(previous, 'Hi', OPTIONS, now)).toBeNull(); // same settings: nothing to compare
+    expect(departures(null, 'Hi', OPTIONS, now)).toBeNull();
+    // Pane 1 against the old pane 1; a rerun that only runs longer departs where the old one ended.
+    expect(departures(previous, 'Hi', { ...OPTIONS, max_new_tokens: 4 }, [[...now[1], { id: 7, text: '' }]])).toEqual([0]);
+    expect(departures({ ...previous, ids: [[4, 5, 6]] }, 'Hi', { ...OPTIONS, max_new_tokens: 4 }, [[...now[1], { id: 7, text: '' }]])).toEqual([3]);
+  });
+
+  test('the export: OpenAI-shaped per-token records with the run\'s context', () => {
+    const exported = runExport({
+      model: null, backend: { backend: 'wasm', reason: '', crossOriginIsolated: true }, prompt: 'Hi', promptIds: [17250], options: OPTIONS,
+      seed: 42, outputs: ['t0t1'], tokens: [[token(0, 1), token(1, 2)]], finishReasons: ['length'], textOf: (id) => `<${id}>`,
+    });
+    expect(exported).toMatchObject({ backend: 'wasm', prompt: 'Hi', prompt_ids: [17250], seed: 42, settings: OPTIONS });
+    const [first, second] = exported.sequences[0].tokens;
+    expect(exported.sequences[0]).toMatchObject({ text: 't0t1', finish_reason: 'length' });
+    expect(first).toMatchObject({ id: 0, text: '<0>' });
+    expect(first.logprob).toBeCloseTo(3 - Math.log(Math.exp(3) + Math.exp(1) + 1 + Math.exp(-1) + Math.exp(-2) + Math.exp(-3)), 6);
+    expect(second.top_logprobs.map((t) => t.id)).toEqual([0, 1, 2, 3]); // the 4 listed, most likely first
+    expect(second.top_logprobs[1].logprob).toBeCloseTo(second.logprob, 12);
+  });
+});
