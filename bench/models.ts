@@ -24,7 +24,7 @@ export interface BenchModel {
 /** Seed and generator shared with the peer benchmark (transformers.js side). */
 export const RANDOM_SEED = 1234;
 const GENERATOR = path.join(sharedDir, 'peer/make_gpt2_random.py');
-const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+const PYTHON = process.env.BENCH_PYTHON ?? 'python3';
 
 export function benchModel(name: ModelName): BenchModel {
   if (name === 'tiny') {
