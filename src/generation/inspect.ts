@@ -10,7 +10,7 @@
  * listed, which `keptOutsideListed === 0` says; otherwise tokens beyond the listed ones are stood
  * in for by the summary's histogram.
  */
-import { buildLogitsProcessors, softmaxInPlace, type ProcessorName } from './logitsProcessors';
+import { buildLogitsProcessors, type ProcessorName } from './logitsProcessors';
 import { argmax, sampleAt } from './sampler';
 import { expandRow, type StepLogits } from '../model/stepLogits';
 
@@ -90,33 +90,48 @@ export function inspectStep(
 
   const listed = Array.from(step.ids.subarray(0, step.top));
   const status = new Map<number, CandidateStatus>();
-  let warped: Float64Array | null = null;
+  let warpedLogSumExp: number | null = null;
   for (const processor of processors) {
-    if (warped === null && CUT_BY[processor.name]) warped = softmaxInPlace(Float64Array.from(scores));
+    if (warpedLogSumExp === null && CUT_BY[processor.name]) warpedLogSumExp = logSumExp(scores);
     processor.apply(scores, history);
     const cut = CUT_BY[processor.name];
     if (!cut) continue;
     for (const id of listed) if (scores[id] === -Infinity && !status.has(id)) status.set(id, cut);
   }
-  warped ??= softmaxInPlace(Float64Array.from(scores));
+  warpedLogSumExp ??= logSumExp(scores);
+  const warped = listed.map((id) => Math.exp(scores[id] - warpedLogSumExp));
   if (greedy) {
     const best = argmax(scores);
     for (const id of listed) if (id !== best && !status.has(id)) status.set(id, 'cut by greedy');
     for (let id = 0; id < scores.length; id++) if (id !== best) scores[id] = -Infinity;
   }
-  const sampling = softmaxInPlace(Float64Array.from(scores));
 
+  // One pass over what the sampler draws from: probabilities, the kept set, its share and entropy,
+  // and the kept tokens in the sampler's order (ascending id) for the draw bar.
+  const normaliser = logSumExp(scores);
+  const inListed = new Set(listed);
+  const sampling = new Map<number, number>();
+  const segments: DrawSegment[] = [];
+  let start = 0;
   let keptCount = 0;
   let keptOutsideListed = 0;
   let keptModelShare = 0;
   let samplingEntropy = 0;
-  for (let id = 0; id < sampling.length; id++) {
+  for (let id = 0; id < scores.length; id++) {
     if (scores[id] === -Infinity) continue;
-    const p = sampling[id];
+    const logp = scores[id] - normaliser;
+    const p = Math.exp(logp);
     keptCount++;
     if (!exact[id]) keptOutsideListed++;
     keptModelShare += Math.exp(raw[id] - step.logSumExp);
-    if (p > 0) samplingEntropy -= p * Math.log(p);
+    if (p > 0) samplingEntropy -= p * logp;
+    if (inListed.has(id)) sampling.set(id, p);
+    if (p === 0) continue;
+    const shown = inListed.has(id) ? id : -1;
+    const last = segments[segments.length - 1];
+    if (shown === -1 && last?.id === -1) last.width += p;
+    else segments.push({ id: shown, start, width: p });
+    start += p;
   }
 
   const candidates = listed.map((id, i): Candidate => ({
@@ -124,13 +139,12 @@ export function inspectStep(
     rank: i + 1,
     logit: step.logits[i],
     modelProbability: Math.exp(step.logits[i] - step.logSumExp),
-    warpedProbability: warped![id],
-    samplingProbability: sampling[id],
+    warpedProbability: warped[i],
+    samplingProbability: sampling.get(id) ?? 0,
     status: status.get(id) ?? 'kept',
   }));
 
   const picked = draw === null ? null : sampleAt(scores, draw);
-  const inListed = new Set(listed);
   return {
     candidates,
     keptCount,
@@ -138,24 +152,18 @@ export function inspectStep(
     keptOutsideListed,
     modelEntropy: step.entropy,
     samplingEntropy,
-    segments: drawSegments(sampling, inListed),
+    segments,
     pick: picked === null ? null : inListed.has(picked) ? picked : -1,
     greedy,
   };
 }
 
-/** Kept tokens in ascending id order (the order sampleAt walks), unlisted neighbours merged. */
-function drawSegments(sampling: Float64Array, listed: ReadonlySet<number>): DrawSegment[] {
-  const segments: DrawSegment[] = [];
-  let start = 0;
-  for (let id = 0; id < sampling.length; id++) {
-    const p = sampling[id];
-    if (p === 0) continue;
-    const shown = listed.has(id) ? id : -1;
-    const last = segments[segments.length - 1];
-    if (shown === -1 && last?.id === -1 && last.start + last.width === start) last.width += p;
-    else segments.push({ id: shown, start, width: p });
-    start += p;
-  }
-  return segments;
+/** log Σ exp(x) over the finite entries (-Infinity when there are none). */
+function logSumExp(values: Float64Array): number {
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (const v of values) if (v !== -Infinity) sum += Math.exp(v - max);
+  return max + Math.log(sum);
 }

@@ -142,27 +142,24 @@ export function expandRow(step: StepLogits, vocabSize: number): ExpandedRow {
     const bin = histogramBin(max, step.logits[i]);
     if (tail[bin] > 0) tail[bin]--;
   }
+  // Each bin's stand-in value: its centre, capped at the smallest listed top logit (every unlisted
+  // logit is at most that). The row's exact log-sum-exp fixes the unlisted ids' total probability,
+  // so one shift of all stand-ins makes their mass exact at temperature 1.
   const ceiling = step.logits[step.top - 1];
+  const standIn = (bin: number) => Math.min(ceiling, max - (bin + 0.5) * HISTOGRAM_BIN_WIDTH);
+  let listedMass = 0;
+  for (let i = 0; i < step.ids.length; i++) listedMass += Math.exp(step.logits[i] - step.logSumExp);
+  let standInMass = 0;
+  for (let bin = 0; bin < HISTOGRAM_BINS; bin++) if (tail[bin] > 0) standInMass += tail[bin] * Math.exp(standIn(bin) - step.logSumExp);
+  const tailMass = 1 - listedMass;
+  const shift = tailMass > 1e-12 && standInMass > 0 ? Math.log(tailMass / standInMass) : 0;
+
   let bin = 0;
   for (let id = 0; id < vocabSize; id++) {
     if (exact[id]) continue;
     while (bin < HISTOGRAM_BINS - 1 && tail[bin] === 0) bin++;
     if (tail[bin] > 0) tail[bin]--;
-    scores[id] = Math.min(ceiling, max - (bin + 0.5) * HISTOGRAM_BIN_WIDTH);
-  }
-  // The row's exact log-sum-exp fixes the unlisted ids' total probability: one shift of all the
-  // stand-ins makes their mass exact at temperature 1 (bin centres alone are off by a fraction of a percent).
-  let listedMass = 0;
-  let standInMass = 0;
-  for (let id = 0; id < vocabSize; id++) {
-    const p = Math.exp(scores[id] - step.logSumExp);
-    if (exact[id]) listedMass += p;
-    else standInMass += p;
-  }
-  const tailMass = 1 - listedMass;
-  if (tailMass > 1e-12 && standInMass > 0) {
-    const shift = Math.log(tailMass / standInMass);
-    for (let id = 0; id < vocabSize; id++) if (!exact[id]) scores[id] = Math.min(ceiling, scores[id] + shift);
+    scores[id] = Math.min(ceiling, standIn(bin) + shift);
   }
   return { scores, exact };
 }

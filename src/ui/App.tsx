@@ -11,7 +11,7 @@ import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
 import { TokenInspector, type InspectedStep } from './components/TokenInspector';
-import { departures, runExport, samplerSettings } from './inspection';
+import { departures, runExport, samplerSettings, warmUpInspector } from './inspection';
 import { EMBEDDED_MODEL, LOCAL_MODEL, modelLabel, readModelSpec } from './modelSpec';
 import { generateOptions, initialSettings, settingsToSearch, settingsToStorage, STORAGE_KEY, type Settings } from './settings';
 import { StatusLine } from './components/StatusLine';
@@ -173,6 +173,16 @@ export function App() {
     setSettings((s) => ({ ...s, temperature: o.temperature, topK: o.top_k, topP: o.top_p, minP: o.min_p, repetitionPenalty: o.repetition_penalty }));
   }, []);
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
+
+  // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
+  const vocabSize = state.model.info?.vocabSize;
+  const warmed = useRef(false);
+  useEffect(() => {
+    if (!vocabSize || warmed.current) return;
+    warmed.current = true;
+    const idle = window.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 200));
+    idle(() => warmUpInspector(vocabSize, sliders));
+  }, [vocabSize, sliders]);
 
   const exportRun = useCallback(async () => {
     const current = runRef.current;

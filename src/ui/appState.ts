@@ -91,7 +91,9 @@ export type AppAction =
   | { type: 'load-started'; id: number; label: string }
   | { type: 'generate-started'; id: number; prompt: string; options: GenerateOptions }
   | { type: 'stop-requested' }
-  | { type: 'message'; message: FromWorker };
+  | { type: 'message'; message: FromWorker }
+  /** Several messages in arrival order, applied as one update (tokens come in bursts). */
+  | { type: 'messages'; messages: FromWorker[] };
 
 export function appReducer(state: AppState, action: AppAction): AppState {
   switch (action.type) {
@@ -121,6 +123,8 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'stopping' } } : state;
     case 'message':
       return onMessage(state, action.message);
+    case 'messages':
+      return action.messages.reduce(onMessage, state);
   }
 }
 

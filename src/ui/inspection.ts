@@ -3,7 +3,8 @@
  * tokens score under the raw model, where a run departs from the last one, and the run as an
  * export. Pure functions; the sampling math itself is the generation module's (inspectStep).
  */
-import type { SamplerSettings } from '../generation/inspect';
+import { inspectStep, type SamplerSettings } from '../generation/inspect';
+import { summarizeRow } from '../model/stepLogits';
 import { tokenLogprobs, type TokenLogprobs } from '../generation/logprobs';
 import type { BackendInfo, FinishReason, GenerateOptions, ModelInfo } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
@@ -33,6 +34,11 @@ const SETTING_LABELS: [keyof SamplerSettings, string][] = [
 /** The settings that differ from the run's, in words ("top-k 3 (the run used 50)"); empty when none. */
 export function settingChanges(now: SamplerSettings, run: SamplerSettings): string[] {
   return SETTING_LABELS.filter(([key]) => now[key] !== run[key]).map(([key, label]) => `${label} ${now[key]} (the run used ${run[key]})`);
+}
+
+/** 50257 → "50,257" (without Intl, whose first use costs a long main-thread task). */
+export function count(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** "12.34 %": a probability as a percentage with two decimals. */
@@ -133,4 +139,16 @@ export function runExport(args: {
       tokens: seq.flatMap((t) => (t.inspection ? [tokenLogprobs(t.id, t.inspection, EXPORT_TOP_LOGPROBS, args.textOf)] : [])),
     })),
   };
+}
+
+/**
+ * Runs the inspector's math once on a made-up row, so the JavaScript engine has compiled it before
+ * the first token arrives: otherwise the first inspected step of a run pays for that in one long
+ * main-thread task while the text streams. Call at idle time.
+ */
+export function warmUpInspector(vocabSize: number, settings: SamplerSettings): void {
+  const row = new Float32Array(vocabSize);
+  for (let i = 0; i < vocabSize; i++) row[i] = Math.sin(i * 12.9898) * 4;
+  const step = summarizeRow(row, 256, [1, 2, 3]);
+  inspectStep(step, settings, [1, 2, 3], vocabSize, 0.5);
 }

@@ -1,8 +1,11 @@
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
-import type { GenerateOptions, ModelSpec } from '../worker/protocol';
+import type { FromWorker, GenerateOptions, ModelSpec } from '../worker/protocol';
 import { DEFAULT_INSPECT_TOP } from '../model/stepLogits';
 import { appReducer, initialAppState } from './appState';
+
+/** Longest a token waits before the page shows it (about one frame). */
+const TOKEN_BATCH_MS = 16;
 
 /**
  * Runs the generation worker for as long as the component lives (a new one when the requested
@@ -17,9 +20,33 @@ export function useGenerationWorker(backendRequest: string, hubUrl: string) {
 
   useEffect(() => {
     dispatch({ type: 'worker-restarted' });
+    // Tokens can arrive hundreds of times a second: they are applied in batches, at most one page
+    // update per frame (a timer, not requestAnimationFrame, so a hidden tab still catches up).
+    // Any other message first applies the tokens before it, so the order is kept.
+    let pending: FromWorker[] = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const flush = () => {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (pending.length === 0) return;
+      const messages = pending;
+      pending = [];
+      dispatch({ type: 'messages', messages });
+    };
     const worker = startGenerationWorker(
-      (message) => dispatch({ type: 'message', message }),
-      (message) => dispatch({ type: 'worker-failed', message }),
+      (message) => {
+        if (message.type === 'token') {
+          pending.push(message);
+          timer ??= setTimeout(flush, TOKEN_BATCH_MS);
+          return;
+        }
+        flush();
+        dispatch({ type: 'message', message });
+      },
+      (message) => {
+        flush();
+        dispatch({ type: 'worker-failed', message });
+      },
     );
     worker.post({
       type: 'init',
@@ -30,6 +57,7 @@ export function useGenerationWorker(backendRequest: string, hubUrl: string) {
     client.current = worker;
     bumpGeneration();
     return () => {
+      if (timer !== null) clearTimeout(timer);
       worker.terminate();
       client.current = null;
     };

@@ -162,8 +162,14 @@ describe('web app on WebGPU', () => {
     expect(await stat('load-time')).toMatch(/^\d+(\.\d+)? m?s$/);
     expect(await stat('ttft')).toMatch(/^\d+(\.\d+)? m?s$/);
     expect(Number(await stat('tokens-per-second'))).toBeGreaterThan(0);
+    // The README's picture: a laptop screen, Surprise on, a token of pane 2 in the inspector.
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.getByRole('switch', { name: 'Surprise' }).check();
+    await outputPane(page, 2).locator('[data-token-index="3"]').click();
+    await expect.poll(() => page.getByRole('region', { name: 'Token inspector' }).getAttribute('data-sequence')).toBe('1');
     const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
     mkdirSync(artifacts, { recursive: true });
-    await page.screenshot({ path: path.join(artifacts, 'app.png'), fullPage: true });
+    await page.screenshot({ path: path.join(artifacts, 'app.png') });
+    await page.setViewportSize({ width: 1360, height: 900 });
   }, 300_000);
 });

@@ -46,11 +46,15 @@ export function OutputPane(props: OutputPaneProps) {
   const text = tokens.map((t) => t.text).join('');
   const score = surprise ? paneScore(tokens) : null;
 
-  // Follow the text as it grows, like a terminal, unless the reader has scrolled up.
+  // Follow the text as it grows, like a terminal, unless the reader has scrolled up; once per
+  // frame at most (reading scrollHeight makes the browser lay the page out).
   const pinned = useRef(true);
   useEffect(() => {
-    const element = body.current;
-    if (element && pinned.current) element.scrollTop = element.scrollHeight;
+    const frame = requestAnimationFrame(() => {
+      const element = body.current;
+      if (element && pinned.current) element.scrollTop = element.scrollHeight;
+    });
+    return () => cancelAnimationFrame(frame);
   }, [tokens.length, showTokens]);
 
   const tokenId = (i: number) => `${id}-token-${i}`;

@@ -2,8 +2,9 @@ import { useDeferredValue, useMemo, useState } from 'react';
 import { inspectStep, type Candidate, type SamplerSettings, type StepInspection } from '../../generation/inspect';
 import type { GenerateOptions } from '../../worker/protocol';
 import type { RunToken } from '../appState';
-import { percent, runSamplerSettings, settingChanges } from '../inspection';
+import { count as formatCount, percent, runSamplerSettings, settingChanges } from '../inspection';
 import { visibleText, type TokenTexts } from '../tokenText';
+import { useThrottled } from '../useThrottled';
 import { DistributionChart } from './DistributionChart';
 
 /** The step the inspector shows. */
@@ -35,6 +36,8 @@ interface TokenInspectorProps {
   running: boolean;
 }
 
+/** How often the view moves on while it follows a streaming pane. */
+const FOLLOW_MS = 250;
 const FEW = 20;
 const MANY = 100;
 
@@ -46,8 +49,9 @@ const MANY = 100;
  */
 export function TokenInspector({ step, count, runOptions, settings, vocabSize, textOf, onUseRunSettings, running }: TokenInspectorProps) {
   const [rows, setRows] = useState(FEW);
-  // While tokens stream in (or a slider moves fast), React may skip intermediate states: the page stays responsive.
-  const deferredStep = useDeferredValue(step);
+  // While the newest token is followed, the view moves on a few times a second, not on every token;
+  // while a slider moves fast, React may skip intermediate states. The page stays responsive.
+  const deferredStep = useThrottled(step, step?.following && running ? FOLLOW_MS : 0);
   const deferredSettings = useDeferredValue(settings);
   const inspection = deferredStep?.token.inspection;
   const view = useMemo<StepInspection | null>(
@@ -96,7 +100,7 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
         </div>
         <div>
           <dt>Rank</dt>
-          <dd data-testid="chosen-rank">{inspection.rank.toLocaleString('en-US')} of {vocabSize.toLocaleString('en-US')}</dd>
+          <dd data-testid="chosen-rank">{formatCount(inspection.rank)} of {formatCount(vocabSize)}</dd>
         </div>
         <div>
           <dt>Model probability</dt>
@@ -105,7 +109,7 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
         <div>
           <dt>Kept</dt>
           <dd data-testid="kept">
-            {view.keptCount.toLocaleString('en-US')} {view.keptCount === 1 ? 'token' : 'tokens'}, {percent(view.keptModelShare)} of the model&apos;s probability
+            {formatCount(view.keptCount)} {view.keptCount === 1 ? 'token' : 'tokens'}, {percent(view.keptModelShare)} of the model&apos;s probability
           </dd>
         </div>
         <div>
@@ -119,9 +123,9 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
       <SettingsNote changes={changes} runOptions={runOptions} onUseRunSettings={onUseRunSettings} greedyView={view.greedy} />
       {view.keptOutsideListed > 0 && (
         <p className="notice warn small-notice" data-testid="beyond-listed">
-          These settings keep {view.keptOutsideListed.toLocaleString('en-US')} tokens beyond the {listedTop} likeliest the worker sends per
+          These settings keep {formatCount(view.keptOutsideListed)} tokens beyond the {listedTop} likeliest the worker sends per
           step; for those, the kept count, shares and probabilities are estimated from a histogram of all{' '}
-          {vocabSize.toLocaleString('en-US')} logits.
+          {formatCount(vocabSize)} logits.
         </p>
       )}
 
@@ -146,7 +150,7 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
       </table>
       <div className="table-foot">
         <span className="muted-text">
-          The {shown.length} likeliest of {vocabSize.toLocaleString('en-US')} tokens, by the model&apos;s raw probability.
+          The {shown.length} likeliest of {formatCount(vocabSize)} tokens, by the model&apos;s raw probability.
         </span>
         <button type="button" className="ghost small" onClick={() => setRows(rows === FEW ? MANY : FEW)}>
           {rows === FEW ? `Show ${MANY}` : `Show ${FEW}`}
