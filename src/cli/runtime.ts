@@ -15,9 +15,8 @@ export async function startBackend(backend: NodeBackend): Promise<void> {
  * without --model, the app's built-in model in public/models/sherlock-gpt2/.
  */
 export async function openModel(modelArg: string | undefined): Promise<GPT2> {
-  // Progress is for people watching a terminal; logs and pipes get only the result.
-  const quiet = process.stderr.isTTY ? {} : { onProgress: () => {} };
-  const { model } = await loadModelArg(modelArg ?? 'embedded', quiet);
+  // Progress goes to stderr (stdout keeps only the result): see stderrProgress.
+  const { model } = await loadModelArg(modelArg ?? 'embedded');
   return model;
 }
 

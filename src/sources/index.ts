@@ -23,9 +23,10 @@
  * Presets: PRESETS (id, repo, label, parameters, fileBytes, downloadBytes, note), findPreset(id)
  * Cache:   const cache = await BrowserModelCache.open();
  *          await cache.list()   → CachedModel[] { repo, revision, files, totalBytes, storedAt, complete }
- *          await cache.delete(repo, revision)
+ *          await cache.delete(repo, revision, hub?)   (hub: CachedModel.hub; absent = huggingface.co)
  *          await storageEstimate() → { usage, quota } | null
- * Hub:     DEFAULT_HUB_URL, hubFileUrl(hub, repo, rev, file) = `${hub}/${repo}/resolve/${rev}/${file}`
+ * Hub:     DEFAULT_HUB_URL, hubFileUrl(hub, repo, rev, file) = `${hub}/${repo}/resolve/${rev}/${file}`,
+ *          hubCacheId(hubUrl) (what the cache files that hub's downloads under; undefined = huggingface.co)
  * Misc:    embeddedModelUrl(pageUrl?), formatBytes(n), describeProgress(p)
  *
  * How the download works (src/sources/streamingLoad.ts): the safetensors header is read first
@@ -41,7 +42,7 @@ export { parseModelSpec, formatModelSpec, describeModelSpec, DEFAULT_REVISION, t
 export { PRESETS, findPreset, presetForRepo, type ModelPreset } from './presets';
 export { specFromFiles } from './localFiles';
 export { embeddedModelUrl, EMBEDDED_MODEL_FOLDER } from './embedded';
-export { DEFAULT_HUB_URL, hubFileUrl, hubRepoUrl } from './hub';
+export { DEFAULT_HUB_URL, hubFileUrl, hubRepoUrl, hubCacheId } from './hub';
 export { ModelSourceError, formatBytes, type SourceErrorKind } from './errors';
 export { describeProgress, formatDuration, type LoadProgress, type LoadOrigin, type ProgressListener } from './progress';
 export {

@@ -5,18 +5,20 @@
 import { WeightsBuilder } from '../model/checkpoint';
 import { parseGPT2Config, type GPT2Config } from '../model/config';
 import { CheckpointError } from '../model/errors';
+import type { SafetensorsHeader } from '../model/safetensors';
 import { GPT2 } from '../model/gpt2';
 import { blobSource, streamSource, type ByteSource } from './byteSource';
 import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
-import { fetchText, openRemoteFile, type RemoteOptions } from './download';
+import { fetchText, openRemoteFile, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
 import { ModelSourceError, isAbortError } from './errors';
-import { DEFAULT_HUB_URL, folderFileUrl, hubFileUrl, hubRepoUrl } from './hub';
+import { DEFAULT_HUB_URL, folderFileUrl, hubCacheId, hubFileUrl, hubRepoUrl } from './hub';
 import { PRESETS } from './presets';
 import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
 import { describeModelSpec, type ModelSpec } from './spec';
 import { streamCheckpoint, type StreamOptions } from './streamingLoad';
 import { WeightsCacheSession, isComplete, openCachedWeights, readManifest } from './cachedWeights';
+import { MAX_CONFIG_BYTES, checkConfigFitsWeights } from './bounds';
 
 export interface LoadOptions {
   /** Hub base URL; default https://huggingface.co. */
@@ -31,6 +33,8 @@ export interface LoadOptions {
   maxRetries?: number;
   /** Base wait between retries in ms (default 500; retry n waits n times this). */
   retryDelayMs?: number;
+  /** A request that gets no answer, or no byte of its body, for this long is retried (default 30 s). */
+  idleTimeoutMs?: number;
   /** Size the cached weights are split into (default 64 MiB): an interrupted download resumes from the last whole piece. */
   cachePieceBytes?: number;
   /** Gaps up to this many bytes between used tensors are fetched rather than split (default 8 KiB). */
@@ -68,6 +72,7 @@ export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Pro
     case 'files': {
       const tracker = new ProgressTracker('file', options.onProgress, options.now);
       tracker.begin('config', CONFIG_FILE, spec.config.size);
+      if (spec.config.size > MAX_CONFIG_BYTES) throw tooLargeError(`The ${CONFIG_FILE} of ${label}`, spec.config.size, MAX_CONFIG_BYTES);
       const configText = await spec.config.text();
       tracker.addBytes(spec.config.size);
       const config = readConfig(configText, label);
@@ -80,11 +85,14 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   const { repo, revision } = spec;
   const hubUrl = options.hubUrl || DEFAULT_HUB_URL;
   const cache = options.cache ?? null;
-  const key = (file: string): CacheKey => ({ repo, revision, file });
+  // Files are cached per hub: a mirror's copy of a repo is never what another hub's load gets.
+  const hub = hubCacheId(hubUrl);
+  const model = { ...(hub ? { hub } : {}), repo, revision };
+  const key = (file: string): CacheKey => ({ ...model, file });
   let cacheNote: string | undefined;
 
   if (cache) {
-    const [manifest, configFile] = await Promise.all([readManifest(cache, { repo, revision }), cache.open(key(CONFIG_FILE))]);
+    const [manifest, configFile] = await Promise.all([readManifest(cache, model), cache.open(key(CONFIG_FILE))]);
     if (manifest && isComplete(manifest) && configFile) {
       const tracker = new ProgressTracker('cache', options.onProgress, options.now);
       try {
@@ -92,12 +100,12 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
         const configText = await new Response(await configFile.stream()).text();
         tracker.addBytes(configFile.size);
         const config = readConfig(configText, label);
-        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, { repo, revision }, manifest), 'cache');
+        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, model, manifest), 'cache');
         return await build(spec, label, config, source, tracker, options);
       } catch (error) {
         if (isAbortError(error)) throw error;
         // A damaged cached copy is dropped and fetched again rather than failing forever.
-        await cache.delete(repo, revision).catch(() => undefined);
+        await cache.delete(repo, revision, hub).catch(() => undefined);
         cacheNote = `The cached copy of ${label} could not be read (${messageOf(error)}), so it was downloaded again.`;
       }
     }
@@ -111,6 +119,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     signal: options.signal,
     maxRetries: options.maxRetries,
     retryDelayMs: options.retryDelayMs,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
   const tracker = new ProgressTracker('network', options.onProgress, options.now);
   tracker.begin('config', CONFIG_FILE, 0);
@@ -118,7 +127,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     CONFIG_FILE,
     `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
   );
-  const configText = await fetchText(configRemote.url, configRemote);
+  const configText = await fetchText(configRemote.url, configRemote, MAX_CONFIG_BYTES);
   const config = readConfig(configText, label);
   const weightsRemote = remote(
     WEIGHTS_FILE,
@@ -129,7 +138,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
   const loaded = await build(spec, label, config, source, tracker, options, cache && (async (header, used, etag) => {
-    const started = await WeightsCacheSession.begin(cache, { repo, revision }, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
+    const started = await WeightsCacheSession.begin(cache, model, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
     session = started.session;
     return started;
   }));
@@ -146,7 +155,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     }
   }
   if (cacheFailure) {
-    await cache?.delete(repo, revision).catch(() => undefined);
+    await cache?.delete(repo, revision, hub).catch(() => undefined);
     cacheNote = `${label} loaded but was not kept for offline use: ${messageOf(cacheFailure)}`;
   }
   return { ...loaded, cacheNote: cacheNote ?? loaded.cacheNote };
@@ -160,10 +169,11 @@ async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, o
     signal: options.signal,
     maxRetries: options.maxRetries,
     retryDelayMs: options.retryDelayMs,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
   const tracker = new ProgressTracker('network', options.onProgress, options.now);
   tracker.begin('config', CONFIG_FILE, 0);
-  const config = readConfig(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE)), label);
+  const config = readConfig(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE), MAX_CONFIG_BYTES), label);
   const source = await openRemoteFile(folderFileUrl(baseUrl, WEIGHTS_FILE), { ...remote(WEIGHTS_FILE), onResume: () => tracker.resumed() });
   return build(spec, label, config, source, tracker, options);
 }
@@ -181,7 +191,11 @@ async function build(
 ): Promise<LoadedModel> {
   let result;
   try {
-    result = await streamCheckpoint(source, (header) => new WeightsBuilder(config, header, WEIGHTS_FILE), {
+    const makeSink = (header: SafetensorsHeader) => {
+      checkConfigFitsWeights(config, header, WEIGHTS_FILE);
+      return new WeightsBuilder(config, header, WEIGHTS_FILE);
+    };
+    result = await streamCheckpoint(source, makeSink, {
       file: WEIGHTS_FILE,
       progress: tracker,
       signal: options.signal,

@@ -39,6 +39,15 @@ export interface HubServer {
   cutNext(file: string, afterBytes: number, times?: number): void;
   /** Like cutNext, then every later request is dropped too (the network went away), until reset(). */
   goDownAfter(file: string, afterBytes: number): void;
+  /**
+   * The next `times` responses for `file` longer than `afterBytes` stall: `afterBytes` body bytes
+   * are sent, then nothing more while the connection stays open; with `afterBytes` < 0 not even the
+   * status line is sent (a server that accepts the connection and never answers). Calls queue up:
+   * a later call applies once the earlier ones are used up.
+   */
+  stallNext(file: string, afterBytes: number, times?: number): void;
+  /** Bytes of filler sent after every 206 body, beyond the range asked for (a misbehaving proxy); 0 = none. */
+  rangeOverrun: number;
   reset(): void;
   /** Stops accepting connections (and drops open ones). */
   stop(): Promise<void>;
@@ -48,6 +57,15 @@ export interface HubServer {
 
 export async function startHubServer(options: { port?: number; repos?: Record<string, HubRepoFiles> } = {}): Promise<HubServer> {
   const cuts = new Map<string, { afterBytes: number; times: number; thenDown?: boolean }>();
+  const stalls = new Map<string, { afterBytes: number; times: number }[]>();
+  /** The stall that applies to a response of `length` bytes for `file`, counted as used. */
+  const takeStall = (file: string, length: number | null): { afterBytes: number } | null => {
+    const queue = stalls.get(file);
+    const next = queue?.[0];
+    if (!next || (length === null ? next.afterBytes >= 0 : next.afterBytes < 0 || next.afterBytes >= length)) return null;
+    if (--next.times <= 0) queue!.shift();
+    return next;
+  };
   let down = false;
   const sockets = new Set<import('node:net').Socket>();
 
@@ -59,6 +77,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     redirect: true,
     sendContentRange: true,
     etagSuffix: '',
+    rangeOverrun: 0,
     bytesServed: 0,
     requests: [],
     cutNext(file, afterBytes, times = 1) {
@@ -67,11 +86,16 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     goDownAfter(file, afterBytes) {
       cuts.set(file, { afterBytes, times: 1, thenDown: true });
     },
+    stallNext(file, afterBytes, times = 1) {
+      stalls.set(file, [...(stalls.get(file) ?? []), { afterBytes, times }]);
+    },
     reset() {
       down = false;
       state.bytesServed = 0;
       state.requests = [];
+      state.rangeOverrun = 0;
       cuts.clear();
+      stalls.clear();
     },
     stop: () =>
       new Promise<void>((resolve) => {
@@ -111,6 +135,10 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     const match = resolve ?? cdn;
     if (!match) return send(404, { 'Content-Type': 'text/plain' }, 'Not Found');
     const [, repo, revision, file] = match;
+    if (takeStall(file, null)) {
+      log.status = -2;
+      return; // accepted, never answered
+    }
     const body = state.repos.get(repo)?.[file];
     if (!body) {
       // Like the hub: unknown repos answer 401 + X-Error-Code, missing files 404.
@@ -138,10 +166,31 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
       if (state.sendContentRange) headers['Content-Range'] = `bytes ${start}-${end}/${body.byteLength}`;
     }
     const payload = body.subarray(start, end + 1);
-    headers['Content-Length'] = payload.byteLength;
+    const overrun = status === 206 ? state.rangeOverrun : 0;
+    headers['Content-Length'] = payload.byteLength + overrun;
     log.status = status;
     res.writeHead(status, { ...cors, ...headers });
     if (req.method === 'HEAD') return res.end();
+
+    const stall = takeStall(file, payload.byteLength);
+    if (stall) {
+      const part = payload.subarray(0, stall.afterBytes);
+      log.bytes = part.byteLength;
+      state.bytesServed += part.byteLength;
+      res.flushHeaders();
+      if (part.byteLength > 0) res.write(part); // ...and then nothing: the connection stays open until the client gives up
+      return;
+    }
+    if (overrun > 0) {
+      res.write(payload);
+      log.bytes = payload.byteLength;
+      state.bytesServed += payload.byteLength;
+      void sendFiller(res, overrun, (n) => {
+        log.bytes += n;
+        state.bytesServed += n;
+      });
+      return;
+    }
 
     const cut = cuts.get(file);
     if (cut && cut.afterBytes < payload.byteLength) {
@@ -167,4 +216,27 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
   const { port } = server.address() as AddressInfo;
   Object.assign(state, { port, url: `http://127.0.0.1:${port}` });
   return state;
+}
+
+/** Writes `total` filler bytes with backpressure, stopping as soon as the client goes away; counts what was handed to the socket. */
+async function sendFiller(res: http.ServerResponse, total: number, count: (bytes: number) => void): Promise<void> {
+  const chunk = new Uint8Array(1 << 20).fill(0x20);
+  let left = total;
+  while (left > 0 && !res.destroyed && !res.socket?.destroyed) {
+    const piece = chunk.subarray(0, Math.min(chunk.byteLength, left));
+    left -= piece.byteLength;
+    count(piece.byteLength);
+    if (!res.write(piece)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.once('drain', done);
+        res.once('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
 }

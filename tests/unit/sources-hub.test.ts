@@ -183,6 +183,7 @@ describe('cache', () => {
     await load(`hf:${REPO}`, { cache });
     const [entry, ...others] = await cache.list();
     expect(others).toEqual([]);
+    expect(entry.hub).toBe(hub.url); // not huggingface.co: kept apart from its copy of the repo
     expect(entry.repo).toBe(REPO);
     expect(entry.revision).toBe('main');
     expect(entry.complete).toBe(true);
@@ -206,7 +207,8 @@ describe('cache', () => {
     expect(last.percent).toBe(100);
     expect(last.bytesTotal).toBe(weights.bytes);
 
-    expect(await cache.delete(REPO, 'main')).toBe(true);
+    expect(await cache.delete(REPO, 'main')).toBe(false); // huggingface.co's copy: there is none
+    expect(await cache.delete(REPO, 'main', hub.url)).toBe(true);
     expect(await cache.list()).toEqual([]);
   });
 
@@ -232,7 +234,7 @@ describe('cache', () => {
     expect(error.message).toMatch(/kept breaking off/);
     expect(error.message).toMatch(/retry/);
     expect(await cache.list()).toEqual([]);
-    expect(await cache.open({ repo: REPO, revision: 'main', file: 'model.safetensors.000' })).toBeNull();
+    expect(await cache.open({ hub: hub.url, repo: REPO, revision: 'main', file: 'model.safetensors.000' })).toBeNull();
 
     hub.reset();
     const { result } = await load(`hf:${REPO}`, { cache });
@@ -303,7 +305,7 @@ describe('cache', () => {
   it('drops a damaged cached copy and downloads the model again', async () => {
     const cache = new MemoryModelCache();
     await load(`hf:${REPO}`, { cache });
-    const piece = { repo: REPO, revision: 'main', file: 'model.safetensors.000' };
+    const piece = { hub: hub.url, repo: REPO, revision: 'main', file: 'model.safetensors.000' };
     const original = (await cache.open(piece))!;
     // Overwrite the cached weights with a file that holds one tiny tensor only.
     const writer = await cache.create(piece, 100);
