@@ -19,6 +19,8 @@ import { loadModel, type LoadedModel } from '../sources/loadModel';
 import type { LoadProgress } from '../sources/progress';
 import { parseModelSpec, type ModelSpec } from '../sources/spec';
 
+const MODEL_FILES = ['config.json', 'model.safetensors'] as const;
+
 export const EMBEDDED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public/models/sherlock-gpt2');
 
 export interface ModelArgOptions {
@@ -40,6 +42,14 @@ export async function modelArgToSpec(arg: string): Promise<ModelSpec> {
   const folder = value === 'embedded' ? EMBEDDED_MODEL_DIR : value;
   const info = await stat(folder).catch(() => null);
   if (info?.isDirectory()) {
+    const present = await Promise.all(MODEL_FILES.map((file) => stat(path.join(folder, file)).then((s) => s.isFile(), () => false)));
+    const missing = MODEL_FILES.filter((_, i) => !present[i]);
+    if (missing.length > 0) {
+      throw new ModelSourceError(
+        'not-found',
+        `--model ${arg}: ${missing.map((file) => path.join(folder, file)).join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing (a model folder holds config.json and model.safetensors).`,
+      );
+    }
     const files = await filesFromFolder(folder).catch((error: unknown) => {
       throw new ModelSourceError(
         'not-found',

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setupNodeBackend, type NodeBackend } from '../backend/node';
 import type { GPT2 } from '../model/gpt2';
+import { paddedVocabularyNote } from '../tokenizer/vocabulary';
 import { loadModelArg } from './modelArg';
 
 /** Starts the backend; output stays clean (no tfjs "install tfjs-node" banner). */
@@ -17,6 +18,8 @@ export async function startBackend(backend: NodeBackend): Promise<void> {
 export async function openModel(modelArg: string | undefined): Promise<GPT2> {
   // Progress goes to stderr (stdout keeps only the result): see stderrProgress.
   const { model } = await loadModelArg(modelArg ?? 'embedded');
+  const note = paddedVocabularyNote(model.config.vocabSize);
+  if (note) console.error(`note: ${note}`);
   return model;
 }
 

@@ -7,6 +7,8 @@ import type { GPT2 } from '../model/gpt2';
 import type { KVCache } from '../model/kvCache';
 import { encode } from '../tokenizer/tokenizer';
 import { StreamDecoder } from '../tokenizer/streamDecoder';
+import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
+import { checkFiniteLogits } from './finiteLogits';
 import { applyProcessors, buildLogitsProcessors } from './logitsProcessors';
 import {
   GenerationOptionError, isSampling, validateOptions, type GenerationOptions, type ResolvedGenerationOptions,
@@ -187,7 +189,9 @@ export async function* generate(
         if (seq.finishReason) continue;
         if (signal?.aborted) break decoding;
         const row = logits.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
-        const scores = Float64Array.from(logits.subarray(row * vocabSize, (row + 1) * vocabSize));
+        // Ids past the tokenizer's (a padded vocabulary's) are never candidates.
+        const scores = Float64Array.from(logits.subarray(row * vocabSize, row * vocabSize + Math.min(vocabSize, GPT2_VOCAB_SIZE)));
+        checkFiniteLogits(scores, s, step, n);
         applyProcessors(processors, scores, needsHistory ? promptIds.concat(seq.ids) : []);
         const tokenId = sampling ? sample(scores, randoms[s]) : argmax(scores);
         if (step === 0 && s === 0) firstTokenMs = now() - start;
@@ -239,8 +243,9 @@ function logitsReader(
 ): (logits: tf.Tensor2D) => Promise<Float32Array> {
   const k = sampling ? o.top_k : 1;
   const topK = model.topK?.bind(model);
-  if (!topK || tf.getBackend() !== 'webgpu' || o.repetition_penalty !== 1 || k === 0) return readBack;
   const vocabSize = model.config.vocabSize;
+  // A padded vocabulary's extra ids could take top-k places that sampling never uses.
+  if (!topK || tf.getBackend() !== 'webgpu' || o.repetition_penalty !== 1 || k === 0 || vocabSize > GPT2_VOCAB_SIZE) return readBack;
   return async (logits) => {
     try {
       const rows = await topK(logits, k);

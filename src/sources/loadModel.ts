@@ -5,6 +5,7 @@
 import { WeightsBuilder } from '../model/checkpoint';
 import { parseGPT2Config, type GPT2Config } from '../model/config';
 import { CheckpointError } from '../model/errors';
+import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import type { SafetensorsHeader } from '../model/safetensors';
 import { GPT2 } from '../model/gpt2';
 import { blobSource, streamSource, type ByteSource } from './byteSource';
@@ -203,14 +204,14 @@ async function build(
       cache: cacheHook ?? undefined,
     });
   } catch (error) {
-    throw asSourceError(error, label);
+    throw asSourceError(error, label, source.origin);
   }
   let model: GPT2;
   try {
     model = new GPT2(config, result.sink.finish());
   } catch (error) {
     result.sink.dispose();
-    throw asSourceError(error, label);
+    throw asSourceError(error, label, source.origin);
   }
   tracker.finish();
   return { model, config, spec, label, origin: source.origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped };
@@ -233,17 +234,45 @@ export function readConfig(text: string, label: string): GPT2Config {
       `${label} is not a GPT-2 model: its config.json says ${type}${arch}. This app runs GPT-2 checkpoints only: pick one of ${PRESETS.map((p) => p.id).join(', ')} or a GPT-2 fine-tune.`,
     );
   }
+  let config: GPT2Config;
   try {
-    return parseGPT2Config(json, CONFIG_FILE);
+    config = parseGPT2Config(json, CONFIG_FILE);
   } catch (error) {
     throw new ModelSourceError('not-gpt2', `${label} cannot be run: ${messageOf(error)}.`, false, { cause: error });
   }
+  checkVocabulary(config, label);
+  return config;
 }
 
-function asSourceError(error: unknown, label: string): unknown {
+/**
+ * Text goes through GPT-2's tokenizer, so the model must have a row for each of its 50257 ids: a
+ * smaller vocabulary belongs to another tokenizer. A larger one (nanoGPT pads to 50304) is fine:
+ * the extra ids are never sampled (src/generation/generate.ts).
+ */
+function checkVocabulary(config: GPT2Config, label: string): void {
+  if (config.vocabSize < GPT2_VOCAB_SIZE) {
+    throw new ModelSourceError(
+      'not-gpt2',
+      `${label} cannot be run: its config.json has vocab_size ${config.vocabSize}, fewer than the ${GPT2_VOCAB_SIZE} tokens of GPT-2's tokenizer, ` +
+        'which this app reads and writes text with. It was trained with another tokenizer; pick a checkpoint with GPT-2\'s vocabulary.',
+    );
+  }
+  for (const [key, id] of [['bos_token_id', config.bosTokenId], ['eos_token_id', config.eosTokenId]] as const) {
+    if (id >= config.vocabSize) {
+      throw new ModelSourceError('not-gpt2', `${label} cannot be run: its config.json has ${key} ${id}, outside its vocabulary of ${config.vocabSize} ids.`);
+    }
+  }
+}
+
+/** What to do about a broken checkpoint depends on where it came from: files on disk are not downloaded again. */
+function asSourceError(error: unknown, label: string, origin: LoadOrigin): unknown {
   if (error instanceof ModelSourceError) return error;
   if (error instanceof CheckpointError) {
-    return new ModelSourceError('corrupt', `${label} cannot be loaded: ${error.message}. If it was downloaded, retry to fetch it again; otherwise check the files.`, true, { cause: error });
+    const advice =
+      origin === 'file'
+        ? 'Check the files: pick the config.json and model.safetensors of one model, as saved by save_pretrained.'
+        : 'If the download went wrong, a retry fetches it again; if it fails the same way, the files on the server are broken.';
+    return new ModelSourceError('corrupt', `${label} cannot be loaded: ${error.message}. ${advice}`, origin !== 'file', { cause: error });
   }
   return error;
 }

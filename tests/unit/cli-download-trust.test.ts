@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
+import { stderrProgress } from '../../src/cli/modelArg';
+import type { LoadProgress } from '../../src/sources/progress';
 import { FileSystemModelCache } from '../../src/sources/fsCache';
 import { fixtureDir } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
@@ -129,6 +131,45 @@ describe('stalled servers time out and resume', () => {
     expect(result.code).toBe(0);
     expect(result.progress).toMatch(/Downloading model\.safetensors: [\d.]+ (bytes|[kM]B) of [\d.]+ MB/);
     expect(result.progress).toMatch(/Loaded \([\d.]+ MB read\)\n$/);
+  });
+});
+
+describe('progress on a pipe', () => {
+  it('prints a line when a download starts, then one every few seconds, also while nothing arrives', () => {
+    vi.useFakeTimers();
+    try {
+      const lines: string[] = [];
+      let clock = 0;
+      const printer = stderrProgress({ isTTY: false, write: (text: string) => lines.push(text) > 0 } as never, 5000, () => clock);
+      const report = (bytesDone: number, stage: LoadProgress['stage'] = 'weights') =>
+        printer.onProgress({ stage, origin: 'network', bytesDone, message: `${stage} ${bytesDone}` } as LoadProgress);
+      report(0);
+      expect(lines).toEqual(['weights 0\n']);
+      clock = 1000;
+      report(1000); // too soon for another line
+      clock = 5000;
+      vi.advanceTimersByTime(5000);
+      expect(lines.at(-1)).toBe('weights 1000\n');
+      clock = 16_000; // the server went quiet: the timer still reports, saying for how long
+      vi.advanceTimersByTime(10_000);
+      expect(lines.at(-1)).toBe('weights 1000 · no data for 15 s\n');
+      report(2000, 'ready');
+      expect(lines.at(-1)).toBe('ready 2000\n');
+      const count = lines.length;
+      vi.advanceTimersByTime(60_000); // done: no more lines
+      expect(lines).toHaveLength(count);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps local files and cached models quiet on a pipe', () => {
+    const lines: string[] = [];
+    const printer = stderrProgress({ isTTY: false, write: (text: string) => lines.push(text) > 0 } as never);
+    printer.onProgress({ stage: 'weights', origin: 'file', bytesDone: 0, message: 'x' } as LoadProgress);
+    printer.onProgress({ stage: 'ready', origin: 'cache', bytesDone: 0, message: 'x' } as LoadProgress);
+    printer.close();
+    expect(lines).toEqual([]);
   });
 });
 

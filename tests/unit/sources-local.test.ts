@@ -79,7 +79,11 @@ describe('local files', () => {
       weights: new File([weightBytes.subarray(0, 3_000_000)], 'model.safetensors'),
     }).catch((e: unknown) => e);
     expect((error as ModelSourceError).kind).toBe('corrupt');
-    expect((error as ModelSourceError).message).toMatch(/model\.safetensors/);
+    expect((error as ModelSourceError).message).toMatch(/model\.safetensors: file is truncated/);
+    // A file on this computer: nothing to download again, and retrying the same file cannot help.
+    expect((error as ModelSourceError).message).not.toMatch(/download/i);
+    expect((error as ModelSourceError).message).toMatch(/Check the files/);
+    expect((error as ModelSourceError).retryable).toBe(false);
   });
 });
 
