@@ -12,7 +12,8 @@
  *   });
  *   // model is a ready GPT2 (src/model/gpt2.ts); failures throw ModelSourceError:
  *   //   err.message says what happened and what to do; err.retryable says a retry can help;
- *   //   err.kind: 'bad-spec'|'not-found'|'not-gpt2'|'network'|'http'|'interrupted'|'corrupt'|'quota'|'aborted'|'unsupported'.
+ *   //   err.kind: 'bad-spec'|'not-found'|'not-gpt2'|'network'|'http'|'interrupted'|'corrupt'|'quota'|'aborted'
+ *   //             |'needs-confirmation' (askAboveBytes: DownloadConfirmationError.bytes)|'unsupported'.
  *   // A load that succeeded but could not be cached (quota) reports it in `cacheNote` instead.
  *
  * ── Everything below is safe on the main thread (no tfjs) ─────────────────────────────────────
@@ -43,7 +44,7 @@ export { PRESETS, findPreset, presetForRepo, type ModelPreset } from './presets'
 export { specFromFiles } from './localFiles';
 export { embeddedModelUrl, EMBEDDED_MODEL_FOLDER } from './embedded';
 export { DEFAULT_HUB_URL, hubFileUrl, hubRepoUrl, hubCacheId } from './hub';
-export { ModelSourceError, formatBytes, type SourceErrorKind } from './errors';
+export { ModelSourceError, DownloadConfirmationError, formatBytes, type SourceErrorKind } from './errors';
 export { describeProgress, formatDuration, type LoadProgress, type LoadOrigin, type ProgressListener } from './progress';
 export {
   BrowserModelCache,

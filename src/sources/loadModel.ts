@@ -12,7 +12,7 @@ import { blobSource, streamSource, type ByteSource } from './byteSource';
 import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
 import { fetchText, openRemoteFile, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
-import { ModelSourceError, isAbortError } from './errors';
+import { DownloadConfirmationError, ModelSourceError, isAbortError } from './errors';
 import { DEFAULT_HUB_URL, folderFileUrl, hubCacheId, hubFileUrl, hubRepoUrl } from './hub';
 import { PRESETS } from './presets';
 import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
@@ -36,6 +36,11 @@ export interface LoadOptions {
   retryDelayMs?: number;
   /** A request that gets no answer, or no byte of its body, for this long is retried (default 30 s). */
   idleTimeoutMs?: number;
+  /**
+   * Stop with a DownloadConfirmationError before downloading more than this many bytes of weights
+   * (known once the safetensors header is in; cached and local files never ask). Default: never ask.
+   */
+  askAboveBytes?: number;
   /** Size the cached weights are split into (default 64 MiB): an interrupted download resumes from the last whole piece. */
   cachePieceBytes?: number;
   /** Gaps up to this many bytes between used tensors are fetched rather than split (default 8 KiB). */
@@ -202,6 +207,9 @@ async function build(
       signal: options.signal,
       mergeGapBytes: options.mergeGapBytes,
       cache: cacheHook ?? undefined,
+      beforeDownload: (bytes) => {
+        if (options.askAboveBytes !== undefined && bytes > options.askAboveBytes) throw new DownloadConfirmationError(label, bytes);
+      },
     });
   } catch (error) {
     throw asSourceError(error, label, source.origin);

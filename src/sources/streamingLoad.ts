@@ -26,6 +26,8 @@ export interface StreamOptions {
    * tensors a previous, interrupted load already stored (fed from there, not downloaded again).
    */
   cache?: (header: SafetensorsHeader, used: TensorEntry[], etag: string | null) => Promise<{ session: TensorCacheSink; resumed: ResumedTensors | null }>;
+  /** Called once the tensor bytes still to fetch from a network source are known, before any is read; may throw to stop. */
+  beforeDownload?: (bytes: number) => void;
 }
 
 /** Receives each used tensor's bytes in order (src/sources/cachedWeights.ts). */
@@ -114,6 +116,7 @@ export async function streamCheckpoint<S extends TensorSink>(
     const spans = source.ranged ? mergeSpans(remaining.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
     const toRead = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
     resumedBytes = resumed?.bytes ?? 0;
+    if (source.origin === 'network') options.beforeDownload?.(toRead);
     progress.setTotals({
       bytesTotal: header.dataStart + toRead,
       bytesSkipped: source.ranged ? dataBytes - toRead - resumedBytes : 0,

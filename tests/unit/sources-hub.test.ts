@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSafetensorsHeader, readHeaderLength } from '../../src/model/safetensors';
-import { MemoryModelCache, ModelSourceError, parseModelSpec, type LoadProgress } from '../../src/sources';
+import { DownloadConfirmationError, MemoryModelCache, ModelSourceError, formatBytes, parseModelSpec, type LoadProgress } from '../../src/sources';
 import { loadModel, type LoadedModel, type LoadOptions } from '../../src/sources/loadModel';
 import { fixtureDir, fixtureExpected, fixtureLastLogits } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
@@ -361,6 +361,21 @@ describe('faults', () => {
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(new RegExp(`Could not reach 127\\.0\\.0\\.1:${closed.port}`));
     expect(error.message).toMatch(/retry/);
+  });
+
+  it('askAboveBytes stops before a bigger download, once the header says how big, and nothing more is fetched', async () => {
+    const cache = new MemoryModelCache();
+    const error = await failure(`hf:${REPO}`, { cache, askAboveBytes: 1_000_000 });
+    expect(error).toBeInstanceOf(DownloadConfirmationError);
+    expect(error.kind).toBe('needs-confirmation');
+    expect((error as DownloadConfirmationError).bytes).toBe(usedBytes);
+    expect(error.message).toBe(`org/tiny-gpt2 is a ${formatBytes(usedBytes)} download. It was not started: confirm to download it.`);
+    // The 8-byte probe and the header only.
+    expect(weightRequests().reduce((n, r) => n + r.bytes, 0)).toBe(header.dataStart);
+    // Under the limit, or already cached, nothing asks.
+    const { result } = await load(`hf:${REPO}`, { cache, askAboveBytes: 10_000_000 });
+    expect(result.origin).toBe('network');
+    expect((await load(`hf:${REPO}`, { cache, askAboveBytes: 1 })).result.origin).toBe('cache');
   });
 
   it('a cancelled load stops with an aborted error', async () => {
