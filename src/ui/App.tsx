@@ -37,10 +37,11 @@ function readStorage(): string | null {
   }
 }
 
-function startupSettings(): { settings: Settings; notice: string | null; hubOffer: string | null; storedModel: string } {
+function startupSettings(): { settings: Settings; notice: string | null; hubOffer: string | null; storedModel: string; linkModel: boolean } {
   const stored = readStorage();
   const settings = initialSettings(location.search, stored);
   const hubOffer = linkHub(location.search, settings);
+  const linkModel = new URLSearchParams(location.search).has('model');
   // What localStorage keeps until a model has loaded: a model that never loaded is never stored.
   const storedModel = settingsFromStorage(stored).model;
   // Files from disk cannot come back from a link or a reload.
@@ -50,9 +51,10 @@ function startupSettings(): { settings: Settings; notice: string | null; hubOffe
       notice: 'The last model came from files on your computer, which a page cannot reopen by itself: loaded the built-in model instead. Pick the files again to use them.',
       hubOffer,
       storedModel: EMBEDDED_MODEL,
+      linkModel,
     };
   }
-  return { settings, notice: null, hubOffer, storedModel };
+  return { settings, notice: null, hubOffer, storedModel, linkModel };
 }
 
 function choiceLabel(choice: ModelChoice): string {
@@ -111,7 +113,8 @@ export function App() {
       return;
     }
     const opened: ModelChoice = { text: settings.model, spec: read.spec, hubUrl: settings.hubUrl };
-    if (hubOffer && read.spec.kind === 'hub') {
+    // A hub model the link names is meant for the link's hub: it waits for the answer about that hub.
+    if (hubOffer && startup.linkModel && read.spec.kind === 'hub') {
       deferred.current = opened;
       startLoad(BUILT_IN);
       return;
@@ -130,7 +133,8 @@ export function App() {
     pending.current = null;
     if (model.status === 'ready' && !model.error) {
       modelToLoad.current = current;
-      setSettings((s) => ({ ...s, model: current.spec.kind === 'files' ? LOCAL_MODEL : current.text, hubUrl: current.hubUrl }));
+      // A hub model's hub becomes the hub in use (so a reload finds the same files); other models leave it as it is.
+      setSettings((s) => ({ ...s, model: current.spec.kind === 'files' ? LOCAL_MODEL : current.text, hubUrl: current.spec.kind === 'hub' ? current.hubUrl : s.hubUrl }));
       return;
     }
     if (model.askedBytes !== null) setDownloadOffer({ ...current, bytes: model.askedBytes });

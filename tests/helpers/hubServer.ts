@@ -8,9 +8,26 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface HubRepoFiles {
-  [file: string]: Uint8Array;
+/** A file too big to hold: `head`, then zeros up to `size` (only small ranges of it can be asked for). */
+export interface VirtualFile {
+  size: number;
+  head: Uint8Array;
 }
+
+export interface HubRepoFiles {
+  [file: string]: Uint8Array | VirtualFile;
+}
+
+/** Bytes [start, end) of a file, real or virtual. */
+function sliceOf(file: Uint8Array | VirtualFile, start: number, end: number): Uint8Array {
+  if (file instanceof Uint8Array) return file.subarray(start, end);
+  if (end - start > 64 << 20) throw new Error(`the test hub does not serve ${end - start} bytes of a virtual file`);
+  const out = new Uint8Array(end - start);
+  if (start < file.head.byteLength) out.set(file.head.subarray(start, Math.min(end, file.head.byteLength)));
+  return out;
+}
+
+const sizeOf = (file: Uint8Array | VirtualFile) => (file instanceof Uint8Array ? file.byteLength : file.size);
 
 export interface ServedRequest {
   path: string;
@@ -149,23 +166,29 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
       return send(302, { Location: `/cdn/${repo}/${encodeURIComponent(revision)}/${file}` });
     }
 
-    const etag = `"${repo}-${file}-${body.byteLength}${state.etagSuffix}"`;
+    const bodySize = sizeOf(body);
+    const etag = `"${repo}-${file}-${bodySize}${state.etagSuffix}"`;
     let start = 0;
-    let end = body.byteLength - 1;
+    let end = bodySize - 1;
     let status = 200;
     const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream', ETag: etag };
     if (state.rangeEnabled) headers['Accept-Ranges'] = 'bytes';
     const range = state.rangeEnabled ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '') : null;
     if (range) {
       start = Number(range[1]);
-      end = range[2] ? Math.min(Number(range[2]), body.byteLength - 1) : body.byteLength - 1;
-      if (start >= body.byteLength || end < start) {
-        return send(416, { 'Content-Range': `bytes */${body.byteLength}` });
+      end = range[2] ? Math.min(Number(range[2]), bodySize - 1) : bodySize - 1;
+      if (start >= bodySize || end < start) {
+        return send(416, { 'Content-Range': `bytes */${bodySize}` });
       }
       status = 206;
-      if (state.sendContentRange) headers['Content-Range'] = `bytes ${start}-${end}/${body.byteLength}`;
+      if (state.sendContentRange) headers['Content-Range'] = `bytes ${start}-${end}/${bodySize}`;
     }
-    const payload = body.subarray(start, end + 1);
+    let payload: Uint8Array;
+    try {
+      payload = sliceOf(body, start, end + 1);
+    } catch (error) {
+      return send(500, { 'Content-Type': 'text/plain' }, (error as Error).message);
+    }
     const overrun = status === 206 ? state.rangeOverrun : 0;
     headers['Content-Length'] = payload.byteLength + overrun;
     log.status = status;
