@@ -211,9 +211,10 @@ export async function fetchText(url: string, options: RemoteOptions, maxBytes = 
   const source = await openRemoteFile(url, { ...options, probeRange: false });
   const parts: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of source.read(0, maxBytes + 1)) {
+  for await (const chunk of source.read(0, Infinity)) {
     parts.push(chunk.slice());
     length += chunk.byteLength;
+    if (length > maxBytes) break; // stops the download: the rest is never read
   }
   if (length > maxBytes) throw tooLargeError(options.what, source.size, maxBytes);
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));

@@ -228,6 +228,12 @@ async function build(
 /** config.json text → GPT2Config, or a message saying why this is not a GPT-2 we can run. */
 export function readConfig(text: string, label: string): GPT2Config {
   let json: unknown;
+  if (text.trimStart().startsWith('<')) {
+    throw new ModelSourceError(
+      'not-gpt2',
+      `The config.json of ${label} is an HTML page, not JSON: the server answered with a web page (a missing file, a login or error page). Check the address.`,
+    );
+  }
   try {
     json = JSON.parse(text);
   } catch (error) {

@@ -219,6 +219,7 @@ describe('messages for files that are not what they claim', () => {
     hub = await startHubServer({
       repos: {
         'org/html': { 'config.json': config, 'model.safetensors': new TextEncoder().encode(`<!DOCTYPE html><html><body>${'Sign in '.repeat(300)}</body></html>`) },
+        'org/html-config': { 'config.json': new TextEncoder().encode('\n<!doctype html><html><body>Not here</body></html>') },
         // 8 bytes that promise a 1 MB header, in a 2 kB file.
         'org/not-safetensors': { 'config.json': config, 'model.safetensors': Uint8Array.from({ length: 2048 }, (_, i) => (i === 2 ? 0x10 : 0)) },
       },
@@ -230,6 +231,13 @@ describe('messages for files that are not what they claim', () => {
     const error = (await loadModel(parseModelSpec('hf:org/html'), { hubUrl: hub.url }).catch((e: unknown) => e)) as ModelSourceError;
     expect(error.message).toMatch(/model\.safetensors: starts with "<": it is an HTML page \(an error or login page was served instead of the file\), not a safetensors file/);
     expect(error.message).not.toMatch(/truncated/);
+  });
+
+  it('a web page served as config.json is called an HTML page too', async () => {
+    const error = (await loadModel(parseModelSpec('hf:org/html-config'), { hubUrl: hub.url }).catch((e: unknown) => e)) as ModelSourceError;
+    expect(error.message).toBe(
+      'The config.json of org/html-config is an HTML page, not JSON: the server answered with a web page (a missing file, a login or error page). Check the address.',
+    );
   });
 
   it('a header length past the end of the file says it is not a safetensors file, not "truncated download?"', async () => {
