@@ -9,11 +9,75 @@ const wasmDist = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dis
 /** Must equal TFJS_WASM_DIR in src/backend/wasmAssets.ts, where the worker looks (bundle.test.ts checks both ends). */
 const WASM_DIR = 'tfjs-wasm';
 
+/**
+ * The Content-Security-Policy the built app ships, in one place: the build writes it into
+ * index.html (a meta tag, for any static host) and into `_headers` (with the cross-origin isolation
+ * headers, for hosts that read that file: Netlify, Cloudflare Pages), and `vite preview` sends it.
+ *
+ * Only the app's own origin, the Hugging Face hub and its CDN, and compiling WebAssembly:
+ *  - script-src 'self' 'wasm-unsafe-eval' blob:: the app's scripts; tfjs's .wasm binaries (served by the
+ *    app) compiled; and the script each tfjs-wasm thread imports, which tfjs makes into a blob: URL;
+ *  - worker-src 'self' blob:: the generation worker, and the threads tfjs-wasm starts from blob: URLs;
+ *  - connect-src: the app (the built-in model, the .wasm files) and the hub. The hub redirects file
+ *    downloads to CDN hosts that change over time (cdn-lfs*.hf.co, cas-bridge.xethub.hf.co, regional
+ *    *.cdn.hf.co), so its domains are allowed by wildcard (a CSP `*.hf.co` covers every subdomain depth);
+ *  - nothing else: no plugins, no inline scripts, no forms, no <base> elsewhere.
+ */
+export const HUB_CONNECT_SOURCES = ['https://huggingface.co', 'https://*.huggingface.co', 'https://hf.co', 'https://*.hf.co'];
+
+export function contentSecurityPolicy(extraConnectSources: readonly string[] = []): string {
+  const directives: Record<string, string[]> = {
+    'default-src': ["'self'"],
+    'script-src': ["'self'", "'wasm-unsafe-eval'", 'blob:'],
+    'worker-src': ["'self'", 'blob:'],
+    'connect-src': ["'self'", ...HUB_CONNECT_SOURCES, ...extraConnectSources],
+    'img-src': ["'self'", 'data:'],
+    'style-src': ["'self'"],
+    'object-src': ["'none'"],
+    'base-uri': ["'self'"],
+    'form-action': ["'none'"],
+  };
+  return Object.entries(directives)
+    .map(([name, sources]) => `${name} ${sources.join(' ')}`)
+    .join('; ');
+}
+
 /** wasm threads need SharedArrayBuffer, which needs a cross-origin isolated page. */
-const crossOriginIsolation = {
+export const CROSS_ORIGIN_ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
+
+/**
+ * `vite preview` (npm start) runs on this machine: besides the shipped policy it lets the worker
+ * reach hubs on loopback (a local mirror, the tests' stand-in hub). The shipped files do not.
+ */
+export const LOCAL_HUB_SOURCES = ['http://127.0.0.1:*', 'http://localhost:*'];
+
+/** The `_headers` file: every path gets cross-origin isolation and the policy. */
+export function headersFile(): string {
+  const headers = { ...CROSS_ORIGIN_ISOLATION, 'Content-Security-Policy': contentSecurityPolicy() };
+  return `/*\n${Object.entries(headers).map(([name, value]) => `  ${name}: ${value}`).join('\n')}\n`;
+}
+
+/**
+ * The built app carries its Content-Security-Policy (above): a meta tag
+ * in index.html, which works on any static host, and a `_headers` file with the policy and the
+ * cross-origin isolation headers, for hosts that read one. Builds only: the dev server injects
+ * inline scripts (hot reload) that the policy would block.
+ */
+function contentSecurityPolicyFiles(): Plugin {
+  return {
+    name: 'content-security-policy',
+    apply: 'build',
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy() }, injectTo: 'head-prepend' },
+    ],
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: '_headers', source: headersFile() });
+    },
+  };
+}
 
 /**
  * Serves tfjs's .wasm files from the app itself (no CDN, works offline): copied into the build,
@@ -80,12 +144,12 @@ function noTfjsOnMainThread(): Plugin {
 
 export default defineConfig({
   base: './',
-  plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread()],
+  plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread(), contentSecurityPolicyFiles()],
   // The worker bundle (built on its own) and the dev server's dependency pre-bundling both need the patch.
   worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   optimizeDeps: { rolldownOptions: { plugins: [tfjsWasmThreads()] } },
 
-  server: { headers: crossOriginIsolation },
-  preview: { headers: crossOriginIsolation },
+  server: { headers: CROSS_ORIGIN_ISOLATION },
+  preview: { headers: { ...CROSS_ORIGIN_ISOLATION, 'Content-Security-Policy': contentSecurityPolicy(LOCAL_HUB_SOURCES) } },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
 });

@@ -16,7 +16,7 @@ export const MODEL_OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const satisfies OptionTable;
 
-export const MODEL_USAGE = '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--backend cpu|wasm|webgpu] [--json]';
+export const MODEL_USAGE = '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--json]';
 
 /** Parses argv against `options`; any problem becomes a UsageError carrying `usage`. */
 export function parseOptions<T extends OptionTable>(argv: string[], options: T, usage: string) {

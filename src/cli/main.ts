@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { UsageError, type CliCommand } from './command';
 import { COMMANDS } from './commands';
+import { idleTimeoutSeconds } from './modelArg';
 
 function help(commands: CliCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -25,19 +26,33 @@ function oneLine(error: unknown): string {
   return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
 }
 
-/** `--hub-url URL` works with every command: it becomes GPT2_HUB_URL for hf: models (src/cli/modelArg.ts). */
-function takeHubUrl(args: string[]): string[] {
+/**
+ * Flags every command takes, passed on as environment variables (read in src/cli/modelArg.ts):
+ * `--hub-url URL` becomes GPT2_HUB_URL (for hf: models), `--idle-timeout S` GPT2_IDLE_TIMEOUT.
+ */
+const GLOBAL_FLAGS: Record<string, string> = { '--hub-url': 'GPT2_HUB_URL', '--idle-timeout': 'GPT2_IDLE_TIMEOUT' };
+
+function takeGlobalFlags(args: string[]): string[] {
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
-    if (flag !== '--hub-url') rest.push(args[i]);
-    else process.env.GPT2_HUB_URL = inline ?? args[++i] ?? '';
+    const variable = GLOBAL_FLAGS[flag];
+    if (!variable) rest.push(args[i]);
+    else process.env[variable] = inline ?? args[++i] ?? '';
   }
   return rest;
 }
 
 export async function main(argv: string[], commands: CliCommand[] = COMMANDS): Promise<number> {
-  const [name, ...rest] = takeHubUrl(argv);
+  const [name, ...rest] = takeGlobalFlags(argv);
+  if (argv.some((a) => a === '--idle-timeout' || a.startsWith('--idle-timeout='))) {
+    try {
+      idleTimeoutSeconds(process.env.GPT2_IDLE_TIMEOUT ?? '', '--idle-timeout');
+    } catch (error) {
+      console.error(`error: ${oneLine(error)}`);
+      return 2;
+    }
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(help(commands));
     return name === undefined ? 2 : 0;

@@ -6,7 +6,9 @@
  *   --model hf:owner/name[@rev] any GPT-2 repo on the hub (revision defaults to main)
  *   --model url:http://…/dir/   a folder served over HTTP
  * Hub downloads go through --hub-url URL (or $GPT2_HUB_URL; default https://huggingface.co) and
- * are kept in $GPT2_CACHE_DIR (default ~/.cache/gpt2-browser), so each model downloads once.
+ * are kept in $GPT2_CACHE_DIR (default ~/.cache/gpt2-browser), per hub, so each model downloads
+ * once. A server that sends nothing for --idle-timeout seconds ($GPT2_IDLE_TIMEOUT, default 30) is
+ * given up on and the download retried from where it stopped.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +19,8 @@ import { loadModel, type LoadedModel } from '../sources/loadModel';
 import type { LoadProgress } from '../sources/progress';
 import { parseModelSpec, type ModelSpec } from '../sources/spec';
 
+const MODEL_FILES = ['config.json', 'model.safetensors'] as const;
+
 export const EMBEDDED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public/models/sherlock-gpt2');
 
 export interface ModelArgOptions {
@@ -24,8 +28,10 @@ export interface ModelArgOptions {
   hubUrl?: string;
   /** Where hub files are kept; null: do not cache. Default $GPT2_CACHE_DIR or ~/.cache/gpt2-browser. */
   cacheDir?: string | null;
-  /** Progress lines go here (default: stderr, one updating line on a terminal). */
+  /** Progress lines go here (default: stderr, see stderrProgress). */
   onProgress?: (progress: LoadProgress) => void;
+  /** Seconds without a byte before a request is retried; falls back to $GPT2_IDLE_TIMEOUT, then 30. */
+  idleTimeoutSeconds?: number;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
@@ -36,6 +42,14 @@ export async function modelArgToSpec(arg: string): Promise<ModelSpec> {
   const folder = value === 'embedded' ? EMBEDDED_MODEL_DIR : value;
   const info = await stat(folder).catch(() => null);
   if (info?.isDirectory()) {
+    const present = await Promise.all(MODEL_FILES.map((file) => stat(path.join(folder, file)).then((s) => s.isFile(), () => false)));
+    const missing = MODEL_FILES.filter((_, i) => !present[i]);
+    if (missing.length > 0) {
+      throw new ModelSourceError(
+        'not-found',
+        `--model ${arg}: ${missing.map((file) => path.join(folder, file)).join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing (a model folder holds config.json and model.safetensors).`,
+      );
+    }
     const files = await filesFromFolder(folder).catch((error: unknown) => {
       throw new ModelSourceError(
         'not-found',
@@ -62,27 +76,80 @@ export async function loadModelArg(arg: string, options: ModelArgOptions = {}): 
   const env = options.env ?? process.env;
   const spec = await modelArgToSpec(arg);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir(env) : options.cacheDir;
-  return loadModel(spec, {
-    hubUrl: options.hubUrl || env.GPT2_HUB_URL || undefined,
-    cache: spec.kind === 'hub' && cacheDir ? new FileSystemModelCache(cacheDir) : null,
-    onProgress: options.onProgress ?? stderrProgress(),
-    signal: options.signal,
-  });
+  const idleSeconds = options.idleTimeoutSeconds ?? (env.GPT2_IDLE_TIMEOUT ? idleTimeoutSeconds(env.GPT2_IDLE_TIMEOUT, 'GPT2_IDLE_TIMEOUT') : undefined);
+  const printer = options.onProgress ? null : stderrProgress();
+  try {
+    return await loadModel(spec, {
+      hubUrl: options.hubUrl || env.GPT2_HUB_URL || undefined,
+      cache: spec.kind === 'hub' && cacheDir ? new FileSystemModelCache(cacheDir) : null,
+      onProgress: options.onProgress ?? printer!.onProgress,
+      signal: options.signal,
+      idleTimeoutMs: idleSeconds === undefined ? undefined : idleSeconds * 1000,
+    });
+  } finally {
+    printer?.close();
+  }
 }
 
-/** One updating line on a terminal; on a pipe, a line per tenth so logs stay short. */
-export function stderrProgress(stream: NodeJS.WriteStream = process.stderr): (progress: LoadProgress) => void {
-  let lastTenth = -1;
-  return (progress) => {
-    if (progress.stage === 'config') return;
+/** `--idle-timeout` / $GPT2_IDLE_TIMEOUT: seconds above 0; throws naming `name` otherwise. */
+export function idleTimeoutSeconds(text: string, name: string): number {
+  const value = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new Error(`${name} must be a number of seconds above 0, got '${text}'`);
+  }
+  return value;
+}
+
+/** How often a pipe gets a progress line while a download runs (and while it is stuck). */
+const PROGRESS_LINE_MS = 5000;
+
+/**
+ * Load progress on stderr. On a terminal, one line that updates in place. Elsewhere (a pipe, a
+ * log file) downloads get a line when they start, then one every few seconds, also while no byte
+ * arrives (so a stuck server is visible), and one when done; local files and cache reads are quick
+ * and stay quiet there, so logs hold only results.
+ */
+export function stderrProgress(
+  stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'> = process.stderr,
+  everyMs = PROGRESS_LINE_MS,
+  now: () => number = () => Date.now(),
+): { onProgress: (progress: LoadProgress) => void; close: () => void } {
+  let latest: LoadProgress | null = null;
+  let lastLineAt = -Infinity;
+  let lastDataAt = now();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const line = (progress: LoadProgress, extra = '') => {
+    stream.write(`${progress.message}${extra}\n`);
+    lastLineAt = now();
+  };
+  const close = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+  const heartbeat = () => {
+    if (!latest || now() - lastLineAt < everyMs) return;
+    const idle = now() - lastDataAt;
+    line(latest, idle >= everyMs ? ` · no data for ${Math.round(idle / 1000)} s` : '');
+  };
+  const onProgress = (progress: LoadProgress) => {
+    const previous = latest;
+    latest = progress;
+    if (!previous || progress.bytesDone !== previous.bytesDone || progress.stage !== previous.stage) lastDataAt = now();
     if (stream.isTTY) {
-      stream.write(`\r\x1b[2K${progress.message}${progress.stage === 'ready' ? '\n' : ''}`);
+      if (progress.stage !== 'config') stream.write(`\r\x1b[2K${progress.message}${progress.stage === 'ready' ? '\n' : ''}`);
       return;
     }
-    const tenth = Math.floor(progress.percent / 10);
-    if (progress.stage === 'ready' || tenth > lastTenth) {
-      lastTenth = tenth;
-      stream.write(`${progress.message}\n`);
+    if (progress.origin !== 'network') return;
+    if (progress.stage === 'ready') {
+      close();
+      line(progress);
+      return;
     }
+    if (!timer) {
+      timer = setInterval(heartbeat, everyMs);
+      timer.unref?.();
+    }
+    if (progress.stage !== previous?.stage || now() - lastLineAt >= everyMs) line(progress);
   };
+  return { onProgress, close };
 }

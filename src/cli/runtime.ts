@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setupNodeBackend, type NodeBackend } from '../backend/node';
 import type { GPT2 } from '../model/gpt2';
+import { paddedVocabularyNote } from '../tokenizer/vocabulary';
 import { loadModelArg } from './modelArg';
 
 /** Starts the backend; output stays clean (no tfjs "install tfjs-node" banner). */
@@ -15,9 +16,10 @@ export async function startBackend(backend: NodeBackend): Promise<void> {
  * without --model, the app's built-in model in public/models/sherlock-gpt2/.
  */
 export async function openModel(modelArg: string | undefined): Promise<GPT2> {
-  // Progress is for people watching a terminal; logs and pipes get only the result.
-  const quiet = process.stderr.isTTY ? {} : { onProgress: () => {} };
-  const { model } = await loadModelArg(modelArg ?? 'embedded', quiet);
+  // Progress goes to stderr (stdout keeps only the result): see stderrProgress.
+  const { model } = await loadModelArg(modelArg ?? 'embedded');
+  const note = paddedVocabularyNote(model.config.vocabSize);
+  if (note) console.error(`note: ${note}`);
   return model;
 }
 

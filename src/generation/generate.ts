@@ -9,6 +9,8 @@ import { summarizeRow, type StepLogits } from '../model/stepLogits';
 import { summarizeLogits } from '../model/topLogits';
 import { encode } from '../tokenizer/tokenizer';
 import { StreamDecoder } from '../tokenizer/streamDecoder';
+import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
+import { checkFiniteLogits } from './finiteLogits';
 import { applyProcessors, buildLogitsProcessors } from './logitsProcessors';
 import {
   GenerationOptionError, isSampling, validateOptions, type GenerationOptions, type ResolvedGenerationOptions,
@@ -225,7 +227,9 @@ export async function* generate(
         if (seq.finishReason) continue;
         if (signal?.aborted) break decoding;
         const row = read.scores.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
-        const scores = Float64Array.from(read.scores.subarray(row * vocabSize, (row + 1) * vocabSize));
+        // Ids past the tokenizer's (a padded vocabulary's) are never candidates.
+        const scores = Float64Array.from(read.scores.subarray(row * vocabSize, row * vocabSize + Math.min(vocabSize, GPT2_VOCAB_SIZE)));
+        checkFiniteLogits(scores, s, step, n);
         applyProcessors(processors, scores, needsHistory ? promptIds.concat(seq.ids) : []);
         const draw = sampling ? randoms[s].nextFloat() : null;
         const tokenId = draw === null ? argmax(scores) : sampleAt(scores, draw);
@@ -285,12 +289,14 @@ function logitsReader(
 ): (logits: tf.Tensor2D, histories: number[][]) => Promise<LogitsRead> {
   const k = sampling ? o.top_k : 1;
   const vocabSize = model.config.vocabSize;
-  const topKOnGPU = model.topK !== undefined && tf.getBackend() === 'webgpu' && o.repetition_penalty === 1 && k > 0;
+  // A padded vocabulary's extra ids could take top-k places that sampling never uses.
+  const topKOnGPU = model.topK !== undefined && tf.getBackend() === 'webgpu' && o.repetition_penalty === 1 && k > 0 && vocabSize <= GPT2_VOCAB_SIZE;
   const topOnly = (rows: { ids: ArrayLike<number>; values: ArrayLike<number> }[]): Float32Array => {
     const scores = new Float32Array(rows.length * vocabSize).fill(-Infinity);
     rows.forEach(({ ids, values }, b) => { for (let j = 0; j < ids.length; j++) scores[b * vocabSize + ids[j]] = values[j]; });
     return scores;
   };
+  const tokenizerIds = Math.min(vocabSize, GPT2_VOCAB_SIZE);
   return async (logits, histories) => {
     try {
       if (topKOnGPU && inspectTop >= k) {
@@ -300,7 +306,7 @@ function logitsReader(
       if (topKOnGPU && inspectTop === 0) return { scores: topOnly(await model.topK!(logits, k)), steps: null };
       const scores = (await logits.data()) as Float32Array;
       const steps = inspectTop === 0 ? null
-        : histories.map((history, b) => summarizeRow(scores.subarray(b * vocabSize, (b + 1) * vocabSize), inspectTop, history));
+        : histories.map((history, b) => summarizeRow(scores.subarray(b * vocabSize, b * vocabSize + tokenizerIds), inspectTop, history));
       return { scores, steps };
     } finally {
       logits.dispose();

@@ -9,6 +9,7 @@ export {
 export { argmax, sample, distribution, type TokenDistribution, type RandomSource } from './sampler';
 export { Xoshiro128StarStar, SplitMix64, randomSeed } from './random';
 export { StoppingCriteria, type FinishReason } from './stopping';
+export { NonFiniteLogitsError, checkFiniteLogits } from './finiteLogits';
 export {
   generate, planGeneration,
   type GenerationModel, type TokenEvent, type GeneratedSequence, type GenerationTimings, type GenerationResult,

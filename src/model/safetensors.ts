@@ -50,6 +50,11 @@ export function readHeaderLength(first8: Uint8Array, file?: string): number {
       inFile(file, `file is only ${first8.byteLength} bytes: a safetensors file starts with an 8-byte header length`),
     );
   }
+  if (first8[0] === 0x3c /* '<' */) {
+    throw new CheckpointError(
+      inFile(file, 'starts with "<": it is an HTML page (an error or login page was served instead of the file), not a safetensors file'),
+    );
+  }
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const length = Number(view.getBigUint64(0, true));
   if (length > MAX_HEADER_LENGTH) {
@@ -72,7 +77,7 @@ export function parseSafetensorsHeader(prefix: Uint8Array, file?: string, totalS
   const headerLength = readHeaderLength(prefix, file);
   const dataStart = 8 + headerLength;
   if (totalSize !== undefined && dataStart > totalSize) {
-    fail(`header length ${headerLength} runs past the end of the file (header would end at byte ${dataStart}, file is ${totalSize} bytes)`);
+    fail(`not a safetensors file: its first 8 bytes give a header length of ${headerLength} bytes, past the end of the ${totalSize}-byte file`);
   }
   if (prefix.byteLength < dataStart) {
     fail(`header length ${headerLength} runs past the end of the data given (${prefix.byteLength} bytes): file truncated?`);

@@ -3,7 +3,7 @@ import { ModelSourceError, formatBytes, isQuotaError } from './errors';
 /**
  * Where downloaded hub files are kept so a model is never downloaded twice and loads offline.
  *
- * Entries are keyed by repo, revision and file. A file becomes visible only when its writer closes
+ * Entries are keyed by hub, repo, revision and file (the hub is absent for huggingface.co). A file becomes visible only when its writer closes
  * with exactly the announced size: an interrupted or short write is never stored.
  * The weights are kept as a compacted safetensors file in pieces with a manifest (see
  * cachedWeights.ts); config.json is written last, so a model with config.json is complete.
@@ -18,11 +18,13 @@ export interface ModelCache {
   create(key: CacheKey, size: number): Promise<CacheWriter>;
   /** Cached models, newest first, including partial downloads (complete: false) that can resume. */
   list(): Promise<CachedModel[]>;
-  /** Removes every file of repo@revision; true if anything was removed. */
-  delete(repo: string, revision: string): Promise<boolean>;
+  /** Removes every file of repo@revision from `hub` (undefined: huggingface.co); true if anything was removed. */
+  delete(repo: string, revision: string, hub?: string): Promise<boolean>;
 }
 
 export interface CacheKey {
+  /** The hub the files came from (hubCacheId: its URL); absent for huggingface.co. */
+  hub?: string;
   repo: string;
   revision: string;
   file: string;
@@ -44,6 +46,8 @@ export interface CacheWriter {
 }
 
 export interface CachedModel {
+  /** The hub it was downloaded from (hubCacheId); absent for huggingface.co. */
+  hub?: string;
   repo: string;
   revision: string;
   files: { file: string; bytes: number }[];
@@ -83,10 +87,10 @@ export function groupCachedModels(
 ): CachedModel[] {
   const byModel = new Map<string, CachedModel>();
   for (const { key, bytes, storedAt } of entries) {
-    const id = `${key.repo}@${key.revision}`;
+    const id = `${key.hub ?? ''} ${key.repo}@${key.revision}`;
     let model = byModel.get(id);
     if (!model) {
-      model = { repo: key.repo, revision: key.revision, files: [], totalBytes: 0, storedAt: 0, complete: false };
+      model = { ...(key.hub ? { hub: key.hub } : {}), repo: key.repo, revision: key.revision, files: [], totalBytes: 0, storedAt: 0, complete: false };
       byModel.set(id, model);
     }
     model.files.push({ file: key.file, bytes });
@@ -144,10 +148,10 @@ export class MemoryModelCache implements ModelCache {
     );
   }
 
-  async delete(repo: string, revision: string): Promise<boolean> {
+  async delete(repo: string, revision: string, hub?: string): Promise<boolean> {
     let removed = false;
     for (const [id, entry] of this.files) {
-      if (entry.key.repo === repo && entry.key.revision === revision) {
+      if (entry.key.repo === repo && entry.key.revision === revision && entry.key.hub === hub) {
         this.files.delete(id);
         removed = true;
       }
@@ -157,7 +161,7 @@ export class MemoryModelCache implements ModelCache {
 }
 
 function keyId(key: CacheKey): string {
-  return `${key.repo}@${key.revision}/${key.file}`;
+  return `${key.hub ?? ''} ${key.repo}@${key.revision}/${key.file}`;
 }
 
 function chunkedStream(bytes: Uint8Array, chunkSize: number): ReadableStream<Uint8Array> {
@@ -300,11 +304,11 @@ export class BrowserModelCache implements ModelCache {
     return groupCachedModels(entries);
   }
 
-  async delete(repo: string, revision: string): Promise<boolean> {
+  async delete(repo: string, revision: string, hub?: string): Promise<boolean> {
     let removed = false;
     for (const request of await this.cache.keys()) {
       const key = parseCacheUrl(request.url);
-      if (key && key.repo === repo && key.revision === revision) {
+      if (key && key.repo === repo && key.revision === revision && key.hub === hub) {
         removed = (await this.cache.delete(request)) || removed;
       }
     }
@@ -336,17 +340,30 @@ export async function storageEstimate(): Promise<{ usage: number; quota: number 
   }
 }
 
+/** Files from another hub than huggingface.co live under this prefix and the hub's encoded URL. */
+const HUB_PREFIX = '@hub/';
+
 function cacheUrl(key: CacheKey): string {
-  return `${KEY_ORIGIN}${key.repo.split('/').map(encodeURIComponent).join('/')}/@/${encodeURIComponent(key.revision)}/${encodeURIComponent(key.file)}`;
+  const hub = key.hub ? `${HUB_PREFIX}${encodeURIComponent(key.hub)}/` : '';
+  return `${KEY_ORIGIN}${hub}${key.repo.split('/').map(encodeURIComponent).join('/')}/@/${encodeURIComponent(key.revision)}/${encodeURIComponent(key.file)}`;
 }
 
 function parseCacheUrl(url: string): CacheKey | null {
   if (!url.startsWith(KEY_ORIGIN)) return null;
-  const parts = url.slice(KEY_ORIGIN.length).split('/@/');
+  let rest = url.slice(KEY_ORIGIN.length);
+  let hub: string | undefined;
+  if (rest.startsWith(HUB_PREFIX)) {
+    const end = rest.indexOf('/', HUB_PREFIX.length);
+    if (end < 0) return null;
+    hub = decodeURIComponent(rest.slice(HUB_PREFIX.length, end));
+    rest = rest.slice(end + 1);
+  }
+  const parts = rest.split('/@/');
   if (parts.length !== 2) return null;
   const [revision, file] = parts[1].split('/');
   if (!revision || !file) return null;
   return {
+    ...(hub ? { hub } : {}),
     repo: parts[0].split('/').map(decodeURIComponent).join('/'),
     revision: decodeURIComponent(revision),
     file: decodeURIComponent(file),

@@ -174,7 +174,7 @@ export class WeightsCacheSession {
         resumed = await storedTensors(cache, model, stored, used);
         if (resumed) manifest = stored;
       }
-      if (!resumed) await cache.delete(model.repo, model.revision);
+      if (!resumed) await cache.delete(model.repo, model.revision, model.hub);
     } catch (error) {
       onError(error);
       return { session: new WeightsCacheSession(cache, model, { ...fresh }, { compact, used }, onError).off(), resumed: null };
@@ -225,7 +225,7 @@ export class WeightsCacheSession {
 
   private async fail(error: unknown): Promise<void> {
     await this.abort(error);
-    await this.cache.delete(this.model.repo, this.model.revision).catch(() => undefined);
+    await this.cache.delete(this.model.repo, this.model.revision, this.model.hub).catch(() => undefined);
     this.onError(error);
   }
 
@@ -285,7 +285,7 @@ async function storedTensors(cache: ModelCache, model: ModelKey, manifest: Weigh
     try {
       yield* tensors();
     } catch (error) {
-      await cache.delete(model.repo, model.revision).catch(() => undefined);
+      await cache.delete(model.repo, model.revision, model.hub).catch(() => undefined);
       throw error;
     }
   }

@@ -16,7 +16,15 @@ export interface RemoteOptions {
   notFoundHint?: string;
   /** false: start with a plain GET (small files, read whole anyway). Default true. */
   probeRange?: boolean;
+  /**
+   * Give up on a request after this long without an answer or without a byte of its body (then
+   * retry, resuming where it stopped). Default DEFAULT_IDLE_TIMEOUT_MS.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** 30 s without a byte: the server stopped sending (a slow link still delivers something every few seconds). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 /**
  * A file on an HTTP server, read with Range requests when the server honours them.
@@ -31,15 +39,23 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const maxRetries = options.maxRetries ?? 4;
   const retryDelayMs = options.retryDelayMs ?? 500;
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const { signal, what } = options;
 
   const request = async (range: string | null): Promise<Response> => {
     if (signal?.aborted) throw abortedError(what);
+    // A server that accepts the connection and never answers is given up on after idleMs.
+    const noAnswer = new AbortController();
+    const timer = setTimeout(() => noAnswer.abort(), idleMs);
     let response: Response;
     try {
-      response = await doFetch(url, { headers: range ? { Range: range } : {}, signal, redirect: 'follow' });
+      const requestSignal = signal ? AbortSignal.any([signal, noAnswer.signal]) : noAnswer.signal;
+      response = await doFetch(url, { headers: range ? { Range: range } : {}, signal: requestSignal, redirect: 'follow' });
     } catch (error) {
+      if (noAnswer.signal.aborted && !signal?.aborted) throw new Stall('answer', idleMs);
       throw fetchFailure(error, url, what, signal);
+    } finally {
+      clearTimeout(timer);
     }
     if (response.status === 200 || response.status === 206) return response;
     await response.body?.cancel().catch(() => undefined);
@@ -61,11 +77,8 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
         await response.body?.cancel().catch(() => undefined);
         throw new ModelSourceError('http', `${what}: asked for bytes 0-7 but the server sent ${response.headers.get('content-range')}. Retry, or use another server.`, true);
       }
-      try {
-        prefix = new Uint8Array(await response.arrayBuffer());
-      } catch (error) {
-        throw fetchFailure(error, url, what, signal);
-      }
+      // Only the 8 bytes asked for are read: a proxy that answers with the whole file is not read whole.
+      prefix = await readPrefix(response, 8, idleMs, (error) => fetchFailure(error, url, what, signal));
       ranged = true;
       size = range?.total ?? NaN;
       return response;
@@ -74,6 +87,7 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
     retryDelayMs,
     signal,
     what,
+    (stall, tries) => stallError(stall, url, what, tries),
   );
   const etag = probe.headers.get('etag');
   if (!ranged) {
@@ -132,7 +146,7 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
         const reader = response.body.getReader();
         try {
           while (position < stop) {
-            const next = await reader.read();
+            const next = await readWithin(reader, idleMs);
             if (next.done) break;
             const chunk = next.value;
             const from = Math.max(0, position - at);
@@ -154,7 +168,9 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
         if (signal?.aborted) throw abortedError(what);
         if (error instanceof ModelSourceError && !error.retryable) throw error;
         failures = received ? 1 : failures + 1;
-        if (failures > maxRetries) throw interruptedError(error, what, position, stop);
+        if (failures > maxRetries) {
+          throw error instanceof Stall ? stallError(error, url, what, failures, position, stop) : interruptedError(error, what, position, stop);
+        }
         await delay(retryDelayMs * failures, signal, what);
         options.onResume?.(position);
       }
@@ -164,30 +180,43 @@ export async function openRemoteFile(url: string, options: RemoteOptions): Promi
   return { size, ranged, origin: 'network', etag, read };
 }
 
-/** Retries an operation that failed with a retryable error (network down, 5xx) a few times. */
+/** Retries an operation that failed with a retryable error (network down, 5xx, a stall) a few times. */
 async function withRetries<T>(
   attempt: () => Promise<T>,
   maxRetries: number,
   retryDelayMs: number,
   signal: AbortSignal | undefined,
   what: string,
+  onStalled: (stall: Stall, tries: number) => ModelSourceError,
 ): Promise<T> {
   for (let failures = 0; ; ) {
     try {
       return await attempt();
     } catch (error) {
-      const retryable = error instanceof ModelSourceError && error.retryable && error.kind !== 'aborted';
-      if (!retryable || ++failures > maxRetries || (error as ModelSourceError).kind === 'network') throw error;
+      if (signal?.aborted) throw abortedError(what);
+      const retryable = error instanceof Stall || (error instanceof ModelSourceError && error.retryable && error.kind !== 'aborted');
+      if (!retryable || ++failures > maxRetries || (error as ModelSourceError).kind === 'network') {
+        throw error instanceof Stall ? onStalled(error, failures) : error;
+      }
       await delay(retryDelayMs * failures, signal, what);
     }
   }
 }
 
-/** Fetches a small file (config.json) as text, with the same messages as the big one. */
-export async function fetchText(url: string, options: RemoteOptions): Promise<string> {
+/**
+ * Fetches a small file (config.json) as text, with the same messages as the big one. A file
+ * longer than `maxBytes` is refused after reading at most that many bytes of it.
+ */
+export async function fetchText(url: string, options: RemoteOptions, maxBytes = Infinity): Promise<string> {
   const source = await openRemoteFile(url, { ...options, probeRange: false });
   const parts: Uint8Array[] = [];
-  for await (const chunk of source.read(0, Infinity)) parts.push(chunk.slice());
+  let length = 0;
+  for await (const chunk of source.read(0, Infinity)) {
+    parts.push(chunk.slice());
+    length += chunk.byteLength;
+    if (length > maxBytes) break; // stops the download: the rest is never read
+  }
+  if (length > maxBytes) throw tooLargeError(options.what, source.size, maxBytes);
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const part of parts) {
@@ -195,6 +224,79 @@ export async function fetchText(url: string, options: RemoteOptions): Promise<st
     at += part.byteLength;
   }
   return new TextDecoder().decode(bytes);
+}
+
+/** A small file (config.json) that is far bigger than it can be. */
+export function tooLargeError(what: string, size: number, maxBytes: number): ModelSourceError {
+  const actual = Number.isFinite(size) && size > maxBytes ? formatBytes(size) : `more than ${formatBytes(maxBytes)}`;
+  return new ModelSourceError(
+    'not-gpt2',
+    `${what} is ${actual}: a GPT-2 config.json is a few hundred bytes, and more than ${formatBytes(maxBytes)} is refused (this is not a model's config.json). Check the address or the file.`,
+  );
+}
+
+/** A request that got no answer, or a body that stopped, for the idle timeout: retried, then reported. */
+class Stall extends Error {
+  constructor(
+    readonly phase: 'answer' | 'body',
+    readonly idleMs: number,
+  ) {
+    super(phase === 'answer' ? `no answer within ${seconds(idleMs)}` : `the server stopped sending: nothing arrived for ${seconds(idleMs)}`);
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+function stallError(stall: Stall, url: string, what: string, tries: number, position?: number, stop?: number): ModelSourceError {
+  const host = safeHost(url);
+  const at = position === undefined ? '' : ` (at ${formatBytes(position)}${stop !== undefined && Number.isFinite(stop) ? ` of ${formatBytes(stop)}` : ''})`;
+  const said =
+    stall.phase === 'answer'
+      ? `${host} did not answer within ${seconds(stall.idleMs)} (${what}, ${tries} ${tries === 1 ? 'try' : 'tries'})${at}.`
+      : `${host} stopped sending ${what}: nothing arrived for ${seconds(stall.idleMs)}, ${tries} ${tries === 1 ? 'time' : 'times in a row'}${at}.`;
+  return new ModelSourceError(
+    'interrupted',
+    `${said} The server or the connection is stuck; check the connection and retry (a retry resumes where the download stopped).`,
+    true,
+    { cause: stall },
+  );
+}
+
+/** reader.read(), or a Stall after `ms` without a chunk (the caller cancels the reader). */
+async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Stall('body', ms)), ms);
+  });
+  try {
+    return await Promise.race([reader.read(), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The first `length` bytes of a response body (fewer if it is shorter); the rest is never read. */
+async function readPrefix(response: Response, length: number, idleMs: number, failure: (error: unknown) => Error): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let filled = 0;
+  if (!response.body) return out.subarray(0, 0);
+  const reader = response.body.getReader();
+  try {
+    while (filled < length) {
+      const next = await readWithin(reader, idleMs);
+      if (next.done) break;
+      const take = Math.min(next.value.byteLength, length - filled);
+      out.set(next.value.subarray(0, take), filled);
+      filled += take;
+    }
+  } catch (error) {
+    throw error instanceof Stall ? error : failure(error);
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return out.subarray(0, filled);
 }
 
 export function parseContentRange(value: string | null): { start: number; end: number; total: number | null } | null {

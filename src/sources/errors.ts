@@ -13,6 +13,7 @@ export type SourceErrorKind =
   | 'corrupt' // sizes or bytes do not add up
   | 'quota' // the browser has no room to keep the model
   | 'aborted' // the caller cancelled
+  | 'needs-confirmation' // a big download was not started: the caller asked to be asked first (DownloadConfirmationError)
   | 'unsupported'; // the environment lacks something (e.g. no Cache Storage)
 
 export class ModelSourceError extends Error {
@@ -25,6 +26,16 @@ export class ModelSourceError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** A download bigger than LoadOptions.askAboveBytes was not started; `bytes` is its size. */
+export class DownloadConfirmationError extends ModelSourceError {
+  constructor(
+    label: string,
+    readonly bytes: number,
+  ) {
+    super('needs-confirmation', `${label} is a ${formatBytes(bytes)} download. It was not started: confirm to download it.`);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Node only (the CLI): the ModelCache kept on disk, like the hub's own ~/.cache/huggingface.
- * Layout: {root}/{encoded repo}/{encoded revision}/{file}. Files are written under a temporary
+ * Layout: {root}/{encoded repo}/{encoded revision}/{file} for huggingface.co, and
+ * {root}/@hub/{encoded hub URL}/{encoded repo}/{encoded revision}/{file} for other hubs. Files are written under a temporary
  * name and renamed into place only when complete, so a killed download never looks cached.
  */
 import { createReadStream, openAsBlob } from 'node:fs';
@@ -74,34 +75,48 @@ export class FileSystemModelCache implements ModelCache {
 
   async list(): Promise<CachedModel[]> {
     const entries: { key: CacheKey; bytes: number; storedAt: number }[] = [];
-    for (const repoDir of await readdir(this.root).catch(() => [] as string[])) {
-      for (const revisionDir of await readdir(path.join(this.root, repoDir)).catch(() => [] as string[])) {
-        const dir = path.join(this.root, repoDir, revisionDir);
-        for (const file of await readdir(dir).catch(() => [] as string[])) {
-          if (file.includes('.partial-')) continue;
-          const info = await stat(path.join(dir, file));
-          entries.push({
-            key: { repo: decodeURIComponent(repoDir), revision: decodeURIComponent(revisionDir), file },
-            bytes: info.size,
-            storedAt: info.mtimeMs,
-          });
+    const walk = async (root: string, hub: string | undefined) => {
+      for (const repoDir of await readdir(root).catch(() => [] as string[])) {
+        if (repoDir === HUBS_DIR) continue;
+        for (const revisionDir of await readdir(path.join(root, repoDir)).catch(() => [] as string[])) {
+          const dir = path.join(root, repoDir, revisionDir);
+          for (const file of await readdir(dir).catch(() => [] as string[])) {
+            if (file.includes('.partial-')) continue;
+            const info = await stat(path.join(dir, file));
+            entries.push({
+              key: { ...(hub ? { hub } : {}), repo: decodeURIComponent(repoDir), revision: decodeURIComponent(revisionDir), file },
+              bytes: info.size,
+              storedAt: info.mtimeMs,
+            });
+          }
         }
       }
+    };
+    await walk(this.root, undefined);
+    for (const hubDir of await readdir(path.join(this.root, HUBS_DIR)).catch(() => [] as string[])) {
+      await walk(path.join(this.root, HUBS_DIR, hubDir), decodeURIComponent(hubDir));
     }
     return groupCachedModels(entries);
   }
 
-  async delete(repo: string, revision: string): Promise<boolean> {
-    const dir = path.join(this.root, encodeURIComponent(repo), encodeURIComponent(revision));
+  async delete(repo: string, revision: string, hub?: string): Promise<boolean> {
+    const dir = path.join(this.hubRoot(hub), encodeURIComponent(repo), encodeURIComponent(revision));
     const existed = (await stat(dir).catch(() => null)) !== null;
     await rm(dir, { recursive: true, force: true });
     return existed;
   }
 
+  private hubRoot(hub: string | undefined): string {
+    return hub ? path.join(this.root, HUBS_DIR, encodeURIComponent(hub)) : this.root;
+  }
+
   private pathOf(key: CacheKey): string {
-    return path.join(this.root, encodeURIComponent(key.repo), encodeURIComponent(key.revision), path.basename(key.file));
+    return path.join(this.hubRoot(key.hub), encodeURIComponent(key.repo), encodeURIComponent(key.revision), path.basename(key.file));
   }
 }
+
+/** Where other hubs' files live (a repo id never starts with '@'). */
+const HUBS_DIR = '@hub';
 
 /** A model folder on disk as a `files` spec: both files are read lazily, tensor by tensor. */
 export async function filesFromFolder(dir: string): Promise<{ config: Blob; weights: Blob }> {

@@ -12,7 +12,8 @@
  *   });
  *   // model is a ready GPT2 (src/model/gpt2.ts); failures throw ModelSourceError:
  *   //   err.message says what happened and what to do; err.retryable says a retry can help;
- *   //   err.kind: 'bad-spec'|'not-found'|'not-gpt2'|'network'|'http'|'interrupted'|'corrupt'|'quota'|'aborted'|'unsupported'.
+ *   //   err.kind: 'bad-spec'|'not-found'|'not-gpt2'|'network'|'http'|'interrupted'|'corrupt'|'quota'|'aborted'
+ *   //             |'needs-confirmation' (askAboveBytes: DownloadConfirmationError.bytes)|'unsupported'.
  *   // A load that succeeded but could not be cached (quota) reports it in `cacheNote` instead.
  *
  * ── Everything below is safe on the main thread (no tfjs) ─────────────────────────────────────
@@ -23,9 +24,10 @@
  * Presets: PRESETS (id, repo, label, parameters, fileBytes, downloadBytes, note), findPreset(id)
  * Cache:   const cache = await BrowserModelCache.open();
  *          await cache.list()   → CachedModel[] { repo, revision, files, totalBytes, storedAt, complete }
- *          await cache.delete(repo, revision)
+ *          await cache.delete(repo, revision, hub?)   (hub: CachedModel.hub; absent = huggingface.co)
  *          await storageEstimate() → { usage, quota } | null
- * Hub:     DEFAULT_HUB_URL, hubFileUrl(hub, repo, rev, file) = `${hub}/${repo}/resolve/${rev}/${file}`
+ * Hub:     DEFAULT_HUB_URL, hubFileUrl(hub, repo, rev, file) = `${hub}/${repo}/resolve/${rev}/${file}`,
+ *          hubCacheId(hubUrl) (what the cache files that hub's downloads under; undefined = huggingface.co)
  * Misc:    embeddedModelUrl(pageUrl?), formatBytes(n), describeProgress(p)
  *
  * How the download works (src/sources/streamingLoad.ts): the safetensors header is read first
@@ -41,8 +43,8 @@ export { parseModelSpec, formatModelSpec, describeModelSpec, DEFAULT_REVISION, t
 export { PRESETS, findPreset, presetForRepo, type ModelPreset } from './presets';
 export { specFromFiles } from './localFiles';
 export { embeddedModelUrl, EMBEDDED_MODEL_FOLDER } from './embedded';
-export { DEFAULT_HUB_URL, hubFileUrl, hubRepoUrl } from './hub';
-export { ModelSourceError, formatBytes, type SourceErrorKind } from './errors';
+export { DEFAULT_HUB_URL, hubFileUrl, hubRepoUrl, hubCacheId } from './hub';
+export { ModelSourceError, DownloadConfirmationError, formatBytes, type SourceErrorKind } from './errors';
 export { describeProgress, formatDuration, type LoadProgress, type LoadOrigin, type ProgressListener } from './progress';
 export {
   BrowserModelCache,

@@ -5,18 +5,21 @@
 import { WeightsBuilder } from '../model/checkpoint';
 import { parseGPT2Config, type GPT2Config } from '../model/config';
 import { CheckpointError } from '../model/errors';
+import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
+import type { SafetensorsHeader } from '../model/safetensors';
 import { GPT2 } from '../model/gpt2';
 import { blobSource, streamSource, type ByteSource } from './byteSource';
 import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
-import { fetchText, openRemoteFile, type RemoteOptions } from './download';
+import { fetchText, openRemoteFile, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
-import { ModelSourceError, isAbortError } from './errors';
-import { DEFAULT_HUB_URL, folderFileUrl, hubFileUrl, hubRepoUrl } from './hub';
+import { DownloadConfirmationError, ModelSourceError, isAbortError } from './errors';
+import { DEFAULT_HUB_URL, folderFileUrl, hubCacheId, hubFileUrl, hubRepoUrl } from './hub';
 import { PRESETS } from './presets';
 import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
 import { describeModelSpec, type ModelSpec } from './spec';
 import { streamCheckpoint, type StreamOptions } from './streamingLoad';
 import { WeightsCacheSession, isComplete, openCachedWeights, readManifest } from './cachedWeights';
+import { MAX_CONFIG_BYTES, checkConfigFitsWeights } from './bounds';
 
 export interface LoadOptions {
   /** Hub base URL; default https://huggingface.co. */
@@ -31,6 +34,13 @@ export interface LoadOptions {
   maxRetries?: number;
   /** Base wait between retries in ms (default 500; retry n waits n times this). */
   retryDelayMs?: number;
+  /** A request that gets no answer, or no byte of its body, for this long is retried (default 30 s). */
+  idleTimeoutMs?: number;
+  /**
+   * Stop with a DownloadConfirmationError before downloading more than this many bytes of weights
+   * (known once the safetensors header is in; cached and local files never ask). Default: never ask.
+   */
+  askAboveBytes?: number;
   /** Size the cached weights are split into (default 64 MiB): an interrupted download resumes from the last whole piece. */
   cachePieceBytes?: number;
   /** Gaps up to this many bytes between used tensors are fetched rather than split (default 8 KiB). */
@@ -68,6 +78,7 @@ export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Pro
     case 'files': {
       const tracker = new ProgressTracker('file', options.onProgress, options.now);
       tracker.begin('config', CONFIG_FILE, spec.config.size);
+      if (spec.config.size > MAX_CONFIG_BYTES) throw tooLargeError(`The ${CONFIG_FILE} of ${label}`, spec.config.size, MAX_CONFIG_BYTES);
       const configText = await spec.config.text();
       tracker.addBytes(spec.config.size);
       const config = readConfig(configText, label);
@@ -80,11 +91,14 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   const { repo, revision } = spec;
   const hubUrl = options.hubUrl || DEFAULT_HUB_URL;
   const cache = options.cache ?? null;
-  const key = (file: string): CacheKey => ({ repo, revision, file });
+  // Files are cached per hub: a mirror's copy of a repo is never what another hub's load gets.
+  const hub = hubCacheId(hubUrl);
+  const model = { ...(hub ? { hub } : {}), repo, revision };
+  const key = (file: string): CacheKey => ({ ...model, file });
   let cacheNote: string | undefined;
 
   if (cache) {
-    const [manifest, configFile] = await Promise.all([readManifest(cache, { repo, revision }), cache.open(key(CONFIG_FILE))]);
+    const [manifest, configFile] = await Promise.all([readManifest(cache, model), cache.open(key(CONFIG_FILE))]);
     if (manifest && isComplete(manifest) && configFile) {
       const tracker = new ProgressTracker('cache', options.onProgress, options.now);
       try {
@@ -92,12 +106,12 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
         const configText = await new Response(await configFile.stream()).text();
         tracker.addBytes(configFile.size);
         const config = readConfig(configText, label);
-        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, { repo, revision }, manifest), 'cache');
+        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, model, manifest), 'cache');
         return await build(spec, label, config, source, tracker, options);
       } catch (error) {
         if (isAbortError(error)) throw error;
         // A damaged cached copy is dropped and fetched again rather than failing forever.
-        await cache.delete(repo, revision).catch(() => undefined);
+        await cache.delete(repo, revision, hub).catch(() => undefined);
         cacheNote = `The cached copy of ${label} could not be read (${messageOf(error)}), so it was downloaded again.`;
       }
     }
@@ -111,6 +125,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     signal: options.signal,
     maxRetries: options.maxRetries,
     retryDelayMs: options.retryDelayMs,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
   const tracker = new ProgressTracker('network', options.onProgress, options.now);
   tracker.begin('config', CONFIG_FILE, 0);
@@ -118,7 +133,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     CONFIG_FILE,
     `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
   );
-  const configText = await fetchText(configRemote.url, configRemote);
+  const configText = await fetchText(configRemote.url, configRemote, MAX_CONFIG_BYTES);
   const config = readConfig(configText, label);
   const weightsRemote = remote(
     WEIGHTS_FILE,
@@ -129,7 +144,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
   const loaded = await build(spec, label, config, source, tracker, options, cache && (async (header, used, etag) => {
-    const started = await WeightsCacheSession.begin(cache, { repo, revision }, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
+    const started = await WeightsCacheSession.begin(cache, model, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
     session = started.session;
     return started;
   }));
@@ -146,7 +161,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     }
   }
   if (cacheFailure) {
-    await cache?.delete(repo, revision).catch(() => undefined);
+    await cache?.delete(repo, revision, hub).catch(() => undefined);
     cacheNote = `${label} loaded but was not kept for offline use: ${messageOf(cacheFailure)}`;
   }
   return { ...loaded, cacheNote: cacheNote ?? loaded.cacheNote };
@@ -160,10 +175,11 @@ async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, o
     signal: options.signal,
     maxRetries: options.maxRetries,
     retryDelayMs: options.retryDelayMs,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
   const tracker = new ProgressTracker('network', options.onProgress, options.now);
   tracker.begin('config', CONFIG_FILE, 0);
-  const config = readConfig(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE)), label);
+  const config = readConfig(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE), MAX_CONFIG_BYTES), label);
   const source = await openRemoteFile(folderFileUrl(baseUrl, WEIGHTS_FILE), { ...remote(WEIGHTS_FILE), onResume: () => tracker.resumed() });
   return build(spec, label, config, source, tracker, options);
 }
@@ -181,22 +197,29 @@ async function build(
 ): Promise<LoadedModel> {
   let result;
   try {
-    result = await streamCheckpoint(source, (header) => new WeightsBuilder(config, header, WEIGHTS_FILE), {
+    const makeSink = (header: SafetensorsHeader) => {
+      checkConfigFitsWeights(config, header, WEIGHTS_FILE);
+      return new WeightsBuilder(config, header, WEIGHTS_FILE);
+    };
+    result = await streamCheckpoint(source, makeSink, {
       file: WEIGHTS_FILE,
       progress: tracker,
       signal: options.signal,
       mergeGapBytes: options.mergeGapBytes,
       cache: cacheHook ?? undefined,
+      beforeDownload: (bytes) => {
+        if (options.askAboveBytes !== undefined && bytes > options.askAboveBytes) throw new DownloadConfirmationError(label, bytes);
+      },
     });
   } catch (error) {
-    throw asSourceError(error, label);
+    throw asSourceError(error, label, source.origin);
   }
   let model: GPT2;
   try {
     model = new GPT2(config, result.sink.finish());
   } catch (error) {
     result.sink.dispose();
-    throw asSourceError(error, label);
+    throw asSourceError(error, label, source.origin);
   }
   tracker.finish();
   return { model, config, spec, label, origin: source.origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped };
@@ -205,6 +228,12 @@ async function build(
 /** config.json text → GPT2Config, or a message saying why this is not a GPT-2 we can run. */
 export function readConfig(text: string, label: string): GPT2Config {
   let json: unknown;
+  if (text.trimStart().startsWith('<')) {
+    throw new ModelSourceError(
+      'not-gpt2',
+      `The config.json of ${label} is an HTML page, not JSON: the server answered with a web page (a missing file, a login or error page). Check the address.`,
+    );
+  }
   try {
     json = JSON.parse(text);
   } catch (error) {
@@ -219,17 +248,45 @@ export function readConfig(text: string, label: string): GPT2Config {
       `${label} is not a GPT-2 model: its config.json says ${type}${arch}. This app runs GPT-2 checkpoints only: pick one of ${PRESETS.map((p) => p.id).join(', ')} or a GPT-2 fine-tune.`,
     );
   }
+  let config: GPT2Config;
   try {
-    return parseGPT2Config(json, CONFIG_FILE);
+    config = parseGPT2Config(json, CONFIG_FILE);
   } catch (error) {
     throw new ModelSourceError('not-gpt2', `${label} cannot be run: ${messageOf(error)}.`, false, { cause: error });
   }
+  checkVocabulary(config, label);
+  return config;
 }
 
-function asSourceError(error: unknown, label: string): unknown {
+/**
+ * Text goes through GPT-2's tokenizer, so the model must have a row for each of its 50257 ids: a
+ * smaller vocabulary belongs to another tokenizer. A larger one (nanoGPT pads to 50304) is fine:
+ * the extra ids are never sampled (src/generation/generate.ts).
+ */
+function checkVocabulary(config: GPT2Config, label: string): void {
+  if (config.vocabSize < GPT2_VOCAB_SIZE) {
+    throw new ModelSourceError(
+      'not-gpt2',
+      `${label} cannot be run: its config.json has vocab_size ${config.vocabSize}, fewer than the ${GPT2_VOCAB_SIZE} tokens of GPT-2's tokenizer, ` +
+        'which this app reads and writes text with. It was trained with another tokenizer; pick a checkpoint with GPT-2\'s vocabulary.',
+    );
+  }
+  for (const [key, id] of [['bos_token_id', config.bosTokenId], ['eos_token_id', config.eosTokenId]] as const) {
+    if (id >= config.vocabSize) {
+      throw new ModelSourceError('not-gpt2', `${label} cannot be run: its config.json has ${key} ${id}, outside its vocabulary of ${config.vocabSize} ids.`);
+    }
+  }
+}
+
+/** What to do about a broken checkpoint depends on where it came from: files on disk are not downloaded again. */
+function asSourceError(error: unknown, label: string, origin: LoadOrigin): unknown {
   if (error instanceof ModelSourceError) return error;
   if (error instanceof CheckpointError) {
-    return new ModelSourceError('corrupt', `${label} cannot be loaded: ${error.message}. If it was downloaded, retry to fetch it again; otherwise check the files.`, true, { cause: error });
+    const advice =
+      origin === 'file'
+        ? 'Check the files: pick the config.json and model.safetensors of one model, as saved by save_pretrained.'
+        : 'If the download went wrong, a retry fetches it again; if it fails the same way, the files on the server are broken.';
+    return new ModelSourceError('corrupt', `${label} cannot be loaded: ${error.message}. ${advice}`, origin !== 'file', { cause: error });
   }
   return error;
 }

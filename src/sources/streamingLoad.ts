@@ -1,9 +1,10 @@
 import { CheckpointError } from '../model/errors';
+import { checkFinite } from '../model/nonFinite';
 import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from '../model/safetensors';
 import type { ByteSource } from './byteSource';
 import type { ResumedTensors } from './cachedWeights';
 import { ModelSourceError, abortedError } from './errors';
-import type { ProgressTracker } from './progress';
+import type { LoadOrigin, ProgressTracker } from './progress';
 
 /** What streamCheckpoint feeds: WeightsBuilder (src/model/checkpoint.ts) fits. */
 export interface TensorSink {
@@ -25,6 +26,8 @@ export interface StreamOptions {
    * tensors a previous, interrupted load already stored (fed from there, not downloaded again).
    */
   cache?: (header: SafetensorsHeader, used: TensorEntry[], etag: string | null) => Promise<{ session: TensorCacheSink; resumed: ResumedTensors | null }>;
+  /** Called once the tensor bytes still to fetch from a network source are known, before any is read; may throw to stop. */
+  beforeDownload?: (bytes: number) => void;
 }
 
 /** Receives each used tensor's bytes in order (src/sources/cachedWeights.ts). */
@@ -71,11 +74,11 @@ export async function streamCheckpoint<S extends TensorSink>(
     return new ByteReader(source.read(start, end), start, (n) => {
       bytesRead += n;
       progress.addBytes(n);
-    });
+    }, source.origin);
   };
 
   progress.begin('weights', file, knownSize ?? 0);
-  if (knownSize !== undefined && knownSize < 8) throw truncated(file, knownSize);
+  if (knownSize !== undefined && knownSize < 8) throw tooShort(file, knownSize);
 
   // One reader for the whole file when ranges are not possible; else fresh readers per span.
   const whole = source.ranged ? null : open(0, Infinity);
@@ -90,7 +93,7 @@ export async function streamCheckpoint<S extends TensorSink>(
   };
   const first8 = await readSpan(0, 8);
   const headerLength = readHeaderLength(first8, file);
-  if (knownSize !== undefined && 8 + headerLength > knownSize) throw truncated(file, knownSize);
+  if (knownSize !== undefined && 8 + headerLength > knownSize) throw notSafetensors(file, headerLength, knownSize);
   const headerBytes = await readSpan(8, headerLength);
   const prefix = new Uint8Array(8 + headerLength);
   prefix.set(first8, 0);
@@ -113,6 +116,7 @@ export async function streamCheckpoint<S extends TensorSink>(
     const spans = source.ranged ? mergeSpans(remaining.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
     const toRead = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
     resumedBytes = resumed?.bytes ?? 0;
+    if (source.origin === 'network') options.beforeDownload?.(toRead);
     progress.setTotals({
       bytesTotal: header.dataStart + toRead,
       bytesSkipped: source.ranged ? dataBytes - toRead - resumedBytes : 0,
@@ -123,6 +127,7 @@ export async function streamCheckpoint<S extends TensorSink>(
       progress.resumed();
       for await (const bytes of resumed.tensors) {
         if (signal?.aborted) throw abortedError(file);
+        checkFinite(plan[resumedCount].entry, bytes, file);
         sink.add(plan[resumedCount++] as S['plan'][number], bytes);
         progress.tensorDone();
       }
@@ -142,6 +147,7 @@ export async function streamCheckpoint<S extends TensorSink>(
         }
         await reader!.skipTo(at, file);
         const bytes = await reader!.readExactly(item.entry.end - item.entry.begin, file, item.entry.name);
+        checkFinite(item.entry, bytes, file); // before it is kept: broken weights are never cached
         await cache?.add(bytes);
         sink.add(item as S['plan'][number], bytes);
         progress.tensorDone();
@@ -172,8 +178,15 @@ export function mergeSpans(entries: readonly TensorEntry[], dataStart: number, m
   return spans;
 }
 
-function truncated(file: string, size: number): CheckpointError {
-  return new CheckpointError(`${file}: the file is ${size} bytes, too short to be a safetensors checkpoint (truncated download?)`);
+function tooShort(file: string, size: number): CheckpointError {
+  return new CheckpointError(`${file}: the file is ${size} bytes, too short to be a safetensors file (it starts with an 8-byte header length)`);
+}
+
+/** The first 8 bytes promise a header longer than the file: whatever this is, it is not safetensors. */
+function notSafetensors(file: string, headerLength: number, size: number): CheckpointError {
+  return new CheckpointError(
+    `${file} is not a safetensors file: its first 8 bytes give a header length of ${headerLength} bytes, past the end of the ${size}-byte file`,
+  );
 }
 
 /**
@@ -188,6 +201,8 @@ class ByteReader {
     chunks: AsyncIterable<Uint8Array>,
     private position: number,
     private readonly onBytes: (count: number) => void,
+    /** Where the bytes come from: what to do about a file that ends early depends on it. */
+    private readonly origin: LoadOrigin,
   ) {
     this.iterator = chunks[Symbol.asyncIterator]();
   }
@@ -232,7 +247,7 @@ class ByteReader {
     const next = await this.iterator.next();
     if (next.done) {
       const where = tensor ? ` in tensor '${tensor}'` : '';
-      throw new ModelSourceError('corrupt', `${file} ended at byte ${this.position}${where}, before the end its header promises: the file is truncated. Download it again.`, true);
+      throw new ModelSourceError('corrupt', `${file} ended at byte ${this.position}${where}, before the end its header promises: the file is truncated. ${this.origin === 'file' ? 'Copy or export it again.' : 'Download it again.'}`, this.origin !== 'file');
     }
     this.onBytes(next.value.byteLength);
     this.pending = next.value;

@@ -1,6 +1,6 @@
 /** GPT-2's byte-level BPE (r50k_base), via gpt-tokenizer. */
 import { encode as encodeR50k } from 'gpt-tokenizer/encoding/r50k_base';
-import { EOS_TEXT, EOS_TOKEN_ID, tokenBytes } from './vocabulary';
+import { EOS_TEXT, EOS_TOKEN_ID, tokenBytes } from './tokenBytes';
 
 export { EOS_TOKEN_ID, tokenBytes };
 

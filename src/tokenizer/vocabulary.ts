@@ -1,17 +1,21 @@
 /**
- * GPT-2's vocabulary alone (r50k_base's byte pieces, via gpt-tokenizer), without the encoder: what
- * turning ids back into bytes needs. The page loads just this to show token texts.
+ * Facts about GPT-2's vocabulary that the loader, the generator and the page share (no imports,
+ * so the page can use them without the tokenizer's tables).
  */
-import byteLevelVocabulary from 'gpt-tokenizer/bpeRanks/r50k_base';
 
-export const EOS_TOKEN_ID = 50256;
-export const EOS_TEXT = '<|endoftext|>';
-const utf8 = new TextEncoder();
+/** Ids GPT-2's tokenizer (r50k_base) produces: 0 … 50256, where 50256 is <|endoftext|>. */
+export const GPT2_VOCAB_SIZE = 50257;
 
-/** The bytes one token stands for (r50k_base stores valid UTF-8 pieces as strings, the rest as bytes). */
-export function tokenBytes(id: number): Uint8Array {
-  if (id === EOS_TOKEN_ID) return utf8.encode(EOS_TEXT);
-  const entry = Number.isInteger(id) ? byteLevelVocabulary[id] : undefined;
-  if (entry === undefined) throw new RangeError(`token id ${id} is not in the GPT-2 vocabulary`);
-  return typeof entry === 'string' ? utf8.encode(entry) : Uint8Array.from(entry);
+/**
+ * What a person is told, once, about a checkpoint whose embedding has more rows than the
+ * tokenizer has tokens (nanoGPT pads 50257 to 50304 for speed): the extra ids are never sampled.
+ * null when the vocabulary is not padded.
+ */
+export function paddedVocabularyNote(vocabSize: number): string | null {
+  if (vocabSize <= GPT2_VOCAB_SIZE) return null;
+  const padding = vocabSize - GPT2_VOCAB_SIZE;
+  return (
+    `This model's vocabulary is padded to ${vocabSize} (GPT-2's tokenizer has ${GPT2_VOCAB_SIZE} tokens): ` +
+    `the ${padding} extra ${padding === 1 ? 'id' : 'ids'} (${GPT2_VOCAB_SIZE}${padding === 1 ? '' : `–${vocabSize - 1}`}) stand for no text and are never sampled.`
+  );
 }

@@ -17,7 +17,10 @@ export interface ModelState {
   loadMs: number | null;
   /** Why the model is not (or could not be) kept for offline use, when that happened. */
   cacheNote: string | null;
+  /** Why the last load failed. With status 'ready', `info` is the model that stayed loaded. */
   error: string | null;
+  /** The last load stopped to ask before a download of this many bytes (a link's model); null otherwise. */
+  askedBytes: number | null;
 }
 
 /** One generated token as the page keeps it. */
@@ -73,7 +76,7 @@ export interface AppState {
 }
 
 export const initialModelState: ModelState = {
-  status: 'idle', requestId: 0, label: '', progress: null, info: null, loadMs: null, cacheNote: null, error: null,
+  status: 'idle', requestId: 0, label: '', progress: null, info: null, loadMs: null, cacheNote: null, error: null, askedBytes: null,
 };
 
 export const initialRunState: RunState = {
@@ -107,7 +110,11 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         run: isActive(state.run) ? { ...state.run, status: 'error', error: action.message } : state.run,
       };
     case 'load-started':
-      return { ...state, model: { ...initialModelState, status: 'loading', requestId: action.id, label: action.label } };
+      // The model loaded now keeps answering while the new one loads (a load is a transaction).
+      return {
+        ...state,
+        model: { ...initialModelState, status: 'loading', requestId: action.id, label: action.label, info: state.model.info, loadMs: state.model.loadMs },
+      };
     case 'generate-started': {
       const n = action.options.num_return_sequences;
       return {
@@ -191,7 +198,10 @@ function onMessage(state: AppState, message: FromWorker): AppState {
     }
     case 'error':
       if (message.phase === 'load' && message.id === model.requestId) {
-        return { ...state, model: { ...model, status: 'error', error: message.message } };
+        const askedBytes = message.downloadBytes ?? null;
+        // A failed load changes nothing: the model the worker kept is ready as before.
+        if (message.kept) return { ...state, model: { ...model, status: 'ready', info: message.kept, error: message.message, askedBytes } };
+        return { ...state, model: { ...model, status: 'error', info: null, loadMs: null, error: message.message, askedBytes } };
       }
       if (message.phase === 'generate' && message.id === run.requestId) {
         return { ...state, run: { ...run, status: 'error', error: message.message } };

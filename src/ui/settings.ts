@@ -130,9 +130,28 @@ export function settingsToStorage(settings: Settings): string {
   return JSON.stringify(Object.fromEntries(new URLSearchParams(settingsToSearch(settings))));
 }
 
-/** URL over localStorage over defaults. */
+/**
+ * URL over localStorage over defaults, except the hub: only one the person confirmed (kept in
+ * localStorage) is used; a link's `hub=` is offered first (linkHub).
+ */
 export function initialSettings(search: string, stored: string | null): Settings {
-  return settingsFromSearch(search, settingsFromStorage(stored));
+  const kept = settingsFromStorage(stored);
+  return { ...settingsFromSearch(search, kept), hubUrl: kept.hubUrl };
+}
+
+/** The hub a link names that is not the one in use: downloads go there only once the person confirms. */
+export function linkHub(search: string, settings: Settings): string | null {
+  const hub = settingsFromSearch(search, { ...settings, hubUrl: '' }).hubUrl;
+  const same = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+  return hub === '' || same(hub, settings.hubUrl) ? null : hub;
+}
+
+/** What the Temperature control says: 0 is greedy here, where Hugging Face would refuse it for sampling. */
+export function temperatureHint(settings: Settings): string {
+  if (settings.sample && settings.temperature === 0) {
+    return '0 = greedy decoding here (always the likeliest token); Hugging Face refuses temperature 0 when sampling.';
+  }
+  return 'Below 1 sharpens, above 1 flattens; 0 = greedy.';
 }
 
 /** Greedy decoding (Sample off, or temperature 0) has only one possible continuation. */

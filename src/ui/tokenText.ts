@@ -10,7 +10,7 @@ export type TokenTexts = (id: number) => string;
 let loading: Promise<TokenTexts> | null = null;
 
 export function loadTokenTexts(): Promise<TokenTexts> {
-  loading ??= import('../tokenizer/vocabulary').then(({ tokenBytes }) => {
+  loading ??= import('../tokenizer/tokenBytes').then(({ tokenBytes }) => {
     const strict = new TextDecoder('utf-8', { fatal: true });
     const cache = new Map<number, string>();
     return (id: number) => {

@@ -11,7 +11,7 @@ const TOKEN_BATCH_MS = 16;
  * Runs the generation worker for as long as the component lives (a new one when the requested
  * backend changes) and exposes its state and the three things a person can ask of it.
  */
-export function useGenerationWorker(backendRequest: string, hubUrl: string) {
+export function useGenerationWorker(backendRequest: string) {
   const [state, dispatch] = useReducer(appReducer, initialAppState);
   const client = useRef<WorkerClient | null>(null);
   const nextId = useRef(1);
@@ -52,7 +52,6 @@ export function useGenerationWorker(backendRequest: string, hubUrl: string) {
       type: 'init',
       backend: backendRequest === 'auto' ? undefined : backendRequest,
       pageUrl: document.baseURI,
-      hubUrl: hubUrl || undefined,
     });
     client.current = worker;
     bumpGeneration();
@@ -61,12 +60,14 @@ export function useGenerationWorker(backendRequest: string, hubUrl: string) {
       worker.terminate();
       client.current = null;
     };
-  }, [backendRequest, hubUrl]);
+  }, [backendRequest]);
 
-  const load = useCallback((spec: ModelSpec, label: string) => {
+  /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes); returns its id. */
+  const load = useCallback((spec: ModelSpec, label: string, options: { hubUrl?: string; askAboveBytes?: number } = {}) => {
     const id = nextId.current++;
     dispatch({ type: 'load-started', id, label });
-    client.current?.post({ type: 'load', id, spec });
+    client.current?.post({ type: 'load', id, spec, ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}), ...(options.askAboveBytes ? { askAboveBytes: options.askAboveBytes } : {}) });
+    return id;
   }, []);
 
   const generate = useCallback((prompt: string, options: GenerateOptions) => {

@@ -1,7 +1,7 @@
 import type { ErrorPhase } from './protocol';
 
 /** Errors whose message is already written for people (what happened, what to do). */
-const READABLE = new Set(['ModelSourceError', 'CheckpointError', 'GenerationOptionError']);
+const READABLE = new Set(['ModelSourceError', 'CheckpointError', 'GenerationOptionError', 'NonFiniteLogitsError']);
 
 const PREFIX: Record<ErrorPhase, string> = {
   backend: 'No compute backend could start',

@@ -33,7 +33,13 @@ export interface InitRequest {
   /** A Hugging Face hub mirror; undefined = huggingface.co. */
   hubUrl?: string;
 }
-export interface LoadRequest { type: 'load'; id: number; spec: ModelSpec }
+export interface LoadRequest {
+  type: 'load'; id: number; spec: ModelSpec;
+  /** The hub to download from (one the person chose or confirmed); undefined = init's hubUrl. */
+  hubUrl?: string;
+  /** Stop before a download of more than this many bytes and ask (error with downloadBytes): loads a link started. */
+  askAboveBytes?: number;
+}
 export interface GenerateRequest {
   type: 'generate';
   id: number;
@@ -126,6 +132,10 @@ export interface ErrorMessage {
   phase: ErrorPhase;
   /** Readable: what happened and what to do. */
   message: string;
+  /** phase 'load': the model still loaded and answering (a failed load changes nothing); absent when there is none. */
+  kept?: ModelInfo;
+  /** phase 'load': the load stopped before a download of this many bytes, to ask first (LoadRequest.askAboveBytes). */
+  downloadBytes?: number;
 }
 
 export type FromWorker =

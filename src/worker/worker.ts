@@ -7,7 +7,7 @@ import { selectBackend, type BackendSelection } from '../backend/select';
 import { generate } from '../generation';
 import type { GPT2 } from '../model/gpt2';
 import { BrowserModelCache, type ModelCache } from '../sources/cache';
-import { isAbortError } from '../sources/errors';
+import { DownloadConfirmationError, isAbortError } from '../sources/errors';
 import { loadModel } from '../sources/loadModel';
 import { describeError } from './errors';
 import { modelInfo } from './modelInfo';
@@ -23,17 +23,31 @@ let init: InitRequest | null = null;
 /** Resolves true once a backend runs, false if none could start (the page has been told why). */
 let backendReady: Promise<boolean> = Promise.resolve(false);
 let model: GPT2 | null = null;
-/** The last load request, replayed if the GPU is lost and the model must move to another backend. */
+/** What the page was told about `model`: sent back when a later load fails and this one stays. */
+let modelDescription: ReturnType<typeof modelInfo> | null = null;
+/** The request that loaded `model`, replayed if the GPU is lost and the model must move to another backend. */
 let lastLoad: LoadRequest | null = null;
 let loading: AbortController | null = null;
-let running: { id: number; controller: AbortController } | null = null;
+let running: { id: number; controller: AbortController; model: GPT2 } | null = null;
+/** Models replaced while a generation still used them: freed when it ends. */
+const retired = new Set<GPT2>();
 /** Generate requests stopped before they started. */
 const abortedBeforeStart = new Set<number>();
-/** Loads and generations run one at a time, in the order they were asked for. */
+/** Generations run one at a time, in the order they were asked for. */
 let queue: Promise<void> = Promise.resolve();
+/**
+ * Loads run one at a time too, but beside the generations: a load is a transaction, so the
+ * current model keeps answering until the new one is ready, and stays if the new one fails.
+ */
+let loads: Promise<void> = Promise.resolve();
 
 function enqueue(task: () => Promise<void>): void {
   queue = queue.then(task, task);
+}
+
+function enqueueLoad(request: LoadRequest): void {
+  const task = () => load(request);
+  loads = loads.then(task, task);
 }
 
 scope.addEventListener('message', (event: MessageEvent<ToWorker>) => {
@@ -44,10 +58,9 @@ scope.addEventListener('message', (event: MessageEvent<ToWorker>) => {
       backendReady = startBackend(message.backend);
       break;
     case 'load':
-      // A new model replaces whatever is loading or generating now.
+      // A new load replaces one still in progress; a running generation finishes on the current model.
       loading?.abort();
-      running?.controller.abort();
-      enqueue(() => load(message));
+      enqueueLoad(message);
       break;
     case 'generate':
       enqueue(() => runGeneration(message));
@@ -82,53 +95,64 @@ function onDeviceLost(why: string): void {
   post({ type: 'error', phase: 'backend', message: `${reason} Reloading the model…` });
   running?.controller.abort();
   model = null; // its tensors lived on the lost device
+  modelDescription = null;
   backendReady = startBackend('wasm', reason);
-  if (lastLoad) {
-    const replay = lastLoad;
-    enqueue(() => load(replay));
-  }
+  if (lastLoad) enqueueLoad(lastLoad);
 }
 
-function disposeModel(): void {
+function disposeQuietly(old: GPT2): void {
   try {
-    model?.dispose();
+    old.dispose();
   } catch {
     // Disposing after a device loss can throw; the tensors are gone either way.
   }
-  model = null;
+}
+
+/** Makes `next` the model, freeing the old one now, or when the generation still using it ends. */
+function replaceModel(next: GPT2): void {
+  const old = model;
+  model = next;
+  if (!old) return;
+  if (running?.model === old) retired.add(old);
+  else disposeQuietly(old);
 }
 
 async function load(request: LoadRequest): Promise<void> {
-  lastLoad = request;
   if (!(await backendReady)) {
     post({ type: 'error', id: request.id, phase: 'load', message: 'No compute backend is running, so no model can load (see the message above).' });
     return;
   }
-  disposeModel();
   const controller = new AbortController();
   loading = controller;
   const started = performance.now();
   try {
     const loaded = await loadModel(request.spec, {
-      hubUrl: init?.hubUrl,
+      hubUrl: request.hubUrl ?? init?.hubUrl,
       cache: await openCache(),
       pageUrl: init?.pageUrl,
       signal: controller.signal,
       onProgress: (progress) => post({ type: 'load-progress', id: request.id, progress }),
+      askAboveBytes: request.askAboveBytes,
     });
     if (controller.signal.aborted) {
       loaded.model.dispose();
       return;
     }
-    model = loaded.model;
+    replaceModel(loaded.model);
+    modelDescription = modelInfo(loaded.label, loaded.model.config);
+    lastLoad = request;
     post({
-      type: 'loaded', id: request.id, model: modelInfo(loaded.label, loaded.model.config), loadMs: performance.now() - started,
+      type: 'loaded', id: request.id, model: modelDescription, loadMs: performance.now() - started,
       ...(loaded.cacheNote ? { cacheNote: loaded.cacheNote } : {}),
     });
   } catch (error) {
     // Superseded by a newer load: that one reports.
     if (controller.signal.aborted && isAbortError(error)) return;
-    post({ type: 'error', id: request.id, phase: 'load', message: describeError(error, 'load') });
+    post({
+      type: 'error', id: request.id, phase: 'load', message: describeError(error, 'load'),
+      ...(model && modelDescription ? { kept: modelDescription } : {}),
+      ...(error instanceof DownloadConfirmationError ? { downloadBytes: error.bytes } : {}),
+    });
   } finally {
     if (loading === controller) loading = null;
   }
@@ -160,7 +184,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
   }
   const controller = new AbortController();
   if (abortedBeforeStart.delete(id)) controller.abort();
-  running = { id, controller };
+  running = { id, controller, model };
   try {
     const tokens = generate(model, request.prompt, request.options, {
       signal: controller.signal,
@@ -193,5 +217,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
     post({ type: 'error', id, phase: 'generate', message: describeError(error, 'generate') });
   } finally {
     if (running?.id === id) running = null;
+    for (const old of retired) disposeQuietly(old);
+    retired.clear();
   }
 }

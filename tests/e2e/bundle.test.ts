@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { contentSecurityPolicy, headersFile, HUB_CONNECT_SOURCES, LOCAL_HUB_SOURCES } from '../../vite.config';
 import { servedApp } from '../helpers/appServer';
 
 let base: string;
@@ -57,5 +58,35 @@ describe('the built app', () => {
     const response = await fetch(base);
     expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(response.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+  });
+
+  test('the build ships its Content-Security-Policy: a meta tag before any script, and a _headers file', async () => {
+    const policy = contentSecurityPolicy();
+    expect(policy).toBe(
+      "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; " +
+        "connect-src 'self' https://huggingface.co https://*.huggingface.co https://hf.co https://*.hf.co; " +
+        "img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'",
+    );
+    const html = readFileSync(path.join(distDir, 'index.html'), 'utf8');
+    const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html);
+    expect(meta?.[1].replace(/&#39;/g, "'")).toBe(policy);
+    expect(html.indexOf('Content-Security-Policy')).toBeLessThan(html.indexOf('<script'));
+    expect(readFileSync(path.join(distDir, '_headers'), 'utf8')).toBe(headersFile());
+    expect(headersFile()).toContain(`Content-Security-Policy: ${policy}`);
+    // npm start (vite preview, on this machine) also lets the worker reach hubs on loopback.
+    expect((await fetch(base)).headers.get('content-security-policy')).toBe(contentSecurityPolicy(LOCAL_HUB_SOURCES));
+  });
+
+  test("the hub's download hosts, old and new, are allowed by the policy's wildcards", () => {
+    // CSP host matching: '*.' matches any subdomain, at any depth.
+    const allowed = (host: string) =>
+      HUB_CONNECT_SOURCES.some((source) => {
+        const pattern = source.replace('https://', '');
+        return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern;
+      });
+    for (const host of ['huggingface.co', 'cdn-lfs.huggingface.co', 'cdn-lfs-us-1.hf.co', 'cas-bridge.xethub.hf.co', 'us-east-1.cdn.hf.co', 'eu.cdn.hf.co']) {
+      expect(allowed(host), host).toBe(true);
+    }
+    for (const host of ['evil.example', 'huggingface.co.evil.example', 'hf.co.example']) expect(allowed(host), host).toBe(false);
   });
 });

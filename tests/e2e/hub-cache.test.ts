@@ -1,7 +1,7 @@
 /**
  * A hub model in the real app (Chromium): downloaded from a local stand-in for the hub
- * (?hub=http://127.0.0.1:PORT&model=hf:org/tiny-gpt2), kept in Cache Storage, and generated from
- * again after a reload with the hub server stopped.
+ * (?hub=http://127.0.0.1:PORT&model=hf:org/tiny-gpt2, the hub confirmed on the page), kept in
+ * Cache Storage under that hub, and generated from again after a reload with the hub server stopped.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -51,17 +51,24 @@ async function cachedFiles(): Promise<[string, number][]> {
 
 describe('hub model in the browser', () => {
   test('downloads over Range requests, skipping unused tensors, and caches the model', async () => {
-    await openApp(browser.page, base, settings(hub.url), browser.logs);
+    const { page } = browser;
+    await openApp(page, base, settings(hub.url), browser.logs);
+    // A link's hub is only used once the person says so.
+    expect(hub.requests).toEqual([]);
+    await page.getByRole('button', { name: 'Download from this server', exact: true }).click();
+    await expect.poll(() => page.locator('[data-stat=model] dd').textContent(), { timeout: 60_000 }).toContain(REPO);
     const weightRequests = hub.requests.filter((r) => r.path === `/cdn/${REPO}/main/model.safetensors`);
     expect(weightRequests.length).toBeGreaterThan(2);
     expect(weightRequests.every((r) => r.status === 206)).toBe(true);
     expect(weightRequests.reduce((n, r) => n + r.bytes, 0)).toBe(weightBytes.byteLength - MASK_BYTES);
 
     const files = await cachedFiles();
+    // Kept under the hub it came from: huggingface.co's org/tiny-gpt2 would be another entry.
+    const hubKey = `@hub/${encodeURIComponent(hub.url)}`;
     expect(files.map(([url]) => url.replace(/^.*\.invalid\//, ''))).toEqual([
-      'org/tiny-gpt2/@/main/config.json',
-      'org/tiny-gpt2/@/main/model.safetensors.000',
-      'org/tiny-gpt2/@/main/weights-manifest.json',
+      `${hubKey}/org/tiny-gpt2/@/main/config.json`,
+      `${hubKey}/org/tiny-gpt2/@/main/model.safetensors.000`,
+      `${hubKey}/org/tiny-gpt2/@/main/weights-manifest.json`,
     ]);
     // The compacted weights: everything but the masks (under a slightly different header).
     const cachedWeights = files[1][1];
@@ -84,13 +91,14 @@ describe('hub model in the browser', () => {
     expect(await generatedText(page, 1)).toBe(online);
   });
 
-  test('a hub model that was never cached, with the hub unreachable, gets a clear message', async () => {
+  test('a hub model that was never cached, with the hub unreachable, gets a clear message and the built-in model', async () => {
     const { page } = browser;
     const query = Object.entries({ ...settings(hub.url), model: 'hf:org/never-downloaded' }).map(([k, v]) => [k, String(v)]);
     await page.goto(`${base}?${new URLSearchParams(query)}`);
-    await page.waitForFunction(() => document.querySelector('.app')?.getAttribute('data-model-status') === 'error', null, { timeout: 60_000 });
-    const alerts = (await page.getByRole('alert').allTextContents()).join(' ');
-    expect(alerts).toMatch(/Could not reach 127\.0\.0\.1:\d+/);
-    expect(alerts).toMatch(/retry/i);
+    await waitForModel(page, browser.logs);
+    expect(await page.locator('[data-stat=model] dd').textContent()).toContain('Sherlock GPT-2 (built in)');
+    const notice = await page.getByTestId('model-notice').textContent();
+    expect(notice).toMatch(/^org\/never-downloaded could not be loaded, so the built-in model was loaded instead\. Could not reach 127\.0\.0\.1:\d+/);
+    expect(notice).toMatch(/retry/i);
   });
 });

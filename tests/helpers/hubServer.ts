@@ -8,9 +8,26 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface HubRepoFiles {
-  [file: string]: Uint8Array;
+/** A file too big to hold: `head`, then zeros up to `size` (only small ranges of it can be asked for). */
+export interface VirtualFile {
+  size: number;
+  head: Uint8Array;
 }
+
+export interface HubRepoFiles {
+  [file: string]: Uint8Array | VirtualFile;
+}
+
+/** Bytes [start, end) of a file, real or virtual. */
+function sliceOf(file: Uint8Array | VirtualFile, start: number, end: number): Uint8Array {
+  if (file instanceof Uint8Array) return file.subarray(start, end);
+  if (end - start > 64 << 20) throw new Error(`the test hub does not serve ${end - start} bytes of a virtual file`);
+  const out = new Uint8Array(end - start);
+  if (start < file.head.byteLength) out.set(file.head.subarray(start, Math.min(end, file.head.byteLength)));
+  return out;
+}
+
+const sizeOf = (file: Uint8Array | VirtualFile) => (file instanceof Uint8Array ? file.byteLength : file.size);
 
 export interface ServedRequest {
   path: string;
@@ -39,6 +56,15 @@ export interface HubServer {
   cutNext(file: string, afterBytes: number, times?: number): void;
   /** Like cutNext, then every later request is dropped too (the network went away), until reset(). */
   goDownAfter(file: string, afterBytes: number): void;
+  /**
+   * The next `times` responses for `file` longer than `afterBytes` stall: `afterBytes` body bytes
+   * are sent, then nothing more while the connection stays open; with `afterBytes` < 0 not even the
+   * status line is sent (a server that accepts the connection and never answers). Calls queue up:
+   * a later call applies once the earlier ones are used up.
+   */
+  stallNext(file: string, afterBytes: number, times?: number): void;
+  /** Bytes of filler sent after every 206 body, beyond the range asked for (a misbehaving proxy); 0 = none. */
+  rangeOverrun: number;
   reset(): void;
   /** Stops accepting connections (and drops open ones). */
   stop(): Promise<void>;
@@ -48,6 +74,15 @@ export interface HubServer {
 
 export async function startHubServer(options: { port?: number; repos?: Record<string, HubRepoFiles> } = {}): Promise<HubServer> {
   const cuts = new Map<string, { afterBytes: number; times: number; thenDown?: boolean }>();
+  const stalls = new Map<string, { afterBytes: number; times: number }[]>();
+  /** The stall that applies to a response of `length` bytes for `file`, counted as used. */
+  const takeStall = (file: string, length: number | null): { afterBytes: number } | null => {
+    const queue = stalls.get(file);
+    const next = queue?.[0];
+    if (!next || (length === null ? next.afterBytes >= 0 : next.afterBytes < 0 || next.afterBytes >= length)) return null;
+    if (--next.times <= 0) queue!.shift();
+    return next;
+  };
   let down = false;
   const sockets = new Set<import('node:net').Socket>();
 
@@ -59,6 +94,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     redirect: true,
     sendContentRange: true,
     etagSuffix: '',
+    rangeOverrun: 0,
     bytesServed: 0,
     requests: [],
     cutNext(file, afterBytes, times = 1) {
@@ -67,11 +103,16 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     goDownAfter(file, afterBytes) {
       cuts.set(file, { afterBytes, times: 1, thenDown: true });
     },
+    stallNext(file, afterBytes, times = 1) {
+      stalls.set(file, [...(stalls.get(file) ?? []), { afterBytes, times }]);
+    },
     reset() {
       down = false;
       state.bytesServed = 0;
       state.requests = [];
+      state.rangeOverrun = 0;
       cuts.clear();
+      stalls.clear();
     },
     stop: () =>
       new Promise<void>((resolve) => {
@@ -111,6 +152,10 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     const match = resolve ?? cdn;
     if (!match) return send(404, { 'Content-Type': 'text/plain' }, 'Not Found');
     const [, repo, revision, file] = match;
+    if (takeStall(file, null)) {
+      log.status = -2;
+      return; // accepted, never answered
+    }
     const body = state.repos.get(repo)?.[file];
     if (!body) {
       // Like the hub: unknown repos answer 401 + X-Error-Code, missing files 404.
@@ -121,27 +166,54 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
       return send(302, { Location: `/cdn/${repo}/${encodeURIComponent(revision)}/${file}` });
     }
 
-    const etag = `"${repo}-${file}-${body.byteLength}${state.etagSuffix}"`;
+    const bodySize = sizeOf(body);
+    const etag = `"${repo}-${file}-${bodySize}${state.etagSuffix}"`;
     let start = 0;
-    let end = body.byteLength - 1;
+    let end = bodySize - 1;
     let status = 200;
     const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream', ETag: etag };
     if (state.rangeEnabled) headers['Accept-Ranges'] = 'bytes';
     const range = state.rangeEnabled ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '') : null;
     if (range) {
       start = Number(range[1]);
-      end = range[2] ? Math.min(Number(range[2]), body.byteLength - 1) : body.byteLength - 1;
-      if (start >= body.byteLength || end < start) {
-        return send(416, { 'Content-Range': `bytes */${body.byteLength}` });
+      end = range[2] ? Math.min(Number(range[2]), bodySize - 1) : bodySize - 1;
+      if (start >= bodySize || end < start) {
+        return send(416, { 'Content-Range': `bytes */${bodySize}` });
       }
       status = 206;
-      if (state.sendContentRange) headers['Content-Range'] = `bytes ${start}-${end}/${body.byteLength}`;
+      if (state.sendContentRange) headers['Content-Range'] = `bytes ${start}-${end}/${bodySize}`;
     }
-    const payload = body.subarray(start, end + 1);
-    headers['Content-Length'] = payload.byteLength;
+    let payload: Uint8Array;
+    try {
+      payload = sliceOf(body, start, end + 1);
+    } catch (error) {
+      return send(500, { 'Content-Type': 'text/plain' }, (error as Error).message);
+    }
+    const overrun = status === 206 ? state.rangeOverrun : 0;
+    headers['Content-Length'] = payload.byteLength + overrun;
     log.status = status;
     res.writeHead(status, { ...cors, ...headers });
     if (req.method === 'HEAD') return res.end();
+
+    const stall = takeStall(file, payload.byteLength);
+    if (stall) {
+      const part = payload.subarray(0, stall.afterBytes);
+      log.bytes = part.byteLength;
+      state.bytesServed += part.byteLength;
+      res.flushHeaders();
+      if (part.byteLength > 0) res.write(part); // ...and then nothing: the connection stays open until the client gives up
+      return;
+    }
+    if (overrun > 0) {
+      res.write(payload);
+      log.bytes = payload.byteLength;
+      state.bytesServed += payload.byteLength;
+      void sendFiller(res, overrun, (n) => {
+        log.bytes += n;
+        state.bytesServed += n;
+      });
+      return;
+    }
 
     const cut = cuts.get(file);
     if (cut && cut.afterBytes < payload.byteLength) {
@@ -167,4 +239,27 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
   const { port } = server.address() as AddressInfo;
   Object.assign(state, { port, url: `http://127.0.0.1:${port}` });
   return state;
+}
+
+/** Writes `total` filler bytes with backpressure, stopping as soon as the client goes away; counts what was handed to the socket. */
+async function sendFiller(res: http.ServerResponse, total: number, count: (bytes: number) => void): Promise<void> {
+  const chunk = new Uint8Array(1 << 20).fill(0x20);
+  let left = total;
+  while (left > 0 && !res.destroyed && !res.socket?.destroyed) {
+    const piece = chunk.subarray(0, Math.min(chunk.byteLength, left));
+    left -= piece.byteLength;
+    count(piece.byteLength);
+    if (!res.write(piece)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.once('drain', done);
+        res.once('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
 }

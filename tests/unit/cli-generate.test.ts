@@ -56,6 +56,13 @@ describe('generate flags → GenerationOptions', () => {
 });
 
 describe('generate command', () => {
+  it('warns, as Hugging Face does, when --max-new-tokens and --max-length are both given; --max-new-tokens wins', async () => {
+    const run = await runCli([...base, '--greedy', '--max-new-tokens', '3', '--max-length', '30', '--json']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('note: both --max-new-tokens (3) and --max-length (30) were given: --max-new-tokens takes precedence, as in Hugging Face');
+    expect(JSON.parse(run.stdout).sequences[0].ids).toHaveLength(3);
+  });
+
   it('--json prints one entry per sequence and the timings; the same seed gives the same text', async () => {
     const args = [...base, '--seed', '42', '--num-return-sequences', '3', '--max-length', '12', '--json'];
     const first = await runCli(args);
@@ -112,6 +119,13 @@ describe('generate command', () => {
     [['--seed', '1.5'], /^error: --seed 1\.5: expected an integer/],
     [['--greedy', '--num-return-sequences', '2'], /^error: --num-return-sequences 2: greedy decoding/],
     [['--top-q', '1'], /^error: Unknown option '--top-q'/],
+    // Hugging Face raises for temperature 0 when sampling (the page keeps 0 = greedy, and says so).
+    [['--temperature', '0'], /^error: --temperature 0: must be above 0 when sampling, as in Hugging Face; for greedy decoding use --greedy$/m],
+    [['--temperature', '0.000'], /^error: --temperature 0\.000: must be above 0 when sampling/],
+    // Values are echoed as typed, not after float rounding.
+    [['--seed', '9007199254740993'], /^error: --seed 9007199254740993: expected an integer/],
+    [['--temperature', '1e400'], /^error: --temperature 1e400: expected a number >= 0/],
+    [['--top-p', '1.00000000000000003e1'], /^error: --top-p 1\.00000000000000003e1: expected a number in \[0, 1\]/],
   ];
   for (const [flags, message] of bad) {
     it(`rejects ${flags.join(' ')} with a one-line error and exit code 2`, async () => {

@@ -125,14 +125,21 @@ describe('safetensors header', () => {
   });
 
   it('reports a header length beyond the 100 MB safetensors limit (not a safetensors file)', () => {
+    const bytes = new Uint8Array(8).fill(0x7f);
+    expect(() => readHeaderLength(bytes, 'x.safetensors')).toThrow(/x\.safetensors: header length is \d+ bytes, more than the 100 MB .*: not a safetensors file/);
+  });
+
+  it('says a file that starts with "<" is an HTML page, not a safetensors file', () => {
     const bytes = new TextEncoder().encode('<!DOCTYPE html><html>');
-    expect(() => readHeaderLength(bytes, 'page.html')).toThrow(/page\.html: header length is \d+ bytes, more than the 100 MB/);
+    expect(() => readHeaderLength(bytes, 'model.safetensors')).toThrow(
+      /^model\.safetensors: starts with "<": it is an HTML page \(an error or login page was served instead of the file\), not a safetensors file$/,
+    );
   });
 
   it('reports a header length past the end of the file', () => {
     const file = assemble({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32Bytes([1]), 5000);
     expect(() => parseSafetensorsHeader(file, 'x.safetensors', file.length)).toThrow(
-      /x\.safetensors: header length 5000 runs past the end of the file \(header would end at byte 5008, file is \d+ bytes\)/,
+      /^x\.safetensors: not a safetensors file: its first 8 bytes give a header length of 5000 bytes, past the end of the \d+-byte file$/,
     );
   });
 

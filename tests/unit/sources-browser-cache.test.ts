@@ -120,12 +120,13 @@ describe('BrowserModelCache', () => {
     loaded.model.dispose();
     const [model, ...rest] = await cache.list();
     expect(rest).toEqual([]);
-    expect(model).toMatchObject({ repo: 'org/tiny-gpt2', revision: 'v2', complete: true });
+    expect(model).toMatchObject({ hub: hub.url, repo: 'org/tiny-gpt2', revision: 'v2', complete: true });
     expect(model.files.map((f) => f.file)).toEqual(['config.json', 'model.safetensors.000', 'weights-manifest.json']);
     expect(model.totalBytes).toBe(model.files.reduce((n, f) => n + f.bytes, 0));
     expect(model.storedAt).toBeGreaterThan(Date.now() - 60_000);
-    expect(await cache.delete('org/tiny-gpt2', 'v2')).toBe(true);
+    expect(await cache.delete('org/tiny-gpt2', 'v2')).toBe(false); // that is huggingface.co's copy
+    expect(await cache.delete('org/tiny-gpt2', 'v2', hub.url)).toBe(true);
     expect(await cache.list()).toEqual([]);
-    expect(await cache.delete('org/tiny-gpt2', 'v2')).toBe(false);
+    expect(await cache.delete('org/tiny-gpt2', 'v2', hub.url)).toBe(false);
   });
 });

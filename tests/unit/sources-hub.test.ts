@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSafetensorsHeader, readHeaderLength } from '../../src/model/safetensors';
-import { MemoryModelCache, ModelSourceError, parseModelSpec, type LoadProgress } from '../../src/sources';
+import { DownloadConfirmationError, MemoryModelCache, ModelSourceError, formatBytes, parseModelSpec, type LoadProgress } from '../../src/sources';
 import { loadModel, type LoadedModel, type LoadOptions } from '../../src/sources/loadModel';
 import { fixtureDir, fixtureExpected, fixtureLastLogits } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
@@ -183,6 +183,7 @@ describe('cache', () => {
     await load(`hf:${REPO}`, { cache });
     const [entry, ...others] = await cache.list();
     expect(others).toEqual([]);
+    expect(entry.hub).toBe(hub.url); // not huggingface.co: kept apart from its copy of the repo
     expect(entry.repo).toBe(REPO);
     expect(entry.revision).toBe('main');
     expect(entry.complete).toBe(true);
@@ -206,7 +207,8 @@ describe('cache', () => {
     expect(last.percent).toBe(100);
     expect(last.bytesTotal).toBe(weights.bytes);
 
-    expect(await cache.delete(REPO, 'main')).toBe(true);
+    expect(await cache.delete(REPO, 'main')).toBe(false); // huggingface.co's copy: there is none
+    expect(await cache.delete(REPO, 'main', hub.url)).toBe(true);
     expect(await cache.list()).toEqual([]);
   });
 
@@ -232,7 +234,7 @@ describe('cache', () => {
     expect(error.message).toMatch(/kept breaking off/);
     expect(error.message).toMatch(/retry/);
     expect(await cache.list()).toEqual([]);
-    expect(await cache.open({ repo: REPO, revision: 'main', file: 'model.safetensors.000' })).toBeNull();
+    expect(await cache.open({ hub: hub.url, repo: REPO, revision: 'main', file: 'model.safetensors.000' })).toBeNull();
 
     hub.reset();
     const { result } = await load(`hf:${REPO}`, { cache });
@@ -303,7 +305,7 @@ describe('cache', () => {
   it('drops a damaged cached copy and downloads the model again', async () => {
     const cache = new MemoryModelCache();
     await load(`hf:${REPO}`, { cache });
-    const piece = { repo: REPO, revision: 'main', file: 'model.safetensors.000' };
+    const piece = { hub: hub.url, repo: REPO, revision: 'main', file: 'model.safetensors.000' };
     const original = (await cache.open(piece))!;
     // Overwrite the cached weights with a file that holds one tiny tensor only.
     const writer = await cache.create(piece, 100);
@@ -359,6 +361,21 @@ describe('faults', () => {
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(new RegExp(`Could not reach 127\\.0\\.0\\.1:${closed.port}`));
     expect(error.message).toMatch(/retry/);
+  });
+
+  it('askAboveBytes stops before a bigger download, once the header says how big, and nothing more is fetched', async () => {
+    const cache = new MemoryModelCache();
+    const error = await failure(`hf:${REPO}`, { cache, askAboveBytes: 1_000_000 });
+    expect(error).toBeInstanceOf(DownloadConfirmationError);
+    expect(error.kind).toBe('needs-confirmation');
+    expect((error as DownloadConfirmationError).bytes).toBe(usedBytes);
+    expect(error.message).toBe(`org/tiny-gpt2 is a ${formatBytes(usedBytes)} download. It was not started: confirm to download it.`);
+    // The 8-byte probe and the header only.
+    expect(weightRequests().reduce((n, r) => n + r.bytes, 0)).toBe(header.dataStart);
+    // Under the limit, or already cached, nothing asks.
+    const { result } = await load(`hf:${REPO}`, { cache, askAboveBytes: 10_000_000 });
+    expect(result.origin).toBe('network');
+    expect((await load(`hf:${REPO}`, { cache, askAboveBytes: 1 })).result.origin).toBe('cache');
   });
 
   it('a cancelled load stops with an aborted error', async () => {

@@ -79,7 +79,11 @@ describe('local files', () => {
       weights: new File([weightBytes.subarray(0, 3_000_000)], 'model.safetensors'),
     }).catch((e: unknown) => e);
     expect((error as ModelSourceError).kind).toBe('corrupt');
-    expect((error as ModelSourceError).message).toMatch(/model\.safetensors/);
+    expect((error as ModelSourceError).message).toMatch(/model\.safetensors: file is truncated/);
+    // A file on this computer: nothing to download again, and retrying the same file cannot help.
+    expect((error as ModelSourceError).message).not.toMatch(/download/i);
+    expect((error as ModelSourceError).message).toMatch(/Check the files/);
+    expect((error as ModelSourceError).retryable).toBe(false);
   });
 });
 
@@ -96,11 +100,12 @@ describe('CLI --model', () => {
     expect(first.origin).toBe('network');
     await expectFixtureLogits(first);
     const cached = await new FileSystemModelCache(cacheDir).list();
-    expect(cached.map((m) => [m.repo, m.revision, m.files.map((f) => f.file).sort()])).toEqual([
-      ['org/tiny-gpt2', 'main', ['config.json', 'model.safetensors.000', 'weights-manifest.json']],
+    expect(cached.map((m) => [m.hub, m.repo, m.revision, m.files.map((f) => f.file).sort()])).toEqual([
+      [hub.url, 'org/tiny-gpt2', 'main', ['config.json', 'model.safetensors.000', 'weights-manifest.json']],
     ]);
-    // No temporary files left behind.
-    expect((await readdir(path.join(cacheDir, encodeURIComponent('org/tiny-gpt2'), 'main'))).sort()).toEqual(['config.json', 'model.safetensors.000', 'weights-manifest.json']);
+    // Under the hub it came from, and no temporary files left behind.
+    const folder = path.join(cacheDir, '@hub', encodeURIComponent(hub.url), encodeURIComponent('org/tiny-gpt2'), 'main');
+    expect((await readdir(folder)).sort()).toEqual(['config.json', 'model.safetensors.000', 'weights-manifest.json']);
 
     hub.reset();
     const second = await loadModelArg('hf:org/tiny-gpt2', { env: { GPT2_HUB_URL: hub.url }, cacheDir, onProgress: () => undefined });
@@ -108,7 +113,7 @@ describe('CLI --model', () => {
     expect(hub.requests).toEqual([]);
     await expectFixtureLogits(second);
 
-    expect(await new FileSystemModelCache(cacheDir).delete('org/tiny-gpt2', 'main')).toBe(true);
+    expect(await new FileSystemModelCache(cacheDir).delete('org/tiny-gpt2', 'main', hub.url)).toBe(true);
     expect(await new FileSystemModelCache(cacheDir).list()).toEqual([]);
   });
 

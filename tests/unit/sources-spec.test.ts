@@ -5,6 +5,7 @@ import {
   PRESETS,
   describeModelSpec,
   formatModelSpec,
+  hubCacheId,
   hubFileUrl,
   parseModelSpec,
   specFromFiles,
@@ -160,5 +161,16 @@ describe('byte ranges', () => {
       { start: 10_050, end: 10_054 },
     ]);
     expect(mergeSpans([t(100, 200), t(0, 100)], 0, 0)).toEqual([{ start: 0, end: 200 }]);
+  });
+});
+
+describe('hubCacheId', () => {
+  it('files huggingface.co under plain keys and any other hub under its URL', () => {
+    expect(hubCacheId(undefined)).toBeUndefined();
+    expect(hubCacheId('https://huggingface.co')).toBeUndefined();
+    expect(hubCacheId('https://huggingface.co/')).toBeUndefined();
+    expect(hubCacheId('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');
+    expect(hubCacheId('https://mirror.example/hf//')).toBe('https://mirror.example/hf');
+    expect(hubCacheId('https://HF-Mirror.example:443')).toBe('https://hf-mirror.example');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
-  clampSetting, DEFAULT_SETTINGS, generateOptions, initialSettings, randomSeed, settingsFromSearch, settingsFromStorage,
-  settingsToSearch, settingsToStorage, MAX_SEED, type Settings,
+  clampSetting, DEFAULT_SETTINGS, generateOptions, initialSettings, linkHub, randomSeed, settingsFromSearch, settingsFromStorage,
+  settingsToSearch, settingsToStorage, temperatureHint, MAX_SEED, type Settings,
 } from '../../src/ui/settings';
 
 const CUSTOM: Settings = {
@@ -45,6 +45,25 @@ describe('settings', () => {
     expect(settings.seed).toBe(6);
     expect(settings.topK).toBe(10);
     expect(settings.topP).toBe(DEFAULT_SETTINGS.topP);
+  });
+
+  test("a link's hub is never used or kept unconfirmed: only the stored (confirmed) hub is", () => {
+    const fresh = initialSettings('?model=gpt2&hub=https://elsewhere.example', null);
+    expect(fresh.hubUrl).toBe('');
+    expect(fresh.model).toBe('gpt2');
+    expect(linkHub('?model=gpt2&hub=https://elsewhere.example', fresh)).toBe('https://elsewhere.example');
+    expect(JSON.parse(settingsToStorage(fresh)).hub).toBeUndefined();
+
+    const trusted = initialSettings('?hub=https://mirror.example/', settingsToStorage({ ...DEFAULT_SETTINGS, hubUrl: 'https://mirror.example' }));
+    expect(trusted.hubUrl).toBe('https://mirror.example');
+    expect(linkHub('?hub=https://mirror.example/', trusted)).toBeNull();
+    expect(linkHub('', trusted)).toBeNull();
+    expect(linkHub('?hub=javascript:alert(1)', fresh)).toBeNull();
+  });
+
+  test('temperature 0 says it means greedy here (Hugging Face would refuse it for sampling)', () => {
+    expect(temperatureHint({ ...DEFAULT_SETTINGS, temperature: 0 })).toMatch(/^0 = greedy decoding here .*Hugging Face refuses temperature 0 when sampling/);
+    expect(temperatureHint({ ...DEFAULT_SETTINGS, temperature: 0.7 })).toMatch(/0 = greedy/);
   });
 
   test('invalid or out-of-range values are clamped or ignored, never crash', () => {

@@ -63,7 +63,21 @@ describe('app state', () => {
     const uncached = run([msg({ type: 'loaded', id: 3, loadMs: 42, cacheNote: 'gpt2 loaded but was not kept for offline use: the browser has no room', model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 } })], loading);
     expect(uncached.model.cacheNote).toBe('gpt2 loaded but was not kept for offline use: the browser has no room');
     const failed = run([msg({ type: 'error', id: 3, phase: 'load', message: 'config.json not found' })], loading);
-    expect(failed.model).toMatchObject({ status: 'error', error: 'config.json not found' });
+    expect(failed.model).toMatchObject({ status: 'error', error: 'config.json not found', info: null });
+  });
+
+  test('a load is a transaction: the loaded model answers while another loads, and stays when that one fails', () => {
+    const builtIn = { name: 'Sherlock GPT-2 (built in)', nLayer: 6, nHead: 4, nEmbd: 256, nPositions: 256, vocabSize: 50257, parameters: 19_000_000 };
+    const ready = run([{ type: 'load-started', id: 1, label: 'Sherlock' }, msg({ type: 'loaded', id: 1, loadMs: 300, model: builtIn })]);
+    const loading = run([{ type: 'load-started', id: 2, label: 'GPT-2 small' }], ready);
+    expect(loading.model).toMatchObject({ status: 'loading', label: 'GPT-2 small', info: builtIn, loadMs: 300 });
+    const failed = run([msg({ type: 'error', id: 2, phase: 'load', message: 'Could not reach huggingface.co', kept: builtIn })], loading);
+    expect(failed.model).toMatchObject({ status: 'ready', info: builtIn, loadMs: 300, error: 'Could not reach huggingface.co', askedBytes: null });
+    // A big download a link asked for: stopped to ask, the size carried along.
+    const asked = run([msg({ type: 'error', id: 2, phase: 'load', message: 'a 1.42 GB download', kept: builtIn, downloadBytes: 1.42e9 })], loading);
+    expect(asked.model).toMatchObject({ status: 'ready', info: builtIn, askedBytes: 1.42e9 });
+    // The next load starts clean.
+    expect(run([{ type: 'load-started', id: 3, label: 'x' }], failed).model).toMatchObject({ error: null, askedBytes: null, info: builtIn });
   });
 
   test('generation errors and worker crashes reach the page', () => {

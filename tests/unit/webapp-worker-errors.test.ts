@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { NonFiniteLogitsError } from '../../src/generation/finiteLogits';
 import { GenerationOptionError } from '../../src/generation/options';
 import { CheckpointError } from '../../src/model/errors';
 import { ModelSourceError } from '../../src/sources/errors';
@@ -10,6 +11,7 @@ describe('worker error messages', () => {
       new ModelSourceError('not-found', 'No such repository on the hub: check the name.'),
       new CheckpointError('model.safetensors: tensor h.0.ln_1.weight has shape [3], expected [32]'),
       new GenerationOptionError('top_p', 2, 'a number in [0, 1] (1 = off)'),
+      new NonFiniteLogitsError(0, 3, "Generation stopped: the model's scores for new token 4 are not numbers (1 NaN among 50257)."),
     ];
     for (const error of errors) expect(describeError(error, 'load')).toBe(error.message);
   });

@@ -60,6 +60,9 @@ export function generationOptions(values: Values): { options: GenerationOptions;
   if (maxNew !== undefined) options.max_new_tokens = maxNew;
   if (maxLength !== undefined) options.max_length = maxLength;
   if (maxNew === undefined && maxLength === undefined) options.max_new_tokens = DEFAULT_NEW_TOKENS;
+  if (maxNew !== undefined && maxLength !== undefined) {
+    notes.push(`both --max-new-tokens (${values['max-new-tokens']}) and --max-length (${values['max-length']}) were given: --max-new-tokens takes precedence, as in Hugging Face`);
+  }
 
   if (values.greedy) {
     for (const flag of SAMPLING_FLAGS) {
@@ -67,6 +70,10 @@ export function generationOptions(values: Values): { options: GenerationOptions;
     }
   } else {
     options.temperature = numberFlag(values, 'temperature');
+    if (options.temperature === 0) {
+      // Hugging Face raises here ("temperature has to be a strictly positive float"); the page keeps 0 = greedy.
+      throw new UsageError(`--temperature ${values.temperature}: must be above 0 when sampling, as in Hugging Face; for greedy decoding use --greedy`, USAGE);
+    }
     options.top_k = numberFlag(values, 'top-k') ?? NOTEBOOK_SAMPLING.top_k;
     options.top_p = numberFlag(values, 'top-p') ?? NOTEBOOK_SAMPLING.top_p;
     options.min_p = numberFlag(values, 'min-p');
@@ -91,7 +98,7 @@ export const generateCommand: CliCommand = {
     try {
       validateOptions(options); // before the model loads: a typo should not cost a download
     } catch (error) {
-      throw asUsageError(error);
+      throw asUsageError(error, values);
     }
     const topLogprobs = topLogprobsFlag(values);
     for (const note of notes) console.error(`note: ${note}`);
@@ -114,7 +121,7 @@ export const generateCommand: CliCommand = {
         printer?.finish(step.value);
         return step.value;
       } catch (error) {
-        throw asUsageError(error);
+        throw asUsageError(error, values);
       }
     });
 
@@ -227,12 +234,13 @@ const INTEGER_FLAG_MINIMUM: Partial<Record<keyof typeof OPTIONS, number | null>>
   'max-new-tokens': 1, 'max-length': 1, 'num-return-sequences': 1, 'top-k': 0, seed: null, 'top-logprobs': 0,
 };
 
-/** Option errors name the flag the user typed. */
-function asUsageError(error: unknown): unknown {
+/** Option errors name the flag and echo the value as it was typed (not as it parsed: 9007199254740993 stays that). */
+function asUsageError(error: unknown, values: Values): unknown {
   if (!(error instanceof GenerationOptionError)) return error;
   const flag = FLAG_OF[error.option];
   if (!flag) return new UsageError(error.message, USAGE);
-  return new UsageError(`--${flag} ${formatValue(error.value)}: ${error.requirement}`, USAGE);
+  const typed = values[flag as keyof Values];
+  return new UsageError(`--${flag} ${typeof typed === 'string' ? typed.trim() : formatValue(error.value)}: ${error.requirement}`, USAGE);
 }
 
 function formatValue(value: unknown): string {

@@ -22,6 +22,12 @@ export function BackendNotice({ backend, error }: { backend: BackendInfo | null;
           {backend.reason}
         </p>
       )}
+      {backend.backend === 'wasm' && !backend.crossOriginIsolated && (
+        <p className="notice warn" data-testid="single-thread">
+          WebAssembly runs on one thread: this page is served without the Cross-Origin-Opener-Policy and
+          Cross-Origin-Embedder-Policy headers that its threads need (see the README's Static hosting).
+        </p>
+      )}
     </div>
   );
 }

@@ -7,7 +7,8 @@ interface CachedModelsProps {
   /** Changes whenever a load finishes, so the list is read again. */
   refreshKey: unknown;
   busy: boolean;
-  onUse: (specText: string, spec: ModelSpec) => void;
+  /** `hubUrl`: the hub the copy came from ('' = huggingface.co), so a load finds that copy. */
+  onUse: (specText: string, spec: ModelSpec, hubUrl: string) => void;
 }
 
 /** Hub models kept in this browser's Cache Storage, to reuse offline or delete. */
@@ -35,7 +36,7 @@ export function CachedModels({ refreshKey, busy, onUse }: CachedModelsProps) {
   const remove = async (model: CachedModel) => {
     setProblem(null);
     try {
-      await (await BrowserModelCache.open()).delete(model.repo, model.revision);
+      await (await BrowserModelCache.open()).delete(model.repo, model.revision, model.hub);
     } catch (error) {
       setProblem(`Could not delete ${model.repo}: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -53,16 +54,17 @@ export function CachedModels({ refreshKey, busy, onUse }: CachedModelsProps) {
           const spec: ModelSpec = { kind: 'hub', repo: model.repo, revision: model.revision };
           const name = `${model.repo}${model.revision === DEFAULT_REVISION ? '' : `@${model.revision}`}`;
           return (
-            <li key={`${model.repo}@${model.revision}`}>
+            <li key={`${model.hub ?? ''} ${model.repo}@${model.revision}`}>
               <span className="cached-name">
                 {name}
                 <span className="field-hint">
                   {' '}
                   {formatBytes(model.totalBytes)}
                   {model.complete ? '' : ', partly downloaded'}
+                  {model.hub ? `, from ${model.hub}` : ''}
                 </span>
               </span>
-              <button type="button" className="ghost small" disabled={busy} onClick={() => onUse(formatModelSpec(spec), spec)} aria-label={`Load ${name}`}>
+              <button type="button" className="ghost small" disabled={busy} onClick={() => onUse(formatModelSpec(spec), spec, model.hub ?? '')} aria-label={`Load ${name}`}>
                 Load
               </button>
               <button type="button" className="ghost small" disabled={busy} onClick={() => void remove(model)} aria-label={`Delete ${name}`}>

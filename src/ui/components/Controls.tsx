@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { isGreedy, randomSeed, type Settings } from '../settings';
+import { isGreedy, randomSeed, temperatureHint, type Settings } from '../settings';
 import { NumberField } from './NumberField';
 
 interface ControlsProps {
@@ -71,7 +71,7 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
       <NumberField setting="topP" label="Top-p" value={settings.topP} onChange={(topP) => onChange({ topP })} dimmed={greedy}
         hint={samplingHint ?? 'Keep the likeliest tokens up to this total probability.'} />
       <NumberField setting="temperature" label="Temperature" value={settings.temperature} dimmed={greedy}
-        onChange={(temperature) => onChange({ temperature })} hint={samplingHint ?? 'Below 1 sharpens, above 1 flattens.'} />
+        onChange={(temperature) => onChange({ temperature })} hint={samplingHint ?? temperatureHint(settings)} />
       <NumberField setting="minP" label="Min-p" value={settings.minP} onChange={(minP) => onChange({ minP })} dimmed={greedy}
         hint={samplingHint ?? 'Drop tokens less likely than this fraction of the top token (0 = off).'} />
       <NumberField setting="repetitionPenalty" label="Repetition penalty" value={settings.repetitionPenalty}

@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { specFromFiles } from '../../sources/localFiles';
 import type { ModelSpec } from '../../worker/protocol';
 import { EMBEDDED_MODEL, hubSpecText, LOCAL_MODEL, MODEL_OPTIONS, readModelSpec } from '../modelSpec';
@@ -22,6 +22,11 @@ export function ModelPicker({ current, busy, onLoad }: ModelPickerProps) {
   const known = MODEL_OPTIONS.some((o) => o.value === current) || current === LOCAL_MODEL;
   const [choice, setChoice] = useState(known ? current : current.startsWith('hf:') ? OTHER_HUB : current);
   const [repo, setRepo] = useState(current.startsWith('hf:') ? current.slice(3) : '');
+  // The model in use changed (a load finished, or the page fell back to the built-in one): show it.
+  useEffect(() => {
+    setChoice(known ? current : current.startsWith('hf:') ? OTHER_HUB : current);
+    if (current.startsWith('hf:')) setRepo(current.slice(3));
+  }, [current]);
   const [files, setFiles] = useState<File[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
 
