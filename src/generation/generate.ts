@@ -57,6 +57,23 @@ export interface GenerationControl {
   inspectTop?: number;
   /** Called once the prompt is encoded and fitted to the context, before the first forward pass. */
   onStart?: (start: GenerationStart) => void;
+  /**
+   * A batch-1 cache that already holds the first `prefix.length` positions of the prompt ids (a
+   * KVCache.fork of a kept cache, say): only the remaining prompt ids run through the model, and
+   * the tokens and logits are those of a run without it. At least one prompt id must remain.
+   * generate() owns it once iteration starts: it is disposed or handed to keepCache, also when
+   * generate() throws. If the prompt does not fit the context with the new tokens (its first ids
+   * are dropped), the positions no longer match: the prefix is disposed and the prompt prefilled.
+   */
+  prefix?: KVCache;
+  /**
+   * At the end (done, stopped or aborted; not after an error) the cache is handed here instead of
+   * being disposed, with, per batch row, the ids whose keys and values it holds: the prompt ids,
+   * then each token fed so far (a sequence's last token is not fed; a finished sequence keeps
+   * being fed its last token while others continue). The receiver disposes the cache. Not called
+   * when no cache was made (aborted before the first forward pass, without a prefix).
+   */
+  keepCache?: (cache: KVCache, rows: number[][]) => void;
 }
 
 export interface GenerationStart {
@@ -161,6 +178,88 @@ export async function* generate(
   options: GenerationOptions = {},
   control: GenerationControl = {},
 ): AsyncGenerator<TokenEvent, GenerationResult, void> {
+  const holder = new CacheHolder(control.prefix ?? null); // generate() owns the prefix from here
+  let failed = false;
+  try {
+    return yield* decodeLoop(model, prompt, options, control, holder);
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    holder.release(failed ? undefined : control.keepCache);
+  }
+}
+
+/**
+ * The loop's KV cache and, per batch row, the ids whose keys and values it holds; whatever
+ * happens, the cache is disposed or handed over exactly once (release).
+ */
+class CacheHolder {
+  rows: number[][] = [];
+
+  constructor(private current: KVCache | null) {}
+
+  get cache(): KVCache | null {
+    return this.current;
+  }
+
+  /** The cache, which must exist by now. */
+  get live(): KVCache {
+    if (!this.current) throw new Error('generate() has no cache to run on');
+    return this.current;
+  }
+
+  /** Runs ids [B][T] through the model on this cache and records them. */
+  forward(model: GenerationModel, ids: number[][]): tf.Tensor2D {
+    const logits = model.forward(ids, this.live);
+    ids.forEach((row, b) => this.rows[b].push(...row));
+    return logits;
+  }
+
+  /** Takes `next` (holding `rows`) and disposes the cache it replaces. */
+  replace(next: KVCache | null, rows: number[][]): void {
+    const old = this.current;
+    this.current = next;
+    this.rows = rows;
+    if (old !== next) old?.dispose();
+  }
+
+  /** Hands the cache to `keep` with its rows, or disposes it. */
+  release(keep?: (cache: KVCache, rows: number[][]) => void): void {
+    const cache = this.current;
+    this.current = null;
+    if (cache && keep) keep(cache, this.rows);
+    else cache?.dispose();
+  }
+}
+
+/**
+ * Checks GenerationControl.prefix against the prompt (`promptLength` ids as given) and readies it
+ * for `capacity` positions (a larger fork when it is too small). When planning dropped the first
+ * prompt ids, its positions no longer match: it is disposed and the prompt will be prefilled.
+ */
+function adoptPrefix(holder: CacheHolder, promptLength: number, plan: GenerationPlan, capacity: number): void {
+  const prefix = holder.live;
+  if (prefix.batchSize !== 1) {
+    throw new RangeError(`GenerationControl.prefix must be a batch-1 cache, this one holds ${prefix.batchSize} sequences (fork one row of it)`);
+  }
+  if (prefix.length >= promptLength) {
+    throw new RangeError(`GenerationControl.prefix holds ${prefix.length} positions but the prompt has ${promptLength} ids: ` +
+      'at least one prompt id must remain for the model to read (fork the cache shorter)');
+  }
+  if (plan.droppedPromptTokens > 0) return holder.replace(null, []);
+  const ready = prefix.capacity >= capacity ? prefix : prefix.fork(0, prefix.length, capacity);
+  holder.replace(ready, [plan.promptIds.slice(0, prefix.length)]);
+}
+
+/** generate()'s body; `holder` owns the cache (and the prefix, if any). */
+async function* decodeLoop(
+  model: GenerationModel,
+  prompt: string | readonly number[],
+  options: GenerationOptions,
+  control: GenerationControl,
+  holder: CacheHolder,
+): AsyncGenerator<TokenEvent, GenerationResult, void> {
   const { signal } = control;
   const inspectTop = Math.max(0, Math.floor(control.inspectTop ?? 0));
   const start = now();
@@ -171,8 +270,10 @@ export async function* generate(
     throw new GenerationOptionError('eos_token_id', eosTokenId, `expected an id below the vocabulary size ${vocabSize}`);
   }
   const encoded = typeof prompt === 'string' ? encode(prompt) : [...prompt];
-  const plan = planGeneration(encoded.length > 0 ? encoded : [bosTokenId], o, nPositions);
+  const given = encoded.length > 0 ? encoded : [bosTokenId];
+  const plan = planGeneration(given, o, nPositions);
   const { promptIds, maxNewTokens } = plan;
+  if (holder.cache) adoptPrefix(holder, given.length, plan, promptIds.length + maxNewTokens);
 
   const n = o.num_return_sequences;
   const sampling = isSampling(o);
@@ -211,58 +312,51 @@ export async function* generate(
 
   control.onStart?.({ promptIds, droppedPromptTokens: plan.droppedPromptTokens, maxNewTokens, seed });
   if (signal?.aborted) return result();
-  let cache: KVCache = model.newCache(1, promptIds.length + maxNewTokens);
-  try {
-    let read = await readLogits(model.forward([promptIds], cache), [promptIds]); // [1 or n rows × vocab]
-    prefillMs = now() - start;
-    if (n > 1) {
-      const shared = cache;
-      cache = shared.repeat(n); // every sequence continues from the same prompt
-      shared.dispose();
-    }
+  if (!holder.cache) holder.replace(model.newCache(1, promptIds.length + maxNewTokens), [[]]);
+  const past = holder.live.length; // > 0 with a prefix: those positions are not run again
+  let read = await readLogits(holder.forward(model, [promptIds.slice(past)]), [promptIds]); // [1 or n rows × vocab]
+  prefillMs = now() - start;
+  if (n > 1) holder.replace(holder.live.repeat(n), Array.from({ length: n }, () => [...promptIds])); // every sequence continues from the same prompt
 
-    decoding: for (let step = 0; ; step++) {
-      for (let s = 0; s < n; s++) {
-        const seq = sequences[s];
-        if (seq.finishReason) continue;
-        if (signal?.aborted) break decoding;
-        const row = read.scores.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
-        // Ids past the tokenizer's (a padded vocabulary's) are never candidates.
-        const scores = Float64Array.from(read.scores.subarray(row * vocabSize, row * vocabSize + Math.min(vocabSize, GPT2_VOCAB_SIZE)));
-        checkFiniteLogits(scores, s, step, n);
-        applyProcessors(processors, scores, needsHistory ? promptIds.concat(seq.ids) : []);
-        const draw = sampling ? randoms[s].nextFloat() : null;
-        const tokenId = draw === null ? argmax(scores) : sampleAt(scores, draw);
-        const inspection = read.steps && inspectionOf(read.steps[row], read.scores, row, vocabSize, tokenId, draw);
-        if (step === 0 && s === 0) firstTokenMs = now() - start;
-        seq.ids.push(tokenId);
-
-        const previousLength = seq.text.length;
-        let text = stopping.isEos(tokenId) ? '' : seq.decoder.push(tokenId);
-        seq.finishReason = stopping.check(tokenId, seq.ids.length, seq.text + text, previousLength);
-        if (seq.finishReason) text += seq.decoder.flush(); // a character left incomplete shows as U+FFFD
-        seq.text += text;
-        const event: TokenEvent = { sequence: s, tokenId, text, index: step, elapsedMs: now() - start };
-        if (seq.finishReason) event.finishReason = seq.finishReason;
-        if (inspection) event.inspection = inspection;
-        yield event;
-      }
-      if (step === 0) {
-        firstStepTokens = n;
-        decodeStart = now();
-      }
-      if (sequences.every((seq) => seq.finishReason)) break;
-
-      await nextMacrotask(); // lets an abort (or a UI message) in between steps
+  decoding: for (let step = 0; ; step++) {
+    for (let s = 0; s < n; s++) {
+      const seq = sequences[s];
+      if (seq.finishReason) continue;
       if (signal?.aborted) break decoding;
-      // Finished sequences keep their batch row (fed their last token); their logits are ignored.
-      read = await readLogits(
-        model.forward(sequences.map((seq) => [seq.ids[seq.ids.length - 1]]), cache),
-        sequences.map((seq) => promptIds.concat(seq.ids)),
-      );
+      const row = read.scores.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
+      // Ids past the tokenizer's (a padded vocabulary's) are never candidates.
+      const scores = Float64Array.from(read.scores.subarray(row * vocabSize, row * vocabSize + Math.min(vocabSize, GPT2_VOCAB_SIZE)));
+      checkFiniteLogits(scores, s, step, n);
+      applyProcessors(processors, scores, needsHistory ? promptIds.concat(seq.ids) : []);
+      const draw = sampling ? randoms[s].nextFloat() : null;
+      const tokenId = draw === null ? argmax(scores) : sampleAt(scores, draw);
+      const inspection = read.steps && inspectionOf(read.steps[row], read.scores, row, vocabSize, tokenId, draw);
+      if (step === 0 && s === 0) firstTokenMs = now() - start;
+      seq.ids.push(tokenId);
+
+      const previousLength = seq.text.length;
+      let text = stopping.isEos(tokenId) ? '' : seq.decoder.push(tokenId);
+      seq.finishReason = stopping.check(tokenId, seq.ids.length, seq.text + text, previousLength);
+      if (seq.finishReason) text += seq.decoder.flush(); // a character left incomplete shows as U+FFFD
+      seq.text += text;
+      const event: TokenEvent = { sequence: s, tokenId, text, index: step, elapsedMs: now() - start };
+      if (seq.finishReason) event.finishReason = seq.finishReason;
+      if (inspection) event.inspection = inspection;
+      yield event;
     }
-  } finally {
-    cache.dispose();
+    if (step === 0) {
+      firstStepTokens = n;
+      decodeStart = now();
+    }
+    if (sequences.every((seq) => seq.finishReason)) break;
+
+    await nextMacrotask(); // lets an abort (or a UI message) in between steps
+    if (signal?.aborted) break decoding;
+    // Finished sequences keep their batch row (fed their last token); their logits are ignored.
+    read = await readLogits(
+      holder.forward(model, sequences.map((seq) => [seq.ids[seq.ids.length - 1]])),
+      sequences.map((seq) => promptIds.concat(seq.ids)),
+    );
   }
   return result();
 }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { disposeWeights, loadCheckpoint, type GPT2Weights } from './checkpoint';
 import { parseGPT2Config, type GPT2Config } from './config';
 import { InPlaceKVCache, createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
-import { block, causalMask, layerNorm } from './layers';
+import { attentionProbabilities, block, causalMask, layerNorm } from './layers';
 import { hostDecodeStep } from './hostDecode';
 import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
@@ -16,6 +16,16 @@ export interface CacheOptions {
   /** The generic path's cache: `inplace` (default on wasm/cpu) or `concat` (the baseline, default elsewhere). */
   kind?: KVCacheKind;
 }
+
+/** One entry of the logit lens: a token id and its log-probability. */
+export interface LensEntry {
+  id: number;
+  /** log softmax of the logits at this id (natural log). */
+  logprob: number;
+}
+
+/** Rows of the residual stream the logit lens turns into logits at a time: bounds its [rows, vocab] scratch (~26 MB at 128 × 50257). */
+const LENS_ROWS = 128;
 
 export class GPT2 {
   private weights: GPT2Weights | undefined;
@@ -101,6 +111,108 @@ export class GPT2 {
     });
   }
 
+  /**
+   * The analysis pass: block `layer`'s (0-based) softmaxed causal attention over one sequence,
+   * [nHead, T, T]. Row q holds query q's probabilities over keys 0..T-1: it sums to 1 and every
+   * key after q is exactly 0. Runs the blocks before `layer` on the generic tfjs path (every
+   * backend, no cache) and keeps one layer's probabilities at a time. The caller disposes the result.
+   */
+  attentionProbabilities(ids: number[], layer: number): tf.Tensor3D {
+    const w = this.live();
+    const T = this.checkSequence(ids, 'attentionProbabilities()');
+    this.checkLayer(layer);
+    return tf.tidy(() => {
+      const x = this.transform(w, [ids], 0, undefined, layer); // [1, T, C]: the residual stream entering block `layer`
+      return attentionProbabilities(x, w.h[layer], this.config, causalMask(T, T)).squeeze([0]) as tf.Tensor3D; // [H, T, T]
+    });
+  }
+
+  /**
+   * attentionProbabilities() of every layer in order, for one sequence: yields layer 0's
+   * [nHead, T, T], then layer 1's, ..., running each block once (the residual stream is carried
+   * from one layer to the next). Only one layer's probabilities exist at a time: the caller
+   * disposes each before asking for the next. Stopping early (break, return()) frees the rest.
+   */
+  attentionLayers(ids: number[]): Generator<tf.Tensor3D, void, undefined> {
+    const w = this.live();
+    const T = this.checkSequence(ids, 'attentionLayers()');
+    const config = this.config;
+    const stream = this.residualStream(w, ids, T);
+    return (function* layers() {
+      for (const { x, mask, layer } of stream) {
+        if (layer === config.nLayer) return;
+        yield tf.tidy(() => attentionProbabilities(x, w.h[layer], config, mask).squeeze([0]) as tf.Tensor3D); // [H, T, T]
+      }
+    })();
+  }
+
+  /**
+   * The logit lens: for each layer l (the residual stream after block l) and each position of one
+   * sequence, the `top` likeliest next tokens when ln_f and the head are applied to that residual
+   * stream, by descending log-probability (log softmax over the vocabulary): [layer][position][top].
+   * The last layer is the model's own prediction. Works one layer, and at most 128 positions, at
+   * a time, selecting on the device (tf.topk), so no layer's [T, vocab] logits are read back or
+   * kept beside another's.
+   */
+  async logitLens(ids: number[], top = 5): Promise<LensEntry[][][]> {
+    const w = this.live();
+    const T = this.checkSequence(ids, 'logitLens()');
+    const { vocabSize } = this.config;
+    if (!Number.isInteger(top) || top < 1 || top > vocabSize) throw new RangeError(`logitLens() needs top from 1 to ${vocabSize}, got ${top}`);
+    const layers: LensEntry[][][] = [];
+    for (const { x, layer } of this.residualStream(w, ids, T)) {
+      if (layer > 0) layers.push(await this.lens(w, x, top)); // after block layer - 1
+    }
+    return layers;
+  }
+
+  /**
+   * One sequence's residual stream x [1, T, C] entering block 0, 1, ..., n_layer - 1, and after
+   * the last block (layer = n_layer), with the causal mask; each block runs when the next state is
+   * asked for. A yielded x is disposed at the next step: read it, do not keep or dispose it.
+   */
+  private *residualStream(w: GPT2Weights, ids: number[], T: number): Generator<{ x: tf.Tensor3D; mask: tf.Tensor2D | undefined; layer: number }, void, undefined> {
+    // Kept: the caller may step this generator inside a tf.tidy of its own.
+    const mask = tf.tidy(() => causalMask(T, T)); // [T, T], or none for T = 1
+    if (mask) tf.keep(mask);
+    let x = tf.keep(tf.tidy(() => this.transform(w, [ids], 0, undefined, 0))); // [1, T, C]: the embeddings
+    try {
+      for (let layer = 0; ; layer++) {
+        yield { x, mask, layer };
+        if (layer === w.h.length) return;
+        const next = tf.keep(tf.tidy(() => block(x, w.h[layer], this.config, mask))); // [1, T, C]
+        x.dispose();
+        x = next;
+      }
+    } finally {
+      x.dispose();
+      mask?.dispose();
+    }
+  }
+
+  /** ln_f and the head on each position of x [1, T, C]: the `top` likeliest ids and their log softmax, per position. */
+  private async lens(w: GPT2Weights, x: tf.Tensor3D, top: number): Promise<LensEntry[][]> {
+    const [, T, C] = x.shape;
+    const rows: LensEntry[][] = [];
+    for (let start = 0; start < T; start += LENS_ROWS) {
+      const n = Math.min(LENS_ROWS, T - start);
+      const best = tf.tidy(() => {
+        const logits = this.head(w, x.slice([0, start, 0], [1, n, C]).reshape([n, C]) as tf.Tensor2D); // [n, vocab]
+        const { values, indices } = tf.topk(logits, top); // [n, top] each
+        return { logprobs: values.sub(tf.logSumExp(logits, -1, true)), indices }; // log softmax of the best [n, top]
+      });
+      try {
+        const [logprobs, indices] = await Promise.all([best.logprobs.data(), best.indices.data()]);
+        for (let r = 0; r < n; r++) {
+          rows.push(Array.from({ length: top }, (_, j) => ({ id: indices[r * top + j], logprob: logprobs[r * top + j] })));
+        }
+      } finally {
+        tf.dispose([best.logprobs, best.indices]);
+      }
+    }
+    return rows;
+  }
+
   dispose(): void {
     if (this.weights) disposeWeights(this.weights);
     this.headT?.dispose();
@@ -108,15 +220,18 @@ export class GPT2 {
     this.weights = undefined;
   }
 
-  /** Embeddings and the transformer blocks: ids [B][T] at positions start.. → hidden states [B, T, C]. */
-  private transform(w: GPT2Weights, ids: number[][], start: number, cache?: LayerKVCache): tf.Tensor3D {
+  /**
+   * Embeddings and the transformer blocks: ids [B][T] at positions start.. → hidden states [B, T, C].
+   * `layers` < n_layer stops early: the residual stream entering block `layers`.
+   */
+  private transform(w: GPT2Weights, ids: number[][], start: number, cache?: LayerKVCache, layers = w.h.length): tf.Tensor3D {
     const B = ids.length;
     const T = ids[0].length;
     const tokens = tf.tensor2d(ids, [B, T], 'int32'); // [B, T]
     const positions = tf.range(start, start + T, 1, 'int32'); // [T]
     let x = tf.gather(w.wte, tokens).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
     const mask = causalMask(T, start + T); // [T, S] or none
-    w.h.forEach((weights, layer) => {
+    w.h.slice(0, layers).forEach((weights, layer) => {
       x = block(x, weights, this.config, mask, cache && { store: cache, layer }); // [B, T, C]
     });
     return x;
@@ -156,6 +271,19 @@ export class GPT2 {
       throw new RangeError(`sequence would be ${total} tokens long, more than this ${cache ? 'cache holds' : 'model reads'} (${limit}; n_positions=${nPositions})`);
     }
     return T;
+  }
+
+  /** The analysis pass reads one sequence: an array of 1..n_positions ids in the vocabulary. Returns T. */
+  private checkSequence(ids: number[], what: string): number {
+    if (!Array.isArray(ids) || ids.length === 0) throw new RangeError(`${what} needs a sequence of at least one token id`);
+    return this.checkIds([ids]);
+  }
+
+  private checkLayer(layer: number): void {
+    const { nLayer } = this.config;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= nLayer) {
+      throw new RangeError(`layer must be an integer from 0 to ${nLayer - 1} (0-based; this model has ${nLayer} layers), got ${layer}`);
+    }
   }
 
   private live(): GPT2Weights {

@@ -16,6 +16,13 @@ export interface KVCache {
   readonly capacity: number;
   /** Batch 1 → n copies (num_return_sequences: prefill the prompt once, then share it). The original stays valid; dispose both. */
   repeat(n: number): KVCache;
+  /**
+   * A new batch-1 cache holding the first `length` positions of batch row `row` (0-based), with
+   * room for `capacity` positions (>= length), of the same kind as this one: a branch continues
+   * from there without running those positions through the model again. This cache is unchanged
+   * and stays usable; dispose both.
+   */
+  fork(row: number, length: number, capacity: number): KVCache;
   dispose(): void;
 }
 
@@ -68,6 +75,19 @@ export function checkRepeat(batchSize: number, n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`KVCache.repeat(n) needs a positive integer, got ${n}`);
 }
 
+/** fork(row, length, capacity) copies a row that exists, at most the positions it holds, into room for them. */
+export function checkFork(cache: KVCache, row: number, length: number, capacity: number): void {
+  if (!Number.isInteger(row) || row < 0 || row >= cache.batchSize) {
+    throw new RangeError(`KVCache.fork: row must be an integer from 0 to ${cache.batchSize - 1} (this cache holds ${cache.batchSize} sequences), got ${row}`);
+  }
+  if (!Number.isInteger(length) || length < 0 || length > cache.length) {
+    throw new RangeError(`KVCache.fork: length must be an integer from 0 to ${cache.length} (the positions this cache holds), got ${length}`);
+  }
+  if (!Number.isInteger(capacity) || capacity < Math.max(1, length)) {
+    throw new RangeError(`KVCache.fork: capacity must be an integer of at least ${Math.max(1, length)} (the positions copied), got ${capacity}`);
+  }
+}
+
 export function isLayerKVCache(cache: KVCache): cache is LayerKVCache {
   return typeof (cache as LayerKVCache).attend === 'function' && typeof (cache as LayerKVCache).advance === 'function';
 }
@@ -113,6 +133,18 @@ export class ConcatKVCache implements LayerKVCache {
     copy.keys = this.keys.map(tile);
     copy.values = this.values.map(tile);
     copy.filled = this.filled;
+    return copy;
+  }
+
+  fork(row: number, length: number, capacity: number): KVCache {
+    this.assertLive();
+    checkFork(this, row, length, capacity);
+    const copy = new ConcatKVCache(this.nLayer, 1, capacity);
+    // Nothing writes into these tensors (a step concatenates new ones), so slices are safe to share.
+    const cut = (t: tf.Tensor4D | undefined) => (t && length > 0 ? tf.keep(tf.slice(t, [row, 0, 0, 0], [1, -1, length, -1])) : undefined); // [1, H, length, D]
+    copy.keys = this.keys.map(cut);
+    copy.values = this.values.map(cut);
+    copy.filled = length;
     return copy;
   }
 
@@ -208,6 +240,15 @@ export class InPlaceKVCache implements LayerKVCache {
       for (let b = 0; b < n; b++) copy.store!.copySlot(store, layer, layer * n + b, this.filled);
     }
     copy.filled = this.filled;
+    return copy;
+  }
+
+  fork(row: number, length: number, capacity: number): KVCache {
+    const store = this.live();
+    checkFork(this, row, length, capacity);
+    const copy = new InPlaceKVCache(this.shape, 1, capacity);
+    for (let layer = 0; layer < this.shape.nLayer; layer++) copy.store!.copySlot(store, layer * this.batchSize + row, layer, length);
+    copy.filled = length;
     return copy;
   }
 

@@ -60,6 +60,24 @@ export function causalMask(T: number, S: number): tf.Tensor2D | undefined {
 /** Keys and values [B, H, T, D] of new positions → those of every position, [B, H, S, D] (a cache's append). */
 export type RememberKV = (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v: tf.Tensor4D };
 
+/** c_attn's output qkv [B, T, 3C] → queries, keys and values split into heads, 3 × [B, H, T, D]. */
+export function splitHeads(qkv: tf.Tensor3D, nHead: number): tf.Tensor4D[] {
+  const [B, T, threeC] = qkv.shape;
+  const D = threeC / 3 / nHead;
+  // [B, T, C] → [B, H, T, D]. With one new position the transpose only relabels axes, so a
+  // reshape does it without a copy (tfjs-wasm's Transpose costs as much as a small matmul).
+  const split = (t: tf.Tensor) =>
+    (T === 1 ? t.reshape([B, nHead, 1, D]) : t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3])) as tf.Tensor4D; // [B, H, T, D]
+  return tf.split(qkv, 3, -1).map(split); // 3 × [B, H, T, D]
+}
+
+/** Each query's softmaxed weights over the keys: q [B, H, T, D], k [B, H, S, D] → [B, H, T, S]; the mask hides the future. */
+export function attentionWeights(q: tf.Tensor4D, k: tf.Tensor4D, mask: tf.Tensor2D | undefined): tf.Tensor4D {
+  const D = q.shape[3];
+  const scores = tf.matMul(q.mul(1 / Math.sqrt(D)), k, false, true); // [B, H, T, S]
+  return tf.softmax(mask ? scores.add(mask) : scores) as tf.Tensor4D; // [B, H, T, S]
+}
+
 /**
  * Scaled dot-product attention per head, in tfjs ops: qkv [B, T, 3C] (c_attn's output) → [B, T, C].
  * `remember` adds the new keys and values to the past ones (the concat cache); without it the
@@ -68,18 +86,21 @@ export type RememberKV = (k: tf.Tensor4D, v: tf.Tensor4D) => { k: tf.Tensor4D; v
 export function causalSelfAttention(qkv: tf.Tensor3D, nHead: number, mask: tf.Tensor2D | undefined, remember?: RememberKV): tf.Tensor3D {
   const [B, T, threeC] = qkv.shape;
   const C = threeC / 3;
-  const D = C / nHead;
-  // [B, T, C] → [B, H, T, D]. With one new position the transpose only relabels axes, so a
-  // reshape does it without a copy (tfjs-wasm's Transpose costs as much as a small matmul).
-  const splitHeads = (t: tf.Tensor) =>
-    (T === 1 ? t.reshape([B, nHead, 1, D]) : t.reshape([B, T, nHead, D]).transpose([0, 2, 1, 3])) as tf.Tensor4D; // [B, H, T, D]
-
-  const [q, k, v] = tf.split(qkv, 3, -1).map(splitHeads); // 3 × [B, H, T, D]
+  const [q, k, v] = splitHeads(qkv, nHead); // 3 × [B, H, T, D]
   const past = remember ? remember(k, v) : { k, v }; // [B, H, S, D] each
-  const scores = tf.matMul(q.mul(1 / Math.sqrt(D)), past.k, false, true); // [B, H, T, S]
-  const attended = tf.softmax(mask ? scores.add(mask) : scores) as tf.Tensor4D; // [B, H, T, S]
+  const attended = attentionWeights(q, past.k, mask); // [B, H, T, S]
   const heads = tf.matMul(attended, past.v); // [B, H, T, D]
   return (T === 1 ? heads : heads.transpose([0, 2, 1, 3])).reshape([B, T, C]) as tf.Tensor3D; // [B, T, C]
+}
+
+/**
+ * What a block's attention looks at, for the analysis pass: x [B, T, C], the residual stream
+ * entering the block → the softmaxed probabilities of every head, [B, H, T, T].
+ */
+export function attentionProbabilities(x: tf.Tensor3D, { ln_1, attn }: BlockWeights, config: GPT2Config, mask: tf.Tensor2D | undefined): tf.Tensor4D {
+  const qkv = conv1d(layerNorm(x, ln_1, config.layerNormEpsilon), attn.c_attn); // [B, T, 3C]
+  const [q, k] = splitHeads(qkv, config.nHead); // 2 × [B, H, T, D]
+  return attentionWeights(q, k, mask); // [B, H, T, T]
 }
 
 /** Masked multi-head self-attention; with a cache, over every cached position too (and it stores this step's keys and values). */

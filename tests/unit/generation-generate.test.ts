@@ -64,6 +64,7 @@ class ScriptedModel implements GenerationModel {
       batchSize, capacity, length, steps,
       advanceTo(n: number) { if (n > capacity) throw new RangeError('over capacity'); this.length = n; this.steps++; },
       repeat(n: number) { return model.makeCache(n, capacity, cache.length, cache.steps); },
+      fork(_row: number, length: number, forkCapacity: number) { return model.makeCache(1, forkCapacity, length, cache.steps); },
       dispose() { if (!disposed) { disposed = true; model.liveCaches--; } },
     };
     return cache;

@@ -4,7 +4,9 @@
  * program and read by the attention program over the filled length only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkRepeat, type KVCache } from '../../model/kvCache';
+import { checkFork, checkRepeat, type KVCache } from '../../model/kvCache';
+import { MAX_ATTENTION_POSITIONS } from './attention';
+import { forkKVCacheBuffer } from './kvCacheFork';
 import { webgpuBackend } from './program';
 
 export class WebGPUKVCache implements KVCache {
@@ -45,6 +47,21 @@ export class WebGPUKVCache implements KVCache {
     const tiled = this.buffers.map((b) => tf.keep(tf.tile(b, [1, n, 1]))); // [2, n, H·capacity·D]
     const copy = new WebGPUKVCache(this.nLayer, this.nHead, this.headDim, n, this.capacity, tiled);
     copy.filled = this.filled;
+    return copy;
+  }
+
+  /** A batch-1 copy of row `row`'s first `length` positions, in new buffers of `capacity` positions (one copy program per layer). */
+  fork(row: number, length: number, capacity: number): KVCache {
+    this.assertLive();
+    checkFork(this, row, length, capacity);
+    if (capacity > MAX_ATTENTION_POSITIONS) {
+      throw new RangeError(`KVCache.fork: the WebGPU cache holds at most ${MAX_ATTENTION_POSITIONS} positions, got capacity ${capacity}`);
+    }
+    const buffers = this.buffers.map((b) => tf.keep(length > 0
+      ? forkKVCacheBuffer(b, row, length, this.nHead, this.headDim, this.capacity, capacity)
+      : uninitializedGPUTensor([2, 1, this.nHead * capacity * this.headDim])));
+    const copy = new WebGPUKVCache(this.nLayer, this.nHead, this.headDim, 1, capacity, buffers);
+    copy.filled = length;
     return copy;
   }
 

@@ -1,5 +1,7 @@
 /**
- * `generate --prompt T`: continue a prompt with the model, streaming tokens as they are chosen.
+ * `generate --prompt T` (or `--ids 1,2,3`): continue a prompt with the model, streaming tokens as
+ * they are chosen. `--ids` gives the prompt as token ids, so a run (a branch of the page, say) can
+ * be replayed exactly.
  *
  *   npm run cli -- generate --prompt "Watson, you are" --seed 42 --num-return-sequences 3
  *
@@ -11,17 +13,18 @@ import {
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, parseOptions, requireString } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, idsOption, parseOptions } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
-const USAGE = 'usage: generate --prompt TEXT [--max-new-tokens N | --max-length N] [--greedy] ' +
+const USAGE = 'usage: generate (--prompt TEXT | --ids ID,ID,...) [--max-new-tokens N | --max-length N] [--greedy] ' +
   '[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] ' +
   `[--num-return-sequences N] [--stop TEXT]... [--top-logprobs N] ${MODEL_USAGE}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
   prompt: { type: 'string' },
+  ids: { type: 'string' },
   'max-new-tokens': { type: 'string' },
   'max-length': { type: 'string' },
   greedy: { type: 'boolean', default: false },
@@ -90,10 +93,10 @@ export function generationOptions(values: Values): { options: GenerationOptions;
 
 export const generateCommand: CliCommand = {
   name: 'generate',
-  summary: 'continue --prompt, sampling like the notebook (top-k 50, top-p 0.95) or --greedy, streamed',
+  summary: 'continue --prompt (or --ids), sampling like the notebook (top-k 50, top-p 0.95) or --greedy, streamed',
   async run(argv) {
     const values = parseOptions(argv, OPTIONS, USAGE);
-    const prompt = requireString(values.prompt, 'prompt', USAGE);
+    const prompt = promptOption(values);
     const { options, notes } = generationOptions(values);
     try {
       validateOptions(options); // before the model loads: a typo should not cost a download
@@ -199,6 +202,16 @@ function displayWidth(text: string): number {
   let width = 0;
   for (const ch of text) width += /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{1F300}-\u{1FAFF}\u{20000}-\u{3FFFD}]/u.test(ch) ? 2 : 1;
   return width;
+}
+
+/** The prompt: exactly one of --prompt TEXT and --ids ID,ID,... */
+function promptOption(values: Values): string | number[] {
+  if (values.prompt !== undefined && values.ids !== undefined) {
+    throw new UsageError('give the prompt as --prompt TEXT or as --ids ID,ID,..., not both', USAGE);
+  }
+  if (values.ids !== undefined) return idsOption(values.ids, 'ids', USAGE);
+  if (values.prompt === undefined) throw new UsageError('missing the prompt: give --prompt TEXT or --ids ID,ID,...', USAGE);
+  return values.prompt;
 }
 
 /** --top-logprobs N: null when not given. */
