@@ -20,24 +20,16 @@ import {
   generateOptions, initialSettings, linkHub, settingsFromStorage, settingsToSearch, settingsToStorage, STORAGE_KEY, type Settings,
 } from './settings';
 import { StatusLine } from './components/StatusLine';
-import { loadTokenTexts, useTokenTexts } from './tokenText';
+import { branchPaneKey, historyBefore, panesOf, runPaneKey } from './panes';
+import { AttentionPanel } from './components/AttentionPanel';
+import { LayerLens } from './components/LayerLens';
+import { loadTokenTexts, useTokenTexts, visibleText } from './tokenText';
 import { useGenerationWorker } from './useGenerationWorker';
 
-/** The inspector's selection: a pane and a token in it (null: follow the pane's newest token). */
+/** The inspector's selection: a pane (PaneView.key) and a token in it (null: follow the pane's newest token). */
 interface Selection {
-  sequence: number;
+  pane: string;
   index: number | null;
-}
-
-/** History (prompt and earlier tokens) per token, computed once: a token object belongs to one run and one position. */
-const histories = new WeakMap<RunToken, number[]>();
-function historyBefore(token: RunToken, promptIds: readonly number[], sequence: readonly RunToken[], index: number): number[] {
-  let history = histories.get(token);
-  if (!history) {
-    history = [...promptIds, ...sequence.slice(0, index).map((t) => t.id)];
-    histories.set(token, history);
-  }
-  return history;
 }
 
 /** A page opened on a model that is a bigger download than this asks first (a link can name gpt2-xl). */
@@ -93,7 +85,7 @@ export function App() {
   const [hubOffer, setHubOffer] = useState<string | null>(startup.hubOffer);
   /** A link's model that is a big download, waiting for the person to say so. */
   const [downloadOffer, setDownloadOffer] = useState<(ModelChoice & { bytes: number }) | null>(null);
-  const { state, load, generate, stop, workerGeneration } = useGenerationWorker(settings.backend);
+  const { state, load, generate, stop, branch, closeBranch, analyze, workerGeneration } = useGenerationWorker(settings.backend);
   /** The model in use: what a new worker (another backend) loads. Settings follow it once it has loaded. */
   const modelToLoad = useRef<ModelChoice | null>(null);
   /** The load in flight: a load is a transaction, so nothing about it is kept until it succeeds. */
@@ -222,54 +214,91 @@ export function App() {
   }, [startGeneration, running, stop]);
 
   const { run } = state;
-  const panes = run.outputs.length > 0 ? run.outputs : [];
+  const panes = useMemo(() => panesOf(state), [state.run, state.branches]); // eslint-disable-line react-hooks/exhaustive-deps
   const textOf = useTokenTexts();
   const [showTokens, setShowTokens] = useState(false);
   const [surprise, setSurprise] = useState(false);
 
   // The inspector follows the newest token of pane 1 when a run starts.
-  const [selection, setSelection] = useState<Selection>({ sequence: 0, index: null });
+  const [selection, setSelection] = useState<Selection>({ pane: runPaneKey(0), index: null });
   const [selectionRun, setSelectionRun] = useState(run.requestId);
   if (selectionRun !== run.requestId) {
     setSelectionRun(run.requestId);
-    setSelection({ sequence: 0, index: null });
+    setSelection({ pane: runPaneKey(0), index: null });
   }
-  const runRef = useRef(run);
-  runRef.current = run;
-  /** One stable callback per pane, so a token's element re-renders only when it changes. */
-  const selectors = useMemo(
-    () => Array.from({ length: 64 }, (_, sequence) => (index: number) => {
-      const current = runRef.current;
-      const last = (current.tokens[sequence]?.length ?? 0) - 1;
-      const streaming = current.status === 'running' || current.status === 'stopping';
-      setSelection({ sequence, index: streaming && index === last ? null : index });
-    }),
-    [],
-  );
+  const panesRef = useRef(panes);
+  panesRef.current = panes;
+  /** One stable callback per pane key, so a token's element re-renders only when it changes. */
+  const selectors = useRef(new Map<string, (index: number) => void>());
+  const selectorFor = (key: string) => {
+    let select = selectors.current.get(key);
+    if (!select) {
+      select = (index: number) => {
+        const pane = panesRef.current.find((p) => p.key === key);
+        const last = (pane?.tokens.length ?? 0) - 1;
+        setSelection({ pane: key, index: pane?.streaming && index === last ? null : index });
+      };
+      selectors.current.set(key, select);
+    }
+    return select;
+  };
 
-  const sequenceTokens = run.tokens[selection.sequence] ?? [];
-  const selectedIndex = selection.index ?? sequenceTokens.length - 1;
-  const selectedToken: RunToken | undefined = sequenceTokens[selectedIndex];
-  const promptIds = run.promptIds;
+  const selectedPane = panes.find((p) => p.key === selection.pane) ?? panes[0];
+  const paneTokens = selectedPane?.tokens ?? [];
+  const selectedIndex = selection.index ?? paneTokens.length - 1;
+  const selectedToken: RunToken | undefined = paneTokens[selectedIndex];
   const following = selection.index === null;
   const inspected = useMemo<InspectedStep | null>(() => {
-    if (!selectedToken || !promptIds) return null;
+    if (!selectedPane || !selectedToken || !selectedPane.promptIds) return null;
     return {
-      sequence: selection.sequence, index: selectedIndex, following, token: selectedToken, promptLength: promptIds.length,
-      history: historyBefore(selectedToken, promptIds, run.tokens[selection.sequence], selectedIndex),
+      paneName: selectedPane.name, index: selectedIndex, following, token: selectedToken, promptLength: selectedPane.promptIds.length,
+      history: historyBefore(selectedPane, selectedIndex),
     };
-    // run.tokens changes with every token; the history before a given token object never does.
-  }, [selectedToken, promptIds, selection.sequence, selectedIndex, following]); // eslint-disable-line react-hooks/exhaustive-deps
+    // panes change with every token; the history before a given token object never does.
+  }, [selectedToken, selectedPane?.key, selectedIndex, following]); // eslint-disable-line react-hooks/exhaustive-deps
   const sliders = useMemo(
     () => samplerSettings(settings),
     [settings.temperature, settings.topK, settings.topP, settings.minP, settings.repetitionPenalty], // eslint-disable-line react-hooks/exhaustive-deps
   );
+  const runRef = useRef(run);
+  runRef.current = run;
+  const selectedRef = useRef({ pane: selectedPane, step: inspected });
+  selectedRef.current = { pane: selectedPane, step: inspected };
   const useRunSettings = useCallback(() => {
-    const o = runRef.current.options;
+    const o = selectedRef.current.pane?.options;
     if (!o) return;
     setSettings((s) => ({ ...s, temperature: o.temperature, topK: o.top_k, topP: o.top_p, minP: o.min_p, repetitionPenalty: o.repetition_penalty }));
   }, []);
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
+
+  /**
+   * Branch: continue the selected pane from the inspected step with `tokenId` forced there, under
+   * the sliders' settings and the pane's seed; the worker forks the pane's KV cache when it kept it.
+   */
+  const startBranch = useCallback(async (tokenId: number) => {
+    const { pane, step } = selectedRef.current;
+    if (!pane || !step) return;
+    const inspection = step.token.inspection;
+    const texts = await loadTokenTexts();
+    const piece = texts(tokenId);
+    const at = inspection ? Array.from(inspection.logits.ids).indexOf(tokenId) : -1;
+    const forced: RunToken = { id: tokenId, text: piece };
+    if (inspection && at >= 0) {
+      forced.inspection = { ...inspection, logprob: inspection.logits.logits[at] - inspection.logits.logSumExp, rank: at + 1, draw: null };
+    }
+    const origin = `${pane.name} › token ${step.index + 1} › "${visibleText(piece)}"`;
+    const options = { ...generateOptions(settingsRef.current), num_return_sequences: 1, seed: pane.seed ?? settingsRef.current.seed };
+    const id = branch(
+      {
+        origin, parent: pane.key, step: step.index, prefixIds: step.history, options, tokens: [forced],
+        prefixText: pane.promptText + pane.tokens.slice(0, step.index).map((t) => t.text).join(''),
+      },
+      pane.source,
+    );
+    setSelection({ pane: branchPaneKey(id), index: null });
+  }, [branch]);
+  const settingsRef = useRef(settings);
+  settingsRef.current = settings;
 
   // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
   const vocabSize = state.model.info?.vocabSize;
@@ -385,21 +414,24 @@ export function App() {
             </div>
           ) : (
             <div className={`outputs count-${panes.length}`}>
-              {panes.map((_, index) => (
+              {panes.map((pane, index) => (
                 <OutputPane
-                  key={`${run.requestId}-${index}`}
-                  index={index}
-                  prompt={run.prompt}
-                  promptIds={run.promptIds}
-                  tokens={run.tokens[index] ?? []}
-                  streaming={running}
-                  finishReason={run.finishReasons[index]}
-                  selectedIndex={selection.sequence === index && selectedToken ? selectedIndex : null}
-                  onSelect={selectors[index]}
+                  key={`${run.requestId}-${pane.key}`}
+                  name={pane.name}
+                  label={pane.label}
+                  prompt={pane.promptText}
+                  promptIds={pane.promptIds}
+                  tokens={pane.tokens}
+                  streaming={pane.streaming}
+                  finishReason={pane.finishReason}
+                  selectedIndex={selectedPane?.key === pane.key && selectedToken ? selectedIndex : null}
+                  onSelect={selectorFor(pane.key)}
                   showTokens={showTokens}
                   surprise={surprise}
-                  departure={departed ? departed[index] : undefined}
+                  departure={departed && !pane.branch ? departed[index] : undefined}
                   textOf={textOf}
+                  forcedFirst={pane.branch !== undefined}
+                  onClose={pane.branch ? () => closeBranch(pane.branch!.requestId) : undefined}
                 />
               ))}
             </div>
@@ -407,16 +439,29 @@ export function App() {
           <StatsPanel state={state} />
         </section>
 
-        <TokenInspector
-          step={inspected}
-          count={sequenceTokens.length}
-          runOptions={run.options}
-          settings={sliders}
-          vocabSize={state.model.info?.vocabSize ?? 50257}
-          textOf={textOf}
-          onUseRunSettings={useRunSettings}
-          running={running}
-        />
+        <div className="side">
+          <TokenInspector
+            step={inspected}
+            count={paneTokens.length}
+            runOptions={selectedPane?.options ?? null}
+            settings={sliders}
+            vocabSize={state.model.info?.vocabSize ?? 50257}
+            textOf={textOf}
+            onUseRunSettings={useRunSettings}
+            onBranch={startBranch}
+            running={selectedPane?.streaming ?? false}
+          />
+          <LayerLens step={inspected} lens={state.lens} onAnalyze={(ids) => analyze(ids, 'lens')} textOf={textOf} />
+          <AttentionPanel
+            pane={selectedPane}
+            nLayer={state.model.info?.nLayer ?? 1}
+            nHead={state.model.info?.nHead ?? 1}
+            attention={state.attention}
+            onAnalyze={(ids, layer) => analyze(ids, 'attention', layer)}
+            textOf={textOf}
+            busy={selectedPane?.streaming ?? false}
+          />
+        </div>
       </main>
     </div>
   );

@@ -3,7 +3,7 @@
  * bookkeeping (which request a token belongs to, live tokens/s) is pure and unit-tested.
  */
 import type {
-  BackendInfo, FinishReason, FromWorker, GenerateOptions, GenerationStats, LoadProgress, ModelInfo, TokenInspection,
+  BackendInfo, FinishReason, FromWorker, GenerateOptions, GenerationStats, LensEntry, LoadProgress, ModelInfo, TokenInspection,
 } from '../worker/protocol';
 
 export interface ModelState {
@@ -65,8 +65,45 @@ export interface RunState {
   error: string | null;
 }
 
+/** A pane continued from one step of another pane with a chosen token forced (Branch in the inspector). */
+export interface BranchState {
+  requestId: number;
+  /** Where it came from, as its heading shows it: `Output 1 › token 7 › "␣the"`. */
+  origin: string;
+  /** The pane it branched from, and the 0-based token index there. */
+  parent: string;
+  step: number;
+  /** The text before the branch's tokens: the parent's prompt and its tokens before the step. */
+  prefixText: string;
+  /** The ids before the forced token. */
+  prefixIds: number[];
+  options: GenerateOptions;
+  status: 'running' | 'stopping' | 'done' | 'stopped' | 'error';
+  /** The forced token first (with the parent step's inspection), then the tokens the branch wrote. */
+  tokens: RunToken[];
+  finishReason: FinishReason | null;
+  error: string | null;
+  /** Prefix positions the worker took from the parent run's KV cache instead of a prefill; null until done. */
+  reusedPositions: number | null;
+}
+
+/** The latest analysis the page asked for, and its answer. */
+export interface AnalysisState {
+  requestId: number;
+  kind: 'attention' | 'lens' | null;
+  status: 'idle' | 'running' | 'done' | 'error';
+  attention: { layer: number; heads: number; length: number; probabilities: Float32Array } | null;
+  lens: LensEntry[][][] | null;
+  error: string | null;
+}
+
 export interface AppState {
   backend: BackendInfo | null;
+  /** Branches of the current run (cleared by a new run). */
+  branches: BranchState[];
+  /** The attention view's latest request, and the logit lens's (they run independently). */
+  attention: AnalysisState;
+  lens: AnalysisState;
   /** The last run that produced tokens before the current one: what "compare with the last run" compares with. */
   previousRun: RunRecord | null;
   /** A failure outside any request: no backend could start, the GPU was lost, the worker died. */
@@ -84,8 +121,10 @@ export const initialRunState: RunState = {
   firstTokenMs: null, lastTokenMs: null, stats: null, finishReasons: [], error: null,
 };
 
+export const initialAnalysisState: AnalysisState = { requestId: 0, kind: null, status: 'idle', attention: null, lens: null, error: null };
+
 export const initialAppState: AppState = {
-  backend: null, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
+  backend: null, branches: [], attention: initialAnalysisState, lens: initialAnalysisState, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
 };
 
 export type AppAction =
@@ -94,6 +133,9 @@ export type AppAction =
   | { type: 'load-started'; id: number; label: string }
   | { type: 'generate-started'; id: number; prompt: string; options: GenerateOptions }
   | { type: 'stop-requested' }
+  | { type: 'branch-started'; branch: Omit<BranchState, 'status' | 'finishReason' | 'error' | 'reusedPositions'> }
+  | { type: 'branch-closed'; id: number }
+  | { type: 'analysis-started'; id: number; kind: 'attention' | 'lens' }
   | { type: 'message'; message: FromWorker }
   /** Several messages in arrival order, applied as one update (tokens come in bursts). */
   | { type: 'messages'; messages: FromWorker[] };
@@ -119,6 +161,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       const n = action.options.num_return_sequences;
       return {
         ...state,
+        branches: [],
         previousRun: recordOf(state.run) ?? state.previousRun,
         run: {
           ...initialRunState, status: 'running', requestId: action.id, prompt: action.prompt, options: action.options,
@@ -128,6 +171,14 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     }
     case 'stop-requested':
       return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'stopping' } } : state;
+    case 'branch-started':
+      return { ...state, branches: [...state.branches, { ...action.branch, status: 'running', finishReason: null, error: null, reusedPositions: null }] };
+    case 'branch-closed':
+      return { ...state, branches: state.branches.filter((b) => b.requestId !== action.id) };
+    case 'analysis-started': {
+      const key = action.kind;
+      return { ...state, [key]: { ...state[key], requestId: action.id, kind: action.kind, status: 'running', error: null } };
+    }
     case 'message':
       return onMessage(state, action.message);
     case 'messages':
@@ -145,9 +196,47 @@ function isActive(run: RunState): boolean {
   return run.status === 'running' || run.status === 'stopping';
 }
 
+/** A message for one of the branches, or null when it belongs to none. */
+function onBranchMessage(state: AppState, message: FromWorker): AppState | null {
+  if (!('id' in message) || message.id === undefined) return null;
+  const index = state.branches.findIndex((b) => b.requestId === message.id);
+  if (index < 0) return null;
+  const branch = state.branches[index];
+  let next: BranchState = branch;
+  switch (message.type) {
+    case 'token': {
+      const token: RunToken = { id: message.tokenId, text: message.text };
+      if (message.inspection) token.inspection = message.inspection;
+      next = { ...branch, tokens: [...branch.tokens, token] };
+      break;
+    }
+    case 'done': {
+      const reason = message.stats.finishReasons[0] ?? null;
+      next = { ...branch, status: reason === 'abort' ? 'stopped' : 'done', finishReason: reason, reusedPositions: message.stats.reusedPositions };
+      break;
+    }
+    case 'error':
+      next = { ...branch, status: 'error', error: message.message };
+      break;
+    default:
+      return state;
+  }
+  const branches = state.branches.slice();
+  branches[index] = next;
+  return { ...state, branches };
+}
+
 function onMessage(state: AppState, message: FromWorker): AppState {
   const { model, run } = state;
+  const forBranch = onBranchMessage(state, message);
+  if (forBranch) return forBranch;
   switch (message.type) {
+    case 'attention':
+      if (message.id !== state.attention.requestId) return state;
+      return { ...state, attention: { ...state.attention, status: 'done', attention: { ...message } } };
+    case 'lens':
+      if (message.id !== state.lens.requestId) return state;
+      return { ...state, lens: { ...state.lens, status: 'done', lens: message.layers } };
     case 'backend':
       return { ...state, backend: message.info, workerError: null };
     case 'load-progress':
@@ -207,6 +296,10 @@ function onMessage(state: AppState, message: FromWorker): AppState {
         return { ...state, run: { ...run, status: 'error', error: message.message } };
       }
       if (message.phase === 'backend') return { ...state, workerError: message.message };
+      if (message.phase === 'analyze') {
+        const key = message.id === state.attention.requestId ? 'attention' : message.id === state.lens.requestId ? 'lens' : null;
+        return key ? { ...state, [key]: { ...state[key], status: 'error', error: message.message } } : state;
+      }
       return state;
   }
 }

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
 import type { FromWorker, GenerateOptions, ModelSpec } from '../worker/protocol';
 import { DEFAULT_INSPECT_TOP } from '../model/stepLogits';
-import { appReducer, initialAppState } from './appState';
+import { appReducer, initialAppState, type BranchState } from './appState';
 
 /** Longest a token waits before the page shows it (about one frame). */
 const TOKEN_BATCH_MS = 16;
@@ -82,6 +82,32 @@ export function useGenerationWorker(backendRequest: string) {
     client.current?.post({ type: 'abort', id: runningId.current });
   }, []);
 
+  /** Starts a branch: `branch` says where it came from; the model reads its prefix ids and the forced token. */
+  const branch = useCallback((info: Omit<BranchState, 'requestId' | 'status' | 'finishReason' | 'error' | 'reusedPositions'>, branchOf: { request: number; sequence: number } | null) => {
+    const id = nextId.current++;
+    dispatch({ type: 'branch-started', branch: { ...info, requestId: id } });
+    const forced = info.tokens[0].id;
+    client.current?.post({
+      type: 'generate', id, prompt: info.prefixText, promptIds: [...info.prefixIds, forced], options: info.options,
+      inspectTop: DEFAULT_INSPECT_TOP, branchOf: branchOf ?? { request: -1, sequence: 0 },
+    });
+    return id;
+  }, []);
+
+  /** Stops a branch if it still runs, and removes its pane. */
+  const closeBranch = useCallback((id: number) => {
+    client.current?.post({ type: 'abort', id });
+    dispatch({ type: 'branch-closed', id });
+  }, []);
+
+  /** Asks for an analysis pass over `ids`; the answer lands in state.attention or state.lens. */
+  const analyze = useCallback((ids: number[], analysis: 'attention' | 'lens', layer?: number) => {
+    const id = nextId.current++;
+    dispatch({ type: 'analysis-started', id, kind: analysis });
+    client.current?.post({ type: 'analyze', id, ids, analysis, ...(layer === undefined ? {} : { layer }) });
+    return id;
+  }, []);
+
   /** Changes each time a new worker starts, so callers can (re)load a model into it. */
-  return { state, load, generate, stop, workerGeneration: generation };
+  return { state, load, generate, stop, branch, closeBranch, analyze, workerGeneration: generation };
 }

@@ -7,6 +7,7 @@ const PREFIX: Record<ErrorPhase, string> = {
   backend: 'No compute backend could start',
   load: 'The model could not be loaded',
   generate: 'Generation failed',
+  analyze: 'The analysis failed',
 };
 
 /** A message the page can show as-is. */

@@ -4,10 +4,11 @@
  * Only plain, structured-cloneable data crosses (plus File objects for local checkpoints).
  */
 import type { TokenInspection } from '../generation/generate';
+import type { LensEntry } from '../model/gpt2';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { LoadProgress, ModelSpec, TokenInspection };
+export type { LensEntry, LoadProgress, ModelSpec, TokenInspection };
 
 /** The sampling settings, with Hugging Face `generate()` names and meanings. */
 export interface GenerateOptions {
@@ -47,10 +48,28 @@ export interface GenerateRequest {
   options: GenerateOptions;
   /** Send a TokenInspection with this many top logits with every token (the token inspector); 0 or absent: none. */
   inspectTop?: number;
+  /** A branch: the model reads these ids instead of `prompt` (which is then only shown). */
+  promptIds?: number[];
+  /**
+   * A branch of sequence `sequence` of request `request`: it runs at once, beside any run still
+   * streaming, and reuses that request's kept KV cache for the shared prefix when the worker has it.
+   */
+  branchOf?: { request: number; sequence: number };
+}
+
+/** An analysis pass over one sequence of ids, on demand. */
+export interface AnalyzeRequest {
+  type: 'analyze';
+  id: number;
+  ids: number[];
+  /** 'attention': one layer's softmaxed attention, all heads; 'lens': every layer's top 5 at every position. */
+  analysis: 'attention' | 'lens';
+  /** 0-based, for 'attention'. */
+  layer?: number;
 }
 export interface AbortRequest { type: 'abort'; id: number }
 
-export type ToWorker = InitRequest | LoadRequest | GenerateRequest | AbortRequest;
+export type ToWorker = InitRequest | LoadRequest | GenerateRequest | AnalyzeRequest | AbortRequest;
 
 // ---- worker → page ----
 
@@ -112,6 +131,8 @@ export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
 
 export interface GenerationStats {
   promptTokens: number;
+  /** Prompt positions whose keys and values came from an earlier run's cache (a branch), not a prefill. */
+  reusedPositions: number;
   droppedPromptTokens: number;
   prefillMs: number;
   firstTokenMs: number;
@@ -124,7 +145,22 @@ export interface GenerationStats {
 }
 export interface DoneMessage { type: 'done'; id: number; stats: GenerationStats }
 
-export type ErrorPhase = 'backend' | 'load' | 'generate';
+/** One layer's attention probabilities for an AnalyzeRequest. */
+export interface AttentionMessage {
+  type: 'attention';
+  id: number;
+  layer: number;
+  heads: number;
+  /** Tokens (T): queries and keys. */
+  length: number;
+  /** [head][query][key], row-major; each query's row sums to 1 and is 0 past the query. */
+  probabilities: Float32Array;
+}
+
+/** The logit lens for an AnalyzeRequest: [layer][position] → the 5 likeliest next tokens after that layer. */
+export interface LensMessage { type: 'lens'; id: number; layers: LensEntry[][][] }
+
+export type ErrorPhase = 'backend' | 'load' | 'generate' | 'analyze';
 export interface ErrorMessage {
   type: 'error';
   /** The request that failed; absent for failures outside a request (backend start, device loss). */
@@ -139,4 +175,5 @@ export interface ErrorMessage {
 }
 
 export type FromWorker =
-  | BackendMessage | LoadProgressMessage | LoadedMessage | StartedMessage | TokenMessage | DoneMessage | ErrorMessage;
+  | BackendMessage | LoadProgressMessage | LoadedMessage | StartedMessage | TokenMessage | DoneMessage | ErrorMessage
+  | AttentionMessage | LensMessage;

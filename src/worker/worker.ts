@@ -6,17 +6,18 @@
 import { selectBackend, type BackendSelection } from '../backend/select';
 import { generate } from '../generation';
 import type { GPT2 } from '../model/gpt2';
+import type { KVCache } from '../model/kvCache';
 import { BrowserModelCache, type ModelCache } from '../sources/cache';
 import { DownloadConfirmationError, isAbortError } from '../sources/errors';
 import { loadModel } from '../sources/loadModel';
 import { describeError } from './errors';
 import { modelInfo } from './modelInfo';
-import type { FromWorker, GenerateRequest, InitRequest, LoadRequest, ToWorker } from './protocol';
+import type { AnalyzeRequest, FromWorker, GenerateRequest, InitRequest, LoadRequest, ToWorker } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
-function post(message: FromWorker): void {
-  scope.postMessage(message);
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
 }
 
 let init: InitRequest | null = null;
@@ -28,7 +29,15 @@ let modelDescription: ReturnType<typeof modelInfo> | null = null;
 /** The request that loaded `model`, replayed if the GPU is lost and the model must move to another backend. */
 let lastLoad: LoadRequest | null = null;
 let loading: AbortController | null = null;
-let running: { id: number; controller: AbortController; model: GPT2 } | null = null;
+/** Generations in progress by request id: the main run, and any branches beside it. */
+const runs = new Map<number, { controller: AbortController; model: GPT2 }>();
+/**
+ * Finished runs' KV caches (generate()'s keepCache), newest last, so a branch can fork the prefix it
+ * shares with one instead of running it through the model again. Bounded in count and bytes.
+ */
+const keptCaches = new Map<number, { cache: KVCache; rows: number[][]; bytes: number }>();
+const MAX_KEPT_CACHES = 4;
+const MAX_KEPT_BYTES = 256 * 2 ** 20;
 /** Models replaced while a generation still used them: freed when it ends. */
 const retired = new Set<GPT2>();
 /** Generate requests stopped before they started. */
@@ -63,12 +72,19 @@ scope.addEventListener('message', (event: MessageEvent<ToWorker>) => {
       enqueueLoad(message);
       break;
     case 'generate':
-      enqueue(() => runGeneration(message));
+      // A branch starts at once, beside a run that may still be streaming; other runs take turns.
+      if (message.branchOf) void runGeneration(message);
+      else enqueue(() => runGeneration(message));
       break;
-    case 'abort':
-      if (running?.id === message.id) running.controller.abort();
+    case 'analyze':
+      void analyze(message);
+      break;
+    case 'abort': {
+      const run = runs.get(message.id);
+      if (run) run.controller.abort();
       else abortedBeforeStart.add(message.id);
       break;
+    }
   }
 });
 
@@ -93,7 +109,8 @@ async function startBackend(request: string | undefined, overrideReason?: string
 function onDeviceLost(why: string): void {
   const reason = `Not WebGPU because the WebGPU device was lost (${why}). Running on WebAssembly (tfjs wasm) instead.`;
   post({ type: 'error', phase: 'backend', message: `${reason} Reloading the model…` });
-  running?.controller.abort();
+  for (const run of runs.values()) run.controller.abort();
+  dropKeptCaches();
   model = null; // its tensors lived on the lost device
   modelDescription = null;
   backendReady = startBackend('wasm', reason);
@@ -112,9 +129,52 @@ function disposeQuietly(old: GPT2): void {
 function replaceModel(next: GPT2): void {
   const old = model;
   model = next;
+  dropKeptCaches(); // they hold the old model's keys and values
   if (!old) return;
-  if (running?.model === old) retired.add(old);
+  if ([...runs.values()].some((run) => run.model === old)) retired.add(old);
   else disposeQuietly(old);
+}
+
+function keepCache(id: number, cache: KVCache, rows: number[][], owner: GPT2): void {
+  if (owner !== model) {
+    cache.dispose(); // the model changed while this run finished
+    return;
+  }
+  const c = owner.config;
+  const bytes = 2 * c.nLayer * cache.capacity * c.nEmbd * 4 * cache.batchSize;
+  keptCaches.set(id, { cache, rows, bytes });
+  let total = [...keptCaches.values()].reduce((sum, k) => sum + k.bytes, 0);
+  for (const [oldest, kept] of keptCaches) {
+    if (keptCaches.size <= 1 || (keptCaches.size <= MAX_KEPT_CACHES && total <= MAX_KEPT_BYTES)) break;
+    kept.cache.dispose();
+    keptCaches.delete(oldest);
+    total -= kept.bytes;
+  }
+}
+
+function dropKeptCaches(): void {
+  for (const kept of keptCaches.values()) {
+    try {
+      kept.cache.dispose();
+    } catch {
+      // After a device loss the buffers are gone anyway.
+    }
+  }
+  keptCaches.clear();
+}
+
+/**
+ * For a branch: a fork of the kept cache of the run it branches from, holding every prompt id but
+ * the last (the forced token), when that run's row starts with them; otherwise null (prefill).
+ */
+function prefixFor(request: GenerateRequest, promptIds: number[]): KVCache | null {
+  const from = request.branchOf && keptCaches.get(request.branchOf.request);
+  const row = from?.rows[request.branchOf!.sequence];
+  const shared = promptIds.length - 1;
+  if (!from || !row || shared < 1 || row.length < shared) return null;
+  for (let i = 0; i < shared; i++) if (row[i] !== promptIds[i]) return null;
+  const capacity = Math.min(model!.config.nPositions, promptIds.length + request.options.max_new_tokens);
+  return from.cache.fork(request.branchOf!.sequence, shared, capacity);
 }
 
 async function load(request: LoadRequest): Promise<void> {
@@ -184,12 +244,17 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
   }
   const controller = new AbortController();
   if (abortedBeforeStart.delete(id)) controller.abort();
-  running = { id, controller, model };
+  const runModel = model;
+  runs.set(id, { controller, model: runModel });
   try {
-    const tokens = generate(model, request.prompt, request.options, {
+    const prefix = request.promptIds ? prefixFor(request, request.promptIds) : null;
+    const reusedPositions = prefix?.length ?? 0;
+    const tokens = generate(runModel, request.promptIds ?? request.prompt, request.options, {
       signal: controller.signal,
       inspectTop: request.inspectTop,
       onStart: ({ promptIds, droppedPromptTokens, seed }) => post({ type: 'started', id, promptIds, droppedPromptTokens, seed }),
+      ...(prefix ? { prefix } : {}),
+      keepCache: (cache, rows) => keepCache(id, cache, rows, runModel),
     });
     let step = await tokens.next();
     while (!step.done) {
@@ -208,6 +273,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
       stats: {
         ...result.timings,
         promptTokens: result.promptIds.length,
+        reusedPositions: result.droppedPromptTokens > 0 ? 0 : reusedPositions,
         droppedPromptTokens: result.droppedPromptTokens,
         finishReasons: result.sequences.map((s) => s.finishReason),
         warnings: result.warnings,
@@ -216,8 +282,37 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
   } catch (error) {
     post({ type: 'error', id, phase: 'generate', message: describeError(error, 'generate') });
   } finally {
-    if (running?.id === id) running = null;
-    for (const old of retired) disposeQuietly(old);
-    retired.clear();
+    runs.delete(id);
+    for (const old of retired) {
+      if ([...runs.values()].some((run) => run.model === old)) continue;
+      disposeQuietly(old);
+      retired.delete(old);
+    }
+  }
+}
+
+/** An analysis pass on demand: one layer's attention, or the logit lens; beside any generation. */
+async function analyze(request: AnalyzeRequest): Promise<void> {
+  const { id } = request;
+  if (!model) {
+    post({ type: 'error', id, phase: 'analyze', message: 'No model is loaded yet: wait for it to finish loading, or load one above.' });
+    return;
+  }
+  try {
+    if (request.analysis === 'attention') {
+      const layer = request.layer ?? 0;
+      const probabilities = model.attentionProbabilities(request.ids, layer); // [H, T, T]
+      const [heads, length] = probabilities.shape;
+      try {
+        const data = (await probabilities.data()) as Float32Array;
+        post({ type: 'attention', id, layer, heads, length, probabilities: data }, [data.buffer]);
+      } finally {
+        probabilities.dispose();
+      }
+    } else {
+      post({ type: 'lens', id, layers: await model.logitLens(request.ids, 5) });
+    }
+  } catch (error) {
+    post({ type: 'error', id, phase: 'analyze', message: describeError(error, 'analyze') });
   }
 }

@@ -56,7 +56,7 @@ async function rows(page: Page): Promise<{ id: number; model: number; sampling: 
 async function screenshot(page: Page, name: string): Promise<void> {
   const size = page.viewportSize();
   await page.setViewportSize({ width: 1366, height: 768 });
-  await inspector(page).evaluate((el) => { el.scrollTop = 0; });
+  await page.locator('.side').evaluate((el) => { el.scrollTop = 0; });
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, name) });
   if (size) await page.setViewportSize(size);

@@ -10,7 +10,7 @@ const options = (sequences: number, seed = 42): GenerateOptions => ({
   max_new_tokens: 10, do_sample: true, temperature: 1, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1, num_return_sequences: sequences, seed,
 });
 const STATS: GenerationStats = {
-  promptTokens: 3, droppedPromptTokens: 0, prefillMs: 5, firstTokenMs: 100, decodeTokensPerSecond: 20, totalMs: 300,
+  promptTokens: 3, reusedPositions: 0, droppedPromptTokens: 0, prefillMs: 5, firstTokenMs: 100, decodeTokensPerSecond: 20, totalMs: 300,
   newTokens: 4, finishReasons: ['length', 'length'], warnings: [],
 };
 

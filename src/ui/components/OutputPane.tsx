@@ -2,10 +2,13 @@ import { memo, useEffect, useId, useRef, useState, type KeyboardEvent } from 're
 import type { FinishReason } from '../../worker/protocol';
 import type { RunToken } from '../appState';
 import { paneScore, surpriseBand } from '../inspection';
+import { cumulativeLogprob } from '../panes';
 import { visibleText, type TokenTexts } from '../tokenText';
 
 interface OutputPaneProps {
-  index: number;
+  /** Its heading ("Output 1", or where a branch came from) and its region's accessible name. */
+  name: string;
+  label: string;
   prompt: string;
   /** The prompt as the model read it; null until the worker has tokenized it. */
   promptIds: number[] | null;
@@ -22,6 +25,9 @@ interface OutputPaneProps {
   /** This run repeats the last one's prompt and seed: the first token that differs (null: none does); undefined: not a repeat. */
   departure?: number | null;
   textOf: TokenTexts | null;
+  /** A branch: its first token was forced (shown marked), and the pane can be closed. */
+  forcedFirst?: boolean;
+  onClose?: () => void;
 }
 
 const FINISH_LABELS: Record<FinishReason, string> = {
@@ -37,14 +43,14 @@ const FINISH_LABELS: Record<FinishReason, string> = {
  * tokens, Enter or Space (or a click) selects one for the token inspector.
  */
 export function OutputPane(props: OutputPaneProps) {
-  const { index, prompt, promptIds, tokens, streaming, finishReason, selectedIndex, onSelect, showTokens, surprise, departure, textOf } = props;
-  const name = `Output ${index + 1}`;
+  const { name, label, prompt, promptIds, tokens, streaming, finishReason, selectedIndex, onSelect, showTokens, surprise, departure, textOf, forcedFirst, onClose } = props;
   const id = useId();
   const [copied, setCopied] = useState<'idle' | 'copied' | 'failed'>('idle');
   const [active, setActive] = useState<number | null>(null);
   const body = useRef<HTMLDivElement>(null);
   const text = tokens.map((t) => t.text).join('');
   const score = surprise ? paneScore(tokens) : null;
+  const logprob = cumulativeLogprob(tokens);
 
   // Follow the text as it grows, like a terminal, unless the reader has scrolled up; once per
   // frame at most (reading scrollHeight makes the browser lay the page out).
@@ -92,9 +98,9 @@ export function OutputPane(props: OutputPaneProps) {
   const state = streaming ? 'writing…' : finishReason ? FINISH_LABELS[finishReason] : '';
   const activeIndex = active ?? selectedIndex;
   return (
-    <section className="output-pane" role="region" aria-label={name} aria-busy={streaming} data-departs-at={departure ?? undefined}>
+    <section className={`output-pane${forcedFirst ? ' branch-pane' : ''}`} role="region" aria-label={label} aria-busy={streaming} data-departs-at={departure ?? undefined}>
       <header className="output-head">
-        <h3>{name}</h3>
+        <h3>{forcedFirst && <span className="branch-mark" aria-hidden="true">↳ </span>}{name}</h3>
         <span className="output-state">
           {state}
           {departure !== undefined && (
@@ -103,9 +109,14 @@ export function OutputPane(props: OutputPaneProps) {
             </span>
           )}
         </span>
-        <button type="button" className="ghost small" onClick={copy} aria-label={`Copy output ${index + 1}`} disabled={text === ''}>
+        <button type="button" className="ghost small" onClick={copy} aria-label={`Copy ${label}`} disabled={text === ''}>
           {copied === 'copied' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy'}
         </button>
+        {onClose && (
+          <button type="button" className="ghost small" onClick={onClose} aria-label={`Close ${label}`}>
+            Close
+          </button>
+        )}
       </header>
       <div
         className={`output-text${showTokens ? ' token-view' : ''}${surprise ? ' surprise' : ''}`}
@@ -138,6 +149,7 @@ export function OutputPane(props: OutputPaneProps) {
               selected={selectedIndex === i}
               active={active === i}
               departs={departure === i}
+              forced={forcedFirst === true && i === 0}
               band={surprise && token.inspection ? surpriseBand(token.inspection.logprob) : null}
               chip={showTokens && textOf ? textOf(token.id) : null}
               onSelect={onSelect}
@@ -146,8 +158,13 @@ export function OutputPane(props: OutputPaneProps) {
         </span>
         {streaming && <span className="caret" aria-hidden="true" />}
       </div>
-      {(showTokens || score) && (
+      {(showTokens || score || logprob !== null) && (
         <footer className="output-foot">
+          {logprob !== null && (
+            <span data-testid="pane-logprob" title="Sum of the raw model's log-probabilities of this pane's tokens">
+              log-prob {logprob.toFixed(2)} over {tokens.length} {tokens.length === 1 ? 'token' : 'tokens'}
+            </span>
+          )}
           {showTokens && (
             <span data-testid="token-count">
               {promptIds ? `${promptIds.length} prompt tokens · ` : ''}
@@ -173,6 +190,8 @@ interface TokenProps {
   selected: boolean;
   active: boolean;
   departs: boolean;
+  /** A branch's forced first token. */
+  forced: boolean;
   /** Surprise band (0 = likeliest), or null when not colouring. */
   band: number | null;
   /** Token view: the token's own text, shown with its id. */
@@ -181,8 +200,9 @@ interface TokenProps {
 }
 
 /** One generated token; memoised so a new token re-renders only itself. */
-const Token = memo(function Token({ elementId, index, token, selected, active, departs, band, chip, onSelect }: TokenProps) {
+const Token = memo(function Token({ elementId, index, token, selected, active, departs, forced, band, chip, onSelect }: TokenProps) {
   const classes = ['token'];
+  if (forced) classes.push('forced');
   if (selected) classes.push('selected');
   if (active) classes.push('active');
   if (band !== null) classes.push(`band-${band}`);
@@ -198,7 +218,7 @@ const Token = memo(function Token({ elementId, index, token, selected, active, d
         className={classes.join(' ')}
         data-token-index={index}
         data-token-id={token.id}
-        title={`token ${index + 1} · id ${token.id}${probability}`}
+        title={`${forced ? 'forced token' : `token ${index + 1}`} · id ${token.id}${probability}`}
         onClick={() => onSelect(index)}
       >
         {chip === null ? token.text : <ChipContent id={token.id} text={chip} />}

@@ -9,8 +9,8 @@ import { DistributionChart } from './DistributionChart';
 
 /** The step the inspector shows. */
 export interface InspectedStep {
-  /** 0-based pane (sequence). */
-  sequence: number;
+  /** The pane's name: "Output 2", or a branch's origin. */
+  paneName: string;
   /** 0-based index among the sequence's new tokens. */
   index: number;
   /** The inspector follows the newest token of the pane while it streams. */
@@ -33,6 +33,8 @@ interface TokenInspectorProps {
   textOf: TokenTexts | null;
   /** Puts the sliders back to the run's settings. */
   onUseRunSettings: () => void;
+  /** Starts a branch of the pane from this step with this token forced. */
+  onBranch: (tokenId: number) => void;
   running: boolean;
 }
 
@@ -47,7 +49,7 @@ const MANY = 100;
  * Every number follows the sliders at once: the step is replayed through the generation module's
  * own processors (inspectStep), never through the model again.
  */
-export function TokenInspector({ step, count, runOptions, settings, vocabSize, textOf, onUseRunSettings, running }: TokenInspectorProps) {
+export function TokenInspector({ step, count, runOptions, settings, vocabSize, textOf, onUseRunSettings, onBranch, running }: TokenInspectorProps) {
   const [rows, setRows] = useState(FEW);
   // While the newest token is followed, the view moves on a few times a second, not on every token;
   // while a slider moves fast, React may skip intermediate states. The page stays responsive.
@@ -85,10 +87,10 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
   const listedTop = inspection.logits.top;
 
   return (
-    <section className="inspector panel" role="region" aria-label="Token inspector" data-sequence={deferredStep.sequence} data-token-index={deferredStep.index}>
+    <section className="inspector panel" role="region" aria-label="Token inspector" data-pane={deferredStep.paneName} data-token-index={deferredStep.index}>
       <h2>Token inspector</h2>
       <p className="inspector-where">
-        Output {deferredStep.sequence + 1} · token {deferredStep.index + 1} of {Math.max(count, deferredStep.index + 1)} · position {deferredStep.promptLength + deferredStep.index + 1} in the text
+        {deferredStep.paneName} · token {deferredStep.index + 1} of {Math.max(count, deferredStep.index + 1)} · position {deferredStep.promptLength + deferredStep.index + 1} in the text
         {deferredStep.following && running ? ' · following the newest' : ''}
       </p>
       <dl className="facts">
@@ -140,11 +142,12 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
             <th scope="col">Model probability</th>
             <th scope="col">Sampling probability</th>
             <th scope="col">Status</th>
+            <td />
           </tr>
         </thead>
         <tbody>
           {shown.map((c) => (
-            <CandidateRow key={c.id} candidate={c} chosen={c.id === chosen} text={text(c.id)} />
+            <CandidateRow key={c.id} candidate={c} chosen={c.id === chosen} text={text(c.id)} onBranch={onBranch} />
           ))}
         </tbody>
       </table>
@@ -160,7 +163,7 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
   );
 }
 
-function CandidateRow({ candidate: c, chosen, text }: { candidate: Candidate; chosen: boolean; text: string }) {
+function CandidateRow({ candidate: c, chosen, text, onBranch }: { candidate: Candidate; chosen: boolean; text: string; onBranch: (id: number) => void }) {
   return (
     <tr className={`${c.status === 'kept' ? 'kept' : 'cut'}${chosen ? ' chosen' : ''}`} data-token-id={c.id} data-status={c.status}>
       <td className="token-text">{text}</td>
@@ -168,6 +171,11 @@ function CandidateRow({ candidate: c, chosen, text }: { candidate: Candidate; ch
       <td className="num">{percent(c.modelProbability)}</td>
       <td className="num">{percent(c.samplingProbability)}</td>
       <td>{c.status}</td>
+      <td>
+        <button type="button" className="ghost tiny" onClick={() => onBranch(c.id)} title={`Continue this pane from here with ${text} (id ${c.id}) instead`}>
+          Branch
+        </button>
+      </td>
     </tr>
   );
 }
