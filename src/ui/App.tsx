@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ModelSpec } from '../worker/protocol';
-import type { RunToken } from './appState';
+import type { BranchState, RunToken } from './appState';
 import { BackendNotice } from './components/BackendNotice';
 import { BackendPicker } from './components/BackendPicker';
 import { CachedModels } from './components/CachedModels';
@@ -300,6 +300,12 @@ export function App() {
   const settingsRef = useRef(settings);
   settingsRef.current = settings;
 
+  /** Closes a branch; if the inspector showed it, it goes back to where the branch came from. */
+  const closePane = useCallback((closed: BranchState) => {
+    closeBranch(closed.requestId);
+    setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
+  }, [closeBranch]);
+
   // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
   const vocabSize = state.model.info?.vocabSize;
   const warmed = useRef(false);
@@ -431,7 +437,8 @@ export function App() {
                   departure={departed && !pane.branch ? departed[index] : undefined}
                   textOf={textOf}
                   forcedFirst={pane.branch !== undefined}
-                  onClose={pane.branch ? () => closeBranch(pane.branch!.requestId) : undefined}
+                  onClose={pane.branch ? () => closePane(pane.branch!) : undefined}
+                  reusedPositions={pane.branch?.reusedPositions}
                 />
               ))}
             </div>

@@ -99,6 +99,8 @@ export interface AnalysisState {
 
 export interface AppState {
   backend: BackendInfo | null;
+  /** Tensors and bytes tfjs held after the last generation or analysis. */
+  memory: { tensors: number; bytes: number } | null;
   /** Branches of the current run (cleared by a new run). */
   branches: BranchState[];
   /** The attention view's latest request, and the logit lens's (they run independently). */
@@ -124,7 +126,7 @@ export const initialRunState: RunState = {
 export const initialAnalysisState: AnalysisState = { requestId: 0, kind: null, status: 'idle', attention: null, lens: null, error: null };
 
 export const initialAppState: AppState = {
-  backend: null, branches: [], attention: initialAnalysisState, lens: initialAnalysisState, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
+  backend: null, memory: null, branches: [], attention: initialAnalysisState, lens: initialAnalysisState, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
 };
 
 export type AppAction =
@@ -231,6 +233,8 @@ function onMessage(state: AppState, message: FromWorker): AppState {
   const forBranch = onBranchMessage(state, message);
   if (forBranch) return forBranch;
   switch (message.type) {
+    case 'memory':
+      return { ...state, memory: { tensors: message.tensors, bytes: message.bytes } };
     case 'attention':
       if (message.id !== state.attention.requestId) return state;
       return { ...state, attention: { ...state.attention, status: 'done', attention: { ...message } } };

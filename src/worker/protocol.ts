@@ -160,6 +160,9 @@ export interface AttentionMessage {
 /** The logit lens for an AnalyzeRequest: [layer][position] → the 5 likeliest next tokens after that layer. */
 export interface LensMessage { type: 'lens'; id: number; layers: LensEntry[][][] }
 
+/** What tfjs holds after a generation or an analysis (tf.memory()): a leak shows as a count that keeps growing. */
+export interface MemoryMessage { type: 'memory'; tensors: number; bytes: number }
+
 export type ErrorPhase = 'backend' | 'load' | 'generate' | 'analyze';
 export interface ErrorMessage {
   type: 'error';
@@ -176,4 +179,4 @@ export interface ErrorMessage {
 
 export type FromWorker =
   | BackendMessage | LoadProgressMessage | LoadedMessage | StartedMessage | TokenMessage | DoneMessage | ErrorMessage
-  | AttentionMessage | LensMessage;
+  | AttentionMessage | LensMessage | MemoryMessage;

@@ -3,6 +3,7 @@
  * The generation worker: owns tfjs, the model and generation, so the page never blocks on
  * compute. It speaks only the messages in ./protocol.ts.
  */
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendSelection } from '../backend/select';
 import { generate } from '../generation';
 import type { GPT2 } from '../model/gpt2';
@@ -283,6 +284,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
     post({ type: 'error', id, phase: 'generate', message: describeError(error, 'generate') });
   } finally {
     runs.delete(id);
+    postMemory();
     for (const old of retired) {
       if ([...runs.values()].some((run) => run.model === old)) continue;
       disposeQuietly(old);
@@ -315,4 +317,11 @@ async function analyze(request: AnalyzeRequest): Promise<void> {
   } catch (error) {
     post({ type: 'error', id, phase: 'analyze', message: describeError(error, 'analyze') });
   }
+  postMemory();
+}
+
+/** Tells the page what tfjs holds now (after a generation or an analysis). */
+function postMemory(): void {
+  const { numTensors, numBytes } = tf.memory();
+  post({ type: 'memory', tensors: numTensors, bytes: numBytes });
 }

@@ -28,6 +28,8 @@ interface OutputPaneProps {
   /** A branch: its first token was forced (shown marked), and the pane can be closed. */
   forcedFirst?: boolean;
   onClose?: () => void;
+  /** A finished branch: prefix positions reused from the parent's KV cache (0: it ran a prefill). */
+  reusedPositions?: number | null;
 }
 
 const FINISH_LABELS: Record<FinishReason, string> = {
@@ -43,7 +45,7 @@ const FINISH_LABELS: Record<FinishReason, string> = {
  * tokens, Enter or Space (or a click) selects one for the token inspector.
  */
 export function OutputPane(props: OutputPaneProps) {
-  const { name, label, prompt, promptIds, tokens, streaming, finishReason, selectedIndex, onSelect, showTokens, surprise, departure, textOf, forcedFirst, onClose } = props;
+  const { name, label, prompt, promptIds, tokens, streaming, finishReason, selectedIndex, onSelect, showTokens, surprise, departure, textOf, forcedFirst, onClose, reusedPositions } = props;
   const id = useId();
   const [copied, setCopied] = useState<'idle' | 'copied' | 'failed'>('idle');
   const [active, setActive] = useState<number | null>(null);
@@ -98,7 +100,8 @@ export function OutputPane(props: OutputPaneProps) {
   const state = streaming ? 'writing…' : finishReason ? FINISH_LABELS[finishReason] : '';
   const activeIndex = active ?? selectedIndex;
   return (
-    <section className={`output-pane${forcedFirst ? ' branch-pane' : ''}`} role="region" aria-label={label} aria-busy={streaming} data-departs-at={departure ?? undefined}>
+    <section className={`output-pane${forcedFirst ? ' branch-pane' : ''}`} role="region" aria-label={label} aria-busy={streaming} data-departs-at={departure ?? undefined}
+      data-reused-positions={reusedPositions ?? undefined}>
       <header className="output-head">
         <h3>{forcedFirst && <span className="branch-mark" aria-hidden="true">↳ </span>}{name}</h3>
         <span className="output-state">
@@ -160,6 +163,11 @@ export function OutputPane(props: OutputPaneProps) {
       </div>
       {(showTokens || score || logprob !== null) && (
         <footer className="output-foot">
+          {reusedPositions != null && (
+            <span title="Where the branch's prefix came from">
+              {reusedPositions > 0 ? `prefix: ${reusedPositions} positions from the cache` : 'prefix: computed afresh'}
+            </span>
+          )}
           {logprob !== null && (
             <span data-testid="pane-logprob" title="Sum of the raw model's log-probabilities of this pane's tokens">
               log-prob {logprob.toFixed(2)} over {tokens.length} {tokens.length === 1 ? 'token' : 'tokens'}
@@ -207,6 +215,7 @@ const Token = memo(function Token({ elementId, index, token, selected, active, d
   if (active) classes.push('active');
   if (band !== null) classes.push(`band-${band}`);
   if (token.text === '' && chip === null) classes.push('empty');
+  if (chip === null && token.text.includes('\n')) classes.push('newline'); // a visible ↵ to click (not part of the text)
   const probability = token.inspection ? ` · model probability ${(Math.exp(token.inspection.logprob) * 100).toFixed(2)} %` : '';
   return (
     <>

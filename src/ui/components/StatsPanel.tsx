@@ -24,6 +24,7 @@ export function StatsPanel({ state }: { state: AppState }) {
     ['ttft', 'Time to first token', ms(run.firstTokenMs)],
     ['tokens-per-second', 'Tokens/s', rate === null || !Number.isFinite(rate) ? '—' : rate.toFixed(1)],
     ['tokens', 'Tokens generated', String(run.tokenCount)],
+    ['memory', 'Model memory (tfjs)', state.memory ? `${state.memory.tensors} tensors · ${(state.memory.bytes / 2 ** 20).toFixed(1)} MB` : '—'],
   ];
   return (
     <section className="stats" aria-label="Stats">
