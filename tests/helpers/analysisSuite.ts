@@ -29,7 +29,7 @@ const NEAR_TIE = 2 * LOGPROB_TOLERANCE;
 export const ANALYSIS_PROMPT = [
   ...encode('Watson, you are the most careful man I know.'),
   50256,
-  ...encode(' Holmes said nothing for a long while; then he looked at the fire, smiled at his old friend and lit his pipe once again.'),
+  ...encode(' Holmes said nothing for a long while; then he looked at the fire, smiled at his old friend and lit his pipe once again, as he always did.'),
 ];
 
 /** Tokens the small-vocabulary model keeps. */
