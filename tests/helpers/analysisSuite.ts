@@ -32,21 +32,29 @@ export const ANALYSIS_PROMPT = [
   ...encode(' Holmes said nothing for a long while; then he looked at the fire, smiled at his old friend and lit his pipe once again, as he always did.'),
 ];
 
-/** Tokens the small-vocabulary model keeps. */
+/** Tokens the small-vocabulary model keeps, and its context (longer than the lens's 128-row chunks). */
 const SMALL_VOCAB = 512;
+const SMALL_CONTEXT = 160;
 
 /**
  * The fixture's blocks with its vocabulary cut to the first 512 tokens (wte's first rows; bos and
- * eos 511): the same caches and code paths with a head 100 times smaller, for the checks that need
- * no reference (fork against a fresh prefill, tensor counts), where SwiftShader would otherwise spend
- * seconds per [rows, 50257] matmul.
+ * eos 511) and its position table tiled to 160 positions: the same caches and code paths with a
+ * head 100 times smaller, for the checks that need no float64 reference (fork against a fresh
+ * prefill, lens chunks, tensor counts), where SwiftShader would otherwise spend seconds per
+ * [rows, 50257] matmul.
  */
 async function smallVocabModel(): Promise<GPT2> {
   const tensors = modifiedFixtureTensors({
-    edit: (all) => all.map((t) => (t.name === 'wte.weight' ? { ...t, shape: [SMALL_VOCAB, t.shape[1]], data: t.data.slice(0, SMALL_VOCAB * t.shape[1] * 4) } : t)),
+    edit: (all) => all.map((t) => {
+      if (t.name === 'wte.weight') return { ...t, shape: [SMALL_VOCAB, t.shape[1]], data: t.data.slice(0, SMALL_VOCAB * t.shape[1] * 4) };
+      if (t.name !== 'wpe.weight') return t;
+      const data = new Uint8Array(SMALL_CONTEXT * t.shape[1] * 4);
+      for (let at = 0; at < data.length; at += t.data.length) data.set(t.data.subarray(0, Math.min(t.data.length, data.length - at)), at);
+      return { ...t, shape: [SMALL_CONTEXT, t.shape[1]], data };
+    }),
   });
   const bytes = writeSafetensors(tensors);
-  const config = { ...fixtureConfigJson(), vocab_size: SMALL_VOCAB, bos_token_id: SMALL_VOCAB - 1, eos_token_id: SMALL_VOCAB - 1 };
+  const config = { ...fixtureConfigJson(), vocab_size: SMALL_VOCAB, n_positions: SMALL_CONTEXT, n_ctx: SMALL_CONTEXT, bos_token_id: SMALL_VOCAB - 1, eos_token_id: SMALL_VOCAB - 1 };
   return GPT2.fromFiles(config, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
@@ -238,6 +246,20 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
         const best = topOf(Float64Array.from(own.subarray(t * V, (t + 1) * V)), 5);
         entries.forEach((e, j) => expect(Math.abs(e.logprob - best.values[j])).toBeLessThanOrEqual(1e-5));
         expect(entries.map((e) => e.id)).toEqual(best.ids);
+      });
+    });
+
+    it('the lens works through sequences longer than its 128-row chunks (small-vocabulary model, 150 tokens)', async () => {
+      const ids = Array.from({ length: 150 }, (_, i) => (i * 37 + 11) % SMALL_VOCAB);
+      const lens = await small.logitLens(ids, 3);
+      expect(lens.map((positions) => positions.length)).toEqual([150, 150]);
+      const logits = small.forwardAll(ids);
+      const own = await read(tf.tidy(() => tf.logSoftmax(logits)));
+      logits.dispose();
+      lens[1].forEach((entries, t) => {
+        const best = topOf(Float64Array.from(own.subarray(t * SMALL_VOCAB, (t + 1) * SMALL_VOCAB)), 3);
+        expect(entries.map((e) => e.id)).toEqual(best.ids);
+        entries.forEach((e, j) => expect(Math.abs(e.logprob - best.values[j])).toBeLessThanOrEqual(1e-5));
       });
     });
 
