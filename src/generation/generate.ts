@@ -67,8 +67,8 @@ export interface GenerationControl {
    */
   prefix?: KVCache;
   /**
-   * At the end (done, stopped or aborted; not after an error) the cache is handed here instead of
-   * being disposed, with, per batch row, the ids whose keys and values it holds: the prompt ids,
+   * At the end (done, stopped or aborted, or the caller stopped iterating; not after an error) the
+   * cache is handed here instead of being disposed, with, per batch row, the ids whose keys and values it holds: the prompt ids,
    * then each token fed so far (a sequence's last token is not fed; a finished sequence keeps
    * being fed its last token while others continue). The receiver disposes the cache. Not called
    * when no cache was made (aborted before the first forward pass, without a prefix).

@@ -8,7 +8,7 @@ import { hostDecodeStep } from './hostDecode';
 import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
-import { topLogits, type TopLogits } from './topLogits';
+import { topKTensors, topLogits, type TopLogits } from './topLogits';
 
 /** newCache options. `fusedWebGPU: false` keeps the generic tfjs path on WebGPU (the reference). */
 export interface CacheOptions {
@@ -151,8 +151,8 @@ export class GPT2 {
    * sequence, the `top` likeliest next tokens when ln_f and the head are applied to that residual
    * stream, by descending log-probability (log softmax over the vocabulary): [layer][position][top].
    * The last layer is the model's own prediction. Works one layer, and at most 128 positions, at
-   * a time, selecting on the device (tf.topk), so no layer's [T, vocab] logits are read back or
-   * kept beside another's.
+   * a time, selecting on the device (tf.topk; the GPU top-k programs on WebGPU), so no layer's
+   * [T, vocab] logits are read back or kept beside another's.
    */
   async logitLens(ids: number[], top = 5): Promise<LensEntry[][][]> {
     const w = this.live();
@@ -198,7 +198,7 @@ export class GPT2 {
       const n = Math.min(LENS_ROWS, T - start);
       const best = tf.tidy(() => {
         const logits = this.head(w, x.slice([0, start, 0], [1, n, C]).reshape([n, C]) as tf.Tensor2D); // [n, vocab]
-        const { values, indices } = tf.topk(logits, top); // [n, top] each
+        const { values, indices } = topKTensors(logits, top); // [n, top] each
         return { logprobs: values.sub(tf.logSumExp(logits, -1, true)), indices }; // log softmax of the best [n, top]
       });
       try {

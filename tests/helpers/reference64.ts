@@ -153,8 +153,15 @@ export function logProbs64(ref: Reference64, residual: Float64Array, t: number):
   return logits.map((v) => v - lse);
 }
 
-/** The k largest entries of a row, by descending value: ids and values. */
+/** The k largest entries of a row, by descending value (equal values: lower id first): ids and values. */
 export function topOf(row: Float64Array, k: number): { ids: number[]; values: number[] } {
-  const ids = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
+  const ids: number[] = [];
+  for (let id = 0; id < row.length; id++) {
+    if (ids.length === k && row[id] <= row[ids[k - 1]]) continue;
+    let at = ids.length;
+    while (at > 0 && row[ids[at - 1]] < row[id]) at--;
+    ids.splice(at, 0, id);
+    if (ids.length > k) ids.pop();
+  }
   return { ids, values: ids.map((id) => row[id]) };
 }

@@ -105,6 +105,31 @@ describe('generate command', () => {
     expect(stopped.sequences[0].text).toBe('olt genreextremely');
   });
 
+  it('--ids gives the prompt as token ids: the same run as --prompt with that text, and a seeded run replays exactly', async () => {
+    const byText = JSON.parse((await runCli([...base, '--greedy', '--max-new-tokens', '5', '--json'])).stdout);
+    const ids = ['generate', '--model', fixtureDir, '--backend', 'cpu', '--ids', '54,13506,345,389'];
+    const byIds = JSON.parse((await runCli([...ids, '--greedy', '--max-new-tokens', '5', '--json'])).stdout);
+    expect(byIds.sequences).toEqual(byText.sequences);
+    const seeded = [...ids, '--seed', '9', '--max-new-tokens', '6', '--json'];
+    const [one, two] = [JSON.parse((await runCli(seeded)).stdout), JSON.parse((await runCli(seeded)).stdout)];
+    expect(one.sequences[0].ids).toEqual(two.sequences[0].ids);
+  });
+
+  it('takes exactly one of --prompt and --ids', async () => {
+    const both = await runCli([...base, '--ids', '1,2']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^error: give the prompt as --prompt TEXT or as --ids ID,ID,\.\.\., not both\nusage: generate \(--prompt TEXT \| --ids ID,ID,\.\.\.\)/);
+    const neither = await runCli(['generate', '--model', fixtureDir, '--backend', 'cpu']);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(/^error: missing the prompt: give --prompt TEXT or --ids ID,ID,\.\.\./);
+    const badIds = await runCli(['generate', '--model', fixtureDir, '--ids', '54,x']);
+    expect(badIds.code).toBe(2);
+    expect(badIds.stderr).toMatch(/^error: --ids must be comma-separated token ids/);
+    const outside = await runCli(['generate', '--model', fixtureDir, '--ids', '54,50257']);
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toMatch(/^error: token id 50257 is outside the vocabulary \[0, 50257\)/);
+  });
+
   const bad: [string[], RegExp][] = [
     [['--top-p', '1.5'], /^error: --top-p 1\.5: expected a number in \[0, 1\]/],
     [['--top-k=-1'], /^error: --top-k -1: expected an integer >= 0/],

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generate, type GenerationModel, type GenerationResult, type GenerationStart, type TokenEvent } from '../../src/generation/generate';
+import { generate, type GenerationControl, type GenerationModel, type GenerationResult, type GenerationStart, type TokenEvent } from '../../src/generation/generate';
 import { Xoshiro128StarStar } from '../../src/generation/random';
 import { GenerationOptionError, type GenerationOptions } from '../../src/generation/options';
 import type { GPT2Config } from '../../src/model/config';
@@ -194,6 +194,109 @@ describe('generate() with a scripted model', () => {
     await expect(run(model, 'x', { eos_token_id: VOCAB })).rejects.toThrow(/eos_token_id = 50257.*vocabulary size/);
     await expect(run(model, 'a b c d e f', { max_length: 3 })).rejects.toThrow(/max_length = 3/);
     expect(model.forwardCalls).toBe(0);
+  });
+});
+
+describe('generate() with a prefix cache and keepCache (scripted model)', () => {
+  /** Drains generate() with a control bag; `onEvent` may abort. */
+  async function runWith(model: GenerationModel, prompt: number[], options: GenerationOptions, control: GenerationControl, onEvent?: (e: TokenEvent) => void) {
+    const events: TokenEvent[] = [];
+    const stream = generate(model, prompt, options, control);
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) return { events, result: next.value };
+      events.push(next.value);
+      onEvent?.(next.value);
+    }
+  }
+  /** A cache of `model` already holding `ids`. */
+  function filled(model: ScriptedModel, ids: number[], capacity = 64): KVCache {
+    const cache = model.newCache(1, capacity);
+    model.forward([ids], cache).dispose();
+    return cache;
+  }
+
+  it('keepCache gets the cache and, per row, the ids it holds: the prompt, then every token fed (a finished row keeps being fed its last)', async () => {
+    const a = encode(' one two three four');
+    const b = [a[0], EOS_TOKEN_ID];
+    const model = new ScriptedModel((row, step) => (row === 1 ? b[Math.min(step, b.length - 1)] : a[step]));
+    let kept: { cache: KVCache; rows: number[][] } | undefined;
+    const prompt = encode('Start');
+    const { result } = await runWith(model, prompt, { max_new_tokens: a.length, num_return_sequences: 2, do_sample: true, seed: 3 }, { keepCache: (cache, rows) => (kept = { cache, rows }) });
+    expect(result.sequences.map((s) => s.ids)).toEqual([a, b]);
+    const fed = a.length - 1; // the last token of the longest row is chosen but not fed
+    expect(kept!.rows).toEqual([[...prompt, ...a.slice(0, fed)], [...prompt, b[0], EOS_TOKEN_ID, EOS_TOKEN_ID]]);
+    expect([kept!.cache.batchSize, kept!.cache.length]).toEqual([2, prompt.length + fed]);
+    expect(model.liveCaches).toBe(1); // handed over, not disposed
+    kept!.cache.dispose();
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('keepCache also gets the cache when aborted, but not after an error (then the cache is disposed)', async () => {
+    const model = new ScriptedModel(() => 11);
+    const controller = new AbortController();
+    let kept: number[][] | undefined;
+    await runWith(model, [5, 6], { max_new_tokens: 10 }, { signal: controller.signal, keepCache: (cache, rows) => { kept = rows; cache.dispose(); } }, (e) => {
+      if (e.index === 2) controller.abort();
+    });
+    expect(kept).toEqual([[5, 6, 11, 11]]);
+
+    let calls = 0;
+    const failing = new ScriptedModel(() => 11);
+    failing.forward = () => { throw new RangeError('token id 99999 is outside the vocabulary'); };
+    await expect(runWith(failing, [5], { max_new_tokens: 3 }, { keepCache: () => calls++ })).rejects.toThrow(/outside the vocabulary/);
+    expect(calls).toBe(0);
+    expect(failing.liveCaches).toBe(0);
+  });
+
+  it('a prefix: only the remaining prompt ids run through the model, the rest as usual; the prefix is owned (handed over or disposed)', async () => {
+    const model = new ScriptedModel((_, step) => 100 + step);
+    const prompt = [1, 2, 3, 4, 5];
+    const prefix = filled(model, prompt.slice(0, 3));
+    const before = model.seenInputs.length;
+    let kept: { cache: KVCache; rows: number[][] } | undefined;
+    const { result } = await runWith(model, prompt, { max_new_tokens: 3 }, { prefix, keepCache: (cache, rows) => (kept = { cache, rows }) });
+    expect(model.seenInputs.slice(before)).toEqual([[[4, 5]], [[101]], [[102]]]);
+    expect(result.promptIds).toEqual(prompt);
+    expect(result.sequences[0].ids).toEqual([101, 102, 103]);
+    expect(kept!.rows).toEqual([[1, 2, 3, 4, 5, 101, 102]]);
+    expect(kept!.cache).toBe(prefix); // it had room: used as it is
+    kept!.cache.dispose();
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('a prefix too small for the run is forked larger; one whose positions the context cut moved is dropped for a full prefill', async () => {
+    const model = new ScriptedModel(() => 7);
+    const small = filled(model, [1, 2], 3);
+    let kept: KVCache | undefined;
+    await runWith(model, [1, 2, 3], { max_new_tokens: 4 }, { prefix: small, keepCache: (cache) => (kept = cache) });
+    expect(kept).not.toBe(small);
+    expect(kept!.capacity).toBe(7);
+    kept!.dispose();
+    expect(model.liveCaches).toBe(0); // the small one was disposed
+
+    const long = Array.from({ length: 60 }, (_, i) => 100 + i);
+    const prefix = filled(model, long.slice(0, 50));
+    const before = model.seenInputs.length;
+    const { result } = await runWith(model, long, { max_new_tokens: 10 }, { prefix });
+    expect(result.droppedPromptTokens).toBe(6);
+    expect(model.seenInputs[before]).toEqual([long.slice(6)]); // the whole fitted prompt, prefilled
+    expect(model.liveCaches).toBe(0);
+  });
+
+  it('refuses a prefix that leaves no prompt id or holds several rows, and disposes it; an early abort hands it back', async () => {
+    const model = new ScriptedModel(() => 7);
+    await expect(runWith(model, [1, 2], {}, { prefix: filled(model, [1, 2]) })).rejects.toThrow(
+      /prefix holds 2 positions but the prompt has 2 ids: at least one prompt id must remain/);
+    const pair = model.newCache(2);
+    await expect(runWith(model, [1, 2], {}, { prefix: pair })).rejects.toThrow(/prefix must be a batch-1 cache, this one holds 2 sequences/);
+    await expect(runWith(model, [1, 2], { top_p: 2 }, { prefix: filled(model, [1]) })).rejects.toThrow(GenerationOptionError);
+    expect(model.liveCaches).toBe(0);
+
+    let kept: number[][] | undefined;
+    await runWith(model, [1, 2, 3], {}, { prefix: filled(model, [1, 2]), signal: AbortSignal.abort(), keepCache: (cache, rows) => { kept = rows; cache.dispose(); } });
+    expect(kept).toEqual([[1, 2]]);
+    expect(model.liveCaches).toBe(0);
   });
 });
 

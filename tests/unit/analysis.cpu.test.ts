@@ -1,0 +1,10 @@
+// Issue 13's engine checks (attention, logit lens, fork, branch) on tfjs cpu, with both of its cache kinds.
+import * as tf from '@tensorflow/tfjs';
+import { describeAnalysisOnFixture } from '../helpers/analysisSuite';
+
+describeAnalysisOnFixture('cpu', async () => {
+  await tf.setBackend('cpu');
+}, [
+  { name: 'in-place', options: { kind: 'inplace' }, className: 'InPlaceKVCache' },
+  { name: 'concat', options: { kind: 'concat' }, className: 'ConcatKVCache' },
+]);
