@@ -127,8 +127,7 @@ export async function streamCheckpoint<S extends TensorSink>(
       progress.resumed();
       for await (const bytes of resumed.tensors) {
         if (signal?.aborted) throw abortedError(file);
-        checkFinite(plan[resumedCount].entry, bytes, file);
-        sink.add(plan[resumedCount++] as S['plan'][number], bytes);
+        sink.add(plan[resumedCount++] as S['plan'][number], bytes); // checked when it was downloaded
         progress.tensorDone();
       }
       if (resumedCount !== resumed.count) throw new ModelSourceError('corrupt', `${file}: the cached part of the download holds ${resumedCount} tensors, not ${resumed.count}. Load the model again.`, true);
@@ -147,7 +146,8 @@ export async function streamCheckpoint<S extends TensorSink>(
         }
         await reader!.skipTo(at, file);
         const bytes = await reader!.readExactly(item.entry.end - item.entry.begin, file, item.entry.name);
-        checkFinite(item.entry, bytes, file); // before it is kept: broken weights are never cached
+        // NaN/±Infinity are refused before a tensor is kept, so what the cache holds was checked once.
+        if (source.origin !== 'cache') checkFinite(item.entry, bytes, file);
         await cache?.add(bytes);
         sink.add(item as S['plan'][number], bytes);
         progress.tensorDone();

@@ -33,7 +33,7 @@ interface Selection {
 }
 
 /** A page opened on a model that is a bigger download than this asks first (a link can name gpt2-xl). */
-export const ASK_ABOVE_BYTES = 1e9;
+const ASK_ABOVE_BYTES = 1e9;
 
 /** A model to load: its text form (what the URL and localStorage keep), its spec, and the hub it comes from. */
 interface ModelChoice {

@@ -56,6 +56,7 @@ beforeAll(async () => {
   hub = await startHubServer({
     repos: {
       'someone/tiny-gpt2': { 'config.json': file('config.json'), 'model.safetensors': file('model.safetensors') },
+      'someone/slow-gpt2': { 'config.json': file('config.json'), 'model.safetensors': file('model.safetensors') },
       'org/big': { 'config.json': big.config, 'model.safetensors': big.weights },
     },
   });
@@ -153,6 +154,16 @@ describe('links cannot redirect downloads', () => {
     expect(await page.getByTestId('hub-in-use').textContent()).toContain(`Hub models download from ${hub.url}, not https://huggingface.co`);
     expect(await storedHub(page)).toBe(hub.url);
     expect(new URL(page.url()).searchParams.get('model')).toBe('hf:someone/tiny-gpt2');
+
+    // While another model downloads (this one stalls), the loaded one still answers Generate.
+    hub.stallNext('model.safetensors', 100_000, 100);
+    await page.getByLabel('Hub repository', { exact: true }).fill('someone/slow-gpt2');
+    await page.getByRole('button', { name: 'Load model', exact: true }).click();
+    await expect.poll(() => status(page)).toBe('loading');
+    await generate(page);
+    expect((await generatedText(page, 1)).length).toBeGreaterThan(0);
+    expect(await status(page)).toBe('loading');
+    expect(await modelName(page)).toContain('someone/tiny-gpt2');
 
     // Another link's hub is offered again; Ignore leaves the confirmed one in use.
     await page.goto(`${base}?hub=${encodeURIComponent('http://127.0.0.1:9')}`);
