@@ -134,6 +134,7 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
       <DrawBar view={view} draw={inspection.draw} chosen={chosen} text={text} />
       <DistributionChart candidates={shown} settings={deferredSettings} greedy={view.greedy} />
 
+      <div className="table-scroll">
       <table className="candidates" aria-label="Candidates">
         <thead>
           <tr>
@@ -151,6 +152,7 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
           ))}
         </tbody>
       </table>
+      </div>
       <div className="table-foot">
         <span className="muted-text">
           The {shown.length} likeliest of {formatCount(vocabSize)} tokens, by the model&apos;s raw probability.
