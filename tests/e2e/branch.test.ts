@@ -193,7 +193,7 @@ describe('attention and the logit lens', () => {
       const count = await branches(page).count();
       await candidateRows(page).nth(1).getByRole('button', { name: 'Branch', exact: true }).click();
       await waitForBranches(page, count + 1);
-      await page.getByRole('button', { name: `Close ${await branches(page).last().getAttribute('aria-label')}` }).click();
+      await branches(page).last().getByRole('button', { name: /^Close branch: / }).click();
       await waitForBranches(page, count);
     };
     const attendOnce = async (layer: number) => {

@@ -243,7 +243,7 @@ describe('token inspector on WebGPU (the summary computed on the GPU)', () => {
     await setSample(page, true);
     await generate(page);
     await outputPane(page, 2).locator('[data-token-index="0"]').click();
-    await expect.poll(() => inspector(page).getAttribute('data-sequence')).toBe('1');
+    await expect.poll(() => inspector(page).getAttribute('data-pane')).toBe('Output 2');
     const p = softmax(reference);
     for (const r of await rows(page)) expect(Math.abs(r.model - p[r.id] * 100)).toBeLessThanOrEqual(0.01);
     const chosen = Number(await outputPane(page, 2).locator('[data-token-index="0"]').getAttribute('data-token-id'));

@@ -166,7 +166,7 @@ describe('web app on WebGPU', () => {
     await page.setViewportSize({ width: 1366, height: 768 });
     await page.getByRole('switch', { name: 'Surprise' }).check();
     await outputPane(page, 2).locator('[data-token-index="3"]').click();
-    await expect.poll(() => page.getByRole('region', { name: 'Token inspector' }).getAttribute('data-sequence')).toBe('1');
+    await expect.poll(() => page.getByRole('region', { name: 'Token inspector' }).getAttribute('data-pane')).toBe('Output 2');
     const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, 'app.png') });

@@ -52,6 +52,8 @@ export function OutputPane(props: OutputPaneProps) {
   const body = useRef<HTMLDivElement>(null);
   const text = tokens.map((t) => t.text).join('');
   const score = surprise ? paneScore(tokens) : null;
+  /** "output 1", "branch: Output 1 › …": the label inside a button's name ("Copy output 1"). */
+  const spoken = label.charAt(0).toLowerCase() + label.slice(1);
   const logprob = cumulativeLogprob(tokens);
 
   // Follow the text as it grows, like a terminal, unless the reader has scrolled up; once per
@@ -112,11 +114,11 @@ export function OutputPane(props: OutputPaneProps) {
             </span>
           )}
         </span>
-        <button type="button" className="ghost small" onClick={copy} aria-label={`Copy ${label}`} disabled={text === ''}>
+        <button type="button" className="ghost small" onClick={copy} aria-label={`Copy ${spoken}`} disabled={text === ''}>
           {copied === 'copied' ? 'Copied' : copied === 'failed' ? 'Copy failed' : 'Copy'}
         </button>
         {onClose && (
-          <button type="button" className="ghost small" onClick={onClose} aria-label={`Close ${label}`}>
+          <button type="button" className="ghost small" onClick={onClose} aria-label={`Close ${spoken}`}>
             Close
           </button>
         )}
