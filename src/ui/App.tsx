@@ -14,7 +14,7 @@ import { TokenInspector, type InspectedStep } from './components/TokenInspector'
 import { departures, runExport, samplerSettings, warmUpInspector } from './inspection';
 import { DownloadOffer } from './components/DownloadOffer';
 import { HubNotice } from './components/HubNotice';
-import { paddedVocabularyNote } from '../tokenizer/vocabulary';
+import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
 import { EMBEDDED_MODEL, LOCAL_MODEL, modelLabel, readModelSpec } from './modelSpec';
 import {
   generateOptions, initialSettings, linkHub, settingsFromStorage, settingsToSearch, settingsToStorage, STORAGE_KEY, type Settings,
@@ -313,7 +313,7 @@ export function App() {
     if (!vocabSize || warmed.current) return;
     warmed.current = true;
     const idle = window.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 200));
-    idle(() => warmUpInspector(vocabSize, sliders));
+    idle(() => warmUpInspector(Math.min(vocabSize, GPT2_VOCAB_SIZE), sliders));
   }, [vocabSize, sliders]);
 
   const exportRun = useCallback(async () => {
@@ -452,7 +452,7 @@ export function App() {
             count={paneTokens.length}
             runOptions={selectedPane?.options ?? null}
             settings={sliders}
-            vocabSize={state.model.info?.vocabSize ?? 50257}
+            vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}
             textOf={textOf}
             onUseRunSettings={useRunSettings}
             onBranch={startBranch}
