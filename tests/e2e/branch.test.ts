@@ -5,31 +5,22 @@
  * whether the worker forked the run's kept KV cache or ran a prefill; the Attention panel draws
  * layer 1 head 1; all of it by keyboard too; 20 branches and 20 attention views leave no tensors.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generate, openApp, outputPane, setNumber } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+import { cliOutput } from '../helpers/cliProcess';
 import { repoRoot } from '../helpers/fixture';
 
-const run = promisify(execFile);
 const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
 const SETTINGS = { prompt: 'Watson you are', do_sample: true, max_new_tokens: 8, top_k: 50, top_p: 0.95, temperature: 1, min_p: 0, repetition_penalty: 1, seed: 42, num_return_sequences: 2 };
 const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
 
 let browser: LaunchedBrowser;
 let base: string;
-
-async function cli(args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'src/cli/main.ts', ...args], {
-    cwd: repoRoot, maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
-}
 
 const branches = (page: Page) => page.getByRole('region', { name: /^Branch/ });
 const candidateRows = (page: Page) => page.getByRole('table', { name: 'Candidates' }).locator('tbody tr');
@@ -77,7 +68,7 @@ describe('branches', () => {
     const prefix = [54, 13506, 345, 389, ...(await ids(pane)).slice(0, 3)];
     const branchIds = await ids(branch);
     expect(branchIds[0]).toBe(forced);
-    const out = JSON.parse(await cli([
+    const out = JSON.parse(await cliOutput([
       'generate', '--model', MODEL_DIR, '--backend', 'wasm', '--ids', [...prefix, forced].join(','), '--seed', '42',
       '--top-k', '2', '--top-p', '0.95', '--temperature', '1', '--max-new-tokens', '8', '--json',
     ]));
@@ -115,7 +106,7 @@ describe('branches', () => {
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await expect.poll(() => page.locator('.app').getAttribute('data-run-status')).toBe('stopped');
     const branchIds = await ids(branches(page).first());
-    const out = JSON.parse(await cli([
+    const out = JSON.parse(await cliOutput([
       'generate', '--model', MODEL_DIR, '--backend', 'wasm', '--ids', [54, 13506, 345, 389, forced].join(','), '--seed', '42',
       '--top-k', '50', '--top-p', '0.95', '--temperature', '1', '--max-new-tokens', '200', '--json',
     ]));

@@ -5,18 +5,16 @@
  * what-if: slider moves change Sampling probability and Status without a new generation. Then the
  * same by keyboard alone, and the WebGPU path (the summary computed on the GPU).
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generate, openApp, outputPane, setNumber, setSample } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+import { cliOutput } from '../helpers/cliProcess';
 import { repoRoot } from '../helpers/fixture';
 
-const run = promisify(execFile);
 const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
 const PROMPT_IDS = [54, 13506, 345, 389]; // "Watson you are", as the notebook printed it
 const START = { prompt: 'Watson you are', do_sample: false, max_new_tokens: 6, top_k: 50, top_p: 0.95, temperature: 1, min_p: 0, repetition_penalty: 1, seed: 42 };
@@ -26,13 +24,6 @@ let browser: LaunchedBrowser;
 let base: string;
 /** The built-in model's logits after "Watson you are", from the CLI (tfjs cpu, another process). */
 let reference: number[];
-
-async function cli(args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'src/cli/main.ts', ...args], {
-    cwd: repoRoot, maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
-}
 
 function softmax(logits: number[]): number[] {
   const max = Math.max(...logits);
@@ -65,7 +56,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: true });
-  reference = JSON.parse(await cli(['logits', '--model', MODEL_DIR, '--ids', PROMPT_IDS.join(','), '--json'])).logits;
+  reference = JSON.parse(await cliOutput(['logits', '--model', MODEL_DIR, '--ids', PROMPT_IDS.join(','), '--json'])).logits;
 });
 
 afterAll(async () => {
@@ -145,7 +136,7 @@ describe('token inspector', () => {
     const exported = JSON.parse(readFileSync(file, 'utf8'));
     expect(exported).toMatchObject({ prompt: 'Watson you are', prompt_ids: PROMPT_IDS, seed: null, settings: { do_sample: false, max_new_tokens: 6 } });
     expect(exported.model.name).toBeTruthy();
-    const cliOut = JSON.parse(await cli([
+    const cliOut = JSON.parse(await cliOutput([
       'generate', '--model', MODEL_DIR, '--prompt', 'Watson you are', '--greedy', '--max-new-tokens', '6', '--json', '--top-logprobs', '20',
     ]));
     const mine = exported.sequences[0].tokens;

@@ -5,7 +5,7 @@
  * memory, so nothing of size [B, H, T, S] is ever written to GPU memory.
  */
 import * as tf from '@tensorflow/tfjs';
-import { runProgram, TWO_D_LAYOUT, type WebGPUProgram } from './program';
+import { runProgram, TWO_D_LAYOUT, workgroupReduceSnippet, type WebGPUProgram } from './program';
 
 const WORKGROUP = 64;
 /** Scores of one query live in workgroup memory (16 KiB guaranteed by WebGPU). */
@@ -36,22 +36,7 @@ class CausalAttentionProgram implements WebGPUProgram {
       const D = ${D};
       var<workgroup> query : array<f32, D>;
       var<workgroup> scores : array<f32, ${scoreSlots}>;
-      var<workgroup> partial : array<f32, ${WORKGROUP}>;
-
-      fn workgroupReduce(v : f32, isMax : bool) -> f32 {
-        partial[localIndex] = v;
-        workgroupBarrier();
-        for (var half = ${WORKGROUP / 2}u; half > 0u; half = half / 2u) {
-          if (localIndex < half) {
-            let other = partial[localIndex + half];
-            partial[localIndex] = select(partial[localIndex] + other, max(partial[localIndex], other), isMax);
-          }
-          workgroupBarrier();
-        }
-        let total = partial[0];
-        workgroupBarrier();
-        return total;
-      }
+      ${workgroupReduceSnippet(WORKGROUP)}
 
       fn main() {
         let h = i32(workgroupId.x);

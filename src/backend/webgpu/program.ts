@@ -44,3 +44,28 @@ export function flatIndex(workgroupSizeX: number): string {
 export function ceilDiv(a: number, b: number): number {
   return Math.ceil(a / b);
 }
+
+/**
+ * WGSL: `partial`, a shared array of `workgroupSize` floats, and `workgroupReduce(v, isMax)`, which
+ * every invocation of the workgroup calls (uniform control flow) to get the sum, or the max, of
+ * their `v` by a tree in shared memory.
+ */
+export function workgroupReduceSnippet(workgroupSize: number): string {
+  return `
+      var<workgroup> partial : array<f32, ${workgroupSize}>;
+
+      fn workgroupReduce(v : f32, isMax : bool) -> f32 {
+        partial[localIndex] = v;
+        workgroupBarrier();
+        for (var half = ${workgroupSize / 2}u; half > 0u; half = half / 2u) {
+          if (localIndex < half) {
+            let other = partial[localIndex + half];
+            partial[localIndex] = select(partial[localIndex] + other, max(partial[localIndex], other), isMax);
+          }
+          workgroupBarrier();
+        }
+        let total = partial[0];
+        workgroupBarrier();
+        return total;
+      }`;
+}

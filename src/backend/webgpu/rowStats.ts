@@ -9,7 +9,7 @@
  * max, then the sums of e^(x-max) and e^(x-max)·(x-max); the bins are workgroup atomics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { runProgram, TWO_D_LAYOUT, type WebGPUProgram } from './program';
+import { runProgram, TWO_D_LAYOUT, workgroupReduceSnippet, type WebGPUProgram } from './program';
 
 const WORKGROUP = 256;
 
@@ -33,23 +33,8 @@ class RowStatsProgram implements WebGPUProgram {
     const { bins } = this;
     const width = this.binWidth.toFixed(8);
     return `
-      var<workgroup> partial : array<f32, ${WORKGROUP}>;
+      ${workgroupReduceSnippet(WORKGROUP)}
       var<workgroup> counts : array<atomic<u32>, ${bins}>;
-
-      fn workgroupReduce(v : f32, isMax : bool) -> f32 {
-        partial[localIndex] = v;
-        workgroupBarrier();
-        for (var half = ${WORKGROUP / 2}u; half > 0u; half = half / 2u) {
-          if (localIndex < half) {
-            let other = partial[localIndex + half];
-            partial[localIndex] = select(partial[localIndex] + other, max(partial[localIndex], other), isMax);
-          }
-          workgroupBarrier();
-        }
-        let total = partial[0];
-        workgroupBarrier();
-        return total;
-      }
 
       fn main() {
         let row = i32(workgroupId.y);
