@@ -16,6 +16,7 @@ import { FileSystemModelCache, defaultCacheDir, filesFromFolder } from '../sourc
 import { loadModel, type LoadedModel } from '../sources/loadModel';
 import type { LoadProgress } from '../sources/progress';
 import { parseModelSpec, type ModelSpec } from '../sources/spec';
+import type { PrecisionRequest } from '../model/memoryPlan';
 
 export const EMBEDDED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public/models/sherlock-gpt2');
 
@@ -28,6 +29,8 @@ export interface ModelArgOptions {
   onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** --dtype (default auto). */
+  precision?: PrecisionRequest;
 }
 
 /** Turns a --model value into a spec: an existing folder wins, then the named forms. */
@@ -67,6 +70,7 @@ export async function loadModelArg(arg: string, options: ModelArgOptions = {}): 
     cache: spec.kind === 'hub' && cacheDir ? new FileSystemModelCache(cacheDir) : null,
     onProgress: options.onProgress ?? stderrProgress(),
     signal: options.signal,
+    precision: options.precision,
   });
 }
 

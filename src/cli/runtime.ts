@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setupNodeBackend, type NodeBackend } from '../backend/node';
 import type { GPT2 } from '../model/gpt2';
 import { loadModelArg } from './modelArg';
+import type { PrecisionRequest } from '../model/memoryPlan';
 
 /** Starts the backend; output stays clean (no tfjs "install tfjs-node" banner). */
 export async function startBackend(backend: NodeBackend): Promise<void> {
@@ -14,16 +15,16 @@ export async function startBackend(backend: NodeBackend): Promise<void> {
  * Loads --model (a folder with config.json + model.safetensors, or any form modelArg.ts knows);
  * without --model, the app's built-in model in public/models/sherlock-gpt2/.
  */
-export async function openModel(modelArg: string | undefined): Promise<GPT2> {
+export async function openModel(modelArg: string | undefined, precision: PrecisionRequest = 'auto'): Promise<GPT2> {
   // Progress is for people watching a terminal; logs and pipes get only the result.
   const quiet = process.stderr.isTTY ? {} : { onProgress: () => {} };
-  const { model } = await loadModelArg(modelArg ?? 'embedded', quiet);
+  const { model } = await loadModelArg(modelArg ?? 'embedded', { ...quiet, precision });
   return model;
 }
 
-/** Runs `body` with the model and disposes it afterwards, whatever happens. */
-export async function withModel<T>(modelArg: string | undefined, body: (model: GPT2) => Promise<T>): Promise<T> {
-  const model = await openModel(modelArg);
+/** Runs `body` with the model (matrices in `precision`) and disposes it afterwards, whatever happens. */
+export async function withModel<T>(modelArg: string | undefined, body: (model: GPT2) => Promise<T>, precision: PrecisionRequest = 'auto'): Promise<T> {
+  const model = await openModel(modelArg, precision);
   try {
     return await body(model);
   } finally {

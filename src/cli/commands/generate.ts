@@ -9,7 +9,7 @@
 import {
   generate, GenerationOptionError, validateOptions, type GenerationOptions, type GenerationResult, type TokenEvent,
 } from '../../generation';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, parseOptions, requireString } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, parseOptions, requireString } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -92,9 +92,12 @@ export const generateCommand: CliCommand = {
     }
     for (const note of notes) console.error(`note: ${note}`);
     const backend = backendOption(values.backend, USAGE);
+    const dtype = dtypeOption(values.dtype, USAGE);
     await startBackend(backend);
 
+    let precision = '';
     const result = await withModel(values.model, async (model) => {
+      precision = model.precision;
       const printer = values.json ? null : new StreamPrinter(options.num_return_sequences ?? 1);
       const tokens = generate(model, prompt, options);
       try {
@@ -108,7 +111,7 @@ export const generateCommand: CliCommand = {
       } catch (error) {
         throw asUsageError(error);
       }
-    });
+    }, dtype);
 
     for (const warning of result.warnings) console.error(`note: ${warning}`);
     if (values.json) {
@@ -117,10 +120,11 @@ export const generateCommand: CliCommand = {
         timings: result.timings,
         seed: result.seed,
         warnings: result.warnings,
+        precision,
       }));
     } else {
       const t = result.timings;
-      console.error(`${t.newTokens} tokens on ${backend}: prefill ${t.prefillMs.toFixed(0)} ms, ` +
+      console.error(`${t.newTokens} tokens on ${backend} (${precision} weights): prefill ${t.prefillMs.toFixed(0)} ms, ` +
         `${t.decodeTokensPerSecond.toFixed(1)} tokens/s` + (result.seed === null ? '' : `, seed ${result.seed}`));
     }
     return 0;
