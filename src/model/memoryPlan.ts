@@ -6,7 +6,7 @@
  * maxStorageBufferBindingSize; navigator.deviceMemory as a hint only). Also the `auto` precision.
  */
 import { mlpWidth, type GPT2Config } from './config';
-import { WEIGHT_PRECISIONS, type WeightPrecision } from './weights';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from './precision';
 
 /** What the person asked for: a precision, or `auto` (the default). */
 export type PrecisionRequest = WeightPrecision | 'auto';

@@ -7,8 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { PackedHandle, SimdMatmulStore } from '../backend/simd/matmul';
 import type { GpuMatrix } from '../backend/webgpu/packedWeights';
 
-export type WeightPrecision = 'f32' | 'f16' | 'q8';
-export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['f32', 'f16', 'q8'];
+import type { WeightPrecision } from './precision';
+
+export type { WeightPrecision } from './precision';
 
 /** A Conv1D weight W [in, out]: y = x·W + b. */
 export interface Matrix {

@@ -6,6 +6,8 @@ import { CachedModels } from './components/CachedModels';
 import { Controls } from './components/Controls';
 import { LoadProgressBar } from './components/LoadProgressBar';
 import { ModelPicker } from './components/ModelPicker';
+import { PrecisionPicker } from './components/PrecisionPicker';
+import type { PrecisionRequest } from '../model/memoryPlan';
 import { OutputPane } from './components/OutputPane';
 import { StatsPanel } from './components/StatsPanel';
 import { EMBEDDED_MODEL, LOCAL_MODEL, modelLabel, readModelSpec } from './modelSpec';
@@ -63,7 +65,7 @@ export function App() {
         modelToLoad.current = { text: settings.model, spec: read.spec };
       }
     }
-    load(modelToLoad.current.spec, modelLabel(modelToLoad.current.text));
+    load(modelToLoad.current.spec, modelLabel(modelToLoad.current.text), settings.precision);
     // Only a new worker triggers this; model changes go through loadModel below.
   }, [workerGeneration, load]);
 
@@ -72,7 +74,16 @@ export function App() {
       setModelNotice(null);
       modelToLoad.current = { text, spec };
       setSettings((s) => ({ ...s, model: text }));
-      load(spec, spec.kind === 'files' ? (spec.name ?? 'local files') : modelLabel(text));
+      load(spec, spec.kind === 'files' ? (spec.name ?? 'local files') : modelLabel(text), settings.precision);
+    },
+    [load, settings.precision],
+  );
+
+  /** A new precision reloads the current model in it. */
+  const changePrecision = useCallback(
+    (precision: PrecisionRequest) => {
+      setSettings((s) => ({ ...s, precision }));
+      if (modelToLoad.current) load(modelToLoad.current.spec, modelLabel(modelToLoad.current.text), precision);
     },
     [load],
   );
@@ -112,9 +123,10 @@ export function App() {
 
       <main className="layout">
         <aside className="panel settings" aria-label="Settings">
-          <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} />
+          <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} precision={settings.precision} memory={state.backend?.memory} />
           {modelNotice && <p className="notice warn">{modelNotice}</p>}
           <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />
+          <PrecisionPicker value={settings.precision} backend={state.backend?.backend} disabled={running || state.model.status === 'loading'} onChange={changePrecision} />
           <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           <LoadProgressBar model={state.model} />
           {state.model.status === 'ready' && state.model.cacheNote && (

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
-import type { GenerateOptions, ModelSpec } from '../worker/protocol';
+import type { GenerateOptions, ModelSpec, PrecisionRequest } from '../worker/protocol';
 import { appReducer, initialAppState } from './appState';
 
 /**
@@ -34,10 +34,10 @@ export function useGenerationWorker(backendRequest: string, hubUrl: string) {
     };
   }, [backendRequest, hubUrl]);
 
-  const load = useCallback((spec: ModelSpec, label: string) => {
+  const load = useCallback((spec: ModelSpec, label: string, precision?: PrecisionRequest) => {
     const id = nextId.current++;
     dispatch({ type: 'load-started', id, label });
-    client.current?.post({ type: 'load', id, spec });
+    client.current?.post({ type: 'load', id, spec, precision });
   }, []);
 
   const generate = useCallback((prompt: string, options: GenerateOptions) => {

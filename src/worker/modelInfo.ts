@@ -1,5 +1,6 @@
 import { mlpWidth, type GPT2Config } from '../model/config';
 import type { ModelInfo } from './protocol';
+import type { LoadedModel } from '../sources/loadModel';
 
 /** Parameter count of a GPT-2 with this config (tied output head), as Hugging Face counts it. */
 export function parameterCount(config: GPT2Config): number {
@@ -12,8 +13,8 @@ export function parameterCount(config: GPT2Config): number {
   return embeddings + config.nLayer * (layerNorms + attention + mlp) + 2 * e;
 }
 
-export function modelInfo(name: string, config: GPT2Config): ModelInfo {
-  return {
+export function modelInfo(name: string, config: GPT2Config, loaded?: Pick<LoadedModel, 'precision' | 'precisionReason' | 'memoryPlan'>): ModelInfo {
+  const info: ModelInfo = {
     name,
     nLayer: config.nLayer,
     nHead: config.nHead,
@@ -22,4 +23,11 @@ export function modelInfo(name: string, config: GPT2Config): ModelInfo {
     vocabSize: config.vocabSize,
     parameters: parameterCount(config),
   };
+  if (loaded) {
+    info.precision = loaded.precision;
+    info.precisionReason = loaded.precisionReason;
+    info.weightBytes = loaded.memoryPlan.weightBytes;
+    info.plannedBytes = loaded.memoryPlan.totalBytes;
+  }
+  return info;
 }

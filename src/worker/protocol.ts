@@ -3,10 +3,11 @@
  * types, so a message that one side sends and the other does not understand is a type error.
  * Only plain, structured-cloneable data crosses (plus File objects for local checkpoints).
  */
+import type { BackendMemory, PrecisionRequest } from '../model/memoryPlan';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { LoadProgress, ModelSpec };
+export type { BackendMemory, LoadProgress, ModelSpec, PrecisionRequest };
 
 /** The sampling settings, with Hugging Face `generate()` names and meanings. */
 export interface GenerateOptions {
@@ -31,7 +32,13 @@ export interface InitRequest {
   /** A Hugging Face hub mirror; undefined = huggingface.co. */
   hubUrl?: string;
 }
-export interface LoadRequest { type: 'load'; id: number; spec: ModelSpec }
+export interface LoadRequest {
+  type: 'load';
+  id: number;
+  spec: ModelSpec;
+  /** Precision of the weights' matrices (`?dtype=`): 'auto' when absent. */
+  precision?: PrecisionRequest;
+}
 export interface GenerateRequest { type: 'generate'; id: number; prompt: string; options: GenerateOptions }
 export interface AbortRequest { type: 'abort'; id: number }
 
@@ -48,6 +55,8 @@ export interface BackendInfo {
   threads?: number;
   /** The page is cross-origin isolated (wasm threads available). */
   crossOriginIsolated: boolean;
+  /** What this backend offers for the memory plan (WebGPU buffer limits, navigator.deviceMemory). */
+  memory?: BackendMemory;
 }
 export interface BackendMessage { type: 'backend'; info: BackendInfo }
 
@@ -62,6 +71,12 @@ export interface ModelInfo {
   nPositions: number;
   vocabSize: number;
   parameters: number;
+  /** The precision its matrices were loaded in ('f32', 'f16', 'q8'), and why (auto's reason). */
+  precision?: string;
+  precisionReason?: string;
+  /** Bytes the memory plan expected: weights as kept on this backend, and the whole (KV cache at full context, activations). */
+  weightBytes?: number;
+  plannedBytes?: number;
 }
 /** cacheNote: the model loaded but its cache could not be used or written (e.g. storage quota), in words. */
 export interface LoadedMessage { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; cacheNote?: string }

@@ -11,7 +11,8 @@ import { isAbortError } from '../sources/errors';
 import { loadModel } from '../sources/loadModel';
 import { describeError } from './errors';
 import { modelInfo } from './modelInfo';
-import type { FromWorker, GenerateRequest, InitRequest, LoadRequest, ToWorker } from './protocol';
+import type { BackendMemory, FromWorker, GenerateRequest, InitRequest, LoadRequest, ToWorker } from './protocol';
+import * as tf from '@tensorflow/tfjs';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -59,15 +60,33 @@ scope.addEventListener('message', (event: MessageEvent<ToWorker>) => {
   }
 });
 
+/** What the running backend offers, for the memory plan each load makes before its download. */
+let backendMemory: BackendMemory | undefined;
+
+function describeBackendMemory(backend: string): BackendMemory {
+  const memory: BackendMemory = { backend };
+  const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+  if (typeof deviceMemory === 'number') memory.deviceMemoryGb = deviceMemory;
+  if (backend === 'webgpu') {
+    const limits = (tf.backend() as unknown as { device?: GPUDevice }).device?.limits;
+    if (limits) {
+      memory.maxBufferSize = limits.maxBufferSize;
+      memory.maxStorageBufferBindingSize = limits.maxStorageBufferBindingSize;
+    }
+  }
+  return memory;
+}
+
 async function startBackend(request: string | undefined, overrideReason?: string): Promise<boolean> {
   try {
     const selection: BackendSelection = await selectBackend(request, {
       appBaseUrl: new URL(import.meta.env.BASE_URL, init?.pageUrl ?? scope.location.href).href,
       onDeviceLost: onDeviceLost,
     });
+    backendMemory = describeBackendMemory(selection.backend);
     post({
       type: 'backend',
-      info: { ...selection, reason: overrideReason ?? selection.reason, crossOriginIsolated: scope.crossOriginIsolated },
+      info: { ...selection, reason: overrideReason ?? selection.reason, crossOriginIsolated: scope.crossOriginIsolated, memory: backendMemory },
     });
     return true;
   } catch (error) {
@@ -115,6 +134,8 @@ async function load(request: LoadRequest): Promise<void> {
       pageUrl: init?.pageUrl,
       signal: controller.signal,
       onProgress: (progress) => post({ type: 'load-progress', id: request.id, progress }),
+      precision: request.precision,
+      memory: backendMemory,
     });
     if (controller.signal.aborted) {
       loaded.model.dispose();
@@ -122,7 +143,7 @@ async function load(request: LoadRequest): Promise<void> {
     }
     model = loaded.model;
     post({
-      type: 'loaded', id: request.id, model: modelInfo(loaded.label, loaded.model.config), loadMs: performance.now() - started,
+      type: 'loaded', id: request.id, model: modelInfo(loaded.label, loaded.model.config, loaded), loadMs: performance.now() - started,
       ...(loaded.cacheNote ? { cacheNote: loaded.cacheNote } : {}),
     });
   } catch (error) {
