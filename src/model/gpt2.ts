@@ -93,6 +93,40 @@ export class GPT2 {
     return topLogits(logits, k);
   }
 
+  /**
+   * Runs the model once the way generation will, so the backend's one-time work happens now and
+   * not in the first Generate: XNNPACK packs each weight on its first matmul (wasm), the head's
+   * transposed copy is made, WebGPU compiles its programs (one per row count), the JIT warms up.
+   * A 4-token prefill, a decode step for one sequence, then three sequences sharing the prompt
+   * (the page's default), and the GPU top-k. Leaves no tensors behind.
+   */
+  async warmUp(): Promise<void> {
+    const prompt = [464, 2068, 7586, 21831].map((id) => id % this.config.vocabSize);
+    const read = async (logits: tf.Tensor2D, topK: boolean): Promise<number> => {
+      try {
+        if (topK && tf.getBackend() === 'webgpu') await this.topK(logits, 50);
+        const best = tf.argMax(logits, -1);
+        const [id] = await best.data();
+        best.dispose();
+        return id;
+      } finally {
+        logits.dispose();
+      }
+    };
+    const capacity = Math.min(this.config.nPositions, prompt.length + 2);
+    const cache = this.newCache(1, capacity);
+    let batch: KVCache | undefined;
+    try {
+      const id = await read(this.forward([prompt], cache), true);
+      batch = cache.repeat(3);
+      await read(this.forward([[id], [id], [id]], batch), true);
+      await read(this.forward([[id]], cache), false);
+    } finally {
+      cache.dispose();
+      batch?.dispose();
+    }
+  }
+
   /** Logits at every position of one sequence, without a cache: [T, vocab]. */
   forwardAll(ids: number[]): tf.Tensor2D {
     const w = this.live();

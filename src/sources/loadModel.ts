@@ -47,6 +47,8 @@ export interface LoadOptions {
   memory?: BackendMemory;
   /** Sequences the KV cache must hold at full context in the memory plan (default 4, the page's most). */
   sequences?: number;
+  /** Run the model once before reporting it ready (GPT2.warmUp), so the first generation pays no one-time cost (default true). */
+  warmUp?: boolean;
 }
 
 export interface LoadedModel {
@@ -231,6 +233,10 @@ async function build(
   } catch (error) {
     result.sink.dispose();
     throw asSourceError(error, label);
+  }
+  if (options.warmUp !== false) {
+    tracker.warmingUp();
+    await model.warmUp();
   }
   tracker.finish();
   return {
