@@ -17,7 +17,8 @@ import {
   type SafetensorsHeader,
   type TensorEntry,
 } from './safetensors';
-import { SimdMatrix, SimdTable, TensorMatrix, TensorTable, type Matrix, type TokenTable, type WeightPrecision } from './weights';
+import { GpuPackedMatrix, GpuPackedTable, SimdMatrix, SimdTable, TensorMatrix, TensorTable, type Matrix, type TokenTable, type WeightPrecision } from './weights';
+import { packForGpu } from '../backend/webgpu/packedWeights';
 
 export interface LayerNormWeights { weight: tf.Tensor1D; bias: tf.Tensor1D }
 export interface Conv1DWeights { weight: Matrix /* [in, out] */; bias: tf.Tensor1D }
@@ -132,8 +133,8 @@ export class WeightsBuilder {
   ) {
     this.plan = planTensors(config, header, file);
     this.precision = options.precision ?? 'f32';
-    if (this.precision !== 'f32' && !['wasm', 'cpu'].includes(tf.getBackend())) {
-      throw new CheckpointError(`${this.precision} weights run on the wasm and cpu backends; tfjs is on '${tf.getBackend()}': load the model as f32`);
+    if (this.precision !== 'f32' && !['wasm', 'cpu', 'webgpu'].includes(tf.getBackend())) {
+      throw new CheckpointError(`${this.precision} weights run on the wasm, cpu and webgpu backends; tfjs is on '${tf.getBackend()}': load the model as f32`);
     }
   }
 
@@ -155,6 +156,14 @@ export class WeightsBuilder {
 
   /** A matrix in this builder's precision: [in, out] for Conv1D, [vocab, C] for a table. */
   private pack(values: Float32Array, shape: number[], isTable: boolean): Matrix | TokenTable {
+    const format = this.precision as 'q8' | 'f16';
+    if (tf.getBackend() === 'webgpu') {
+      const [rows, cols] = shape;
+      const packed = isTable ? packForGpu(values, cols, rows, 'out-in', format) : packForGpu(values, rows, cols, 'in-out', format);
+      uploadNow(packed.packed);
+      if (packed.scale) uploadNow(packed.scale);
+      return isTable ? new GpuPackedTable(packed) : new GpuPackedMatrix(packed);
+    }
     this.store ??= new SimdMatmulStore();
     const store = this.store;
     if (isTable) {
@@ -201,6 +210,7 @@ export class WeightsBuilder {
   /** Frees whatever was uploaded so far (after a failed or aborted load). */
   dispose(): void {
     for (const t of this.uploaded.values()) t.dispose();
+    for (const m of this.packed.values()) m.dispose();
     this.uploaded.clear();
     this.packed.clear();
     this.store = null;

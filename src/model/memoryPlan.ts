@@ -143,7 +143,7 @@ export function planMemory(config: GPT2Config, precision: WeightPrecision, memor
 
 /** Which precisions this backend runs. */
 export function precisionsFor(backend: string): WeightPrecision[] {
-  return backend === 'wasm' || backend === 'cpu' ? ['f32', 'f16', 'q8'] : ['f32'];
+  return backend === 'wasm' || backend === 'cpu' || backend === 'webgpu' ? ['f32', 'f16', 'q8'] : ['f32'];
 }
 
 export interface PrecisionChoice {
@@ -178,7 +178,8 @@ export function choosePrecision(
     if (f32.problem) throw new Error(refusal(f32, []));
     return { plan: f32, reason: 'auto: f32 for the built-in model (exact logits)' };
   }
-  const big = f32.parameters > AUTO_Q8_PARAMETERS;
+  // Big models go q8 on the CPU backends, where decoding is bound by reading weights from memory.
+  const big = f32.parameters > AUTO_Q8_PARAMETERS && (memory.backend === 'wasm' || memory.backend === 'cpu');
   if (!f32.problem && !(big && available.includes('q8'))) return { plan: f32, reason: 'auto: f32 (exact), it fits' };
   if (available.includes('q8')) {
     const q8 = plan('q8');

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PackedHandle, SimdMatmulStore } from '../backend/simd/matmul';
+import { embed as gpuEmbed, linear as gpuLinear, lmHead as gpuLmHead } from '../backend/webgpu';
 import type { GpuMatrix } from '../backend/webgpu/packedWeights';
 
 import type { WeightPrecision } from './precision';
@@ -190,5 +191,63 @@ export class SimdTable implements TokenTable {
 
   dispose(): void {
     // The store's memory goes with the model.
+  }
+}
+
+type PackedGpu = Extract<GpuMatrix, { format: 'q8' | 'f16' }>;
+
+/** q8 or f16 packed into GPU tensors (WebGPU): multiplied by the fused linear program. */
+export class GpuPackedMatrix implements Matrix {
+  readonly precision: WeightPrecision;
+  readonly shape: readonly [number, number];
+
+  constructor(private readonly packed: PackedGpu) {
+    this.precision = packed.format;
+    this.shape = [packed.K, packed.N];
+  }
+
+  linear(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+    return gpuLinear(x, this.packed, bias);
+  }
+
+  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D): Float32Array {
+    return tf.tidy(() => this.linear(tf.tensor2d(x.slice(0, M * this.shape[0]), [M, this.shape[0]]), bias).dataSync() as Float32Array);
+  }
+
+  gpu(): GpuMatrix {
+    return this.packed;
+  }
+
+  dispose(): void {
+    this.packed.packed.dispose();
+    this.packed.scale?.dispose();
+  }
+}
+
+/** A q8 or f16 token table packed into GPU tensors: the embedding and head programs unpack it. */
+export class GpuPackedTable implements TokenTable {
+  readonly precision: WeightPrecision;
+  readonly shape: readonly [number, number];
+
+  constructor(private readonly packed: PackedGpu) {
+    this.precision = packed.format;
+    this.shape = [packed.N, packed.K];
+  }
+
+  embed(ids: tf.Tensor1D): tf.Tensor2D {
+    return gpuEmbed(ids, this.packed, null);
+  }
+
+  logits(x: tf.Tensor2D): tf.Tensor2D {
+    return gpuLmHead(x, this.packed);
+  }
+
+  gpu(): GpuMatrix {
+    return this.packed;
+  }
+
+  dispose(): void {
+    this.packed.packed.dispose();
+    this.packed.scale?.dispose();
   }
 }

@@ -20,9 +20,8 @@ import { GPT2 } from '../../src/model';
 import { encode } from '../../src/tokenizer';
 import { greedyThroughCache } from '../helpers/engineSuite';
 import { fixtureConfigJson, fixtureExpected, fixtureSafetensors, repoRoot } from '../helpers/fixture';
+import { Q8_LOGIT_TOLERANCE } from '../helpers/precision';
 
-/** q8 logits may differ from f32 by this share of the position's largest |logit| (derived in docs/precision.md). */
-export const Q8_LOGIT_TOLERANCE = 0.05;
 
 async function lastLogits(model: GPT2, ids: number[]): Promise<Float32Array> {
   const all = model.forwardAll(ids);

@@ -44,6 +44,8 @@ describe('memory plan', () => {
     expect(choosePrecision('auto', medium, { backend: 'cpu' }).plan.precision).toBe('q8');
     expect(choosePrecision('auto', medium, wasm, { builtIn: true }).plan.precision).toBe('f32');
     expect(choosePrecision('auto', medium, { backend: 'webgl' }).plan.precision).toBe('f32');
+    expect(choosePrecision('auto', medium, { backend: 'webgpu' }).plan.precision).toBe('f32');
+    expect(choosePrecision('auto', xl, { backend: 'webgpu', maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 28 }).plan.precision).toBe('q8');
     expect(planMemory(gpt2, 'f32', wasm).parameters).toBe(124439808);
   });
 
