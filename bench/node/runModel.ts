@@ -10,10 +10,13 @@ import { setupNodeBackend, isNodeBackend } from '../../src/backend/node';
 import { GPT2 } from '../../src/model/gpt2';
 import { benchModel, matmulCeiling, type ModelBenchOptions } from '../core';
 import { benchModel as modelFiles, type ModelName } from '../models';
+import type { WeightPrecision } from '../../src/model/weights';
 
 export interface NodeRunRequest {
   backend: string;
   model: ModelName;
+  /** Precision of the matrices (default f32). */
+  precision?: WeightPrecision;
   options: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
   /** Also time the 124M step's matmuls alone. */
   ceiling?: boolean;
@@ -35,12 +38,16 @@ async function main(): Promise<void> {
   const bytes = readFileSync(path.join(files.dir, 'model.safetensors'));
   const readMs = performance.now() - t0;
   const t1 = performance.now();
-  const model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  const model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { precision: request.precision });
   const loadMs = performance.now() - t1;
-  log(`loaded in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms)`);
+  const t2 = performance.now();
+  await model.warmUp(); // as loadModel does before it reports a model ready
+  const warmUpMs = performance.now() - t2;
+  log(`loaded as ${model.precision} in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms), warm-up ${warmUpMs.toFixed(0)} ms`);
 
   const result = await benchModel(model, { ...request.options, log });
   model.dispose();
+  // model.precision stays readable after dispose
   const usage = process.resourceUsage();
   console.log(
     'RESULT ' +
@@ -50,8 +57,10 @@ async function main(): Promise<void> {
         adapter: info.adapter,
         model: request.model,
         modelDescription: files.description,
+        precision: model.precision,
         readMs,
         loadMs,
+        warmUpMs,
         ...result,
         ceiling,
         peakRssMb: usage.maxRSS / 1024,
