@@ -1,7 +1,17 @@
 /**
- * q8 logits may differ from the same model's f32 logits by this share of the position's largest
- * |logit|. docs/precision.md derives it: about 1/127 of relative error per quantized product
- * (weights per output channel, activations per row to 7 bits), over the 4·n_layer + 1 products a
- * token passes, adding up in quadrature as independent rounding errors do, with a 3× margin.
+ * How far q8 logits may be from the same model's f32 logits, derived (docs/precision.md):
+ *
+ * One q8 product rounds each weight to 1/127 of its output channel's largest |weight| (about 3.5σ
+ * for normally spread weights: a uniform error of RMS 3.5σ/127/√12 = 0.8% of the weights' RMS) and
+ * each input row to 1/127 of its range (about 7σ: 7/127/√12 = 1.6%); independent, they add up to
+ * √(0.8² + 1.6²) ≈ 1.8% of an output's RMS. A token's logits come through 4·n_layer + 1 such
+ * products (c_attn, attn.c_proj, c_fc, mlp.c_proj per layer, the head) whose errors add up in the
+ * residual stream in quadrature: 1.8%·√(4·n_layer + 1) of the logits' RMS, and the largest error
+ * of a row stands to the row's largest |logit| as RMS to RMS. The tolerance is 1.5× that.
  */
-export const Q8_LOGIT_TOLERANCE = 0.05;
+export const Q8_PRODUCT_ERROR = 0.018;
+
+/** The share of a position's largest |logit| that q8 logits may differ from f32 by. */
+export function q8LogitTolerance(nLayer: number): number {
+  return 1.5 * Q8_PRODUCT_ERROR * Math.sqrt(4 * nLayer + 1);
+}
