@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { MatmulCeiling, ModelBenchResult } from './core';
 import type { BrowserRun } from './browser/runBrowser';
 import type { AppLongTaskRun } from './browser/appLongTasks';
+import type { AppMediumRun } from './browser/appMedium';
 import type { PeerResult } from './peer';
 import { repoRoot } from './models';
 
@@ -37,6 +38,8 @@ export interface BenchReport {
   node: NodeResult[];
   browser?: BrowserRun;
   app: AppLongTaskRun[];
+  /** A gpt2-medium-shaped model in the built app from a local hub (wasm, auto precision). */
+  appMedium?: AppMediumRun;
   peer: PeerResult[];
 }
 
@@ -157,6 +160,8 @@ export function renderReport(report: BenchReport): string {
   out(`| the first Generate's time to first token (16-token prefill right after the load, which warms up) within 1.5× of a warm run's (Chromium wasm) | ${firstVsWarm.map((r) => `${r!.id}: ${f(r!.bench!.firstPrefillMs, 0)} vs ${f(r!.bench!.prefillMs['16'], 0)} ms (warm-up in the load: ${f(r!.warmUpMs, 0)} ms)`).join('; ') || '–'} | ${mark(worstFirst === undefined ? undefined : worstFirst <= 1.5)} |`);
   const large = report.node.filter((n) => n.model === 'large' || n.model === 'xl');
   out(`| gpt2-large- and gpt2-xl-shaped checkpoints load and generate on wasm q8 in Node, peak memory reported | ${large.map((n) => (n.error ? `${n.model}: failed (${n.error})` : `${n.model}: ${f(n.decode?.tokensPerSecond, 1)} tok/s, peak RSS ${f((n.peakRssMb ?? 0) / 1024, 2)} GB`)).join('; ') || '–'} | ${mark(large.length === 2 ? large.every((n) => !n.error && (n.decode?.newTokens ?? 0) > 0) : undefined)} |`);
+  const am = report.appMedium;
+  out(`| a gpt2-medium-shaped checkpoint loads from a local hub server and generates in Chromium (the built app, wasm, auto precision) | ${am ? (am.error ? `failed: ${am.error.split('\n')[0]}` : `${am.precision}: load ${am.loadTime}, first token ${am.firstToken}, ${am.tokensPerSecond} tok/s, peak PSS ${f(am.peakPssMb / 1024, 2)} GB`) : '–'} | ${mark(am ? !am.error && am.precision.startsWith('q8') : undefined)} |`);
   const longest = report.app.length ? Math.max(...report.app.map((a) => a.longestTaskMs)) : undefined;
   out(`| no main-thread task over 50 ms during generation (the built app) | longest ${f(longest, 0)} ms | ${mark(longest === undefined ? undefined : longest <= 50)} |`);
   const leaks = [...report.node.map((n) => n.leak), ...(report.browser?.results.map((r) => r.bench?.leak) ?? [])].filter(Boolean);

@@ -4,7 +4,8 @@
  *
  *   npm run bench                              everything (about 20 minutes on 2 cores)
  *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer node-large
- *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR)
+ *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR;
+ *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -22,10 +23,11 @@ import { runBrowserJobs, type BrowserRun } from './browser/runBrowser';
 import type { BrowserJob } from './browser/protocol';
 import { measureAppLongTasks, type AppLongTaskRun } from './browser/appLongTasks';
 import { peerReady, runPeer } from './peer';
+import { measureAppMedium } from './browser/appMedium';
 import { WEBGPU_LONG_POSITION, machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
 import type { NodeRunRequest } from './node/runModel';
 
-const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer', 'node-large'] as const;
+const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer', 'node-large', 'app-medium'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function arg(name: string): string | undefined {
@@ -178,6 +180,8 @@ async function main(): Promise<void> {
     );
   }
 
+  if (only.includes('app-medium')) report.appMedium = await measureAppMedium(log);
+
   if (only.includes('node-wasm')) {
     report.node.push(await runNode({ backend: 'wasm', model: '124m', options: fullOptions(), ceiling: true }));
     report.node.push(await runNode({ backend: 'wasm', model: '124m', options: positionsOnly('concat') }));
@@ -221,6 +225,7 @@ async function main(): Promise<void> {
       report.node.push(...previous.node.filter((n) => !rerun.has(key(n))));
     }
     if (report.app.length === 0) report.app = previous.app;
+    report.appMedium ??= previous.appMedium;
     if (report.peer.length === 0) report.peer = previous.peer;
     else if (previous.peer.length) {
       const rerun = new Set(report.peer.map((p) => p.backend));

@@ -12,7 +12,7 @@ import { openApp, generate } from '../../tests/helpers/appPage';
 import { benchModel, repoRoot } from '../models';
 
 /** A production build of the app of its own (the e2e tests' build may be in use), with the tiny model inside. */
-function buildApp(): string {
+export function buildApp(): string {
   const outDir = path.join(repoRoot, '.cache/bench/app-dist');
   rmSync(outDir, { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
