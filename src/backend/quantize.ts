@@ -43,18 +43,6 @@ export interface Q8Matrix {
   wsum: Int32Array;
 }
 
-/**
- * Calls visit(k, n, W[k, n]) for every element in the order the layout stores them (reads
- * sequential, so a large matrix streams through the cache once).
- */
-function forEachElement(values: Float32Array, K: number, N: number, layout: MatrixLayout, visit: (k: number, n: number, v: number) => void): void {
-  if (layout === 'in-out') {
-    for (let k = 0, i = 0; k < K; k++) for (let n = 0; n < N; n++, i++) visit(k, n, values[i]);
-  } else {
-    for (let n = 0, i = 0; n < N; n++) for (let k = 0; k < K; k++, i++) visit(k, n, values[i]);
-  }
-}
-
 /** q8 per output channel into `out` (rows of `stride` ≥ K bytes, output channel by output channel). */
 export function quantizeQ8(values: Float32Array, K: number, N: number, layout: MatrixLayout, stride: number, out: Q8Matrix): void {
   const maxima = columnMaxima(values, K, N, layout);
@@ -62,14 +50,31 @@ export function quantizeQ8(values: Float32Array, K: number, N: number, layout: M
   for (let n = 0; n < N; n++) {
     out.scale[n] = maxima[n] > 0 ? maxima[n] / 127 : 1;
     inv[n] = 1 / out.scale[n];
-    out.wsum[n] = 0;
   }
   const { w, wsum } = out;
-  forEachElement(values, K, N, layout, (k, n, v) => {
-    const q = Math.max(-127, Math.min(127, Math.round(v * inv[n])));
-    w[n * stride + k] = q;
-    wsum[n] += q;
-  });
+  wsum.fill(0);
+  // |W·inv| ≤ 127 by the choice of scale, so no clamping is needed; reads are sequential.
+  if (layout === 'in-out') {
+    for (let k = 0, i = 0; k < K; k++) {
+      for (let n = 0; n < N; n++, i++) {
+        const q = Math.round(values[i] * inv[n]);
+        w[n * stride + k] = q;
+        wsum[n] += q;
+      }
+    }
+  } else {
+    for (let n = 0, i = 0; n < N; n++) {
+      const s = inv[n];
+      const row = n * stride;
+      let sum = 0;
+      for (let k = 0; k < K; k++, i++) {
+        const q = Math.round(values[i] * s);
+        w[row + k] = q;
+        sum += q;
+      }
+      wsum[n] = sum;
+    }
+  }
 }
 
 const f32 = new Float32Array(1);
@@ -92,7 +97,9 @@ export function f16Bits(v: number): number {
 
 /** f16 into `out`, output channel by output channel, rows of `stride` ≥ K halves (the caller zeroes the rest). */
 export function toF16(values: Float32Array, K: number, N: number, layout: MatrixLayout, stride: number, out: Uint16Array): void {
-  forEachElement(values, K, N, layout, (k, n, v) => {
-    out[n * stride + k] = f16Bits(v);
-  });
+  if (layout === 'in-out') {
+    for (let k = 0, i = 0; k < K; k++) for (let n = 0; n < N; n++, i++) out[n * stride + k] = f16Bits(values[i]);
+  } else {
+    for (let n = 0, i = 0; n < N; n++) for (let k = 0; k < K; k++, i++) out[n * stride + k] = f16Bits(values[i]);
+  }
 }
