@@ -2,10 +2,10 @@ import { useId } from 'react';
 import { precisionsFor, type PrecisionRequest } from '../../model/memoryPlan';
 
 const CHOICES: [PrecisionRequest, string][] = [
-  ['auto', 'Automatic (exact f32 where it fits; q8 for big models on WebAssembly)'],
-  ['f32', 'f32: exact, 4 bytes a weight'],
-  ['f16', 'f16: half the memory, logits within ~0.1%'],
-  ['q8', 'q8: int8, a quarter of the memory, fastest on WebAssembly'],
+  ['auto', 'Automatic'],
+  ['f32', 'f32: exact'],
+  ['f16', 'f16: half the memory'],
+  ['q8', 'q8: a quarter, fastest'],
 ];
 
 /** The weights' precision (like ?dtype=); changing it reloads the model in it. */
@@ -25,7 +25,9 @@ export function PrecisionPicker({ value, backend, onChange, disabled }: { value:
         ))}
       </select>
       <p className="field-hint" id={`${id}-hint`}>
-        {runs && runs.length === 1 ? `The ${backend} backend runs f32 weights only.` : 'Reloads the model. q8 and f16 change the numbers slightly; f32 is exact.'}
+        {runs && runs.length === 1
+          ? `The ${backend} backend runs f32 weights only.`
+          : 'Automatic: exact f32 where the model fits, q8 (int8 weights) for models over 300M parameters on WebAssembly. Changing it reloads the model.'}
       </p>
     </div>
   );
