@@ -98,9 +98,15 @@ export class GPT2 {
    * not in the first Generate: XNNPACK packs each weight on its first matmul (wasm), the head's
    * transposed copy is made, WebGPU compiles its programs (one per row count), the JIT warms up.
    * A 4-token prefill, a decode step for one sequence, then three sequences sharing the prompt
-   * (the page's default), and the GPU top-k. Leaves no tensors behind.
+   * (the page's default), and the GPU top-k; twice, because the engine compiles the optimised code
+   * of hot WebAssembly (the SIMD kernels) in the background after the first round. Leaves no
+   * tensors behind.
    */
-  async warmUp(): Promise<void> {
+  async warmUp(rounds = 2): Promise<void> {
+    for (let round = 0; round < rounds; round++) await this.warmUpOnce();
+  }
+
+  private async warmUpOnce(): Promise<void> {
     const prompt = [464, 2068, 7586, 21831].map((id) => id % this.config.vocabSize);
     const read = async (logits: tf.Tensor2D, topK: boolean): Promise<number> => {
       try {
