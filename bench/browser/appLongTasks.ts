@@ -25,6 +25,18 @@ export function buildApp(): string {
 }
 import { launchChromium } from './chromium';
 
+/** `vite preview` of a build on a free port of 127.0.0.1. */
+export async function previewApp(distDir: string) {
+  const port = await freePort();
+  const server = await preview({
+    configFile: path.join(repoRoot, 'vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir: distDir },
+    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
+  });
+  return { port, server };
+}
+
 export interface AppLongTaskRun {
   label: string;
   backend: string;
@@ -44,14 +56,7 @@ export async function measureAppLongTasks(
   runs: { label: string; backend: string; newTokens: number; sequences: number; generations: number }[],
   log: (line: string) => void,
 ): Promise<AppLongTaskRun[]> {
-  const distDir = buildApp();
-  const port = await freePort();
-  const server = await preview({
-    configFile: path.join(repoRoot, 'vite.config.ts'),
-    logLevel: 'error',
-    build: { outDir: distDir },
-    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
-  });
+  const { port, server } = await previewApp(buildApp());
   const results: AppLongTaskRun[] = [];
   try {
     for (const run of runs) {

@@ -6,12 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { preview } from 'vite';
-import { freePort } from '../../tests/helpers/appServer';
 import { openApp, generate } from '../../tests/helpers/appPage';
 import { startHubServer } from '../../tests/helpers/hubServer';
-import { benchModel, repoRoot } from '../models';
-import { buildApp } from './appLongTasks';
+import { benchModel } from '../models';
+import { buildApp, previewApp } from './appLongTasks';
 import { launchChromium } from './chromium';
 
 export interface AppMediumRun {
@@ -33,14 +31,7 @@ export async function measureAppMedium(log: (line: string) => void, newTokens = 
   const hub = await startHubServer({
     repos: { 'bench/gpt2-medium-random': { 'config.json': readFileSync(path.join(files.dir, 'config.json')), 'model.safetensors': readFileSync(path.join(files.dir, 'model.safetensors')) } },
   });
-  const distDir = buildApp();
-  const port = await freePort();
-  const server = await preview({
-    configFile: path.join(repoRoot, 'vite.config.ts'),
-    logLevel: 'error',
-    build: { outDir: distDir },
-    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
-  });
+  const { port, server } = await previewApp(buildApp());
   const browser = await launchChromium(log);
   const stat = async (key: string) => ((await browser.page.locator(`[data-stat=${key}] dd`).textContent()) ?? '?').trim();
   try {

@@ -15,3 +15,14 @@ export const Q8_PRODUCT_ERROR = 0.018;
 export function q8LogitTolerance(nLayer: number): number {
   return 1.5 * Q8_PRODUCT_ERROR * Math.sqrt(4 * nLayer + 1);
 }
+
+/** max |a − b| over max |b|: how far a row of logits is from a reference row, as a share of its scale. */
+export function worstShare(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  }
+  return worst / scale;
+}

@@ -20,7 +20,7 @@ import { GPT2 } from '../../src/model';
 import { encode } from '../../src/tokenizer';
 import { greedyThroughCache } from '../helpers/engineSuite';
 import { fixtureConfigJson, fixtureExpected, fixtureSafetensors, repoRoot } from '../helpers/fixture';
-import { q8LogitTolerance } from '../helpers/precision';
+import { q8LogitTolerance, worstShare } from '../helpers/precision';
 
 
 async function lastLogits(model: GPT2, ids: number[]): Promise<Float32Array> {
@@ -31,15 +31,6 @@ async function lastLogits(model: GPT2, ids: number[]): Promise<Float32Array> {
   return values;
 }
 
-function worstShare(a: Float32Array, b: Float32Array): number {
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  }
-  return worst / scale;
-}
 
 for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
   describe(`q8 and f16 weights on tfjs '${backend}'`, () => {

@@ -17,20 +17,9 @@ import { geluNew } from '../../src/model/layers';
 import { greedyThroughCache } from '../helpers/engineSuite';
 import { fixtureConfigJson, fixtureExpected, fixtureSafetensors } from '../helpers/fixture';
 import { useWebGPUInNode } from '../helpers/webgpuNode';
-import { q8LogitTolerance } from '../helpers/precision';
+import { expectClose } from '../helpers/tensorClose';
+import { q8LogitTolerance, worstShare } from '../helpers/precision';
 
-async function expectClose(actual: tf.Tensor, expected: tf.Tensor, relative = 1e-5): Promise<void> {
-  expect(actual.shape).toEqual(expected.shape);
-  const [a, b] = [await actual.data(), await expected.data()];
-  let worst = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  expect(worst).toBeLessThanOrEqual(relative * scale);
-  tf.dispose([actual, expected]);
-}
 
 function halfToFloat(h: number): number {
   const e = (h >> 10) & 0x1f;
@@ -117,15 +106,6 @@ describe('the fixture model with q8 and f16 weights on WebGPU (fused path)', () 
     return values;
   }
 
-  function worstShare(a: Float32Array, b: Float32Array): number {
-    let scale = 0;
-    let worst = 0;
-    for (let i = 0; i < b.length; i++) {
-      scale = Math.max(scale, Math.abs(b[i]));
-      worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    }
-    return worst / scale;
-  }
 
   it.each(expected.cases.map((c, i) => [i, c] as const))('case %i: f16 keeps the greedy tokens; q8 logits within the tolerance', async (_, c) => {
     expect(await greedyThroughCache(models.f16, c.input_ids, c.greedy_ids.length)).toEqual(c.greedy_ids);
