@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
     // The concat baseline on cpu costs minutes more (a 498-token prefill again): only when asked.
     if (arg('cpu-concat') === 'true') report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
-    report.node.push(await runNode({ backend: 'cpu', model: '124m', precision: 'q8', options: { ...cpu124m, newTokens: quick ? 8 : 32, syntheticPrefill: false } }));
+    report.node.push(await runNode({ backend: 'cpu', model: '124m', precision: 'q8', options: { ...cpu124m, newTokens: quick ? 8 : 32 } }));
     report.node.push(await runNode({ backend: 'cpu', model: 'tiny', options: tinyOptions() }));
   }
   if (only.includes('node-large')) {
