@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = path.resolve(repoRoot, '../shared');
 
-export const MODEL_NAMES = ['tiny', '124m', 'builtin'] as const;
+export const MODEL_NAMES = ['tiny', '124m', 'builtin', 'medium', 'large', 'xl'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export interface BenchModel {
@@ -26,7 +26,21 @@ export const RANDOM_SEED = 1234;
 const GENERATOR = path.join(sharedDir, 'peer/make_gpt2_random.py');
 const PYTHON = process.env.BENCH_PYTHON ?? 'python3';
 
+/** GPT-2 medium/large/xl shapes (layers, width, heads), random weights, made in a scratch folder (never committed). */
+const LARGE_SHAPES = { medium: [24, 1024, 16], large: [36, 1280, 20], xl: [48, 1600, 25] } as const;
+/** Where the large random checkpoints go: $BENCH_LARGE_DIR, default /tmp/gpt2-shapes (3.1 and 6.2 GB files). */
+export const LARGE_DIR = process.env.BENCH_LARGE_DIR ?? '/tmp/gpt2-shapes';
+
 export function benchModel(name: ModelName): BenchModel {
+  if (name === 'medium' || name === 'large' || name === 'xl') {
+    const [layers, embd, heads] = LARGE_SHAPES[name];
+    const dir = path.join(LARGE_DIR, `gpt2-${name}-random`);
+    if (!existsSync(path.join(dir, 'model.safetensors'))) {
+      process.stderr.write(`making the gpt2-${name}-shaped random checkpoint in ${dir} ...\n`);
+      execFileSync(PYTHON, [GENERATOR, '--seed', String(RANDOM_SEED), '--layers', String(layers), '--embd', String(embd), '--heads', String(heads), '--out', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+    }
+    return { name, dir, description: `gpt2-${name}-shaped (${layers} layers × ${embd}, ${heads} heads), seeded random weights` };
+  }
   if (name === 'tiny') {
     return { name, dir: path.join(sharedDir, 'fixtures/tiny-gpt2'), description: 'tiny-gpt2 fixture (random weights, 2 layers)' };
   }

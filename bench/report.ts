@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { MatmulCeiling, ModelBenchResult } from './core';
 import type { BrowserRun } from './browser/runBrowser';
 import type { AppLongTaskRun } from './browser/appLongTasks';
+import type { AppMediumRun } from './browser/appMedium';
 import type { PeerResult } from './peer';
 import { repoRoot } from './models';
 
@@ -18,6 +19,8 @@ export interface NodeResult extends Partial<ModelBenchResult> {
   modelDescription?: string;
   readMs?: number;
   loadMs?: number;
+  warmUpMs?: number;
+  precision?: string;
   ceiling?: MatmulCeiling;
   peakRssMb?: number;
   threads?: number;
@@ -35,6 +38,8 @@ export interface BenchReport {
   node: NodeResult[];
   browser?: BrowserRun;
   app: AppLongTaskRun[];
+  /** A gpt2-medium-shaped model in the built app from a local hub (wasm, auto precision). */
+  appMedium?: AppMediumRun;
   peer: PeerResult[];
 }
 
@@ -79,11 +84,23 @@ export function renderReport(report: BenchReport): string {
   const wasmAll = report.browser?.results.find((r) => /^wasm-\d+-threads-124m$/.test(r.id));
   const ceiling1 = browserJob(report, 'wasm-1-thread-ceiling')?.ceiling;
   const ceilingN = wasmAll?.ceiling;
-  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'inplace');
+  const isF32 = (n: NodeResult) => (n.precision ?? 'f32') === 'f32';
+  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
+  const nodeAt = (backend: string, precision: string) => report.node.find((n) => n.backend === backend && n.model === '124m' && n.precision === precision && !n.error);
+  const wasmQ8 = browserJob(report, 'wasm-124m-q8');
+  const wasmF16 = browserJob(report, 'wasm-124m-f16');
+  const peerQ8 = report.peer.find((p) => p.backend === 'chromium-wasm-q8' && !p.error);
   const nodeWasmConcat = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'concat');
-  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'inplace');
+  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
   const nodeCpuConcat = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'concat');
   const peer1 = report.peer.find((p) => p.backend === 'chromium-wasm' && !p.error);
+  const tps = (r: Partial<ModelBenchResult> | undefined) => r?.decode?.tokensPerSecond;
+  const speedRow = (what: string, a: number | undefined, b: number | undefined, at: number) =>
+    out(`| ${what} | ${f(a, 1)} vs ${f(b, 1)} tok/s = ${f(a && b ? a / b : undefined, 2)}× | ${mark(a && b ? a / b >= at : undefined)} |`);
+  const prefillRow = (what: string, q: Partial<ModelBenchResult> | undefined, base: Partial<ModelBenchResult> | undefined) => {
+    const ok = ['16', '128'].every((l) => q?.prefillMs?.[l] !== undefined && base?.prefillMs?.[l] !== undefined);
+    out(`| ${what} | ${['16', '128'].map((l) => `${l}: ${f(q?.prefillMs?.[l], 0)} vs ${f(base?.prefillMs?.[l], 0)} ms`).join('; ')} | ${mark(ok ? ['16', '128'].every((l) => q!.prefillMs![l] <= base!.prefillMs![l]) : undefined)} |`);
+  };
   const peer2 = report.peer.find((p) => p.backend === 'chromium-wasm-t2' && !p.error);
   const peerBest = Math.max(peer1?.decode_tok_s ?? 0, peer2?.decode_tok_s ?? 0) || undefined;
   const decode = wasm?.bench?.decode.tokensPerSecond;
@@ -129,7 +146,7 @@ export function renderReport(report: BenchReport): string {
   const share = decode && ceiling1 ? (100 * decode) / ceiling1.tokensPerSecond : undefined;
   out(`| Chromium wasm decode ≥ 85% of the single-thread matmul ceiling (same run) | ${f(decode, 1)} tok/s vs ceiling ${f(ceiling1?.tokensPerSecond, 1)} tok/s = ${f(share, 0)}% | ${mark(share === undefined ? undefined : share >= 85)} |`);
   const vsDefault = decode && peer1?.decode_tok_s ? decode / peer1.decode_tok_s : undefined;
-  out(`| ≥ 1.5× transformers.js at its default settings (1 wasm thread), same Chromium | ${f(decode, 1)} vs ${f(peer1?.decode_tok_s, 1)} tok/s = ${f(vsDefault, 2)}× | ${mark(vsDefault === undefined ? undefined : vsDefault >= 1.5)} |`);
+  out(`| ≥ 1.5× transformers.js with fp32 weights (1 wasm thread), same Chromium, both f32 | ${f(decode, 1)} vs ${f(peer1?.decode_tok_s, 1)} tok/s = ${f(vsDefault, 2)}× | ${mark(vsDefault === undefined ? undefined : vsDefault >= 1.5)} |`);
   out(`| no slower than transformers.js at its best thread setting | ${f(decode, 1)} vs ${f(peerBest, 1)} tok/s | ${mark(decode && peerBest ? decode >= peerBest : undefined)} |`);
   const inspector = wasm?.bench?.inspector;
   out(`| decode with the token inspector's data ≥ 90% of without (124M, Chromium wasm, generate() with top-k 50 / top-p 0.95) | ${f(inspector?.onTokensPerSecond, 1)} vs ${f(inspector?.offTokensPerSecond, 1)} tok/s = ${f(inspector && 100 * inspector.ratio, 0)}% | ${mark(inspector ? inspector.ratio >= 0.9 : undefined)} |`);
@@ -137,6 +154,20 @@ export function renderReport(report: BenchReport): string {
   if (gpuInspector) {
     out(`| the same on WebGPU (summary computed on the GPU; SwiftShader) | ${f(gpuInspector.onTokensPerSecond, 1)} vs ${f(gpuInspector.offTokensPerSecond, 1)} tok/s = ${f(100 * gpuInspector.ratio, 0)}% | ${mark(gpuInspector.ratio >= 0.9)} |`);
   }
+  speedRow('q8 decode ≥ 2× f32 decode (124M, Chromium wasm, the app\'s threads, same run)', tps(wasmQ8?.bench), tps(wasm?.bench), 2);
+  speedRow('the same in Node wasm', tps(nodeAt('wasm', 'q8')), tps(nodeWasm), 2);
+  speedRow('f16 decode ≥ 1.5× f32 decode (124M, Chromium wasm)', tps(wasmF16?.bench), tps(wasm?.bench), 1.5);
+  speedRow('the same in Node wasm', tps(nodeAt('wasm', 'f16')), tps(nodeWasm), 1.5);
+  prefillRow('q8 prefill not slower than f32 (124M, Chromium wasm; prompt tokens: q8 vs f32)', wasmQ8?.bench, wasm?.bench);
+  prefillRow('the same in Node wasm', nodeAt('wasm', 'q8'), nodeWasm);
+  speedRow('≥ 1.5× transformers.js at its browser default (q8 weights, 1 wasm thread), same Chromium, same weights: our q8', tps(wasmQ8?.bench), peerQ8?.decode_tok_s, 1.5);
+  const firstVsWarm = [wasm, wasmQ8].filter((r) => r?.bench?.firstPrefillMs !== undefined && r.bench.prefillMs['16'] !== undefined);
+  const worstFirst = firstVsWarm.length ? Math.max(...firstVsWarm.map((r) => r!.bench!.firstPrefillMs! / r!.bench!.prefillMs['16'])) : undefined;
+  out(`| the first Generate's time to first token (16-token prefill right after the load, which warms up) within 1.5× of a warm run's (Chromium wasm) | ${firstVsWarm.map((r) => `${r!.id}: ${f(r!.bench!.firstPrefillMs, 0)} vs ${f(r!.bench!.prefillMs['16'], 0)} ms (warm-up in the load: ${f(r!.warmUpMs, 0)} ms)`).join('; ') || '–'} | ${mark(worstFirst === undefined ? undefined : worstFirst <= 1.5)} |`);
+  const large = report.node.filter((n) => n.model === 'large' || n.model === 'xl');
+  out(`| gpt2-large- and gpt2-xl-shaped checkpoints load and generate on wasm q8 in Node, peak memory reported | ${large.map((n) => (n.error ? `${n.model}: failed (${n.error})` : `${n.model}: ${f(n.decode?.tokensPerSecond, 1)} tok/s, peak RSS ${f((n.peakRssMb ?? 0) / 1024, 2)} GB`)).join('; ') || '–'} | ${mark(large.length === 2 ? large.every((n) => !n.error && (n.decode?.newTokens ?? 0) > 0) : undefined)} |`);
+  const am = report.appMedium;
+  out(`| a gpt2-medium-shaped checkpoint loads from a local hub server and generates in Chromium (the built app, wasm, auto precision) | ${am ? (am.error ? `failed: ${am.error.split('\n')[0]}` : `${am.precision}: load ${am.loadTime}, first token ${am.firstToken}, ${am.tokensPerSecond} tok/s, peak PSS ${f(am.peakPssMb / 1024, 2)} GB`) : '–'} | ${mark(am ? !am.error && am.precision.startsWith('q8') : undefined)} |`);
   const longest = report.app.length ? Math.max(...report.app.map((a) => a.longestTaskMs)) : undefined;
   out(`| no main-thread task over 50 ms during generation (the built app) | longest ${f(longest, 0)} ms | ${mark(longest === undefined ? undefined : longest <= 50)} |`);
   const leaks = [...report.node.map((n) => n.leak), ...(report.browser?.results.map((r) => r.bench?.leak) ?? [])].filter(Boolean);
@@ -146,12 +177,13 @@ export function renderReport(report: BenchReport): string {
 
   out('## Chromium (the app\'s engine in a module worker, like the app)');
   out();
-  out('| job | threads | load ms | prefill 16 / 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | wasm heap | other CPU % |');
-  out('|---|---|---|---|---|---|---|---|---|---|---|');
+  out('| job | precision | threads | load ms (+ warm-up) | first / warm prefill 16 ms | prefill 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | tfjs wasm heap | other CPU % |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of report.browser?.results ?? []) {
     if (!r.bench) continue;
     const b = r.bench;
-    out(`| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ fetch ${f(r.fetchMs, 0)}) | ${f(b.prefillMs['16'], 0)} / ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} | ${f(r.otherCpuPercent)} |`);
+    const precision = `${r.precision ?? 'f32'}${r.precision && r.precision !== 'f32' && r.matmulBuild ? ` (${r.matmulBuild} SIMD)` : ''}`;
+    out(`| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${precision} | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ ${f(r.warmUpMs, 0)}; fetch ${f(r.fetchMs, 0)}) | ${f(b.firstPrefillMs, 0)} / ${f(b.prefillMs['16'], 0)} | ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} | ${f(r.otherCpuPercent)} |`);
   }
   for (const r of report.browser?.results ?? []) if (r.error) out(`\n- ${r.id} failed: \`${r.error.split('\n')[0]}\``);
   out();
@@ -188,15 +220,15 @@ export function renderReport(report: BenchReport): string {
 
   out('## Node (tfjs in Node; the CLI\'s backends)');
   out();
-  out('| backend | model | KV cache | load ms | prefill 16 / 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | no cache: N tokens, speedup | peak RSS | leak |');
-  out('|---|---|---|---|---|---|---|---|---|---|---|');
+  out('| backend | model | precision | KV cache | load ms (+ warm-up) | first / warm prefill 16 ms | prefill 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | no cache: N tokens, speedup | peak RSS | leak |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const n of report.node) {
     if (n.error) {
-      out(`| ${n.backend} | ${n.model} | – | failed: ${n.error} | | | | | | | |`);
+      out(`| ${n.backend} | ${n.model} | ${n.precision ?? 'f32'} | – | failed: ${n.error} | | | | | | | | |`);
       continue;
     }
     const nc = n.noCache ? `${n.noCache.tokens}: ${f(n.noCache.speedup, 1)}×` : '–';
-    out(`| ${n.backend} | ${n.model} | ${n.cacheKind} | ${f(n.loadMs, 0)} | ${f(n.prefillMs?.['16'], 0)} / ${f(n.prefillMs?.['128'], 0)} | ${f(n.decode?.tokensPerSecond, 2)} (${n.decode?.newTokens} tok) | ${f(step(n, 20))} / ${f(step(n, 500))} | ${f(ratio(n), 2)} | ${nc} | ${f(n.peakRssMb, 0)} MB | ${n.leak ? `${n.leak.leaked} / ${n.leak.generations} gens` : '–'} |`);
+    out(`| ${n.backend} | ${n.model} | ${n.precision ?? 'f32'} | ${n.cacheKind} | ${f(n.loadMs, 0)} (+ ${f(n.warmUpMs, 0)}) | ${f(n.firstPrefillMs, 0)} / ${f(n.prefillMs?.['16'], 0)} | ${f(n.prefillMs?.['128'], 0)} | ${f(n.decode?.tokensPerSecond, 2)} (${n.decode?.newTokens} tok) | ${f(step(n, 20))} / ${f(step(n, 500))} | ${f(ratio(n), 2)} | ${nc} | ${f(n.peakRssMb, 0)} MB | ${n.leak ? `${n.leak.leaked} / ${n.leak.generations} gens` : '–'} |`);
   }
   out();
   if (est) {
@@ -237,6 +269,9 @@ export function renderReport(report: BenchReport): string {
   out('|---|---|---|---|---|---|---|');
   if (wasm?.bench) out(`| this engine (tfjs-wasm) | ${wasm.threads} | ${f(wasm.bench.prefillMs['16'], 0)} | ${f(wasm.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm.bench, 20))} | ${f(wasm.peakPssMb, 0)} MB | ${f(wasm.otherCpuPercent)} |`);
   if (wasmAll?.bench) out(`| this engine (tfjs-wasm) | ${wasmAll.threads} | – | ${f(wasmAll.bench.decode.tokensPerSecond, 2)} | ${f(step(wasmAll.bench, 20))} | ${f(wasmAll.peakPssMb, 0)} MB | ${f(wasmAll.otherCpuPercent)} |`);
+  for (const r of [wasmQ8, wasmF16]) {
+    if (r?.bench) out(`| this engine, ${r.precision} weights (${r.matmulBuild ?? '?'} SIMD kernels) | ${r.threads} | ${f(r.bench.prefillMs['16'], 0)} | ${f(r.bench.decode.tokensPerSecond, 2)} | ${f(step(r.bench, 20))} | ${f(r.peakPssMb, 0)} MB | ${f(r.otherCpuPercent)} |`);
+  }
   for (const p of report.peer) {
     if (p.error) out(`| transformers.js (${p.backend}) | – | failed: ${String(p.error).split('\n')[0].slice(0, 120)} | | | | |`);
     else out(`| transformers.js (${p.backend}) | ${p.wasm_num_threads ?? '?'} | ${f(p.prefill_ms, 0)} | ${f(p.decode_tok_s, 2)} | ${f(p.step_ms_pos20)} | ${f(p.peak_pss_mb_all_chromium, 0)} MB | ${f(p.other_cpu_pct_during)} |`);

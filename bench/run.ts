@@ -3,7 +3,9 @@
  * bench/results/*.json and docs/benchmarks.md.
  *
  *   npm run bench                              everything (about 20 minutes on 2 cores)
- *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer
+ *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer node-large
+ *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR;
+ *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -21,10 +23,11 @@ import { runBrowserJobs, type BrowserRun } from './browser/runBrowser';
 import type { BrowserJob } from './browser/protocol';
 import { measureAppLongTasks, type AppLongTaskRun } from './browser/appLongTasks';
 import { peerReady, runPeer } from './peer';
+import { measureAppMedium } from './browser/appMedium';
 import { WEBGPU_LONG_POSITION, machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
 import type { NodeRunRequest } from './node/runModel';
 
-const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer'] as const;
+const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer', 'node-large', 'app-medium'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function arg(name: string): string | undefined {
@@ -63,6 +66,16 @@ function positionsOnly(cacheKind: 'concat' | 'inplace'): Omit<ModelBenchOptions,
   return { newTokens: Math.min(tokens, 32), runs: 1, prefillLengths: [], positions: quick ? [20] : [20, 500], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0, cacheKind };
 }
 
+/** The 124M model at another precision: decode, prefill and the per-position steps (no recompute baselines). */
+function precisionOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+  return { ...fullOptions(), noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: quick ? 2 : 5 };
+}
+
+/** A gpt2-large/xl-shaped model: it loads, generates a few tokens, and the process's peak memory is read. */
+function largeOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+  return { newTokens: quick ? 4 : 16, runs: 1, prefillLengths: [16], positions: [], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0 };
+}
+
 /** The tiny fixture model: 64 positions, so short runs. */
 function tinyOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
   return { newTokens: 40, runs, prefillLengths: [16], positions: [20, 50], noCacheTokens: 16, recomputeEstimateTokens: 0, leakGenerations: 20 };
@@ -80,7 +93,7 @@ function runNode(request: NodeRunRequest): Promise<NodeResult> {
     child.on('close', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as NodeResult);
-      else resolve({ where: 'node', backend: request.backend, model: request.model, error: `exit ${code}` } as NodeResult);
+      else resolve({ where: 'node', backend: request.backend, model: request.model, precision: request.precision, error: `exit ${code}` } as NodeResult);
     });
   });
 }
@@ -128,6 +141,8 @@ async function main(): Promise<void> {
     if (only.includes('chromium-wasm')) {
       jobs.push({ id: 'wasm-1-thread-ceiling', backend: 'wasm', threads: 1, ceiling: true });
       jobs.push({ id: 'wasm-124m', backend: 'wasm', threads: 'app', model: '124m', options: { ...fullOptions(), noCacheTokens: 0 } });
+      jobs.push({ id: 'wasm-124m-q8', backend: 'wasm', threads: 'app', model: '124m', precision: 'q8', options: precisionOptions() });
+      jobs.push({ id: 'wasm-124m-f16', backend: 'wasm', threads: 'app', model: '124m', precision: 'f16', options: precisionOptions() });
       // Every core, for comparison with the app's choice.
       const cores = os.cpus().length;
       if (cores > 1) jobs.push({ id: `wasm-${cores}-threads-124m`, backend: 'wasm', threads: cores, model: '124m', options: { ...positionsOnly('inplace'), newTokens: tokens, runs: Math.min(runs, 2) }, ceiling: true });
@@ -151,6 +166,7 @@ async function main(): Promise<void> {
       report.peer.push({ peer: 'transformers.js', backend: 'chromium-wasm', error: `not run: ${why}` });
     } else {
       report.peer.push(runPeer(peerDir, undefined, tokens, runs, log));
+      report.peer.push(runPeer(peerDir, undefined, tokens, runs, log, 'q8')); // transformers.js's own default on wasm
       report.peer.push(runPeer(peerDir, 2, tokens, runs, log));
     }
   }
@@ -165,9 +181,13 @@ async function main(): Promise<void> {
     );
   }
 
+  if (only.includes('app-medium')) report.appMedium = await measureAppMedium(log);
+
   if (only.includes('node-wasm')) {
     report.node.push(await runNode({ backend: 'wasm', model: '124m', options: fullOptions(), ceiling: true }));
     report.node.push(await runNode({ backend: 'wasm', model: '124m', options: positionsOnly('concat') }));
+    report.node.push(await runNode({ backend: 'wasm', model: '124m', precision: 'q8', options: precisionOptions() }));
+    report.node.push(await runNode({ backend: 'wasm', model: '124m', precision: 'f16', options: precisionOptions() }));
     report.node.push(await runNode({ backend: 'wasm', model: 'tiny', options: tinyOptions() }));
   }
   if (only.includes('node-cpu')) {
@@ -177,7 +197,14 @@ async function main(): Promise<void> {
     report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
     // The concat baseline on cpu costs minutes more (a 498-token prefill again): only when asked.
     if (arg('cpu-concat') === 'true') report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
+    report.node.push(await runNode({ backend: 'cpu', model: '124m', precision: 'q8', options: { ...cpu124m, newTokens: quick ? 8 : 32 } }));
     report.node.push(await runNode({ backend: 'cpu', model: 'tiny', options: tinyOptions() }));
+  }
+  if (only.includes('node-large')) {
+    for (const model of ['large', 'xl'] as const) {
+      ensureModel(model);
+      report.node.push(await runNode({ backend: 'wasm', model, precision: 'q8', options: largeOptions() }));
+    }
   }
 
   report.busyAfterPercent = await machineBusyPercent(2000);
@@ -192,8 +219,19 @@ async function main(): Promise<void> {
       report.browser.results.push(...previous.browser.results.filter((r) => !rerun.has(r.id)));
     }
     if (report.node.length === 0) report.node = previous.node;
+    else {
+      // Node runs merge by backend, model, precision and cache: the ones not rerun now stay from before.
+      const key = (n: NodeResult) => `${n.backend}/${n.model}/${n.precision ?? 'f32'}/${n.cacheKind ?? ''}`;
+      const rerun = new Set(report.node.map(key));
+      report.node.push(...previous.node.filter((n) => !rerun.has(key(n))));
+    }
     if (report.app.length === 0) report.app = previous.app;
+    report.appMedium ??= previous.appMedium;
     if (report.peer.length === 0) report.peer = previous.peer;
+    else if (previous.peer.length) {
+      const rerun = new Set(report.peer.map((p) => p.backend));
+      report.peer.push(...previous.peer.filter((p) => !rerun.has(p.backend)));
+    }
     if (!report.machine.chromium) report.machine.chromium = previous.machine.chromium;
     report.command = `${previous.command} (${previous.date}), then ${report.command} for: ${only.join(', ')}`;
   }

@@ -12,7 +12,7 @@ import { openApp, generate } from '../../tests/helpers/appPage';
 import { benchModel, repoRoot } from '../models';
 
 /** A production build of the app of its own (the e2e tests' build may be in use), with the tiny model inside. */
-function buildApp(): string {
+export function buildApp(): string {
   const outDir = path.join(repoRoot, '.cache/bench/app-dist');
   rmSync(outDir, { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
@@ -24,6 +24,18 @@ function buildApp(): string {
   return outDir;
 }
 import { launchChromium } from './chromium';
+
+/** `vite preview` of a build on a free port of 127.0.0.1. */
+export async function previewApp(distDir: string) {
+  const port = await freePort();
+  const server = await preview({
+    configFile: path.join(repoRoot, 'vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir: distDir },
+    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
+  });
+  return { port, server };
+}
 
 export interface AppLongTaskRun {
   label: string;
@@ -44,14 +56,7 @@ export async function measureAppLongTasks(
   runs: { label: string; backend: string; newTokens: number; sequences: number; generations: number }[],
   log: (line: string) => void,
 ): Promise<AppLongTaskRun[]> {
-  const distDir = buildApp();
-  const port = await freePort();
-  const server = await preview({
-    configFile: path.join(repoRoot, 'vite.config.ts'),
-    logLevel: 'error',
-    build: { outDir: distDir },
-    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
-  });
+  const { port, server } = await previewApp(buildApp());
   const results: AppLongTaskRun[] = [];
   try {
     for (const run of runs) {

@@ -9,6 +9,8 @@ export interface BrowserJob {
   threads?: 'app' | number;
   /** Model to benchmark; omitted for a ceiling-only job. */
   model?: 'tiny' | '124m' | 'builtin';
+  /** Precision of the matrices (default f32). */
+  precision?: 'f32' | 'f16' | 'q8';
   options?: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
   /** Time the 124M step's matmuls alone on this backend first. */
   ceiling?: boolean;
@@ -26,6 +28,11 @@ export interface BrowserJobResult {
   nLayer?: number;
   fetchMs?: number;
   loadMs?: number;
+  /** GPT2.warmUp after the load, ms; and the precision loaded. */
+  warmUpMs?: number;
+  precision?: string;
+  /** The matrix kernels' build in this engine (relaxed or plain SIMD). */
+  matmulBuild?: string;
   bench?: ModelBenchResult;
   ceiling?: MatmulCeiling;
   /** Bytes of wasm memory (the heap only grows) at the end. */

@@ -9,6 +9,7 @@ import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../src/backend/select';
 import { prepareWasmThreads, wasmThreadsInUse } from '../../src/backend/wasmThreads';
 import { GPT2 } from '../../src/model/gpt2';
+import { availableMatmulBuilds } from '../../src/backend/simd/matmul';
 import { benchModel, matmulCeiling } from '../core';
 import type { BrowserJob, BrowserJobResult, FromBenchWorker } from './protocol';
 
@@ -67,8 +68,13 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
     const [config, weights] = await Promise.all([fetch(base + 'config.json').then((r) => r.json()), fetch(base + 'model.safetensors').then((r) => r.arrayBuffer())]);
     result.fetchMs = performance.now() - t0;
     const t1 = performance.now();
-    const model = await GPT2.fromFiles(config, weights);
+    const model = await GPT2.fromFiles(config, weights, { precision: job.precision });
     result.loadMs = performance.now() - t1;
+    const t2 = performance.now();
+    await model.warmUp(); // as the app's load does
+    result.warmUpMs = performance.now() - t2;
+    result.precision = model.precision;
+    result.matmulBuild = availableMatmulBuilds()[0];
     result.model = job.model;
     result.nLayer = model.config.nLayer;
     log(`${job.id}: loaded ${job.model} in ${result.loadMs.toFixed(0)} ms (fetch ${result.fetchMs.toFixed(0)} ms)`);

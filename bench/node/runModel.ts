@@ -10,10 +10,17 @@ import { setupNodeBackend, isNodeBackend } from '../../src/backend/node';
 import { GPT2 } from '../../src/model/gpt2';
 import { benchModel, matmulCeiling, type ModelBenchOptions } from '../core';
 import { benchModel as modelFiles, type ModelName } from '../models';
+import type { WeightPrecision } from '../../src/model/weights';
+import { loadModelArg } from '../../src/cli/modelArg';
+
+/** Models read the way the CLI reads a folder (streamed), rather than as one ArrayBuffer. */
+const STREAMED: ModelName[] = ['medium', 'large', 'xl'];
 
 export interface NodeRunRequest {
   backend: string;
   model: ModelName;
+  /** Precision of the matrices (default f32). */
+  precision?: WeightPrecision;
   options: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
   /** Also time the 124M step's matmuls alone. */
   ceiling?: boolean;
@@ -30,14 +37,30 @@ async function main(): Promise<void> {
 
   const ceiling = request.ceiling ? await matmulCeiling(5, 12, 50257, log) : undefined;
 
-  const t0 = performance.now();
-  const configJson = JSON.parse(readFileSync(path.join(files.dir, 'config.json'), 'utf8'));
-  const bytes = readFileSync(path.join(files.dir, 'model.safetensors'));
-  const readMs = performance.now() - t0;
-  const t1 = performance.now();
-  const model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  const loadMs = performance.now() - t1;
-  log(`loaded in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms)`);
+  let model: GPT2;
+  let readMs = 0;
+  let loadMs: number;
+  let warmUpMs: number | undefined;
+  if (STREAMED.includes(request.model)) {
+    // Big checkpoints load as the CLI loads them: streamed from disk tensor by tensor (so peak
+    // memory is the engine's, not a copy of the file), warm-up included.
+    const t0 = performance.now();
+    model = (await loadModelArg(files.dir, { precision: request.precision ?? 'auto', cacheDir: null, onProgress: () => {} })).model;
+    loadMs = performance.now() - t0;
+  } else {
+    const t0 = performance.now();
+    const configJson = JSON.parse(readFileSync(path.join(files.dir, 'config.json'), 'utf8'));
+    const bytes = readFileSync(path.join(files.dir, 'model.safetensors'));
+    readMs = performance.now() - t0;
+    const t1 = performance.now();
+    model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { precision: request.precision });
+    loadMs = performance.now() - t1;
+    const t2 = performance.now();
+    await model.warmUp(); // as loadModel does before it reports a model ready
+    warmUpMs = performance.now() - t2;
+  }
+  log(`loaded as ${model.precision} in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms), warm-up ${warmUpMs?.toFixed(0) ?? 'included'} ms`);
+  const precision = model.precision;
 
   const result = await benchModel(model, { ...request.options, log });
   model.dispose();
@@ -50,8 +73,10 @@ async function main(): Promise<void> {
         adapter: info.adapter,
         model: request.model,
         modelDescription: files.description,
+        precision,
         readMs,
         loadMs,
+        warmUpMs,
         ...result,
         ceiling,
         peakRssMb: usage.maxRSS / 1024,

@@ -6,17 +6,26 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { NODE_BACKENDS, isNodeBackend, type NodeBackend } from '../backend/node';
 import { UsageError } from './command';
+import { PRECISION_REQUESTS, isPrecisionRequest, type PrecisionRequest } from '../model/memoryPlan';
 
 export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 
-/** --backend, --model and --json, which every model-running command takes. */
+/** --backend, --model, --dtype and --json, which every model-running command takes. */
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
   backend: { type: 'string', default: 'cpu' },
+  dtype: { type: 'string', default: 'auto' },
   json: { type: 'boolean', default: false },
 } as const satisfies OptionTable;
 
-export const MODEL_USAGE = '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--json]';
+export const MODEL_USAGE = '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--dtype auto|f32|f16|q8] [--json]';
+
+/** --dtype: the precision of the weights' matrices. */
+export function dtypeOption(value: string | undefined, usage: string): PrecisionRequest {
+  const name = (value ?? 'auto').trim().toLowerCase();
+  if (!isPrecisionRequest(name)) throw new UsageError(`--dtype must be one of ${PRECISION_REQUESTS.join(', ')}, got '${value}'`, usage);
+  return name;
+}
 
 /** Parses argv against `options`; any problem becomes a UsageError carrying `usage`. */
 export function parseOptions<T extends OptionTable>(argv: string[], options: T, usage: string) {

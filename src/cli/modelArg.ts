@@ -18,6 +18,7 @@ import { FileSystemModelCache, defaultCacheDir, filesFromFolder } from '../sourc
 import { loadModel, type LoadedModel } from '../sources/loadModel';
 import type { LoadProgress } from '../sources/progress';
 import { parseModelSpec, type ModelSpec } from '../sources/spec';
+import type { PrecisionRequest } from '../model/memoryPlan';
 
 const MODEL_FILES = ['config.json', 'model.safetensors'] as const;
 
@@ -34,6 +35,8 @@ export interface ModelArgOptions {
   idleTimeoutSeconds?: number;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** --dtype (default auto). */
+  precision?: PrecisionRequest;
 }
 
 /** Turns a --model value into a spec: an existing folder wins, then the named forms. */
@@ -85,6 +88,7 @@ export async function loadModelArg(arg: string, options: ModelArgOptions = {}): 
       onProgress: options.onProgress ?? printer!.onProgress,
       signal: options.signal,
       idleTimeoutMs: idleSeconds === undefined ? undefined : idleSeconds * 1000,
+      precision: options.precision,
     });
   } finally {
     printer?.close();

@@ -4,6 +4,7 @@ import { setupNodeBackend, type NodeBackend } from '../backend/node';
 import type { GPT2 } from '../model/gpt2';
 import { paddedVocabularyNote } from '../tokenizer/vocabulary';
 import { loadModelArg } from './modelArg';
+import type { PrecisionRequest } from '../model/memoryPlan';
 
 /** Starts the backend; output stays clean (no tfjs "install tfjs-node" banner). */
 export async function startBackend(backend: NodeBackend): Promise<void> {
@@ -15,17 +16,17 @@ export async function startBackend(backend: NodeBackend): Promise<void> {
  * Loads --model (a folder with config.json + model.safetensors, or any form modelArg.ts knows);
  * without --model, the app's built-in model in public/models/sherlock-gpt2/.
  */
-export async function openModel(modelArg: string | undefined): Promise<GPT2> {
+export async function openModel(modelArg: string | undefined, precision: PrecisionRequest = 'auto'): Promise<GPT2> {
   // Progress goes to stderr (stdout keeps only the result): see stderrProgress.
-  const { model } = await loadModelArg(modelArg ?? 'embedded');
+  const { model } = await loadModelArg(modelArg ?? 'embedded', { precision });
   const note = paddedVocabularyNote(model.config.vocabSize);
   if (note) console.error(`note: ${note}`);
   return model;
 }
 
-/** Runs `body` with the model and disposes it afterwards, whatever happens. */
-export async function withModel<T>(modelArg: string | undefined, body: (model: GPT2) => Promise<T>): Promise<T> {
-  const model = await openModel(modelArg);
+/** Runs `body` with the model (matrices in `precision`) and disposes it afterwards, whatever happens. */
+export async function withModel<T>(modelArg: string | undefined, body: (model: GPT2) => Promise<T>, precision: PrecisionRequest = 'auto'): Promise<T> {
+  const model = await openModel(modelArg, precision);
   try {
     return await body(model);
   } finally {

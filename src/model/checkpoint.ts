@@ -6,6 +6,7 @@
  * when the head is not tied). Conv1D weights are stored [in, out]: y = x · W + b.
  */
 import * as tf from '@tensorflow/tfjs';
+import { SimdMatmulStore } from '../backend/simd/matmul';
 import { mlpWidth, type GPT2Config } from './config';
 import { CheckpointError, inFile } from './errors';
 import {
@@ -16,9 +17,11 @@ import {
   type SafetensorsHeader,
   type TensorEntry,
 } from './safetensors';
+import { GpuPackedMatrix, GpuPackedTable, SimdMatrix, SimdTable, TensorMatrix, TensorTable, type Matrix, type TokenTable, type WeightPrecision } from './weights';
+import { packForGpu } from '../backend/webgpu/packedWeights';
 
 export interface LayerNormWeights { weight: tf.Tensor1D; bias: tf.Tensor1D }
-export interface Conv1DWeights { weight: tf.Tensor2D /* [in, out] */; bias: tf.Tensor1D }
+export interface Conv1DWeights { weight: Matrix /* [in, out] */; bias: tf.Tensor1D }
 export interface BlockWeights {
   ln_1: LayerNormWeights;
   attn: { c_attn: Conv1DWeights; c_proj: Conv1DWeights };
@@ -27,16 +30,18 @@ export interface BlockWeights {
 }
 /** Parameter names mirror the checkpoint: `weights.h[0].attn.c_attn.weight` is `h.0.attn.c_attn.weight`. */
 export interface GPT2Weights {
-  wte: tf.Tensor2D; // [vocab, n_embd]
+  /** The precision of the matrices (c_attn, c_proj, c_fc, the head); everything else is f32. */
+  precision: WeightPrecision;
+  wte: TokenTable; // [vocab, n_embd]
   wpe: tf.Tensor2D; // [n_positions, n_embd]
   h: BlockWeights[];
   ln_f: LayerNormWeights;
-  /** [vocab, n_embd]; the same tensor as `wte` when the head is tied (no `lm_head.weight`). */
-  lm_head: tf.Tensor2D;
+  /** [vocab, n_embd]; the same table as `wte` when the head is tied (no `lm_head.weight`). */
+  lm_head: TokenTable;
 }
 
 export function disposeWeights(weights: GPT2Weights): void {
-  const all = new Set<tf.Tensor>([weights.wte, weights.wpe, weights.lm_head, weights.ln_f.weight, weights.ln_f.bias]);
+  const all = new Set<{ dispose(): void }>([weights.wte, weights.wpe, weights.lm_head, weights.ln_f.weight, weights.ln_f.bias]);
   for (const block of weights.h) {
     for (const part of [block.ln_1, block.ln_2, block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj]) {
       all.add(part.weight);
@@ -99,45 +104,92 @@ function uploadNow(tensor: tf.Tensor): void {
   backend.uploadToGPU?.(tensor.dataId);
 }
 
+/** The matrices a precision applies to: Conv1D weights ([in, out]) and the token tables ([vocab, C]). */
+const CONV_WEIGHT = /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+const TABLES = new Set(['wte.weight', LM_HEAD]);
+
+export interface WeightsOptions {
+  /** Precision of the matrices (default f32, exact). q8 and f16 run on wasm, cpu (SIMD kernels) and WebGPU. */
+  precision?: WeightPrecision;
+}
+
 /**
  * Turns tensors into GPT2Weights one at a time, as their bytes arrive, so a streaming download
- * never holds the whole file: decode, validate, upload, drop the bytes.
+ * never holds the whole file: decode, validate, upload (or quantize), drop the bytes. With q8 or
+ * f16 each matrix is converted as it arrives, so the float32 model is never in memory either.
  */
 export class WeightsBuilder {
   readonly plan: TensorPlan[];
+  readonly precision: WeightPrecision;
   private readonly uploaded = new Map<string, tf.Tensor>();
+  private readonly packed = new Map<string, Matrix | TokenTable>();
+  private store: SimdMatmulStore | null = null;
 
   constructor(
     private readonly config: GPT2Config,
     header: SafetensorsHeader,
     private readonly file = 'model.safetensors',
+    options: WeightsOptions = {},
   ) {
     this.plan = planTensors(config, header, file);
+    this.precision = options.precision ?? 'f32';
+    if (this.precision !== 'f32' && !['wasm', 'cpu', 'webgpu'].includes(tf.getBackend())) {
+      throw new CheckpointError(`${this.precision} weights run on the wasm, cpu and webgpu backends; tfjs is on '${tf.getBackend()}': load the model as f32`);
+    }
   }
 
   /** Decodes one planned tensor (exactly its entry's bytes) and uploads it to the tfjs backend. */
   add(plan: TensorPlan, bytes: Uint8Array): void {
-    if (this.uploaded.has(plan.canonical)) {
+    if (this.uploaded.has(plan.canonical) || this.packed.has(plan.canonical)) {
       throw new CheckpointError(inFile(this.file, `tensor '${plan.entry.name}' was added twice`));
     }
     const values = decodeToFloat32(plan.entry, bytes, this.file);
+    const isTable = TABLES.has(plan.canonical);
+    if (this.precision !== 'f32' && (isTable || CONV_WEIGHT.test(plan.canonical))) {
+      this.packed.set(plan.canonical, this.pack(values, plan.shape, isTable));
+      return;
+    }
     const tensor = tf.tensor(values, plan.shape, 'float32');
     uploadNow(tensor);
     this.uploaded.set(plan.canonical, tensor);
   }
 
+  /** A matrix in this builder's precision: [in, out] for Conv1D, [vocab, C] for a table. */
+  private pack(values: Float32Array, shape: number[], isTable: boolean): Matrix | TokenTable {
+    const format = this.precision as 'q8' | 'f16';
+    if (tf.getBackend() === 'webgpu') {
+      const [rows, cols] = shape;
+      const packed = isTable ? packForGpu(values, cols, rows, 'out-in', format) : packForGpu(values, rows, cols, 'in-out', format);
+      uploadNow(packed.packed);
+      if (packed.scale) uploadNow(packed.scale);
+      return isTable ? new GpuPackedTable(packed) : new GpuPackedMatrix(packed);
+    }
+    this.store ??= new SimdMatmulStore();
+    const store = this.store;
+    if (isTable) {
+      const [V, C] = shape;
+      return new SimdTable(store, this.precision === 'q8' ? store.addQ8(values, C, V, 'out-in') : store.addF16(values, C, V, 'out-in'));
+    }
+    const [K, N] = shape;
+    return new SimdMatrix(store, this.precision === 'q8' ? store.addQ8(values, K, N, 'in-out') : store.addF16(values, K, N, 'in-out'));
+  }
+
   /** Assembles the weights; throws naming the first tensor that was never added. */
   finish(): GPT2Weights {
     for (const { canonical, entry } of this.plan) {
-      if (!this.uploaded.has(canonical)) {
+      if (!this.uploaded.has(canonical) && !this.packed.has(canonical)) {
         throw new CheckpointError(inFile(this.file, `tensor '${entry.name}' was never loaded (file truncated?)`));
       }
     }
     const get = <T extends tf.Tensor>(name: string) => this.uploaded.get(name) as T;
-    const conv = (prefix: string): Conv1DWeights => ({ weight: get(`${prefix}.weight`), bias: get(`${prefix}.bias`) });
+    const matrix = (name: string): Matrix => (this.packed.get(name) as Matrix | undefined) ?? new TensorMatrix(get(name));
+    const table = (name: string): TokenTable => (this.packed.get(name) as TokenTable | undefined) ?? new TensorTable(get(name));
+    const conv = (prefix: string): Conv1DWeights => ({ weight: matrix(`${prefix}.weight`), bias: get(`${prefix}.bias`) });
     const norm = (prefix: string): LayerNormWeights => ({ weight: get(`${prefix}.weight`), bias: get(`${prefix}.bias`) });
-    const wte = get<tf.Tensor2D>('wte.weight');
+    const wte = table('wte.weight');
+    const hasHead = this.uploaded.has(LM_HEAD) || this.packed.has(LM_HEAD);
     const weights: GPT2Weights = {
+      precision: this.precision,
       wte,
       wpe: get('wpe.weight'),
       h: Array.from({ length: this.config.nLayer }, (_, i) => ({
@@ -147,16 +199,21 @@ export class WeightsBuilder {
         mlp: { c_fc: conv(`h.${i}.mlp.c_fc`), c_proj: conv(`h.${i}.mlp.c_proj`) },
       })),
       ln_f: norm('ln_f'),
-      lm_head: this.uploaded.has(LM_HEAD) ? get(LM_HEAD) : wte,
+      lm_head: hasHead ? table(LM_HEAD) : wte,
     };
     this.uploaded.clear(); // ownership passes to the caller
+    this.packed.clear();
+    this.store = null;
     return weights;
   }
 
   /** Frees whatever was uploaded so far (after a failed or aborted load). */
   dispose(): void {
     for (const t of this.uploaded.values()) t.dispose();
+    for (const m of this.packed.values()) m.dispose();
     this.uploaded.clear();
+    this.packed.clear();
+    this.store = null;
   }
 }
 
@@ -205,6 +262,7 @@ export async function loadCheckpoint(
   config: GPT2Config,
   source: ArrayBuffer | ArrayBufferView | Blob | Response,
   file = 'model.safetensors',
+  options: WeightsOptions = {},
 ): Promise<GPT2Weights> {
   let data: ArrayBuffer | ArrayBufferView | Blob;
   if (typeof Response !== 'undefined' && source instanceof Response) {
@@ -215,7 +273,7 @@ export async function loadCheckpoint(
   }
   const read = readerFor(data);
   const header = await readHeader(read, file);
-  const builder = new WeightsBuilder(config, header, file);
+  const builder = new WeightsBuilder(config, header, file, options);
   try {
     for (const plan of builder.plan) {
       builder.add(plan, await read.bytes(header.dataStart + plan.entry.begin, header.dataStart + plan.entry.end));

@@ -1,6 +1,7 @@
 /** GPT-2 (decoder-only transformer) on tfjs, with a key/value cache for token-by-token decoding. */
 import * as tf from '@tensorflow/tfjs';
-import { disposeWeights, loadCheckpoint, type GPT2Weights } from './checkpoint';
+import { disposeWeights, loadCheckpoint, type GPT2Weights, type WeightsOptions } from './checkpoint';
+import type { WeightPrecision } from './weights';
 import { parseGPT2Config, type GPT2Config } from './config';
 import { InPlaceKVCache, createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
 import { attentionProbabilities, block, causalMask, layerNorm } from './layers';
@@ -29,20 +30,21 @@ const LENS_ROWS = 128;
 
 export class GPT2 {
   private weights: GPT2Weights | undefined;
-  /** lm_head transposed to [C, vocab], made on first use on wasm. */
-  private headT: tf.Tensor2D | undefined;
+  /** The precision of the matrices (f32, f16 or q8), fixed when the weights were loaded. */
+  readonly precision: WeightPrecision;
 
   constructor(
     readonly config: GPT2Config,
     weights: GPT2Weights,
   ) {
     this.weights = weights;
+    this.precision = weights.precision;
   }
 
-  /** Parses config.json, loads model.safetensors, and builds the model. */
-  static async fromFiles(configJson: unknown, safetensors: ArrayBuffer | Blob | Response): Promise<GPT2> {
+  /** Parses config.json, loads model.safetensors, and builds the model (matrices in `options.precision`, default f32). */
+  static async fromFiles(configJson: unknown, safetensors: ArrayBuffer | Blob | Response, options: WeightsOptions = {}): Promise<GPT2> {
     const config = parseGPT2Config(configJson);
-    return new GPT2(config, await loadCheckpoint(config, safetensors));
+    return new GPT2(config, await loadCheckpoint(config, safetensors, 'model.safetensors', options));
   }
 
   /**
@@ -99,6 +101,46 @@ export class GPT2 {
    */
   topK(logits: tf.Tensor2D, k: number): Promise<TopLogits[]> {
     return topLogits(logits, k);
+  }
+
+  /**
+   * Runs the model once the way generation will, so the backend's one-time work happens now and
+   * not in the first Generate: XNNPACK packs each weight on its first matmul (wasm), the head's
+   * transposed copy is made, WebGPU compiles its programs (one per row count), the JIT warms up.
+   * A 4-token prefill, a decode step for one sequence, then three sequences sharing the prompt
+   * (the page's default), and the GPU top-k; twice, because the engine compiles the optimised code
+   * of hot WebAssembly (the SIMD kernels) in the background after the first round. Leaves no
+   * tensors behind.
+   */
+  async warmUp(rounds = 2): Promise<void> {
+    for (let round = 0; round < rounds; round++) await this.warmUpOnce();
+  }
+
+  private async warmUpOnce(): Promise<void> {
+    const prompt = [464, 2068, 7586, 21831].map((id) => id % this.config.vocabSize);
+    const read = async (logits: tf.Tensor2D, topK: boolean): Promise<number> => {
+      try {
+        if (topK && tf.getBackend() === 'webgpu') await this.topK(logits, 50);
+        const best = tf.argMax(logits, -1);
+        const [id] = await best.data();
+        best.dispose();
+        return id;
+      } finally {
+        logits.dispose();
+      }
+    };
+    const capacity = Math.min(this.config.nPositions, prompt.length + 2);
+    const cache = this.newCache(1, capacity);
+    let batch: KVCache | undefined;
+    try {
+      const id = await read(this.forward([prompt], cache), true);
+      batch = cache.repeat(3);
+      await read(this.forward([[id], [id], [id]], batch), true);
+      await read(this.forward([[id]], cache), false);
+    } finally {
+      cache.dispose();
+      batch?.dispose();
+    }
   }
 
   /** Logits at every position of one sequence, without a cache: [T, vocab]. */
@@ -215,8 +257,6 @@ export class GPT2 {
 
   dispose(): void {
     if (this.weights) disposeWeights(this.weights);
-    this.headT?.dispose();
-    this.headT = undefined;
     this.weights = undefined;
   }
 
@@ -229,7 +269,7 @@ export class GPT2 {
     const T = ids[0].length;
     const tokens = tf.tensor2d(ids, [B, T], 'int32'); // [B, T]
     const positions = tf.range(start, start + T, 1, 'int32'); // [T]
-    let x = tf.gather(w.wte, tokens).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
+    let x = w.wte.embed(tokens.reshape([B * T])).reshape([B, T, -1]).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
     const mask = causalMask(T, start + T); // [T, S] or none
     w.h.slice(0, layers).forEach((weights, layer) => {
       x = block(x, weights, this.config, mask, cache && { store: cache, layer }); // [B, T, C]
@@ -244,11 +284,7 @@ export class GPT2 {
 
   /** The language-model head alone: ln_f's output [N, C] → logits [N, vocab]. */
   private logitsOf(w: GPT2Weights, normed: tf.Tensor2D): tf.Tensor2D {
-    if (tf.getBackend() !== 'wasm') return tf.matMul(normed, w.lm_head, false, true); // [N, vocab]
-    // tfjs-wasm sends transposed matMuls to a scalar loop and only plain ones to XNNPACK: keep a
-    // [C, vocab] copy of the head, made once (the head is the largest matmul of a decode step).
-    this.headT ??= tf.keep(tf.transpose(w.lm_head)) as tf.Tensor2D; // [C, vocab]
-    return tf.matMul(normed, this.headT); // [N, vocab]
+    return w.lm_head.logits(normed); // [N, vocab]
   }
 
   /** Checks ids before any tensor is made, so a bad call leaves the cache as it was. Returns T. */

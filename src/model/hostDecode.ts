@@ -1,6 +1,7 @@
 /**
  * A decode step (one new token per sequence) on wasm or cpu, with the in-place KV cache. The
- * matmuls stay with tfjs (XNNPACK and its threads on wasm); the work between them (layer norms,
+ * matmuls stay with the weights (tfjs's XNNPACK for f32, the SIMD matrix store for q8 and f16:
+ * src/model/weights.ts); the work between them (layer norms,
  * attention over the cache, gelu_new, residual adds) runs on the SIMD kernels in the cache's own
  * WebAssembly memory, where the residual stream x stays for the whole step. A layer is then 4 tfjs
  * matMuls instead of ~35 small tfjs kernels, each of which costs about as much as its arithmetic at
@@ -43,11 +44,7 @@ export function hostDecodeStep(w: GPT2Weights, config: GPT2Config, ids: number[]
   /** y = x·W + b through tfjs: x read from a region [B, in], y returned [B, out]. */
   const linear = (input: DecodeRegion, { weight, bias }: Conv1DWeights): Float32Array => {
     const [nIn] = weight.shape;
-    const x = tf.tensor2d(region(input, nIn).slice(), [B, nIn]); // a copy: tfjs may keep the array it is given
-    const y = tf.fused.matMul({ a: x, b: weight, bias }); // [B, out]
-    const values = y.dataSync() as Float32Array;
-    tf.dispose([x, y]);
-    return values;
+    return weight.linearRows(region(input, nIn), B, bias); // [B, out]: tfjs for f32, the SIMD store for q8/f16
   };
   /** normed = layer norm number `i` (see copyNorms) of x, row by row. */
   const norm = (i: number) => {
@@ -56,7 +53,7 @@ export function hostDecodeStep(w: GPT2Weights, config: GPT2Config, ids: number[]
 
   const embedded = tf.tidy(() => {
     const tokens = tf.tensor1d(ids.map((row) => row[0]), 'int32'); // [B]
-    return tf.gather(w.wte, tokens).add(tf.gather(w.wpe, tf.tensor1d([cache.length], 'int32'))); // [B, C]
+    return w.wte.embed(tokens).add(tf.gather(w.wpe, tf.tensor1d([cache.length], 'int32'))); // [B, C]
   });
   region('x', C).set(embedded.dataSync());
   embedded.dispose();

@@ -41,7 +41,7 @@ export function layerNorm<R extends tf.Rank>(x: tf.Tensor<R>, { weight, bias }: 
 export function conv1d(x: tf.Tensor3D, { weight, bias }: Conv1DWeights): tf.Tensor3D {
   const [B, T, nIn] = x.shape;
   const flat = x.reshape([B * T, nIn]) as tf.Tensor2D; // [B·T, in]
-  const y = tf.fused.matMul({ a: flat, b: weight, bias }); // [B·T, out]
+  const y = weight.linear(flat, bias); // [B·T, out], in the weights' precision
   return y.reshape([B, T, weight.shape[1]]); // [B, T, out]
 }
 

@@ -120,6 +120,36 @@ const HUBS_DIR = '@hub';
 
 /** A model folder on disk as a `files` spec: both files are read lazily, tensor by tensor. */
 export async function filesFromFolder(dir: string): Promise<{ config: Blob; weights: Blob }> {
-  const [config, weights] = await Promise.all([openAsBlob(path.join(dir, 'config.json')), openAsBlob(path.join(dir, 'model.safetensors'))]);
+  const [config, weights] = await Promise.all([fileAsBlob(path.join(dir, 'config.json')), fileAsBlob(path.join(dir, 'model.safetensors'))]);
   return { config, weights };
+}
+
+/**
+ * A file as a Blob read lazily. Node 20's fs.openAsBlob gives the size of a file over 4 GiB modulo
+ * 2^32 (gpt2-xl's 6.2 GB model.safetensors reads as 1.9 GB), so such a file is read as streams of
+ * byte ranges instead.
+ */
+export async function fileAsBlob(file: string): Promise<Blob> {
+  const { size } = await stat(file);
+  return size < 2 ** 32 ? openAsBlob(file) : rangeBlob(file, 0, size);
+}
+
+/** Bytes start..end-1 of a file, with the part of Blob's interface the loaders use (size, slice, stream, arrayBuffer, text). */
+function rangeBlob(file: string, start: number, end: number): Blob {
+  const size = end - start;
+  const stream = (): ReadableStream<Uint8Array> =>
+    size === 0 ? new Blob([]).stream() : (Readable.toWeb(createReadStream(file, { start, end: end - 1 })) as unknown as ReadableStream<Uint8Array>);
+  const at = (offset: number | undefined, fallback: number) => {
+    const o = offset ?? fallback;
+    return Math.min(size, Math.max(0, o < 0 ? size + o : o));
+  };
+  const blob = {
+    size,
+    type: '',
+    slice: (from?: number, to?: number) => rangeBlob(file, start + at(from, 0), start + Math.max(at(from, 0), at(to, size))),
+    stream,
+    arrayBuffer: async () => new Uint8Array(await new Response(stream()).arrayBuffer()).buffer,
+    text: async () => new Response(stream()).text(),
+  };
+  return blob as unknown as Blob;
 }

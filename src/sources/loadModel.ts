@@ -2,12 +2,15 @@
  * loadModel(spec, options): a ready GPT2 from the hub, a folder URL, local files or the embedded
  * model, with progress, the cache and resume. Runs where tfjs runs (the worker, Node).
  */
+import * as tf from '@tensorflow/tfjs';
 import { WeightsBuilder } from '../model/checkpoint';
 import { parseGPT2Config, type GPT2Config } from '../model/config';
 import { CheckpointError } from '../model/errors';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import type { SafetensorsHeader } from '../model/safetensors';
 import { GPT2 } from '../model/gpt2';
+import { choosePrecision, type BackendMemory, type MemoryPlan, type PrecisionChoice, type PrecisionRequest } from '../model/memoryPlan';
+import type { WeightPrecision } from '../model/weights';
 import { blobSource, streamSource, type ByteSource } from './byteSource';
 import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
 import { fetchText, openRemoteFile, tooLargeError, type RemoteOptions } from './download';
@@ -48,6 +51,14 @@ export interface LoadOptions {
   fetch?: typeof fetch;
   /** Clock for speed/ETA (ms). */
   now?: () => number;
+  /** Precision of the matrices: 'auto' (default: see choosePrecision) or f32 / f16 / q8. */
+  precision?: PrecisionRequest;
+  /** What the backend offers, for the memory plan made before the weights are fetched (default: tfjs's backend, no limits known beyond WebAssembly's). */
+  memory?: BackendMemory;
+  /** Sequences the KV cache must hold at full context in the memory plan (default 4, the page's most). */
+  sequences?: number;
+  /** Run the model once before reporting it ready (GPT2.warmUp), so the first generation pays no one-time cost (default true). */
+  warmUp?: boolean;
 }
 
 export interface LoadedModel {
@@ -64,6 +75,11 @@ export interface LoadedModel {
   bytesSkipped: number;
   /** Present when the model loaded but something about keeping it went wrong (quota, a damaged cached copy). */
   cacheNote?: string;
+  /** The precision the matrices were loaded in, and why. */
+  precision: WeightPrecision;
+  precisionReason: string;
+  /** What the model was expected to need on this backend (made from config.json before the download). */
+  memoryPlan: MemoryPlan;
 }
 
 export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Promise<LoadedModel> {
@@ -81,8 +97,8 @@ export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Pro
       if (spec.config.size > MAX_CONFIG_BYTES) throw tooLargeError(`The ${CONFIG_FILE} of ${label}`, spec.config.size, MAX_CONFIG_BYTES);
       const configText = await spec.config.text();
       tracker.addBytes(spec.config.size);
-      const config = readConfig(configText, label);
-      return build(spec, label, config, blobSource(spec.weights, 'file'), tracker, options);
+      const { config, choice } = configAndPlan(configText, spec, label, options);
+      return build(spec, label, config, choice, blobSource(spec.weights, 'file'), tracker, options);
     }
   }
 }
@@ -105,11 +121,11 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
         tracker.begin('config', CONFIG_FILE, configFile.size);
         const configText = await new Response(await configFile.stream()).text();
         tracker.addBytes(configFile.size);
-        const config = readConfig(configText, label);
-        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, model, manifest), 'cache');
-        return await build(spec, label, config, source, tracker, options);
+        const { config, choice } = configAndPlan(configText, spec, label, options);
+        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, { repo, revision }, manifest), 'cache');
+        return await build(spec, label, config, choice, source, tracker, options);
       } catch (error) {
-        if (isAbortError(error)) throw error;
+        if (isAbortError(error) || isRefusal(error)) throw error;
         // A damaged cached copy is dropped and fetched again rather than failing forever.
         await cache.delete(repo, revision, hub).catch(() => undefined);
         cacheNote = `The cached copy of ${label} could not be read (${messageOf(error)}), so it was downloaded again.`;
@@ -134,7 +150,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
   );
   const configText = await fetchText(configRemote.url, configRemote, MAX_CONFIG_BYTES);
-  const config = readConfig(configText, label);
+  const { config, choice } = configAndPlan(configText, spec, label, options);
   const weightsRemote = remote(
     WEIGHTS_FILE,
     `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
@@ -143,8 +159,8 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
 
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
-  const loaded = await build(spec, label, config, source, tracker, options, cache && (async (header, used, etag) => {
-    const started = await WeightsCacheSession.begin(cache, model, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
+  const loaded = await build(spec, label, config, choice, source, tracker, options, cache && (async (header, used, etag) => {
+    const started = await WeightsCacheSession.begin(cache, { repo, revision }, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
     session = started.session;
     return started;
   }));
@@ -179,17 +195,37 @@ async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, o
   });
   const tracker = new ProgressTracker('network', options.onProgress, options.now);
   tracker.begin('config', CONFIG_FILE, 0);
-  const config = readConfig(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE), MAX_CONFIG_BYTES), label);
+  const { config, choice } = configAndPlan(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE), MAX_CONFIG_BYTES), spec, label, options);
   const source = await openRemoteFile(folderFileUrl(baseUrl, WEIGHTS_FILE), { ...remote(WEIGHTS_FILE), onResume: () => tracker.resumed() });
-  return build(spec, label, config, source, tracker, options);
+  return build(spec, label, config, choice, source, tracker, options);
 }
 
+
+/**
+ * config.json → the config and the precision to load with its memory plan, before any weight is
+ * fetched: a model that cannot fit on this backend is refused here, naming the numbers.
+ */
+function configAndPlan(text: string, spec: ModelSpec, label: string, options: LoadOptions): { config: GPT2Config; choice: PrecisionChoice } {
+  const config = readConfig(text, label);
+  try {
+    const memory = options.memory ?? { backend: tf.getBackend() };
+    return { config, choice: choosePrecision(options.precision ?? 'auto', config, memory, { builtIn: spec.kind === 'embedded', sequences: options.sequences, label }) };
+  } catch (error) {
+    throw new ModelSourceError('unsupported', `${messageOf(error)}`, false, { cause: error });
+  }
+}
+
+/** A precision or memory refusal (configAndPlan): nothing is wrong with a cached copy. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof ModelSourceError && error.kind === 'unsupported';
+}
 
 /** Streams the weights into a WeightsBuilder and assembles the model. */
 async function build(
   spec: ModelSpec,
   label: string,
   config: GPT2Config,
+  choice: PrecisionChoice,
   source: ByteSource,
   tracker: ProgressTracker,
   options: LoadOptions,
@@ -199,7 +235,7 @@ async function build(
   try {
     const makeSink = (header: SafetensorsHeader) => {
       checkConfigFitsWeights(config, header, WEIGHTS_FILE);
-      return new WeightsBuilder(config, header, WEIGHTS_FILE);
+      return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision });
     };
     result = await streamCheckpoint(source, makeSink, {
       file: WEIGHTS_FILE,
@@ -221,8 +257,15 @@ async function build(
     result.sink.dispose();
     throw asSourceError(error, label, source.origin);
   }
+  if (options.warmUp !== false) {
+    tracker.warmingUp();
+    await model.warmUp();
+  }
   tracker.finish();
-  return { model, config, spec, label, origin: source.origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped };
+  return {
+    model, config, spec, label, origin: source.origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped,
+    precision: choice.plan.precision, precisionReason: choice.reason, memoryPlan: choice.plan,
+  };
 }
 
 /** config.json text → GPT2Config, or a message saying why this is not a GPT-2 we can run. */

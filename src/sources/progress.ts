@@ -5,7 +5,8 @@ export type LoadOrigin = 'network' | 'cache' | 'file';
 
 /** One progress report while a model loads; plain data, safe to postMessage. */
 export interface LoadProgress {
-  stage: 'config' | 'weights' | 'ready';
+  /** 'warm-up': the weights are in; a first short run does the backend's one-time work (packing weights, compiling shaders). */
+  stage: 'config' | 'weights' | 'warm-up' | 'ready';
   origin: LoadOrigin;
   /** The file being read: 'config.json' or 'model.safetensors'. */
   file: string;
@@ -93,6 +94,12 @@ export class ProgressTracker {
     this.report(true);
   }
 
+  /** The weights are in; the model's first run (GPT2.warmUp) follows. */
+  warmingUp(): void {
+    this.stage = 'warm-up';
+    this.report(true);
+  }
+
   finish(): void {
     this.stage = 'ready';
     this.report(true);
@@ -141,6 +148,7 @@ const VERBS: Record<LoadOrigin, string> = { network: 'Downloading', cache: 'Read
 
 export function describeProgress(p: LoadProgress): string {
   if (p.stage === 'ready') return `Loaded (${formatBytes(p.bytesDone)} read)`;
+  if (p.stage === 'warm-up') return `Preparing the model: a first short run (${formatBytes(p.bytesDone)} read)`;
   if (p.stage === 'config' && p.bytesTotal === 0) return `${VERBS[p.origin]} ${p.file}…`;
   const parts = [`${VERBS[p.origin]} ${p.file}: ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${Math.floor(p.percent)}%)`];
   if (p.bytesPerSecond !== null) parts.push(`${formatBytes(p.bytesPerSecond)}/s`);

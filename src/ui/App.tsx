@@ -7,6 +7,8 @@ import { CachedModels } from './components/CachedModels';
 import { Controls } from './components/Controls';
 import { LoadProgressBar } from './components/LoadProgressBar';
 import { ModelPicker } from './components/ModelPicker';
+import { PrecisionPicker } from './components/PrecisionPicker';
+import type { PrecisionRequest } from '../model/memoryPlan';
 import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
@@ -93,9 +95,13 @@ export function App() {
   /** A link's hub model, held back until its hub is confirmed. */
   const deferred = useRef<ModelChoice | null>(null);
 
+  /** The precision loads ask for (the Precision select, ?dtype=), read when a load starts. */
+  const precisionRef = useRef(settings.precision);
   const startLoad = useCallback(
     (choice: ModelChoice, ask = false) => {
-      const id = load(choice.spec, choiceLabel(choice), { hubUrl: choice.hubUrl, askAboveBytes: ask ? ASK_ABOVE_BYTES : undefined });
+      const id = load(choice.spec, choiceLabel(choice), {
+        hubUrl: choice.hubUrl, askAboveBytes: ask ? ASK_ABOVE_BYTES : undefined, precision: precisionRef.current,
+      });
       pending.current = { ...choice, id };
     },
     [load],
@@ -167,6 +173,16 @@ export function App() {
       startLoad({ text, spec, hubUrl: hubUrl ?? settings.hubUrl });
     },
     [startLoad, settings.hubUrl],
+  );
+
+  /** A new precision reloads the model in use in it. */
+  const changePrecision = useCallback(
+    (precision: PrecisionRequest) => {
+      setSettings((s) => ({ ...s, precision }));
+      precisionRef.current = precision;
+      if (modelToLoad.current) startLoad(modelToLoad.current);
+    },
+    [startLoad],
   );
 
   const acceptHub = useCallback(() => {
@@ -356,8 +372,9 @@ export function App() {
           />
           <section className="model-section" aria-labelledby="model-heading">
             <h2 id="model-heading">Model and backend</h2>
-            <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} />
+            <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} precision={settings.precision} memory={state.backend?.memory} />
             <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />
+            <PrecisionPicker value={settings.precision} backend={state.backend?.backend} disabled={running || state.model.status === 'loading'} onChange={changePrecision} />
             <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           </section>
           <p className="settings-footnote">Settings live in this page&apos;s address: copy it to share a run (same seed, same text).</p>

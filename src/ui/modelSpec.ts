@@ -3,7 +3,9 @@
  * (src/sources/spec.ts: "embedded", "gpt2", "hf:owner/name@rev", "url:FOLDER"), so it fits in a
  * URL and in localStorage; files picked from disk are "local" and cannot be put in a link.
  */
-import { PRESETS } from '../sources/presets';
+import { choosePrecision, gb, type BackendMemory, type PrecisionRequest } from '../model/memoryPlan';
+import { parseGPT2Config } from '../model/config';
+import { PRESETS, type ModelPreset } from '../sources/presets';
 import { describeModelSpec, parseModelSpec, type ModelSpec } from '../sources/spec';
 
 export const EMBEDDED_MODEL = 'embedded';
@@ -24,6 +26,29 @@ export const MODEL_OPTIONS: ModelOption[] = [
   { value: EMBEDDED_MODEL, label: 'Sherlock GPT-2 (built in)' },
   ...PRESETS.map((p) => ({ value: p.id, label: `${p.id}: ${p.label}, ${p.parameters} parameters, ${size(p.downloadBytes)} download` })),
 ];
+
+/**
+ * What a preset needs at a precision on a backend (wasm until the worker says otherwise): the
+ * memory plan's total (weights, KV cache of 4 sequences at full context, activations), or why
+ * it does not fit.
+ */
+export function presetMemory(preset: ModelPreset, precision: PrecisionRequest, memory: BackendMemory = { backend: 'wasm' }): string {
+  const config = parseGPT2Config({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: preset.width, n_layer: preset.layers, n_head: preset.width / 64 });
+  try {
+    const { plan } = choosePrecision(precision, config, memory, { label: preset.id });
+    return `needs ${gb(plan.totalBytes)} as ${plan.precision}`;
+  } catch {
+    return precision === 'auto' ? `too big for ${memory.backend}` : `does not fit as ${precision} on ${memory.backend}`;
+  }
+}
+
+/** The menu's choices with each preset's download and memory at the current precision. */
+export function modelOptions(precision: PrecisionRequest, memory?: BackendMemory): ModelOption[] {
+  return [
+    MODEL_OPTIONS[0],
+    ...PRESETS.map((p) => ({ value: p.id, label: `${p.id}: ${p.label}, ${p.parameters} parameters, ${size(p.downloadBytes)} download, ${presetMemory(p, precision, memory)}` })),
+  ];
+}
 
 /** The spec, or the reason it is unusable. */
 export function readModelSpec(text: string): { spec: ModelSpec } | { problem: string } {

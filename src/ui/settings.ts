@@ -5,6 +5,7 @@
  */
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, isValidModelSpec } from './modelSpec';
+import { isPrecisionRequest, type PrecisionRequest } from '../model/memoryPlan';
 
 export interface Settings {
   prompt: string;
@@ -13,6 +14,8 @@ export interface Settings {
   backend: string;
   /** A Hugging Face hub mirror (URL parameter `hub`); '' = huggingface.co. */
   hubUrl: string;
+  /** Precision of the weights' matrices (URL parameter `dtype`): auto, f32, f16 or q8. */
+  precision: PrecisionRequest;
   topK: number;
   topP: number;
   temperature: number;
@@ -52,6 +55,7 @@ export const DEFAULT_SETTINGS: Settings = {
   model: EMBEDDED_MODEL,
   backend: 'auto',
   hubUrl: '',
+  precision: 'auto',
   topK: 50,
   topP: 0.95,
   temperature: 1,
@@ -84,6 +88,8 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
   if (typeof model === 'string' && isValidModelSpec(model)) next.model = model;
   const backend = get('backend');
   if (typeof backend === 'string' && backend.trim() !== '') next.backend = backend.trim().toLowerCase();
+  const dtype = get('dtype')?.trim().toLowerCase();
+  if (dtype && isPrecisionRequest(dtype)) next.precision = dtype;
   const hub = get('hub');
   if (typeof hub === 'string' && /^https?:\/\//.test(hub.trim())) next.hubUrl = hub.trim();
   for (const name of Object.keys(LIMITS) as NumberSetting[]) {
@@ -111,6 +117,7 @@ export function settingsToSearch(settings: Settings): string {
   params.set('do_sample', String(settings.sample));
   if (settings.backend !== 'auto') params.set('backend', settings.backend);
   if (settings.hubUrl !== '') params.set('hub', settings.hubUrl);
+  if (settings.precision !== 'auto') params.set('dtype', settings.precision);
   return `?${params.toString()}`;
 }
 

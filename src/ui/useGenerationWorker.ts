@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
-import type { FromWorker, GenerateOptions, ModelSpec } from '../worker/protocol';
+import type { FromWorker, GenerateOptions, ModelSpec, PrecisionRequest } from '../worker/protocol';
 import { DEFAULT_INSPECT_TOP } from '../model/stepLogits';
 import { appReducer, initialAppState, type BranchState } from './appState';
 
@@ -62,11 +62,14 @@ export function useGenerationWorker(backendRequest: string) {
     };
   }, [backendRequest]);
 
-  /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes); returns its id. */
-  const load = useCallback((spec: ModelSpec, label: string, options: { hubUrl?: string; askAboveBytes?: number } = {}) => {
+  /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes; at `precision`); returns its id. */
+  const load = useCallback((spec: ModelSpec, label: string, options: { hubUrl?: string; askAboveBytes?: number; precision?: PrecisionRequest } = {}) => {
     const id = nextId.current++;
     dispatch({ type: 'load-started', id, label });
-    client.current?.post({ type: 'load', id, spec, ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}), ...(options.askAboveBytes ? { askAboveBytes: options.askAboveBytes } : {}) });
+    client.current?.post({
+      type: 'load', id, spec, ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}), ...(options.askAboveBytes ? { askAboveBytes: options.askAboveBytes } : {}),
+      ...(options.precision ? { precision: options.precision } : {}),
+    });
     return id;
   }, []);
 

@@ -5,10 +5,11 @@
  */
 import type { TokenInspection } from '../generation/generate';
 import type { LensEntry } from '../model/gpt2';
+import type { BackendMemory, PrecisionRequest } from '../model/memoryPlan';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { LensEntry, LoadProgress, ModelSpec, TokenInspection };
+export type { BackendMemory, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
 
 /** The sampling settings, with Hugging Face `generate()` names and meanings. */
 export interface GenerateOptions {
@@ -40,6 +41,8 @@ export interface LoadRequest {
   hubUrl?: string;
   /** Stop before a download of more than this many bytes and ask (error with downloadBytes): loads a link started. */
   askAboveBytes?: number;
+  /** Precision of the weights' matrices (`?dtype=`): 'auto' when absent. */
+  precision?: PrecisionRequest;
 }
 export interface GenerateRequest {
   type: 'generate';
@@ -82,6 +85,8 @@ export interface BackendInfo {
   threads?: number;
   /** The page is cross-origin isolated (wasm threads available). */
   crossOriginIsolated: boolean;
+  /** What this backend offers for the memory plan (WebGPU buffer limits, navigator.deviceMemory). */
+  memory?: BackendMemory;
 }
 export interface BackendMessage { type: 'backend'; info: BackendInfo }
 
@@ -96,6 +101,12 @@ export interface ModelInfo {
   nPositions: number;
   vocabSize: number;
   parameters: number;
+  /** The precision its matrices were loaded in ('f32', 'f16', 'q8'), and why (auto's reason). */
+  precision?: string;
+  precisionReason?: string;
+  /** Bytes the memory plan expected: weights as kept on this backend, and the whole (KV cache at full context, activations). */
+  weightBytes?: number;
+  plannedBytes?: number;
 }
 /** cacheNote: the model loaded but its cache could not be used or written (e.g. storage quota), in words. */
 export interface LoadedMessage { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; cacheNote?: string }

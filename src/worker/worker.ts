@@ -13,7 +13,7 @@ import { DownloadConfirmationError, isAbortError } from '../sources/errors';
 import { loadModel } from '../sources/loadModel';
 import { describeError } from './errors';
 import { modelInfo } from './modelInfo';
-import type { AnalyzeRequest, FromWorker, GenerateRequest, InitRequest, LoadRequest, ToWorker } from './protocol';
+import type { AnalyzeRequest, BackendMemory, FromWorker, GenerateRequest, InitRequest, LoadRequest, ToWorker } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -89,15 +89,33 @@ scope.addEventListener('message', (event: MessageEvent<ToWorker>) => {
   }
 });
 
+/** What the running backend offers, for the memory plan each load makes before its download. */
+let backendMemory: BackendMemory | undefined;
+
+function describeBackendMemory(backend: string): BackendMemory {
+  const memory: BackendMemory = { backend };
+  const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+  if (typeof deviceMemory === 'number') memory.deviceMemoryGb = deviceMemory;
+  if (backend === 'webgpu') {
+    const limits = (tf.backend() as unknown as { device?: GPUDevice }).device?.limits;
+    if (limits) {
+      memory.maxBufferSize = limits.maxBufferSize;
+      memory.maxStorageBufferBindingSize = limits.maxStorageBufferBindingSize;
+    }
+  }
+  return memory;
+}
+
 async function startBackend(request: string | undefined, overrideReason?: string): Promise<boolean> {
   try {
     const selection: BackendSelection = await selectBackend(request, {
       appBaseUrl: new URL(import.meta.env.BASE_URL, init?.pageUrl ?? scope.location.href).href,
       onDeviceLost: onDeviceLost,
     });
+    backendMemory = describeBackendMemory(selection.backend);
     post({
       type: 'backend',
-      info: { ...selection, reason: overrideReason ?? selection.reason, crossOriginIsolated: scope.crossOriginIsolated },
+      info: { ...selection, reason: overrideReason ?? selection.reason, crossOriginIsolated: scope.crossOriginIsolated, memory: backendMemory },
     });
     return true;
   } catch (error) {
@@ -194,13 +212,15 @@ async function load(request: LoadRequest): Promise<void> {
       signal: controller.signal,
       onProgress: (progress) => post({ type: 'load-progress', id: request.id, progress }),
       askAboveBytes: request.askAboveBytes,
+      precision: request.precision,
+      memory: backendMemory,
     });
     if (controller.signal.aborted) {
       loaded.model.dispose();
       return;
     }
     replaceModel(loaded.model);
-    modelDescription = modelInfo(loaded.label, loaded.model.config);
+    modelDescription = modelInfo(loaded.label, loaded.model.config, loaded);
     lastLoad = request;
     post({
       type: 'loaded', id: request.id, model: modelDescription, loadMs: performance.now() - started,

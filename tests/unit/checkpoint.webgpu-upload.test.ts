@@ -26,7 +26,8 @@ describe('WeightsBuilder on webgpu', () => {
       builder.add(plan, bytes.subarray(start, header.dataStart + plan.entry.end));
     }
     const weights = builder.finish();
-    for (const t of [weights.wte, weights.wpe, weights.h[0].attn.c_attn.weight, weights.h[1].mlp.c_proj.bias]) {
+    const f32 = (m: { gpu(): object }) => (m.gpu() as { weight: tf.Tensor }).weight;
+    for (const t of [f32(weights.wte), weights.wpe, f32(weights.h[0].attn.c_attn.weight), weights.h[1].mlp.c_proj.bias]) {
       const data = tensorMap.get(t.dataId);
       expect(data.resource).not.toBeNull();
       expect(data.values).toBeNull();

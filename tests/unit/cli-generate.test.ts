@@ -88,7 +88,21 @@ describe('generate command', () => {
     expect(streamed.writes).toBeGreaterThanOrEqual(6); // one write per token, then the newline
     const json = JSON.parse((await runCli([...base, '--seed', '7', '--max-new-tokens', '6', '--json'])).stdout);
     expect(streamed.stdout).toBe(`${json.sequences[0].text}\n`);
-    expect(streamed.stderr).toMatch(/6 tokens on cpu: prefill \d+ ms, [\d.]+ tokens\/s, seed 7/);
+    expect(streamed.stderr).toMatch(/6 tokens on cpu \(f32 weights\): prefill \d+ ms, [\d.]+ tokens\/s, seed 7/);
+  });
+
+  it('--dtype q8 and f16 load the matrices in that precision (greedy ids of f16 unchanged); an unknown --dtype is refused', async () => {
+    const q8 = JSON.parse((await runCli([...base, '--greedy', '--max-new-tokens', '5', '--dtype', 'q8', '--json'])).stdout);
+    expect(q8.precision).toBe('q8');
+    expect(q8.sequences[0].ids).toHaveLength(5);
+    const f16 = JSON.parse((await runCli([...base, '--greedy', '--max-new-tokens', '5', '--dtype', 'f16', '--json'])).stdout);
+    expect(f16.precision).toBe('f16');
+    expect(f16.sequences[0].ids).toEqual([5978, 12121, 41073, 7820, 22585]);
+    const auto = JSON.parse((await runCli([...base, '--greedy', '--max-new-tokens', '1', '--json'])).stdout);
+    expect(auto.precision).toBe('f32'); // auto: a small model stays exact
+    const bad = await runCli([...base, '--dtype', 'int4']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --dtype must be one of auto, f32, f16, q8, got 'int4'/);
   });
 
   it('labels each sequence when there are several', async () => {

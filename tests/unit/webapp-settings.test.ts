@@ -3,12 +3,14 @@ import {
   clampSetting, DEFAULT_SETTINGS, generateOptions, initialSettings, linkHub, randomSeed, settingsFromSearch, settingsFromStorage,
   settingsToSearch, settingsToStorage, temperatureHint, MAX_SEED, type Settings,
 } from '../../src/ui/settings';
+import { modelOptions } from '../../src/ui/modelSpec';
 
 const CUSTOM: Settings = {
   prompt: 'It is a capital mistake to theorize <b>before</b> one has data & "facts"',
   model: 'hf:someone/sherlock-ft@v2',
   backend: 'wasm',
   hubUrl: 'http://127.0.0.1:9999',
+  precision: 'q8',
   topK: 7,
   topP: 0.83,
   temperature: 0.65,
@@ -76,6 +78,23 @@ describe('settings', () => {
     expect(settings.sample).toBe(DEFAULT_SETTINGS.sample);
     expect(settings.hubUrl).toBe('');
     expect(settingsFromStorage('{not json')).toEqual(DEFAULT_SETTINGS);
+  });
+
+  test('?dtype= picks the precision; unknown values are ignored; auto stays out of the URL', () => {
+    expect(settingsFromSearch('?dtype=Q8').precision).toBe('q8');
+    expect(settingsFromSearch('?dtype=f16').precision).toBe('f16');
+    expect(settingsFromSearch('?dtype=int4').precision).toBe('auto');
+    expect(new URLSearchParams(settingsToSearch(DEFAULT_SETTINGS)).has('dtype')).toBe(false);
+    expect(new URLSearchParams(settingsToSearch(CUSTOM)).get('dtype')).toBe('q8');
+  });
+
+  test('the model menu shows each preset\'s download and memory at the chosen precision', () => {
+    const label = (precision: 'auto' | 'f32' | 'q8', id: string, memory?: { backend: string }) => modelOptions(precision, memory).find((o) => o.value === id)!.label;
+    expect(label('auto', 'gpt2')).toBe('gpt2: GPT-2 small, 124M parameters, 498 MB download, needs 1.2 GB as f32');
+    expect(label('auto', 'gpt2-xl')).toMatch(/^gpt2-xl: GPT-2 XL, 1\.5B parameters, 6\.2 GB download, needs 5\.2 GB as q8$/);
+    expect(label('q8', 'gpt2')).toMatch(/needs 0\.7 GB as q8$/);
+    expect(label('f32', 'gpt2-xl')).toMatch(/does not fit as f32 on wasm$/);
+    expect(label('auto', 'gpt2-xl', { backend: 'webgpu' })).toMatch(/needs [\d.]+ GB as f32$/);
   });
 
   test('clamping rounds to the control step', () => {

@@ -5,19 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache } from '../../src/backend/webgpu';
 import { geluNew } from '../../src/model/layers';
 import { useWebGPUInNode } from '../helpers/webgpuNode';
+import { expectClose } from '../helpers/tensorClose';
 
-async function expectClose(actual: tf.Tensor, expected: tf.Tensor, relative = 1e-5): Promise<void> {
-  expect(actual.shape).toEqual(expected.shape);
-  const [a, b] = [await actual.data(), await expected.data()];
-  let worst = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  expect(worst).toBeLessThanOrEqual(relative * scale);
-  tf.dispose([actual, expected]);
-}
 
 function referenceLayerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true);

@@ -6,9 +6,12 @@
  * the input dimension: neighbouring invocations read neighbouring weights (coalesced), and the 4
  * slices add up in shared memory. With a layer norm, each workgroup first reduces its rows' mean
  * and variance (cheap next to the weight read) instead of a separate program writing LN(x) out.
+ * q8 and f16 weights (packedWeights.ts) are read a u32 word at a time along the input dimension,
+ * 4 or 2 weights a word, unpacked in registers; q8's per-column scale multiplies the sum once.
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationWGSL } from './activations';
+import { asGpuMatrix, PER_WORD, type GpuMatrix } from './packedWeights';
 import { ceilDiv, runProgram, TWO_D_LAYOUT, type WebGPUProgram } from './program';
 
 const COLUMNS = 64; // output columns per workgroup
@@ -38,12 +41,44 @@ class LinearProgram implements WebGPUProgram {
     private readonly normalized: boolean,
     private readonly activation: 'gelu_new' | 'gelu' | 'none',
     private readonly hasResidual: boolean,
+    private readonly format: GpuMatrix['format'] = 'f32',
   ) {
     const [M, N] = outputShape;
+    if (format === 'q8') this.variableNames.push('scale');
     if (normalized) this.variableNames.push('gamma', 'beta');
     if (hasResidual) this.variableNames.push('residual');
     this.dispatch = [ceilDiv(N, COLUMNS), ceilDiv(M, rows), 1];
-    this.shaderKey = `gpt2Linear_${rows}_${normalized}_${activation}_${hasResidual}`;
+    this.shaderKey = `gpt2Linear_${rows}_${normalized}_${activation}_${hasResidual}_${format}`;
+  }
+
+  /** The K loop: one weight (f32) or one packed word (q8: 4, f16: 2 weights) per step, for every row. */
+  private weightLoop(R: number): string {
+    if (this.format === 'f32') {
+      return `
+          for (var k = i32(localId.y); k < K; k = k + ${SLICES}) {
+            let w = W[k * N + n];
+            for (var r = 0; r < ${R}; r = r + 1) {
+              acc[r] = acc[r] + input(r, min(firstRow + r, M - 1), k, K) * w;
+            }
+          }`;
+    }
+    const per = PER_WORD[this.format];
+    const vec = `vec${per}<f32>`;
+    const unpack = this.format === 'q8' ? 'unpack4x8snorm' : 'unpack2x16float';
+    return `
+          let Kw = uniforms.wShape.x;
+          for (var kw = i32(localId.y); kw < Kw; kw = kw + ${SLICES}) {
+            let w = ${unpack}(bitcast<u32>(W[kw * N + n]));
+            for (var r = 0; r < ${R}; r = r + 1) {
+              let row = min(firstRow + r, M - 1);
+              var v = ${vec}();
+              for (var j = 0; j < ${per}; j = j + 1) {
+                let k = kw * ${per} + j;
+                v[j] = select(0.0, input(r, row, min(k, K - 1), K), k < K);
+              }
+              acc[r] = acc[r] + dot(v, w);
+            }
+          }`;
   }
 
   getUserCode(): string {
@@ -107,13 +142,7 @@ class LinearProgram implements WebGPUProgram {
         let firstRow = i32(workgroupId.y) * ${R};
         ${this.normalized ? 'rowStatistics(firstRow, M, K);' : ''}
         var acc : array<f32, ${R}>;
-        if (n < N) {
-          for (var k = i32(localId.y); k < K; k = k + ${SLICES}) {
-            let w = W[k * N + n];
-            for (var r = 0; r < ${R}; r = r + 1) {
-              acc[r] = acc[r] + input(r, min(firstRow + r, M - 1), k, K) * w;
-            }
-          }
+        if (n < N) {${this.weightLoop(R)}
         }
         for (var r = 0; r < ${R}; r = r + 1) {
           partial[(i32(localId.y) * ${R} + r) * ${COLUMNS} + i32(localId.x)] = acc[r];
@@ -123,8 +152,9 @@ class LinearProgram implements WebGPUProgram {
           for (var r = 0; r < ${R}; r = r + 1) {
             let row = firstRow + r;
             if (row < M) {
-              var sum = b[n];
+              var sum = 0.0;
               for (var s = 0; s < ${SLICES}; s = s + 1) { sum = sum + partial[(s * ${R} + r) * ${COLUMNS} + i32(localId.x)]; }
+              sum = sum${this.format === 'q8' ? ' * scale[n]' : ''} + b[n];
               var y = activate(sum);
               ${this.hasResidual ? 'y = y + residual[row * N + n];' : ''}
               result[row * N + n] = y;
@@ -136,13 +166,15 @@ class LinearProgram implements WebGPUProgram {
   }
 }
 
-/** (LN(x) or x) [M, K] · W [K, N] + b [N] (→ activation) (+ residual [M, N]) → [M, N]. */
-export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D, options: LinearOptions = {}): tf.Tensor2D {
+/** (LN(x) or x) [M, K] · W [K, N] + b [N] (→ activation) (+ residual [M, N]) → [M, N]; W f32, or q8/f16 packed. */
+export function linear(x: tf.Tensor2D, matrix: tf.Tensor2D | GpuMatrix, bias: tf.Tensor1D, options: LinearOptions = {}): tf.Tensor2D {
   const [M] = x.shape;
-  const N = weight.shape[1];
+  const w = asGpuMatrix(matrix);
+  const N = w.format === 'f32' ? w.weight.shape[1] : w.N;
   const { layerNorm, activation = 'none', residual } = options;
-  const program = new LinearProgram([M, N], Math.min(M, MAX_ROWS), layerNorm !== undefined, activation, residual !== undefined);
-  const inputs = [x, weight, bias];
+  const program = new LinearProgram([M, N], Math.min(M, MAX_ROWS), layerNorm !== undefined, activation, residual !== undefined, w.format);
+  const inputs: tf.Tensor[] = w.format === 'f32' ? [x, w.weight, bias] : [x, w.packed, bias];
+  if (w.format === 'q8') inputs.push(w.scale!);
   if (layerNorm) inputs.push(layerNorm.weight, layerNorm.bias);
   if (residual) inputs.push(residual);
   return runProgram(program, inputs, [{ type: 'float32', data: [layerNorm?.eps ?? 0] }]) as tf.Tensor2D;

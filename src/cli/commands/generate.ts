@@ -13,7 +13,7 @@ import {
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, idsOption, parseOptions } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -106,11 +106,14 @@ export const generateCommand: CliCommand = {
     const topLogprobs = topLogprobsFlag(values);
     for (const note of notes) console.error(`note: ${note}`);
     const backend = backendOption(values.backend, USAGE);
+    const dtype = dtypeOption(values.dtype, USAGE);
     await startBackend(backend);
 
     /** Per sequence, per token: with --top-logprobs. */
     const records: TokenLogprobs[][] = [];
+    let precision = '';
     const result = await withModel(values.model, async (model) => {
+      precision = model.precision;
       const printer = values.json ? null : new StreamPrinter(options.num_return_sequences ?? 1);
       const tokens = generate(model, prompt, options, { inspectTop: topLogprobs === null ? 0 : Math.max(1, topLogprobs) });
       try {
@@ -126,7 +129,7 @@ export const generateCommand: CliCommand = {
       } catch (error) {
         throw asUsageError(error, values);
       }
-    });
+    }, dtype);
 
     for (const warning of result.warnings) console.error(`note: ${warning}`);
     if (values.json) {
@@ -135,10 +138,11 @@ export const generateCommand: CliCommand = {
         timings: result.timings,
         seed: result.seed,
         warnings: result.warnings,
+        precision,
       }));
     } else {
       const t = result.timings;
-      console.error(`${t.newTokens} tokens on ${backend}: prefill ${t.prefillMs.toFixed(0)} ms, ` +
+      console.error(`${t.newTokens} tokens on ${backend} (${precision} weights): prefill ${t.prefillMs.toFixed(0)} ms, ` +
         `${t.decodeTokensPerSecond.toFixed(1)} tokens/s` + (result.seed === null ? '' : `, seed ${result.seed}`));
     }
     return 0;

@@ -1,7 +1,7 @@
 /** `logits --ids 1,2,3`: the model's next-token logits after a sequence of ids. */
 import * as tf from '@tensorflow/tfjs';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, idsOption, parseOptions, requireString } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, requireString } from '../args';
 import type { CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -14,6 +14,7 @@ export const logitsCommand: CliCommand = {
   async run(argv) {
     const values = parseOptions(argv, { ...MODEL_OPTIONS, ids: { type: 'string' } }, USAGE);
     const ids = idsOption(requireString(values.ids, 'ids', USAGE), 'ids', USAGE);
+    const precision = dtypeOption(values.dtype, USAGE);
     await startBackend(backendOption(values.backend, USAGE));
 
     const logits = await withModel(values.model, async (model) => {
@@ -26,7 +27,7 @@ export const logitsCommand: CliCommand = {
       } finally {
         cache.dispose();
       }
-    });
+    }, precision);
 
     if (values.json) {
       console.log(JSON.stringify({ logits }));

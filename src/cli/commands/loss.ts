@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import type { GPT2 } from '../../model';
 import { encode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, integerOption, parseOptions, requireString } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, integerOption, parseOptions, requireString } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -61,19 +61,20 @@ export const lossCommand: CliCommand = {
     const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read --file ${file}: ${error.code ?? error.message}`, USAGE);
     });
+    const dtype = dtypeOption(values.dtype, USAGE);
     await startBackend(backendOption(values.backend, USAGE));
 
-    const { result, context } = await withModel(values.model, async (model) => {
+    const { result, context, precision } = await withModel(values.model, async (model) => {
       const nPositions = model.config.nPositions;
       const context = integerOption(values.context, 'context', USAGE, nPositions, 2, nPositions);
-      return { result: await windowedLoss(model, encode(text), context), context };
-    });
+      return { result: await windowedLoss(model, encode(text), context), context, precision: model.precision };
+    }, dtype);
 
     if (values.json) {
-      console.log(JSON.stringify(result));
+      console.log(JSON.stringify({ ...result, precision }));
     } else {
       console.log(`${result.loss.toFixed(4)} nats/token (perplexity ${Math.exp(result.loss).toFixed(2)}) ` +
-        `over ${result.tokens} predicted tokens, context ${context}`);
+        `over ${result.tokens} predicted tokens, context ${context}, ${precision} weights`);
     }
     return 0;
   },

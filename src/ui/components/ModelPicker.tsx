@@ -1,7 +1,8 @@
 import { useEffect, useId, useState } from 'react';
 import { specFromFiles } from '../../sources/localFiles';
 import type { ModelSpec } from '../../worker/protocol';
-import { EMBEDDED_MODEL, hubSpecText, LOCAL_MODEL, MODEL_OPTIONS, readModelSpec } from '../modelSpec';
+import type { BackendMemory, PrecisionRequest } from '../../worker/protocol';
+import { EMBEDDED_MODEL, hubSpecText, LOCAL_MODEL, MODEL_OPTIONS, modelOptions, readModelSpec } from '../modelSpec';
 
 const OTHER_HUB = '__other-hub__';
 
@@ -10,6 +11,10 @@ interface ModelPickerProps {
   current: string;
   busy: boolean;
   onLoad: (specText: string, spec: ModelSpec) => void;
+  /** The precision the menu's memory figures are for. */
+  precision?: PrecisionRequest;
+  /** The running backend's limits (wasm until the worker reports). */
+  memory?: BackendMemory;
 }
 
 /**
@@ -17,7 +22,7 @@ interface ModelPickerProps {
  * config.json + model.safetensors from disk. Loading starts only on "Load model", because
  * some choices are gigabytes.
  */
-export function ModelPicker({ current, busy, onLoad }: ModelPickerProps) {
+export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory }: ModelPickerProps) {
   const id = useId();
   const known = MODEL_OPTIONS.some((o) => o.value === current) || current === LOCAL_MODEL;
   const [choice, setChoice] = useState(known ? current : current.startsWith('hf:') ? OTHER_HUB : current);
@@ -58,7 +63,7 @@ export function ModelPicker({ current, busy, onLoad }: ModelPickerProps) {
       </label>
       <div className="model-row">
         <select id={`${id}-model`} value={choice} onChange={(event) => setChoice(event.target.value)}>
-          {MODEL_OPTIONS.map((option) => (
+          {modelOptions(precision, memory).map((option) => (
             <option key={option.value} value={option.value}>
               {option.label}
             </option>

@@ -1,0 +1,226 @@
+/**
+ * A model's q8 and f16 matrices in one WebAssembly memory, and the SIMD products over them
+ * (matmul.wat): weights are added once at load, quantized as they arrive; each product copies its
+ * rows in, runs the kernel and copies the outputs out. The memory holds at most 4 GB (wasm32), its
+ * own, apart from tfjs-wasm's heap and the KV caches' memories.
+ */
+import { MATMUL_RELAXED_WASM_BASE64, MATMUL_WASM_BASE64 } from './matmulWasm';
+import { quantizeQ8, toF16, type MatrixLayout } from '../quantize';
+
+/** 'plain': WebAssembly SIMD; 'relaxed': relaxed SIMD (integer dot product, fused multiply-add). */
+export type MatmulBuild = 'plain' | 'relaxed';
+
+interface MatmulExports {
+  memory: WebAssembly.Memory;
+  quantize_rows(x: number, M: number, K: number, q: number, Kp: number, params: number): void;
+  q8_matmul(q: number, params: number, M: number, Kp: number, w: number, scale: number, wsum: number, bias: number, N: number, out: number): void;
+  f16_rows(x: number, M: number, K: number, out: number, Kp: number): void;
+  f16_matmul(x: number, M: number, Kp: number, w: number, bias: number, N: number, out: number): void;
+}
+
+const PAGE = 65536;
+/** WebAssembly's 32-bit address space. */
+export const WASM_MEMORY_LIMIT = 4 * 1024 * 1024 * 1024 - PAGE;
+/** Rows per kernel call: a prefill or a loss window is cut into pieces this tall, so the scratch stays small. */
+const ROWS_PER_CALL = 32;
+
+const modules: Partial<Record<MatmulBuild, WebAssembly.Module | null>> = {};
+
+function compiled(build: MatmulBuild): WebAssembly.Module | null {
+  if (!(build in modules)) {
+    const bytes = Uint8Array.from(atob(build === 'plain' ? MATMUL_WASM_BASE64 : MATMUL_RELAXED_WASM_BASE64), (c) => c.charCodeAt(0));
+    const module = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    modules[build] = module && computesExactly(module) ? module : null;
+  }
+  return modules[build]!;
+}
+
+/**
+ * One 16-term integer dot product through q8_matmul, checked exactly. Node 20 validates relaxed
+ * SIMD behind --experimental-wasm-relaxed-simd but its relaxed_dot returns twice the sum; an engine
+ * that gets this wrong runs the plain build instead.
+ */
+function computesExactly(module: WebAssembly.Module): boolean {
+  const e = new WebAssembly.Instance(module).exports as unknown as MatmulExports;
+  const weights = Array.from({ length: 16 }, (_, k) => (k % 3 === 0 ? -127 : 37 * k - 300) % 128);
+  const x = Float32Array.from({ length: 16 }, (_, k) => (k === 15 ? 127 : k * 8)); // range 0..127: scale 1, zero point 0, exact
+  new Int8Array(e.memory.buffer, 256, 16).set(weights);
+  new Float32Array(e.memory.buffer, 512, 2).set([1, 0]); // scale, bias
+  new Int32Array(e.memory.buffer, 520, 1)[0] = weights.reduce((a, b) => a + b, 0);
+  new Float32Array(e.memory.buffer, 1024, 16).set(x);
+  e.quantize_rows(1024, 1, 16, 2048, 16, 2112);
+  e.q8_matmul(2048, 2112, 1, 16, 256, 512, 520, 0, 1, 2176);
+  const expected = weights.reduce((sum, w, k) => sum + w * x[k], 0);
+  return new Float32Array(e.memory.buffer, 2176, 1)[0] === expected;
+}
+
+/** The builds this engine can run, best first ([] without WebAssembly SIMD). */
+export function availableMatmulBuilds(): MatmulBuild[] {
+  return (['relaxed', 'plain'] as const).filter((b) => compiled(b) !== null);
+}
+
+export interface Q8Handle { format: 'q8'; K: number; N: number; Kp: number; w: number; scale: number; wsum: number }
+export interface F16Handle { format: 'f16'; K: number; N: number; Kp: number; w: number }
+export type PackedHandle = Q8Handle | F16Handle;
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+export class SimdMatmulStore {
+  readonly build: MatmulBuild;
+  private readonly exports: MatmulExports;
+  private top = 0;
+  private maxK = 0;
+  private maxN = 0;
+  private scratch: { rows: number; maxK: number; maxN: number; x: number; q: number; params: number; out: number } | null = null;
+
+  constructor(build?: MatmulBuild) {
+    const chosen = build ?? availableMatmulBuilds()[0];
+    const module = chosen && compiled(chosen);
+    if (!module) throw new Error(`this WebAssembly cannot run the ${build ?? 'SIMD'} matrix kernels (no ${build === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}); use f32 weights`);
+    this.build = chosen;
+    this.exports = new WebAssembly.Instance(module).exports as unknown as MatmulExports;
+    this.top = 64; // 0 stays unused: a bias pointer of 0 means "no bias"
+  }
+
+  /** Bytes of this store's memory in use. */
+  get bytes(): number {
+    return this.top;
+  }
+
+  /** `bytes` more bytes, 16-aligned; grows the memory. */
+  alloc(bytes: number): number {
+    const at = roundUp(this.top, 16);
+    const end = at + bytes;
+    if (end > WASM_MEMORY_LIMIT) {
+      throw new RangeError(
+        `the weights need more than the 4 GB a WebAssembly memory can hold (${(end / 2 ** 30).toFixed(2)} GB so far): choose a smaller precision (q8) or a smaller model`,
+      );
+    }
+    const memory = this.exports.memory;
+    const pages = Math.ceil(end / PAGE) - memory.buffer.byteLength / PAGE;
+    if (pages > 0) {
+      try {
+        memory.grow(pages);
+      } catch (error) {
+        throw new RangeError(`could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${error instanceof Error ? error.message : String(error)}): the browser or machine has too little memory for this model at this precision`);
+      }
+    }
+    this.top = end;
+    return at;
+  }
+
+  private floatsAt(at: number, length: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, at, length);
+  }
+
+  /** Copies float32 values in (a bias, say); returns their offset. */
+  addFloats(values: Float32Array): number {
+    const at = this.alloc(values.byteLength);
+    this.floatsAt(at, values.length).set(values);
+    return at;
+  }
+
+  /** A matrix W (K inputs × N outputs, given in `layout`) quantized to q8. */
+  addQ8(values: Float32Array, K: number, N: number, layout: MatrixLayout): Q8Handle {
+    const Kp = roundUp(K, 16);
+    const w = this.alloc(N * Kp);
+    const scale = this.alloc(4 * N);
+    const wsum = this.alloc(4 * N);
+    const buffer = this.exports.memory.buffer;
+    quantizeQ8(values, K, N, layout, Kp, {
+      w: new Int8Array(buffer, w, N * Kp),
+      scale: new Float32Array(buffer, scale, N),
+      wsum: new Int32Array(buffer, wsum, N),
+    });
+    this.noteShape(K, N);
+    return { format: 'q8', K, N, Kp, w, scale, wsum };
+  }
+
+  /** A matrix W (K inputs × N outputs, given in `layout`) as f16. */
+  addF16(values: Float32Array, K: number, N: number, layout: MatrixLayout): F16Handle {
+    const Kp = roundUp(K, 8);
+    const w = this.alloc(2 * N * Kp);
+    toF16(values, K, N, layout, Kp, new Uint16Array(this.exports.memory.buffer, w, N * Kp)); // the pads stay 0 (fresh memory)
+    this.noteShape(K, N);
+    return { format: 'f16', K, N, Kp, w };
+  }
+
+  private noteShape(K: number, N: number): void {
+    this.maxK = Math.max(this.maxK, K);
+    this.maxN = Math.max(this.maxN, N);
+  }
+
+  /** Room for ROWS_PER_CALL rows of the widest matrix, made once all weights are in (or remade if one came later). */
+  private ensureScratch(): NonNullable<SimdMatmulStore['scratch']> {
+    const s = this.scratch;
+    if (s && s.maxK >= this.maxK && s.maxN >= this.maxN) return s;
+    const rows = ROWS_PER_CALL;
+    const Kp = roundUp(this.maxK, 16);
+    this.scratch = {
+      rows,
+      maxK: this.maxK,
+      maxN: this.maxN,
+      x: this.alloc(4 * rows * Kp),
+      q: this.alloc(4 * rows * Kp), // q8 (i16 or bytes) or f16 rows (f32)
+      params: this.alloc(8 * rows),
+      out: this.alloc(4 * rows * this.maxN),
+    };
+    return this.scratch;
+  }
+
+  /** out [M, N] = x [M, K] · W (+ bias at `bias`, an offset from addFloats, or 0). */
+  matmul(handle: PackedHandle, x: Float32Array, M: number, bias = 0, out = new Float32Array(M * handle.N)): Float32Array {
+    const { K, N, Kp } = handle;
+    if (x.length < M * K) throw new RangeError(`matmul: ${M} rows of ${K} need ${M * K} inputs, got ${x.length}`);
+    const s = this.ensureScratch();
+    const e = this.exports;
+    for (let m0 = 0; m0 < M; m0 += s.rows) {
+      const rows = Math.min(s.rows, M - m0);
+      this.floatsAt(s.x, rows * K).set(x.subarray(m0 * K, (m0 + rows) * K));
+      if (handle.format === 'q8') {
+        e.quantize_rows(s.x, rows, K, s.q, Kp, s.params);
+        e.q8_matmul(s.q, s.params, rows, Kp, handle.w, handle.scale, handle.wsum, bias, N, s.out);
+      } else {
+        e.f16_rows(s.x, rows, K, s.q, Kp);
+        e.f16_matmul(s.q, rows, Kp, handle.w, bias, N, s.out);
+      }
+      out.set(this.floatsAt(s.out, rows * N), m0 * N);
+    }
+    return out;
+  }
+
+  /** Rows `ids` of an 'out-in' matrix (an embedding table), dequantized: [ids.length, K]. */
+  rows(handle: PackedHandle, ids: ArrayLike<number>): Float32Array {
+    const { K, Kp } = handle;
+    const out = new Float32Array(ids.length * K);
+    const buffer = this.exports.memory.buffer;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (handle.format === 'q8') {
+        const w = new Int8Array(buffer, handle.w + id * Kp, K);
+        const scale = new Float32Array(buffer, handle.scale + 4 * id, 1)[0];
+        for (let k = 0; k < K; k++) out[i * K + k] = w[k] * scale;
+      } else {
+        const w = new Uint16Array(buffer, handle.w + 2 * id * Kp, K);
+        for (let k = 0; k < K; k++) out[i * K + k] = halfToFloat(w[k]);
+      }
+    }
+    return out;
+  }
+
+  /** The stored weights of a handle as float32 [K, N] ('in-out'), for tests and checks. */
+  dequantized(handle: PackedHandle): Float32Array {
+    const { K, N } = handle;
+    const all = this.rows(handle, Array.from({ length: N }, (_, n) => n)); // [N, K]
+    const out = new Float32Array(K * N);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[k * N + n] = all[n * K + k];
+    return out;
+  }
+}
+
+/** An IEEE half (no subnormals: the store flushes them) as a number. */
+function halfToFloat(h: number): number {
+  const exponent = (h >> 10) & 0x1f;
+  const magnitude = exponent === 0 ? 0 : 2 ** (exponent - 15) * (1 + (h & 0x3ff) / 1024);
+  return h & 0x8000 ? -magnitude : magnitude;
+}
