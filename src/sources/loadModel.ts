@@ -122,7 +122,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
         const configText = await new Response(await configFile.stream()).text();
         tracker.addBytes(configFile.size);
         const { config, choice } = configAndPlan(configText, spec, label, options);
-        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, { repo, revision }, manifest), 'cache');
+        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, model, manifest), 'cache');
         return await build(spec, label, config, choice, source, tracker, options);
       } catch (error) {
         if (isAbortError(error) || isRefusal(error)) throw error;
@@ -160,7 +160,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
   const loaded = await build(spec, label, config, choice, source, tracker, options, cache && (async (header, used, etag) => {
-    const started = await WeightsCacheSession.begin(cache, { repo, revision }, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
+    const started = await WeightsCacheSession.begin(cache, model, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
     session = started.session;
     return started;
   }));

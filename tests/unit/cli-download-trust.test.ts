@@ -34,6 +34,9 @@ beforeAll(async () => {
       'org/huge-config': { 'config.json': json({ ...config, padding: ' '.repeat(2_000_000) }), 'model.safetensors': weightBytes },
       'org/ten-million-layers': { 'config.json': json({ ...config, n_layer: 10_000_000 }), 'model.safetensors': weightBytes },
       'org/huge-context': { 'config.json': json({ ...config, n_positions: 2_000_000_000 }), 'model.safetensors': weightBytes },
+      // Sizes the memory plan accepts, that the 6.6 MB weights file cannot hold.
+      'org/thousand-layers': { 'config.json': json({ ...config, n_layer: 1000 }), 'model.safetensors': weightBytes },
+      'org/long-context': { 'config.json': json({ ...config, n_positions: 1_000_000 }), 'model.safetensors': weightBytes },
     },
   });
   delete process.env.GPT2_HUB_URL;
@@ -191,18 +194,24 @@ describe('unbounded inputs are bounded', () => {
     expect(hub.requests.some((r) => r.path.endsWith('model.safetensors'))).toBe(false);
   });
 
-  it('n_layer 10⁷ is refused against the size of the weights file before anything is expanded', async () => {
-    const result = await run(logits('org/ten-million-layers'));
-    expect(result.code).toBe(1);
-    expect(result.err).toMatch(
-      /^error: .*config\.json says n_layer 10000000 .* at least [\d.]+ [GT]B of weights, but model\.safetensors holds [\d.]+ MB/,
-    );
+  it('n_layer 10⁷ and n_positions 2·10⁹ are refused from config.json alone, before a byte of the weights is fetched', async () => {
+    for (const repo of ['org/ten-million-layers', 'org/huge-context']) {
+      hub.reset();
+      const result = await run(logits(repo));
+      expect(result.code).toBe(1);
+      // The memory plan sees the sizes first: nothing is expanded, nothing of the weights is asked for.
+      expect(result.err).toMatch(/^error: Not loading: .* needs [\d.]+ [GTP]B/);
+      expect(hub.requests.some((r) => r.path.endsWith('model.safetensors'))).toBe(false);
+    }
   }, 30_000);
 
-  it('n_positions 2·10⁹ is refused the same way', async () => {
-    const result = await run(logits('org/huge-context'));
-    expect(result.code).toBe(1);
-    expect(result.err).toMatch(/^error: .*config\.json says n_positions 2000000000 .* but model\.safetensors holds [\d.]+ MB/);
+  it('sizes that fit in memory but not in the weights file are refused against the file before anything is expanded', async () => {
+    const layers = await run(logits('org/thousand-layers'));
+    expect(layers.code).toBe(1);
+    expect(layers.err).toMatch(/^error: .*config\.json says n_layer 1000 .* at least [\d.]+ MB of weights, but model\.safetensors holds [\d.]+ MB/);
+    const context = await run(logits('org/long-context'));
+    expect(context.code).toBe(1);
+    expect(context.err).toMatch(/^error: .*config\.json says n_positions 1000000 .* but model\.safetensors holds [\d.]+ MB/);
   }, 30_000);
 });
 
