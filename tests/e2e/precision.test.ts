@@ -71,8 +71,10 @@ describe('weight precision on the page', () => {
     const { page } = browser;
     hub.reset();
     await page.goto(`${base}?${new URLSearchParams(Object.entries({ ...BUILT_IN, model: 'hf:org/xl-shaped', hub: hub.url, dtype: 'f32' }).map(([k, v]) => [k, String(v)]))}`);
-    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('error');
-    const alert = (await page.getByRole('alert').allTextContents()).join(' ');
+    // A link's hub waits for a yes (issue 15); then the model is planned, refused, and the page falls back to the built-in model.
+    await page.getByRole('button', { name: 'Download from this server' }).click();
+    await expect.poll(async () => (await page.getByTestId('load-error').allTextContents()).join(' '), { timeout: 60_000 }).toContain('Not loading');
+    const alert = (await page.getByTestId('load-error').allTextContents()).join(' ');
     expect(alert).toContain('Not loading: org/xl-shaped needs 7.0 GB as f32');
     expect(alert).toContain('As q8 it needs 1.6 GB of weights and fits: choose Precision q8');
     expect(hub.requests.some((r) => r.path.includes('model.safetensors'))).toBe(false);
