@@ -9,6 +9,7 @@ import type { MatmulCeiling, ModelBenchResult } from './core';
 import type { BrowserRun } from './browser/runBrowser';
 import type { AppLongTaskRun } from './browser/appLongTasks';
 import type { AppMediumRun } from './browser/appMedium';
+import type { QualityResult } from './node/quality';
 import type { PeerResult } from './peer';
 import { repoRoot } from './models';
 
@@ -40,6 +41,8 @@ export interface BenchReport {
   app: AppLongTaskRun[];
   /** A gpt2-medium-shaped model in the built app from a local hub (wasm, auto precision). */
   appMedium?: AppMediumRun;
+  /** Held-out loss per precision, f16 greedy tokens, q8 logit error (bench/node/quality.ts). */
+  quality?: QualityResult;
   peer: PeerResult[];
 }
 
@@ -166,6 +169,11 @@ export function renderReport(report: BenchReport): string {
   out(`| the first Generate's time to first token (16-token prefill right after the load, which warms up) within 1.5× of a warm run's (Chromium wasm) | ${firstVsWarm.map((r) => `${r!.id}: ${f(r!.bench!.firstPrefillMs, 0)} vs ${f(r!.bench!.prefillMs['16'], 0)} ms (warm-up in the load: ${f(r!.warmUpMs, 0)} ms)`).join('; ') || '–'} | ${mark(worstFirst === undefined ? undefined : worstFirst <= 1.5)} |`);
   const large = report.node.filter((n) => n.model === 'large' || n.model === 'xl');
   out(`| gpt2-large- and gpt2-xl-shaped checkpoints load and generate on wasm q8 in Node, peak memory reported | ${large.map((n) => (n.error ? `${n.model}: failed (${n.error})` : `${n.model}: ${f(n.decode?.tokensPerSecond, 1)} tok/s, peak RSS ${f((n.peakRssMb ?? 0) / 1024, 2)} GB`)).join('; ') || '–'} | ${mark(large.length === 2 ? large.every((n) => !n.error && (n.decode?.newTokens ?? 0) > 0) : undefined)} |`);
+  const q = report.quality;
+  const dLoss = q ? q.loss.q8 - q.loss.f32 : undefined;
+  out(`| the built-in model's held-out loss under q8 within 0.02 nats/token of f32 (${q?.heldOutTokens ?? '–'} tokens of the held-out stories, context 256, wasm) | ${q ? `f32 ${f(q.loss.f32, 4)}, q8 ${f(q.loss.q8, 4)} (${dLoss! >= 0 ? '+' : ''}${f(dLoss, 4)}), f16 ${f(q.loss.f16, 4)} nats/token` : '–'} | ${mark(dLoss === undefined ? undefined : Math.abs(dLoss) <= 0.02)} |`);
+  out(`| the fixture's greedy tokens unchanged under f16 (20 tokens per case) | ${q ? `${q.f16GreedyCases.matching} of ${q.f16GreedyCases.total} cases` : '–'} | ${mark(q ? q.f16GreedyCases.matching === q.f16GreedyCases.total : undefined)} |`);
+  out(`| q8 logits within the derived tolerance, 1.5 × 1.8% × √(4·n_layer + 1) of a row's largest \\|logit\\| (docs/precision.md) | ${q ? `fixture ${f(100 * q.q8Logits.fixtureWorst, 1)}% (tolerance ${f(100 * q.q8Logits.fixtureTolerance, 1)}%), built-in at 256 positions ${f(100 * q.q8Logits.builtInWorst, 1)}% (tolerance ${f(100 * q.q8Logits.builtInTolerance, 1)}%)` : '–'} | ${mark(q ? q.q8Logits.fixtureWorst <= q.q8Logits.fixtureTolerance && q.q8Logits.builtInWorst <= q.q8Logits.builtInTolerance : undefined)} |`);
   const am = report.appMedium;
   out(`| a gpt2-medium-shaped checkpoint loads from a local hub server and generates in Chromium (the built app, wasm, auto precision) | ${am ? (am.error ? `failed: ${am.error.split('\n')[0]}` : `${am.precision}: load ${am.loadTime}, first token ${am.firstToken}, ${am.tokensPerSecond} tok/s, peak PSS ${f(am.peakPssMb / 1024, 2)} GB`) : '–'} | ${mark(am ? !am.error && am.precision.startsWith('q8') : undefined)} |`);
   const longest = report.app.length ? Math.max(...report.app.map((a) => a.longestTaskMs)) : undefined;

@@ -5,7 +5,8 @@
  *   npm run bench                              everything (about 20 minutes on 2 cores)
  *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer node-large
  *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR;
- *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision)
+ *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision;
+ *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -26,8 +27,9 @@ import { peerReady, runPeer } from './peer';
 import { measureAppMedium } from './browser/appMedium';
 import { WEBGPU_LONG_POSITION, machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
 import type { NodeRunRequest } from './node/runModel';
+import type { QualityResult } from './node/quality';
 
-const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer', 'node-large', 'app-medium'] as const;
+const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer', 'node-large', 'app-medium', 'quality'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function arg(name: string): string | undefined {
@@ -79,6 +81,19 @@ function largeOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
 /** The tiny fixture model: 64 positions, so short runs. */
 function tinyOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
   return { newTokens: 40, runs, prefillLengths: [16], positions: [20, 50], noCacheTokens: 16, recomputeEstimateTokens: 0, leakGenerations: 20 };
+}
+
+/** The quality measurements in a child process, parsed from its RESULT line (undefined if it failed). */
+function runQuality(): Promise<QualityResult | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/quality.ts'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('close', () => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve(line ? (JSON.parse(line.slice(7)) as QualityResult) : undefined);
+    });
+  });
 }
 
 /** One Node measurement in a child process (its own RSS), parsed from its RESULT line. */
@@ -182,6 +197,7 @@ async function main(): Promise<void> {
   }
 
   if (only.includes('app-medium')) report.appMedium = await measureAppMedium(log);
+  if (only.includes('quality')) report.quality = await runQuality();
 
   if (only.includes('node-wasm')) {
     report.node.push(await runNode({ backend: 'wasm', model: '124m', options: fullOptions(), ceiling: true }));
@@ -227,6 +243,7 @@ async function main(): Promise<void> {
     }
     if (report.app.length === 0) report.app = previous.app;
     report.appMedium ??= previous.appMedium;
+    report.quality ??= previous.quality;
     if (report.peer.length === 0) report.peer = previous.peer;
     else if (previous.peer.length) {
       const rerun = new Set(report.peer.map((p) => p.backend));
