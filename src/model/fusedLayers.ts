@@ -29,7 +29,7 @@ function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, st
 function mlp(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config): tf.Tensor2D {
   const { c_fc, c_proj } = weights.mlp;
   const ln_2 = { ...weights.ln_2, eps: config.layerNormEpsilon };
-  const hidden = linear(x, c_fc.weight.gpu(), c_fc.bias, { layerNorm: ln_2, activation: config.activation }); // [B·T, 4C]
+  const hidden = linear(x, c_fc.weight.gpu(), c_fc.bias, { layerNorm: ln_2, activation: config.activation }); // [B·T, inner] (inner = n_inner, 4C by default)
   return linear(hidden, c_proj.weight.gpu(), c_proj.bias, { residual: x }); // [B·T, C]
 }
 
