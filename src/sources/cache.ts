@@ -150,7 +150,7 @@ export function groupCachedModels(
 
 /** Keeps files in memory: for tests and for Node processes that load one model once. */
 export class MemoryModelCache implements ModelCache {
-  private readonly files = new Map<string, { key: CacheKey; bytes: Uint8Array; storedAt: number }>();
+  private readonly files = new Map<string, { key: CacheKey; bytes: Uint8Array<ArrayBuffer>; storedAt: number }>();
 
   async open(key: CacheKey): Promise<CachedFile | null> {
     const entry = this.files.get(keyId(key));
@@ -158,7 +158,7 @@ export class MemoryModelCache implements ModelCache {
     const { bytes } = entry;
     return {
       size: bytes.byteLength,
-      stream: async () => chunkedStream(bytes, 1 << 20),
+      stream: async () => new Blob([bytes]).stream(),
     };
   }
 
@@ -191,18 +191,6 @@ export class MemoryModelCache implements ModelCache {
 
 function keyId(key: CacheKey): string {
   return `${key.hub ?? ''} ${key.repo}@${key.revision}/${key.file}`;
-}
-
-function chunkedStream(bytes: Uint8Array, chunkSize: number): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= bytes.byteLength) return controller.close();
-      const end = Math.min(bytes.byteLength, offset + chunkSize);
-      controller.enqueue(bytes.subarray(offset, end));
-      offset = end;
-    },
-  });
 }
 
 /** Cache Storage name; bump the version if the stored layout ever changes. */

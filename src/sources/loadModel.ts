@@ -131,29 +131,15 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     }
   }
 
-  const remote = (file: string, hint: string): RemoteOptions & { url: string } => ({
+  const hints: Record<string, string> = {
+    [CONFIG_FILE]: `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
+    [WEIGHTS_FILE]: `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
+  };
+  const { configText, config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({
     url: hubFileUrl(hubUrl, repo, revision, file),
     what: `${file} of ${repo}@${revision}`,
-    notFoundHint: hint,
-    fetch: options.fetch,
-    signal: options.signal,
-    maxRetries: options.maxRetries,
-    retryDelayMs: options.retryDelayMs,
-    idleTimeoutMs: options.idleTimeoutMs,
-  });
-  const tracker = new ProgressTracker('network', options.onProgress, options.now);
-  tracker.begin('config', CONFIG_FILE, 0);
-  const configRemote = remote(
-    CONFIG_FILE,
-    `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
-  );
-  const configText = await fetchText(configRemote.url, configRemote, MAX_CONFIG_BYTES);
-  const { config, choice } = configAndPlan(configText, spec, label, options);
-  const weightsRemote = remote(
-    WEIGHTS_FILE,
-    `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
-  );
-  const source = await RemoteFile.open(weightsRemote.url, { ...weightsRemote, onResume: () => tracker.resumed() });
+    notFoundHint: hints[file],
+  }));
 
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
@@ -182,22 +168,23 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
 }
 
 async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, options: LoadOptions, notFoundHint: string): Promise<LoadedModel> {
-  const remote = (file: string): RemoteOptions => ({
-    what: `${file} of ${label}`,
-    notFoundHint,
-    fetch: options.fetch,
-    signal: options.signal,
-    maxRetries: options.maxRetries,
-    retryDelayMs: options.retryDelayMs,
-    idleTimeoutMs: options.idleTimeoutMs,
-  });
-  const tracker = new ProgressTracker('network', options.onProgress, options.now);
-  tracker.begin('config', CONFIG_FILE, 0);
-  const { config, choice } = configAndPlan(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE), MAX_CONFIG_BYTES), spec, label, options);
-  const source = await RemoteFile.open(folderFileUrl(baseUrl, WEIGHTS_FILE), { ...remote(WEIGHTS_FILE), onResume: () => tracker.resumed() });
+  const { config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({ url: folderFileUrl(baseUrl, file), what: `${file} of ${label}`, notFoundHint }));
   return build(spec, label, config, choice, source, tracker, options);
 }
 
+/** config.json and the plan from a server (the hub or a folder URL), then model.safetensors opened for reading. */
+async function openOnServer(spec: ModelSpec, label: string, options: LoadOptions, file: (name: string) => RemoteOptions & { url: string }) {
+  const { fetch, signal, maxRetries, retryDelayMs, idleTimeoutMs } = options;
+  const remote = (name: string) => ({ ...file(name), fetch, signal, maxRetries, retryDelayMs, idleTimeoutMs });
+  const tracker = new ProgressTracker('network', options.onProgress, options.now);
+  tracker.begin('config', CONFIG_FILE, 0);
+  const config = remote(CONFIG_FILE);
+  const configText = await fetchText(config.url, config, MAX_CONFIG_BYTES);
+  const weights = remote(WEIGHTS_FILE);
+  const planned = configAndPlan(configText, spec, label, options);
+  const source = await RemoteFile.open(weights.url, { ...weights, onResume: () => tracker.resumed() });
+  return { ...planned, configText, source, tracker };
+}
 
 /**
  * config.json → the config and the precision to load with its memory plan, before any weight is
