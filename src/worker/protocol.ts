@@ -4,12 +4,13 @@
  * Only plain, structured-cloneable data crosses (plus File objects for local checkpoints).
  */
 import type { TokenInspection } from '../generation/generate';
+import type { FinishReason } from '../generation/stopping';
 import type { LensEntry } from '../model/gpt2';
 import type { BackendMemory, PrecisionRequest } from '../model/memoryPlan';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { BackendMemory, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
+export type { BackendMemory, FinishReason, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
 
 /** The sampling settings, with Hugging Face `generate()` names and meanings. */
 export interface GenerateOptions {
@@ -137,8 +138,6 @@ export interface TokenMessage {
   /** With the request's inspectTop: the step's logits summary, the token's raw log-probability, rank and draw. */
   inspection?: TokenInspection;
 }
-
-export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
 
 export interface GenerationStats {
   promptTokens: number;

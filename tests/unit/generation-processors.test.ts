@@ -8,7 +8,7 @@ import {
 } from '../../src/generation/logitsProcessors';
 import { HF_DEFAULTS } from '../../src/generation/options';
 import { distribution, sample } from '../../src/generation/sampler';
-import { Xoshiro128StarStar } from '../../src/generation/random';
+import { MAX_SEED, randomSeed, Xoshiro128StarStar } from '../../src/generation/random';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/tiny-gpt2');
@@ -192,6 +192,14 @@ describe('processor details', () => {
 });
 
 describe('xoshiro128** seeded by SplitMix64', () => {
+  it('a fresh seed is an integer the page\'s Seed field takes (0..2^32-1), different each time', () => {
+    const seeds = Array.from({ length: 20 }, () => randomSeed());
+    for (const seed of seeds) expect(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED).toBe(true);
+    expect(new Set(seeds).size).toBeGreaterThan(1);
+    expect(randomSeed(() => 0)).toBe(0);
+    expect(randomSeed(() => 0.999999999999)).toBe(MAX_SEED);
+  });
+
   it('matches the reference output of xoshiro128** for state [1, 2, 3, 4]', () => {
     const x = new Xoshiro128StarStar([1, 2, 3, 4]);
     expect(Array.from({ length: 6 }, () => x.nextUint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
