@@ -16,6 +16,7 @@ import {
 } from './fixture';
 import { q8LogitTolerance, worstShare } from './precision';
 import { randomCheckpoint } from './randomCheckpoint';
+import { backendHolding } from './webgpuNode';
 import { forward64, loadReference64, logits64, type Reference64 } from './reference64';
 
 const RELATIVE_TOLERANCE = 1e-4;
@@ -73,8 +74,10 @@ export function describeEngineOnFixture(backend: string, setup: () => Promise<vo
 
     afterAll(() => model?.dispose());
 
-    it('runs on the backend it was asked for', () => {
-      expect(tf.getBackend()).toBe(backend);
+    it("runs on the backend it was asked for: the model's output is made there", () => {
+      const logits = model.forwardAll([464, 2068]);
+      expect(backendHolding(logits)).toBe(backend);
+      logits.dispose();
     });
 
     it('tokenizes the fixture texts to the reference ids', () => {

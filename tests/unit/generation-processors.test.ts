@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   applyProcessors, buildLogitsProcessors, kthLargest, MinPLogitsWarper, RepetitionPenaltyLogitsProcessor,
-  TopKLogitsWarper, TopPLogitsWarper,
+  TopKLogitsWarper, TopPLogitsWarper, type ProcessorName,
 } from '../../src/generation/logitsProcessors';
 import { HF_DEFAULTS } from '../../src/generation/options';
 import { distribution, sample } from '../../src/generation/sampler';
@@ -43,8 +43,16 @@ function distributionFor(entry: SamplingEntry) {
 }
 
 describe('logits processors against Hugging Face (fixture sampling.settings)', () => {
-  it('covers a meaningful set of settings', () => {
-    expect(expected.sampling.settings.length).toBeGreaterThanOrEqual(5);
+  it('builds exactly the processors each entry turns on, in HF order, and the entries cover every processor', () => {
+    const order: ProcessorName[] = ['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p'];
+    const off: Record<ProcessorName, number> = { repetition_penalty: 1, temperature: 1, top_k: 0, top_p: 1, min_p: 0 };
+    const built = new Set<ProcessorName>();
+    for (const { settings } of expected.sampling.settings) {
+      const names = processorsFor(settings).map((p) => p.name);
+      expect(names).toEqual(order.filter((name) => name in settings && settings[name] !== off[name]));
+      names.forEach((name) => built.add(name));
+    }
+    expect([...built].sort()).toEqual([...order].sort());
   });
 
   for (const entry of expected.sampling.settings) {
