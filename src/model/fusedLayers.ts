@@ -6,9 +6,10 @@
  * whatever precision the model was loaded in (f32, or q8/f16 packed): the programs unpack them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache, type WebGPUKVCache } from '../backend/webgpu';
+import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache } from '../backend/webgpu';
 import type { BlockWeights, GPT2Weights } from './checkpoint';
 import type { GPT2Config } from './config';
+import type { WebGPUKVCache } from './webgpuKVCache';
 
 
 /** Where this forward pass writes: the cache, the first new position, and T new positions per sequence. */

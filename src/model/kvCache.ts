@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SimdAttentionStore } from '../backend/simd/attention';
 import { simdKernelsAvailable, type SimdKernels } from '../backend/simd/kernels';
 import { mlpWidth, type GPT2Config } from './config';
-import { causalSelfAttention } from './layers';
+import { causalSelfAttention, type AttentionStore } from './layers';
 
 /** What callers (generation) see: sizes, sharing a prompt across sequences, and disposal. */
 export interface KVCache {
@@ -28,7 +28,7 @@ export interface KVCache {
 }
 
 /** What the forward pass needs from a cache: attention that also stores this step's keys and values. */
-export interface LayerKVCache extends KVCache {
+export interface LayerKVCache extends KVCache, AttentionStore {
   /**
    * One layer's attention for the T new positions: stores their keys and values, then lets each
    * new query attend to every cached position up to its own. qkv [B, T, 3C] is c_attn's output
