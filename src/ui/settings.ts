@@ -1,5 +1,5 @@
 /**
- * The page's settings: defaults (the notebook's), their limits, and their round trip through
+ * The page's settings: defaults (the notebook's sampling call, docs/generation.md), their limits, and their round trip through
  * the URL (so a link reproduces a run) and localStorage (so a reload keeps them).
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
