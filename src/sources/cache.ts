@@ -81,6 +81,19 @@ export function quotaError(key: CacheKey, size: number, cause?: unknown): ModelS
   );
 }
 
+/** Stores a small text file (config.json, a manifest) whole. */
+export async function putText(cache: ModelCache, key: CacheKey, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  const writer = await cache.create(key, bytes.byteLength);
+  await writer.write(bytes);
+  await writer.close();
+}
+
+/** A cached file's bytes as text. */
+export async function readText(file: CachedFile): Promise<string> {
+  return new Response(await file.stream()).text();
+}
+
 /** A store's raw operations for one file, which sizedWriter holds to the CacheWriter contract. */
 export interface FileStore {
   /** Appends a chunk at byte `at`; resolves when the store can take more. */
@@ -222,18 +235,14 @@ export class BrowserModelCache implements ModelCache {
     const response = await this.cache.match(cacheUrl(key));
     if (!response || !response.body) return null;
     const size = Number(response.headers.get('content-length'));
+    await response.body.cancel(); // a body reads once: each stream() matches again
     if (!Number.isFinite(size)) return null;
-    let body: ReadableStream<Uint8Array> | null = response.body;
     return {
       size,
-      // A Response body can be read once; later calls re-match.
       stream: async () => {
-        if (body) {
-          const first = body;
-          body = null;
-          return first;
-        }
-        return reopen(this.cache, key);
+        const again = await this.cache.match(cacheUrl(key));
+        if (!again?.body) throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
+        return again.body;
       },
     };
   }
@@ -299,12 +308,6 @@ export class BrowserModelCache implements ModelCache {
     }
     return removed;
   }
-}
-
-async function reopen(cache: Cache, key: CacheKey): Promise<ReadableStream<Uint8Array>> {
-  const response = await cache.match(cacheUrl(key));
-  if (!response?.body) throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
-  return response.body;
 }
 
 /** Refuses early, with a clear message, when the browser says the file cannot fit. */

@@ -15,7 +15,7 @@
  */
 import { ByteReader, slice, streamChunks, type ByteSource, type HeldTensors } from '../model/checkpointStream';
 import type { SafetensorsHeader, TensorEntry } from '../model/safetensors';
-import { WEIGHTS_FILE, type CacheKey, type CachedFile, type CacheWriter, type ModelCache } from './cache';
+import { WEIGHTS_FILE, putText, readText, type CacheKey, type CachedFile, type CacheWriter, type ModelCache } from './cache';
 import { ModelSourceError } from './errors';
 
 export const MANIFEST_FILE = 'weights-manifest.json';
@@ -45,7 +45,7 @@ export async function readManifest(cache: ModelCache, model: ModelKey): Promise<
   const file = await cache.open({ ...model, file: MANIFEST_FILE });
   if (!file) return null;
   try {
-    const manifest = JSON.parse(await new Response(await file.stream()).text()) as WeightsManifest;
+    const manifest = JSON.parse(await readText(file)) as WeightsManifest;
     return manifest.version === 1 && Array.isArray(manifest.pieceEnds) ? manifest : null;
   } catch {
     return null;
@@ -196,7 +196,7 @@ export class WeightsCacheSession {
         await finished.close();
         this.piece++;
         this.manifest.piecesDone = this.piece;
-        await this.writeManifest();
+        await putText(this.cache, { ...this.model, file: MANIFEST_FILE }, JSON.stringify(this.manifest));
       }
     } catch (error) {
       await this.fail(error);
@@ -233,13 +233,6 @@ export class WeightsCacheSession {
     let bytes = index === 0 ? this.layout.compact.byteLength : 0;
     for (let i = first; i < end; i++) bytes += this.layout.used[i].end - this.layout.used[i].begin;
     return bytes;
-  }
-
-  private async writeManifest(): Promise<void> {
-    const bytes = new TextEncoder().encode(JSON.stringify(this.manifest));
-    const writer = await this.cache.create({ ...this.model, file: MANIFEST_FILE }, bytes.byteLength);
-    await writer.write(bytes);
-    await writer.close();
   }
 }
 

@@ -11,7 +11,7 @@ import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { GPT2 } from '../model/gpt2';
 import { choosePrecision, type BackendMemory, type MemoryPlan, type PrecisionChoice, type PrecisionRequest } from '../model/memoryPlan';
 import type { WeightPrecision } from '../model/weights';
-import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
+import { CONFIG_FILE, WEIGHTS_FILE, putText, readText, type CacheKey, type ModelCache } from './cache';
 import { RemoteFile, fetchText, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
 import { DownloadConfirmationError, ModelSourceError, abortedError, isAbortError } from './errors';
@@ -117,7 +117,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
       const tracker = new ProgressTracker('cache', options.onProgress, options.now);
       try {
         tracker.begin('config', CONFIG_FILE, configFile.size);
-        const configText = await new Response(await configFile.stream()).text();
+        const configText = await readText(configFile);
         tracker.addBytes(configFile.size);
         const { config, choice } = configAndPlan(configText, spec, label, options);
         const source = await openCachedWeights(cache, model, manifest);
@@ -152,10 +152,7 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   if (cache && !cacheFailure) {
     // config.json goes last: a model counts as cached only once both files are in.
     try {
-      const bytes = new TextEncoder().encode(configText);
-      const writer = await cache.create(key(CONFIG_FILE), bytes.byteLength);
-      await writer.write(bytes);
-      await writer.close();
+      await putText(cache, key(CONFIG_FILE), configText);
     } catch (error) {
       cacheFailure = error;
     }
