@@ -433,8 +433,11 @@ function now(): number {
   return performance.now();
 }
 
-/** A real macrotask (not a microtask), so queued messages and abort events get handled. */
-function nextMacrotask(): Promise<void> {
+/**
+ * A real macrotask (not a microtask), so queued messages (Stop) and abort events get handled
+ * between steps, even on backends whose reads never leave the microtask queue.
+ */
+export function nextMacrotask(): Promise<void> {
   if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
   if (typeof MessageChannel === 'function') {
     return new Promise((resolve) => {

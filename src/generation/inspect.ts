@@ -11,6 +11,7 @@
  * in for by the summary's histogram.
  */
 import { buildLogitsProcessors, type ProcessorName } from './logitsProcessors';
+import { isSampling } from './options';
 import { argmax, sampleAt } from './sampler';
 import { expandRow, type StepLogits } from '../model/stepLogits';
 
@@ -82,7 +83,7 @@ export function inspectStep(
 ): StepInspection {
   const { scores, exact } = expandRow(step, vocabSize);
   const raw = Float64Array.from(scores);
-  const greedy = settings.temperature === 0;
+  const greedy = !isSampling({ do_sample: true, temperature: settings.temperature }); // the inspector shows sampling's view
   const processors = buildLogitsProcessors({
     do_sample: !greedy, temperature: settings.temperature, top_k: settings.top_k, top_p: settings.top_p,
     min_p: settings.min_p, repetition_penalty: settings.repetition_penalty,

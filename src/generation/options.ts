@@ -6,7 +6,7 @@
 export interface GenerationOptions {
   /** New tokens to generate, prompt excluded. Takes precedence over max_length (as in HF). */
   max_new_tokens?: number;
-  /** Total length, prompt included (the notebook's `max_length=20`). */
+  /** Total length, prompt included (Hugging Face's default: 20). */
   max_length?: number;
   /** false (default) = greedy decoding; true = sample from the warped distribution. */
   do_sample?: boolean;

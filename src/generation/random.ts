@@ -76,9 +76,14 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** A fresh seed when the caller gave none; reported back so the run can be repeated. */
-export function randomSeed(): number {
-  const words = new Uint32Array(2);
-  globalThis.crypto.getRandomValues(words);
-  return (words[0] & 0x1fffff) * 4294967296 + words[1]; // 53 bits: a safe integer
+/** The largest seed the page's Seed field and ?seed= take: a fresh seed fits there, so any run's seed can be typed in again. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * A fresh seed when the caller gave none (0..MAX_SEED), reported back so the run can be repeated.
+ * `random` (a float in [0, 1)) replaces the crypto source, for tests.
+ */
+export function randomSeed(random?: () => number): number {
+  if (random) return Math.floor(random() * (MAX_SEED + 1));
+  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
 }

@@ -9,14 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { SimdMatmulStore } from '../backend/simd/matmul';
 import { mlpWidth, type GPT2Config } from './config';
 import { CheckpointError, inFile } from './errors';
-import {
-  DECODABLE_DTYPES,
-  decodeToFloat32,
-  parseSafetensorsHeader,
-  readHeaderLength,
-  type SafetensorsHeader,
-  type TensorEntry,
-} from './safetensors';
+import { bytesSource, readCheckpoint } from './checkpointStream';
+import { DECODABLE_DTYPES, decodeToFloat32, type SafetensorsHeader, type TensorEntry } from './safetensors';
 import { GpuPackedMatrix, GpuPackedTable, SimdMatrix, SimdTable, TensorMatrix, TensorTable, type Matrix, type TokenTable, type WeightPrecision } from './weights';
 import { packForGpu } from '../backend/webgpu/packedWeights';
 
@@ -254,9 +248,9 @@ function planTensors(config: GPT2Config, header: SafetensorsHeader, file: string
 }
 
 /**
- * Loads a whole `model.safetensors`. A Blob (e.g. a File) is read tensor by tensor, so it is
- * never fully in memory; an ArrayBuffer, a view of one (a Node Buffer) or a Response is read
- * once and decoded tensor by tensor.
+ * Loads a whole `model.safetensors` through the checkpoint loader (checkpointStream.ts): a Blob
+ * (e.g. a File) is read tensor by tensor, so it is never fully in memory; an ArrayBuffer, a view
+ * of one (a Node Buffer) or a Response is read in place.
  */
 export async function loadCheckpoint(
   config: GPT2Config,
@@ -268,40 +262,12 @@ export async function loadCheckpoint(
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) throw new CheckpointError(inFile(file, `download failed: HTTP ${source.status} ${source.statusText}`));
     data = await source.arrayBuffer();
-  } else {
-    data = source as ArrayBuffer | ArrayBufferView | Blob;
-  }
-  const read = readerFor(data);
-  const header = await readHeader(read, file);
-  const builder = new WeightsBuilder(config, header, file, options);
+  } else data = source as ArrayBuffer | ArrayBufferView | Blob;
+  const { sink } = await readCheckpoint(bytesSource(data), (header) => new WeightsBuilder(config, header, file, options), { file });
   try {
-    for (const plan of builder.plan) {
-      builder.add(plan, await read.bytes(header.dataStart + plan.entry.begin, header.dataStart + plan.entry.end));
-    }
-    return builder.finish();
+    return sink.finish();
   } catch (error) {
-    builder.dispose();
+    sink.dispose();
     throw error;
   }
-}
-
-interface ByteReader { size: number; bytes(begin: number, end: number): Promise<Uint8Array> }
-
-function readerFor(source: ArrayBuffer | ArrayBufferView | Blob): ByteReader {
-  if (typeof Blob !== 'undefined' && source instanceof Blob) {
-    return { size: source.size, bytes: async (begin, end) => new Uint8Array(await source.slice(begin, end).arrayBuffer()) };
-  }
-  // A Node Buffer or other view may sit inside a larger ArrayBuffer: read through its window.
-  const view = ArrayBuffer.isView(source) ? source : new Uint8Array(source as ArrayBuffer);
-  return {
-    size: view.byteLength,
-    bytes: async (begin, end) => new Uint8Array(view.buffer, view.byteOffset + begin, end - begin),
-  };
-}
-
-async function readHeader(read: ByteReader, file: string): Promise<SafetensorsHeader> {
-  const first8 = await read.bytes(0, Math.min(8, read.size));
-  const headerLength = readHeaderLength(first8, file);
-  const prefix = await read.bytes(0, Math.min(8 + headerLength, read.size));
-  return parseSafetensorsHeader(prefix, file, read.size);
 }

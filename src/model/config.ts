@@ -18,7 +18,7 @@ export interface GPT2Config {
 const GPT2_EOS = 50256;
 
 /** The MLP width: `n_inner` when the config sets it, else 4 * n_embd. */
-export function mlpWidth(config: GPT2Config): number {
+export function mlpWidth(config: Pick<GPT2Config, 'nEmbd' | 'nInner'>): number {
   return config.nInner ?? 4 * config.nEmbd;
 }
 

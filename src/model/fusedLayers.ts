@@ -6,9 +6,10 @@
  * whatever precision the model was loaded in (f32, or q8/f16 packed): the programs unpack them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache, type WebGPUKVCache } from '../backend/webgpu';
+import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache } from '../backend/webgpu';
 import type { BlockWeights, GPT2Weights } from './checkpoint';
 import type { GPT2Config } from './config';
+import type { WebGPUKVCache } from './webgpuKVCache';
 
 
 /** Where this forward pass writes: the cache, the first new position, and T new positions per sequence. */
@@ -29,7 +30,7 @@ function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, st
 function mlp(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config): tf.Tensor2D {
   const { c_fc, c_proj } = weights.mlp;
   const ln_2 = { ...weights.ln_2, eps: config.layerNormEpsilon };
-  const hidden = linear(x, c_fc.weight.gpu(), c_fc.bias, { layerNorm: ln_2, activation: config.activation }); // [B·T, 4C]
+  const hidden = linear(x, c_fc.weight.gpu(), c_fc.bias, { layerNorm: ln_2, activation: config.activation }); // [B·T, inner] (inner = n_inner, 4C by default)
   return linear(hidden, c_proj.weight.gpu(), c_proj.bias, { residual: x }); // [B·T, C]
 }
 

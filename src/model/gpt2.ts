@@ -7,7 +7,7 @@ import { InPlaceKVCache, createKVCache, defaultKVCacheKind, isLayerKVCache, type
 import { attentionProbabilities, block, causalMask, layerNorm } from './layers';
 import { hostDecodeStep } from './hostDecode';
 import { fusedForward } from './fusedLayers';
-import { WebGPUKVCache } from '../backend/webgpu/kvCacheBuffer';
+import { WebGPUKVCache } from './webgpuKVCache';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { topKTensors, topLogits, type TopLogits } from './topLogits';
 

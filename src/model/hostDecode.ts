@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Conv1DWeights, GPT2Weights, LayerNormWeights } from './checkpoint';
-import type { GPT2Config } from './config';
+import { mlpWidth, type GPT2Config } from './config';
 import type { DecodeRegion, InPlaceKVCache } from './kvCache';
 
 /** The layer norms' gains and biases as the kernels read them: [ln_1, ln_2] per layer, then ln_f; each [gain C | bias C]. */
@@ -32,6 +32,7 @@ const normsCopied = new WeakMap<InPlaceKVCache, GPT2Weights>();
 export function hostDecodeStep(w: GPT2Weights, config: GPT2Config, ids: number[][], cache: InPlaceKVCache): tf.Tensor2D {
   const B = ids.length;
   const C = config.nEmbd;
+  const inner = mlpWidth(config);
   const eps = config.layerNormEpsilon;
   const k = cache.kernels;
   const { at } = k;
@@ -65,8 +66,8 @@ export function hostDecodeStep(w: GPT2Weights, config: GPT2Config, ids: number[]
     region('residual', C).set(linear('normed', attn.c_proj)); // [B, C]
     k.add(at.x, at.residual, B * C); // x += attention
     norm(2 * layer + 1); // normed = ln_2(x)                            [B, C]
-    region('hidden', 4 * C).set(linear('normed', mlp.c_fc)); // [B, 4C]
-    k.geluNew(at.hidden, B * 4 * C);
+    region('hidden', inner).set(linear('normed', mlp.c_fc)); // [B, inner]
+    k.geluNew(at.hidden, B * inner);
     region('residual', C).set(linear('hidden', mlp.c_proj)); // [B, C]
     k.add(at.x, at.residual, B * C); // x += mlp
   });

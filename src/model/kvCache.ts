@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { SimdAttentionStore } from '../backend/simd/attention';
 import { simdKernelsAvailable, type SimdKernels } from '../backend/simd/kernels';
-import { causalSelfAttention } from './layers';
+import { mlpWidth, type GPT2Config } from './config';
+import { causalSelfAttention, type AttentionStore } from './layers';
 
 /** What callers (generation) see: sizes, sharing a prompt across sequences, and disposal. */
 export interface KVCache {
@@ -27,7 +28,7 @@ export interface KVCache {
 }
 
 /** What the forward pass needs from a cache: attention that also stores this step's keys and values. */
-export interface LayerKVCache extends KVCache {
+export interface LayerKVCache extends KVCache, AttentionStore {
   /**
    * One layer's attention for the T new positions: stores their keys and values, then lets each
    * new query attend to every cached position up to its own. qkv [B, T, 3C] is c_attn's output
@@ -56,12 +57,8 @@ export function defaultKVCacheKind(backend = tf.getBackend(), shape?: CacheShape
  */
 export type DecodeRegion = 'x' | 'normed' | 'hidden' | 'residual' | 'norms';
 
-/** The model dimensions a cache is sized by. */
-export interface CacheShape {
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-}
+/** The model dimensions a cache is sized by (`nInner`: the MLP's width, 4·nEmbd when absent). */
+export type CacheShape = Pick<GPT2Config, 'nLayer' | 'nHead' | 'nEmbd' | 'nInner'>;
 
 /** A cache of the given kind for tfjs's generic (non-fused) forward pass. */
 export function createKVCache(kind: KVCacheKind, shape: CacheShape, batchSize: number, capacity: number): LayerKVCache {
@@ -184,7 +181,7 @@ export class InPlaceKVCache implements LayerKVCache {
   ) {
     const { nLayer, nEmbd: C } = shape;
     const B = batchSize;
-    const decode: Record<DecodeRegion, number> = { x: B * C, normed: B * C, hidden: 4 * B * C, residual: B * C, norms: (2 * nLayer + 1) * 2 * C };
+    const decode: Record<DecodeRegion, number> = { x: B * C, normed: B * C, hidden: B * mlpWidth(shape), residual: B * C, norms: (2 * nLayer + 1) * 2 * C };
     this.store = new SimdAttentionStore(nLayer * B, capacity, C, shape.nHead, decode);
   }
 

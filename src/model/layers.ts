@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv1DWeights, LayerNormWeights, BlockWeights } from './checkpoint';
 import type { GPT2Config } from './config';
-import type { LayerKVCache } from './kvCache';
 
 const TWO_SQRT_2_OVER_PI = 2 * Math.sqrt(2 / Math.PI);
 
@@ -103,13 +102,18 @@ export function attentionProbabilities(x: tf.Tensor3D, { ln_1, attn }: BlockWeig
   return attentionWeights(q, k, mask); // [B, H, T, T]
 }
 
+/** What attention needs of a KV cache (kvCache.ts LayerKVCache): store layer `layer`'s new keys and values, attend over all of them. */
+export interface AttentionStore {
+  attend(layer: number, qkv: tf.Tensor3D, nHead: number, mask: tf.Tensor2D | undefined): tf.Tensor3D;
+}
+
 /** Masked multi-head self-attention; with a cache, over every cached position too (and it stores this step's keys and values). */
 export function attention(
   x: tf.Tensor3D,
   { c_attn, c_proj }: BlockWeights['attn'],
   nHead: number,
   mask: tf.Tensor2D | undefined,
-  cache?: { store: LayerKVCache; layer: number },
+  cache?: { store: AttentionStore; layer: number },
 ): tf.Tensor3D {
   const qkv = conv1d(x, c_attn); // [B, T, 3C]
   const heads = cache ? cache.store.attend(cache.layer, qkv, nHead, mask) : causalSelfAttention(qkv, nHead, mask); // [B, T, C]
@@ -128,7 +132,7 @@ export function block(
   weights: BlockWeights,
   config: GPT2Config,
   mask: tf.Tensor2D | undefined,
-  cache?: { store: LayerKVCache; layer: number },
+  cache?: { store: AttentionStore; layer: number },
 ): tf.Tensor3D {
   const eps = config.layerNormEpsilon;
   const a: tf.Tensor3D = x.add(attention(layerNorm(x, weights.ln_1, eps), weights.attn, config.nHead, mask, cache)); // [B, T, C]

@@ -92,7 +92,7 @@ function matrixBytes(s: Sizes, precision: WeightPrecision): number {
 
 function workspace(config: GPT2Config): number {
   const { nPositions: P, nEmbd: C, nHead: H } = config;
-  // attention scores [H, P, P] and its softmax, plus a few [P, 4C]-sized activations alive at once
+  // attention scores [H, P, P] and its softmax, plus [P, 4C] and [P, inner] activations alive at once (inner = n_inner)
   return 4 * (2 * H * P * P + 4 * P * (4 * C + mlpWidth(config)));
 }
 

@@ -65,6 +65,15 @@ export function readHeaderLength(first8: Uint8Array, file?: string): number {
   return length;
 }
 
+/** A header length that runs past the end of the file: whatever this is, it is not safetensors. */
+export function checkHeaderFits(headerLength: number, totalSize: number | undefined, file?: string): void {
+  if (totalSize !== undefined && 8 + headerLength > totalSize) {
+    throw new CheckpointError(
+      inFile(file, `not a safetensors file: its first 8 bytes give a header length of ${headerLength} bytes, past the end of the ${totalSize}-byte file`),
+    );
+  }
+}
+
 /**
  * Parses and validates the header. `prefix` holds at least the first 8 + headerLength bytes.
  * When `totalSize` (the file size) is given, offsets are checked against it as well, so a
@@ -76,9 +85,7 @@ export function parseSafetensorsHeader(prefix: Uint8Array, file?: string, totalS
   };
   const headerLength = readHeaderLength(prefix, file);
   const dataStart = 8 + headerLength;
-  if (totalSize !== undefined && dataStart > totalSize) {
-    fail(`not a safetensors file: its first 8 bytes give a header length of ${headerLength} bytes, past the end of the ${totalSize}-byte file`);
-  }
+  checkHeaderFits(headerLength, totalSize, file);
   if (prefix.byteLength < dataStart) {
     fail(`header length ${headerLength} runs past the end of the data given (${prefix.byteLength} bytes): file truncated?`);
   }

@@ -81,6 +81,65 @@ export function quotaError(key: CacheKey, size: number, cause?: unknown): ModelS
   );
 }
 
+/** Stores a small text file (config.json, a manifest) whole. */
+export async function putText(cache: ModelCache, key: CacheKey, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  const writer = await cache.create(key, bytes.byteLength);
+  await writer.write(bytes);
+  await writer.close();
+}
+
+/** A cached file's bytes as text. */
+export async function readText(file: CachedFile): Promise<string> {
+  return new Response(await file.stream()).text();
+}
+
+/** A store's raw operations for one file, which sizedWriter holds to the CacheWriter contract. */
+export interface FileStore {
+  /** Appends a chunk at byte `at`; resolves when the store can take more. */
+  write(chunk: Uint8Array, at: number): Promise<void> | void;
+  /** Makes the file visible. */
+  commit(): Promise<void>;
+  /** Drops everything written. */
+  discard(reason: unknown): Promise<void>;
+}
+
+/** Exactly `size` bytes, then close() stores them; fewer, more, a failed write or abort() store nothing. */
+export function sizedWriter(key: CacheKey, size: number, store: FileStore): CacheWriter {
+  let written = 0;
+  let open = true;
+  const fail = async (error: unknown): Promise<never> => {
+    open = false;
+    await store.discard(error).catch(() => undefined);
+    throw error;
+  };
+  const assertOpen = () => {
+    if (!open) throw new Error('cache writer is closed');
+  };
+  return {
+    async write(chunk) {
+      assertOpen();
+      if (written + chunk.byteLength > size) return fail(sizeMismatchError(key, size, written + chunk.byteLength));
+      const at = written;
+      written += chunk.byteLength;
+      try {
+        await store.write(chunk, at);
+      } catch (error) {
+        await fail(error);
+      }
+    },
+    async close() {
+      assertOpen();
+      if (written !== size) return fail(sizeMismatchError(key, size, written));
+      open = false;
+      await store.commit();
+    },
+    async abort(reason) {
+      if (open) await fail(reason ?? new Error('download abandoned')).catch(() => undefined);
+    },
+  };
+}
+
 /** Groups per-file entries into models. */
 export function groupCachedModels(
   entries: { key: CacheKey; bytes: number; storedAt: number }[],
@@ -104,7 +163,7 @@ export function groupCachedModels(
 
 /** Keeps files in memory: for tests and for Node processes that load one model once. */
 export class MemoryModelCache implements ModelCache {
-  private readonly files = new Map<string, { key: CacheKey; bytes: Uint8Array; storedAt: number }>();
+  private readonly files = new Map<string, { key: CacheKey; bytes: Uint8Array<ArrayBuffer>; storedAt: number }>();
 
   async open(key: CacheKey): Promise<CachedFile | null> {
     const entry = this.files.get(keyId(key));
@@ -112,34 +171,17 @@ export class MemoryModelCache implements ModelCache {
     const { bytes } = entry;
     return {
       size: bytes.byteLength,
-      stream: async () => chunkedStream(bytes, 1 << 20),
+      stream: async () => new Blob([bytes]).stream(),
     };
   }
 
   async create(key: CacheKey, size: number): Promise<CacheWriter> {
     const bytes = new Uint8Array(size);
-    let written = 0;
-    let open = true;
-    return {
-      write: async (chunk) => {
-        if (!open) throw new Error('cache writer is closed');
-        if (written + chunk.byteLength > size) {
-          open = false;
-          throw sizeMismatchError(key, size, written + chunk.byteLength);
-        }
-        bytes.set(chunk, written);
-        written += chunk.byteLength;
-      },
-      close: async () => {
-        if (!open) throw new Error('cache writer is closed');
-        open = false;
-        if (written !== size) throw sizeMismatchError(key, size, written);
-        this.files.set(keyId(key), { key, bytes, storedAt: Date.now() });
-      },
-      abort: async () => {
-        open = false;
-      },
-    };
+    return sizedWriter(key, size, {
+      write: (chunk, at) => bytes.set(chunk, at),
+      commit: async () => void this.files.set(keyId(key), { key, bytes, storedAt: Date.now() }),
+      discard: async () => undefined,
+    });
   }
 
   async list(): Promise<CachedModel[]> {
@@ -162,18 +204,6 @@ export class MemoryModelCache implements ModelCache {
 
 function keyId(key: CacheKey): string {
   return `${key.hub ?? ''} ${key.repo}@${key.revision}/${key.file}`;
-}
-
-function chunkedStream(bytes: Uint8Array, chunkSize: number): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= bytes.byteLength) return controller.close();
-      const end = Math.min(bytes.byteLength, offset + chunkSize);
-      controller.enqueue(bytes.subarray(offset, end));
-      offset = end;
-    },
-  });
 }
 
 /** Cache Storage name; bump the version if the stored layout ever changes. */
@@ -205,86 +235,50 @@ export class BrowserModelCache implements ModelCache {
     const response = await this.cache.match(cacheUrl(key));
     if (!response || !response.body) return null;
     const size = Number(response.headers.get('content-length'));
+    await response.body.cancel(); // a body reads once: each stream() matches again
     if (!Number.isFinite(size)) return null;
-    let body: ReadableStream<Uint8Array> | null = response.body;
     return {
       size,
-      // A Response body can be read once; later calls re-match.
       stream: async () => {
-        if (body) {
-          const first = body;
-          body = null;
-          return first;
-        }
-        return reopen(this.cache, key);
+        const again = await this.cache.match(cacheUrl(key));
+        if (!again?.body) throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
+        return again.body;
       },
     };
   }
 
   async create(key: CacheKey, size: number): Promise<CacheWriter> {
     await checkRoomFor(key, size);
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    let wakeWriter: (() => void) | null = null;
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          controller = c;
-        },
-        pull: () => {
-          wakeWriter?.();
-          wakeWriter = null;
-        },
-      },
-      new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER_BYTES }),
-    );
-    const response = new Response(stream, {
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(size),
-        [STORED_AT_HEADER]: String(Date.now()),
-      },
-    });
+    // put() reads the stream as the download writes it; writer.ready holds a write back while
+    // Cache Storage is WRITE_HIGH_WATER_BYTES behind, so the model is never held twice in memory.
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER_BYTES }));
+    const writer = writable.getWriter();
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(size), [STORED_AT_HEADER]: String(Date.now()) };
     let failure: unknown = null;
-    const stored = this.cache.put(cacheUrl(key), response).catch((error: unknown) => {
+    const stored = this.cache.put(cacheUrl(key), new Response(readable, { headers })).catch((error: unknown) => {
       failure = isQuotaError(error) ? quotaError(key, size, error) : error;
-      wakeWriter?.();
+      writer.abort(failure).catch(() => undefined); // wakes a write waiting for room
     });
-    let written = 0;
-    let open = true;
-    return {
-      write: async (chunk) => {
-        if (failure) throw failure;
-        if (!open) throw new Error('cache writer is closed');
-        written += chunk.byteLength;
-        if (written > size) {
-          open = false;
-          controller.error(sizeMismatchError(key, size, written));
-          throw sizeMismatchError(key, size, written);
-        }
-        controller.enqueue(chunk);
-        if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wakeWriter = resolve));
-        if (failure) throw failure;
-      },
-      close: async () => {
-        if (!open) throw new Error('cache writer is closed');
-        open = false;
-        if (written !== size) {
-          // Erroring the stream makes put() reject, so nothing is stored.
-          controller.error(sizeMismatchError(key, size, written));
-          await stored;
-          throw sizeMismatchError(key, size, written);
-        }
-        controller.close();
-        await stored;
-        if (failure) throw failure;
-      },
-      abort: async (reason) => {
-        if (!open) return;
-        open = false;
-        controller.error(reason ?? new Error('download abandoned'));
-        await stored;
-      },
+    const check = () => {
+      if (failure) throw failure;
     };
+    return sizedWriter(key, size, {
+      write: async (chunk) => {
+        check();
+        await writer.ready.catch(check);
+        writer.write(chunk).catch(() => undefined); // a failure surfaces through `failure`
+      },
+      commit: async () => {
+        await writer.close().catch(check);
+        await stored;
+        check();
+      },
+      // Erroring the stream makes put() reject, so nothing is stored.
+      discard: async (reason) => {
+        await writer.abort(reason).catch(() => undefined);
+        await stored;
+      },
+    });
   }
 
   async list(): Promise<CachedModel[]> {
@@ -314,12 +308,6 @@ export class BrowserModelCache implements ModelCache {
     }
     return removed;
   }
-}
-
-async function reopen(cache: Cache, key: CacheKey): Promise<ReadableStream<Uint8Array>> {
-  const response = await cache.match(cacheUrl(key));
-  if (!response?.body) throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
-  return response.body;
 }
 
 /** Refuses early, with a clear message, when the browser says the file cannot fit. */

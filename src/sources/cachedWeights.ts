@@ -13,9 +13,9 @@
  * only the rest. A model is complete when every piece is stored; config.json is written after
  * that, so a model with config.json in the cache is a complete one.
  */
+import { ByteReader, slice, streamChunks, type ByteSource, type HeldTensors } from '../model/checkpointStream';
 import type { SafetensorsHeader, TensorEntry } from '../model/safetensors';
-import { streamChunks } from './byteSource';
-import type { CacheKey, CacheWriter, ModelCache } from './cache';
+import { WEIGHTS_FILE, putText, readText, type CacheKey, type CachedFile, type CacheWriter, type ModelCache } from './cache';
 import { ModelSourceError } from './errors';
 
 export const MANIFEST_FILE = 'weights-manifest.json';
@@ -45,7 +45,7 @@ export async function readManifest(cache: ModelCache, model: ModelKey): Promise<
   const file = await cache.open({ ...model, file: MANIFEST_FILE });
   if (!file) return null;
   try {
-    const manifest = JSON.parse(await new Response(await file.stream()).text()) as WeightsManifest;
+    const manifest = JSON.parse(await readText(file)) as WeightsManifest;
     return manifest.version === 1 && Array.isArray(manifest.pieceEnds) ? manifest : null;
   } catch {
     return null;
@@ -56,11 +56,16 @@ export function isComplete(manifest: WeightsManifest): boolean {
   return manifest.piecesDone === manifest.pieceEnds.length;
 }
 
-/** A complete cached model's weights, as one stream of the compacted file. */
-export async function openCachedWeights(cache: ModelCache, model: ModelKey, manifest: WeightsManifest): Promise<() => Promise<ReadableStream<Uint8Array>>> {
+/** A complete cached model's weights: the compacted file, read once from the start. */
+export async function openCachedWeights(cache: ModelCache, model: ModelKey, manifest: WeightsManifest): Promise<ByteSource> {
   const pieces = await Promise.all(manifest.pieceEnds.map((_, i) => cache.open({ ...model, file: pieceFile(i) })));
   if (pieces.some((p) => p === null)) throw new ModelSourceError('corrupt', 'a piece of the cached weights is missing', true);
-  return async () => concatStreams(pieces.map((piece) => () => piece!.stream()));
+  return { size: manifest.totalBytes, ranged: false, read: (start, end) => slice(chunksOf(pieces as CachedFile[]), 0, start, end) };
+}
+
+/** The pieces' bytes, one piece after another. */
+async function* chunksOf(pieces: CachedFile[]): AsyncGenerator<Uint8Array> {
+  for (const piece of pieces) yield* streamChunks(() => piece.stream());
 }
 
 /** The compacted layout for these used tensors (sorted by offset): header bytes and piece boundaries. */
@@ -105,13 +110,6 @@ export function compactHeader(header: SafetensorsHeader, used: readonly TensorEn
   return out;
 }
 
-export interface ResumedTensors {
-  count: number;
-  bytes: number;
-  /** The first `count` tensors' bytes, in order. */
-  tensors: AsyncIterable<Uint8Array>;
-}
-
 /**
  * Writes the pieces of one model while it downloads (and resumes a partial one). Cache failures
  * (quota, a broken store) switch caching off and are reported through `onError`; they never stop
@@ -146,7 +144,7 @@ export class WeightsCacheSession {
     etag: string | null,
     onError: (error: unknown) => void,
     pieceBytes = PIECE_BYTES,
-  ): Promise<{ session: WeightsCacheSession; resumed: ResumedTensors | null }> {
+  ): Promise<{ session: WeightsCacheSession; resumed: HeldTensors | null }> {
     const { compact, pieceEnds, totalBytes } = compactLayout(header, used, pieceBytes);
     const fresh: WeightsManifest = {
       version: 1,
@@ -159,7 +157,7 @@ export class WeightsCacheSession {
       piecesDone: 0,
     };
     let manifest = fresh;
-    let resumed: ResumedTensors | null = null;
+    let resumed: HeldTensors | null = null;
     try {
       const stored = await readManifest(cache, model);
       const sameFile =
@@ -198,7 +196,7 @@ export class WeightsCacheSession {
         await finished.close();
         this.piece++;
         this.manifest.piecesDone = this.piece;
-        await this.writeManifest();
+        await putText(this.cache, { ...this.model, file: MANIFEST_FILE }, JSON.stringify(this.manifest));
       }
     } catch (error) {
       await this.fail(error);
@@ -236,81 +234,27 @@ export class WeightsCacheSession {
     for (let i = first; i < end; i++) bytes += this.layout.used[i].end - this.layout.used[i].begin;
     return bytes;
   }
-
-  private async writeManifest(): Promise<void> {
-    const bytes = new TextEncoder().encode(JSON.stringify(this.manifest));
-    const writer = await this.cache.create({ ...this.model, file: MANIFEST_FILE }, bytes.byteLength);
-    await writer.write(bytes);
-    await writer.close();
-  }
 }
 
 /** The stored pieces of a partial download, as the tensors they hold (null if any piece is missing or the wrong size). */
-async function storedTensors(cache: ModelCache, model: ModelKey, manifest: WeightsManifest, used: readonly TensorEntry[]): Promise<ResumedTensors | null> {
+async function storedTensors(cache: ModelCache, model: ModelKey, manifest: WeightsManifest, used: readonly TensorEntry[]): Promise<HeldTensors | null> {
   const count = manifest.pieceEnds[manifest.piecesDone - 1];
   const pieces = await Promise.all(Array.from({ length: manifest.piecesDone }, (_, i) => cache.open({ ...model, file: pieceFile(i) })));
   const tensorBytes = used.slice(0, count).reduce((n, e) => n + e.end - e.begin, 0);
   const storedBytes = pieces.reduce((n, p) => n + (p?.size ?? NaN), 0);
   if (!(storedBytes === manifest.headerBytes + tensorBytes)) return null;
   async function* tensors(): AsyncGenerator<Uint8Array> {
-    const stream = concatStreams(pieces.map((piece) => () => piece!.stream()));
-    const sizes = used.slice(0, count).map((e) => e.end - e.begin);
-    let skip = manifest.headerBytes;
-    let index = 0;
-    let current = sizes.length ? new Uint8Array(sizes[0]) : null;
-    let filled = 0;
-    for await (let chunk of streamChunks(() => stream)) {
-      if (skip > 0) {
-        const dropped = Math.min(skip, chunk.byteLength);
-        skip -= dropped;
-        chunk = chunk.subarray(dropped);
-      }
-      while (chunk.byteLength > 0 && current) {
-        const take = Math.min(chunk.byteLength, current.byteLength - filled);
-        current.set(chunk.subarray(0, take), filled);
-        filled += take;
-        chunk = chunk.subarray(take);
-        if (filled === current.byteLength) {
-          yield current;
-          index++;
-          filled = 0;
-          current = index < sizes.length ? new Uint8Array(sizes[index]) : null;
-        }
-      }
-    }
-    if (current) throw new ModelSourceError('corrupt', 'the cached part of the download is shorter than recorded', true);
-  }
-  // A stored part that cannot be read back is dropped, so the next attempt starts clean.
-  async function* guarded(): AsyncGenerator<Uint8Array> {
+    const reader = new ByteReader(chunksOf(pieces as CachedFile[]), 0, WEIGHTS_FILE);
     try {
-      yield* tensors();
+      await reader.skipTo(manifest.headerBytes);
+      for (const entry of used.slice(0, count)) yield await reader.readExactly(entry.end - entry.begin, entry.name);
     } catch (error) {
+      // A stored part that cannot be read back is dropped, so the next attempt starts clean.
       await cache.delete(model.repo, model.revision, model.hub).catch(() => undefined);
       throw error;
+    } finally {
+      await reader.close();
     }
   }
-  return { count, bytes: tensorBytes, tensors: guarded() };
-}
-
-/** One stream made of several, opened one after another. */
-export function concatStreams(parts: (() => Promise<ReadableStream<Uint8Array>>)[]): ReadableStream<Uint8Array> {
-  let index = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        if (!reader) {
-          if (index >= parts.length) return controller.close();
-          reader = (await parts[index++]()).getReader();
-        }
-        const next = await reader.read();
-        if (!next.done) return controller.enqueue(next.value);
-        reader.releaseLock();
-        reader = null;
-      }
-    },
-    async cancel(reason) {
-      await reader?.cancel(reason);
-    },
-  });
+  return { count, bytes: tensorBytes, tensors: tensors() };
 }

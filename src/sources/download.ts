@@ -1,25 +1,27 @@
-import type { ByteSource } from './byteSource';
+/**
+ * Files on HTTP servers (the hub, its CDN, a folder URL) as ByteSources: Range requests when the
+ * server honours them, one streamed GET when it does not, and one retry policy for every request
+ * (RemoteFile.retry) so a dropped connection, a 5xx or a stall picks up where it stopped.
+ */
+import type { ByteSource } from '../model/checkpointStream';
 import { ModelSourceError, abortedError, formatBytes } from './errors';
 
 export interface RemoteOptions {
   fetch?: typeof fetch;
   signal?: AbortSignal;
-  /** Retries after a dropped connection or a 5xx, per span, counted since the last byte received. */
+  /** Retries after a dropped connection, a 5xx or a stall, counted since the last byte received (default 4). */
   maxRetries?: number;
-  /** Wait before retry n is n × this. */
+  /** Wait before retry n is n × this (default 500 ms). */
   retryDelayMs?: number;
   /** Called when a dropped download picks up again. */
   onResume?: (at: number) => void;
-  /** Words for messages: 'openai-community/gpt2 (model.safetensors)'. */
+  /** Words for messages: 'model.safetensors of openai-community/gpt2@main'. */
   what: string;
   /** What a 404 means here (e.g. "check the repo id and revision at …"). */
   notFoundHint?: string;
   /** false: start with a plain GET (small files, read whole anyway). Default true. */
   probeRange?: boolean;
-  /**
-   * Give up on a request after this long without an answer or without a byte of its body (then
-   * retry, resuming where it stopped). Default DEFAULT_IDLE_TIMEOUT_MS.
-   */
+  /** Give up on a request after this long without an answer or a byte of its body, then retry (default DEFAULT_IDLE_TIMEOUT_MS). */
   idleTimeoutMs?: number;
 }
 
@@ -27,178 +29,175 @@ export interface RemoteOptions {
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 /**
- * A file on an HTTP server, read with Range requests when the server honours them.
- *
- * open() asks for `bytes=0-7` (the safetensors length prefix): a 206 answer proves Range works
- * and carries the file size in Content-Range; a 200 means Range is ignored, and that response's
- * body is kept to be streamed through once. read() resumes after a dropped connection with a
- * Range request from the first missing byte (or, without Range, re-requests the file and drops
- * the bytes it already delivered), so callers see one unbroken stream.
+ * A file on an HTTP server. open() asks for `bytes=0-7` (the safetensors length prefix): a 206
+ * proves Range works and carries the size in Content-Range; a 200 means Range is ignored, and that
+ * response's body is kept to be streamed through once. read() resumes after a dropped connection
+ * with a Range request from the first missing byte (without Range: the file again, dropping what
+ * was delivered), so callers see one unbroken stream.
  */
-export async function openRemoteFile(url: string, options: RemoteOptions): Promise<ByteSource> {
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const maxRetries = options.maxRetries ?? 4;
-  const retryDelayMs = options.retryDelayMs ?? 500;
-  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const { signal, what } = options;
+export class RemoteFile implements ByteSource {
+  ranged = false;
+  size = NaN;
+  etag: string | null = null;
+  /** The probe's bytes 0-7 (ranged), or its whole unread response (not ranged). */
+  private prefix: Uint8Array = new Uint8Array(0);
+  private unread: Response | null = null;
+  private readonly doFetch: typeof fetch;
+  private readonly maxRetries: number;
+  private readonly idleMs: number;
 
-  const request = async (range: string | null): Promise<Response> => {
+  private constructor(
+    readonly url: string,
+    private readonly options: RemoteOptions,
+  ) {
+    this.doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.maxRetries = options.maxRetries ?? 4;
+    this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  }
+
+  static async open(url: string, options: RemoteOptions): Promise<RemoteFile> {
+    const file = new RemoteFile(url, options);
+    for (let failures = 0; ; ) {
+      try {
+        await file.probe();
+        return file;
+      } catch (error) {
+        await file.retry(error, ++failures);
+      }
+    }
+  }
+
+  async *read(start: number, end: number): AsyncGenerator<Uint8Array> {
+    const stop = Number.isFinite(this.size) ? Math.min(end, this.size) : end;
+    let position = start;
+    if (start < this.prefix.byteLength) {
+      const piece = this.prefix.subarray(start, Math.min(this.prefix.byteLength, stop));
+      position += piece.byteLength;
+      yield piece;
+    }
+    for (let failures = 0; position < stop; ) {
+      try {
+        const { body, offset } = await this.openAt(position, stop);
+        let at = offset;
+        for await (const chunk of this.chunks(body)) {
+          const from = Math.max(0, position - at);
+          const to = Math.min(chunk.byteLength, stop - at);
+          at += chunk.byteLength;
+          if (to <= from) continue;
+          failures = 0; // bytes arrived: the count starts again
+          position += to - from;
+          yield chunk.subarray(from, to);
+          if (position >= stop) return;
+        }
+        if (Number.isFinite(stop)) throw new TypeError(`the connection closed after ${formatBytes(position)} of ${formatBytes(stop)}`);
+        return;
+      } catch (error) {
+        await this.retry(error, ++failures, { position, stop });
+        this.options.onResume?.(position);
+      }
+    }
+  }
+
+  /** The one retry policy: waits failures × retryDelayMs before trying again, or throws what to report. */
+  private async retry(error: unknown, failures: number, at?: { position: number; stop: number }): Promise<void> {
+    const { signal, what } = this.options;
     if (signal?.aborted) throw abortedError(what);
-    // A server that accepts the connection and never answers is given up on after idleMs.
+    if (error instanceof ModelSourceError && (!error.retryable || error.kind === 'aborted')) throw error;
+    // A server that cannot be reached at all is reported at once; a connection lost part-way is retried.
+    if (!at && error instanceof ModelSourceError && error.kind === 'network') throw error;
+    if (failures > this.maxRetries) {
+      if (error instanceof Stall) throw stallError(error, this.url, what, failures, at);
+      throw at ? interruptedError(error, what, at) : error instanceof ModelSourceError ? error : fetchFailure(error, this.url, what, signal);
+    }
+    await delay((this.options.retryDelayMs ?? 500) * failures, signal, what);
+  }
+
+  /** Asks for bytes 0-7 (or, with probeRange false, the whole file) and learns whether Range works. */
+  private async probe(): Promise<void> {
+    const response = await this.request(this.options.probeRange === false ? null : 'bytes=0-7');
+    this.etag = response.headers.get('etag');
+    if (response.status !== 206) {
+      const length = response.headers.get('content-length');
+      this.size = length === null ? NaN : Number(length);
+      this.unread = response;
+      return;
+    }
+    // A CDN that does not expose Content-Range (CORS) still honoured the range: carry on without
+    // knowing the size; the safetensors header says how long the data is.
+    const range = parseContentRange(response.headers.get('content-range'));
+    if (range && range.start !== 0) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ModelSourceError('http', `${this.options.what}: asked for bytes 0-7 but the server sent ${response.headers.get('content-range')}. Retry, or use another server.`, true);
+    }
+    // Only the 8 bytes asked for are read: a proxy that answers with the whole file is not read whole.
+    const parts: Uint8Array[] = [];
+    for await (const chunk of this.chunks(response.body, 8)) parts.push(chunk);
+    this.prefix = concatBytes(parts);
+    this.ranged = true;
+    this.size = range?.total ?? NaN;
+  }
+
+  /** One response covering [from, …): its body and the file offset of its first byte. */
+  private async openAt(from: number, end: number): Promise<{ body: ReadableStream<Uint8Array> | null; offset: number }> {
+    const unread = this.unread;
+    this.unread = null;
+    if (unread && from === 0) return { body: unread.body, offset: 0 };
+    await unread?.body?.cancel().catch(() => undefined);
+    if (!this.ranged) return { body: (await this.request(null)).body, offset: 0 };
+    const response = await this.request(`bytes=${from}-${Number.isFinite(end) ? end - 1 : ''}`);
+    const tag = response.headers.get('etag');
+    const contentRange = response.headers.get('content-range');
+    const range = parseContentRange(contentRange);
+    const problem =
+      this.etag && tag && tag !== this.etag
+        ? new ModelSourceError('corrupt', `${this.options.what} changed on the server while it was downloading. Load it again to get the new version whole.`, true)
+        : response.status === 206 && contentRange !== null && (!range || range.start > from)
+          ? new ModelSourceError('http', `${this.options.what}: asked for bytes from ${from} but the server sent ${contentRange}. Retry.`, true)
+          : null;
+    if (problem) {
+      await response.body?.cancel().catch(() => undefined);
+      throw problem;
+    }
+    return { body: response.body, offset: response.status === 200 ? 0 : (range?.start ?? from) }; // a 200: Range dropped mid-way, skip ahead
+  }
+
+  /** A GET (with a Range header when given) that must answer 200 or 206 within the idle timeout. */
+  private async request(range: string | null): Promise<Response> {
+    const { signal, what } = this.options;
+    if (signal?.aborted) throw abortedError(what);
     const noAnswer = new AbortController();
-    const timer = setTimeout(() => noAnswer.abort(), idleMs);
+    const timer = setTimeout(() => noAnswer.abort(), this.idleMs);
     let response: Response;
     try {
       const requestSignal = signal ? AbortSignal.any([signal, noAnswer.signal]) : noAnswer.signal;
-      response = await doFetch(url, { headers: range ? { Range: range } : {}, signal: requestSignal, redirect: 'follow' });
+      response = await this.doFetch(this.url, { headers: range ? { Range: range } : {}, signal: requestSignal, redirect: 'follow' });
     } catch (error) {
-      if (noAnswer.signal.aborted && !signal?.aborted) throw new Stall('answer', idleMs);
-      throw fetchFailure(error, url, what, signal);
+      if (noAnswer.signal.aborted && !signal?.aborted) throw new Stall('answer', this.idleMs);
+      throw fetchFailure(error, this.url, what, signal);
     } finally {
       clearTimeout(timer);
     }
     if (response.status === 200 || response.status === 206) return response;
     await response.body?.cancel().catch(() => undefined);
-    throw httpFailure(response, url, what, options.notFoundHint);
-  };
-
-  let ranged = false;
-  let size = NaN;
-  let prefix: Uint8Array | null = null;
-  let unread: Response | null = null;
-  const probe = await withRetries(
-    async () => {
-      const response = await request(options.probeRange === false ? null : 'bytes=0-7');
-      if (response.status !== 206) return response;
-      // A CDN that does not expose Content-Range to the page (CORS) still honoured the range:
-      // carry on without knowing the size; the safetensors header says how long the data is.
-      const range = parseContentRange(response.headers.get('content-range'));
-      if (range && range.start !== 0) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new ModelSourceError('http', `${what}: asked for bytes 0-7 but the server sent ${response.headers.get('content-range')}. Retry, or use another server.`, true);
-      }
-      // Only the 8 bytes asked for are read: a proxy that answers with the whole file is not read whole.
-      prefix = await readPrefix(response, 8, idleMs, (error) => fetchFailure(error, url, what, signal));
-      ranged = true;
-      size = range?.total ?? NaN;
-      return response;
-    },
-    maxRetries,
-    retryDelayMs,
-    signal,
-    what,
-    (stall, tries) => stallError(stall, url, what, tries),
-  );
-  const etag = probe.headers.get('etag');
-  if (!ranged) {
-    const length = probe.headers.get('content-length');
-    size = length === null ? NaN : Number(length);
-    unread = probe;
+    throw httpFailure(response, this.url, what, this.options.notFoundHint);
   }
 
-  const checkSameFile = (response: Response) => {
-    const tag = response.headers.get('etag');
-    if (etag && tag && tag !== etag) {
-      throw new ModelSourceError('corrupt', `${what} changed on the server while it was downloading. Load it again to get the new version whole.`, true);
-    }
-  };
-
-  /** One response covering [from, ...): its body and the file offset of its first byte. */
-  const openAt = async (from: number, end: number): Promise<{ response: Response; offset: number }> => {
-    if (unread && from === 0) {
-      const response = unread;
-      unread = null;
-      return { response, offset: 0 };
-    }
-    if (unread) {
-      await unread.body?.cancel().catch(() => undefined);
-      unread = null;
-    }
-    if (!ranged) return { response: await request(null), offset: 0 };
-    const stop = Math.min(end, Number.isFinite(size) ? size : Infinity);
-    const response = await request(`bytes=${from}-${Number.isFinite(stop) ? stop - 1 : ''}`);
-    checkSameFile(response);
-    if (response.status === 200) return { response, offset: 0 }; // Range dropped mid-way: skip ahead
-    const contentRange = response.headers.get('content-range');
-    const range = parseContentRange(contentRange);
-    if (contentRange !== null && (!range || range.start > from)) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new ModelSourceError('http', `${what}: asked for bytes from ${from} but the server sent ${contentRange}. Retry.`, true);
-    }
-    return { response, offset: range?.start ?? from };
-  };
-
-  async function* read(start: number, end: number): AsyncGenerator<Uint8Array> {
-    const stop = Number.isFinite(size) ? Math.min(end, size) : end;
-    let position = start;
-    if (prefix && start < prefix.byteLength) {
-      const piece = prefix.subarray(start, Math.min(prefix.byteLength, stop));
-      position += piece.byteLength;
-      yield piece;
-    }
-    let failures = 0;
-    while (position < stop) {
-      let received = false;
-      try {
-        const { response, offset } = await openAt(position, stop);
-        if (!response.body) throw new ModelSourceError('http', `${what}: the server sent an empty body.`, true);
-        let at = offset;
-        const reader = response.body.getReader();
-        try {
-          while (position < stop) {
-            const next = await readWithin(reader, idleMs);
-            if (next.done) break;
-            const chunk = next.value;
-            const from = Math.max(0, position - at);
-            const to = Math.min(chunk.byteLength, stop - at);
-            at += chunk.byteLength;
-            if (to <= from) continue;
-            received = true;
-            position += to - from;
-            yield chunk.subarray(from, to);
-          }
-        } finally {
-          await reader.cancel().catch(() => undefined);
-        }
-        if (position < stop && Number.isFinite(stop)) {
-          throw new TypeError(`the connection closed after ${formatBytes(position)} of ${formatBytes(stop)}`);
-        }
-        return;
-      } catch (error) {
-        if (signal?.aborted) throw abortedError(what);
-        if (error instanceof ModelSourceError && !error.retryable) throw error;
-        failures = received ? 1 : failures + 1;
-        if (failures > maxRetries) {
-          throw error instanceof Stall ? stallError(error, url, what, failures, position, stop) : interruptedError(error, what, position, stop);
-        }
-        await delay(retryDelayMs * failures, signal, what);
-        options.onResume?.(position);
-      }
-    }
-  }
-
-  return { size, ranged, origin: 'network', etag, read };
-}
-
-/** Retries an operation that failed with a retryable error (network down, 5xx, a stall) a few times. */
-async function withRetries<T>(
-  attempt: () => Promise<T>,
-  maxRetries: number,
-  retryDelayMs: number,
-  signal: AbortSignal | undefined,
-  what: string,
-  onStalled: (stall: Stall, tries: number) => ModelSourceError,
-): Promise<T> {
-  for (let failures = 0; ; ) {
+  /** A body's chunks (up to `limit` bytes), a Stall when nothing arrives for the idle timeout; always released. */
+  private async *chunks(body: ReadableStream<Uint8Array> | null, limit = Infinity): AsyncGenerator<Uint8Array> {
+    if (!body) throw new ModelSourceError('http', `${this.options.what}: the server sent an empty body.`, true);
+    const reader = body.getReader();
     try {
-      return await attempt();
-    } catch (error) {
-      if (signal?.aborted) throw abortedError(what);
-      const retryable = error instanceof Stall || (error instanceof ModelSourceError && error.retryable && error.kind !== 'aborted');
-      if (!retryable || ++failures > maxRetries || (error as ModelSourceError).kind === 'network') {
-        throw error instanceof Stall ? onStalled(error, failures) : error;
+      for (let taken = 0; taken < limit; ) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Stall('body', this.idleMs)), this.idleMs)));
+        const next = await Promise.race([reader.read(), stalled]).finally(() => clearTimeout(timer));
+        if (next.done) return;
+        const chunk = next.value.subarray(0, limit - taken);
+        taken += chunk.byteLength;
+        yield chunk;
       }
-      await delay(retryDelayMs * failures, signal, what);
+    } finally {
+      await reader.cancel().catch(() => undefined);
     }
   }
 }
@@ -208,22 +207,21 @@ async function withRetries<T>(
  * longer than `maxBytes` is refused after reading at most that many bytes of it.
  */
 export async function fetchText(url: string, options: RemoteOptions, maxBytes = Infinity): Promise<string> {
-  const source = await openRemoteFile(url, { ...options, probeRange: false });
+  const file = await RemoteFile.open(url, { ...options, probeRange: false });
   const parts: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of source.read(0, Infinity)) {
+  for await (const chunk of file.read(0, Infinity)) {
     parts.push(chunk.slice());
     length += chunk.byteLength;
-    if (length > maxBytes) break; // stops the download: the rest is never read
+    if (length > maxBytes) throw tooLargeError(options.what, file.size, maxBytes); // the rest is never read
   }
-  if (length > maxBytes) throw tooLargeError(options.what, source.size, maxBytes);
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(concatBytes(parts));
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  parts.reduce((at, part) => (out.set(part, at), at + part.byteLength), 0);
+  return out;
 }
 
 /** A small file (config.json) that is far bigger than it can be. */
@@ -249,54 +247,24 @@ function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
-function stallError(stall: Stall, url: string, what: string, tries: number, position?: number, stop?: number): ModelSourceError {
+/** "(at 1.2 MB of 6.5 MB)", or nothing before the download started. */
+function where(at?: { position: number; stop: number }): string {
+  if (!at) return '';
+  return ` (at ${formatBytes(at.position)}${Number.isFinite(at.stop) ? ` of ${formatBytes(at.stop)}` : ''})`;
+}
+
+function stallError(stall: Stall, url: string, what: string, tries: number, at?: { position: number; stop: number }): ModelSourceError {
   const host = safeHost(url);
-  const at = position === undefined ? '' : ` (at ${formatBytes(position)}${stop !== undefined && Number.isFinite(stop) ? ` of ${formatBytes(stop)}` : ''})`;
   const said =
     stall.phase === 'answer'
-      ? `${host} did not answer within ${seconds(stall.idleMs)} (${what}, ${tries} ${tries === 1 ? 'try' : 'tries'})${at}.`
-      : `${host} stopped sending ${what}: nothing arrived for ${seconds(stall.idleMs)}, ${tries} ${tries === 1 ? 'time' : 'times in a row'}${at}.`;
+      ? `${host} did not answer within ${seconds(stall.idleMs)} (${what}, ${tries} ${tries === 1 ? 'try' : 'tries'})${where(at)}.`
+      : `${host} stopped sending ${what}: nothing arrived for ${seconds(stall.idleMs)}, ${tries} ${tries === 1 ? 'time' : 'times in a row'}${where(at)}.`;
   return new ModelSourceError(
     'interrupted',
     `${said} The server or the connection is stuck; check the connection and retry (a retry resumes where the download stopped).`,
     true,
     { cause: stall },
   );
-}
-
-/** reader.read(), or a Stall after `ms` without a chunk (the caller cancels the reader). */
-async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Stall('body', ms)), ms);
-  });
-  try {
-    return await Promise.race([reader.read(), stalled]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The first `length` bytes of a response body (fewer if it is shorter); the rest is never read. */
-async function readPrefix(response: Response, length: number, idleMs: number, failure: (error: unknown) => Error): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let filled = 0;
-  if (!response.body) return out.subarray(0, 0);
-  const reader = response.body.getReader();
-  try {
-    while (filled < length) {
-      const next = await readWithin(reader, idleMs);
-      if (next.done) break;
-      const take = Math.min(next.value.byteLength, length - filled);
-      out.set(next.value.subarray(0, take), filled);
-      filled += take;
-    }
-  } catch (error) {
-    throw error instanceof Stall ? error : failure(error);
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return out.subarray(0, filled);
 }
 
 export function parseContentRange(value: string | null): { start: number; end: number; total: number | null } | null {
@@ -342,13 +310,12 @@ function httpFailure(response: Response, url: string, what: string, notFoundHint
   );
 }
 
-function interruptedError(error: unknown, what: string, position: number, stop: number): ModelSourceError {
+function interruptedError(error: unknown, what: string, at: { position: number; stop: number }): ModelSourceError {
   if (error instanceof ModelSourceError && error.kind !== 'network') return error;
   const detail = error instanceof Error ? error.message : String(error);
-  const of = Number.isFinite(stop) ? ` of ${formatBytes(stop)}` : '';
   return new ModelSourceError(
     'interrupted',
-    `The download of ${what} kept breaking off (${detail}) at ${formatBytes(position)}${of}. Nothing incomplete was kept; check the connection and retry.`,
+    `The download of ${what} kept breaking off (${detail}) at ${formatBytes(at.position)}${Number.isFinite(at.stop) ? ` of ${formatBytes(at.stop)}` : ''}. Nothing incomplete was kept; check the connection and retry.`,
     true,
     { cause: error },
   );
@@ -365,14 +332,14 @@ function safeHost(url: string): string {
 function delay(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortedError(what));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
     const onAbort = () => {
       clearTimeout(timer);
       reject(abortedError(what));
     };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

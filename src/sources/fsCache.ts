@@ -9,7 +9,7 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { groupCachedModels, quotaError, sizeMismatchError, type CacheKey, type CachedFile, type CachedModel, type CacheWriter, type ModelCache } from './cache';
+import { groupCachedModels, quotaError, sizedWriter, type CacheKey, type CachedFile, type CachedModel, type CacheWriter, type ModelCache } from './cache';
 import { isQuotaError } from './errors';
 
 /** $GPT2_CACHE_DIR, else $XDG_CACHE_HOME/gpt2-browser, else ~/.cache/gpt2-browser. */
@@ -36,41 +36,21 @@ export class FileSystemModelCache implements ModelCache {
     await mkdir(path.dirname(target), { recursive: true });
     const temporary = `${target}.partial-${process.pid}-${Date.now()}`;
     const handle = await open(temporary, 'w');
-    let written = 0;
-    let done = false;
-    const discard = async () => {
-      done = true;
-      await handle.close().catch(() => undefined);
-      await unlink(temporary).catch(() => undefined);
-    };
-    return {
+    return sizedWriter(key, size, {
       write: async (chunk) => {
-        if (written + chunk.byteLength > size) {
-          await discard();
-          throw sizeMismatchError(key, size, written + chunk.byteLength);
-        }
-        try {
-          await handle.write(chunk);
-        } catch (error) {
-          await discard();
+        await handle.write(chunk).catch((error: unknown) => {
           throw isQuotaError(error) ? quotaError(key, size, error) : error;
-        }
-        written += chunk.byteLength;
+        });
       },
-      close: async () => {
-        if (done) throw new Error('cache writer is closed');
-        if (written !== size) {
-          await discard();
-          throw sizeMismatchError(key, size, written);
-        }
-        done = true;
+      commit: async () => {
         await handle.close();
         await rename(temporary, target);
       },
-      abort: async () => {
-        if (!done) await discard();
+      discard: async () => {
+        await handle.close().catch(() => undefined);
+        await unlink(temporary).catch(() => undefined);
       },
-    };
+    });
   }
 
   async list(): Promise<CachedModel[]> {

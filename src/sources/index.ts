@@ -30,11 +30,12 @@
  *          hubCacheId(hubUrl) (what the cache files that hub's downloads under; undefined = huggingface.co)
  * Misc:    embeddedModelUrl(pageUrl?), formatBytes(n), describeProgress(p)
  *
- * How the download works (src/sources/streamingLoad.ts): the safetensors header is read first
- * (Range: bytes=0-7, then the header); then only the byte ranges of tensors the model uses are
- * requested (adjacent ones merged), and each tensor is decoded and uploaded as soon as its bytes
- * are in, so the file is never held in memory whole. Servers that ignore Range get one streamed
- * GET instead. Dropped connections resume from the last byte received. The cache stores a
+ * How the download works: the weights go through the one checkpoint loader
+ * (src/model/checkpointStream.ts, readCheckpoint) from a RemoteFile (download.ts): the safetensors
+ * header is read first (Range: bytes=0-7, then the header); then only the byte ranges of tensors the
+ * model uses are requested (adjacent ones merged), and each tensor is decoded and uploaded as soon
+ * as its bytes are in, so the file is never held in memory whole. Servers that ignore Range get one
+ * streamed GET instead. Dropped connections resume from the last byte received. The cache stores a
  * compacted model.safetensors holding just the used tensors, in pieces with a manifest (see
  * cachedWeights.ts), written while streaming; a download stopped part-way resumes from the stored
  * pieces on the next load. Only whole pieces are ever stored; a model with config.json is complete.

@@ -4,23 +4,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WeightsBuilder } from '../model/checkpoint';
+import { bytesSource, readCheckpoint, type ByteSource, type ReadOptions } from '../model/checkpointStream';
 import { parseGPT2Config, type GPT2Config } from '../model/config';
 import { CheckpointError } from '../model/errors';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
-import type { SafetensorsHeader } from '../model/safetensors';
 import { GPT2 } from '../model/gpt2';
 import { choosePrecision, type BackendMemory, type MemoryPlan, type PrecisionChoice, type PrecisionRequest } from '../model/memoryPlan';
 import type { WeightPrecision } from '../model/weights';
-import { blobSource, streamSource, type ByteSource } from './byteSource';
-import { CONFIG_FILE, WEIGHTS_FILE, type CacheKey, type ModelCache } from './cache';
-import { fetchText, openRemoteFile, tooLargeError, type RemoteOptions } from './download';
+import { CONFIG_FILE, WEIGHTS_FILE, putText, readText, type CacheKey, type ModelCache } from './cache';
+import { RemoteFile, fetchText, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
-import { DownloadConfirmationError, ModelSourceError, isAbortError } from './errors';
+import { DownloadConfirmationError, ModelSourceError, abortedError, isAbortError } from './errors';
 import { DEFAULT_HUB_URL, folderFileUrl, hubCacheId, hubFileUrl, hubRepoUrl } from './hub';
 import { PRESETS } from './presets';
 import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
 import { describeModelSpec, type ModelSpec } from './spec';
-import { streamCheckpoint, type StreamOptions } from './streamingLoad';
 import { WeightsCacheSession, isComplete, openCachedWeights, readManifest } from './cachedWeights';
 import { MAX_CONFIG_BYTES, checkConfigFitsWeights } from './bounds';
 
@@ -98,7 +96,7 @@ export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Pro
       const configText = await spec.config.text();
       tracker.addBytes(spec.config.size);
       const { config, choice } = configAndPlan(configText, spec, label, options);
-      return build(spec, label, config, choice, blobSource(spec.weights, 'file'), tracker, options);
+      return build(spec, label, config, choice, bytesSource(spec.weights), tracker, options);
     }
   }
 }
@@ -119,10 +117,10 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
       const tracker = new ProgressTracker('cache', options.onProgress, options.now);
       try {
         tracker.begin('config', CONFIG_FILE, configFile.size);
-        const configText = await new Response(await configFile.stream()).text();
+        const configText = await readText(configFile);
         tracker.addBytes(configFile.size);
         const { config, choice } = configAndPlan(configText, spec, label, options);
-        const source = streamSource(manifest.totalBytes, await openCachedWeights(cache, model, manifest), 'cache');
+        const source = await openCachedWeights(cache, model, manifest);
         return await build(spec, label, config, choice, source, tracker, options);
       } catch (error) {
         if (isAbortError(error) || isRefusal(error)) throw error;
@@ -133,45 +131,28 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     }
   }
 
-  const remote = (file: string, hint: string): RemoteOptions & { url: string } => ({
+  const hints: Record<string, string> = {
+    [CONFIG_FILE]: `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
+    [WEIGHTS_FILE]: `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
+  };
+  const { configText, config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({
     url: hubFileUrl(hubUrl, repo, revision, file),
     what: `${file} of ${repo}@${revision}`,
-    notFoundHint: hint,
-    fetch: options.fetch,
-    signal: options.signal,
-    maxRetries: options.maxRetries,
-    retryDelayMs: options.retryDelayMs,
-    idleTimeoutMs: options.idleTimeoutMs,
-  });
-  const tracker = new ProgressTracker('network', options.onProgress, options.now);
-  tracker.begin('config', CONFIG_FILE, 0);
-  const configRemote = remote(
-    CONFIG_FILE,
-    `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
-  );
-  const configText = await fetchText(configRemote.url, configRemote, MAX_CONFIG_BYTES);
-  const { config, choice } = configAndPlan(configText, spec, label, options);
-  const weightsRemote = remote(
-    WEIGHTS_FILE,
-    `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
-  );
-  const source = await openRemoteFile(weightsRemote.url, { ...weightsRemote, onResume: () => tracker.resumed() });
+    notFoundHint: hints[file],
+  }));
 
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
-  const loaded = await build(spec, label, config, choice, source, tracker, options, cache && (async (header, used, etag) => {
-    const started = await WeightsCacheSession.begin(cache, model, header, used, etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
+  const loaded = await build(spec, label, config, choice, source, tracker, options, cache && (async (header, used) => {
+    const started = await WeightsCacheSession.begin(cache, model, header, used, source.etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
     session = started.session;
-    return started;
+    return { held: started.resumed, copy: started.session };
   }));
   if (cache && !cacheFailure && !(session as WeightsCacheSession | null)?.complete) cacheFailure = new Error('the weights were not all stored');
   if (cache && !cacheFailure) {
     // config.json goes last: a model counts as cached only once both files are in.
     try {
-      const bytes = new TextEncoder().encode(configText);
-      const writer = await cache.create(key(CONFIG_FILE), bytes.byteLength);
-      await writer.write(bytes);
-      await writer.close();
+      await putText(cache, key(CONFIG_FILE), configText);
     } catch (error) {
       cacheFailure = error;
     }
@@ -184,22 +165,23 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
 }
 
 async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, options: LoadOptions, notFoundHint: string): Promise<LoadedModel> {
-  const remote = (file: string): RemoteOptions => ({
-    what: `${file} of ${label}`,
-    notFoundHint,
-    fetch: options.fetch,
-    signal: options.signal,
-    maxRetries: options.maxRetries,
-    retryDelayMs: options.retryDelayMs,
-    idleTimeoutMs: options.idleTimeoutMs,
-  });
-  const tracker = new ProgressTracker('network', options.onProgress, options.now);
-  tracker.begin('config', CONFIG_FILE, 0);
-  const { config, choice } = configAndPlan(await fetchText(folderFileUrl(baseUrl, CONFIG_FILE), remote(CONFIG_FILE), MAX_CONFIG_BYTES), spec, label, options);
-  const source = await openRemoteFile(folderFileUrl(baseUrl, WEIGHTS_FILE), { ...remote(WEIGHTS_FILE), onResume: () => tracker.resumed() });
+  const { config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({ url: folderFileUrl(baseUrl, file), what: `${file} of ${label}`, notFoundHint }));
   return build(spec, label, config, choice, source, tracker, options);
 }
 
+/** config.json and the plan from a server (the hub or a folder URL), then model.safetensors opened for reading. */
+async function openOnServer(spec: ModelSpec, label: string, options: LoadOptions, file: (name: string) => RemoteOptions & { url: string }) {
+  const { fetch, signal, maxRetries, retryDelayMs, idleTimeoutMs } = options;
+  const remote = (name: string) => ({ ...file(name), fetch, signal, maxRetries, retryDelayMs, idleTimeoutMs });
+  const tracker = new ProgressTracker('network', options.onProgress, options.now);
+  tracker.begin('config', CONFIG_FILE, 0);
+  const config = remote(CONFIG_FILE);
+  const configText = await fetchText(config.url, config, MAX_CONFIG_BYTES);
+  const weights = remote(WEIGHTS_FILE);
+  const planned = configAndPlan(configText, spec, label, options);
+  const source = await RemoteFile.open(weights.url, { ...weights, onResume: () => tracker.resumed() });
+  return { ...planned, configText, source, tracker };
+}
 
 /**
  * config.json → the config and the precision to load with its memory plan, before any weight is
@@ -220,7 +202,7 @@ function isRefusal(error: unknown): boolean {
   return error instanceof ModelSourceError && error.kind === 'unsupported';
 }
 
-/** Streams the weights into a WeightsBuilder and assembles the model. */
+/** Streams the weights into a WeightsBuilder (the one checkpoint loader) and assembles the model. */
 async function build(
   spec: ModelSpec,
   label: string,
@@ -229,33 +211,42 @@ async function build(
   source: ByteSource,
   tracker: ProgressTracker,
   options: LoadOptions,
-  cacheHook?: StreamOptions['cache'] | null,
+  onHeader?: ReadOptions['onHeader'] | null,
 ): Promise<LoadedModel> {
+  const origin = tracker.origin;
   let result;
   try {
-    const makeSink = (header: SafetensorsHeader) => {
-      checkConfigFitsWeights(config, header, WEIGHTS_FILE);
-      return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision });
-    };
-    result = await streamCheckpoint(source, makeSink, {
-      file: WEIGHTS_FILE,
-      progress: tracker,
-      signal: options.signal,
-      mergeGapBytes: options.mergeGapBytes,
-      cache: cacheHook ?? undefined,
-      beforeDownload: (bytes) => {
-        if (options.askAboveBytes !== undefined && bytes > options.askAboveBytes) throw new DownloadConfirmationError(label, bytes);
+    tracker.begin('weights', WEIGHTS_FILE, Number.isFinite(source.size) ? source.size : 0);
+    result = await readCheckpoint(
+      source,
+      (header) => {
+        checkConfigFitsWeights(config, header, WEIGHTS_FILE);
+        return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision });
       },
-    });
+      {
+        file: WEIGHTS_FILE,
+        signal: options.signal,
+        mergeGapBytes: options.mergeGapBytes,
+        checked: origin === 'cache', // checked for NaN and ±Infinity when it was downloaded
+        onHeader: onHeader ?? undefined,
+        onPlan: (plan) => {
+          if (origin === 'network' && options.askAboveBytes !== undefined && plan.tensorBytes > options.askAboveBytes) throw new DownloadConfirmationError(label, plan.tensorBytes);
+          tracker.setTotals({ bytesTotal: plan.bytesTotal, bytesSkipped: plan.bytesSkipped, tensorsTotal: plan.tensors });
+          if (plan.held > 0) tracker.resumed();
+        },
+        onBytes: (n) => tracker.addBytes(n),
+        onTensor: () => tracker.tensorDone(),
+      },
+    );
   } catch (error) {
-    throw asSourceError(error, label, source.origin);
+    throw asSourceError(error, label, origin);
   }
   let model: GPT2;
   try {
     model = new GPT2(config, result.sink.finish());
   } catch (error) {
     result.sink.dispose();
-    throw asSourceError(error, label, source.origin);
+    throw asSourceError(error, label, origin);
   }
   if (options.warmUp !== false) {
     tracker.warmingUp();
@@ -263,7 +254,7 @@ async function build(
   }
   tracker.finish();
   return {
-    model, config, spec, label, origin: source.origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped,
+    model, config, spec, label, origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped,
     precision: choice.plan.precision, precisionReason: choice.reason, memoryPlan: choice.plan,
   };
 }
@@ -324,6 +315,7 @@ function checkVocabulary(config: GPT2Config, label: string): void {
 /** What to do about a broken checkpoint depends on where it came from: files on disk are not downloaded again. */
 function asSourceError(error: unknown, label: string, origin: LoadOrigin): unknown {
   if (error instanceof ModelSourceError) return error;
+  if (isAbortError(error)) return abortedError(label);
   if (error instanceof CheckpointError) {
     const advice =
       origin === 'file'

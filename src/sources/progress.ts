@@ -53,7 +53,7 @@ export class ProgressTracker {
   private lastReportAt = -Infinity;
 
   constructor(
-    private readonly origin: LoadOrigin,
+    readonly origin: LoadOrigin,
     private readonly listener: ProgressListener | undefined,
     private readonly now: () => number = () => performance.now(),
   ) {}

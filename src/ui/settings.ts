@@ -1,8 +1,10 @@
 /**
- * The page's settings: defaults (the notebook's), their limits, and their round trip through
+ * The page's settings: defaults (the notebook's sampling call, docs/generation.md), their limits, and their round trip through
  * the URL (so a link reproduces a run) and localStorage (so a reload keeps them).
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
+import { isSampling } from '../generation/options';
+import { MAX_SEED, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, isValidModelSpec } from './modelSpec';
 import { isPrecisionRequest, type PrecisionRequest } from '../model/memoryPlan';
@@ -37,7 +39,7 @@ export interface NumberLimits {
   param: string;
 }
 
-export const MAX_SEED = 2 ** 32 - 1;
+export { MAX_SEED, randomSeed };
 
 export const LIMITS: Record<NumberSetting, NumberLimits> = {
   topK: { min: 0, max: 200, step: 1, param: 'top_k' },
@@ -161,9 +163,9 @@ export function temperatureHint(settings: Settings): string {
   return 'Below 1 sharpens, above 1 flattens; 0 = greedy.';
 }
 
-/** Greedy decoding (Sample off, or temperature 0) has only one possible continuation. */
+/** Greedy decoding (Sample off, or temperature 0: options.ts isSampling) has only one possible continuation. */
 export function isGreedy(settings: Settings): boolean {
-  return !settings.sample || settings.temperature === 0;
+  return !isSampling({ do_sample: settings.sample, temperature: settings.temperature });
 }
 
 export function generateOptions(settings: Settings): GenerateOptions {
@@ -181,6 +183,3 @@ export function generateOptions(settings: Settings): GenerateOptions {
   };
 }
 
-export function randomSeed(random: () => number = Math.random): number {
-  return Math.floor(random() * (MAX_SEED + 1));
-}

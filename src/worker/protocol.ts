@@ -4,25 +4,18 @@
  * Only plain, structured-cloneable data crosses (plus File objects for local checkpoints).
  */
 import type { TokenInspection } from '../generation/generate';
+import type { GenerationOptions } from '../generation/options';
+import type { FinishReason } from '../generation/stopping';
 import type { LensEntry } from '../model/gpt2';
 import type { BackendMemory, PrecisionRequest } from '../model/memoryPlan';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { BackendMemory, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
+export type { BackendMemory, FinishReason, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
 
-/** The sampling settings, with Hugging Face `generate()` names and meanings. */
-export interface GenerateOptions {
-  max_new_tokens: number;
-  do_sample: boolean;
-  temperature: number;
-  top_k: number;
-  top_p: number;
-  min_p: number;
-  repetition_penalty: number;
-  num_return_sequences: number;
-  seed: number;
-}
+/** The sampling settings the page sends, every one given: Hugging Face `generate()` names and meanings (generation/options.ts). */
+export type GenerateOptions = Required<Pick<GenerationOptions,
+  'max_new_tokens' | 'do_sample' | 'temperature' | 'top_k' | 'top_p' | 'min_p' | 'repetition_penalty' | 'num_return_sequences' | 'seed'>>;
 
 // ---- page → worker ----
 
@@ -137,8 +130,6 @@ export interface TokenMessage {
   /** With the request's inspectTop: the step's logits summary, the token's raw log-probability, rank and draw. */
   inspection?: TokenInspection;
 }
-
-export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
 
 export interface GenerationStats {
   promptTokens: number;

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendSelection } from '../backend/select';
 import { generate } from '../generation';
+import { nextMacrotask } from '../generation/generate';
 import type { GPT2 } from '../model/gpt2';
 import type { KVCache } from '../model/kvCache';
 import { BrowserModelCache, type ModelCache } from '../sources/cache';
@@ -248,15 +249,6 @@ async function openCache(): Promise<ModelCache | undefined> {
   }
 }
 
-/** Lets queued messages (Stop) in between tokens, even on backends whose reads never leave the microtask queue. */
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => resolve();
-    channel.port2.postMessage(null);
-  });
-}
-
 async function runGeneration(request: GenerateRequest): Promise<void> {
   const { id } = request;
   if (!model) {
@@ -284,7 +276,7 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
         type: 'token', id, sequence: event.sequence, tokenId: event.tokenId, text: event.text, index: event.index, elapsedMs: event.elapsedMs,
         ...(event.inspection ? { inspection: event.inspection } : {}),
       });
-      await yieldToEvents();
+      await nextMacrotask();
       step = await tokens.next();
     }
     const result = step.value;

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPT2 } from '../../src/model';
+import type { WeightPrecision } from '../../src/model/weights';
 import { encode } from '../../src/tokenizer';
 import {
   fixtureConfigJson,
@@ -13,6 +14,10 @@ import {
   fixtureSafetensors,
   type FixtureCase,
 } from './fixture';
+import { q8LogitTolerance, worstShare } from './precision';
+import { randomCheckpoint } from './randomCheckpoint';
+import { backendHolding } from './webgpuNode';
+import { forward64, loadReference64, logits64, type Reference64 } from './reference64';
 
 const RELATIVE_TOLERANCE = 1e-4;
 
@@ -69,8 +74,10 @@ export function describeEngineOnFixture(backend: string, setup: () => Promise<vo
 
     afterAll(() => model?.dispose());
 
-    it('runs on the backend it was asked for', () => {
-      expect(tf.getBackend()).toBe(backend);
+    it("runs on the backend it was asked for: the model's output is made there", () => {
+      const logits = model.forwardAll([464, 2068]);
+      expect(backendHolding(logits)).toBe(backend);
+      logits.dispose();
     });
 
     it('tokenizes the fixture texts to the reference ids', () => {
@@ -195,6 +202,65 @@ export function describeEngineOnFixture(backend: string, setup: () => Promise<vo
       model.dispose();
       expect(tf.memory().numTensors).toBe(tensorsBeforeModel);
       expect(() => model.forwardAll([1])).toThrow(/disposed/);
+    });
+  });
+}
+
+/** A random GPT-2 whose MLP is wider than 4·n_embd (n_inner = 200, n_embd = 32), with a small vocabulary. */
+const WIDE_MLP = { vocabSize: 300, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 4, nInner: 200, seed: 16 };
+
+/** How far each precision's logits may be from float64, as a share of the row's largest |logit|. */
+const PRECISION_TOLERANCE: Record<WeightPrecision, number> = {
+  f32: RELATIVE_TOLERANCE,
+  f16: 2e-3,
+  q8: q8LogitTolerance(WIDE_MLP.nLayer),
+};
+
+/**
+ * A checkpoint with a non-default n_inner on this backend, in every precision: a prefill, then
+ * decode steps (the path that sizes its own MLP buffers) for two sequences that share the prompt
+ * and then diverge, each step's logits against the float64 reference.
+ */
+export function describeWideMlp(backend: string, setup: () => Promise<void>): void {
+  describe(`a GPT-2 with n_inner = ${WIDE_MLP.nInner} (> 4·n_embd) on tfjs '${backend}'`, () => {
+    const { config, safetensors } = randomCheckpoint(WIDE_MLP);
+    const reference: Reference64 = loadReference64(config, safetensors);
+    const prompt = [5, 77, 123, 9, 250, 31];
+    const continuations = [
+      [17, 290, 44, 3, 199, 60, 121, 8],
+      [140, 2, 266, 91, 33, 180, 75, 12],
+    ];
+    /** The float64 logits after each prefix of prompt + continuation, from the prompt's last position on. */
+    const expectedLogits = continuations.map((rest) => {
+      const ids = [...prompt, ...rest];
+      const { residuals } = forward64(reference, ids);
+      const last = residuals[residuals.length - 1];
+      return Array.from({ length: rest.length + 1 }, (_, i) => Float32Array.from(logits64(reference, last, prompt.length - 1 + i)));
+    });
+
+    beforeAll(setup);
+
+    it.each(['f32', 'f16', 'q8'] as WeightPrecision[])('%s: prefill and every decode step match the float64 reference', async (precision) => {
+      const model = await GPT2.fromFiles(config, safetensors.slice(0), { precision });
+      expect(model.config.nInner).toBe(WIDE_MLP.nInner);
+      const V = WIDE_MLP.vocabSize;
+      const read = async (logits: tf.Tensor2D) => {
+        const values = (await logits.data()) as Float32Array;
+        logits.dispose();
+        return values;
+      };
+      const one = model.newCache(1);
+      const shares = [worstShare(await read(model.forward([prompt], one)), expectedLogits[0][0])];
+      const two = one.repeat(2); // the sequences share the prompt, then diverge
+      one.dispose();
+      for (let step = 0; step < continuations[0].length; step++) {
+        const rows = await read(model.forward(continuations.map((rest) => [rest[step]]), two)); // [2, V]
+        continuations.forEach((_, b) => shares.push(worstShare(rows.subarray(b * V, (b + 1) * V), expectedLogits[b][step + 1])));
+      }
+      two.dispose();
+      model.dispose();
+      expect(shares).toHaveLength(1 + 2 * continuations[0].length);
+      expect(Math.max(...shares)).toBeLessThanOrEqual(PRECISION_TOLERANCE[precision]);
     });
   });
 }

@@ -134,21 +134,27 @@ export function forward64(ref: Reference64, ids: number[]): Forward64 {
   return { T, attention: attentionByLayer, residuals };
 }
 
-/** log softmax of the logits that ln_f and the head give for row t of a residual stream [T, C]. */
-export function logProbs64(ref: Reference64, residual: Float64Array, t: number): Float64Array {
+/** The logits that ln_f and the head give for row t of a residual stream [T, C]: [V]. */
+export function logits64(ref: Reference64, residual: Float64Array, t: number): Float64Array {
   const { nEmbd: C, vocabSize: V, layerNormEpsilon: eps } = ref.config;
   const normed = layerNorm(residual.subarray(t * C, (t + 1) * C), 1, C, get(ref, 'ln_f.weight'), get(ref, 'ln_f.bias'), eps);
   const head = ref.weights.has('lm_head.weight') ? get(ref, 'lm_head.weight') : get(ref, 'wte.weight'); // [V, C]
   const logits = new Float64Array(V);
-  let max = -Infinity;
   for (let v = 0; v < V; v++) {
     let s = 0;
     for (let c = 0; c < C; c++) s += normed[c] * head[v * C + c];
     logits[v] = s;
-    max = Math.max(max, s);
   }
+  return logits;
+}
+
+/** log softmax of logits64(): the log-probabilities of row t's next token. */
+export function logProbs64(ref: Reference64, residual: Float64Array, t: number): Float64Array {
+  const logits = logits64(ref, residual, t);
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
   let sum = 0;
-  for (let v = 0; v < V; v++) sum += Math.exp(logits[v] - max);
+  for (const v of logits) sum += Math.exp(v - max);
   const lse = max + Math.log(sum);
   return logits.map((v) => v - lse);
 }

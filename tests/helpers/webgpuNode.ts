@@ -16,3 +16,10 @@ export async function useBackend(name: NodeBackend): Promise<void> {
   await setupNodeBackend(name);
   if (tf.getBackend() !== name) throw new Error(`expected tfjs on ${name}, it is on ${tf.getBackend()}`);
 }
+
+/** The tfjs backend that holds a tensor's data: where the op that made it ran. */
+export function backendHolding(t: tf.Tensor): string | undefined {
+  const engine = tf.engine();
+  const holder = engine.state.tensorInfo.get(t.dataId)?.backend;
+  return engine.backendNames().find((name) => engine.findBackend(name) === holder);
+}

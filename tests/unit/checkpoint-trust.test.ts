@@ -242,7 +242,7 @@ describe('messages for files that are not what they claim', () => {
 
   it('a header length past the end of the file says it is not a safetensors file, not "truncated download?"', async () => {
     const error = (await loadModel(parseModelSpec('hf:org/not-safetensors'), { hubUrl: hub.url }).catch((e: unknown) => e)) as ModelSourceError;
-    expect(error.message).toMatch(/model\.safetensors is not a safetensors file: its first 8 bytes give a header length of 1048576 bytes, past the end of the 2048-byte file/);
+    expect(error.message).toMatch(/model\.safetensors: not a safetensors file: its first 8 bytes give a header length of 1048576 bytes, past the end of the 2048-byte file/);
     expect(error.message).not.toMatch(/truncated/);
   });
 

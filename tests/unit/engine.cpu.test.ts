@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { describeEngineOnFixture } from '../helpers/engineSuite';
+import { describeEngineOnFixture, describeWideMlp } from '../helpers/engineSuite';
 
-describeEngineOnFixture('cpu', async () => {
+const setup = async () => {
   await tf.setBackend('cpu');
-});
+};
+describeEngineOnFixture('cpu', setup);
+describeWideMlp('cpu', setup);

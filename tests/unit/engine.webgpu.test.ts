@@ -1,7 +1,9 @@
 // Real WebGPU (Dawn on SwiftShader) in Node: the same checks as on cpu, on the tiny model only.
-import { describeEngineOnFixture } from '../helpers/engineSuite';
+import { describeEngineOnFixture, describeWideMlp } from '../helpers/engineSuite';
 import { useWebGPUInNode } from '../helpers/webgpuNode';
 
-describeEngineOnFixture('webgpu', async () => {
+const setup = async () => {
   await useWebGPUInNode();
-});
+};
+describeEngineOnFixture('webgpu', setup);
+describeWideMlp('webgpu', setup);

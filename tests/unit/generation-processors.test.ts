@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   applyProcessors, buildLogitsProcessors, kthLargest, MinPLogitsWarper, RepetitionPenaltyLogitsProcessor,
-  TopKLogitsWarper, TopPLogitsWarper,
+  TopKLogitsWarper, TopPLogitsWarper, type ProcessorName,
 } from '../../src/generation/logitsProcessors';
 import { HF_DEFAULTS } from '../../src/generation/options';
 import { distribution, sample } from '../../src/generation/sampler';
-import { Xoshiro128StarStar } from '../../src/generation/random';
+import { MAX_SEED, randomSeed, Xoshiro128StarStar } from '../../src/generation/random';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/tiny-gpt2');
@@ -43,8 +43,16 @@ function distributionFor(entry: SamplingEntry) {
 }
 
 describe('logits processors against Hugging Face (fixture sampling.settings)', () => {
-  it('covers a meaningful set of settings', () => {
-    expect(expected.sampling.settings.length).toBeGreaterThanOrEqual(5);
+  it('builds exactly the processors each entry turns on, in HF order, and the entries cover every processor', () => {
+    const order: ProcessorName[] = ['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p'];
+    const off: Record<ProcessorName, number> = { repetition_penalty: 1, temperature: 1, top_k: 0, top_p: 1, min_p: 0 };
+    const built = new Set<ProcessorName>();
+    for (const { settings } of expected.sampling.settings) {
+      const names = processorsFor(settings).map((p) => p.name);
+      expect(names).toEqual(order.filter((name) => name in settings && settings[name] !== off[name]));
+      names.forEach((name) => built.add(name));
+    }
+    expect([...built].sort()).toEqual([...order].sort());
   });
 
   for (const entry of expected.sampling.settings) {
@@ -192,6 +200,14 @@ describe('processor details', () => {
 });
 
 describe('xoshiro128** seeded by SplitMix64', () => {
+  it('a fresh seed is an integer the page\'s Seed field takes (0..2^32-1), different each time', () => {
+    const seeds = Array.from({ length: 20 }, () => randomSeed());
+    for (const seed of seeds) expect(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED).toBe(true);
+    expect(new Set(seeds).size).toBeGreaterThan(1);
+    expect(randomSeed(() => 0)).toBe(0);
+    expect(randomSeed(() => 0.999999999999)).toBe(MAX_SEED);
+  });
+
   it('matches the reference output of xoshiro128** for state [1, 2, 3, 4]', () => {
     const x = new Xoshiro128StarStar([1, 2, 3, 4]);
     expect(Array.from({ length: 6 }, () => x.nextUint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);

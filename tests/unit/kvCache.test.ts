@@ -4,6 +4,8 @@
  * every step while it grows chunk by chunk, batches made by repeat(), prefill in pieces, and no
  * tensors left behind.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupNodeBackend, type NodeBackend } from '../../src/backend/node';
@@ -22,6 +24,14 @@ function expectClose(actual: Float32Array, expected: Float32Array): void {
   }
   expect(actual.length).toBe(expected.length);
   expect(worst).toBeLessThanOrEqual(1e-4 * scale);
+}
+
+/** A full garbage collection, after the current job (WeakRefs made in it hold their targets until it ends). */
+async function collectGarbage(): Promise<void> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  gc();
 }
 
 const PROMPT = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13];
@@ -143,12 +153,21 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       for (let i = 0; i < 20; i++) await run(i);
       expect(tf.memory().numTensors).toBe(before);
 
-      const cache = model.newCache(1);
+      const cache = model.newCache(1) as InPlaceKVCache;
+      const kept = model.newCache(1) as InPlaceKVCache;
       await read(model.forward([PROMPT], cache));
+      await read(model.forward([PROMPT], kept));
       expect(tf.memory().numTensors).toBe(before); // keys and values live in the kernel's memory, not in tensors
+      // The kernels' WebAssembly memory is collectable once the cache is disposed (the cache object
+      // itself is still referenced here); the memory of a live cache stays.
+      const memory = new WeakRef(cache.kernels);
+      const keptMemory = new WeakRef(kept.kernels);
       cache.dispose();
-      expect(tf.memory().numTensors).toBe(before);
+      await collectGarbage();
+      expect(memory.deref()).toBeUndefined();
+      expect(keptMemory.deref()).toBeDefined();
       expect(() => model.forward([[1]], cache)).toThrow(/disposed/);
+      kept.dispose();
     });
   });
 }

@@ -12,7 +12,7 @@ import {
 } from '../../src/sources';
 import { ProgressTracker, type LoadProgress } from '../../src/sources/progress';
 import { parseContentRange } from '../../src/sources/download';
-import { mergeSpans } from '../../src/sources/streamingLoad';
+import { mergeSpans } from '../../src/model/checkpointStream';
 
 const bad = (text: string) => {
   try {

@@ -7,9 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SafetensorsHeader, TensorEntry } from '../../src/model/safetensors';
-import type { ByteSource } from '../../src/sources/byteSource';
-import { ProgressTracker } from '../../src/sources/progress';
-import { streamCheckpoint } from '../../src/sources/streamingLoad';
+import { readCheckpoint, type ByteSource } from '../../src/model/checkpointStream';
 import { fixtureDir } from '../helpers/fixture';
 
 const file = new Uint8Array(readFileSync(path.join(fixtureDir, 'model.safetensors')));
@@ -21,7 +19,6 @@ function recordingSource(ranged: boolean) {
   const source: ByteSource = {
     size: file.byteLength,
     ranged,
-    origin: 'network',
     async *read(start, end) {
       for (let at = start; at < Math.min(end, file.byteLength); at += CHUNK) {
         const chunk = file.slice(at, Math.min(at + CHUNK, end, file.byteLength));
@@ -47,13 +44,12 @@ function recordingSink(header: SafetensorsHeader, state: { position: number }) {
 describe.each([
   ['one pass', false],
   ['ranged', true],
-])('streamCheckpoint (%s)', (_, ranged) => {
+])('readCheckpoint (%s)', (_, ranged) => {
   it('hands each tensor over as soon as its bytes are in, with the right bytes', async () => {
     const { source, state } = recordingSource(ranged);
     let sink!: ReturnType<typeof recordingSink>;
-    const result = await streamCheckpoint(source, (header) => (sink = recordingSink(header, state)), {
+    const result = await readCheckpoint(source, (header) => (sink = recordingSink(header, state)), {
       file: 'model.safetensors',
-      progress: new ProgressTracker('network', undefined),
       mergeGapBytes: 0,
     });
     expect(sink.arrivals.map((a) => a.entry.name)).toEqual(sink.plan.map((p) => p.entry.name));

@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPT2 } from '../../src/model';
-import { WebGPUKVCache, countDispatches, startDispatchCounter } from '../../src/backend/webgpu';
+import { countDispatches, startDispatchCounter } from '../../src/backend/webgpu';
+import { WebGPUKVCache } from '../../src/model/webgpuKVCache';
 import { fixtureConfigJson, fixtureExpected, fixtureLastLogits, fixtureSafetensors } from '../helpers/fixture';
 import { useWebGPUInNode } from '../helpers/webgpuNode';
 import { greedyThroughCache } from '../helpers/engineSuite';

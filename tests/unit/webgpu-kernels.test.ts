@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { causalAttention, embed, layerNormRows, linear, lmHead, writeKVCache } from '../../src/backend/webgpu';
 import { geluNew } from '../../src/model/layers';
-import { useWebGPUInNode } from '../helpers/webgpuNode';
+import { backendHolding, useWebGPUInNode } from '../helpers/webgpuNode';
 import { expectClose } from '../helpers/tensorClose';
 
 
@@ -18,7 +18,12 @@ describe('fused WebGPU programs against plain tfjs ops', () => {
     await useWebGPUInNode(); // random inputs below are seeded, so a failure reproduces
   });
 
-  it('runs on webgpu', () => expect(tf.getBackend()).toBe('webgpu'));
+  it("runs on webgpu: a program's output is made there", () => {
+    const [x, W, b] = [tf.ones([2, 8]) as tf.Tensor2D, tf.ones([8, 4]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D];
+    const y = linear(x, W, b);
+    expect(backendHolding(y)).toBe('webgpu');
+    tf.dispose([x, W, b, y]);
+  });
 
   it('linear: x·W + b, with layer norm in front, gelu_new / gelu, residual; 1 to 6 rows', async () => {
     for (const M of [1, 3, 6]) {

@@ -6,7 +6,7 @@ import { topKCandidates } from '../../src/backend/webgpu';
 import { GPT2 } from '../../src/model';
 import { topLogits } from '../../src/model/topLogits';
 import { fixtureConfigJson, fixtureExpected, fixtureSafetensors } from '../helpers/fixture';
-import { useWebGPUInNode } from '../helpers/webgpuNode';
+import { backendHolding, useWebGPUInNode } from '../helpers/webgpuNode';
 
 const V = 50257;
 
@@ -33,7 +33,12 @@ describe('GPU top-k on webgpu', () => {
     await useWebGPUInNode();
   });
 
-  it('runs on webgpu', () => expect(tf.getBackend()).toBe('webgpu'));
+  it('runs on webgpu: the selection is made there', () => {
+    const logits = tf.tensor2d(randomLogits(1, 5), [1, V]);
+    const candidates = topKCandidates(logits, 4);
+    expect(backendHolding(candidates)).toBe('webgpu');
+    tf.dispose([logits, candidates]);
+  });
 
   it('returns the k best ids and values per row, for k = 1, 50 and 200 on 3 rows', async () => {
     const data = randomLogits(3, 7);

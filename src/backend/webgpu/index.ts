@@ -5,6 +5,5 @@ export { linear, type LinearOptions, type LayerNormParams } from './linear';
 export { writeKVCache } from './kvCacheWrite';
 export { causalAttention, MAX_ATTENTION_POSITIONS } from './attention';
 export { lmHead } from './lmHead';
-export { WebGPUKVCache } from './kvCacheBuffer';
 export { startDispatchCounter, countDispatches, type DispatchCounter } from './dispatchCounter';
 export { topKCandidates, MAX_GPU_TOP_K } from './topK';

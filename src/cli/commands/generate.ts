@@ -5,7 +5,7 @@
  *
  *   npm run cli -- generate --prompt "Watson, you are" --seed 42 --num-return-sequences 3
  *
- * Samples unless --greedy is given, with the notebook's top-k 50 and top-p 0.95 where those are not
+ * Samples unless --greedy is given, with the notebook's top-k 50 and top-p 0.95 (docs/generation.md) where those are not
  * given. Every flag maps one-to-one onto a GenerationOptions field (the Hugging Face names).
  */
 import {
@@ -48,7 +48,7 @@ const FLAG_OF: Record<string, string> = {
   num_return_sequences: 'num-return-sequences', stop: 'stop', do_sample: 'greedy',
 };
 
-/** The notebook's sampling settings, used where a flag is not given. */
+/** The notebook's sampling call (docs/generation.md): top-k 50 (HF's default too) and top-p 0.95 (HF's default is 1), used where a flag is not given. */
 const NOTEBOOK_SAMPLING = { top_k: 50, top_p: 0.95 } as const;
 /** New tokens when neither --max-new-tokens nor --max-length is given. */
 const DEFAULT_NEW_TOKENS = 20;

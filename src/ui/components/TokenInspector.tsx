@@ -1,5 +1,6 @@
 import { useDeferredValue, useMemo, useState } from 'react';
 import { inspectStep, type Candidate, type SamplerSettings, type StepInspection } from '../../generation/inspect';
+import { isSampling } from '../../generation/options';
 import type { GenerateOptions } from '../../worker/protocol';
 import type { RunToken } from '../appState';
 import { count as formatCount, percent, runSamplerSettings, settingChanges } from '../inspection';
@@ -185,7 +186,7 @@ function CandidateRow({ candidate: c, chosen, text, onBranch }: { candidate: Can
 function SettingsNote({ changes, runOptions, onUseRunSettings, greedyView }: {
   changes: string[]; runOptions: GenerateOptions; onUseRunSettings: () => void; greedyView: boolean;
 }) {
-  const greedyRun = !runOptions.do_sample || runOptions.temperature === 0;
+  const greedyRun = !isSampling(runOptions);
   return (
     <div className="settings-note" data-testid="settings-note">
       {changes.length === 0 ? (

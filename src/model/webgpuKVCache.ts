@@ -1,13 +1,13 @@
 /**
  * The KV cache of the fused WebGPU path: per layer one preallocated tensor [2, B, H·capacity·D]
- * (keys, then values; see kvCacheWrite.ts for the layout), filled in place by the kv-write
+ * (keys, then values; see src/backend/webgpu/kvCacheWrite.ts for the layout), filled in place by the kv-write
  * program and read by the attention program over the filled length only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkFork, checkRepeat, type KVCache } from '../../model/kvCache';
-import { MAX_ATTENTION_POSITIONS } from './attention';
-import { forkKVCacheBuffer } from './kvCacheFork';
-import { webgpuBackend } from './program';
+import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
+import { forkKVCacheBuffer } from '../backend/webgpu/kvCacheFork';
+import { webgpuBackend } from '../backend/webgpu/program';
+import { checkFork, checkRepeat, type KVCache } from './kvCache';
 
 export class WebGPUKVCache implements KVCache {
   private buffers: tf.Tensor3D[];
