@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import type { ModelSpec } from '../worker/protocol';
 import type { BranchState, RunToken } from './appState';
 import { BackendNotice } from './components/BackendNotice';
@@ -12,7 +12,7 @@ import type { PrecisionRequest } from '../model/memoryPlan';
 import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
-import { TokenInspector, type InspectedStep } from './components/TokenInspector';
+import { TokenInspector } from './components/TokenInspector';
 import { departures, runExport, samplerSettings, warmUpInspector } from './inspection';
 import { DownloadOffer } from './components/DownloadOffer';
 import { HubNotice } from './components/HubNotice';
@@ -22,17 +22,12 @@ import {
   generateOptions, initialSettings, linkHub, settingsFromStorage, settingsToSearch, settingsToStorage, STORAGE_KEY, type Settings,
 } from './settings';
 import { StatusLine } from './components/StatusLine';
-import { branchPaneKey, historyBefore, panesOf, runPaneKey } from './panes';
+import { branchPaneKey, panesOf } from './panes';
 import { AttentionPanel } from './components/AttentionPanel';
 import { LayerLens } from './components/LayerLens';
 import { loadTokenTexts, useTokenTexts, visibleText } from './tokenText';
 import { useGenerationWorker } from './useGenerationWorker';
-
-/** The inspector's selection: a pane (PaneView.key) and a token in it (null: follow the pane's newest token). */
-interface Selection {
-  pane: string;
-  index: number | null;
-}
+import { useInspectorSelection } from './useInspectorSelection';
 
 /** A page opened on a model that is a bigger download than this asks first (a link can name gpt2-xl). */
 const ASK_ABOVE_BYTES = 1e9;
@@ -116,12 +111,12 @@ export function App() {
     } catch {
       // Private mode or storage full: the URL still carries the settings.
     }
-  }, [settings]);
+  }, [settings, startup.storedModel]);
 
   // Each new worker loads the model in use; the first one loads the model the page was opened with
   // (asking before a big download, and holding a hub model back while its hub waits for a yes).
-  useEffect(() => {
-    if (workerGeneration === 0) return;
+  // Only a new worker triggers this (model changes go through loadModel below), reading the settings as they are then.
+  const loadIntoNewWorker = useEffectEvent(() => {
     if (modelToLoad.current) {
       startLoad(modelToLoad.current);
       return;
@@ -140,15 +135,17 @@ export function App() {
       return;
     }
     startLoad(opened, true);
-    // Only a new worker triggers this; model changes go through loadModel below.
-  }, [workerGeneration, startLoad]);
+  });
+  useEffect(() => {
+    if (workerGeneration > 0) loadIntoNewWorker();
+  }, [workerGeneration]);
 
   // A load that finished: only now does the page (URL, localStorage) keep the choice. One that
   // failed leaves everything as it was; with no model left (the page opened on it), the built-in
   // model loads instead and the page says why.
   useEffect(() => {
     const current = pending.current;
-    const { model } = state;
+    const model = state.model;
     if (!current || model.requestId !== current.id || model.status === 'loading' || model.status === 'idle') return;
     pending.current = null;
     if (model.status === 'ready' && !model.error) {
@@ -229,52 +226,19 @@ export function App() {
     return () => window.removeEventListener('keydown', onKey);
   }, [startGeneration, running, stop]);
 
-  const { run } = state;
-  const panes = useMemo(() => panesOf(state), [state.run, state.branches]); // eslint-disable-line react-hooks/exhaustive-deps
+  const { run, branches } = state;
+  const panes = useMemo(() => panesOf({ run, branches }), [run, branches]);
   const textOf = useTokenTexts();
   const [showTokens, setShowTokens] = useState(false);
   const [surprise, setSurprise] = useState(false);
 
-  // The inspector follows the newest token of pane 1 when a run starts.
-  const [selection, setSelection] = useState<Selection>({ pane: runPaneKey(0), index: null });
-  const [selectionRun, setSelectionRun] = useState(run.requestId);
-  if (selectionRun !== run.requestId) {
-    setSelectionRun(run.requestId);
-    setSelection({ pane: runPaneKey(0), index: null });
-  }
-  const panesRef = useRef(panes);
-  panesRef.current = panes;
-  /** One stable callback per pane key, so a token's element re-renders only when it changes. */
-  const selectors = useRef(new Map<string, (index: number) => void>());
-  const selectorFor = (key: string) => {
-    let select = selectors.current.get(key);
-    if (!select) {
-      select = (index: number) => {
-        const pane = panesRef.current.find((p) => p.key === key);
-        const last = (pane?.tokens.length ?? 0) - 1;
-        setSelection({ pane: key, index: pane?.streaming && index === last ? null : index });
-      };
-      selectors.current.set(key, select);
-    }
-    return select;
-  };
-
-  const selectedPane = panes.find((p) => p.key === selection.pane) ?? panes[0];
-  const paneTokens = selectedPane?.tokens ?? [];
-  const selectedIndex = selection.index ?? paneTokens.length - 1;
-  const selectedToken: RunToken | undefined = paneTokens[selectedIndex];
-  const following = selection.index === null;
-  const inspected = useMemo<InspectedStep | null>(() => {
-    if (!selectedPane || !selectedToken || !selectedPane.promptIds) return null;
-    return {
-      paneName: selectedPane.name, index: selectedIndex, following, token: selectedToken, promptLength: selectedPane.promptIds.length,
-      history: historyBefore(selectedPane, selectedIndex),
-    };
-    // panes change with every token; the history before a given token object never does.
-  }, [selectedToken, selectedPane?.key, selectedIndex, following]); // eslint-disable-line react-hooks/exhaustive-deps
+  const {
+    pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, setSelection, selectorFor,
+  } = useInspectorSelection(panes, run.requestId);
+  const { temperature, topK, topP, minP, repetitionPenalty } = settings;
   const sliders = useMemo(
-    () => samplerSettings(settings),
-    [settings.temperature, settings.topK, settings.topP, settings.minP, settings.repetitionPenalty], // eslint-disable-line react-hooks/exhaustive-deps
+    () => samplerSettings({ temperature, topK, topP, minP, repetitionPenalty }),
+    [temperature, topK, topP, minP, repetitionPenalty],
   );
   const runRef = useRef(run);
   runRef.current = run;
@@ -312,7 +276,7 @@ export function App() {
       pane.source,
     );
     setSelection({ pane: branchPaneKey(id), index: null });
-  }, [branch]);
+  }, [branch, setSelection]);
   const settingsRef = useRef(settings);
   settingsRef.current = settings;
 
@@ -320,7 +284,7 @@ export function App() {
   const closePane = useCallback((closed: BranchState) => {
     closeBranch(closed.requestId);
     setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
-  }, [closeBranch]);
+  }, [closeBranch, setSelection]);
 
   // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
   const vocabSize = state.model.info?.vocabSize;
@@ -466,7 +430,7 @@ export function App() {
         <div className="side">
           <TokenInspector
             step={inspected}
-            count={paneTokens.length}
+            count={paneTokenCount}
             runOptions={selectedPane?.options ?? null}
             settings={sliders}
             vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}

@@ -204,7 +204,7 @@ function onBranchMessage(state: AppState, message: FromWorker): AppState | null 
   const index = state.branches.findIndex((b) => b.requestId === message.id);
   if (index < 0) return null;
   const branch = state.branches[index];
-  let next: BranchState = branch;
+  let next: BranchState;
   switch (message.type) {
     case 'token': {
       const token: RunToken = { id: message.tokenId, text: message.text };

@@ -31,7 +31,7 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
   useEffect(() => {
     setChoice(known ? current : current.startsWith('hf:') ? OTHER_HUB : current);
     if (current.startsWith('hf:')) setRepo(current.slice(3));
-  }, [current]);
+  }, [current, known]);
   const [files, setFiles] = useState<File[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
 
