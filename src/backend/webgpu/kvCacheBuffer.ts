@@ -4,7 +4,7 @@
  * program and read by the attention program over the filled length only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkFork, checkRepeat, type KVCache } from '../../model/kvCache';
+import { checkFork, checkRepeat, type KVCache } from '../kvCache';
 import { MAX_ATTENTION_POSITIONS } from './attention';
 import { forkKVCacheBuffer } from './kvCacheFork';
 import { webgpuBackend } from './program';
