@@ -12,6 +12,8 @@ export interface PageStatus {
   kind: 'worker-error' | 'run' | 'run-error' | 'loading' | 'load-error' | 'ready' | 'starting' | 'page';
 }
 
+const tokens = (n: number) => `${n} token${n === 1 ? '' : 's'}`;
+
 export function pageStatus(state: AppState): PageStatus {
   const { model, run } = state;
   if (state.workerError) return { text: state.workerError, tone: 'error', kind: 'worker-error' };
@@ -19,12 +21,12 @@ export function pageStatus(state: AppState): PageStatus {
   if (run.status === 'stopping') return { text: 'Stopping…', tone: 'info', kind: 'run' };
   if (state.latest === 'run') {
     if (run.status === 'error') return { text: run.error ?? 'Generation failed.', tone: 'error', kind: 'run-error' };
-    if (run.status === 'stopped') return { text: `Stopped after ${run.tokenCount} tokens.`, tone: 'info', kind: 'run' };
+    if (run.status === 'stopped') return { text: `Stopped after ${tokens(run.tokenCount)}.`, tone: 'info', kind: 'run' };
     if (run.status === 'done') {
       const o = run.options;
       const single = o && o.num_return_sequences > 1 ? onlyLikeliest({ sample: o.do_sample, topP: o.top_p, topK: o.top_k, minP: o.min_p }) : null;
       const same = single ? [`${single.reason}, so the ${o!.num_return_sequences} outputs are the same (as greedy decoding).`] : [];
-      return { text: [`Done: ${run.tokenCount} tokens.`, ...(run.stats?.warnings ?? []), ...same].join(' '), tone: 'info', kind: 'run' };
+      return { text: [`Done: ${tokens(run.tokenCount)}.`, ...(run.stats?.warnings ?? []), ...same].join(' '), tone: 'info', kind: 'run' };
     }
   }
   if (model.status === 'loading') return { text: 'Loading the model…', tone: 'info', kind: 'loading' };

@@ -30,7 +30,10 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
 
   // Generate and Stop disable themselves, which drops their focus to the page: focus moves to the
   // other one, unless the person had moved it somewhere else meanwhile (the prompt, the inspector).
+  const wasRunning = useRef(running);
   useLayoutEffect(() => {
+    if (wasRunning.current === running) return; // only a run starting or ending moves focus (not the page opening)
+    wasRunning.current = running;
     const active = document.activeElement;
     const lost = active === null || active === document.body;
     if (running && (lost || active === generateButton.current)) stopButton.current?.focus();

@@ -1,4 +1,4 @@
-import { useId } from 'react';
+import { useId, useRef } from 'react';
 import { checkNumber, clampSetting, LIMITS, type NumberSetting } from '../settings';
 
 interface NumberFieldProps {
@@ -30,6 +30,7 @@ export function NumberField({ setting, label, value, onChange, draft, onDraft, h
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const { min, max, step } = LIMITS[setting];
+  const numberBox = useRef<HTMLInputElement>(null);
   const check = draft === undefined ? null : checkNumber(setting, draft);
   const problem = check && 'problem' in check ? check.problem : null;
   const describedBy = [hint ? hintId : '', problem ? errorId : ''].filter(Boolean).join(' ') || undefined;
@@ -42,6 +43,7 @@ export function NumberField({ setting, label, value, onChange, draft, onDraft, h
         </span>
         <input
           type="number"
+          ref={numberBox}
           className="number-box"
           aria-labelledby={labelId}
           aria-describedby={describedBy}
@@ -89,7 +91,14 @@ export function NumberField({ setting, label, value, onChange, draft, onDraft, h
       {problem && (
         <p className="field-error" id={errorId} data-testid={`invalid-${setting}`}>
           {problem}{' '}
-          <button type="button" className="ghost small" onClick={() => onDraft(null)}>
+          <button
+            type="button"
+            className="ghost small"
+            onClick={() => {
+              onDraft(null);
+              numberBox.current?.focus(); // the button goes away with the problem: focus stays at the box
+            }}
+          >
             Put back {value}
           </button>
         </p>
