@@ -36,8 +36,9 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
     wasRunning.current = running;
     const active = document.activeElement;
     const lost = active === null || active === document.body;
-    if (running && (lost || active === generateButton.current)) stopButton.current?.focus();
-    if (!running && (lost || active === stopButton.current)) generateButton.current?.focus();
+    // preventScroll: on a phone the page has scrolled to the output, which is what the person reads.
+    if (running && (lost || active === generateButton.current)) stopButton.current?.focus({ preventScroll: true });
+    if (!running && (lost || active === stopButton.current)) generateButton.current?.focus({ preventScroll: true });
   }, [running]);
 
   const field = (setting: NumberSetting) => ({
