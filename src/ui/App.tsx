@@ -229,6 +229,8 @@ export function App() {
   // The loaded model answers even while another one loads.
   const canGenerate = state.model.info !== null && state.model.status !== 'error' && !running;
   const blocked = generateBlockedReason(drafts);
+  // A refusal is news until the boxes are fixed; a box made invalid later is not refused until asked again.
+  if (refused && !blocked) setRefused(false);
   const paddingNote = state.model.info ? paddedVocabularyNote(state.model.info.vocabSize) : null;
   const results = useRef<HTMLElement>(null);
 

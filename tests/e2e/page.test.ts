@@ -98,6 +98,10 @@ describe('number boxes and the address', () => {
     expect(await box(page, 'Top-k').getAttribute('aria-invalid')).toBeNull();
     await generate(page);
     expect(new URL(page.url()).searchParams.get('top_k')).toBe('40');
+    // A box made invalid after that is marked, but nothing was refused yet: the status stays the run's.
+    await box(page, 'Top-p').fill('7');
+    expect(await status(page).textContent()).toBe('Done: 6 tokens.');
+    await page.keyboard.press('Escape');
   });
 
   test('values the address cannot have are listed in one notice; an unknown backend is not a menu choice', async () => {
