@@ -55,6 +55,7 @@ export function benchModel(name: ModelName): BenchModel {
     } catch (error) {
       throw new Error(
         `could not make the random 124M checkpoint with ${PYTHON} ${GENERATOR} (it needs numpy; set BENCH_PYTHON to another python): ${(error as Error).message}`,
+        { cause: error },
       );
     }
   }

@@ -52,7 +52,12 @@ function processTree(profile: string): Set<number> {
   const tree = new Set(procs.filter((p) => p.cmd.includes(profile)).map((p) => p.pid));
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of procs) if (!tree.has(p.pid) && tree.has(p.ppid)) (tree.add(p.pid), (grew = true));
+    for (const p of procs) {
+      if (!tree.has(p.pid) && tree.has(p.ppid)) {
+        tree.add(p.pid);
+        grew = true;
+      }
+    }
   }
   return tree;
 }

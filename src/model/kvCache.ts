@@ -5,27 +5,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { SimdAttentionStore } from '../backend/simd/attention';
 import { simdKernelsAvailable, type SimdKernels } from '../backend/simd/kernels';
+import { checkFork, checkRepeat, type KVCache } from '../backend/kvCache';
 import { mlpWidth, type GPT2Config } from './config';
 import { causalSelfAttention, type AttentionStore } from './layers';
 
-/** What callers (generation) see: sizes, sharing a prompt across sequences, and disposal. */
-export interface KVCache {
-  readonly batchSize: number;
-  /** Positions filled so far; the next forward() appends at this position. */
-  readonly length: number;
-  /** Most positions this cache can hold (at most the model's n_positions). */
-  readonly capacity: number;
-  /** Batch 1 → n copies (num_return_sequences: prefill the prompt once, then share it). The original stays valid; dispose both. */
-  repeat(n: number): KVCache;
-  /**
-   * A new batch-1 cache holding the first `length` positions of batch row `row` (0-based), with
-   * room for `capacity` positions (>= length), of the same kind as this one: a branch continues
-   * from there without running those positions through the model again. This cache is unchanged
-   * and stays usable; dispose both.
-   */
-  fork(row: number, length: number, capacity: number): KVCache;
-  dispose(): void;
-}
+export type { KVCache };
 
 /** What the forward pass needs from a cache: attention that also stores this step's keys and values. */
 export interface LayerKVCache extends KVCache, AttentionStore {
@@ -64,25 +48,6 @@ export type CacheShape = Pick<GPT2Config, 'nLayer' | 'nHead' | 'nEmbd' | 'nInner
 export function createKVCache(kind: KVCacheKind, shape: CacheShape, batchSize: number, capacity: number): LayerKVCache {
   if (kind === 'concat') return new ConcatKVCache(shape.nLayer, batchSize, capacity);
   return new InPlaceKVCache(shape, batchSize, capacity);
-}
-
-/** repeat(n) shares one prompt's cache: it needs a batch-1 cache and a positive integer n. */
-export function checkRepeat(batchSize: number, n: number): void {
-  if (batchSize !== 1) throw new RangeError(`KVCache.repeat needs a batch-1 cache, this one holds ${batchSize} sequences`);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`KVCache.repeat(n) needs a positive integer, got ${n}`);
-}
-
-/** fork(row, length, capacity) copies a row that exists, at most the positions it holds, into room for them. */
-export function checkFork(cache: KVCache, row: number, length: number, capacity: number): void {
-  if (!Number.isInteger(row) || row < 0 || row >= cache.batchSize) {
-    throw new RangeError(`KVCache.fork: row must be an integer from 0 to ${cache.batchSize - 1} (this cache holds ${cache.batchSize} sequences), got ${row}`);
-  }
-  if (!Number.isInteger(length) || length < 0 || length > cache.length) {
-    throw new RangeError(`KVCache.fork: length must be an integer from 0 to ${cache.length} (the positions this cache holds), got ${length}`);
-  }
-  if (!Number.isInteger(capacity) || capacity < Math.max(1, length)) {
-    throw new RangeError(`KVCache.fork: capacity must be an integer of at least ${Math.max(1, length)} (the positions copied), got ${capacity}`);
-  }
 }
 
 export function isLayerKVCache(cache: KVCache): cache is LayerKVCache {

@@ -4,10 +4,10 @@
  * program and read by the attention program over the filled length only.
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkFork, checkRepeat, type KVCache } from '../backend/kvCache';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { forkKVCacheBuffer } from '../backend/webgpu/kvCacheFork';
 import { webgpuBackend } from '../backend/webgpu/program';
-import { checkFork, checkRepeat, type KVCache } from './kvCache';
 
 export class WebGPUKVCache implements KVCache {
   private buffers: tf.Tensor3D[];

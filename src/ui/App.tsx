@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import type { ModelSpec } from '../worker/protocol';
 import type { BranchState, RunToken } from './appState';
 import { BackendNotice } from './components/BackendNotice';
@@ -12,27 +12,25 @@ import type { PrecisionRequest } from '../model/memoryPlan';
 import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
-import { TokenInspector, type InspectedStep } from './components/TokenInspector';
+import { TokenInspector } from './components/TokenInspector';
 import { departures, runExport, samplerSettings, warmUpInspector } from './inspection';
 import { DownloadOffer } from './components/DownloadOffer';
 import { HubNotice } from './components/HubNotice';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
 import { EMBEDDED_MODEL, LOCAL_MODEL, modelLabel, readModelSpec } from './modelSpec';
 import {
-  generateOptions, initialSettings, linkHub, settingsFromStorage, settingsToSearch, settingsToStorage, STORAGE_KEY, type Settings,
+  generateBlockedReason, generateOptions, initialSettings, linkHub, settingsFromStorage, settingsToSearch, settingsToStorage, STORAGE_KEY,
+  type Drafts, type NumberSetting, type Settings,
 } from './settings';
+import { droppedFiles, localModelSpec, type LocalFile } from './localModel';
+import { useFileDrop } from './useFileDrop';
 import { StatusLine } from './components/StatusLine';
-import { branchPaneKey, historyBefore, panesOf, runPaneKey } from './panes';
+import { branchPaneKey, panesOf } from './panes';
 import { AttentionPanel } from './components/AttentionPanel';
 import { LayerLens } from './components/LayerLens';
 import { loadTokenTexts, useTokenTexts, visibleText } from './tokenText';
 import { useGenerationWorker } from './useGenerationWorker';
-
-/** The inspector's selection: a pane (PaneView.key) and a token in it (null: follow the pane's newest token). */
-interface Selection {
-  pane: string;
-  index: number | null;
-}
+import { useInspectorSelection } from './useInspectorSelection';
 
 /** A page opened on a model that is a bigger download than this asks first (a link can name gpt2-xl). */
 const ASK_ABOVE_BYTES = 1e9;
@@ -53,9 +51,21 @@ function readStorage(): string | null {
   }
 }
 
-function startupSettings(): { settings: Settings; notice: string | null; hubOffer: string | null; storedModel: string; linkModel: boolean } {
+interface Startup {
+  settings: Settings;
+  notice: string | null;
+  hubOffer: string | null;
+  storedModel: string;
+  linkModel: boolean;
+  /** What the address asked for that could not be used as it was (a value out of range, an unknown backend). */
+  addressChanges: string[];
+}
+
+function startupSettings(): Startup {
   const stored = readStorage();
-  const settings = initialSettings(location.search, stored);
+  const addressChanges: string[] = [];
+  const settings = initialSettings(location.search, stored, addressChanges);
+
   const hubOffer = linkHub(location.search, settings);
   const linkModel = new URLSearchParams(location.search).has('model');
   // What localStorage keeps until a model has loaded: a model that never loaded is never stored.
@@ -68,9 +78,10 @@ function startupSettings(): { settings: Settings; notice: string | null; hubOffe
       hubOffer,
       storedModel: EMBEDDED_MODEL,
       linkModel,
+      addressChanges,
     };
   }
-  return { settings, notice: null, hubOffer, storedModel, linkModel };
+  return { settings, notice: null, hubOffer, storedModel, linkModel, addressChanges };
 }
 
 function choiceLabel(choice: ModelChoice): string {
@@ -83,6 +94,15 @@ export function App() {
   const [startup] = useState(startupSettings);
   const [settings, setSettings] = useState<Settings>(startup.settings);
   const [modelNotice, setModelNotice] = useState<string | null>(startup.notice);
+  const [addressChanges, setAddressChanges] = useState(startup.addressChanges);
+  /** The Backend menu chose the backend (not the address, not the last visit). */
+  const [backendFromMenu, setBackendFromMenu] = useState(false);
+  /** Number boxes whose text is not the setting's value (being typed, or invalid: then runs wait). */
+  const [drafts, setDrafts] = useState<Drafts>({});
+  /** Something the page refused just now (a drop that is not a model), for the status line. */
+  const [pageProblem, setPageProblem] = useState<string | null>(null);
+  /** Ctrl+Enter was pressed while a box was invalid: the status says why nothing ran, until the box is fixed. */
+  const [refused, setRefused] = useState(false);
   /** A link's hub, waiting for the person to confirm it (never used or kept before that). */
   const [hubOffer, setHubOffer] = useState<string | null>(startup.hubOffer);
   /** A link's model that is a big download, waiting for the person to say so. */
@@ -116,12 +136,12 @@ export function App() {
     } catch {
       // Private mode or storage full: the URL still carries the settings.
     }
-  }, [settings]);
+  }, [settings, startup.storedModel]);
 
   // Each new worker loads the model in use; the first one loads the model the page was opened with
   // (asking before a big download, and holding a hub model back while its hub waits for a yes).
-  useEffect(() => {
-    if (workerGeneration === 0) return;
+  // Only a new worker triggers this (model changes go through loadModel below), reading the settings as they are then.
+  const loadIntoNewWorker = useEffectEvent(() => {
     if (modelToLoad.current) {
       startLoad(modelToLoad.current);
       return;
@@ -140,15 +160,17 @@ export function App() {
       return;
     }
     startLoad(opened, true);
-    // Only a new worker triggers this; model changes go through loadModel below.
-  }, [workerGeneration, startLoad]);
+  });
+  useEffect(() => {
+    if (workerGeneration > 0) loadIntoNewWorker();
+  }, [workerGeneration]);
 
   // A load that finished: only now does the page (URL, localStorage) keep the choice. One that
   // failed leaves everything as it was; with no model left (the page opened on it), the built-in
   // model loads instead and the page says why.
   useEffect(() => {
     const current = pending.current;
-    const { model } = state;
+    const model = state.model;
     if (!current || model.requestId !== current.id || model.status === 'loading' || model.status === 'idle') return;
     pending.current = null;
     if (model.status === 'ready' && !model.error) {
@@ -170,6 +192,7 @@ export function App() {
     (text: string, spec: ModelSpec, hubUrl?: string) => {
       setModelNotice(null);
       setDownloadOffer(null);
+      setPageProblem(null);
       startLoad({ text, spec, hubUrl: hubUrl ?? settings.hubUrl });
     },
     [startLoad, settings.hubUrl],
@@ -205,15 +228,35 @@ export function App() {
   const running = state.run.status === 'running' || state.run.status === 'stopping';
   // The loaded model answers even while another one loads.
   const canGenerate = state.model.info !== null && state.model.status !== 'error' && !running;
+  const blocked = generateBlockedReason(drafts);
+  // A refusal is news until the boxes are fixed; a box made invalid later is not refused until asked again.
+  if (refused && !blocked) setRefused(false);
   const paddingNote = state.model.info ? paddedVocabularyNote(state.model.info.vocabSize) : null;
   const results = useRef<HTMLElement>(null);
 
+  const setDraft = useCallback((setting: NumberSetting, text: string | null) => {
+    setDrafts((current) => {
+      const next = { ...current };
+      if (text === null) delete next[setting];
+      else next[setting] = text;
+      return next;
+    });
+  }, []);
+
   const startGeneration = useCallback(() => {
     if (!canGenerate) return;
+    if (blocked) {
+      // Runs never use a value other than the one the box shows: say why nothing ran, and go to the box.
+      setRefused(true);
+      document.querySelector<HTMLInputElement>('.number-field.invalid .number-box')?.focus();
+      return;
+    }
+    setRefused(false);
+    setPageProblem(null);
     generate(settings.prompt, generateOptions(settings));
     // One column (phones): the output is below the settings, so bring it into view.
     if (window.matchMedia('(max-width: 860px)').matches) results.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
-  }, [canGenerate, generate, settings]);
+  }, [canGenerate, blocked, generate, settings]);
 
   // Ctrl+Enter (Cmd+Enter on a Mac) generates from anywhere on the page; Escape stops a run.
   useEffect(() => {
@@ -229,52 +272,19 @@ export function App() {
     return () => window.removeEventListener('keydown', onKey);
   }, [startGeneration, running, stop]);
 
-  const { run } = state;
-  const panes = useMemo(() => panesOf(state), [state.run, state.branches]); // eslint-disable-line react-hooks/exhaustive-deps
+  const { run, branches } = state;
+  const panes = useMemo(() => panesOf({ run, branches }), [run, branches]);
   const textOf = useTokenTexts();
   const [showTokens, setShowTokens] = useState(false);
   const [surprise, setSurprise] = useState(false);
 
-  // The inspector follows the newest token of pane 1 when a run starts.
-  const [selection, setSelection] = useState<Selection>({ pane: runPaneKey(0), index: null });
-  const [selectionRun, setSelectionRun] = useState(run.requestId);
-  if (selectionRun !== run.requestId) {
-    setSelectionRun(run.requestId);
-    setSelection({ pane: runPaneKey(0), index: null });
-  }
-  const panesRef = useRef(panes);
-  panesRef.current = panes;
-  /** One stable callback per pane key, so a token's element re-renders only when it changes. */
-  const selectors = useRef(new Map<string, (index: number) => void>());
-  const selectorFor = (key: string) => {
-    let select = selectors.current.get(key);
-    if (!select) {
-      select = (index: number) => {
-        const pane = panesRef.current.find((p) => p.key === key);
-        const last = (pane?.tokens.length ?? 0) - 1;
-        setSelection({ pane: key, index: pane?.streaming && index === last ? null : index });
-      };
-      selectors.current.set(key, select);
-    }
-    return select;
-  };
-
-  const selectedPane = panes.find((p) => p.key === selection.pane) ?? panes[0];
-  const paneTokens = selectedPane?.tokens ?? [];
-  const selectedIndex = selection.index ?? paneTokens.length - 1;
-  const selectedToken: RunToken | undefined = paneTokens[selectedIndex];
-  const following = selection.index === null;
-  const inspected = useMemo<InspectedStep | null>(() => {
-    if (!selectedPane || !selectedToken || !selectedPane.promptIds) return null;
-    return {
-      paneName: selectedPane.name, index: selectedIndex, following, token: selectedToken, promptLength: selectedPane.promptIds.length,
-      history: historyBefore(selectedPane, selectedIndex),
-    };
-    // panes change with every token; the history before a given token object never does.
-  }, [selectedToken, selectedPane?.key, selectedIndex, following]); // eslint-disable-line react-hooks/exhaustive-deps
+  const {
+    pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, setSelection, selectorFor,
+  } = useInspectorSelection(panes, run.requestId);
+  const { temperature, topK, topP, minP, repetitionPenalty } = settings;
   const sliders = useMemo(
-    () => samplerSettings(settings),
-    [settings.temperature, settings.topK, settings.topP, settings.minP, settings.repetitionPenalty], // eslint-disable-line react-hooks/exhaustive-deps
+    () => samplerSettings({ temperature, topK, topP, minP, repetitionPenalty }),
+    [temperature, topK, topP, minP, repetitionPenalty],
   );
   const runRef = useRef(run);
   runRef.current = run;
@@ -284,6 +294,7 @@ export function App() {
     const o = selectedRef.current.pane?.options;
     if (!o) return;
     setSettings((s) => ({ ...s, temperature: o.temperature, topK: o.top_k, topP: o.top_p, minP: o.min_p, repetitionPenalty: o.repetition_penalty }));
+    setDrafts(({ temperature: _t, topK: _k, topP: _p, minP: _m, repetitionPenalty: _r, ...others }) => others);
   }, []);
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
 
@@ -312,7 +323,7 @@ export function App() {
       pane.source,
     );
     setSelection({ pane: branchPaneKey(id), index: null });
-  }, [branch]);
+  }, [branch, setSelection]);
   const settingsRef = useRef(settings);
   settingsRef.current = settings;
 
@@ -320,7 +331,7 @@ export function App() {
   const closePane = useCallback((closed: BranchState) => {
     closeBranch(closed.requestId);
     setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
-  }, [closeBranch]);
+  }, [closeBranch, setSelection]);
 
   // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
   const vocabSize = state.model.info?.vocabSize;
@@ -331,6 +342,29 @@ export function App() {
     const idle = window.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 200));
     idle(() => warmUpInspector(Math.min(vocabSize, GPT2_VOCAB_SIZE), sliders));
   }, [vocabSize, sliders]);
+
+  // config.json and model.safetensors (or their folder) dropped anywhere on the page load at once.
+  const modelBusy = state.model.status === 'loading';
+  const dropFiles = useCallback(async (data: DataTransfer) => {
+    if (modelBusy) {
+      setPageProblem('A model is loading: drop the files again once it has loaded.');
+      return;
+    }
+    setPageProblem(null);
+    let files: LocalFile[];
+    try {
+      files = await droppedFiles(data); // reads the DataTransfer before its first await, while the drop event lasts
+    } catch (error) {
+      setPageProblem(`The dropped files could not be read: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    try {
+      loadModel(LOCAL_MODEL, await localModelSpec(files));
+    } catch (error) {
+      setPageProblem(`The dropped files are not a model: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }, [modelBusy, loadModel]);
+  const dragging = useFileDrop((data) => void dropFiles(data));
 
   const exportRun = useCallback(async () => {
     const current = runRef.current;
@@ -352,12 +386,17 @@ export function App() {
 
   return (
     <div className="app" data-model-status={state.model.status} data-run-status={state.run.status}>
+      {dragging && (
+        <div className="drop-overlay" data-testid="drop-overlay">
+          <p>Drop config.json and model.safetensors (or their folder) to load the model.</p>
+        </div>
+      )}
       <header className="app-header">
         <div>
           <h1>GPT-2 in the browser</h1>
           <p className="tagline">Type a prompt, move the sliders, and see what GPT-2 could have written: computed on your own machine.</p>
         </div>
-        <BackendNotice backend={state.backend} error={state.workerError} />
+        <BackendNotice backend={state.backend} failed={state.workerError !== null} request={settings.backend} fromMenu={backendFromMenu} />
       </header>
 
       <main className="layout">
@@ -365,15 +404,25 @@ export function App() {
           <Controls
             settings={settings}
             onChange={(patch) => setSettings((s) => ({ ...s, ...patch }))}
+            drafts={drafts}
+            onDraft={setDraft}
             onGenerate={startGeneration}
             onStop={stop}
             canGenerate={canGenerate}
+            blocked={blocked}
             running={running}
           />
           <section className="model-section" aria-labelledby="model-heading">
             <h2 id="model-heading">Model and backend</h2>
             <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} precision={settings.precision} memory={state.backend?.memory} />
-            <BackendPicker value={settings.backend} disabled={running} onChange={(backend) => setSettings((s) => ({ ...s, backend }))} />
+            <BackendPicker
+              value={settings.backend}
+              disabled={running}
+              onChange={(backend) => {
+                setBackendFromMenu(true);
+                setSettings((s) => ({ ...s, backend }));
+              }}
+            />
             <PrecisionPicker value={settings.precision} backend={state.backend?.backend} disabled={running || state.model.status === 'loading'} onChange={changePrecision} />
             <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
           </section>
@@ -389,7 +438,22 @@ export function App() {
             canExport={run.tokenCount > 0 && !running}
             onExport={exportRun}
           />
-          <StatusLine state={state} />
+          <StatusLine state={state} override={(refused && blocked ? `Not generating. ${blocked}` : null) ?? pageProblem} />
+          {addressChanges.length > 0 && (
+            <div className="notice warn" role="status" data-testid="address-notice">
+              <p>This page&apos;s address asked for settings it cannot use as they were, so it changed them:</p>
+              <ul>
+                {addressChanges.map((change) => (
+                  <li key={change}>{change}</li>
+                ))}
+              </ul>
+              <div className="notice-actions">
+                <button type="button" className="ghost small" onClick={() => setAddressChanges([])}>
+                  Dismiss
+                </button>
+              </div>
+            </div>
+          )}
           <HubNotice
             hubUrl={settings.hubUrl}
             offered={hubOffer}
@@ -422,12 +486,6 @@ export function App() {
           {state.model.status === 'ready' && paddingNote && (
             <p className="notice warn" role="status">
               {paddingNote}
-            </p>
-          )}
-          {state.model.status !== 'loading' && state.model.error && state.model.askedBytes === null && (
-            <p className="notice error" role="alert" data-testid="load-error">
-              {state.model.error}
-              {state.model.status === 'ready' && state.model.info && ` Still using ${state.model.info.name}.`}
             </p>
           )}
           {panes.length === 0 ? (
@@ -466,7 +524,7 @@ export function App() {
         <div className="side">
           <TokenInspector
             step={inspected}
-            count={paneTokens.length}
+            count={paneTokenCount}
             runOptions={selectedPane?.options ?? null}
             settings={sliders}
             vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}

@@ -112,6 +112,8 @@ export interface AppState {
   workerError: string | null;
   model: ModelState;
   run: RunState;
+  /** Which of the two came last, a model load or a run (started or ended): the status line reports that one. */
+  latest: 'load' | 'run';
 }
 
 export const initialModelState: ModelState = {
@@ -127,6 +129,7 @@ export const initialAnalysisState: AnalysisState = { requestId: 0, kind: null, s
 
 export const initialAppState: AppState = {
   backend: null, memory: null, branches: [], attention: initialAnalysisState, lens: initialAnalysisState, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
+  latest: 'load',
 };
 
 export type AppAction =
@@ -153,17 +156,23 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         model: state.model.status === 'loading' ? { ...state.model, status: 'error', error: action.message } : state.model,
         run: isActive(state.run) ? { ...state.run, status: 'error', error: action.message } : state.run,
       };
-    case 'load-started':
+    case 'load-started': {
       // The model loaded now keeps answering while the new one loads (a load is a transaction).
+      const model: ModelState = { ...initialModelState, status: 'loading', requestId: action.id, label: action.label, info: state.model.info, loadMs: state.model.loadMs };
+      // What is on screen is about to be another model's (or the news that it failed): the last
+      // run's panes go, unless something still streams into them. The run stays comparable (previousRun).
+      if (isActive(state.run) || state.branches.some((b) => b.status === 'running' || b.status === 'stopping')) return { ...state, model, latest: 'load' };
       return {
-        ...state,
-        model: { ...initialModelState, status: 'loading', requestId: action.id, label: action.label, info: state.model.info, loadMs: state.model.loadMs },
+        ...state, model, latest: 'load', previousRun: recordOf(state.run) ?? state.previousRun, run: initialRunState, branches: [],
+        attention: initialAnalysisState, lens: initialAnalysisState,
       };
+    }
     case 'generate-started': {
       const n = action.options.num_return_sequences;
       return {
         ...state,
         branches: [],
+        latest: 'run',
         previousRun: recordOf(state.run) ?? state.previousRun,
         run: {
           ...initialRunState, status: 'running', requestId: action.id, prompt: action.prompt, options: action.options,
@@ -204,7 +213,7 @@ function onBranchMessage(state: AppState, message: FromWorker): AppState | null 
   const index = state.branches.findIndex((b) => b.requestId === message.id);
   if (index < 0) return null;
   const branch = state.branches[index];
-  let next: BranchState = branch;
+  let next: BranchState;
   switch (message.type) {
     case 'token': {
       const token: RunToken = { id: message.tokenId, text: message.text };
@@ -248,7 +257,7 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       return { ...state, model: { ...model, progress: message.progress } };
     case 'loaded':
       if (message.id !== model.requestId) return state;
-      return { ...state, model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null } };
+      return { ...state, latest: 'load', model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null } };
     case 'started':
       if (message.id !== run.requestId) return state;
       return { ...state, run: { ...run, promptIds: message.promptIds, seed: message.seed } };
@@ -280,6 +289,7 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       const stopped = run.status === 'stopping' || message.stats.finishReasons.includes('abort');
       return {
         ...state,
+        latest: 'run',
         run: {
           ...run,
           status: stopped ? 'stopped' : 'done',
@@ -293,11 +303,11 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       if (message.phase === 'load' && message.id === model.requestId) {
         const askedBytes = message.downloadBytes ?? null;
         // A failed load changes nothing: the model the worker kept is ready as before.
-        if (message.kept) return { ...state, model: { ...model, status: 'ready', info: message.kept, error: message.message, askedBytes } };
-        return { ...state, model: { ...model, status: 'error', info: null, loadMs: null, error: message.message, askedBytes } };
+        if (message.kept) return { ...state, latest: 'load', model: { ...model, status: 'ready', info: message.kept, error: message.message, askedBytes } };
+        return { ...state, latest: 'load', model: { ...model, status: 'error', info: null, loadMs: null, error: message.message, askedBytes } };
       }
       if (message.phase === 'generate' && message.id === run.requestId) {
-        return { ...state, run: { ...run, status: 'error', error: message.message } };
+        return { ...state, latest: 'run', run: { ...run, status: 'error', error: message.message } };
       }
       if (message.phase === 'backend') return { ...state, workerError: message.message };
       if (message.phase === 'analyze') {

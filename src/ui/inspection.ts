@@ -12,7 +12,7 @@ import type { Settings } from './settings';
 import type { TokenTexts } from './tokenText';
 
 /** The sliders as sampler settings (Hugging Face names). */
-export function samplerSettings(settings: Settings): SamplerSettings {
+export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>): SamplerSettings {
   return {
     temperature: settings.temperature, top_k: settings.topK, top_p: settings.topP, min_p: settings.minP,
     repetition_penalty: settings.repetitionPenalty,

@@ -37,7 +37,7 @@ export function branchPaneKey(requestId: number): string {
   return `branch-${requestId}`;
 }
 
-export function panesOf(state: AppState): PaneView[] {
+export function panesOf(state: Pick<AppState, 'run' | 'branches'>): PaneView[] {
   const { run } = state;
   const streaming = run.status === 'running' || run.status === 'stopping';
   const runPanes = run.outputs.map((_, s): PaneView => ({

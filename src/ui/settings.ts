@@ -6,13 +6,14 @@
 import { isSampling } from '../generation/options';
 import { MAX_SEED, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
-import { EMBEDDED_MODEL, isValidModelSpec } from './modelSpec';
-import { isPrecisionRequest, type PrecisionRequest } from '../model/memoryPlan';
+import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
+import { isPrecisionRequest, PRECISION_REQUESTS, type PrecisionRequest } from '../model/memoryPlan';
+import { BACKENDS, isBackendName } from '../backend/choice';
 
 export interface Settings {
   prompt: string;
   model: string;
-  /** "auto" or a tfjs backend name (webgpu, wasm, webgl, cpu). */
+  /** "auto" or a tfjs backend name (webgpu, wasm, webgl, cpu); nothing else is ever kept. */
   backend: string;
   /** A Hugging Face hub mirror (URL parameter `hub`); '' = huggingface.co. */
   hubUrl: string;
@@ -52,6 +53,57 @@ export const LIMITS: Record<NumberSetting, NumberLimits> = {
   sequences: { min: 1, max: 4, step: 1, param: 'num_return_sequences' },
 };
 
+/** Each number setting's name on the page. */
+export const LABELS: Record<NumberSetting, string> = {
+  topK: 'Top-k', topP: 'Top-p', temperature: 'Temperature', minP: 'Min-p', maxNewTokens: 'Max new tokens',
+  repetitionPenalty: 'Repetition penalty', seed: 'Seed', sequences: 'Sequences',
+};
+
+/** What a value of 0 means, where it means something special. */
+const ZERO_MEANS: Partial<Record<NumberSetting, string>> = { topK: 'turns top-k off', minP: 'turns min-p off', temperature: 'means greedy decoding' };
+
+/** "a number from 0 to 1", "a whole number from 0 to 200": what a setting accepts. */
+export function allowedRange(name: NumberSetting): string {
+  const { min, max, step } = LIMITS[name];
+  return `${step === 1 ? 'a whole number' : 'a number'} from ${min} to ${max}`;
+}
+
+/**
+ * A number box's text read as a setting: its value (rounded to the step), or why it is not one.
+ * Empty text counts as not a number (a browser also reports letters in a number box as '').
+ */
+export function checkNumber(name: NumberSetting, text: string): { value: number } | { problem: string } {
+  const { min, max, step } = LIMITS[name];
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(n) || n < min || n > max || (step === 1 && !Number.isInteger(n))) {
+    return { problem: `${LABELS[name]} must be ${allowedRange(name)}.` };
+  }
+  return { value: clampSetting(name, n) };
+}
+
+/** Number boxes whose text is not (yet) a valid value, by setting. */
+export type Drafts = Partial<Record<NumberSetting, string>>;
+
+/** The boxes whose text is not a valid value, in the page's order, each with its message. */
+export function fieldProblems(drafts: Drafts): { setting: NumberSetting; problem: string }[] {
+  const problems: { setting: NumberSetting; problem: string }[] = [];
+  for (const setting of Object.keys(LABELS) as NumberSetting[]) {
+    const text = drafts[setting];
+    if (text === undefined) continue;
+    const check = checkNumber(setting, text);
+    if ('problem' in check) problems.push({ setting, problem: check.problem });
+  }
+  return problems;
+}
+
+/** Why Generate is off while boxes hold invalid text ("To generate, fix Top-p (a number from 0 to 1) or put its value back."); null when none does. */
+export function generateBlockedReason(drafts: Drafts): string | null {
+  const bad = fieldProblems(drafts).map(({ setting }) => `${LABELS[setting]} (${allowedRange(setting)})`);
+  if (bad.length === 0) return null;
+  const list = bad.length === 1 ? bad[0] : `${bad.slice(0, -1).join(', ')} and ${bad[bad.length - 1]}`;
+  return `To generate, fix ${list} or put ${bad.length === 1 ? 'its value' : 'their values'} back.`;
+}
+
 export const DEFAULT_SETTINGS: Settings = {
   prompt: 'To Sherlock Holmes she is always',
   model: EMBEDDED_MODEL,
@@ -81,33 +133,60 @@ export function clampSetting(name: NumberSetting, value: number, fallback: numbe
   return Number(Math.min(max, Math.max(min, stepped)).toFixed(decimals));
 }
 
-/** Reads whatever valid settings `source` holds on top of `base`; ignores anything invalid. */
-function mergeSettings(base: Settings, get: (key: string) => string | null | undefined): Settings {
+/**
+ * Reads whatever valid settings `source` holds on top of `base`: a number out of range is clamped,
+ * anything else invalid is ignored. Each such change is added to `changes`, as the person would
+ * read it ("top_k=-3 → 0 (allowed: a whole number from 0 to 200; 0 turns top-k off)").
+ */
+function mergeSettings(base: Settings, get: (key: string) => string | null | undefined, changes: string[] = []): Settings {
   const next: Settings = { ...base };
   const prompt = get('prompt');
   if (typeof prompt === 'string') next.prompt = prompt;
   const model = get('model');
-  if (typeof model === 'string' && isValidModelSpec(model)) next.model = model;
-  const backend = get('backend');
-  if (typeof backend === 'string' && backend.trim() !== '') next.backend = backend.trim().toLowerCase();
+  if (typeof model === 'string') {
+    const read = model === LOCAL_MODEL ? null : readModelSpec(model);
+    if (read && 'problem' in read) changes.push(`model=${model} cannot be used, so ${base.model} stays: ${read.problem}`);
+    else next.model = model;
+  }
+  const backend = get('backend')?.trim().toLowerCase();
+  if (backend) {
+    if (backend === 'auto' || isBackendName(backend)) next.backend = backend;
+    else changes.push(`backend=${backend} is not one of auto, ${BACKENDS.join(', ')}: ${base.backend === 'auto' ? 'choosing automatically' : `kept ${base.backend}`}`);
+  }
   const dtype = get('dtype')?.trim().toLowerCase();
-  if (dtype && isPrecisionRequest(dtype)) next.precision = dtype;
+  if (dtype) {
+    if (isPrecisionRequest(dtype)) next.precision = dtype;
+    else changes.push(`dtype=${dtype} is not one of ${PRECISION_REQUESTS.join(', ')}: kept ${base.precision}`);
+  }
   const hub = get('hub');
-  if (typeof hub === 'string' && /^https?:\/\//.test(hub.trim())) next.hubUrl = hub.trim();
+  if (typeof hub === 'string' && hub.trim() !== '') {
+    if (/^https?:\/\//.test(hub.trim())) next.hubUrl = hub.trim();
+    else changes.push(`hub=${hub} is not an http(s) address: ignored`);
+  }
   for (const name of Object.keys(LIMITS) as NumberSetting[]) {
-    const raw = get(LIMITS[name].param);
+    const { param, step } = LIMITS[name];
+    const raw = get(param);
     if (raw === null || raw === undefined || raw === '') continue;
-    next[name] = clampSetting(name, Number(raw), base[name]);
+    const n = Number(raw);
+    next[name] = clampSetting(name, n, base[name]);
+    if (!Number.isFinite(n)) {
+      changes.push(`${param}=${raw} is not a number: kept ${base[name]}`);
+    } else if (Math.abs(next[name] - n) > step * 1e-6) {
+      const zero = next[name] === 0 && ZERO_MEANS[name] ? `; 0 ${ZERO_MEANS[name]}` : '';
+      changes.push(`${param}=${raw} → ${next[name]} (allowed: ${allowedRange(name)}${step < 1 ? ` in steps of ${step}` : ''}${zero})`);
+    }
   }
   const sample = get('do_sample');
   if (sample === 'true' || sample === '1') next.sample = true;
-  if (sample === 'false' || sample === '0') next.sample = false;
+  else if (sample === 'false' || sample === '0') next.sample = false;
+  else if (typeof sample === 'string' && sample !== '') changes.push(`do_sample=${sample} is not true or false: kept ${base.sample}`);
   return next;
 }
 
-export function settingsFromSearch(search: string, base: Settings = DEFAULT_SETTINGS): Settings {
+/** The settings a query string holds over `base`; what had to change is added to `changes`. */
+export function settingsFromSearch(search: string, base: Settings = DEFAULT_SETTINGS, changes?: string[]): Settings {
   const params = new URLSearchParams(search);
-  return mergeSettings(base, (key) => params.get(key));
+  return mergeSettings(base, (key) => params.get(key), changes);
 }
 
 /** Every setting as URL parameters, named like Hugging Face's generate() arguments. */
@@ -143,9 +222,9 @@ export function settingsToStorage(settings: Settings): string {
  * URL over localStorage over defaults, except the hub: only one the person confirmed (kept in
  * localStorage) is used; a link's `hub=` is offered first (linkHub).
  */
-export function initialSettings(search: string, stored: string | null): Settings {
+export function initialSettings(search: string, stored: string | null, changes?: string[]): Settings {
   const kept = settingsFromStorage(stored);
-  return { ...settingsFromSearch(search, kept), hubUrl: kept.hubUrl };
+  return { ...settingsFromSearch(search, kept, changes), hubUrl: kept.hubUrl };
 }
 
 /** The hub a link names that is not the one in use: downloads go there only once the person confirms. */
@@ -161,6 +240,21 @@ export function temperatureHint(settings: Settings): string {
     return '0 = greedy decoding here (always the likeliest token); Hugging Face refuses temperature 0 when sampling.';
   }
   return 'Below 1 sharpens, above 1 flattens; 0 = greedy.';
+}
+
+/**
+ * Why sampling can only pick the likeliest token, so that every sequence is the same as greedy
+ * decoding's: top-p 0 and top-k 1 keep one token, min-p 1 keeps only tokens as likely as the top
+ * one. Null when sampling really samples (or is off, which says so itself).
+ */
+export function onlyLikeliest(
+  settings: Pick<Settings, 'sample' | 'topP' | 'topK' | 'minP'>,
+): { setting: 'topP' | 'topK' | 'minP'; reason: string } | null {
+  if (!settings.sample) return null;
+  if (settings.topP === 0) return { setting: 'topP', reason: 'Top-p 0 keeps only the likeliest token' };
+  if (settings.topK === 1) return { setting: 'topK', reason: 'Top-k 1 keeps only the likeliest token' };
+  if (settings.minP === 1) return { setting: 'minP', reason: 'Min-p 1 keeps only the likeliest token' };
+  return null;
 }
 
 /** Greedy decoding (Sample off, or temperature 0: options.ts isSampling) has only one possible continuation. */

@@ -65,6 +65,8 @@ describe('web app without WebGPU', () => {
     await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend'), { timeout: 60_000 }).toBe('wasm');
     await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
     expect(new URL(page.url()).searchParams.get('backend')).toBe('wasm');
+    // The menu asked, not the address: the note says so.
+    expect(await page.getByTestId('backend-reason').textContent()).toBe('Not WebGPU: WebAssembly (tfjs wasm) was chosen in the Backend menu.');
   });
 
   test('a prompt longer than the context is cut, and the page says so', async () => {
@@ -130,7 +132,8 @@ describe('web app without WebGPU', () => {
     await page.getByLabel('Checkpoint files', { exact: true }).setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
     await page.getByRole('button', { name: 'Load model', exact: true }).click();
     await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
-    expect(await page.locator('[data-stat=model] dd').textContent()).toContain('model.safetensors');
+    // Loose files with no _name_or_path in their config: "local files", not the weights' file name.
+    expect(await page.locator('[data-stat=model] dd').textContent()).toMatch(/^local files · /);
 
     await generate(page);
     await page.getByRole('button', { name: 'Copy output 1', exact: true }).click();

@@ -58,14 +58,13 @@ class ScriptedModel implements GenerationModel {
 
   private makeCache(batchSize: number, capacity: number, length: number, steps = 0): KVCache {
     this.liveCaches++;
-    const model = this;
     let disposed = false;
     const cache = {
       batchSize, capacity, length, steps,
       advanceTo(n: number) { if (n > capacity) throw new RangeError('over capacity'); this.length = n; this.steps++; },
-      repeat(n: number) { return model.makeCache(n, capacity, cache.length, cache.steps); },
-      fork(_row: number, length: number, forkCapacity: number) { return model.makeCache(1, forkCapacity, length, cache.steps); },
-      dispose() { if (!disposed) { disposed = true; model.liveCaches--; } },
+      repeat: (n: number) => this.makeCache(n, capacity, cache.length, cache.steps),
+      fork: (_row: number, length: number, forkCapacity: number) => this.makeCache(1, forkCapacity, length, cache.steps),
+      dispose: () => { if (!disposed) { disposed = true; this.liveCaches--; } },
     };
     return cache;
   }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
-  clampSetting, DEFAULT_SETTINGS, generateOptions, initialSettings, linkHub, randomSeed, settingsFromSearch, settingsFromStorage,
-  settingsToSearch, settingsToStorage, temperatureHint, MAX_SEED, type Settings,
+  checkNumber, clampSetting, DEFAULT_SETTINGS, fieldProblems, generateBlockedReason, generateOptions, initialSettings, linkHub, onlyLikeliest,
+  randomSeed, settingsFromSearch, settingsFromStorage, settingsToSearch, settingsToStorage, temperatureHint, MAX_SEED, type Settings,
 } from '../../src/ui/settings';
 import { modelOptions } from '../../src/ui/modelSpec';
 
@@ -115,5 +115,63 @@ describe('settings', () => {
   test('random seeds cover the whole 32-bit range', () => {
     expect(randomSeed(() => 0)).toBe(0);
     expect(randomSeed(() => 0.999999999999)).toBe(MAX_SEED);
+  });
+
+  test('a number box reads as its value or as a message with the allowed range', () => {
+    expect(checkNumber('topP', '0.5')).toEqual({ value: 0.5 });
+    expect(checkNumber('topP', '0.955')).toEqual({ value: 0.96 });
+    expect(checkNumber('topP', '7')).toEqual({ problem: 'Top-p must be a number from 0 to 1.' });
+    expect(checkNumber('topK', '-3')).toEqual({ problem: 'Top-k must be a whole number from 0 to 200.' });
+    expect(checkNumber('topK', '2.5')).toEqual({ problem: 'Top-k must be a whole number from 0 to 200.' });
+    // Letters in a number box read as '' in a browser; both are not a number.
+    expect(checkNumber('temperature', '')).toEqual({ problem: 'Temperature must be a number from 0 to 2.' });
+    expect(checkNumber('temperature', 'abc')).toEqual({ problem: 'Temperature must be a number from 0 to 2.' });
+    expect(checkNumber('seed', String(MAX_SEED))).toEqual({ value: MAX_SEED });
+  });
+
+  test('invalid boxes hold Generate back, with the reason', () => {
+    expect(fieldProblems({ topP: '0.5', topK: '-3', temperature: '' }).map((p) => p.setting)).toEqual(['topK', 'temperature']);
+    expect(generateBlockedReason({})).toBeNull();
+    expect(generateBlockedReason({ topP: '0.' })).toBeNull(); // "0." on the way to "0.5" is a number
+    expect(generateBlockedReason({ topP: '7' })).toBe('To generate, fix Top-p (a number from 0 to 1) or put its value back.');
+    expect(generateBlockedReason({ topP: '7', topK: '-3', temperature: 'x' })).toBe(
+      'To generate, fix Top-k (a whole number from 0 to 200), Top-p (a number from 0 to 1) and Temperature (a number from 0 to 2) or put their values back.',
+    );
+  });
+
+  test('what the address asked for and could not have is listed, each change once', () => {
+    const changes: string[] = [];
+    const settings = settingsFromSearch('?top_k=-3&top_p=7&temperature=abc&max_new_tokens=40&backend=foo&dtype=q4&do_sample=maybe&seed=2.5', DEFAULT_SETTINGS, changes);
+    expect(settings).toMatchObject({ topK: 0, topP: 1, temperature: 1, backend: 'auto', precision: 'auto', sample: true, seed: 3, maxNewTokens: 40 });
+    expect(changes).toEqual([
+      'backend=foo is not one of auto, webgpu, wasm, webgl, cpu: choosing automatically',
+      'dtype=q4 is not one of auto, f32, f16, q8: kept auto',
+      'top_k=-3 → 0 (allowed: a whole number from 0 to 200; 0 turns top-k off)',
+      'top_p=7 → 1 (allowed: a number from 0 to 1 in steps of 0.01)',
+      'temperature=abc is not a number: kept 1',
+      'seed=2.5 → 3 (allowed: a whole number from 0 to 4294967295)',
+      'do_sample=maybe is not true or false: kept true',
+    ]);
+    const none: string[] = [];
+    settingsFromSearch(settingsToSearch(CUSTOM), DEFAULT_SETTINGS, none);
+    expect(none).toEqual([]);
+    const model: string[] = [];
+    expect(settingsFromSearch('?model=not%20a%20model', DEFAULT_SETTINGS, model).model).toBe('embedded');
+    expect(model[0]).toMatch(/^model=not a model cannot be used, so embedded stays: /);
+  });
+
+  test('an unknown backend is never kept, so the Backend menu never offers it', () => {
+    expect(settingsFromSearch('?backend=foo').backend).toBe('auto');
+    expect(settingsFromSearch('?backend=foo', { ...DEFAULT_SETTINGS, backend: 'wasm' }).backend).toBe('wasm');
+    expect(settingsFromSearch('?backend=CPU').backend).toBe('cpu');
+    expect(settingsFromStorage(JSON.stringify({ backend: 'quantum' })).backend).toBe('auto');
+  });
+
+  test('top-p 0, top-k 1 or min-p 1 with sampling keep only the likeliest token', () => {
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topP: 0 })).toEqual({ setting: 'topP', reason: 'Top-p 0 keeps only the likeliest token' });
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topK: 1 })?.setting).toBe('topK');
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, minP: 1 })?.setting).toBe('minP');
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topP: 0, sample: false })).toBeNull(); // greedy says so itself
+    expect(onlyLikeliest(DEFAULT_SETTINGS)).toBeNull();
   });
 });

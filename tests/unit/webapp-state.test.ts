@@ -106,4 +106,25 @@ describe('app state', () => {
     const third = run([{ type: 'generate-started', id: 3, prompt: 'Hi', options: options(1) }], second);
     expect(third.previousRun).toEqual(second.previousRun);
   });
+
+  test('a new load clears the last run from the screen (kept to compare with), unless something still streams', () => {
+    const builtIn = { name: 'Sherlock GPT-2 (built in)', nLayer: 6, nHead: 4, nEmbd: 256, nPositions: 256, vocabSize: 50257, parameters: 19_000_000 };
+    const done = run([
+      { type: 'load-started', id: 1, label: 'Sherlock' }, msg({ type: 'loaded', id: 1, loadMs: 300, model: builtIn }),
+      { type: 'generate-started', id: 2, prompt: 'Hi', options: options(1) },
+      msg({ type: 'token', id: 2, sequence: 0, tokenId: 612, text: ' there', index: 0, elapsedMs: 5 }),
+      msg({ type: 'done', id: 2, stats: { ...STATS, finishReasons: ['length'] } }),
+    ]);
+    expect(done.latest).toBe('run');
+    const loading = run([{ type: 'load-started', id: 3, label: 'gpt2' }], done);
+    expect(loading.latest).toBe('load');
+    expect(loading.run).toMatchObject({ status: 'idle', outputs: [], tokenCount: 0 });
+    expect(loading.previousRun).toEqual({ prompt: 'Hi', seed: 42, options: options(1), ids: [[612]] });
+    // A run still going keeps its panes while the other model loads.
+    const streaming = run([{ type: 'generate-started', id: 4, prompt: 'Hi', options: options(1) }, token(4, 0, 0, ' a', 5)], done);
+    const both = run([{ type: 'load-started', id: 5, label: 'gpt2' }], streaming);
+    expect(both.run).toMatchObject({ status: 'running', outputs: [' a'] });
+    expect(run([msg({ type: 'done', id: 4, stats: { ...STATS, finishReasons: ['length'] } })], both).latest).toBe('run');
+    expect(run([msg({ type: 'error', id: 5, phase: 'load', message: 'offline', kept: builtIn })], both).latest).toBe('load');
+  });
 });

@@ -1,25 +1,30 @@
 import type { BackendInfo } from '../../worker/protocol';
+import { backendNote } from '../backendNote';
+
+interface BackendNoticeProps {
+  backend: BackendInfo | null;
+  /** A failure outside any request (the status line says what it was). */
+  failed: boolean;
+  /** The backend the page asked for ("auto" or a name), and whether the Backend menu asked (not the address). */
+  request: string;
+  fromMenu: boolean;
+}
 
 /** Which backend runs, and, when it is not WebGPU on a real GPU, why. */
-export function BackendNotice({ backend, error }: { backend: BackendInfo | null; error: string | null }) {
-  if (error) {
-    return (
-      <div className="notice error" role="alert">
-        {error}
-      </div>
-    );
-  }
+export function BackendNotice({ backend, failed, request, fromMenu }: BackendNoticeProps) {
+  if (failed) return <span className="badge warn">The compute backend stopped (see the status)</span>;
   if (!backend) return <span className="badge muted">Starting the compute backend…</span>;
   const fast = backend.backend === 'webgpu' && backend.reason === '';
+  const reason = backendNote(backend, request, fromMenu);
   return (
     <div className="backend">
       <span className={`badge ${fast ? 'good' : 'warn'}`} data-backend={backend.backend}>
         Running on {backend.backend}
         {backend.adapter ? ` · ${backend.adapter}` : ''}
       </span>
-      {backend.reason && (
+      {reason && (
         <p className="notice warn" data-testid="backend-reason">
-          {backend.reason}
+          {reason}
         </p>
       )}
       {backend.backend === 'wasm' && !backend.crossOriginIsolated && (

@@ -8,10 +8,12 @@ const CHOICES: [string, string][] = [
   ['cpu', 'Plain JavaScript (slow)'],
 ];
 
-/** Forces a tfjs backend (like ?backend=); changing it restarts the worker and reloads the model. */
+/**
+ * Forces a tfjs backend (like ?backend=); changing it restarts the worker and reloads the model.
+ * Only these choices exist: the settings never keep another name (an unknown ?backend= is reported and dropped).
+ */
 export function BackendPicker({ value, onChange, disabled }: { value: string; onChange: (backend: string) => void; disabled: boolean }) {
   const id = useId();
-  const known = CHOICES.some(([choice]) => choice === value);
   return (
     <div className="field">
       <label className="field-label" htmlFor={id}>
@@ -23,7 +25,6 @@ export function BackendPicker({ value, onChange, disabled }: { value: string; on
             {label}
           </option>
         ))}
-        {!known && <option value={value}>{value}</option>}
       </select>
     </div>
   );

@@ -1,21 +1,50 @@
-import { useId } from 'react';
-import { isGreedy, randomSeed, temperatureHint, type Settings } from '../settings';
+import { useId, useLayoutEffect, useRef } from 'react';
+import { isGreedy, LABELS, onlyLikeliest, randomSeed, temperatureHint, type Drafts, type NumberSetting, type Settings } from '../settings';
 import { NumberField } from './NumberField';
 
 interface ControlsProps {
   settings: Settings;
   onChange: (patch: Partial<Settings>) => void;
+  /** Number boxes whose text differs from the setting (being typed, or invalid). */
+  drafts: Drafts;
+  onDraft: (setting: NumberSetting, text: string | null) => void;
   onGenerate: () => void;
   onStop: () => void;
   canGenerate: boolean;
+  /** Why Generate is off although a model is ready (an invalid box), shown beside it; null otherwise. */
+  blocked: string | null;
   running: boolean;
 }
 
 /** The prompt and every generation setting, each a labelled control. */
-export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, running }: ControlsProps) {
+export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onStop, canGenerate, blocked, running }: ControlsProps) {
   const id = useId();
   const greedy = !settings.sample;
   const samplingHint = greedy ? 'Sample is off, so runs ignore this; the token inspector still shows what it would cut.' : undefined;
+  const single = onlyLikeliest(settings);
+  /** A sampling control's hint: what it does, or that its value leaves only the likeliest token. */
+  const samplingControlHint = (setting: NumberSetting, usual: string) =>
+    samplingHint ?? (single?.setting === setting ? `${single.reason}: sampling is greedy decoding then, and every sequence is the same.` : usual);
+  const generateButton = useRef<HTMLButtonElement>(null);
+  const stopButton = useRef<HTMLButtonElement>(null);
+
+  // Generate and Stop disable themselves, which drops their focus to the page: focus moves to the
+  // other one, unless the person had moved it somewhere else meanwhile (the prompt, the inspector).
+  const wasRunning = useRef(running);
+  useLayoutEffect(() => {
+    if (wasRunning.current === running) return; // only a run starting or ending moves focus (not the page opening)
+    wasRunning.current = running;
+    const active = document.activeElement;
+    const lost = active === null || active === document.body;
+    // preventScroll: on a phone the page has scrolled to the output, which is what the person reads.
+    if (running && (lost || active === generateButton.current)) stopButton.current?.focus({ preventScroll: true });
+    if (!running && (lost || active === stopButton.current)) generateButton.current?.focus({ preventScroll: true });
+  }, [running]);
+
+  const field = (setting: NumberSetting) => ({
+    setting, label: LABELS[setting], value: settings[setting], draft: drafts[setting], onDraft: (text: string | null) => onDraft(setting, text),
+    onChange: (value: number) => onChange({ [setting]: value }),
+  });
 
   return (
     <form
@@ -39,16 +68,22 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
       </div>
 
       <div className="actions">
-        <button type="submit" className="primary" disabled={!canGenerate}>
+        <button type="submit" className="primary" disabled={!canGenerate || blocked !== null} ref={generateButton}
+          aria-describedby={blocked ? `${id}-blocked` : undefined}>
           Generate
         </button>
-        <button type="button" className="secondary" onClick={onStop} disabled={!running}>
+        <button type="button" className="secondary" onClick={onStop} disabled={!running} ref={stopButton}>
           Stop
         </button>
         <span className="field-hint kbd-hint">
           <kbd>Ctrl</kbd>+<kbd>Enter</kbd>
         </span>
       </div>
+      {blocked && (
+        <p className="field-error" id={`${id}-blocked`} data-testid="generate-blocked">
+          {blocked}
+        </p>
+      )}
 
       <h2 className="section-heading">Sampling</h2>
       <div className="field switch-field">
@@ -66,28 +101,28 @@ export function Controls({ settings, onChange, onGenerate, onStop, canGenerate, 
         <span className="field-hint">{settings.sample ? 'on: draw each token at random' : 'off: greedy, always the likeliest token'}</span>
       </div>
 
-      <NumberField setting="topK" label="Top-k" value={settings.topK} onChange={(topK) => onChange({ topK })} dimmed={greedy}
-        hint={samplingHint ?? 'Keep the k likeliest tokens (0 = off).'} />
-      <NumberField setting="topP" label="Top-p" value={settings.topP} onChange={(topP) => onChange({ topP })} dimmed={greedy}
-        hint={samplingHint ?? 'Keep the likeliest tokens up to this total probability.'} />
-      <NumberField setting="temperature" label="Temperature" value={settings.temperature} dimmed={greedy}
-        onChange={(temperature) => onChange({ temperature })} hint={samplingHint ?? temperatureHint(settings)} />
-      <NumberField setting="minP" label="Min-p" value={settings.minP} onChange={(minP) => onChange({ minP })} dimmed={greedy}
-        hint={samplingHint ?? 'Drop tokens less likely than this fraction of the top token (0 = off).'} />
-      <NumberField setting="repetitionPenalty" label="Repetition penalty" value={settings.repetitionPenalty}
-        onChange={(repetitionPenalty) => onChange({ repetitionPenalty })} hint="1 = none; higher discourages repeats." />
-      <NumberField setting="maxNewTokens" label="Max new tokens" value={settings.maxNewTokens}
-        onChange={(maxNewTokens) => onChange({ maxNewTokens })} />
-      <NumberField setting="sequences" label="Sequences" value={settings.sequences} dimmed={isGreedy(settings)}
-        onChange={(sequences) => onChange({ sequences })}
-        hint={isGreedy(settings) ? 'Greedy decoding writes one sequence (they would all be the same).' : 'How many continuations to write at once.'} />
-      <NumberField setting="seed" label="Seed" value={settings.seed} slider={false} onChange={(seed) => onChange({ seed })}
-        hint="The same seed and settings give the same text.">
-        <button type="button" className="ghost small" onClick={() => onChange({ seed: randomSeed() })}>
+      <NumberField {...field('topK')} dimmed={greedy} hint={samplingControlHint('topK', 'Keep the k likeliest tokens (0 = off).')} />
+      <NumberField {...field('topP')} dimmed={greedy} hint={samplingControlHint('topP', 'Keep the likeliest tokens up to this total probability.')} />
+      <NumberField {...field('temperature')} dimmed={greedy} hint={samplingHint ?? temperatureHint(settings)} />
+      <NumberField {...field('minP')} dimmed={greedy} hint={samplingControlHint('minP', 'Drop tokens less likely than this fraction of the top token (0 = off).')} />
+      <NumberField {...field('repetitionPenalty')} hint="1 = none; higher discourages repeats." />
+      <NumberField {...field('maxNewTokens')} />
+      <NumberField {...field('sequences')} dimmed={isGreedy(settings) || single !== null}
+        hint={
+          isGreedy(settings)
+            ? 'Greedy decoding writes one sequence (they would all be the same).'
+            : single && settings.sequences > 1
+              ? `${single.reason}, so all ${settings.sequences} sequences will be the same.`
+              : 'How many continuations to write at once.'
+        } />
+      <NumberField {...field('seed')} slider={false} hint="The same seed and settings give the same text.">
+        <button type="button" className="ghost small" onClick={() => {
+          onChange({ seed: randomSeed() });
+          onDraft('seed', null);
+        }}>
           Randomise
         </button>
       </NumberField>
-
     </form>
   );
 }

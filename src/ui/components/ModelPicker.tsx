@@ -1,8 +1,8 @@
 import { useEffect, useId, useState } from 'react';
-import { specFromFiles } from '../../sources/localFiles';
 import type { ModelSpec } from '../../worker/protocol';
 import type { BackendMemory, PrecisionRequest } from '../../worker/protocol';
 import { EMBEDDED_MODEL, hubSpecText, LOCAL_MODEL, MODEL_OPTIONS, modelOptions, readModelSpec } from '../modelSpec';
+import { localModelSpec, pickedFiles, type LocalFile } from '../localModel';
 
 const OTHER_HUB = '__other-hub__';
 
@@ -19,8 +19,8 @@ interface ModelPickerProps {
 
 /**
  * The model chooser: the built-in model, the GPT-2 presets, any hub repository, or
- * config.json + model.safetensors from disk. Loading starts only on "Load model", because
- * some choices are gigabytes.
+ * config.json + model.safetensors from disk (picked as files or as their folder; a drop on the
+ * page is handled by the page). Loading starts only on "Load model", because some choices are gigabytes.
  */
 export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory }: ModelPickerProps) {
   const id = useId();
@@ -31,15 +31,15 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
   useEffect(() => {
     setChoice(known ? current : current.startsWith('hf:') ? OTHER_HUB : current);
     if (current.startsWith('hf:')) setRepo(current.slice(3));
-  }, [current]);
-  const [files, setFiles] = useState<File[]>([]);
+  }, [current, known]);
+  const [files, setFiles] = useState<LocalFile[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
 
-  const load = () => {
+  const load = async () => {
     setProblem(null);
     if (choice === LOCAL_MODEL) {
       try {
-        onLoad(LOCAL_MODEL, specFromFiles(files));
+        onLoad(LOCAL_MODEL, await localModelSpec(files));
       } catch (error) {
         setProblem(error instanceof Error ? error.message : String(error));
       }
@@ -72,7 +72,7 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
           <option value={OTHER_HUB}>Other Hugging Face repository…</option>
           <option value={LOCAL_MODEL}>Files from this computer…</option>
         </select>
-        <button type="button" className="secondary" onClick={load} disabled={busy}>
+        <button type="button" className="secondary" onClick={() => void load()} disabled={busy}>
           Load model
         </button>
       </div>
@@ -89,7 +89,7 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
             spellCheck={false}
             onChange={(event) => setRepo(event.target.value)}
             onKeyDown={(event) => {
-              if (event.key === 'Enter') load();
+              if (event.key === 'Enter') void load();
             }}
           />
         </div>
@@ -104,9 +104,14 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
             type="file"
             multiple
             accept=".json,.safetensors"
-            onChange={(event) => setFiles(Array.from(event.target.files ?? []))}
+            onChange={(event) => setFiles(pickedFiles(event.target.files))}
           />
-          <p className="field-hint">Select config.json and model.safetensors together.</p>
+          <label className="field-label" htmlFor={`${id}-folder`}>
+            Or their folder
+          </label>
+          {/* webkitdirectory: the browser asks for a folder and gives every file in it, with its path. */}
+          <input id={`${id}-folder`} type="file" {...{ webkitdirectory: '' }} onChange={(event) => setFiles(pickedFiles(event.target.files))} />
+          <p className="field-hint">Select config.json and model.safetensors together, or the folder that holds them, or drop them on this page.</p>
         </div>
       )}
       {problem && (

@@ -1,25 +1,24 @@
 import type { AppState } from '../appState';
+import { pageStatus, type PageStatus } from '../status';
 
-/** One sentence about what is happening, announced to screen readers as it changes. */
-export function StatusLine({ state }: { state: AppState }) {
-  const { model, run } = state;
-  let text: string;
-  let tone = '';
-  if (run.status === 'error') {
-    text = run.error ?? 'Generation failed.';
-    tone = 'error';
-  } else if (run.status === 'running') text = 'Generating…';
-  else if (run.status === 'stopping') text = 'Stopping…';
-  else if (run.status === 'stopped') text = `Stopped after ${run.tokenCount} tokens.`;
-  else if (run.status === 'done') {
-    text = [`Done: ${run.tokenCount} tokens.`, ...(run.stats?.warnings ?? [])].join(' ');
-  } else if (model.status === 'loading') text = 'Loading the model…';
-  else if (model.status === 'ready') text = 'Ready. Press Generate.';
-  else if (model.status === 'error') text = 'The model did not load (see above).';
-  else text = 'Starting…';
+/**
+ * The page's one status: what is happening, or how the latest run or load ended (a failure
+ * included), announced to screen readers as it changes. `override` is something the page itself
+ * refused just now (a run with an invalid setting, a drop that is not a model).
+ */
+export function StatusLine({ state, override }: { state: AppState; override?: string | null }) {
+  const status: PageStatus = override ? { text: override, tone: 'error', kind: 'page' } : pageStatus(state);
+  const error = status.tone === 'error';
   return (
-    <p className={`status-line ${tone}`} role={tone === 'error' ? 'alert' : 'status'} aria-live="polite" data-run-status={run.status}>
-      {text}
+    <p
+      className={`status-line ${error ? 'error' : ''}`}
+      role={error ? 'alert' : 'status'}
+      aria-live={error ? 'assertive' : 'polite'}
+      data-run-status={state.run.status}
+      data-status-kind={status.kind}
+      data-testid={status.kind === 'load-error' ? 'load-error' : undefined}
+    >
+      {status.text}
     </p>
   );
 }
