@@ -25,12 +25,12 @@ export async function setupNodeBackend(name: NodeBackend): Promise<NodeBackendIn
   let adapter: string | undefined;
   if (name === 'wasm') await registerWasm();
   if (name === 'webgpu') adapter = await registerWebGPU();
-  let started = false;
+  let started: boolean;
   try {
     started = await tf.setBackend(name);
     await tf.ready();
   } catch (error) {
-    throw new Error(`tfjs backend '${name}' failed to start: ${(error as Error).message}`);
+    throw new Error(`tfjs backend '${name}' failed to start: ${(error as Error).message}`, { cause: error });
   }
   if (!started || tf.getBackend() !== name) {
     throw new Error(`tfjs backend '${name}' failed to start (tfjs is on '${tf.getBackend()}')`);

@@ -178,7 +178,7 @@ export async function readCheckpoint<S extends TensorSink>(source: ByteSource, m
   const used = plan.map((p) => p.entry);
   const dataBytes = (knownSize ?? header.dataStart + Math.max(0, ...header.tensors.map((t) => t.end))) - header.dataStart;
   let copy: TensorCopy | null = null;
-  let heldBytes = 0;
+  let heldBytes: number;
   let reader = whole;
   try {
     const started = (await options.onHeader?.(header, used)) ?? {};

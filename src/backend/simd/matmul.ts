@@ -102,7 +102,7 @@ export class SimdMatmulStore {
       try {
         memory.grow(pages);
       } catch (error) {
-        throw new RangeError(`could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${error instanceof Error ? error.message : String(error)}): the browser or machine has too little memory for this model at this precision`);
+        throw new RangeError(`could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${error instanceof Error ? error.message : String(error)}): the browser or machine has too little memory for this model at this precision`, { cause: error });
       }
     }
     this.top = end;
