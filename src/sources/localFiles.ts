@@ -8,7 +8,10 @@ import type { ModelSpec } from './spec';
  */
 export function specFromFiles(files: Iterable<File> | ArrayLike<File>): ModelSpec {
   const list = Array.from(files as ArrayLike<File>);
-  const configs = list.filter((f) => f.name === 'config.json' || f.name.endsWith('config.json'));
+  // A model folder also holds generation_config.json, tokenizer_config.json…: the file named
+  // exactly config.json is the model's; a loose file ending in config.json counts only without one.
+  const exact = list.filter((f) => f.name === 'config.json');
+  const configs = exact.length > 0 ? exact : list.filter((f) => f.name.endsWith('config.json'));
   const weights = list.filter((f) => f.name.endsWith('.safetensors'));
   const names = list.map((f) => f.name).join(', ') || 'no files';
   if (list.some((f) => f.name.endsWith('.safetensors.index.json')) && weights.length !== 1) {

@@ -131,9 +131,10 @@ describe('web app without WebGPU', () => {
     await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Files from this computer…' });
     await page.getByLabel('Checkpoint files', { exact: true }).setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
     await page.getByRole('button', { name: 'Load model', exact: true }).click();
-    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
     // Loose files with no _name_or_path in their config: "local files", not the weights' file name.
-    expect(await page.locator('[data-stat=model] dd').textContent()).toMatch(/^local files · /);
+    // (The page reads config.json for a name before the load starts, so wait for the name, not the status.)
+    await expect.poll(() => page.locator('[data-stat=model] dd').textContent(), { timeout: 60_000 }).toMatch(/^local files · /);
+    await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
 
     await generate(page);
     await page.getByRole('button', { name: 'Copy output 1', exact: true }).click();

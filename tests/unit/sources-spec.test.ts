@@ -82,6 +82,16 @@ describe('specFromFiles', () => {
     expect(specFromFiles([file('tokenizer.json'), weights, config, file('README.md')])).toEqual({ kind: 'files', config, weights, name: 'model.safetensors' });
   });
 
+  it('takes config.json over the other *config.json files of a hub folder; a lone one counts', () => {
+    const config = file('config.json');
+    const weights = file('model.safetensors');
+    const folder = [file('generation_config.json'), file('tokenizer_config.json'), weights, config];
+    expect(specFromFiles(folder)).toMatchObject({ config, weights });
+    const renamed = file('gpt2-config.json');
+    expect(specFromFiles([renamed, weights])).toMatchObject({ config: renamed, weights });
+    expect(() => specFromFiles([file('a-config.json'), file('b-config.json'), weights])).toThrow(/Several config\.json files/);
+  });
+
   it('says what is missing', () => {
     const message = (files: File[]) => {
       try {
