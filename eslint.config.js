@@ -1,6 +1,7 @@
 // ESLint (flat config): JavaScript's and typescript-eslint's recommended rules everywhere, and
-// React's rules of hooks (with complete dependency lists) in the page. `npm test` runs it.
+// React's rules of hooks (with complete dependency lists) in the page; Prettier owns the layout. `npm test` runs it.
 import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
 import { defineConfig } from 'eslint/config';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
@@ -31,4 +32,6 @@ export default defineConfig(
       'react-hooks/exhaustive-deps': 'error',
     },
   },
+  // Layout is Prettier's (`npm run format`): no ESLint rule argues with it.
+  prettier,
 );

@@ -57,7 +57,9 @@ export const LOCAL_HUB_SOURCES = ['http://127.0.0.1:*', 'http://localhost:*'];
 /** The `_headers` file: every path gets cross-origin isolation and the policy. */
 export function headersFile(): string {
   const headers = { ...CROSS_ORIGIN_ISOLATION, 'Content-Security-Policy': contentSecurityPolicy() };
-  return `/*\n${Object.entries(headers).map(([name, value]) => `  ${name}: ${value}`).join('\n')}\n`;
+  return `/*\n${Object.entries(headers)
+    .map(([name, value]) => `  ${name}: ${value}`)
+    .join('\n')}\n`;
 }
 
 /**

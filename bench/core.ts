@@ -45,7 +45,11 @@ export interface ModelBenchOptions {
   dispatchCount?: () => number;
 }
 
-export interface StepStats { position: number; ms: number; samples: number }
+export interface StepStats {
+  position: number;
+  ms: number;
+  samples: number;
+}
 
 export interface ModelBenchResult {
   cacheKind: string;
@@ -101,7 +105,11 @@ async function greedyStep(model: GPT2, ids: number[][], cache: ReturnType<GPT2['
 
 /** Greedy decode with the cache: returns the time of each step (the first entry is the prefill). */
 export async function timedGreedy(
-  model: GPT2, prompt: number[], newTokens: number, kind?: KVCacheKind, dispatchCount?: () => number,
+  model: GPT2,
+  prompt: number[],
+  newTokens: number,
+  kind?: KVCacheKind,
+  dispatchCount?: () => number,
 ): Promise<{ stepsMs: number[]; ids: number[]; stepDispatches: number[] }> {
   const cache = model.newCache(1, model.config.nPositions, { kind });
   const stepsMs: number[] = [];
@@ -139,7 +147,7 @@ async function timedPrefill(model: GPT2, length: number, kind?: KVCacheKind): Pr
 /** Puts `length` positions of zero keys and values into every layer of an empty cache. */
 function zeroFill(model: GPT2, cache: KVCache, length: number): void {
   const { nLayer, nHead, nEmbd } = model.config;
-  if (!isLayerKVCache(cache)) throw new Error('zero-filling needs the generic path\'s cache');
+  if (!isLayerKVCache(cache)) throw new Error("zero-filling needs the generic path's cache");
   tf.tidy(() => {
     const zeros = tf.zeros([1, length, 3 * nEmbd]) as tf.Tensor3D; // [B, T, 3C]: queries, keys, values
     const mask = causalMask(length, length);
@@ -172,7 +180,13 @@ async function stepTimesAt(model: GPT2, position: number, kind?: KVCacheKind, sy
  * positions in turn (20, 500, 20, 500, ...), so a machine that slows down or speeds up during the
  * run moves every position alike and their ratio stays fair.
  */
-async function timedPositions(model: GPT2, positions: number[], rounds: number, kind?: KVCacheKind, synthetic = false): Promise<StepStats[]> {
+async function timedPositions(
+  model: GPT2,
+  positions: number[],
+  rounds: number,
+  kind?: KVCacheKind,
+  synthetic = false,
+): Promise<StepStats[]> {
   const times = positions.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < positions.length; i++) times[i].push(...(await stepTimesAt(model, positions[i], kind, synthetic)));
@@ -270,20 +284,29 @@ export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<Mod
     }
     let recomputeMs = 0;
     for (let k = 0; k < n; k++) {
-      const j = Math.min(ks.length - 2, ks.findIndex((_, i) => i < ks.length - 1 && k <= ks[i + 1]));
+      const j = Math.min(
+        ks.length - 2,
+        ks.findIndex((_, i) => i < ks.length - 1 && k <= ks[i + 1]),
+      );
       const f = (k - ks[j]) / Math.max(1, ks[j + 1] - ks[j]);
       recomputeMs += sampledStepMs[j] + f * (sampledStepMs[j + 1] - sampledStepMs[j]);
     }
     result.recomputeEstimate = {
-      tokens: n, cachedMs, recomputeMs, speedup: recomputeMs / cachedMs,
-      sampledLengths: ks.map((k) => PROMPT16.length + k), sampledStepMs,
+      tokens: n,
+      cachedMs,
+      recomputeMs,
+      speedup: recomputeMs / cachedMs,
+      sampledLengths: ks.map((k) => PROMPT16.length + k),
+      sampledStepMs,
     };
     log(`${n} tokens: cached ${cachedMs.toFixed(0)} ms, recompute ~${recomputeMs.toFixed(0)} ms (estimated)`);
   }
 
   if (o.inspectorTokens) {
     result.inspector = await inspectorOverhead(model, Math.min(o.inspectorTokens, maxPos - PROMPT16.length - 1), Math.max(2, o.runs));
-    log(`inspector: ${result.inspector.offTokensPerSecond.toFixed(2)} tok/s off, ${result.inspector.onTokensPerSecond.toFixed(2)} on (${(100 * result.inspector.ratio).toFixed(0)}%)`);
+    log(
+      `inspector: ${result.inspector.offTokensPerSecond.toFixed(2)} tok/s off, ${result.inspector.onTokensPerSecond.toFixed(2)} on (${(100 * result.inspector.ratio).toFixed(0)}%)`,
+    );
   }
 
   if (o.leakGenerations > 0) {
@@ -326,9 +349,10 @@ export async function inspectorOverhead(model: GPT2, tokens: number, rounds: num
 /** Runs generate() (sampling, 3 sequences, then greedy) `n` times and counts tensors left behind. */
 export async function leakCheck(model: GPT2, n: number): Promise<NonNullable<ModelBenchResult['leak']>> {
   const run = async (i: number) => {
-    const options = i % 2 === 0
-      ? { max_new_tokens: 6, do_sample: true, top_k: 50, top_p: 0.95, temperature: 0.9, num_return_sequences: 3, seed: i }
-      : { max_new_tokens: 6, do_sample: false };
+    const options =
+      i % 2 === 0
+        ? { max_new_tokens: 6, do_sample: true, top_k: 50, top_p: 0.95, temperature: 0.9, num_return_sequences: 3, seed: i }
+        : { max_new_tokens: 6, do_sample: false };
     const stream = generate(model, 'The quick brown fox', options);
     for (;;) {
       const step = await stream.next();
@@ -375,7 +399,9 @@ export interface MatmulCeiling {
  */
 export async function matmulCeiling(repeats = 7, layers = 12, vocab = 50257, log?: (s: string) => void): Promise<MatmulCeiling> {
   const weights = tf.tidy(() =>
-    Array.from({ length: layers }, () => LAYER_MATMULS.map(([i, o]) => tf.keep(tf.randomNormal([i, o], 0, 0.02, 'float32', 1)) as tf.Tensor2D)),
+    Array.from({ length: layers }, () =>
+      LAYER_MATMULS.map(([i, o]) => tf.keep(tf.randomNormal([i, o], 0, 0.02, 'float32', 1)) as tf.Tensor2D),
+    ),
   );
   const head = tf.keep(tf.randomNormal([768, vocab], 0, 0.02, 'float32', 2)) as tf.Tensor2D;
   const headT = tf.keep(tf.randomNormal([vocab, 768], 0, 0.02, 'float32', 3)) as tf.Tensor2D;
@@ -407,7 +433,9 @@ export async function matmulCeiling(repeats = 7, layers = 12, vocab = 50257, log
     const layersMs = median(layerTimes);
     const headMs = median(headTimes);
     const stepMs = layersMs + headMs;
-    log?.(`matmul ceiling: layers ${layersMs.toFixed(1)} ms + head ${headMs.toFixed(1)} ms (transposeB head ${median(headTTimes).toFixed(1)} ms)`);
+    log?.(
+      `matmul ceiling: layers ${layersMs.toFixed(1)} ms + head ${headMs.toFixed(1)} ms (transposeB head ${median(headTTimes).toFixed(1)} ms)`,
+    );
     return { stepMs, tokensPerSecond: 1000 / stepMs, layersMs, headMs, headTransposeBMs: median(headTTimes) };
   } finally {
     tf.dispose([...weights.flat(), head, headT, x768, x3072]);

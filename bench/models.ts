@@ -37,7 +37,23 @@ export function benchModel(name: ModelName): BenchModel {
     const dir = path.join(LARGE_DIR, `gpt2-${name}-random`);
     if (!existsSync(path.join(dir, 'model.safetensors'))) {
       process.stderr.write(`making the gpt2-${name}-shaped random checkpoint in ${dir} ...\n`);
-      execFileSync(PYTHON, [GENERATOR, '--seed', String(RANDOM_SEED), '--layers', String(layers), '--embd', String(embd), '--heads', String(heads), '--out', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync(
+        PYTHON,
+        [
+          GENERATOR,
+          '--seed',
+          String(RANDOM_SEED),
+          '--layers',
+          String(layers),
+          '--embd',
+          String(embd),
+          '--heads',
+          String(heads),
+          '--out',
+          dir,
+        ],
+        { stdio: ['ignore', 'inherit', 'inherit'] },
+      );
     }
     return { name, dir, description: `gpt2-${name}-shaped (${layers} layers × ${embd}, ${heads} heads), seeded random weights` };
   }
@@ -45,7 +61,7 @@ export function benchModel(name: ModelName): BenchModel {
     return { name, dir: path.join(sharedDir, 'fixtures/tiny-gpt2'), description: 'tiny-gpt2 fixture (random weights, 2 layers)' };
   }
   if (name === 'builtin') {
-    return { name, dir: path.join(repoRoot, 'public/models/sherlock-gpt2'), description: 'the app\'s built-in sherlock-gpt2 (context 256)' };
+    return { name, dir: path.join(repoRoot, 'public/models/sherlock-gpt2'), description: "the app's built-in sherlock-gpt2 (context 256)" };
   }
   const dir = path.join(repoRoot, '.cache/bench/gpt2-124m-random');
   if (!existsSync(path.join(dir, 'model.safetensors'))) {

@@ -24,21 +24,39 @@ export interface PeerResult {
 }
 
 export function peerReady(dir: string): string | null {
-  if (!existsSync(path.join(dir, 'node_modules/@huggingface/transformers'))) return `${dir} has no node_modules (npm install --ignore-scripts there)`;
-  if (!existsSync(path.join(dir, 'models/gpt2-random/onnx/model.onnx'))) return `${dir} has no ONNX export (models/gpt2-random/onnx/model.onnx)`;
+  if (!existsSync(path.join(dir, 'node_modules/@huggingface/transformers')))
+    return `${dir} has no node_modules (npm install --ignore-scripts there)`;
+  if (!existsSync(path.join(dir, 'models/gpt2-random/onnx/model.onnx')))
+    return `${dir} has no ONNX export (models/gpt2-random/onnx/model.onnx)`;
   return null;
 }
 
-export function runPeer(dir: string, threads: number | undefined, newTokens: number, runs: number, log: (line: string) => void, dtype: 'fp32' | 'q8' = 'fp32'): PeerResult {
+export function runPeer(
+  dir: string,
+  threads: number | undefined,
+  newTokens: number,
+  runs: number,
+  log: (line: string) => void,
+  dtype: 'fp32' | 'q8' = 'fp32',
+): PeerResult {
   const args = ['bench_browser.mjs', '--device', 'wasm', '--new', String(newTokens), '--runs', String(runs)];
   if (threads) args.push('--threads', String(threads));
   if (dtype === 'q8') args.push('--dtype', 'q8');
   log(`peer: node ${args.join(' ')} (in ${dir})`);
   try {
-    const out = execFileSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 900_000 });
+    const out = execFileSync(process.execPath, args, {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      timeout: 900_000,
+    });
     const line = out.trim().split('\n').pop() ?? '{}';
     return JSON.parse(line) as PeerResult;
   } catch (error) {
-    return { peer: 'transformers.js', backend: `chromium-wasm${threads ? '-t' + threads : ''}${dtype === 'q8' ? '-q8' : ''}`, error: String((error as Error).message).slice(0, 500) };
+    return {
+      peer: 'transformers.js',
+      backend: `chromium-wasm${threads ? '-t' + threads : ''}${dtype === 'q8' ? '-q8' : ''}`,
+      error: String((error as Error).message).slice(0, 500),
+    };
   }
 }

@@ -89,7 +89,8 @@ export function renderReport(report: BenchReport): string {
   const ceilingN = wasmAll?.ceiling;
   const isF32 = (n: NodeResult) => (n.precision ?? 'f32') === 'f32';
   const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
-  const nodeAt = (backend: string, precision: string) => report.node.find((n) => n.backend === backend && n.model === '124m' && n.precision === precision && !n.error);
+  const nodeAt = (backend: string, precision: string) =>
+    report.node.find((n) => n.backend === backend && n.model === '124m' && n.precision === precision && !n.error);
   const wasmQ8 = browserJob(report, 'wasm-124m-q8');
   const wasmF16 = browserJob(report, 'wasm-124m-f16');
   const peerQ8 = report.peer.find((p) => p.backend === 'chromium-wasm-q8' && !p.error);
@@ -102,7 +103,9 @@ export function renderReport(report: BenchReport): string {
     out(`| ${what} | ${f(a, 1)} vs ${f(b, 1)} tok/s = ${f(a && b ? a / b : undefined, 2)}× | ${mark(a && b ? a / b >= at : undefined)} |`);
   const prefillRow = (what: string, q: Partial<ModelBenchResult> | undefined, base: Partial<ModelBenchResult> | undefined) => {
     const ok = ['16', '128'].every((l) => q?.prefillMs?.[l] !== undefined && base?.prefillMs?.[l] !== undefined);
-    out(`| ${what} | ${['16', '128'].map((l) => `${l}: ${f(q?.prefillMs?.[l], 0)} vs ${f(base?.prefillMs?.[l], 0)} ms`).join('; ')} | ${mark(ok ? ['16', '128'].every((l) => q!.prefillMs![l] <= base!.prefillMs![l]) : undefined)} |`);
+    out(
+      `| ${what} | ${['16', '128'].map((l) => `${l}: ${f(q?.prefillMs?.[l], 0)} vs ${f(base?.prefillMs?.[l], 0)} ms`).join('; ')} | ${mark(ok ? ['16', '128'].every((l) => q!.prefillMs![l] <= base!.prefillMs![l]) : undefined)} |`,
+    );
   };
   const peer2 = report.peer.find((p) => p.backend === 'chromium-wasm-t2' && !p.error);
   const peerBest = Math.max(peer1?.decode_tok_s ?? 0, peer2?.decode_tok_s ?? 0) || undefined;
@@ -118,11 +121,15 @@ export function renderReport(report: BenchReport): string {
   out(`- Date: ${report.date} (to ${report.finished ?? '?'}); command: \`${report.command}\``);
   out(`- Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.memoryGb} GB memory, ${m.os}; GPU: ${m.gpu}`);
   out(`- Node ${m.node}; Chromium ${m.chromium ?? '(not run)'} (headless, playwright-core, \`--enable-unsafe-webgpu\`)`);
-  out(`- Machine CPU busy before / after the run (all processes, 2 s samples): ${report.busyBeforePercent}% / ${report.busyAfterPercent ?? '?'}%.` +
-    ' Anything else running on these 2 cores slows every number here.');
-  out(`- Decode: ${report.settings.tokens} new greedy tokens after the 16-token prompt (\`PROMPT16\` of the peer bench), median of ${report.settings.runs} timed runs after a warm-up.`);
+  out(
+    `- Machine CPU busy before / after the run (all processes, 2 s samples): ${report.busyBeforePercent}% / ${report.busyAfterPercent ?? '?'}%.` +
+      ' Anything else running on these 2 cores slows every number here.',
+  );
+  out(
+    `- Decode: ${report.settings.tokens} new greedy tokens after the 16-token prompt (\`PROMPT16\` of the peer bench), median of ${report.settings.runs} timed runs after a warm-up.`,
+  );
   out('- Models: **124M** = GPT-2-124M-shaped (12 layers, 768 wide, 1024 positions, 50257 vocabulary) with seeded random weights,');
-  out('  made by the peer\'s `make_gpt2_random.py --seed 1234` (the very file the transformers.js side loads; cached in `.cache/bench/`);');
+  out("  made by the peer's `make_gpt2_random.py --seed 1234` (the very file the transformers.js side loads; cached in `.cache/bench/`);");
   out('  **tiny** = the `tiny-gpt2` fixture (2 layers, 32 wide, 64 positions).');
   out();
 
@@ -131,104 +138,179 @@ export function renderReport(report: BenchReport): string {
   out('| target | measured | result |');
   out('|---|---|---|');
   const r500 = (r: NodeResult | undefined) => ratio(r);
-  out(`| per-token time at position 500 ≤ 1.3× position 20, wasm (124M, Node) | ${f(step(nodeWasm, 20))} → ${f(step(nodeWasm, 500))} ms = ${f(r500(nodeWasm), 2)}× | ${mark(r500(nodeWasm) === undefined ? undefined : r500(nodeWasm)! <= 1.3)} |`);
-  out(`| the same in Chromium wasm (124M, the app's thread count) | ${f(step(wasm?.bench, 20))} → ${f(step(wasm?.bench, 500))} ms = ${f(ratio(wasm?.bench), 2)}× | ${mark(ratio(wasm?.bench) === undefined ? undefined : ratio(wasm?.bench)! <= 1.3)} |`);
-  out(`| the same on cpu (124M, Node; @500 on a zero-filled cache, see below) | ${f(step(nodeCpu, 20), 0)} → ${f(step(nodeCpu, 500), 0)} ms = ${f(r500(nodeCpu), 2)}× | ${mark(r500(nodeCpu) === undefined ? undefined : r500(nodeCpu)! <= 1.3)} |`);
+  out(
+    `| per-token time at position 500 ≤ 1.3× position 20, wasm (124M, Node) | ${f(step(nodeWasm, 20))} → ${f(step(nodeWasm, 500))} ms = ${f(r500(nodeWasm), 2)}× | ${mark(r500(nodeWasm) === undefined ? undefined : r500(nodeWasm)! <= 1.3)} |`,
+  );
+  out(
+    `| the same in Chromium wasm (124M, the app's thread count) | ${f(step(wasm?.bench, 20))} → ${f(step(wasm?.bench, 500))} ms = ${f(ratio(wasm?.bench), 2)}× | ${mark(ratio(wasm?.bench) === undefined ? undefined : ratio(wasm?.bench)! <= 1.3)} |`,
+  );
+  out(
+    `| the same on cpu (124M, Node; @500 on a zero-filled cache, see below) | ${f(step(nodeCpu, 20), 0)} → ${f(step(nodeCpu, 500), 0)} ms = ${f(r500(nodeCpu), 2)}× | ${mark(r500(nodeCpu) === undefined ? undefined : r500(nodeCpu)! <= 1.3)} |`,
+  );
   const gpuLong = browserJob(report, 'webgpu-builtin');
   const gpuA = step(gpuLong?.bench, 20);
   const gpuB = step(gpuLong?.bench, WEBGPU_LONG_POSITION);
   const gpuRatio = gpuA && gpuB ? gpuB / gpuA : undefined;
-  out(`| the same on WebGPU at the longest context that fits, position ${WEBGPU_LONG_POSITION} (the built-in model, context 256; SwiftShader) | ${f(gpuA)} → ${f(gpuB)} ms = ${f(gpuRatio, 2)}× | ${mark(gpuRatio === undefined ? undefined : gpuRatio <= 1.3)} |`);
-  const perLayer = ['webgpu-tiny', 'webgpu-builtin'].map((id) => browserJob(report, id)).filter((r) => r?.bench?.dispatchesPerToken !== undefined && r.nLayer);
+  out(
+    `| the same on WebGPU at the longest context that fits, position ${WEBGPU_LONG_POSITION} (the built-in model, context 256; SwiftShader) | ${f(gpuA)} → ${f(gpuB)} ms = ${f(gpuRatio, 2)}× | ${mark(gpuRatio === undefined ? undefined : gpuRatio <= 1.3)} |`,
+  );
+  const perLayer = ['webgpu-tiny', 'webgpu-builtin']
+    .map((id) => browserJob(report, id))
+    .filter((r) => r?.bench?.dispatchesPerToken !== undefined && r.nLayer);
   const worstPerLayer = perLayer.length ? Math.max(...perLayer.map((r) => r!.bench!.dispatchesPerToken! / r!.nLayer!)) : undefined;
-  out(`| WebGPU decode ≤ 10 dispatches per layer per token (logits against the fixture: tests/unit/webgpu-fused.test.ts) | ${perLayer.map((r) => `${r!.model}: ${f(r!.bench!.dispatchesPerToken, 0)} per token, ${r!.nLayer} layers`).join('; ') || '–'} (the forward step's 6·n_layer + 3, and the argMax that picks the token) | ${mark(worstPerLayer === undefined ? undefined : worstPerLayer <= 10)} |`);
+  out(
+    `| WebGPU decode ≤ 10 dispatches per layer per token (logits against the fixture: tests/unit/webgpu-fused.test.ts) | ${perLayer.map((r) => `${r!.model}: ${f(r!.bench!.dispatchesPerToken, 0)} per token, ${r!.nLayer} layers`).join('; ') || '–'} (the forward step's 6·n_layer + 3, and the argMax that picks the token) | ${mark(worstPerLayer === undefined ? undefined : worstPerLayer <= 10)} |`,
+  );
   const est = nodeWasm?.recomputeEstimate;
-  out(`| 256 cached tokens ≥ 10× faster than recomputing (124M, wasm, Node) | cached ${f(est && est.cachedMs / 1000, 1)} s vs recompute ≈ ${f(est && est.recomputeMs / 1000, 1)} s = ${f(est?.speedup, 1)}× | ${mark(est ? est.speedup >= 10 : undefined)} |`);
+  out(
+    `| 256 cached tokens ≥ 10× faster than recomputing (124M, wasm, Node) | cached ${f(est && est.cachedMs / 1000, 1)} s vs recompute ≈ ${f(est && est.recomputeMs / 1000, 1)} s = ${f(est?.speedup, 1)}× | ${mark(est ? est.speedup >= 10 : undefined)} |`,
+  );
   const wasmEst = wasm?.bench?.recomputeEstimate;
-  out(`| the same in Chromium wasm | cached ${f(wasmEst && wasmEst.cachedMs / 1000, 1)} s vs recompute ≈ ${f(wasmEst && wasmEst.recomputeMs / 1000, 1)} s = ${f(wasmEst?.speedup, 1)}× | ${mark(wasmEst ? wasmEst.speedup >= 10 : undefined)} |`);
+  out(
+    `| the same in Chromium wasm | cached ${f(wasmEst && wasmEst.cachedMs / 1000, 1)} s vs recompute ≈ ${f(wasmEst && wasmEst.recomputeMs / 1000, 1)} s = ${f(wasmEst?.speedup, 1)}× | ${mark(wasmEst ? wasmEst.speedup >= 10 : undefined)} |`,
+  );
   const share = decode && ceiling1 ? (100 * decode) / ceiling1.tokensPerSecond : undefined;
-  out(`| Chromium wasm decode ≥ 85% of the single-thread matmul ceiling (same run) | ${f(decode, 1)} tok/s vs ceiling ${f(ceiling1?.tokensPerSecond, 1)} tok/s = ${f(share, 0)}% | ${mark(share === undefined ? undefined : share >= 85)} |`);
+  out(
+    `| Chromium wasm decode ≥ 85% of the single-thread matmul ceiling (same run) | ${f(decode, 1)} tok/s vs ceiling ${f(ceiling1?.tokensPerSecond, 1)} tok/s = ${f(share, 0)}% | ${mark(share === undefined ? undefined : share >= 85)} |`,
+  );
   const vsDefault = decode && peer1?.decode_tok_s ? decode / peer1.decode_tok_s : undefined;
-  out(`| ≥ 1.5× transformers.js with fp32 weights (1 wasm thread), same Chromium, both f32 | ${f(decode, 1)} vs ${f(peer1?.decode_tok_s, 1)} tok/s = ${f(vsDefault, 2)}× | ${mark(vsDefault === undefined ? undefined : vsDefault >= 1.5)} |`);
-  out(`| no slower than transformers.js at its best thread setting | ${f(decode, 1)} vs ${f(peerBest, 1)} tok/s | ${mark(decode && peerBest ? decode >= peerBest : undefined)} |`);
+  out(
+    `| ≥ 1.5× transformers.js with fp32 weights (1 wasm thread), same Chromium, both f32 | ${f(decode, 1)} vs ${f(peer1?.decode_tok_s, 1)} tok/s = ${f(vsDefault, 2)}× | ${mark(vsDefault === undefined ? undefined : vsDefault >= 1.5)} |`,
+  );
+  out(
+    `| no slower than transformers.js at its best thread setting | ${f(decode, 1)} vs ${f(peerBest, 1)} tok/s | ${mark(decode && peerBest ? decode >= peerBest : undefined)} |`,
+  );
   const inspector = wasm?.bench?.inspector;
-  out(`| decode with the token inspector's data ≥ 90% of without (124M, Chromium wasm, generate() with top-k 50 / top-p 0.95) | ${f(inspector?.onTokensPerSecond, 1)} vs ${f(inspector?.offTokensPerSecond, 1)} tok/s = ${f(inspector && 100 * inspector.ratio, 0)}% | ${mark(inspector ? inspector.ratio >= 0.9 : undefined)} |`);
+  out(
+    `| decode with the token inspector's data ≥ 90% of without (124M, Chromium wasm, generate() with top-k 50 / top-p 0.95) | ${f(inspector?.onTokensPerSecond, 1)} vs ${f(inspector?.offTokensPerSecond, 1)} tok/s = ${f(inspector && 100 * inspector.ratio, 0)}% | ${mark(inspector ? inspector.ratio >= 0.9 : undefined)} |`,
+  );
   const gpuInspector = ['webgpu-124m', 'webgpu-builtin'].map((id) => browserJob(report, id)?.bench?.inspector).find(Boolean);
   if (gpuInspector) {
-    out(`| the same on WebGPU (summary computed on the GPU; SwiftShader) | ${f(gpuInspector.onTokensPerSecond, 1)} vs ${f(gpuInspector.offTokensPerSecond, 1)} tok/s = ${f(100 * gpuInspector.ratio, 0)}% | ${mark(gpuInspector.ratio >= 0.9)} |`);
+    out(
+      `| the same on WebGPU (summary computed on the GPU; SwiftShader) | ${f(gpuInspector.onTokensPerSecond, 1)} vs ${f(gpuInspector.offTokensPerSecond, 1)} tok/s = ${f(100 * gpuInspector.ratio, 0)}% | ${mark(gpuInspector.ratio >= 0.9)} |`,
+    );
   }
-  speedRow('q8 decode ≥ 2× f32 decode (124M, Chromium wasm, the app\'s threads, same run)', tps(wasmQ8?.bench), tps(wasm?.bench), 2);
+  speedRow("q8 decode ≥ 2× f32 decode (124M, Chromium wasm, the app's threads, same run)", tps(wasmQ8?.bench), tps(wasm?.bench), 2);
   speedRow('the same in Node wasm', tps(nodeAt('wasm', 'q8')), tps(nodeWasm), 2);
   speedRow('f16 decode ≥ 1.5× f32 decode (124M, Chromium wasm)', tps(wasmF16?.bench), tps(wasm?.bench), 1.5);
   speedRow('the same in Node wasm', tps(nodeAt('wasm', 'f16')), tps(nodeWasm), 1.5);
   prefillRow('q8 prefill not slower than f32 (124M, Chromium wasm; prompt tokens: q8 vs f32)', wasmQ8?.bench, wasm?.bench);
   prefillRow('the same in Node wasm', nodeAt('wasm', 'q8'), nodeWasm);
-  speedRow('≥ 1.5× transformers.js at its browser default (q8 weights, 1 wasm thread), same Chromium, same weights: our q8', tps(wasmQ8?.bench), peerQ8?.decode_tok_s, 1.5);
+  speedRow(
+    '≥ 1.5× transformers.js at its browser default (q8 weights, 1 wasm thread), same Chromium, same weights: our q8',
+    tps(wasmQ8?.bench),
+    peerQ8?.decode_tok_s,
+    1.5,
+  );
   const firstVsWarm = [wasm, wasmQ8].filter((r) => r?.bench?.firstPrefillMs !== undefined && r.bench.prefillMs['16'] !== undefined);
-  const worstFirst = firstVsWarm.length ? Math.max(...firstVsWarm.map((r) => r!.bench!.firstPrefillMs! / r!.bench!.prefillMs['16'])) : undefined;
-  out(`| the first Generate's time to first token (16-token prefill right after the load, which warms up) within 1.5× of a warm run's (Chromium wasm) | ${firstVsWarm.map((r) => `${r!.id}: ${f(r!.bench!.firstPrefillMs, 0)} vs ${f(r!.bench!.prefillMs['16'], 0)} ms (warm-up in the load: ${f(r!.warmUpMs, 0)} ms)`).join('; ') || '–'} | ${mark(worstFirst === undefined ? undefined : worstFirst <= 1.5)} |`);
+  const worstFirst = firstVsWarm.length
+    ? Math.max(...firstVsWarm.map((r) => r!.bench!.firstPrefillMs! / r!.bench!.prefillMs['16']))
+    : undefined;
+  out(
+    `| the first Generate's time to first token (16-token prefill right after the load, which warms up) within 1.5× of a warm run's (Chromium wasm) | ${firstVsWarm.map((r) => `${r!.id}: ${f(r!.bench!.firstPrefillMs, 0)} vs ${f(r!.bench!.prefillMs['16'], 0)} ms (warm-up in the load: ${f(r!.warmUpMs, 0)} ms)`).join('; ') || '–'} | ${mark(worstFirst === undefined ? undefined : worstFirst <= 1.5)} |`,
+  );
   const large = report.node.filter((n) => n.model === 'large' || n.model === 'xl');
-  out(`| gpt2-large- and gpt2-xl-shaped checkpoints load and generate on wasm q8 in Node, peak memory reported | ${large.map((n) => (n.error ? `${n.model}: failed (${n.error})` : `${n.model}: ${f(n.decode?.tokensPerSecond, 1)} tok/s, peak RSS ${f((n.peakRssMb ?? 0) / 1024, 2)} GB`)).join('; ') || '–'} | ${mark(large.length === 2 ? large.every((n) => !n.error && (n.decode?.newTokens ?? 0) > 0) : undefined)} |`);
+  out(
+    `| gpt2-large- and gpt2-xl-shaped checkpoints load and generate on wasm q8 in Node, peak memory reported | ${large.map((n) => (n.error ? `${n.model}: failed (${n.error})` : `${n.model}: ${f(n.decode?.tokensPerSecond, 1)} tok/s, peak RSS ${f((n.peakRssMb ?? 0) / 1024, 2)} GB`)).join('; ') || '–'} | ${mark(large.length === 2 ? large.every((n) => !n.error && (n.decode?.newTokens ?? 0) > 0) : undefined)} |`,
+  );
   const q = report.quality;
   const dLoss = q ? q.loss.q8 - q.loss.f32 : undefined;
-  out(`| the built-in model's held-out loss under q8 within 0.02 nats/token of f32 (${q?.heldOutTokens ?? '–'} tokens of the held-out stories, context 256, wasm) | ${q ? `f32 ${f(q.loss.f32, 4)}, q8 ${f(q.loss.q8, 4)} (${dLoss! >= 0 ? '+' : ''}${f(dLoss, 4)}), f16 ${f(q.loss.f16, 4)} nats/token` : '–'} | ${mark(dLoss === undefined ? undefined : Math.abs(dLoss) <= 0.02)} |`);
-  out(`| the fixture's greedy tokens unchanged under f16 (20 tokens per case) | ${q ? `${q.f16GreedyCases.matching} of ${q.f16GreedyCases.total} cases` : '–'} | ${mark(q ? q.f16GreedyCases.matching === q.f16GreedyCases.total : undefined)} |`);
-  out(`| q8 logits within the derived tolerance, 1.5 × 1.8% × √(4·n_layer + 1) of a row's largest \\|logit\\| (docs/precision.md) | ${q ? `fixture ${f(100 * q.q8Logits.fixtureWorst, 1)}% (tolerance ${f(100 * q.q8Logits.fixtureTolerance, 1)}%), built-in at 256 positions ${f(100 * q.q8Logits.builtInWorst, 1)}% (tolerance ${f(100 * q.q8Logits.builtInTolerance, 1)}%)` : '–'} | ${mark(q ? q.q8Logits.fixtureWorst <= q.q8Logits.fixtureTolerance && q.q8Logits.builtInWorst <= q.q8Logits.builtInTolerance : undefined)} |`);
+  out(
+    `| the built-in model's held-out loss under q8 within 0.02 nats/token of f32 (${q?.heldOutTokens ?? '–'} tokens of the held-out stories, context 256, wasm) | ${q ? `f32 ${f(q.loss.f32, 4)}, q8 ${f(q.loss.q8, 4)} (${dLoss! >= 0 ? '+' : ''}${f(dLoss, 4)}), f16 ${f(q.loss.f16, 4)} nats/token` : '–'} | ${mark(dLoss === undefined ? undefined : Math.abs(dLoss) <= 0.02)} |`,
+  );
+  out(
+    `| the fixture's greedy tokens unchanged under f16 (20 tokens per case) | ${q ? `${q.f16GreedyCases.matching} of ${q.f16GreedyCases.total} cases` : '–'} | ${mark(q ? q.f16GreedyCases.matching === q.f16GreedyCases.total : undefined)} |`,
+  );
+  out(
+    `| q8 logits within the derived tolerance, 1.5 × 1.8% × √(4·n_layer + 1) of a row's largest \\|logit\\| (docs/precision.md) | ${q ? `fixture ${f(100 * q.q8Logits.fixtureWorst, 1)}% (tolerance ${f(100 * q.q8Logits.fixtureTolerance, 1)}%), built-in at 256 positions ${f(100 * q.q8Logits.builtInWorst, 1)}% (tolerance ${f(100 * q.q8Logits.builtInTolerance, 1)}%)` : '–'} | ${mark(q ? q.q8Logits.fixtureWorst <= q.q8Logits.fixtureTolerance && q.q8Logits.builtInWorst <= q.q8Logits.builtInTolerance : undefined)} |`,
+  );
   const am = report.appMedium;
-  out(`| a gpt2-medium-shaped checkpoint loads from a local hub server and generates in Chromium (the built app, wasm, auto precision) | ${am ? (am.error ? `failed: ${am.error.split('\n')[0]}` : `${am.precision}: load ${am.loadTime}, first token ${am.firstToken}, ${am.tokensPerSecond} tok/s, peak PSS ${f(am.peakPssMb / 1024, 2)} GB`) : '–'} | ${mark(am ? !am.error && am.precision.startsWith('q8') : undefined)} |`);
+  out(
+    `| a gpt2-medium-shaped checkpoint loads from a local hub server and generates in Chromium (the built app, wasm, auto precision) | ${am ? (am.error ? `failed: ${am.error.split('\n')[0]}` : `${am.precision}: load ${am.loadTime}, first token ${am.firstToken}, ${am.tokensPerSecond} tok/s, peak PSS ${f(am.peakPssMb / 1024, 2)} GB`) : '–'} | ${mark(am ? !am.error && am.precision.startsWith('q8') : undefined)} |`,
+  );
   const longest = report.app.length ? Math.max(...report.app.map((a) => a.longestTaskMs)) : undefined;
-  out(`| no main-thread task over 50 ms during generation (the built app) | longest ${f(longest, 0)} ms | ${mark(longest === undefined ? undefined : longest <= 50)} |`);
+  out(
+    `| no main-thread task over 50 ms during generation (the built app) | longest ${f(longest, 0)} ms | ${mark(longest === undefined ? undefined : longest <= 50)} |`,
+  );
   const leaks = [...report.node.map((n) => n.leak), ...(report.browser?.results.map((r) => r.bench?.leak) ?? [])].filter(Boolean);
   const leaked = leaks.reduce((n, l) => n + l!.leaked, 0);
-  out(`| zero tensors leaked over 20 generations | ${leaks.map((l) => `${l!.leaked} over ${l!.generations}`).join(', ') || '–'} | ${mark(leaks.length ? leaked === 0 && leaks.some((l) => l!.generations >= 20) : undefined)} |`);
+  out(
+    `| zero tensors leaked over 20 generations | ${leaks.map((l) => `${l!.leaked} over ${l!.generations}`).join(', ') || '–'} | ${mark(leaks.length ? leaked === 0 && leaks.some((l) => l!.generations >= 20) : undefined)} |`,
+  );
   out();
 
-  out('## Chromium (the app\'s engine in a module worker, like the app)');
+  out("## Chromium (the app's engine in a module worker, like the app)");
   out();
-  out('| job | precision | threads | load ms (+ warm-up) | first / warm prefill 16 ms | prefill 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | tfjs wasm heap | other CPU % |');
+  out(
+    '| job | precision | threads | load ms (+ warm-up) | first / warm prefill 16 ms | prefill 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | peak PSS (all Chromium) | tf.memory | tfjs wasm heap | other CPU % |',
+  );
   out('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of report.browser?.results ?? []) {
     if (!r.bench) continue;
     const b = r.bench;
     const precision = `${r.precision ?? 'f32'}${r.precision && r.precision !== 'f32' && r.matmulBuild ? ` (${r.matmulBuild} SIMD)` : ''}`;
-    out(`| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${precision} | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ ${f(r.warmUpMs, 0)}; fetch ${f(r.fetchMs, 0)}) | ${f(b.firstPrefillMs, 0)} / ${f(b.prefillMs['16'], 0)} | ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} | ${f(r.otherCpuPercent)} |`);
+    out(
+      `| ${r.id} (${r.backend}${r.adapter ? ', ' + r.adapter : ''}) | ${precision} | ${r.backend === 'wasm' ? r.threads : '–'} | ${f(r.loadMs, 0)} (+ ${f(r.warmUpMs, 0)}; fetch ${f(r.fetchMs, 0)}) | ${f(b.firstPrefillMs, 0)} / ${f(b.prefillMs['16'], 0)} | ${f(b.prefillMs['128'], 0)} | ${f(b.decode.tokensPerSecond, 2)} | ${f(step(b, 20))} / ${f(step(b, 500))} | ${f(ratio(b), 2)} | ${f(r.peakPssMb, 0)} MB | ${b.memory.numTensors} tensors, ${f(b.memory.numBytes / 2 ** 20, 0)} MB | ${r.wasmHeapBytes ? f(r.wasmHeapBytes / 2 ** 20, 0) + ' MB' : '–'} | ${f(r.otherCpuPercent)} |`,
+    );
   }
   for (const r of report.browser?.results ?? []) if (r.error) out(`\n- ${r.id} failed: \`${r.error.split('\n')[0]}\``);
   out();
   if (report.browser?.results.length) {
     const isolated = report.browser.results.filter((r) => !r.error).every((r) => r.crossOriginIsolated);
-    out(`Every job's worker reported \`crossOriginIsolated\` = ${isolated} and \`navigator.hardwareConcurrency\` = ${report.browser.results[0].hardwareConcurrency};` +
-      ' "threads" is what tfjs-wasm\'s pool really has (`getThreadsCount()`), not what was asked for.');
+    out(
+      `Every job's worker reported \`crossOriginIsolated\` = ${isolated} and \`navigator.hardwareConcurrency\` = ${report.browser.results[0].hardwareConcurrency};` +
+        ' "threads" is what tfjs-wasm\'s pool really has (`getThreadsCount()`), not what was asked for.',
+    );
     out();
   }
   if (ceiling1 || ceilingN) {
     out('### The matmul ceiling');
     out();
-    out('One 124M decode step\'s matmuls alone, on random weights of the same shapes: per layer [1,768]·[768,2304],');
+    out("One 124M decode step's matmuls alone, on random weights of the same shapes: per layer [1,768]·[768,2304],");
     out('[1,768]·[768,768], [1,768]·[768,3072], [1,3072]·[3072,768], ×12, plus the head [1,768]·[768,50257]; median of 7.');
     out();
     out('| wasm threads | layers ms | head ms | step ms | ceiling tok/s | head as matMul(x, wte, transposeB) ms |');
     out('|---|---|---|---|---|---|');
-    if (ceiling1) out(`| 1 | ${f(ceiling1.layersMs)} | ${f(ceiling1.headMs)} | ${f(ceiling1.stepMs)} | ${f(ceiling1.tokensPerSecond)} | ${f(ceiling1.headTransposeBMs)} |`);
-    if (ceilingN && wasmAll) out(`| ${wasmAll.threads} | ${f(ceilingN.layersMs)} | ${f(ceilingN.headMs)} | ${f(ceilingN.stepMs)} | ${f(ceilingN.tokensPerSecond)} | ${f(ceilingN.headTransposeBMs)} |`);
+    if (ceiling1)
+      out(
+        `| 1 | ${f(ceiling1.layersMs)} | ${f(ceiling1.headMs)} | ${f(ceiling1.stepMs)} | ${f(ceiling1.tokensPerSecond)} | ${f(ceiling1.headTransposeBMs)} |`,
+      );
+    if (ceilingN && wasmAll)
+      out(
+        `| ${wasmAll.threads} | ${f(ceilingN.layersMs)} | ${f(ceilingN.headMs)} | ${f(ceilingN.stepMs)} | ${f(ceilingN.tokensPerSecond)} | ${f(ceilingN.headTransposeBMs)} |`,
+      );
     out();
-    if (decode && ceiling1) out(`The app's choice (${wasm?.threads} thread${wasm?.threads === 1 ? '' : 's'}) decodes at ${f(share, 0)}% of the single-thread ceiling.` + (wasmAll?.bench && ceilingN ? ` With ${wasmAll.threads} threads: ${f(wasmAll.bench.decode.tokensPerSecond, 2)} tok/s, ${f((100 * wasmAll.bench.decode.tokensPerSecond) / ceilingN.tokensPerSecond, 0)}% of the ${wasmAll.threads}-thread ceiling.` : ''));
+    if (decode && ceiling1)
+      out(
+        `The app's choice (${wasm?.threads} thread${wasm?.threads === 1 ? '' : 's'}) decodes at ${f(share, 0)}% of the single-thread ceiling.` +
+          (wasmAll?.bench && ceilingN
+            ? ` With ${wasmAll.threads} threads: ${f(wasmAll.bench.decode.tokensPerSecond, 2)} tok/s, ${f((100 * wasmAll.bench.decode.tokensPerSecond) / ceilingN.tokensPerSecond, 0)}% of the ${wasmAll.threads}-thread ceiling.`
+            : ''),
+      );
     out();
   }
   const gpu = browserJob(report, 'webgpu-tiny');
   if (gpu?.bench) {
     const long = browserJob(report, 'webgpu-builtin')?.bench;
-    out(`WebGPU here is SwiftShader (${gpu.adapter ?? 'software'}): small models only. The tiny model: ${f(gpu.bench.dispatchesPerToken, 0)} GPU dispatches per generated token (forward step and argMax)`);
-    out(`(counted by wrapping \`GPUComputePassEncoder.dispatchWorkgroups\`), ${f(step(gpu.bench, 20), 0)} ms per token at position 20.` +
-      (long ? ` The built-in model (context 256): ${f(long.dispatchesPerToken, 0)} dispatches per token, ${f(step(long, 20), 0)} ms per token at position 20 and ${f(step(long, WEBGPU_LONG_POSITION), 0)} ms at ${WEBGPU_LONG_POSITION}.` : ''));
+    out(
+      `WebGPU here is SwiftShader (${gpu.adapter ?? 'software'}): small models only. The tiny model: ${f(gpu.bench.dispatchesPerToken, 0)} GPU dispatches per generated token (forward step and argMax)`,
+    );
+    out(
+      `(counted by wrapping \`GPUComputePassEncoder.dispatchWorkgroups\`), ${f(step(gpu.bench, 20), 0)} ms per token at position 20.` +
+        (long
+          ? ` The built-in model (context 256): ${f(long.dispatchesPerToken, 0)} dispatches per token, ${f(step(long, 20), 0)} ms per token at position 20 and ${f(step(long, WEBGPU_LONG_POSITION), 0)} ms at ${WEBGPU_LONG_POSITION}.`
+          : ''),
+    );
     out('The 124M model was not run on SwiftShader: the peer measured 12.7–15.1 s per token there, so even a 64-token context is');
     out('about 15 minutes; a real GPU is needed for numbers that mean anything.');
     out();
   }
 
-  out('## Node (tfjs in Node; the CLI\'s backends)');
+  out("## Node (tfjs in Node; the CLI's backends)");
   out();
-  out('| backend | model | precision | KV cache | load ms (+ warm-up) | first / warm prefill 16 ms | prefill 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | no cache: N tokens, speedup | peak RSS | leak |');
+  out(
+    '| backend | model | precision | KV cache | load ms (+ warm-up) | first / warm prefill 16 ms | prefill 128 ms | decode tok/s | step ms @20 / @500 | @500/@20 | no cache: N tokens, speedup | peak RSS | leak |',
+  );
   out('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const n of report.node) {
     if (n.error) {
@@ -236,12 +318,16 @@ export function renderReport(report: BenchReport): string {
       continue;
     }
     const nc = n.noCache ? `${n.noCache.tokens}: ${f(n.noCache.speedup, 1)}×` : '–';
-    out(`| ${n.backend} | ${n.model} | ${n.precision ?? 'f32'} | ${n.cacheKind} | ${f(n.loadMs, 0)} (+ ${f(n.warmUpMs, 0)}) | ${f(n.firstPrefillMs, 0)} / ${f(n.prefillMs?.['16'], 0)} | ${f(n.prefillMs?.['128'], 0)} | ${f(n.decode?.tokensPerSecond, 2)} (${n.decode?.newTokens} tok) | ${f(step(n, 20))} / ${f(step(n, 500))} | ${f(ratio(n), 2)} | ${nc} | ${f(n.peakRssMb, 0)} MB | ${n.leak ? `${n.leak.leaked} / ${n.leak.generations} gens` : '–'} |`);
+    out(
+      `| ${n.backend} | ${n.model} | ${n.precision ?? 'f32'} | ${n.cacheKind} | ${f(n.loadMs, 0)} (+ ${f(n.warmUpMs, 0)}) | ${f(n.firstPrefillMs, 0)} / ${f(n.prefillMs?.['16'], 0)} | ${f(n.prefillMs?.['128'], 0)} | ${f(n.decode?.tokensPerSecond, 2)} (${n.decode?.newTokens} tok) | ${f(step(n, 20))} / ${f(step(n, 500))} | ${f(ratio(n), 2)} | ${nc} | ${f(n.peakRssMb, 0)} MB | ${n.leak ? `${n.leak.leaked} / ${n.leak.generations} gens` : '–'} |`,
+    );
   }
   out();
   if (est) {
     out(`Recomputation baseline (no KV cache: the whole sequence through the model for every new token, head on the last position only):`);
-    out(`its step time measured at ${est.sampledLengths.join(', ')} tokens (${est.sampledStepMs.map((x) => f(x, 0)).join(', ')} ms) and summed over the`);
+    out(
+      `its step time measured at ${est.sampledLengths.join(', ')} tokens (${est.sampledStepMs.map((x) => f(x, 0)).join(', ')} ms) and summed over the`,
+    );
     out(`${est.tokens} steps along the line through them; the cached side is a real ${est.tokens}-token greedy run.`);
     out();
   }
@@ -250,20 +336,32 @@ export function renderReport(report: BenchReport): string {
     out();
     out('| backend | in place: @20 / @500 ms | concat (baseline): @20 / @500 ms |');
     out('|---|---|---|');
-    if (nodeWasmConcat) out(`| wasm | ${f(step(nodeWasm, 20))} / ${f(step(nodeWasm, 500))} | ${f(step(nodeWasmConcat, 20))} / ${f(step(nodeWasmConcat, 500))} |`);
-    if (nodeCpuConcat) out(`| cpu | ${f(step(nodeCpu, 20), 0)} / ${f(step(nodeCpu, 500), 0)} | ${f(step(nodeCpuConcat, 20), 0)} / ${f(step(nodeCpuConcat, 500), 0)} |`);
+    if (nodeWasmConcat)
+      out(
+        `| wasm | ${f(step(nodeWasm, 20))} / ${f(step(nodeWasm, 500))} | ${f(step(nodeWasmConcat, 20))} / ${f(step(nodeWasmConcat, 500))} |`,
+      );
+    if (nodeCpuConcat)
+      out(
+        `| cpu | ${f(step(nodeCpu, 20), 0)} / ${f(step(nodeCpu, 500), 0)} | ${f(step(nodeCpuConcat, 20), 0)} / ${f(step(nodeCpuConcat, 500), 0)} |`,
+      );
     out();
   }
 
   if (report.app.length) {
     out('## Main thread of the built app');
     out();
-    out('`vite build` + `vite preview`, the tiny model, the UI\'s Generate button; a PerformanceObserver records every `longtask` (> 50 ms) entry.');
+    out(
+      "`vite build` + `vite preview`, the tiny model, the UI's Generate button; a PerformanceObserver records every `longtask` (> 50 ms) entry.",
+    );
     out();
-    out('| run | backend | threads | generations × tokens × sequences | long tasks during generation | longest | longest before (page + model load) | crossOriginIsolated |');
+    out(
+      '| run | backend | threads | generations × tokens × sequences | long tasks during generation | longest | longest before (page + model load) | crossOriginIsolated |',
+    );
     out('|---|---|---|---|---|---|---|---|');
     for (const a of report.app) {
-      out(`| ${a.label} | ${a.backend} | ${a.threads ?? '–'} | ${a.generations} × ${a.newTokens} × ${a.sequences} | ${a.longTasksDuringGeneration.length} | ${f(a.longestTaskMs, 0)} ms | ${f(a.longestTaskBeforeMs, 0)} ms | ${a.crossOriginIsolated} |`);
+      out(
+        `| ${a.label} | ${a.backend} | ${a.threads ?? '–'} | ${a.generations} × ${a.newTokens} × ${a.sequences} | ${a.longTasksDuringGeneration.length} | ${f(a.longestTaskMs, 0)} ms | ${f(a.longestTaskBeforeMs, 0)} ms | ${a.crossOriginIsolated} |`,
+      );
     }
     out();
   }
@@ -271,18 +369,32 @@ export function renderReport(report: BenchReport): string {
   out('## Side by side with transformers.js (the peer)');
   out();
   out('`../shared/peer` (transformers.js 4.3.2, onnxruntime-web) run by its own `bench_browser.mjs` on the same checkpoint file,');
-  out('the same 16-token prompt and the same number of new greedy tokens, in the same Chromium, in the same session (the command line above gives the order).');
+  out(
+    'the same 16-token prompt and the same number of new greedy tokens, in the same Chromium, in the same session (the command line above gives the order).',
+  );
   out();
   out('| engine | wasm threads | prefill 16 ms | decode tok/s | step ms @20 | peak PSS (all Chromium) | other CPU % during |');
   out('|---|---|---|---|---|---|---|');
-  if (wasm?.bench) out(`| this engine (tfjs-wasm) | ${wasm.threads} | ${f(wasm.bench.prefillMs['16'], 0)} | ${f(wasm.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm.bench, 20))} | ${f(wasm.peakPssMb, 0)} MB | ${f(wasm.otherCpuPercent)} |`);
-  if (wasmAll?.bench) out(`| this engine (tfjs-wasm) | ${wasmAll.threads} | – | ${f(wasmAll.bench.decode.tokensPerSecond, 2)} | ${f(step(wasmAll.bench, 20))} | ${f(wasmAll.peakPssMb, 0)} MB | ${f(wasmAll.otherCpuPercent)} |`);
+  if (wasm?.bench)
+    out(
+      `| this engine (tfjs-wasm) | ${wasm.threads} | ${f(wasm.bench.prefillMs['16'], 0)} | ${f(wasm.bench.decode.tokensPerSecond, 2)} | ${f(step(wasm.bench, 20))} | ${f(wasm.peakPssMb, 0)} MB | ${f(wasm.otherCpuPercent)} |`,
+    );
+  if (wasmAll?.bench)
+    out(
+      `| this engine (tfjs-wasm) | ${wasmAll.threads} | – | ${f(wasmAll.bench.decode.tokensPerSecond, 2)} | ${f(step(wasmAll.bench, 20))} | ${f(wasmAll.peakPssMb, 0)} MB | ${f(wasmAll.otherCpuPercent)} |`,
+    );
   for (const r of [wasmQ8, wasmF16]) {
-    if (r?.bench) out(`| this engine, ${r.precision} weights (${r.matmulBuild ?? '?'} SIMD kernels) | ${r.threads} | ${f(r.bench.prefillMs['16'], 0)} | ${f(r.bench.decode.tokensPerSecond, 2)} | ${f(step(r.bench, 20))} | ${f(r.peakPssMb, 0)} MB | ${f(r.otherCpuPercent)} |`);
+    if (r?.bench)
+      out(
+        `| this engine, ${r.precision} weights (${r.matmulBuild ?? '?'} SIMD kernels) | ${r.threads} | ${f(r.bench.prefillMs['16'], 0)} | ${f(r.bench.decode.tokensPerSecond, 2)} | ${f(step(r.bench, 20))} | ${f(r.peakPssMb, 0)} MB | ${f(r.otherCpuPercent)} |`,
+      );
   }
   for (const p of report.peer) {
     if (p.error) out(`| transformers.js (${p.backend}) | – | failed: ${String(p.error).split('\n')[0].slice(0, 120)} | | | | |`);
-    else out(`| transformers.js (${p.backend}) | ${p.wasm_num_threads ?? '?'} | ${f(p.prefill_ms, 0)} | ${f(p.decode_tok_s, 2)} | ${f(p.step_ms_pos20)} | ${f(p.peak_pss_mb_all_chromium, 0)} MB | ${f(p.other_cpu_pct_during)} |`);
+    else
+      out(
+        `| transformers.js (${p.backend}) | ${p.wasm_num_threads ?? '?'} | ${f(p.prefill_ms, 0)} | ${f(p.decode_tok_s, 2)} | ${f(p.step_ms_pos20)} | ${f(p.peak_pss_mb_all_chromium, 0)} MB | ${f(p.other_cpu_pct_during)} |`,
+      );
   }
   out();
   out(readFileSync(path.join(repoRoot, 'bench/notes.md'), 'utf8').trim());

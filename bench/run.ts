@@ -29,7 +29,17 @@ import { WEBGPU_LONG_POSITION, machineBusyPercent, writeReport, type BenchReport
 import type { NodeRunRequest } from './node/runModel';
 import type { QualityResult } from './node/quality';
 
-const SECTIONS = ['node-wasm', 'node-cpu', 'chromium-wasm', 'chromium-webgpu', 'app', 'peer', 'node-large', 'app-medium', 'quality'] as const;
+const SECTIONS = [
+  'node-wasm',
+  'node-cpu',
+  'chromium-wasm',
+  'chromium-webgpu',
+  'app',
+  'peer',
+  'node-large',
+  'app-medium',
+  'quality',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 function arg(name: string): string | undefined {
@@ -65,7 +75,16 @@ function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
 
 /** Just the per-position step times, for the concat-cache baseline. */
 function positionsOnly(cacheKind: 'concat' | 'inplace'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
-  return { newTokens: Math.min(tokens, 32), runs: 1, prefillLengths: [], positions: quick ? [20] : [20, 500], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0, cacheKind };
+  return {
+    newTokens: Math.min(tokens, 32),
+    runs: 1,
+    prefillLengths: [],
+    positions: quick ? [20] : [20, 500],
+    noCacheTokens: 0,
+    recomputeEstimateTokens: 0,
+    leakGenerations: 0,
+    cacheKind,
+  };
 }
 
 /** The 124M model at another precision: decode, prefill and the per-position steps (no recompute baselines). */
@@ -75,18 +94,37 @@ function precisionOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
 
 /** A gpt2-large/xl-shaped model: it loads, generates a few tokens, and the process's peak memory is read. */
 function largeOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
-  return { newTokens: quick ? 4 : 16, runs: 1, prefillLengths: [16], positions: [], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0 };
+  return {
+    newTokens: quick ? 4 : 16,
+    runs: 1,
+    prefillLengths: [16],
+    positions: [],
+    noCacheTokens: 0,
+    recomputeEstimateTokens: 0,
+    leakGenerations: 0,
+  };
 }
 
 /** The tiny fixture model: 64 positions, so short runs. */
 function tinyOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
-  return { newTokens: 40, runs, prefillLengths: [16], positions: [20, 50], noCacheTokens: 16, recomputeEstimateTokens: 0, leakGenerations: 20 };
+  return {
+    newTokens: 40,
+    runs,
+    prefillLengths: [16],
+    positions: [20, 50],
+    noCacheTokens: 16,
+    recomputeEstimateTokens: 0,
+    leakGenerations: 20,
+  };
 }
 
 /** The quality measurements in a child process, parsed from its RESULT line (undefined if it failed). */
 function runQuality(): Promise<QualityResult | undefined> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/quality.ts'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/quality.ts'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('close', () => {
@@ -99,16 +137,27 @@ function runQuality(): Promise<QualityResult | undefined> {
 /** One Node measurement in a child process (its own RSS), parsed from its RESULT line. */
 function runNode(request: NodeRunRequest): Promise<NodeResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/runModel.ts', JSON.stringify(request)], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/runModel.ts', JSON.stringify(request)],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('close', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as NodeResult);
-      else resolve({ where: 'node', backend: request.backend, model: request.model, precision: request.precision, error: `exit ${code}` } as NodeResult);
+      else
+        resolve({
+          where: 'node',
+          backend: request.backend,
+          model: request.model,
+          precision: request.precision,
+          error: `exit ${code}`,
+        } as NodeResult);
     });
   });
 }
@@ -160,14 +209,49 @@ async function main(): Promise<void> {
       jobs.push({ id: 'wasm-124m-f16', backend: 'wasm', threads: 'app', model: '124m', precision: 'f16', options: precisionOptions() });
       // Every core, for comparison with the app's choice.
       const cores = os.cpus().length;
-      if (cores > 1) jobs.push({ id: `wasm-${cores}-threads-124m`, backend: 'wasm', threads: cores, model: '124m', options: { ...positionsOnly('inplace'), newTokens: tokens, runs: Math.min(runs, 2) }, ceiling: true });
+      if (cores > 1)
+        jobs.push({
+          id: `wasm-${cores}-threads-124m`,
+          backend: 'wasm',
+          threads: cores,
+          model: '124m',
+          options: { ...positionsOnly('inplace'), newTokens: tokens, runs: Math.min(runs, 2) },
+          ceiling: true,
+        });
       jobs.push({ id: 'wasm-tiny', backend: 'wasm', threads: 'app', model: 'tiny', options: tinyOptions() });
     }
     if (only.includes('chromium-webgpu')) {
       // SwiftShader emulates the GPU on the CPU: the tiny model only, and few tokens.
-      jobs.push({ id: 'webgpu-tiny', backend: 'webgpu', model: 'tiny', options: { newTokens: quick ? 4 : 16, runs: 1, prefillLengths: [16], positions: [20], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: quick ? 1 : 5 } });
+      jobs.push({
+        id: 'webgpu-tiny',
+        backend: 'webgpu',
+        model: 'tiny',
+        options: {
+          newTokens: quick ? 4 : 16,
+          runs: 1,
+          prefillLengths: [16],
+          positions: [20],
+          noCacheTokens: 0,
+          recomputeEstimateTokens: 0,
+          leakGenerations: quick ? 1 : 5,
+        },
+      });
       // Position 20 against the longest context that fits: the built-in model (context 256) is small enough for SwiftShader.
-      jobs.push({ id: 'webgpu-builtin', backend: 'webgpu', model: 'builtin', options: { newTokens: quick ? 4 : 8, runs: 1, prefillLengths: [], positions: [20, WEBGPU_LONG_POSITION], noCacheTokens: 0, recomputeEstimateTokens: 0, leakGenerations: 0, inspectorTokens: quick ? 4 : 8 } });
+      jobs.push({
+        id: 'webgpu-builtin',
+        backend: 'webgpu',
+        model: 'builtin',
+        options: {
+          newTokens: quick ? 4 : 8,
+          runs: 1,
+          prefillLengths: [],
+          positions: [20, WEBGPU_LONG_POSITION],
+          noCacheTokens: 0,
+          recomputeEstimateTokens: 0,
+          leakGenerations: 0,
+          inspectorTokens: quick ? 4 : 8,
+        },
+      });
     }
     const run: BrowserRun = await runBrowserJobs(jobs, log);
     report.browser = run;
@@ -191,7 +275,10 @@ async function main(): Promise<void> {
       [
         { label: 'auto backend (wasm here), 3 sequences', backend: 'auto', newTokens: 40, sequences: 3, generations: 2 },
         { label: 'WebGPU forced (SwiftShader), 1 sequence', backend: 'webgpu', newTokens: 12, sequences: 1, generations: 1 },
-      ] satisfies Omit<AppLongTaskRun, 'longTasksDuringGeneration' | 'longestTaskMs' | 'longestTaskBeforeMs' | 'crossOriginIsolated' | 'threads'>[],
+      ] satisfies Omit<
+        AppLongTaskRun,
+        'longTasksDuringGeneration' | 'longestTaskMs' | 'longestTaskBeforeMs' | 'crossOriginIsolated' | 'threads'
+      >[],
       log,
     );
   }
@@ -212,7 +299,8 @@ async function main(): Promise<void> {
     const cpu124m = { ...positionsOnly('inplace'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16], syntheticPrefill: true };
     report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
     // The concat baseline on cpu costs minutes more (a 498-token prefill again): only when asked.
-    if (arg('cpu-concat') === 'true') report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
+    if (arg('cpu-concat') === 'true')
+      report.node.push(await runNode({ backend: 'cpu', model: '124m', options: { ...cpu124m, prefillLengths: [], cacheKind: 'concat' } }));
     report.node.push(await runNode({ backend: 'cpu', model: '124m', precision: 'q8', options: { ...cpu124m, newTokens: quick ? 8 : 32 } }));
     report.node.push(await runNode({ backend: 'cpu', model: 'tiny', options: tinyOptions() }));
   }

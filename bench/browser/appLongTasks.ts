@@ -15,11 +15,15 @@ import { benchModel, repoRoot } from '../models';
 export function buildApp(): string {
   const outDir = path.join(repoRoot, '.cache/bench/app-dist');
   rmSync(outDir, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+    },
+  );
   cpSync(benchModel('tiny').dir, path.join(outDir, TINY_MODEL_PATH), { recursive: true });
   return outDir;
 }
@@ -71,12 +75,24 @@ export async function measureAppLongTasks(
           }).observe({ type: 'longtask', buffered: true });
         });
         const params = {
-          backend: run.backend, model: TINY_MODEL_SPEC, prompt: 'Watson, you are', max_new_tokens: run.newTokens,
-          num_return_sequences: run.sequences, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 7,
+          backend: run.backend,
+          model: TINY_MODEL_SPEC,
+          prompt: 'Watson, you are',
+          max_new_tokens: run.newTokens,
+          num_return_sequences: run.sequences,
+          do_sample: true,
+          top_k: 50,
+          top_p: 0.95,
+          temperature: 1,
+          seed: 7,
         };
         await openApp(page, `http://127.0.0.1:${port}/`, params);
         const backend = (await page.locator('[data-stat=backend] dd').textContent()) ?? '?';
-        const threads = (await page.locator('[data-stat=threads] dd').textContent().catch(() => null)) ?? undefined;
+        const threads =
+          (await page
+            .locator('[data-stat=threads] dd')
+            .textContent()
+            .catch(() => null)) ?? undefined;
         const clickedAt = await page.evaluate(() => performance.now());
         for (let i = 0; i < run.generations; i++) await generate(page);
         const tasks = await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks);
@@ -91,7 +107,9 @@ export async function measureAppLongTasks(
           longestTaskBeforeMs: Math.max(0, ...before),
           crossOriginIsolated: await page.evaluate(() => crossOriginIsolated),
         });
-        log(`app ${run.label}: ${backend}, longest main-thread task during generation ${Math.max(0, ...during).toFixed(0)} ms (${during.length} long tasks)`);
+        log(
+          `app ${run.label}: ${backend}, longest main-thread task during generation ${Math.max(0, ...during).toFixed(0)} ms (${during.length} long tasks)`,
+        );
       } finally {
         await browser.close();
       }

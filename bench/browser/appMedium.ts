@@ -29,7 +29,12 @@ export interface AppMediumRun {
 export async function measureAppMedium(log: (line: string) => void, newTokens = 16): Promise<AppMediumRun> {
   const files = benchModel('medium');
   const hub = await startHubServer({
-    repos: { 'bench/gpt2-medium-random': { 'config.json': readFileSync(path.join(files.dir, 'config.json')), 'model.safetensors': readFileSync(path.join(files.dir, 'model.safetensors')) } },
+    repos: {
+      'bench/gpt2-medium-random': {
+        'config.json': readFileSync(path.join(files.dir, 'config.json')),
+        'model.safetensors': readFileSync(path.join(files.dir, 'model.safetensors')),
+      },
+    },
   });
   const { port, server } = await previewApp(buildApp());
   const browser = await launchChromium(log);
@@ -38,20 +43,45 @@ export async function measureAppMedium(log: (line: string) => void, newTokens = 
     browser.resetPeak();
     log('app-medium: loading the gpt2-medium-shaped model from the local hub in the app');
     await openApp(browser.page, `http://127.0.0.1:${port}/`, {
-      backend: 'wasm', model: 'hf:bench/gpt2-medium-random', hub: hub.url, prompt: 'The quick brown fox jumps over the lazy dog.',
-      max_new_tokens: newTokens, num_return_sequences: 1, do_sample: false,
+      backend: 'wasm',
+      model: 'hf:bench/gpt2-medium-random',
+      hub: hub.url,
+      prompt: 'The quick brown fox jumps over the lazy dog.',
+      max_new_tokens: newTokens,
+      num_return_sequences: 1,
+      do_sample: false,
     });
     await generate(browser.page);
     const run: AppMediumRun = {
-      model: files.description, backend: await stat('backend'), precision: await stat('precision'), loadTime: await stat('load-time'),
-      firstToken: await stat('ttft'), tokensPerSecond: await stat('tokens-per-second'), newTokens,
+      model: files.description,
+      backend: await stat('backend'),
+      precision: await stat('precision'),
+      loadTime: await stat('load-time'),
+      firstToken: await stat('ttft'),
+      tokensPerSecond: await stat('tokens-per-second'),
+      newTokens,
       text: ((await browser.page.locator('[aria-label="Output 1"] [data-part=generated]').textContent()) ?? '').slice(0, 80),
-      peakPssMb: browser.peakPssMb(), bytesServed: hub.bytesServed,
+      peakPssMb: browser.peakPssMb(),
+      bytesServed: hub.bytesServed,
     };
-    log(`app-medium: ${run.backend}, ${run.precision}, load ${run.loadTime}, first token ${run.firstToken}, ${run.tokensPerSecond} tok/s, peak PSS ${run.peakPssMb.toFixed(0)} MB`);
+    log(
+      `app-medium: ${run.backend}, ${run.precision}, load ${run.loadTime}, first token ${run.firstToken}, ${run.tokensPerSecond} tok/s, peak PSS ${run.peakPssMb.toFixed(0)} MB`,
+    );
     return run;
   } catch (error) {
-    return { model: files.description, backend: '?', precision: '?', loadTime: '?', firstToken: '?', tokensPerSecond: '?', newTokens, text: '', peakPssMb: browser.peakPssMb(), bytesServed: hub.bytesServed, error: String((error as Error).message).slice(0, 300) };
+    return {
+      model: files.description,
+      backend: '?',
+      precision: '?',
+      loadTime: '?',
+      firstToken: '?',
+      tokensPerSecond: '?',
+      newTokens,
+      text: '',
+      peakPssMb: browser.peakPssMb(),
+      bytesServed: hub.bytesServed,
+      error: String((error as Error).message).slice(0, 300),
+    };
   } finally {
     await browser.close();
     await server.close();

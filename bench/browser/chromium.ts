@@ -50,7 +50,7 @@ function processTree(profile: string): Set<number> {
     }
   }
   const tree = new Set(procs.filter((p) => p.cmd.includes(profile)).map((p) => p.pid));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of procs) {
       if (!tree.has(p.pid) && tree.has(p.ppid)) {
@@ -82,7 +82,15 @@ export async function launchChromium(log: (line: string) => void): Promise<Chrom
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'],
+    args: [
+      '--no-sandbox',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--enable-unsafe-webgpu',
+    ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (m) => log(`[page] ${m.text()}`));

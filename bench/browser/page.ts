@@ -32,7 +32,14 @@ function runJob(job: BrowserJob): Promise<BrowserJobResult> {
     });
     worker.addEventListener('error', (event) => {
       worker.terminate();
-      resolve({ id: job.id, backend: job.backend, threads: 0, crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency, error: event.message || 'worker failed to start' });
+      resolve({
+        id: job.id,
+        backend: job.backend,
+        threads: 0,
+        crossOriginIsolated,
+        hardwareConcurrency: navigator.hardwareConcurrency,
+        error: event.message || 'worker failed to start',
+      });
     });
     worker.postMessage(job);
   });

@@ -15,11 +15,15 @@ export interface BrowserRun {
 }
 
 export function buildBenchPage(): void {
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'bench/browser/vite.config.ts'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'bench/browser/vite.config.ts'],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+    },
+  );
 }
 
 export async function runBrowserJobs(jobs: BrowserJob[], log: (line: string) => void, timeoutMs = 1_200_000): Promise<BrowserRun> {
@@ -32,7 +36,9 @@ export async function runBrowserJobs(jobs: BrowserJob[], log: (line: string) => 
     for (const job of jobs) {
       browser.resetPeak();
       const run = browser.page.evaluate((j) => window.runBench([j]).then((all) => all.slice(-1)), job);
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`browser job ${job.id} took over ${timeoutMs / 1000} s`)), timeoutMs).unref());
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`browser job ${job.id} took over ${timeoutMs / 1000} s`)), timeoutMs).unref(),
+      );
       const [result] = await Promise.race([run, timeout]);
       results.push({ ...result, peakPssMb: browser.peakPssMb(), otherCpuPercent: browser.otherCpuPercent() });
       if (result.error) log(`browser job ${job.id} failed: ${result.error}`);

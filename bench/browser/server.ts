@@ -9,7 +9,11 @@ import path from 'node:path';
 import { benchModel, repoRoot, type ModelName } from '../models';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm',
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
 };
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -38,7 +42,11 @@ export function startBenchServer(): Promise<{ url: string; close(): void }> {
       res.end('not found');
       return;
     }
-    res.writeHead(200, { ...ISOLATION, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
+    res.writeHead(200, {
+      ...ISOLATION,
+      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Content-Length': statSync(file).size,
+    });
     createReadStream(file).pipe(res);
   });
   return new Promise((resolve) =>

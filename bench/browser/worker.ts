@@ -23,7 +23,10 @@ function countDispatches(): void {
   const encoder = (globalThis as { GPUComputePassEncoder?: { prototype: GPUComputePassEncoder } }).GPUComputePassEncoder;
   if (!encoder) return;
   const original = encoder.prototype.dispatchWorkgroups;
-  encoder.prototype.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>) {
+  encoder.prototype.dispatchWorkgroups = function (
+    this: GPUComputePassEncoder,
+    ...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>
+  ) {
     dispatches++;
     return original.apply(this, args);
   };
@@ -65,7 +68,10 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
   if (job.model && job.options) {
     const t0 = performance.now();
     const base = `/models/${job.model}/`;
-    const [config, weights] = await Promise.all([fetch(base + 'config.json').then((r) => r.json()), fetch(base + 'model.safetensors').then((r) => r.arrayBuffer())]);
+    const [config, weights] = await Promise.all([
+      fetch(base + 'config.json').then((r) => r.json()),
+      fetch(base + 'model.safetensors').then((r) => r.arrayBuffer()),
+    ]);
     result.fetchMs = performance.now() - t0;
     const t1 = performance.now();
     const model = await GPT2.fromFiles(config, weights, { precision: job.precision });
@@ -78,7 +84,11 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
     result.model = job.model;
     result.nLayer = model.config.nLayer;
     log(`${job.id}: loaded ${job.model} in ${result.loadMs.toFixed(0)} ms (fetch ${result.fetchMs.toFixed(0)} ms)`);
-    result.bench = await benchModel(model, { ...job.options, log: (l) => log(`${job.id}: ${l}`), dispatchCount: job.backend === 'webgpu' ? () => dispatches : undefined });
+    result.bench = await benchModel(model, {
+      ...job.options,
+      log: (l) => log(`${job.id}: ${l}`),
+      dispatchCount: job.backend === 'webgpu' ? () => dispatches : undefined,
+    });
     model.dispose();
   }
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
@@ -90,6 +100,17 @@ scope.addEventListener('message', (event: MessageEvent<BrowserJob>) => {
   const job = event.data;
   run(job).then(
     (result) => post({ type: 'done', result }),
-    (error) => post({ type: 'done', result: { id: job.id, backend: job.backend, threads: 0, crossOriginIsolated: scope.crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency, error: String((error as Error)?.stack ?? error) } }),
+    (error) =>
+      post({
+        type: 'done',
+        result: {
+          id: job.id,
+          backend: job.backend,
+          threads: 0,
+          crossOriginIsolated: scope.crossOriginIsolated,
+          hardwareConcurrency: navigator.hardwareConcurrency,
+          error: String((error as Error)?.stack ?? error),
+        },
+      }),
   );
 });

@@ -43,7 +43,11 @@ async function main(): Promise<void> {
   const loss = {} as Record<WeightPrecision, number>;
   const builtIn = {} as Record<WeightPrecision, GPT2>;
   for (const precision of ['f32', 'q8', 'f16'] as const) {
-    builtIn[precision] = await GPT2.fromFiles(config, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { precision });
+    builtIn[precision] = await GPT2.fromFiles(
+      config,
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      { precision },
+    );
     loss[precision] = (await windowedLoss(builtIn[precision], heldOut, 256)).loss;
     log(`built-in ${precision}: ${loss[precision].toFixed(5)} nats/token`);
   }
@@ -51,18 +55,24 @@ async function main(): Promise<void> {
   const window = heldOut.slice(0, 256);
   const [q8Rows, f32Rows] = [await lastRows(builtIn.q8, window), await lastRows(builtIn.f32, window)];
   let builtInWorst = 0;
-  for (let t = 0; t < window.length; t++) builtInWorst = Math.max(builtInWorst, worstShare(q8Rows.subarray(t * V, (t + 1) * V), f32Rows.subarray(t * V, (t + 1) * V)));
+  for (let t = 0; t < window.length; t++)
+    builtInWorst = Math.max(builtInWorst, worstShare(q8Rows.subarray(t * V, (t + 1) * V), f32Rows.subarray(t * V, (t + 1) * V)));
   Object.values(builtIn).forEach((m) => m.dispose());
 
   const fixture = {} as Record<WeightPrecision, GPT2>;
-  for (const precision of ['f32', 'q8', 'f16'] as const) fixture[precision] = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision });
+  for (const precision of ['f32', 'q8', 'f16'] as const)
+    fixture[precision] = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision });
   const cases = fixtureExpected().cases;
   let matching = 0;
   let fixtureWorst = 0;
   for (const c of cases) {
-    if (JSON.stringify(await greedyThroughCache(fixture.f16, c.input_ids, c.greedy_ids.length)) === JSON.stringify(c.greedy_ids)) matching++;
+    if (JSON.stringify(await greedyThroughCache(fixture.f16, c.input_ids, c.greedy_ids.length)) === JSON.stringify(c.greedy_ids))
+      matching++;
     const last = (rows: Float32Array) => rows.subarray((c.input_ids.length - 1) * 50257);
-    fixtureWorst = Math.max(fixtureWorst, worstShare(last(await lastRows(fixture.q8, c.input_ids)), last(await lastRows(fixture.f32, c.input_ids))));
+    fixtureWorst = Math.max(
+      fixtureWorst,
+      worstShare(last(await lastRows(fixture.q8, c.input_ids)), last(await lastRows(fixture.f32, c.input_ids))),
+    );
   }
   Object.values(fixture).forEach((m) => m.dispose());
   const result: QualityResult = {

@@ -53,13 +53,17 @@ async function main(): Promise<void> {
     const bytes = readFileSync(path.join(files.dir, 'model.safetensors'));
     readMs = performance.now() - t0;
     const t1 = performance.now();
-    model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { precision: request.precision });
+    model = await GPT2.fromFiles(configJson, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, {
+      precision: request.precision,
+    });
     loadMs = performance.now() - t1;
     const t2 = performance.now();
     await model.warmUp(); // as loadModel does before it reports a model ready
     warmUpMs = performance.now() - t2;
   }
-  log(`loaded as ${model.precision} in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms), warm-up ${warmUpMs?.toFixed(0) ?? 'included'} ms`);
+  log(
+    `loaded as ${model.precision} in ${loadMs.toFixed(0)} ms (read ${readMs.toFixed(0)} ms), warm-up ${warmUpMs?.toFixed(0) ?? 'included'} ms`,
+  );
   const precision = model.precision;
 
   const result = await benchModel(model, { ...request.options, log });

@@ -22,10 +22,7 @@ export interface AdapterDescription {
 
 /** What probing navigator.gpu found. */
 export type WebGPUProbe =
-  | { status: 'no-api' }
-  | { status: 'no-adapter' }
-  | { status: 'error'; message: string }
-  | { status: 'ok'; adapter: AdapterDescription };
+  { status: 'no-api' } | { status: 'no-adapter' } | { status: 'error'; message: string } | { status: 'ok'; adapter: AdapterDescription };
 
 export interface BackendPolicy {
   /**
@@ -118,10 +115,7 @@ export function planBackends(
             : '',
     };
     const rest = BACKENDS.filter((b) => b !== request && (b !== 'webgpu' || !notWebGPU));
-    return [
-      forced,
-      ...rest.map((b) => ({ backend: b, reason: `${request} was requested but failed to start; falling back to ${b}.` })),
-    ];
+    return [forced, ...rest.map((b) => ({ backend: b, reason: `${request} was requested but failed to start; falling back to ${b}.` }))];
   }
 
   if (notWebGPU) return fallbacks(notWebGPU);

@@ -32,12 +32,18 @@ export function checkRepeat(batchSize: number, n: number): void {
 /** fork(row, length, capacity) copies a row that exists, at most the positions it holds, into room for them. */
 export function checkFork(cache: KVCache, row: number, length: number, capacity: number): void {
   if (!Number.isInteger(row) || row < 0 || row >= cache.batchSize) {
-    throw new RangeError(`KVCache.fork: row must be an integer from 0 to ${cache.batchSize - 1} (this cache holds ${cache.batchSize} sequences), got ${row}`);
+    throw new RangeError(
+      `KVCache.fork: row must be an integer from 0 to ${cache.batchSize - 1} (this cache holds ${cache.batchSize} sequences), got ${row}`,
+    );
   }
   if (!Number.isInteger(length) || length < 0 || length > cache.length) {
-    throw new RangeError(`KVCache.fork: length must be an integer from 0 to ${cache.length} (the positions this cache holds), got ${length}`);
+    throw new RangeError(
+      `KVCache.fork: length must be an integer from 0 to ${cache.length} (the positions this cache holds), got ${length}`,
+    );
   }
   if (!Number.isInteger(capacity) || capacity < Math.max(1, length)) {
-    throw new RangeError(`KVCache.fork: capacity must be an integer of at least ${Math.max(1, length)} (the positions copied), got ${capacity}`);
+    throw new RangeError(
+      `KVCache.fork: capacity must be an integer of at least ${Math.max(1, length)} (the positions copied), got ${capacity}`,
+    );
   }
 }

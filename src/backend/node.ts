@@ -18,7 +18,10 @@ export function isNodeBackend(name: string): name is NodeBackend {
 /** Chromium's SwiftShader Vulkan driver: a software GPU, used when no Vulkan ICD is configured. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-export interface NodeBackendInfo { backend: NodeBackend; adapter?: string }
+export interface NodeBackendInfo {
+  backend: NodeBackend;
+  adapter?: string;
+}
 
 /** Starts `name` and checks tfjs really runs on it (tfjs silently falls back otherwise). */
 export async function setupNodeBackend(name: NodeBackend): Promise<NodeBackendInfo> {

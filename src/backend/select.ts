@@ -7,14 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import {
-  adapterName,
-  planBackends,
-  DEFAULT_POLICY,
-  type AdapterDescription,
-  type BackendPolicy,
-  type WebGPUProbe,
-} from './choice';
+import { adapterName, planBackends, DEFAULT_POLICY, type AdapterDescription, type BackendPolicy, type WebGPUProbe } from './choice';
 import { wasmPathPrefix } from './wasmAssets';
 import { prepareWasmThreads, wasmThreadsInUse } from './wasmThreads';
 

@@ -18,7 +18,8 @@ export const MODEL_OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const satisfies OptionTable;
 
-export const MODEL_USAGE = '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--dtype auto|f32|f16|q8] [--json]';
+export const MODEL_USAGE =
+  '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--dtype auto|f32|f16|q8] [--json]';
 
 /** --dtype: the precision of the weights' matrices. */
 export function dtypeOption(value: string | undefined, usage: string): PrecisionRequest {

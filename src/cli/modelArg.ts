@@ -45,7 +45,14 @@ export async function modelArgToSpec(arg: string): Promise<ModelSpec> {
   const folder = value === 'embedded' ? EMBEDDED_MODEL_DIR : value;
   const info = await stat(folder).catch(() => null);
   if (info?.isDirectory()) {
-    const present = await Promise.all(MODEL_FILES.map((file) => stat(path.join(folder, file)).then((s) => s.isFile(), () => false)));
+    const present = await Promise.all(
+      MODEL_FILES.map((file) =>
+        stat(path.join(folder, file)).then(
+          (s) => s.isFile(),
+          () => false,
+        ),
+      ),
+    );
     const missing = MODEL_FILES.filter((_, i) => !present[i]);
     if (missing.length > 0) {
       throw new ModelSourceError(
@@ -62,7 +69,10 @@ export async function modelArgToSpec(arg: string): Promise<ModelSpec> {
     return { kind: 'files', ...files, name: value === 'embedded' ? 'sherlock-gpt2 (built in)' : folder };
   }
   if (value === 'embedded') {
-    throw new ModelSourceError('not-found', `The built-in model is missing: ${EMBEDDED_MODEL_DIR} does not exist. Pass --model DIR or --model gpt2.`);
+    throw new ModelSourceError(
+      'not-found',
+      `The built-in model is missing: ${EMBEDDED_MODEL_DIR} does not exist. Pass --model DIR or --model gpt2.`,
+    );
   }
   try {
     return parseModelSpec(value);
@@ -79,7 +89,8 @@ export async function loadModelArg(arg: string, options: ModelArgOptions = {}): 
   const env = options.env ?? process.env;
   const spec = await modelArgToSpec(arg);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir(env) : options.cacheDir;
-  const idleSeconds = options.idleTimeoutSeconds ?? (env.GPT2_IDLE_TIMEOUT ? idleTimeoutSeconds(env.GPT2_IDLE_TIMEOUT, 'GPT2_IDLE_TIMEOUT') : undefined);
+  const idleSeconds =
+    options.idleTimeoutSeconds ?? (env.GPT2_IDLE_TIMEOUT ? idleTimeoutSeconds(env.GPT2_IDLE_TIMEOUT, 'GPT2_IDLE_TIMEOUT') : undefined);
   const printer = options.onProgress ? null : stderrProgress();
   try {
     return await loadModel(spec, {

@@ -25,7 +25,11 @@ export async function openModel(modelArg: string | undefined, precision: Precisi
 }
 
 /** Runs `body` with the model (matrices in `precision`) and disposes it afterwards, whatever happens. */
-export async function withModel<T>(modelArg: string | undefined, body: (model: GPT2) => Promise<T>, precision: PrecisionRequest = 'auto'): Promise<T> {
+export async function withModel<T>(
+  modelArg: string | undefined,
+  body: (model: GPT2) => Promise<T>,
+  precision: PrecisionRequest = 'auto',
+): Promise<T> {
   const model = await openModel(modelArg, precision);
   try {
     return await body(model);

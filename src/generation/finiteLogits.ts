@@ -27,13 +27,14 @@ export function checkFiniteLogits(scores: ArrayLike<number>, sequence: number, s
     else if (s !== -Infinity) finite++;
   }
   if (nan === 0 && infinite === 0 && finite > 0) return;
-  const what = nan + infinite > 0
-    ? [nan ? `${nan} NaN` : '', infinite ? `${infinite} +Infinity` : ''].filter(Boolean).join(' and ') + ` among ${scores.length}`
-    : `all ${scores.length} are -Infinity`;
+  const what =
+    nan + infinite > 0
+      ? [nan ? `${nan} NaN` : '', infinite ? `${infinite} +Infinity` : ''].filter(Boolean).join(' and ') + ` among ${scores.length}`
+      : `all ${scores.length} are -Infinity`;
   throw new NonFiniteLogitsError(
     sequence,
     step,
     `Generation stopped: the model's scores for new token ${step + 1}${sequences > 1 ? ` of sequence ${sequence + 1}` : ''} are not numbers (${what}), ` +
-      'so no token can be drawn. The weights or this backend\'s arithmetic overflowed: try another backend (wasm or cpu), or check the checkpoint.',
+      "so no token can be drawn. The weights or this backend's arithmetic overflowed: try another backend (wasm or cpu), or check the checkpoint.",
   );
 }

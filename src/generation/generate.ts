@@ -12,9 +12,7 @@ import { StreamDecoder } from '../tokenizer/streamDecoder';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { checkFiniteLogits } from './finiteLogits';
 import { applyProcessors, buildLogitsProcessors } from './logitsProcessors';
-import {
-  GenerationOptionError, isSampling, validateOptions, type GenerationOptions, type ResolvedGenerationOptions,
-} from './options';
+import { GenerationOptionError, isSampling, validateOptions, type GenerationOptions, type ResolvedGenerationOptions } from './options';
 import { randomSeed, Xoshiro128StarStar } from './random';
 import { argmax, sampleAt } from './sampler';
 import { StoppingCriteria, type FinishReason } from './stopping';
@@ -142,21 +140,28 @@ export function planGeneration(
   } else {
     maxNewTokens = options.max_length - promptIds.length;
     if (maxNewTokens < 1) {
-      throw new GenerationOptionError('max_length', options.max_length,
+      throw new GenerationOptionError(
+        'max_length',
+        options.max_length,
         `it counts the prompt, which is already ${promptIds.length} tokens long; ` +
-        `set max_length above ${promptIds.length} or use max_new_tokens`);
+          `set max_length above ${promptIds.length} or use max_new_tokens`,
+      );
     }
   }
   if (maxNewTokens > nPositions - 1) {
-    warnings.push(`${maxNewTokens} new tokens do not fit in this model's context of ${nPositions} tokens; ` +
-      `generating at most ${nPositions - 1} (the context must also hold at least one prompt token).`);
+    warnings.push(
+      `${maxNewTokens} new tokens do not fit in this model's context of ${nPositions} tokens; ` +
+        `generating at most ${nPositions - 1} (the context must also hold at least one prompt token).`,
+    );
     maxNewTokens = nPositions - 1;
   }
   const room = nPositions - maxNewTokens;
   const droppedPromptTokens = Math.max(0, promptIds.length - room);
   if (droppedPromptTokens > 0) {
-    warnings.push(`The prompt (${promptIds.length} tokens) plus ${maxNewTokens} new tokens exceed the ` +
-      `context of ${nPositions} tokens: the first ${droppedPromptTokens} prompt tokens were left out.`);
+    warnings.push(
+      `The prompt (${promptIds.length} tokens) plus ${maxNewTokens} new tokens exceed the ` +
+        `context of ${nPositions} tokens: the first ${droppedPromptTokens} prompt tokens were left out.`,
+    );
   }
   return { promptIds: promptIds.slice(droppedPromptTokens), droppedPromptTokens, maxNewTokens, warnings };
 }
@@ -241,11 +246,15 @@ class CacheHolder {
 function adoptPrefix(holder: CacheHolder, promptLength: number, plan: GenerationPlan, capacity: number): void {
   const prefix = holder.live;
   if (prefix.batchSize !== 1) {
-    throw new RangeError(`GenerationControl.prefix must be a batch-1 cache, this one holds ${prefix.batchSize} sequences (fork one row of it)`);
+    throw new RangeError(
+      `GenerationControl.prefix must be a batch-1 cache, this one holds ${prefix.batchSize} sequences (fork one row of it)`,
+    );
   }
   if (prefix.length >= promptLength) {
-    throw new RangeError(`GenerationControl.prefix holds ${prefix.length} positions but the prompt has ${promptLength} ids: ` +
-      'at least one prompt id must remain for the model to read (fork the cache shorter)');
+    throw new RangeError(
+      `GenerationControl.prefix holds ${prefix.length} positions but the prompt has ${promptLength} ids: ` +
+        'at least one prompt id must remain for the model to read (fork the cache shorter)',
+    );
   }
   if (plan.droppedPromptTokens > 0) return holder.replace(null, []);
   const ready = prefix.capacity >= capacity ? prefix : prefix.fork(0, prefix.length, capacity);
@@ -284,7 +293,10 @@ async function* decodeLoop(
   const readLogits = logitsReader(model, o, sampling, inspectTop);
   const stopping = new StoppingCriteria(maxNewTokens, eosTokenId, o.stop);
   const sequences: SequenceState[] = Array.from({ length: n }, () => ({
-    ids: [], text: '', decoder: new StreamDecoder(), finishReason: null,
+    ids: [],
+    text: '',
+    decoder: new StreamDecoder(),
+    finishReason: null,
   }));
 
   let prefillMs = 0;
@@ -301,7 +313,10 @@ async function* decodeLoop(
       promptIds,
       droppedPromptTokens: plan.droppedPromptTokens,
       timings: {
-        prefillMs, firstTokenMs, totalMs, newTokens,
+        prefillMs,
+        firstTokenMs,
+        totalMs,
+        newTokens,
         decodeTokensPerSecond: decodeSeconds > 0 && decodeTokens > 0 ? decodeTokens / decodeSeconds : 0,
       },
       maxNewTokens,
@@ -316,7 +331,11 @@ async function* decodeLoop(
   const past = holder.live.length; // > 0 with a prefix: those positions are not run again
   let read = await readLogits(holder.forward(model, [promptIds.slice(past)]), [promptIds]); // [1 or n rows × vocab]
   prefillMs = now() - start;
-  if (n > 1) holder.replace(holder.live.repeat(n), Array.from({ length: n }, () => [...promptIds])); // every sequence continues from the same prompt
+  if (n > 1)
+    holder.replace(
+      holder.live.repeat(n),
+      Array.from({ length: n }, () => [...promptIds]),
+    ); // every sequence continues from the same prompt
 
   decoding: for (let step = 0; ; step++) {
     for (let s = 0; s < n; s++) {
@@ -354,7 +373,10 @@ async function* decodeLoop(
     if (signal?.aborted) break decoding;
     // Finished sequences keep their batch row (fed their last token); their logits are ignored.
     read = await readLogits(
-      holder.forward(model, sequences.map((seq) => [seq.ids[seq.ids.length - 1]])),
+      holder.forward(
+        model,
+        sequences.map((seq) => [seq.ids[seq.ids.length - 1]]),
+      ),
       sequences.map((seq) => promptIds.concat(seq.ids)),
     );
   }
@@ -379,15 +401,21 @@ interface LogitsRead {
  * `histories[b]` is row b's sequence so far, which a summary lists for the repetition penalty.
  */
 function logitsReader(
-  model: GenerationModel, o: ResolvedGenerationOptions, sampling: boolean, inspectTop: number,
+  model: GenerationModel,
+  o: ResolvedGenerationOptions,
+  sampling: boolean,
+  inspectTop: number,
 ): (logits: tf.Tensor2D, histories: number[][]) => Promise<LogitsRead> {
   const k = sampling ? o.top_k : 1;
   const vocabSize = model.config.vocabSize;
   // A padded vocabulary's extra ids could take top-k places that sampling never uses.
-  const topKOnGPU = model.topK !== undefined && tf.getBackend() === 'webgpu' && o.repetition_penalty === 1 && k > 0 && vocabSize <= GPT2_VOCAB_SIZE;
+  const topKOnGPU =
+    model.topK !== undefined && tf.getBackend() === 'webgpu' && o.repetition_penalty === 1 && k > 0 && vocabSize <= GPT2_VOCAB_SIZE;
   const topOnly = (rows: { ids: ArrayLike<number>; values: ArrayLike<number> }[]): Float32Array => {
     const scores = new Float32Array(rows.length * vocabSize).fill(-Infinity);
-    rows.forEach(({ ids, values }, b) => { for (let j = 0; j < ids.length; j++) scores[b * vocabSize + ids[j]] = values[j]; });
+    rows.forEach(({ ids, values }, b) => {
+      for (let j = 0; j < ids.length; j++) scores[b * vocabSize + ids[j]] = values[j];
+    });
     return scores;
   };
   const tokenizerIds = Math.min(vocabSize, GPT2_VOCAB_SIZE);
@@ -395,12 +423,17 @@ function logitsReader(
     try {
       if (topKOnGPU && inspectTop >= k) {
         const steps = await summarizeLogits(logits, inspectTop, histories);
-        return { scores: topOnly(steps.map((step) => ({ ids: step.ids.subarray(0, step.top), values: step.logits.subarray(0, step.top) }))), steps };
+        return {
+          scores: topOnly(steps.map((step) => ({ ids: step.ids.subarray(0, step.top), values: step.logits.subarray(0, step.top) }))),
+          steps,
+        };
       }
       if (topKOnGPU && inspectTop === 0) return { scores: topOnly(await model.topK!(logits, k)), steps: null };
       const scores = (await logits.data()) as Float32Array;
-      const steps = inspectTop === 0 ? null
-        : histories.map((history, b) => summarizeRow(scores.subarray(b * vocabSize, b * vocabSize + tokenizerIds), inspectTop, history));
+      const steps =
+        inspectTop === 0
+          ? null
+          : histories.map((history, b) => summarizeRow(scores.subarray(b * vocabSize, b * vocabSize + tokenizerIds), inspectTop, history));
       return { scores, steps };
     } finally {
       logits.dispose();
@@ -410,14 +443,23 @@ function logitsReader(
 
 /** The chosen token's place in its step's raw distribution, with the step's summary. */
 function inspectionOf(
-  step: StepLogits, scores: Float32Array, row: number, vocabSize: number, tokenId: number, draw: number | null,
+  step: StepLogits,
+  scores: Float32Array,
+  row: number,
+  vocabSize: number,
+  tokenId: number,
+  draw: number | null,
 ): TokenInspection {
   let at = step.ids.indexOf(tokenId);
   let logits = step;
   if (at < 0) {
     // Chosen beyond the listed ids (possible with top-k off): add it, from the full row read back.
     at = step.ids.length;
-    logits = { ...step, ids: Int32Array.from([...step.ids, tokenId]), logits: Float32Array.from([...step.logits, scores[row * vocabSize + tokenId]]) };
+    logits = {
+      ...step,
+      ids: Int32Array.from([...step.ids, tokenId]),
+      logits: Float32Array.from([...step.logits, scores[row * vocabSize + tokenId]]),
+    };
   }
   const logit = logits.logits[at];
   let rank = at + 1;

@@ -79,14 +79,22 @@ export interface StepInspection {
  * (prompt and earlier tokens), which the repetition penalty reads; `draw` the step's uniform number.
  */
 export function inspectStep(
-  step: StepLogits, settings: SamplerSettings, history: readonly number[], vocabSize: number, draw: number | null = null,
+  step: StepLogits,
+  settings: SamplerSettings,
+  history: readonly number[],
+  vocabSize: number,
+  draw: number | null = null,
 ): StepInspection {
   const { scores, exact } = expandRow(step, vocabSize);
   const raw = Float64Array.from(scores);
   const greedy = !isSampling({ do_sample: true, temperature: settings.temperature }); // the inspector shows sampling's view
   const processors = buildLogitsProcessors({
-    do_sample: !greedy, temperature: settings.temperature, top_k: settings.top_k, top_p: settings.top_p,
-    min_p: settings.min_p, repetition_penalty: settings.repetition_penalty,
+    do_sample: !greedy,
+    temperature: settings.temperature,
+    top_k: settings.top_k,
+    top_p: settings.top_p,
+    min_p: settings.min_p,
+    repetition_penalty: settings.repetition_penalty,
   });
 
   const listed = Array.from(step.ids.subarray(0, step.top));

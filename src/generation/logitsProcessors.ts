@@ -45,7 +45,10 @@ export class TopKLogitsWarper implements LogitsProcessor {
   readonly name = 'top_k';
   readonly topK: number;
 
-  constructor(topK: number, readonly minTokensToKeep = 1) {
+  constructor(
+    topK: number,
+    readonly minTokensToKeep = 1,
+  ) {
     this.topK = Math.max(topK, minTokensToKeep);
   }
 
@@ -62,7 +65,10 @@ export class TopKLogitsWarper implements LogitsProcessor {
  */
 export class TopPLogitsWarper implements LogitsProcessor {
   readonly name = 'top_p';
-  constructor(readonly topP: number, readonly minTokensToKeep = 1) {}
+  constructor(
+    readonly topP: number,
+    readonly minTokensToKeep = 1,
+  ) {}
 
   apply(scores: Float64Array): void {
     const budget = 1 - this.topP; // probability mass that may be removed
@@ -109,7 +115,10 @@ export class TopPLogitsWarper implements LogitsProcessor {
 /** HF MinPLogitsWarper: drop tokens whose probability is below min_p × the top probability. */
 export class MinPLogitsWarper implements LogitsProcessor {
   readonly name = 'min_p';
-  constructor(readonly minP: number, readonly minTokensToKeep = 1) {}
+  constructor(
+    readonly minP: number,
+    readonly minTokensToKeep = 1,
+  ) {}
 
   apply(scores: Float64Array): void {
     const probabilities = softmaxInPlace(Float64Array.from(scores));
@@ -143,7 +152,9 @@ export function buildLogitsProcessors(
 }
 
 export function applyProcessors(
-  processors: readonly LogitsProcessor[], scores: Float64Array, previousIds: readonly number[],
+  processors: readonly LogitsProcessor[],
+  scores: Float64Array,
+  previousIds: readonly number[],
 ): Float64Array {
   for (const processor of processors) processor.apply(scores, previousIds);
   return scores;

@@ -21,9 +21,7 @@ export interface TokenLogprobs extends TopLogprob {
 /** The largest number of alternatives a record lists (the summary's top logits). */
 export const MAX_TOP_LOGPROBS = 256;
 
-export function tokenLogprobs(
-  tokenId: number, inspection: TokenInspection, top: number, textOf: (id: number) => string,
-): TokenLogprobs {
+export function tokenLogprobs(tokenId: number, inspection: TokenInspection, top: number, textOf: (id: number) => string): TokenLogprobs {
   const { logits } = inspection;
   const count = Math.min(top, logits.top);
   const top_logprobs: TopLogprob[] = [];

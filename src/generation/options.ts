@@ -75,8 +75,18 @@ export const HF_DEFAULTS = {
 export const MAX_RETURN_SEQUENCES = 64;
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'max_new_tokens', 'max_length', 'do_sample', 'temperature', 'top_k', 'top_p', 'min_p',
-  'repetition_penalty', 'num_return_sequences', 'seed', 'eos_token_id', 'stop',
+  'max_new_tokens',
+  'max_length',
+  'do_sample',
+  'temperature',
+  'top_k',
+  'top_p',
+  'min_p',
+  'repetition_penalty',
+  'num_return_sequences',
+  'seed',
+  'eos_token_id',
+  'stop',
 ]);
 
 export function validateOptions(options: GenerationOptions): ResolvedGenerationOptions {
@@ -85,8 +95,11 @@ export function validateOptions(options: GenerationOptions): ResolvedGenerationO
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
-      throw new GenerationOptionError(key, (options as Record<string, unknown>)[key],
-        `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
+      throw new GenerationOptionError(
+        key,
+        (options as Record<string, unknown>)[key],
+        `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`,
+      );
     }
   }
   const o = options;
@@ -94,26 +107,35 @@ export function validateOptions(options: GenerationOptions): ResolvedGenerationO
     max_new_tokens: o.max_new_tokens === undefined ? null : integerAtLeast('max_new_tokens', o.max_new_tokens, 1),
     max_length: o.max_length === undefined ? HF_DEFAULTS.max_length : integerAtLeast('max_length', o.max_length, 1),
     do_sample: o.do_sample === undefined ? HF_DEFAULTS.do_sample : boolean('do_sample', o.do_sample),
-    temperature: o.temperature === undefined ? HF_DEFAULTS.temperature
-      : numberInRange('temperature', o.temperature, 0, Infinity, 'a number >= 0 (0 = greedy)'),
+    temperature:
+      o.temperature === undefined
+        ? HF_DEFAULTS.temperature
+        : numberInRange('temperature', o.temperature, 0, Infinity, 'a number >= 0 (0 = greedy)'),
     top_k: o.top_k === undefined ? HF_DEFAULTS.top_k : integerAtLeast('top_k', o.top_k, 0, ' (0 = off)'),
-    top_p: o.top_p === undefined ? HF_DEFAULTS.top_p
-      : numberInRange('top_p', o.top_p, 0, 1, 'a number in [0, 1] (1 = off)'),
-    min_p: o.min_p === undefined ? HF_DEFAULTS.min_p
-      : numberInRange('min_p', o.min_p, 0, 1, 'a number in [0, 1] (0 = off)'),
-    repetition_penalty: o.repetition_penalty === undefined ? HF_DEFAULTS.repetition_penalty
-      : positiveNumber('repetition_penalty', o.repetition_penalty),
-    num_return_sequences: o.num_return_sequences === undefined ? HF_DEFAULTS.num_return_sequences
-      : integerInRange('num_return_sequences', o.num_return_sequences, 1, MAX_RETURN_SEQUENCES),
+    top_p: o.top_p === undefined ? HF_DEFAULTS.top_p : numberInRange('top_p', o.top_p, 0, 1, 'a number in [0, 1] (1 = off)'),
+    min_p: o.min_p === undefined ? HF_DEFAULTS.min_p : numberInRange('min_p', o.min_p, 0, 1, 'a number in [0, 1] (0 = off)'),
+    repetition_penalty:
+      o.repetition_penalty === undefined ? HF_DEFAULTS.repetition_penalty : positiveNumber('repetition_penalty', o.repetition_penalty),
+    num_return_sequences:
+      o.num_return_sequences === undefined
+        ? HF_DEFAULTS.num_return_sequences
+        : integerInRange('num_return_sequences', o.num_return_sequences, 1, MAX_RETURN_SEQUENCES),
     seed: o.seed === undefined ? null : seed(o.seed),
-    eos_token_id: o.eos_token_id === undefined ? undefined
-      : o.eos_token_id === null ? null : integerAtLeast('eos_token_id', o.eos_token_id, 0, ' or null (never stop at EOS)'),
+    eos_token_id:
+      o.eos_token_id === undefined
+        ? undefined
+        : o.eos_token_id === null
+          ? null
+          : integerAtLeast('eos_token_id', o.eos_token_id, 0, ' or null (never stop at EOS)'),
     stop: o.stop === undefined ? [] : stopStrings(o.stop),
   };
   if (resolved.num_return_sequences > 1 && !isSampling(resolved)) {
-    throw new GenerationOptionError('num_return_sequences', resolved.num_return_sequences,
+    throw new GenerationOptionError(
+      'num_return_sequences',
+      resolved.num_return_sequences,
       'greedy decoding (do_sample=false or temperature=0) returns one sequence; set do_sample=true ' +
-      'to draw several (Hugging Face rejects this combination too)');
+        'to draw several (Hugging Face rejects this combination too)',
+    );
   }
   return resolved;
 }
@@ -158,8 +180,7 @@ function boolean(option: string, value: unknown): boolean {
 
 function seed(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new GenerationOptionError('seed', value,
-      `expected an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`);
+    throw new GenerationOptionError('seed', value, `expected an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`);
   }
   return value;
 }

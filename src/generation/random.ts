@@ -45,9 +45,7 @@ export class Xoshiro128StarStar {
     const a = seeder.next();
     const b = seeder.next();
     // SplitMix64 never yields a run of zeros long enough to make all four words zero.
-    return new Xoshiro128StarStar([
-      Number(a & 0xffffffffn), Number(a >> 32n), Number(b & 0xffffffffn), Number(b >> 32n),
-    ]);
+    return new Xoshiro128StarStar([Number(a & 0xffffffffn), Number(a >> 32n), Number(b & 0xffffffffn), Number(b >> 32n)]);
   }
 
   /** Next 32-bit unsigned integer. */

@@ -11,11 +11,27 @@ import { mlpWidth, type GPT2Config } from './config';
 import { CheckpointError, inFile } from './errors';
 import { bytesSource, readCheckpoint } from './checkpointStream';
 import { DECODABLE_DTYPES, decodeToFloat32, type SafetensorsHeader, type TensorEntry } from './safetensors';
-import { GpuPackedMatrix, GpuPackedTable, SimdMatrix, SimdTable, TensorMatrix, TensorTable, type Matrix, type TokenTable, type WeightPrecision } from './weights';
+import {
+  GpuPackedMatrix,
+  GpuPackedTable,
+  SimdMatrix,
+  SimdTable,
+  TensorMatrix,
+  TensorTable,
+  type Matrix,
+  type TokenTable,
+  type WeightPrecision,
+} from './weights';
 import { packForGpu } from '../backend/webgpu/packedWeights';
 
-export interface LayerNormWeights { weight: tf.Tensor1D; bias: tf.Tensor1D }
-export interface Conv1DWeights { weight: Matrix /* [in, out] */; bias: tf.Tensor1D }
+export interface LayerNormWeights {
+  weight: tf.Tensor1D;
+  bias: tf.Tensor1D;
+}
+export interface Conv1DWeights {
+  weight: Matrix /* [in, out] */;
+  bias: tf.Tensor1D;
+}
 export interface BlockWeights {
   ln_1: LayerNormWeights;
   attn: { c_attn: Conv1DWeights; c_proj: Conv1DWeights };
@@ -46,7 +62,11 @@ export function disposeWeights(weights: GPT2Weights): void {
 }
 
 /** A tensor to read: where it is in the file, and the shape the config says it must have. */
-export interface TensorPlan { canonical: string; entry: TensorEntry; shape: number[] }
+export interface TensorPlan {
+  canonical: string;
+  entry: TensorEntry;
+  shape: number[];
+}
 
 /** Every tensor a GPT-2 with this config needs, with its expected shape (lm_head.weight is optional). */
 export function expectedShapes(config: GPT2Config): Map<string, number[]> {
@@ -128,7 +148,9 @@ export class WeightsBuilder {
     this.plan = planTensors(config, header, file);
     this.precision = options.precision ?? 'f32';
     if (this.precision !== 'f32' && !['wasm', 'cpu', 'webgpu'].includes(tf.getBackend())) {
-      throw new CheckpointError(`${this.precision} weights run on the wasm, cpu and webgpu backends; tfjs is on '${tf.getBackend()}': load the model as f32`);
+      throw new CheckpointError(
+        `${this.precision} weights run on the wasm, cpu and webgpu backends; tfjs is on '${tf.getBackend()}': load the model as f32`,
+      );
     }
   }
 

@@ -27,10 +27,16 @@ export interface ByteSource {
 /** Bytes in memory, or a Blob (a picked File, fs.openAsBlob) read span by span and never whole. */
 export function bytesSource(data: ArrayBuffer | ArrayBufferView | Blob): ByteSource {
   if (typeof Blob !== 'undefined' && data instanceof Blob) {
-    return { size: data.size, ranged: true, read: (start, end) => streamChunks(() => data.slice(start, Math.min(end, data.size)).stream()) };
+    return {
+      size: data.size,
+      ranged: true,
+      read: (start, end) => streamChunks(() => data.slice(start, Math.min(end, data.size)).stream()),
+    };
   }
   // A Node Buffer or other view may sit inside a larger ArrayBuffer: read through its window.
-  const view = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
+  const view = ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data as ArrayBuffer);
   return {
     size: view.byteLength,
     ranged: true,
@@ -41,7 +47,9 @@ export function bytesSource(data: ArrayBuffer | ArrayBufferView | Blob): ByteSou
 }
 
 /** Iterates a ReadableStream's chunks and always releases it (cancel on early exit). */
-export async function* streamChunks(open: () => ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>): AsyncGenerator<Uint8Array> {
+export async function* streamChunks(
+  open: () => ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>,
+): AsyncGenerator<Uint8Array> {
   const reader = (await open()).getReader();
   let done = false;
   try {
@@ -136,7 +144,11 @@ export const DEFAULT_MERGE_GAP_BYTES = 8 * 1024;
  * Reads the file in `source` into the sink that `makeSink` builds from its header. NaN and
  * ±Infinity are refused before a tensor is kept. On failure the sink (and the copy) are dropped.
  */
-export async function readCheckpoint<S extends TensorSink>(source: ByteSource, makeSink: (header: SafetensorsHeader) => S, options: ReadOptions = {}): Promise<ReadResult<S>> {
+export async function readCheckpoint<S extends TensorSink>(
+  source: ByteSource,
+  makeSink: (header: SafetensorsHeader) => S,
+  options: ReadOptions = {},
+): Promise<ReadResult<S>> {
   const { file = 'model.safetensors', signal } = options;
   const knownSize = Number.isFinite(source.size) ? source.size : undefined;
   let requests = 0;
@@ -186,7 +198,13 @@ export async function readCheckpoint<S extends TensorSink>(source: ByteSource, m
     const held = started.held ?? null;
     heldBytes = held?.bytes ?? 0;
     const remaining = plan.slice(held?.count ?? 0);
-    const spans = source.ranged ? mergeSpans(remaining.map((p) => p.entry), header.dataStart, options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES) : [];
+    const spans = source.ranged
+      ? mergeSpans(
+          remaining.map((p) => p.entry),
+          header.dataStart,
+          options.mergeGapBytes ?? DEFAULT_MERGE_GAP_BYTES,
+        )
+      : [];
     const tensorBytes = source.ranged ? spans.reduce((n, s) => n + s.end - s.start, 0) : dataBytes;
     options.onPlan?.({
       tensorBytes,
@@ -205,7 +223,8 @@ export async function readCheckpoint<S extends TensorSink>(source: ByteSource, m
         signal?.throwIfAborted();
         give(plan[fed++], bytes); // checked when it was first read
       }
-      if (fed !== held.count) throw new CheckpointError(inFile(file, `the stored part of the file holds ${fed} tensors, not ${held.count}`));
+      if (fed !== held.count)
+        throw new CheckpointError(inFile(file, `the stored part of the file holds ${fed} tensors, not ${held.count}`));
     }
 
     let span = -1;
@@ -306,7 +325,9 @@ export class ByteReader {
     const next = await this.iterator.next();
     if (next.done) {
       const where = tensor ? ` in tensor '${tensor}'` : '';
-      throw new CheckpointError(`${this.file} ended at byte ${this.position}${where}, before the end its header promises: the file is truncated`);
+      throw new CheckpointError(
+        `${this.file} ended at byte ${this.position}${where}, before the end its header promises: the file is truncated`,
+      );
     }
     this.onBytes(next.value.byteLength);
     this.pending = next.value;

@@ -36,9 +36,7 @@ export function parseGPT2Config(json: unknown, file = 'config.json'): GPT2Config
   const c = json as Record<string, unknown>;
 
   if (c.model_type !== 'gpt2') {
-    fail(
-      `model_type is ${JSON.stringify(c.model_type)}, expected "gpt2": this app runs GPT-2 checkpoints only`,
-    );
+    fail(`model_type is ${JSON.stringify(c.model_type)}, expected "gpt2": this app runs GPT-2 checkpoints only`);
   }
 
   const activation = c.activation_function ?? 'gelu_new';

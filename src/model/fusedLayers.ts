@@ -11,9 +11,12 @@ import type { BlockWeights, GPT2Weights } from './checkpoint';
 import type { GPT2Config } from './config';
 import type { WebGPUKVCache } from './webgpuKVCache';
 
-
 /** Where this forward pass writes: the cache, the first new position, and T new positions per sequence. */
-export interface Step { cache: WebGPUKVCache; start: number; newPositions: number }
+export interface Step {
+  cache: WebGPUKVCache;
+  start: number;
+  newPositions: number;
+}
 
 /** Attention sublayer with its residual: x + c_proj(attend(c_attn(ln_1(x)))). */
 function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, step: Step, layer: number): tf.Tensor2D {

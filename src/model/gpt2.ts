@@ -3,7 +3,15 @@ import * as tf from '@tensorflow/tfjs';
 import { disposeWeights, loadCheckpoint, type GPT2Weights, type WeightsOptions } from './checkpoint';
 import type { WeightPrecision } from './weights';
 import { parseGPT2Config, type GPT2Config } from './config';
-import { InPlaceKVCache, createKVCache, defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind, type LayerKVCache } from './kvCache';
+import {
+  InPlaceKVCache,
+  createKVCache,
+  defaultKVCacheKind,
+  isLayerKVCache,
+  type KVCache,
+  type KVCacheKind,
+  type LayerKVCache,
+} from './kvCache';
 import { attentionProbabilities, block, causalMask, layerNorm } from './layers';
 import { hostDecodeStep } from './hostDecode';
 import { fusedForward } from './fusedLayers';
@@ -200,7 +208,8 @@ export class GPT2 {
     const w = this.live();
     const T = this.checkSequence(ids, 'logitLens()');
     const { vocabSize } = this.config;
-    if (!Number.isInteger(top) || top < 1 || top > vocabSize) throw new RangeError(`logitLens() needs top from 1 to ${vocabSize}, got ${top}`);
+    if (!Number.isInteger(top) || top < 1 || top > vocabSize)
+      throw new RangeError(`logitLens() needs top from 1 to ${vocabSize}, got ${top}`);
     const layers: LensEntry[][][] = [];
     for (const { x, layer } of this.residualStream(w, ids, T)) {
       if (layer > 0) layers.push(await this.lens(w, x, top)); // after block layer - 1
@@ -213,7 +222,11 @@ export class GPT2 {
    * the last block (layer = n_layer), with the causal mask; each block runs when the next state is
    * asked for. A yielded x is disposed at the next step: read it, do not keep or dispose it.
    */
-  private *residualStream(w: GPT2Weights, ids: number[], T: number): Generator<{ x: tf.Tensor3D; mask: tf.Tensor2D | undefined; layer: number }, void, undefined> {
+  private *residualStream(
+    w: GPT2Weights,
+    ids: number[],
+    T: number,
+  ): Generator<{ x: tf.Tensor3D; mask: tf.Tensor2D | undefined; layer: number }, void, undefined> {
     // Kept: the caller may step this generator inside a tf.tidy of its own.
     const mask = tf.tidy(() => causalMask(T, T)); // [T, T], or none for T = 1
     if (mask) tf.keep(mask);
@@ -269,7 +282,10 @@ export class GPT2 {
     const T = ids[0].length;
     const tokens = tf.tensor2d(ids, [B, T], 'int32'); // [B, T]
     const positions = tf.range(start, start + T, 1, 'int32'); // [T]
-    let x = w.wte.embed(tokens.reshape([B * T])).reshape([B, T, -1]).add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
+    let x = w.wte
+      .embed(tokens.reshape([B * T]))
+      .reshape([B, T, -1])
+      .add(tf.gather(w.wpe, positions)) as tf.Tensor3D; // [B, T, C]
     const mask = causalMask(T, start + T); // [T, S] or none
     w.h.slice(0, layers).forEach((weights, layer) => {
       x = block(x, weights, this.config, mask, cache && { store: cache, layer }); // [B, T, C]
@@ -298,13 +314,16 @@ export class GPT2 {
     for (const row of ids) {
       if (row.length !== T) throw new RangeError(`all sequences must add the same number of tokens (${T} and ${row.length} given)`);
       for (const id of row) {
-        if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+        if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+          throw new RangeError(`token id ${id} is outside the vocabulary [0, ${vocabSize})`);
       }
     }
     const limit = cache ? cache.capacity : nPositions;
     const total = (cache?.length ?? 0) + T;
     if (total > limit) {
-      throw new RangeError(`sequence would be ${total} tokens long, more than this ${cache ? 'cache holds' : 'model reads'} (${limit}; n_positions=${nPositions})`);
+      throw new RangeError(
+        `sequence would be ${total} tokens long, more than this ${cache ? 'cache holds' : 'model reads'} (${limit}; n_positions=${nPositions})`,
+      );
     }
     return T;
   }

@@ -49,11 +49,15 @@ export function hostDecodeStep(w: GPT2Weights, config: GPT2Config, ids: number[]
   };
   /** normed = layer norm number `i` (see copyNorms) of x, row by row. */
   const norm = (i: number) => {
-    for (let b = 0; b < B; b++) k.layerNorm(at.x + 4 * b * C, at.norms + 8 * i * C, at.norms + 4 * (2 * i + 1) * C, at.normed + 4 * b * C, C, eps);
+    for (let b = 0; b < B; b++)
+      k.layerNorm(at.x + 4 * b * C, at.norms + 8 * i * C, at.norms + 4 * (2 * i + 1) * C, at.normed + 4 * b * C, C, eps);
   };
 
   const embedded = tf.tidy(() => {
-    const tokens = tf.tensor1d(ids.map((row) => row[0]), 'int32'); // [B]
+    const tokens = tf.tensor1d(
+      ids.map((row) => row[0]),
+      'int32',
+    ); // [B]
     return w.wte.embed(tokens).add(tf.gather(w.wpe, tf.tensor1d([cache.length], 'int32'))); // [B, C]
   });
   region('x', C).set(embedded.dataSync());

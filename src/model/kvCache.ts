@@ -146,7 +146,13 @@ export class InPlaceKVCache implements LayerKVCache {
   ) {
     const { nLayer, nEmbd: C } = shape;
     const B = batchSize;
-    const decode: Record<DecodeRegion, number> = { x: B * C, normed: B * C, hidden: B * mlpWidth(shape), residual: B * C, norms: (2 * nLayer + 1) * 2 * C };
+    const decode: Record<DecodeRegion, number> = {
+      x: B * C,
+      normed: B * C,
+      hidden: B * mlpWidth(shape),
+      residual: B * C,
+      norms: (2 * nLayer + 1) * 2 * C,
+    };
     this.store = new SimdAttentionStore(nLayer * B, capacity, C, shape.nHead, decode);
   }
 
@@ -163,7 +169,9 @@ export class InPlaceKVCache implements LayerKVCache {
     const [B, T, threeC] = qkv.shape;
     const C = threeC / 3;
     if (nHead !== this.shape.nHead || C !== this.shape.nEmbd || B !== this.batchSize) {
-      throw new RangeError(`this cache holds ${this.batchSize} × ${this.shape.nHead} heads × ${this.shape.nEmbd}, got ${B} × ${nHead} × ${C}`);
+      throw new RangeError(
+        `this cache holds ${this.batchSize} × ${this.shape.nHead} heads × ${this.shape.nEmbd}, got ${B} × ${nHead} × ${C}`,
+      );
     }
     const out = new Float32Array(B * T * C); // [B, T, C]
     this.attendRows(layer, qkv.dataSync() as Float32Array, T, out);

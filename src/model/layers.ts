@@ -15,7 +15,12 @@ const TWO_SQRT_2_OVER_PI = 2 * Math.sqrt(2 / Math.PI);
  * (each kernel call costs about as much as its arithmetic at decode sizes).
  */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  const z2 = x.mul(x.square().mul(0.044715 * TWO_SQRT_2_OVER_PI).add(TWO_SQRT_2_OVER_PI)); // 2·√(2/π)·(x + 0.044715·x³)
+  const z2 = x.mul(
+    x
+      .square()
+      .mul(0.044715 * TWO_SQRT_2_OVER_PI)
+      .add(TWO_SQRT_2_OVER_PI),
+  ); // 2·√(2/π)·(x + 0.044715·x³)
   return x.mul(z2.sigmoid()); // x·sigmoid(2z) = ½·x·(1 + tanh(z))
 }
 
@@ -96,7 +101,12 @@ export function causalSelfAttention(qkv: tf.Tensor3D, nHead: number, mask: tf.Te
  * What a block's attention looks at, for the analysis pass: x [B, T, C], the residual stream
  * entering the block → the softmaxed probabilities of every head, [B, H, T, T].
  */
-export function attentionProbabilities(x: tf.Tensor3D, { ln_1, attn }: BlockWeights, config: GPT2Config, mask: tf.Tensor2D | undefined): tf.Tensor4D {
+export function attentionProbabilities(
+  x: tf.Tensor3D,
+  { ln_1, attn }: BlockWeights,
+  config: GPT2Config,
+  mask: tf.Tensor2D | undefined,
+): tf.Tensor4D {
   const qkv = conv1d(layerNorm(x, ln_1, config.layerNormEpsilon), attn.c_attn); // [B, T, 3C]
   const [q, k] = splitHeads(qkv, config.nHead); // 2 × [B, H, T, D]
   return attentionWeights(q, k, mask); // [B, H, T, T]

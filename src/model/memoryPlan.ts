@@ -68,7 +68,12 @@ export function parameterCount(config: GPT2Config): number {
   return V * C + P * C + L * (4 * C + C * 3 * C + 3 * C + C * C + C + C * inner + inner + inner * C + C) + 2 * C;
 }
 
-interface Sizes { matrixParams: number; outputChannels: number; otherParams: number; table: number }
+interface Sizes {
+  matrixParams: number;
+  outputChannels: number;
+  otherParams: number;
+  table: number;
+}
 
 function sizes(config: GPT2Config): Sizes {
   const { vocabSize: V, nEmbd: C, nLayer: L } = config;
@@ -100,7 +105,13 @@ function workspace(config: GPT2Config): number {
  * The plan for `config` on `memory.backend` at `precision` with `sequences` sequences. `label`
  * names the model in the message ("gpt2-xl").
  */
-export function planMemory(config: GPT2Config, precision: WeightPrecision, memory: BackendMemory, sequences = DEFAULT_PLAN_SEQUENCES, label = 'this model'): MemoryPlan {
+export function planMemory(
+  config: GPT2Config,
+  precision: WeightPrecision,
+  memory: BackendMemory,
+  sequences = DEFAULT_PLAN_SEQUENCES,
+  label = 'this model',
+): MemoryPlan {
   const s = sizes(config);
   const { nLayer: L, nPositions: P, nEmbd: C } = config;
   const kvPerSequence = 2 * L * P * C * 4;
@@ -112,8 +123,14 @@ export function planMemory(config: GPT2Config, precision: WeightPrecision, memor
   const scratch = precision === 'f32' ? 0 : 32 * 8 * (Math.max(C, mlpWidth(config)) + config.vocabSize) * 2;
   const workspaceBytes = workspace(config) + scratch;
   const plan: MemoryPlan = {
-    precision, backend: memory.backend, parameters: parameterCount(config),
-    weightBytes, kvCacheBytes, workspaceBytes, totalBytes: weightBytes + kvCacheBytes + workspaceBytes, sequences,
+    precision,
+    backend: memory.backend,
+    parameters: parameterCount(config),
+    weightBytes,
+    kvCacheBytes,
+    workspaceBytes,
+    totalBytes: weightBytes + kvCacheBytes + workspaceBytes,
+    sequences,
   };
 
   // Each of these must fit on its own: they are separate memories or buffers.
@@ -121,17 +138,46 @@ export function planMemory(config: GPT2Config, precision: WeightPrecision, memor
   if (memory.backend === 'wasm') {
     // f32 weights live in tfjs-wasm's heap, with the activations; q8/f16 in the matrix store's own memory.
     const heap = precision === 'f32' ? weightBytes + workspace(config) : others + workspace(config);
-    limits.push({ what: precision === 'f32' ? `${label} needs ${gb(heap)} as f32 (weights, the head's transposed copy, activations)` : `its f32 tensors and activations need ${gb(heap)}`, bytes: heap, limit: TFJS_WASM_HEAP_BYTES, holds: 'tfjs-wasm holds 2.1 GB (2 GiB)' });
+    limits.push({
+      what:
+        precision === 'f32'
+          ? `${label} needs ${gb(heap)} as f32 (weights, the head's transposed copy, activations)`
+          : `its f32 tensors and activations need ${gb(heap)}`,
+      bytes: heap,
+      limit: TFJS_WASM_HEAP_BYTES,
+      holds: 'tfjs-wasm holds 2.1 GB (2 GiB)',
+    });
   }
   if (memory.backend === 'wasm' || memory.backend === 'cpu') {
-    if (precision !== 'f32') limits.push({ what: `${label} needs ${gb(matrices + scratch)} as ${precision}`, bytes: matrices + scratch, limit: WASM_MEMORY_BYTES, holds: 'WebAssembly holds 4.3 GB (4 GiB) in one memory' });
-    limits.push({ what: `the KV cache for ${sequences} sequences at ${P} positions needs ${gb(kvPerSequence * sequences)}`, bytes: kvPerSequence * sequences, limit: WASM_MEMORY_BYTES, holds: 'WebAssembly holds 4.3 GB (4 GiB) in one memory' });
+    if (precision !== 'f32')
+      limits.push({
+        what: `${label} needs ${gb(matrices + scratch)} as ${precision}`,
+        bytes: matrices + scratch,
+        limit: WASM_MEMORY_BYTES,
+        holds: 'WebAssembly holds 4.3 GB (4 GiB) in one memory',
+      });
+    limits.push({
+      what: `the KV cache for ${sequences} sequences at ${P} positions needs ${gb(kvPerSequence * sequences)}`,
+      bytes: kvPerSequence * sequences,
+      limit: WASM_MEMORY_BYTES,
+      holds: 'WebAssembly holds 4.3 GB (4 GiB) in one memory',
+    });
   }
   if (memory.backend === 'webgpu') {
     const bufferLimit = Math.min(memory.maxBufferSize ?? Infinity, memory.maxStorageBufferBindingSize ?? Infinity);
     const largest = precision === 'f32' ? 4 * s.table : s.table * BYTES[precision];
-    limits.push({ what: `${label}'s largest tensor (the ${config.vocabSize} × ${C} token table) is ${gb(largest)} as ${precision}`, bytes: largest, limit: bufferLimit, holds: `this WebGPU adapter allows buffers of at most ${gb(bufferLimit)}` });
-    limits.push({ what: `one layer's KV cache for ${sequences} sequences at ${P} positions is ${gb(2 * sequences * P * C * 4)}`, bytes: 2 * sequences * P * C * 4, limit: bufferLimit, holds: `this WebGPU adapter allows buffers of at most ${gb(bufferLimit)}` });
+    limits.push({
+      what: `${label}'s largest tensor (the ${config.vocabSize} × ${C} token table) is ${gb(largest)} as ${precision}`,
+      bytes: largest,
+      limit: bufferLimit,
+      holds: `this WebGPU adapter allows buffers of at most ${gb(bufferLimit)}`,
+    });
+    limits.push({
+      what: `one layer's KV cache for ${sequences} sequences at ${P} positions is ${gb(2 * sequences * P * C * 4)}`,
+      bytes: 2 * sequences * P * C * 4,
+      limit: bufferLimit,
+      holds: `this WebGPU adapter allows buffers of at most ${gb(bufferLimit)}`,
+    });
   }
   const over = limits.find((l) => l.bytes > l.limit);
   if (over) plan.problem = `${over.what}; ${over.holds}.`;
@@ -159,7 +205,9 @@ export interface PrecisionChoice {
  * fit when the request cannot run, before anything is downloaded.
  */
 export function choosePrecision(
-  request: PrecisionRequest, config: GPT2Config, memory: BackendMemory,
+  request: PrecisionRequest,
+  config: GPT2Config,
+  memory: BackendMemory,
   options: { builtIn?: boolean; sequences?: number; label?: string } = {},
 ): PrecisionChoice {
   const { sequences = DEFAULT_PLAN_SEQUENCES, label = 'this model' } = options;
@@ -167,7 +215,9 @@ export function choosePrecision(
   const plan = (p: WeightPrecision) => planMemory(config, p, memory, sequences, label);
   if (request !== 'auto') {
     if (!available.includes(request)) {
-      throw new Error(`${request} weights are not available on ${memory.backend} (it runs ${available.join(', ')}): choose ${available.join(' or ')}, or the wasm backend`);
+      throw new Error(
+        `${request} weights are not available on ${memory.backend} (it runs ${available.join(', ')}): choose ${available.join(' or ')}, or the wasm backend`,
+      );
     }
     const chosen = plan(request);
     if (chosen.problem) throw new Error(refusal(chosen, available.filter((p) => p !== request).map(plan)));
@@ -183,7 +233,13 @@ export function choosePrecision(
   if (!f32.problem && !(big && available.includes('q8'))) return { plan: f32, reason: 'auto: f32 (exact), it fits' };
   if (available.includes('q8')) {
     const q8 = plan('q8');
-    if (!q8.problem) return { plan: q8, reason: big ? `auto: q8 for a model over ${AUTO_Q8_PARAMETERS / 1e6}M parameters on ${memory.backend}` : 'auto: q8, because f32 does not fit' };
+    if (!q8.problem)
+      return {
+        plan: q8,
+        reason: big
+          ? `auto: q8 for a model over ${AUTO_Q8_PARAMETERS / 1e6}M parameters on ${memory.backend}`
+          : 'auto: q8, because f32 does not fit',
+      };
     throw new Error(refusal(q8, [f32]));
   }
   throw new Error(refusal(f32, []));
@@ -195,6 +251,8 @@ function refusal(plan: MemoryPlan, others: MemoryPlan[]): string {
   const fits = others.filter((p) => !p.problem).sort((a, b) => preference.indexOf(a.precision) - preference.indexOf(b.precision));
   const suggestion = fits.length
     ? ` As ${fits[0].precision} it needs ${gb(fits[0].weightBytes)} of weights and fits: choose Precision ${fits[0].precision} (?dtype=${fits[0].precision}, --dtype ${fits[0].precision}).`
-    : others.length ? ` No precision fits (${others.map((p) => `${p.precision}: ${p.problem}`).join(' ')}); choose a smaller model.` : ' Choose a smaller model, or another backend.';
+    : others.length
+      ? ` No precision fits (${others.map((p) => `${p.precision}: ${p.problem}`).join(' ')}); choose a smaller model.`
+      : ' Choose a smaller model, or another backend.';
   return `Not loading: ${plan.problem}${suggestion}`;
 }

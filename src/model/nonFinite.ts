@@ -13,7 +13,8 @@ export function firstNonFinite(entry: TensorEntry, bytes: Uint8Array): { index: 
     case 'F32': {
       const words = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 2);
       for (let i = 0; i < words.length; i++) {
-        if ((words[i] & 0x7f800000) === 0x7f800000) return { index: i, value: new Float32Array(words.buffer, words.byteOffset + 4 * i, 1)[0] };
+        if ((words[i] & 0x7f800000) === 0x7f800000)
+          return { index: i, value: new Float32Array(words.buffer, words.byteOffset + 4 * i, 1)[0] };
       }
       return null;
     }

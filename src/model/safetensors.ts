@@ -27,10 +27,21 @@ export interface SafetensorsHeader {
 
 /** Bytes per element of every dtype safetensors defines (so unused tensors can be checked too). */
 const DTYPE_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 
 /** The dtypes this engine decodes (to float32: tfjs has no float16). */
@@ -69,7 +80,10 @@ export function readHeaderLength(first8: Uint8Array, file?: string): number {
 export function checkHeaderFits(headerLength: number, totalSize: number | undefined, file?: string): void {
   if (totalSize !== undefined && 8 + headerLength > totalSize) {
     throw new CheckpointError(
-      inFile(file, `not a safetensors file: its first 8 bytes give a header length of ${headerLength} bytes, past the end of the ${totalSize}-byte file`),
+      inFile(
+        file,
+        `not a safetensors file: its first 8 bytes give a header length of ${headerLength} bytes, past the end of the ${totalSize}-byte file`,
+      ),
     );
   }
 }
@@ -246,10 +260,7 @@ export function decodeToFloat32(entry: TensorEntry, bytes: Uint8Array, file?: st
     }
     default:
       throw new CheckpointError(
-        inFile(
-          file,
-          `tensor '${entry.name}': unsupported dtype ${entry.dtype}, expected one of ${DECODABLE_DTYPES.join(', ')}`,
-        ),
+        inFile(file, `tensor '${entry.name}': unsupported dtype ${entry.dtype}, expected one of ${DECODABLE_DTYPES.join(', ')}`),
       );
   }
 }

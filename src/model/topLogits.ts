@@ -20,7 +20,7 @@ export interface TopLogits {
 export async function topLogits(logits: tf.Tensor2D, k: number): Promise<TopLogits[]> {
   const [B, V] = logits.shape;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`top-k needs a positive integer k, got ${k}`);
-  if (tf.getBackend() !== 'webgpu' || k > MAX_GPU_TOP_K || k >= V) return topLogitsOnCPU(await logits.data() as Float32Array, B, V, k);
+  if (tf.getBackend() !== 'webgpu' || k > MAX_GPU_TOP_K || k >= V) return topLogitsOnCPU((await logits.data()) as Float32Array, B, V, k);
 
   const candidates = topKCandidates(logits, k + 1); // [B, 2(k+1)]
   const packed = (await candidates.data()) as Float32Array;
@@ -31,7 +31,7 @@ export async function topLogits(logits: tf.Tensor2D, k: number): Promise<TopLogi
     const values = Array.from(packed.subarray(b * 2 * keep, b * 2 * keep + keep));
     const ids = Array.from(packed.subarray(b * 2 * keep + keep, (b + 1) * 2 * keep));
     // The (k+1)-th candidate equal to the k-th means a tie at the threshold: look at every logit.
-    if (values[k] === values[k - 1]) return topLogitsOnCPU(await logits.data() as Float32Array, B, V, k);
+    if (values[k] === values[k - 1]) return topLogitsOnCPU((await logits.data()) as Float32Array, B, V, k);
     rows.push({ ids: ids.slice(0, k), values: values.slice(0, k) });
   }
   return rows;

@@ -57,9 +57,13 @@ export class WebGPUKVCache implements KVCache {
     if (capacity > MAX_ATTENTION_POSITIONS) {
       throw new RangeError(`KVCache.fork: the WebGPU cache holds at most ${MAX_ATTENTION_POSITIONS} positions, got capacity ${capacity}`);
     }
-    const buffers = this.buffers.map((b) => tf.keep(length > 0
-      ? forkKVCacheBuffer(b, row, length, this.nHead, this.headDim, this.capacity, capacity)
-      : uninitializedGPUTensor([2, 1, this.nHead * capacity * this.headDim])));
+    const buffers = this.buffers.map((b) =>
+      tf.keep(
+        length > 0
+          ? forkKVCacheBuffer(b, row, length, this.nHead, this.headDim, this.capacity, capacity)
+          : uninitializedGPUTensor([2, 1, this.nHead * capacity * this.headDim]),
+      ),
+    );
     const copy = new WebGPUKVCache(this.nLayer, this.nHead, this.headDim, 1, capacity, buffers);
     copy.filled = length;
     return copy;

@@ -128,7 +128,9 @@ function biasIn(store: SimdMatmulStore, bias: tf.Tensor1D): number {
 }
 
 function notOnWebGPU(precision: WeightPrecision): never {
-  throw new Error(`these ${precision} weights live in WebAssembly memory (loaded for wasm/cpu) and cannot run on WebGPU: load the model again on this backend`);
+  throw new Error(
+    `these ${precision} weights live in WebAssembly memory (loaded for wasm/cpu) and cannot run on WebGPU: load the model again on this backend`,
+  );
 }
 
 /** q8 or f16 in the WebAssembly matrix store (wasm and cpu backends). */

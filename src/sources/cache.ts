@@ -141,15 +141,21 @@ export function sizedWriter(key: CacheKey, size: number, store: FileStore): Cach
 }
 
 /** Groups per-file entries into models. */
-export function groupCachedModels(
-  entries: { key: CacheKey; bytes: number; storedAt: number }[],
-): CachedModel[] {
+export function groupCachedModels(entries: { key: CacheKey; bytes: number; storedAt: number }[]): CachedModel[] {
   const byModel = new Map<string, CachedModel>();
   for (const { key, bytes, storedAt } of entries) {
     const id = `${key.hub ?? ''} ${key.repo}@${key.revision}`;
     let model = byModel.get(id);
     if (!model) {
-      model = { ...(key.hub ? { hub: key.hub } : {}), repo: key.repo, revision: key.revision, files: [], totalBytes: 0, storedAt: 0, complete: false };
+      model = {
+        ...(key.hub ? { hub: key.hub } : {}),
+        repo: key.repo,
+        revision: key.revision,
+        files: [],
+        totalBytes: 0,
+        storedAt: 0,
+        complete: false,
+      };
       byModel.set(id, model);
     }
     model.files.push({ file: key.file, bytes });
@@ -185,9 +191,7 @@ export class MemoryModelCache implements ModelCache {
   }
 
   async list(): Promise<CachedModel[]> {
-    return groupCachedModels(
-      [...this.files.values()].map(({ key, bytes, storedAt }) => ({ key, bytes: bytes.byteLength, storedAt })),
-    );
+    return groupCachedModels([...this.files.values()].map(({ key, bytes, storedAt }) => ({ key, bytes: bytes.byteLength, storedAt })));
   }
 
   async delete(repo: string, revision: string, hub?: string): Promise<boolean> {
@@ -241,7 +245,8 @@ export class BrowserModelCache implements ModelCache {
       size,
       stream: async () => {
         const again = await this.cache.match(cacheUrl(key));
-        if (!again?.body) throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
+        if (!again?.body)
+          throw new ModelSourceError('not-found', `${key.repo}@${key.revision}/${key.file} is no longer cached. Load it again.`, true);
         return again.body;
       },
     };
@@ -251,7 +256,10 @@ export class BrowserModelCache implements ModelCache {
     await checkRoomFor(key, size);
     // put() reads the stream as the download writes it; writer.ready holds a write back while
     // Cache Storage is WRITE_HIGH_WATER_BYTES behind, so the model is never held twice in memory.
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER_BYTES }));
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(
+      undefined,
+      new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER_BYTES }),
+    );
     const writer = writable.getWriter();
     const headers = { 'content-type': 'application/octet-stream', 'content-length': String(size), [STORED_AT_HEADER]: String(Date.now()) };
     let failure: unknown = null;

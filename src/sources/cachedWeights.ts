@@ -237,7 +237,12 @@ export class WeightsCacheSession {
 }
 
 /** The stored pieces of a partial download, as the tensors they hold (null if any piece is missing or the wrong size). */
-async function storedTensors(cache: ModelCache, model: ModelKey, manifest: WeightsManifest, used: readonly TensorEntry[]): Promise<HeldTensors | null> {
+async function storedTensors(
+  cache: ModelCache,
+  model: ModelKey,
+  manifest: WeightsManifest,
+  used: readonly TensorEntry[],
+): Promise<HeldTensors | null> {
   const count = manifest.pieceEnds[manifest.piecesDone - 1];
   const pieces = await Promise.all(Array.from({ length: manifest.piecesDone }, (_, i) => cache.open({ ...model, file: pieceFile(i) })));
   const tensorBytes = used.slice(0, count).reduce((n, e) => n + e.end - e.begin, 0);

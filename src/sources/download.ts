@@ -57,7 +57,7 @@ export class RemoteFile implements ByteSource {
 
   static async open(url: string, options: RemoteOptions): Promise<RemoteFile> {
     const file = new RemoteFile(url, options);
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       try {
         await file.probe();
         return file;
@@ -75,7 +75,7 @@ export class RemoteFile implements ByteSource {
       position += piece.byteLength;
       yield piece;
     }
-    for (let failures = 0; position < stop; ) {
+    for (let failures = 0; position < stop;) {
       try {
         const { body, offset } = await this.openAt(position, stop);
         let at = offset;
@@ -107,7 +107,11 @@ export class RemoteFile implements ByteSource {
     if (!at && error instanceof ModelSourceError && error.kind === 'network') throw error;
     if (failures > this.maxRetries) {
       if (error instanceof Stall) throw stallError(error, this.url, what, failures, at);
-      throw at ? interruptedError(error, what, at) : error instanceof ModelSourceError ? error : fetchFailure(error, this.url, what, signal);
+      throw at
+        ? interruptedError(error, what, at)
+        : error instanceof ModelSourceError
+          ? error
+          : fetchFailure(error, this.url, what, signal);
     }
     await delay((this.options.retryDelayMs ?? 500) * failures, signal, what);
   }
@@ -127,7 +131,11 @@ export class RemoteFile implements ByteSource {
     const range = parseContentRange(response.headers.get('content-range'));
     if (range && range.start !== 0) {
       await response.body?.cancel().catch(() => undefined);
-      throw new ModelSourceError('http', `${this.options.what}: asked for bytes 0-7 but the server sent ${response.headers.get('content-range')}. Retry, or use another server.`, true);
+      throw new ModelSourceError(
+        'http',
+        `${this.options.what}: asked for bytes 0-7 but the server sent ${response.headers.get('content-range')}. Retry, or use another server.`,
+        true,
+      );
     }
     // Only the 8 bytes asked for are read: a proxy that answers with the whole file is not read whole.
     const parts: Uint8Array[] = [];
@@ -150,9 +158,17 @@ export class RemoteFile implements ByteSource {
     const range = parseContentRange(contentRange);
     const problem =
       this.etag && tag && tag !== this.etag
-        ? new ModelSourceError('corrupt', `${this.options.what} changed on the server while it was downloading. Load it again to get the new version whole.`, true)
+        ? new ModelSourceError(
+            'corrupt',
+            `${this.options.what} changed on the server while it was downloading. Load it again to get the new version whole.`,
+            true,
+          )
         : response.status === 206 && contentRange !== null && (!range || range.start > from)
-          ? new ModelSourceError('http', `${this.options.what}: asked for bytes from ${from} but the server sent ${contentRange}. Retry.`, true)
+          ? new ModelSourceError(
+              'http',
+              `${this.options.what}: asked for bytes from ${from} but the server sent ${contentRange}. Retry.`,
+              true,
+            )
           : null;
     if (problem) {
       await response.body?.cancel().catch(() => undefined);
@@ -187,7 +203,7 @@ export class RemoteFile implements ByteSource {
     if (!body) throw new ModelSourceError('http', `${this.options.what}: the server sent an empty body.`, true);
     const reader = body.getReader();
     try {
-      for (let taken = 0; taken < limit; ) {
+      for (let taken = 0; taken < limit;) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const stalled = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Stall('body', this.idleMs)), this.idleMs)));
         const next = await Promise.race([reader.read(), stalled]).finally(() => clearTimeout(timer));
@@ -239,7 +255,9 @@ class Stall extends Error {
     readonly phase: 'answer' | 'body',
     readonly idleMs: number,
   ) {
-    super(phase === 'answer' ? `no answer within ${seconds(idleMs)}` : `the server stopped sending: nothing arrived for ${seconds(idleMs)}`);
+    super(
+      phase === 'answer' ? `no answer within ${seconds(idleMs)}` : `the server stopped sending: nothing arrived for ${seconds(idleMs)}`,
+    );
   }
 }
 
@@ -290,7 +308,11 @@ function httpFailure(response: Response, url: string, what: string, notFoundHint
   // The hub answers 401 for repos that do not exist (or are private) and says which in X-Error-Code.
   const hubError = response.headers.get('x-error-code');
   if (response.status === 404 || hubError === 'RepoNotFound' || hubError === 'RevisionNotFound' || hubError === 'EntryNotFound') {
-    return new ModelSourceError('not-found', `${what} was not found (${status} from ${safeHost(url)}). ${notFoundHint ?? 'Check the address.'}`, false);
+    return new ModelSourceError(
+      'not-found',
+      `${what} was not found (${status} from ${safeHost(url)}). ${notFoundHint ?? 'Check the address.'}`,
+      false,
+    );
   }
   if (response.status === 401 || response.status === 403) {
     return new ModelSourceError(
@@ -300,7 +322,11 @@ function httpFailure(response: Response, url: string, what: string, notFoundHint
     );
   }
   if (response.status === 416) {
-    return new ModelSourceError('corrupt', `${what} is empty or shorter than a safetensors header (${status}). Check that it is a real model.safetensors.`, false);
+    return new ModelSourceError(
+      'corrupt',
+      `${what} is empty or shorter than a safetensors header (${status}). Check that it is a real model.safetensors.`,
+      false,
+    );
   }
   const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
   return new ModelSourceError(

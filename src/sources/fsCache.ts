@@ -9,7 +9,16 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { groupCachedModels, quotaError, sizedWriter, type CacheKey, type CachedFile, type CachedModel, type CacheWriter, type ModelCache } from './cache';
+import {
+  groupCachedModels,
+  quotaError,
+  sizedWriter,
+  type CacheKey,
+  type CachedFile,
+  type CachedModel,
+  type CacheWriter,
+  type ModelCache,
+} from './cache';
 import { isQuotaError } from './errors';
 
 /** $GPT2_CACHE_DIR, else $XDG_CACHE_HOME/gpt2-browser, else ~/.cache/gpt2-browser. */
@@ -118,7 +127,9 @@ export async function fileAsBlob(file: string): Promise<Blob> {
 function rangeBlob(file: string, start: number, end: number): Blob {
   const size = end - start;
   const stream = (): ReadableStream<Uint8Array> =>
-    size === 0 ? new Blob([]).stream() : (Readable.toWeb(createReadStream(file, { start, end: end - 1 })) as unknown as ReadableStream<Uint8Array>);
+    size === 0
+      ? new Blob([]).stream()
+      : (Readable.toWeb(createReadStream(file, { start, end: end - 1 })) as unknown as ReadableStream<Uint8Array>);
   const at = (offset: number | undefined, fallback: number) => {
     const o = offset ?? fallback;
     return Math.min(size, Math.max(0, o < 0 ? size + o : o));

@@ -86,9 +86,21 @@ export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Pro
     case 'hub':
       return loadFromHub(spec, label, options);
     case 'url':
-      return loadFromFolder(spec, resolveUrl(spec.baseUrl, options.pageUrl), label, options, 'Check the folder URL: it must hold config.json and model.safetensors.');
+      return loadFromFolder(
+        spec,
+        resolveUrl(spec.baseUrl, options.pageUrl),
+        label,
+        options,
+        'Check the folder URL: it must hold config.json and model.safetensors.',
+      );
     case 'embedded':
-      return loadFromFolder(spec, embeddedModelUrl(options.pageUrl), label, options, 'The built-in model is missing from this build of the app; choose a hub model, or rebuild the app with public/models/sherlock-gpt2/.');
+      return loadFromFolder(
+        spec,
+        embeddedModelUrl(options.pageUrl),
+        label,
+        options,
+        'The built-in model is missing from this build of the app; choose a hub model, or rebuild the app with public/models/sherlock-gpt2/.',
+      );
     case 'files': {
       const tracker = new ProgressTracker('file', options.onProgress, options.now);
       tracker.begin('config', CONFIG_FILE, spec.config.size);
@@ -143,12 +155,31 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
 
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
-  const loaded = await build(spec, label, config, choice, source, tracker, options, cache && (async (header, used) => {
-    const started = await WeightsCacheSession.begin(cache, model, header, used, source.etag, (error) => (cacheFailure ??= error), options.cachePieceBytes);
-    session = started.session;
-    return { held: started.resumed, copy: started.session };
-  }));
-  if (cache && !cacheFailure && !(session as WeightsCacheSession | null)?.complete) cacheFailure = new Error('the weights were not all stored');
+  const loaded = await build(
+    spec,
+    label,
+    config,
+    choice,
+    source,
+    tracker,
+    options,
+    cache &&
+      (async (header, used) => {
+        const started = await WeightsCacheSession.begin(
+          cache,
+          model,
+          header,
+          used,
+          source.etag,
+          (error) => (cacheFailure ??= error),
+          options.cachePieceBytes,
+        );
+        session = started.session;
+        return { held: started.resumed, copy: started.session };
+      }),
+  );
+  if (cache && !cacheFailure && !(session as WeightsCacheSession | null)?.complete)
+    cacheFailure = new Error('the weights were not all stored');
   if (cache && !cacheFailure) {
     // config.json goes last: a model counts as cached only once both files are in.
     try {
@@ -164,8 +195,18 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
   return { ...loaded, cacheNote: cacheNote ?? loaded.cacheNote };
 }
 
-async function loadFromFolder(spec: ModelSpec, baseUrl: string, label: string, options: LoadOptions, notFoundHint: string): Promise<LoadedModel> {
-  const { config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({ url: folderFileUrl(baseUrl, file), what: `${file} of ${label}`, notFoundHint }));
+async function loadFromFolder(
+  spec: ModelSpec,
+  baseUrl: string,
+  label: string,
+  options: LoadOptions,
+  notFoundHint: string,
+): Promise<LoadedModel> {
+  const { config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({
+    url: folderFileUrl(baseUrl, file),
+    what: `${file} of ${label}`,
+    notFoundHint,
+  }));
   return build(spec, label, config, choice, source, tracker, options);
 }
 
@@ -187,11 +228,23 @@ async function openOnServer(spec: ModelSpec, label: string, options: LoadOptions
  * config.json → the config and the precision to load with its memory plan, before any weight is
  * fetched: a model that cannot fit on this backend is refused here, naming the numbers.
  */
-function configAndPlan(text: string, spec: ModelSpec, label: string, options: LoadOptions): { config: GPT2Config; choice: PrecisionChoice } {
+function configAndPlan(
+  text: string,
+  spec: ModelSpec,
+  label: string,
+  options: LoadOptions,
+): { config: GPT2Config; choice: PrecisionChoice } {
   const config = readConfig(text, label);
   try {
     const memory = options.memory ?? { backend: tf.getBackend() };
-    return { config, choice: choosePrecision(options.precision ?? 'auto', config, memory, { builtIn: spec.kind === 'embedded', sequences: options.sequences, label }) };
+    return {
+      config,
+      choice: choosePrecision(options.precision ?? 'auto', config, memory, {
+        builtIn: spec.kind === 'embedded',
+        sequences: options.sequences,
+        label,
+      }),
+    };
   } catch (error) {
     throw new ModelSourceError('unsupported', `${messageOf(error)}`, false, { cause: error });
   }
@@ -230,7 +283,8 @@ async function build(
         checked: origin === 'cache', // checked for NaN and ±Infinity when it was downloaded
         onHeader: onHeader ?? undefined,
         onPlan: (plan) => {
-          if (origin === 'network' && options.askAboveBytes !== undefined && plan.tensorBytes > options.askAboveBytes) throw new DownloadConfirmationError(label, plan.tensorBytes);
+          if (origin === 'network' && options.askAboveBytes !== undefined && plan.tensorBytes > options.askAboveBytes)
+            throw new DownloadConfirmationError(label, plan.tensorBytes);
           tracker.setTotals({ bytesTotal: plan.bytesTotal, bytesSkipped: plan.bytesSkipped, tensorsTotal: plan.tensors });
           if (plan.held > 0) tracker.resumed();
         },
@@ -254,8 +308,16 @@ async function build(
   }
   tracker.finish();
   return {
-    model, config, spec, label, origin, bytesRead: result.bytesRead, bytesSkipped: result.bytesSkipped,
-    precision: choice.plan.precision, precisionReason: choice.reason, memoryPlan: choice.plan,
+    model,
+    config,
+    spec,
+    label,
+    origin,
+    bytesRead: result.bytesRead,
+    bytesSkipped: result.bytesSkipped,
+    precision: choice.plan.precision,
+    precisionReason: choice.reason,
+    memoryPlan: choice.plan,
   };
 }
 
@@ -271,7 +333,10 @@ export function readConfig(text: string, label: string): GPT2Config {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ModelSourceError('not-gpt2', `The config.json of ${label} is not valid JSON (${messageOf(error)}); this does not look like a Hugging Face model folder.`);
+    throw new ModelSourceError(
+      'not-gpt2',
+      `The config.json of ${label} is not valid JSON (${messageOf(error)}); this does not look like a Hugging Face model folder.`,
+    );
   }
   const fields = (json ?? {}) as { model_type?: unknown; architectures?: unknown };
   if (typeof json === 'object' && json !== null && fields.model_type !== 'gpt2') {
@@ -302,12 +367,18 @@ function checkVocabulary(config: GPT2Config, label: string): void {
     throw new ModelSourceError(
       'not-gpt2',
       `${label} cannot be run: its config.json has vocab_size ${config.vocabSize}, fewer than the ${GPT2_VOCAB_SIZE} tokens of GPT-2's tokenizer, ` +
-        'which this app reads and writes text with. It was trained with another tokenizer; pick a checkpoint with GPT-2\'s vocabulary.',
+        "which this app reads and writes text with. It was trained with another tokenizer; pick a checkpoint with GPT-2's vocabulary.",
     );
   }
-  for (const [key, id] of [['bos_token_id', config.bosTokenId], ['eos_token_id', config.eosTokenId]] as const) {
+  for (const [key, id] of [
+    ['bos_token_id', config.bosTokenId],
+    ['eos_token_id', config.eosTokenId],
+  ] as const) {
     if (id >= config.vocabSize) {
-      throw new ModelSourceError('not-gpt2', `${label} cannot be run: its config.json has ${key} ${id}, outside its vocabulary of ${config.vocabSize} ids.`);
+      throw new ModelSourceError(
+        'not-gpt2',
+        `${label} cannot be run: its config.json has ${key} ${id}, outside its vocabulary of ${config.vocabSize} ids.`,
+      );
     }
   }
 }

@@ -31,7 +31,10 @@ export function specFromFiles(files: Iterable<File> | ArrayLike<File>): ModelSpe
     );
   }
   if (weights.length > 1) {
-    throw new ModelSourceError('bad-spec', `Several .safetensors files were chosen (${weights.map((f) => f.name).join(', ')}); pick exactly one with its config.json.`);
+    throw new ModelSourceError(
+      'bad-spec',
+      `Several .safetensors files were chosen (${weights.map((f) => f.name).join(', ')}); pick exactly one with its config.json.`,
+    );
   }
   if (configs.length !== 1) {
     throw new ModelSourceError(

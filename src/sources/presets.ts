@@ -40,7 +40,15 @@ export const PRESETS: readonly ModelPreset[] = [
   preset('gpt2', 'openai-community/gpt2', 'GPT-2 small', '124M', 12, 768, 'The original GPT-2; quick to download and fast on most GPUs.'),
   preset('gpt2-medium', 'openai-community/gpt2-medium', 'GPT-2 medium', '355M', 24, 1024, 'The model the original notebook used.'),
   preset('gpt2-large', 'openai-community/gpt2-large', 'GPT-2 large', '774M', 36, 1280, 'Needs about 3.1 GB of memory, once.'),
-  preset('gpt2-xl', 'openai-community/gpt2-xl', 'GPT-2 XL', '1.5B', 48, 1600, 'Needs about 6.2 GB of memory; many browsers and GPUs cannot hold it.'),
+  preset(
+    'gpt2-xl',
+    'openai-community/gpt2-xl',
+    'GPT-2 XL',
+    '1.5B',
+    48,
+    1600,
+    'Needs about 6.2 GB of memory; many browsers and GPUs cannot hold it.',
+  ),
   preset('distilgpt2', 'distilbert/distilgpt2', 'DistilGPT-2', '82M', 6, 768, 'A smaller, faster distillation of GPT-2 small.'),
 ];
 

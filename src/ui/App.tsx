@@ -19,8 +19,17 @@ import { HubNotice } from './components/HubNotice';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
 import { EMBEDDED_MODEL, LOCAL_MODEL, modelLabel, readModelSpec } from './modelSpec';
 import {
-  generateBlockedReason, generateOptions, initialSettings, linkHub, settingsFromStorage, settingsToSearch, settingsToStorage, STORAGE_KEY,
-  type Drafts, type NumberSetting, type Settings,
+  generateBlockedReason,
+  generateOptions,
+  initialSettings,
+  linkHub,
+  settingsFromStorage,
+  settingsToSearch,
+  settingsToStorage,
+  STORAGE_KEY,
+  type Drafts,
+  type NumberSetting,
+  type Settings,
 } from './settings';
 import { droppedFiles, localModelSpec, type LocalFile } from './localModel';
 import { useFileDrop } from './useFileDrop';
@@ -74,7 +83,8 @@ function startupSettings(): Startup {
   if (settings.model === LOCAL_MODEL) {
     return {
       settings: { ...settings, model: EMBEDDED_MODEL },
-      notice: 'The last model came from files on your computer, which a page cannot reopen by itself: loaded the built-in model instead. Pick the files again to use them.',
+      notice:
+        'The last model came from files on your computer, which a page cannot reopen by itself: loaded the built-in model instead. Pick the files again to use them.',
       hubOffer,
       storedModel: EMBEDDED_MODEL,
       linkModel,
@@ -120,7 +130,9 @@ export function App() {
   const startLoad = useCallback(
     (choice: ModelChoice, ask = false) => {
       const id = load(choice.spec, choiceLabel(choice), {
-        hubUrl: choice.hubUrl, askAboveBytes: ask ? ASK_ABOVE_BYTES : undefined, precision: precisionRef.current,
+        hubUrl: choice.hubUrl,
+        askAboveBytes: ask ? ASK_ABOVE_BYTES : undefined,
+        precision: precisionRef.current,
       });
       pending.current = { ...choice, id };
     },
@@ -176,13 +188,19 @@ export function App() {
     if (model.status === 'ready' && !model.error) {
       modelToLoad.current = current;
       // A hub model's hub becomes the hub in use (so a reload finds the same files); other models leave it as it is.
-      setSettings((s) => ({ ...s, model: current.spec.kind === 'files' ? LOCAL_MODEL : current.text, hubUrl: current.spec.kind === 'hub' ? current.hubUrl : s.hubUrl }));
+      setSettings((s) => ({
+        ...s,
+        model: current.spec.kind === 'files' ? LOCAL_MODEL : current.text,
+        hubUrl: current.spec.kind === 'hub' ? current.hubUrl : s.hubUrl,
+      }));
       return;
     }
     if (model.askedBytes !== null) setDownloadOffer({ ...current, bytes: model.askedBytes });
     if (model.info === null && current.spec.kind !== 'embedded') {
       if (model.askedBytes === null) {
-        setModelNotice(`${choiceLabel(current)} could not be loaded, so the built-in model was loaded instead. ${model.error ?? ''}`.trim());
+        setModelNotice(
+          `${choiceLabel(current)} could not be loaded, so the built-in model was loaded instead. ${model.error ?? ''}`.trim(),
+        );
       }
       startLoad({ ...BUILT_IN, hubUrl: settings.hubUrl });
     }
@@ -279,7 +297,13 @@ export function App() {
   const [surprise, setSurprise] = useState(false);
 
   const {
-    pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, setSelection, selectorFor,
+    pane: selectedPane,
+    index: selectedIndex,
+    token: selectedToken,
+    count: paneTokenCount,
+    inspected,
+    setSelection,
+    selectorFor,
   } = useInspectorSelection(panes, run.requestId);
   const { temperature, topK, topP, minP, repetitionPenalty } = settings;
   const sliders = useMemo(
@@ -293,7 +317,14 @@ export function App() {
   const useRunSettings = useCallback(() => {
     const o = selectedRef.current.pane?.options;
     if (!o) return;
-    setSettings((s) => ({ ...s, temperature: o.temperature, topK: o.top_k, topP: o.top_p, minP: o.min_p, repetitionPenalty: o.repetition_penalty }));
+    setSettings((s) => ({
+      ...s,
+      temperature: o.temperature,
+      topK: o.top_k,
+      topP: o.top_p,
+      minP: o.min_p,
+      repetitionPenalty: o.repetition_penalty,
+    }));
     setDrafts(({ temperature: _t, topK: _k, topP: _p, minP: _m, repetitionPenalty: _r, ...others }) => others);
   }, []);
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
@@ -302,36 +333,57 @@ export function App() {
    * Branch: continue the selected pane from the inspected step with `tokenId` forced there, under
    * the sliders' settings and the pane's seed; the worker forks the pane's KV cache when it kept it.
    */
-  const startBranch = useCallback(async (tokenId: number) => {
-    const { pane, step } = selectedRef.current;
-    if (!pane || !step) return;
-    const inspection = step.token.inspection;
-    const texts = await loadTokenTexts();
-    const piece = texts(tokenId);
-    const at = inspection ? Array.from(inspection.logits.ids).indexOf(tokenId) : -1;
-    const forced: RunToken = { id: tokenId, text: piece };
-    if (inspection && at >= 0) {
-      forced.inspection = { ...inspection, logprob: inspection.logits.logits[at] - inspection.logits.logSumExp, rank: at + 1, draw: null };
-    }
-    const origin = `${pane.name} › token ${step.index + 1} › "${visibleText(piece)}"`;
-    const options = { ...generateOptions(settingsRef.current), num_return_sequences: 1, seed: pane.seed ?? settingsRef.current.seed };
-    const id = branch(
-      {
-        origin, parent: pane.key, step: step.index, prefixIds: step.history, options, tokens: [forced],
-        prefixText: pane.promptText + pane.tokens.slice(0, step.index).map((t) => t.text).join(''),
-      },
-      pane.source,
-    );
-    setSelection({ pane: branchPaneKey(id), index: null });
-  }, [branch, setSelection]);
+  const startBranch = useCallback(
+    async (tokenId: number) => {
+      const { pane, step } = selectedRef.current;
+      if (!pane || !step) return;
+      const inspection = step.token.inspection;
+      const texts = await loadTokenTexts();
+      const piece = texts(tokenId);
+      const at = inspection ? Array.from(inspection.logits.ids).indexOf(tokenId) : -1;
+      const forced: RunToken = { id: tokenId, text: piece };
+      if (inspection && at >= 0) {
+        forced.inspection = {
+          ...inspection,
+          logprob: inspection.logits.logits[at] - inspection.logits.logSumExp,
+          rank: at + 1,
+          draw: null,
+        };
+      }
+      const origin = `${pane.name} › token ${step.index + 1} › "${visibleText(piece)}"`;
+      const options = { ...generateOptions(settingsRef.current), num_return_sequences: 1, seed: pane.seed ?? settingsRef.current.seed };
+      const id = branch(
+        {
+          origin,
+          parent: pane.key,
+          step: step.index,
+          prefixIds: step.history,
+          options,
+          tokens: [forced],
+          prefixText:
+            pane.promptText +
+            pane.tokens
+              .slice(0, step.index)
+              .map((t) => t.text)
+              .join(''),
+        },
+        pane.source,
+      );
+      setSelection({ pane: branchPaneKey(id), index: null });
+    },
+    [branch, setSelection],
+  );
   const settingsRef = useRef(settings);
   settingsRef.current = settings;
 
   /** Closes a branch; if the inspector showed it, it goes back to where the branch came from. */
-  const closePane = useCallback((closed: BranchState) => {
-    closeBranch(closed.requestId);
-    setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
-  }, [closeBranch, setSelection]);
+  const closePane = useCallback(
+    (closed: BranchState) => {
+      closeBranch(closed.requestId);
+      setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
+    },
+    [closeBranch, setSelection],
+  );
 
   // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
   const vocabSize = state.model.info?.vocabSize;
@@ -345,25 +397,28 @@ export function App() {
 
   // config.json and model.safetensors (or their folder) dropped anywhere on the page load at once.
   const modelBusy = state.model.status === 'loading';
-  const dropFiles = useCallback(async (data: DataTransfer) => {
-    if (modelBusy) {
-      setPageProblem('A model is loading: drop the files again once it has loaded.');
-      return;
-    }
-    setPageProblem(null);
-    let files: LocalFile[];
-    try {
-      files = await droppedFiles(data); // reads the DataTransfer before its first await, while the drop event lasts
-    } catch (error) {
-      setPageProblem(`The dropped files could not be read: ${error instanceof Error ? error.message : String(error)}`);
-      return;
-    }
-    try {
-      loadModel(LOCAL_MODEL, await localModelSpec(files));
-    } catch (error) {
-      setPageProblem(`The dropped files are not a model: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }, [modelBusy, loadModel]);
+  const dropFiles = useCallback(
+    async (data: DataTransfer) => {
+      if (modelBusy) {
+        setPageProblem('A model is loading: drop the files again once it has loaded.');
+        return;
+      }
+      setPageProblem(null);
+      let files: LocalFile[];
+      try {
+        files = await droppedFiles(data); // reads the DataTransfer before its first await, while the drop event lasts
+      } catch (error) {
+        setPageProblem(`The dropped files could not be read: ${error instanceof Error ? error.message : String(error)}`);
+        return;
+      }
+      try {
+        loadModel(LOCAL_MODEL, await localModelSpec(files));
+      } catch (error) {
+        setPageProblem(`The dropped files are not a model: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
+    [modelBusy, loadModel],
+  );
   const dragging = useFileDrop((data) => void dropFiles(data));
 
   const exportRun = useCallback(async () => {
@@ -371,8 +426,16 @@ export function App() {
     if (!current.options) return;
     const textOfToken = await loadTokenTexts();
     const data = runExport({
-      model: state.model.info, backend: state.backend, prompt: current.prompt, promptIds: current.promptIds, options: current.options,
-      seed: current.seed, outputs: current.outputs, tokens: current.tokens, finishReasons: current.finishReasons, textOf: textOfToken,
+      model: state.model.info,
+      backend: state.backend,
+      prompt: current.prompt,
+      promptIds: current.promptIds,
+      options: current.options,
+      seed: current.seed,
+      outputs: current.outputs,
+      tokens: current.tokens,
+      finishReasons: current.finishReasons,
+      textOf: textOfToken,
     });
     const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
     const link = document.createElement('a');
@@ -414,7 +477,13 @@ export function App() {
           />
           <section className="model-section" aria-labelledby="model-heading">
             <h2 id="model-heading">Model and backend</h2>
-            <ModelPicker current={settings.model} busy={state.model.status === 'loading'} onLoad={loadModel} precision={settings.precision} memory={state.backend?.memory} />
+            <ModelPicker
+              current={settings.model}
+              busy={state.model.status === 'loading'}
+              onLoad={loadModel}
+              precision={settings.precision}
+              memory={state.backend?.memory}
+            />
             <BackendPicker
               value={settings.backend}
               disabled={running}
@@ -423,8 +492,17 @@ export function App() {
                 setSettings((s) => ({ ...s, backend }));
               }}
             />
-            <PrecisionPicker value={settings.precision} backend={state.backend?.backend} disabled={running || state.model.status === 'loading'} onChange={changePrecision} />
-            <CachedModels refreshKey={`${state.model.requestId}-${state.model.status}`} busy={state.model.status === 'loading'} onUse={loadModel} />
+            <PrecisionPicker
+              value={settings.precision}
+              backend={state.backend?.backend}
+              disabled={running || state.model.status === 'loading'}
+              onChange={changePrecision}
+            />
+            <CachedModels
+              refreshKey={`${state.model.requestId}-${state.model.status}`}
+              busy={state.model.status === 'loading'}
+              onUse={loadModel}
+            />
           </section>
           <p className="settings-footnote">Settings live in this page&apos;s address: copy it to share a run (same seed, same text).</p>
         </aside>

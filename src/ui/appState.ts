@@ -3,7 +3,15 @@
  * bookkeeping (which request a token belongs to, live tokens/s) is pure and unit-tested.
  */
 import type {
-  BackendInfo, FinishReason, FromWorker, GenerateOptions, GenerationStats, LensEntry, LoadProgress, ModelInfo, TokenInspection,
+  BackendInfo,
+  FinishReason,
+  FromWorker,
+  GenerateOptions,
+  GenerationStats,
+  LensEntry,
+  LoadProgress,
+  ModelInfo,
+  TokenInspection,
 } from '../worker/protocol';
 
 export interface ModelState {
@@ -117,18 +125,47 @@ export interface AppState {
 }
 
 export const initialModelState: ModelState = {
-  status: 'idle', requestId: 0, label: '', progress: null, info: null, loadMs: null, cacheNote: null, error: null, askedBytes: null,
+  status: 'idle',
+  requestId: 0,
+  label: '',
+  progress: null,
+  info: null,
+  loadMs: null,
+  cacheNote: null,
+  error: null,
+  askedBytes: null,
 };
 
 export const initialRunState: RunState = {
-  status: 'idle', requestId: 0, prompt: '', options: null, promptIds: null, seed: null, outputs: [], tokens: [], tokenCount: 0, firstStepTokens: 0,
-  firstTokenMs: null, lastTokenMs: null, stats: null, finishReasons: [], error: null,
+  status: 'idle',
+  requestId: 0,
+  prompt: '',
+  options: null,
+  promptIds: null,
+  seed: null,
+  outputs: [],
+  tokens: [],
+  tokenCount: 0,
+  firstStepTokens: 0,
+  firstTokenMs: null,
+  lastTokenMs: null,
+  stats: null,
+  finishReasons: [],
+  error: null,
 };
 
 export const initialAnalysisState: AnalysisState = { requestId: 0, kind: null, status: 'idle', attention: null, lens: null, error: null };
 
 export const initialAppState: AppState = {
-  backend: null, memory: null, branches: [], attention: initialAnalysisState, lens: initialAnalysisState, previousRun: null, workerError: null, model: initialModelState, run: initialRunState,
+  backend: null,
+  memory: null,
+  branches: [],
+  attention: initialAnalysisState,
+  lens: initialAnalysisState,
+  previousRun: null,
+  workerError: null,
+  model: initialModelState,
+  run: initialRunState,
   latest: 'load',
 };
 
@@ -158,13 +195,27 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       };
     case 'load-started': {
       // The model loaded now keeps answering while the new one loads (a load is a transaction).
-      const model: ModelState = { ...initialModelState, status: 'loading', requestId: action.id, label: action.label, info: state.model.info, loadMs: state.model.loadMs };
+      const model: ModelState = {
+        ...initialModelState,
+        status: 'loading',
+        requestId: action.id,
+        label: action.label,
+        info: state.model.info,
+        loadMs: state.model.loadMs,
+      };
       // What is on screen is about to be another model's (or the news that it failed): the last
       // run's panes go, unless something still streams into them. The run stays comparable (previousRun).
-      if (isActive(state.run) || state.branches.some((b) => b.status === 'running' || b.status === 'stopping')) return { ...state, model, latest: 'load' };
+      if (isActive(state.run) || state.branches.some((b) => b.status === 'running' || b.status === 'stopping'))
+        return { ...state, model, latest: 'load' };
       return {
-        ...state, model, latest: 'load', previousRun: recordOf(state.run) ?? state.previousRun, run: initialRunState, branches: [],
-        attention: initialAnalysisState, lens: initialAnalysisState,
+        ...state,
+        model,
+        latest: 'load',
+        previousRun: recordOf(state.run) ?? state.previousRun,
+        run: initialRunState,
+        branches: [],
+        attention: initialAnalysisState,
+        lens: initialAnalysisState,
       };
     }
     case 'generate-started': {
@@ -175,15 +226,23 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         latest: 'run',
         previousRun: recordOf(state.run) ?? state.previousRun,
         run: {
-          ...initialRunState, status: 'running', requestId: action.id, prompt: action.prompt, options: action.options,
-          outputs: Array<string>(n).fill(''), tokens: Array.from({ length: n }, () => []),
+          ...initialRunState,
+          status: 'running',
+          requestId: action.id,
+          prompt: action.prompt,
+          options: action.options,
+          outputs: Array<string>(n).fill(''),
+          tokens: Array.from({ length: n }, () => []),
         },
       };
     }
     case 'stop-requested':
       return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'stopping' } } : state;
     case 'branch-started':
-      return { ...state, branches: [...state.branches, { ...action.branch, status: 'running', finishReason: null, error: null, reusedPositions: null }] };
+      return {
+        ...state,
+        branches: [...state.branches, { ...action.branch, status: 'running', finishReason: null, error: null, reusedPositions: null }],
+      };
     case 'branch-closed':
       return { ...state, branches: state.branches.filter((b) => b.requestId !== action.id) };
     case 'analysis-started': {
@@ -223,7 +282,12 @@ function onBranchMessage(state: AppState, message: FromWorker): AppState | null 
     }
     case 'done': {
       const reason = message.stats.finishReasons[0] ?? null;
-      next = { ...branch, status: reason === 'abort' ? 'stopped' : 'done', finishReason: reason, reusedPositions: message.stats.reusedPositions };
+      next = {
+        ...branch,
+        status: reason === 'abort' ? 'stopped' : 'done',
+        finishReason: reason,
+        reusedPositions: message.stats.reusedPositions,
+      };
       break;
     }
     case 'error':
@@ -257,7 +321,11 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       return { ...state, model: { ...model, progress: message.progress } };
     case 'loaded':
       if (message.id !== model.requestId) return state;
-      return { ...state, latest: 'load', model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null } };
+      return {
+        ...state,
+        latest: 'load',
+        model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null },
+      };
     case 'started':
       if (message.id !== run.requestId) return state;
       return { ...state, run: { ...run, promptIds: message.promptIds, seed: message.seed } };
@@ -303,8 +371,13 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       if (message.phase === 'load' && message.id === model.requestId) {
         const askedBytes = message.downloadBytes ?? null;
         // A failed load changes nothing: the model the worker kept is ready as before.
-        if (message.kept) return { ...state, latest: 'load', model: { ...model, status: 'ready', info: message.kept, error: message.message, askedBytes } };
-        return { ...state, latest: 'load', model: { ...model, status: 'error', info: null, loadMs: null, error: message.message, askedBytes } };
+        if (message.kept)
+          return { ...state, latest: 'load', model: { ...model, status: 'ready', info: message.kept, error: message.message, askedBytes } };
+        return {
+          ...state,
+          latest: 'load',
+          model: { ...model, status: 'error', info: null, loadMs: null, error: message.message, askedBytes },
+        };
       }
       if (message.phase === 'generate' && message.id === run.requestId) {
         return { ...state, latest: 'run', run: { ...run, status: 'error', error: message.message } };

@@ -14,7 +14,10 @@ import type { TokenTexts } from './tokenText';
 /** The sliders as sampler settings (Hugging Face names). */
 export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>): SamplerSettings {
   return {
-    temperature: settings.temperature, top_k: settings.topK, top_p: settings.topP, min_p: settings.minP,
+    temperature: settings.temperature,
+    top_k: settings.topK,
+    top_p: settings.topP,
+    min_p: settings.minP,
     repetition_penalty: settings.repetitionPenalty,
   };
 }
@@ -22,13 +25,20 @@ export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' 
 /** The sampler settings a run used. */
 export function runSamplerSettings(options: GenerateOptions): SamplerSettings {
   return {
-    temperature: options.temperature, top_k: options.top_k, top_p: options.top_p, min_p: options.min_p,
+    temperature: options.temperature,
+    top_k: options.top_k,
+    top_p: options.top_p,
+    min_p: options.min_p,
     repetition_penalty: options.repetition_penalty,
   };
 }
 
 const SETTING_LABELS: [keyof SamplerSettings, string][] = [
-  ['top_k', 'top-k'], ['top_p', 'top-p'], ['temperature', 'temperature'], ['min_p', 'min-p'], ['repetition_penalty', 'repetition penalty'],
+  ['top_k', 'top-k'],
+  ['top_p', 'top-p'],
+  ['temperature', 'temperature'],
+  ['min_p', 'min-p'],
+  ['repetition_penalty', 'repetition penalty'],
 ];
 
 /** The settings that differ from the run's, in words ("top-k 3 (the run used 50)"); empty when none. */
@@ -93,7 +103,10 @@ export function paneScore(tokens: readonly RunToken[]): PaneScore | null {
  * the index of the first token that differs (null when none differs); otherwise null.
  */
 export function departures(
-  previous: RunRecord | null, prompt: string, options: GenerateOptions | null, tokens: readonly (readonly RunToken[])[],
+  previous: RunRecord | null,
+  prompt: string,
+  options: GenerateOptions | null,
+  tokens: readonly (readonly RunToken[])[],
 ): (number | null)[] | null {
   if (!previous || !options || previous.prompt !== prompt || previous.seed !== options.seed) return null;
   if (JSON.stringify(previous.options) === JSON.stringify(options)) return null;
@@ -122,8 +135,16 @@ export interface RunExport {
 
 /** The run in the shape `generate --json --top-logprobs` prints per token, with its context. */
 export function runExport(args: {
-  model: ModelInfo | null; backend: BackendInfo | null; prompt: string; promptIds: number[] | null; options: GenerateOptions;
-  seed: number | null; outputs: string[]; tokens: readonly (readonly RunToken[])[]; finishReasons: FinishReason[]; textOf: TokenTexts;
+  model: ModelInfo | null;
+  backend: BackendInfo | null;
+  prompt: string;
+  promptIds: number[] | null;
+  options: GenerateOptions;
+  seed: number | null;
+  outputs: string[];
+  tokens: readonly (readonly RunToken[])[];
+  finishReasons: FinishReason[];
+  textOf: TokenTexts;
 }): RunExport {
   return {
     model: args.model,

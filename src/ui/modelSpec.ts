@@ -33,7 +33,14 @@ export const MODEL_OPTIONS: ModelOption[] = [
  * it does not fit.
  */
 export function presetMemory(preset: ModelPreset, precision: PrecisionRequest, memory: BackendMemory = { backend: 'wasm' }): string {
-  const config = parseGPT2Config({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: preset.width, n_layer: preset.layers, n_head: preset.width / 64 });
+  const config = parseGPT2Config({
+    model_type: 'gpt2',
+    vocab_size: 50257,
+    n_positions: 1024,
+    n_embd: preset.width,
+    n_layer: preset.layers,
+    n_head: preset.width / 64,
+  });
   try {
     const { plan } = choosePrecision(precision, config, memory, { label: preset.id });
     return `needs ${gb(plan.totalBytes)} as ${plan.precision}`;
@@ -46,7 +53,10 @@ export function presetMemory(preset: ModelPreset, precision: PrecisionRequest, m
 export function modelOptions(precision: PrecisionRequest, memory?: BackendMemory): ModelOption[] {
   return [
     MODEL_OPTIONS[0],
-    ...PRESETS.map((p) => ({ value: p.id, label: `${p.id}: ${p.label}, ${p.parameters} parameters, ${size(p.downloadBytes)} download, ${presetMemory(p, precision, memory)}` })),
+    ...PRESETS.map((p) => ({
+      value: p.id,
+      label: `${p.id}: ${p.label}, ${p.parameters} parameters, ${size(p.downloadBytes)} download, ${presetMemory(p, precision, memory)}`,
+    })),
   ];
 }
 

@@ -55,12 +55,22 @@ export const LIMITS: Record<NumberSetting, NumberLimits> = {
 
 /** Each number setting's name on the page. */
 export const LABELS: Record<NumberSetting, string> = {
-  topK: 'Top-k', topP: 'Top-p', temperature: 'Temperature', minP: 'Min-p', maxNewTokens: 'Max new tokens',
-  repetitionPenalty: 'Repetition penalty', seed: 'Seed', sequences: 'Sequences',
+  topK: 'Top-k',
+  topP: 'Top-p',
+  temperature: 'Temperature',
+  minP: 'Min-p',
+  maxNewTokens: 'Max new tokens',
+  repetitionPenalty: 'Repetition penalty',
+  seed: 'Seed',
+  sequences: 'Sequences',
 };
 
 /** What a value of 0 means, where it means something special. */
-const ZERO_MEANS: Partial<Record<NumberSetting, string>> = { topK: 'turns top-k off', minP: 'turns min-p off', temperature: 'means greedy decoding' };
+const ZERO_MEANS: Partial<Record<NumberSetting, string>> = {
+  topK: 'turns top-k off',
+  minP: 'turns min-p off',
+  temperature: 'means greedy decoding',
+};
 
 /** "a number from 0 to 1", "a whole number from 0 to 200": what a setting accepts. */
 export function allowedRange(name: NumberSetting): string {
@@ -151,7 +161,10 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
   const backend = get('backend')?.trim().toLowerCase();
   if (backend) {
     if (backend === 'auto' || isBackendName(backend)) next.backend = backend;
-    else changes.push(`backend=${backend} is not one of auto, ${BACKENDS.join(', ')}: ${base.backend === 'auto' ? 'choosing automatically' : `kept ${base.backend}`}`);
+    else
+      changes.push(
+        `backend=${backend} is not one of auto, ${BACKENDS.join(', ')}: ${base.backend === 'auto' ? 'choosing automatically' : `kept ${base.backend}`}`,
+      );
   }
   const dtype = get('dtype')?.trim().toLowerCase();
   if (dtype) {
@@ -276,4 +289,3 @@ export function generateOptions(settings: Settings): GenerateOptions {
     seed: settings.seed,
   };
 }
-

@@ -24,7 +24,8 @@ export function pageStatus(state: AppState): PageStatus {
     if (run.status === 'stopped') return { text: `Stopped after ${tokens(run.tokenCount)}.`, tone: 'info', kind: 'run' };
     if (run.status === 'done') {
       const o = run.options;
-      const single = o && o.num_return_sequences > 1 ? onlyLikeliest({ sample: o.do_sample, topP: o.top_p, topK: o.top_k, minP: o.min_p }) : null;
+      const single =
+        o && o.num_return_sequences > 1 ? onlyLikeliest({ sample: o.do_sample, topP: o.top_p, topK: o.top_k, minP: o.min_p }) : null;
       const same = single ? [`${single.reason}, so the ${o!.num_return_sequences} outputs are the same (as greedy decoding).`] : [];
       return { text: [`Done: ${tokens(run.tokenCount)}.`, ...(run.stats?.warnings ?? []), ...same].join(' '), tone: 'info', kind: 'run' };
     }

@@ -35,7 +35,10 @@ export function useTokenTexts(): TokenTexts | null {
   const [texts, setTexts] = useState<TokenTexts | null>(null);
   useEffect(() => {
     let live = true;
-    loadTokenTexts().then((loaded) => live && setTexts(() => loaded), () => undefined);
+    loadTokenTexts().then(
+      (loaded) => live && setTexts(() => loaded),
+      () => undefined,
+    );
     return () => {
       live = false;
     };

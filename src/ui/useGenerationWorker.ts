@@ -63,15 +63,22 @@ export function useGenerationWorker(backendRequest: string) {
   }, [backendRequest]);
 
   /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes; at `precision`); returns its id. */
-  const load = useCallback((spec: ModelSpec, label: string, options: { hubUrl?: string; askAboveBytes?: number; precision?: PrecisionRequest } = {}) => {
-    const id = nextId.current++;
-    dispatch({ type: 'load-started', id, label });
-    client.current?.post({
-      type: 'load', id, spec, ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}), ...(options.askAboveBytes ? { askAboveBytes: options.askAboveBytes } : {}),
-      ...(options.precision ? { precision: options.precision } : {}),
-    });
-    return id;
-  }, []);
+  const load = useCallback(
+    (spec: ModelSpec, label: string, options: { hubUrl?: string; askAboveBytes?: number; precision?: PrecisionRequest } = {}) => {
+      const id = nextId.current++;
+      dispatch({ type: 'load-started', id, label });
+      client.current?.post({
+        type: 'load',
+        id,
+        spec,
+        ...(options.hubUrl ? { hubUrl: options.hubUrl } : {}),
+        ...(options.askAboveBytes ? { askAboveBytes: options.askAboveBytes } : {}),
+        ...(options.precision ? { precision: options.precision } : {}),
+      });
+      return id;
+    },
+    [],
+  );
 
   const generate = useCallback((prompt: string, options: GenerateOptions) => {
     const id = nextId.current++;
@@ -86,16 +93,27 @@ export function useGenerationWorker(backendRequest: string) {
   }, []);
 
   /** Starts a branch: `branch` says where it came from; the model reads its prefix ids and the forced token. */
-  const branch = useCallback((info: Omit<BranchState, 'requestId' | 'status' | 'finishReason' | 'error' | 'reusedPositions'>, branchOf: { request: number; sequence: number } | null) => {
-    const id = nextId.current++;
-    dispatch({ type: 'branch-started', branch: { ...info, requestId: id } });
-    const forced = info.tokens[0].id;
-    client.current?.post({
-      type: 'generate', id, prompt: info.prefixText, promptIds: [...info.prefixIds, forced], options: info.options,
-      inspectTop: DEFAULT_INSPECT_TOP, branchOf: branchOf ?? { request: -1, sequence: 0 },
-    });
-    return id;
-  }, []);
+  const branch = useCallback(
+    (
+      info: Omit<BranchState, 'requestId' | 'status' | 'finishReason' | 'error' | 'reusedPositions'>,
+      branchOf: { request: number; sequence: number } | null,
+    ) => {
+      const id = nextId.current++;
+      dispatch({ type: 'branch-started', branch: { ...info, requestId: id } });
+      const forced = info.tokens[0].id;
+      client.current?.post({
+        type: 'generate',
+        id,
+        prompt: info.prefixText,
+        promptIds: [...info.prefixIds, forced],
+        options: info.options,
+        inspectTop: DEFAULT_INSPECT_TOP,
+        branchOf: branchOf ?? { request: -1, sequence: 0 },
+      });
+      return id;
+    },
+    [],
+  );
 
   /** Stops a branch if it still runs, and removes its pane. */
   const closeBranch = useCallback((id: number) => {

@@ -50,7 +50,10 @@ export function useInspectorSelection(panes: PaneView[], runId: number) {
   const promptLength = pane?.promptIds?.length;
   const history = pane && token && pane.promptIds ? historyBefore(pane, index) : null;
   const inspected = useMemo<InspectedStep | null>(
-    () => (paneName !== undefined && token && promptLength !== undefined && history ? { paneName, index, following, token, promptLength, history } : null),
+    () =>
+      paneName !== undefined && token && promptLength !== undefined && history
+        ? { paneName, index, following, token, promptLength, history }
+        : null,
     [paneName, index, following, token, promptLength, history],
   );
 

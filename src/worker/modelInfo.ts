@@ -6,7 +6,11 @@ import type { LoadedModel } from '../sources/loadModel';
 /** Parameter count of a GPT-2 with this config (tied output head), as Hugging Face counts it (the memory plan's). */
 export { parameterCount };
 
-export function modelInfo(name: string, config: GPT2Config, loaded?: Pick<LoadedModel, 'precision' | 'precisionReason' | 'memoryPlan'>): ModelInfo {
+export function modelInfo(
+  name: string,
+  config: GPT2Config,
+  loaded?: Pick<LoadedModel, 'precision' | 'precisionReason' | 'memoryPlan'>,
+): ModelInfo {
   const info: ModelInfo = {
     name,
     nLayer: config.nLayer,

@@ -14,8 +14,12 @@ import type { ModelSpec } from '../sources/spec';
 export type { BackendMemory, FinishReason, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
 
 /** The sampling settings the page sends, every one given: Hugging Face `generate()` names and meanings (generation/options.ts). */
-export type GenerateOptions = Required<Pick<GenerationOptions,
-  'max_new_tokens' | 'do_sample' | 'temperature' | 'top_k' | 'top_p' | 'min_p' | 'repetition_penalty' | 'num_return_sequences' | 'seed'>>;
+export type GenerateOptions = Required<
+  Pick<
+    GenerationOptions,
+    'max_new_tokens' | 'do_sample' | 'temperature' | 'top_k' | 'top_p' | 'min_p' | 'repetition_penalty' | 'num_return_sequences' | 'seed'
+  >
+>;
 
 // ---- page → worker ----
 
@@ -29,7 +33,9 @@ export interface InitRequest {
   hubUrl?: string;
 }
 export interface LoadRequest {
-  type: 'load'; id: number; spec: ModelSpec;
+  type: 'load';
+  id: number;
+  spec: ModelSpec;
   /** The hub to download from (one the person chose or confirmed); undefined = init's hubUrl. */
   hubUrl?: string;
   /** Stop before a download of more than this many bytes and ask (error with downloadBytes): loads a link started. */
@@ -63,7 +69,10 @@ export interface AnalyzeRequest {
   /** 0-based, for 'attention'. */
   layer?: number;
 }
-export interface AbortRequest { type: 'abort'; id: number }
+export interface AbortRequest {
+  type: 'abort';
+  id: number;
+}
 
 export type ToWorker = InitRequest | LoadRequest | GenerateRequest | AnalyzeRequest | AbortRequest;
 
@@ -81,9 +90,16 @@ export interface BackendInfo {
   /** What this backend offers for the memory plan (WebGPU buffer limits, navigator.deviceMemory). */
   memory?: BackendMemory;
 }
-export interface BackendMessage { type: 'backend'; info: BackendInfo }
+export interface BackendMessage {
+  type: 'backend';
+  info: BackendInfo;
+}
 
-export interface LoadProgressMessage { type: 'load-progress'; id: number; progress: LoadProgress }
+export interface LoadProgressMessage {
+  type: 'load-progress';
+  id: number;
+  progress: LoadProgress;
+}
 
 export interface ModelInfo {
   /** A display name: "sherlock-gpt2", "gpt2-medium", a file name, ... */
@@ -102,7 +118,13 @@ export interface ModelInfo {
   plannedBytes?: number;
 }
 /** cacheNote: the model loaded but its cache could not be used or written (e.g. storage quota), in words. */
-export interface LoadedMessage { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; cacheNote?: string }
+export interface LoadedMessage {
+  type: 'loaded';
+  id: number;
+  model: ModelInfo;
+  loadMs: number;
+  cacheNote?: string;
+}
 
 /** A generation has tokenized its prompt and is about to run the model. */
 export interface StartedMessage {
@@ -145,7 +167,11 @@ export interface GenerationStats {
   /** Adjustments the generator made and the person should know of (prompt cut to fit the context, ...). */
   warnings: string[];
 }
-export interface DoneMessage { type: 'done'; id: number; stats: GenerationStats }
+export interface DoneMessage {
+  type: 'done';
+  id: number;
+  stats: GenerationStats;
+}
 
 /** One layer's attention probabilities for an AnalyzeRequest. */
 export interface AttentionMessage {
@@ -160,10 +186,18 @@ export interface AttentionMessage {
 }
 
 /** The logit lens for an AnalyzeRequest: [layer][position] → the 5 likeliest next tokens after that layer. */
-export interface LensMessage { type: 'lens'; id: number; layers: LensEntry[][][] }
+export interface LensMessage {
+  type: 'lens';
+  id: number;
+  layers: LensEntry[][][];
+}
 
 /** What tfjs holds after a generation or an analysis (tf.memory()): a leak shows as a count that keeps growing. */
-export interface MemoryMessage { type: 'memory'; tensors: number; bytes: number }
+export interface MemoryMessage {
+  type: 'memory';
+  tensors: number;
+  bytes: number;
+}
 
 export type ErrorPhase = 'backend' | 'load' | 'generate' | 'analyze';
 export interface ErrorMessage {
@@ -180,5 +214,13 @@ export interface ErrorMessage {
 }
 
 export type FromWorker =
-  | BackendMessage | LoadProgressMessage | LoadedMessage | StartedMessage | TokenMessage | DoneMessage | ErrorMessage
-  | AttentionMessage | LensMessage | MemoryMessage;
+  | BackendMessage
+  | LoadProgressMessage
+  | LoadedMessage
+  | StartedMessage
+  | TokenMessage
+  | DoneMessage
+  | ErrorMessage
+  | AttentionMessage
+  | LensMessage
+  | MemoryMessage;

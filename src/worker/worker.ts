@@ -116,7 +116,12 @@ async function startBackend(request: string | undefined, overrideReason?: string
     backendMemory = describeBackendMemory(selection.backend);
     post({
       type: 'backend',
-      info: { ...selection, reason: overrideReason ?? selection.reason, crossOriginIsolated: scope.crossOriginIsolated, memory: backendMemory },
+      info: {
+        ...selection,
+        reason: overrideReason ?? selection.reason,
+        crossOriginIsolated: scope.crossOriginIsolated,
+        memory: backendMemory,
+      },
     });
     return true;
   } catch (error) {
@@ -199,7 +204,12 @@ function prefixFor(request: GenerateRequest, promptIds: number[]): KVCache | nul
 
 async function load(request: LoadRequest): Promise<void> {
   if (!(await backendReady)) {
-    post({ type: 'error', id: request.id, phase: 'load', message: 'No compute backend is running, so no model can load (see the message above).' });
+    post({
+      type: 'error',
+      id: request.id,
+      phase: 'load',
+      message: 'No compute backend is running, so no model can load (see the message above).',
+    });
     return;
   }
   const controller = new AbortController();
@@ -224,14 +234,20 @@ async function load(request: LoadRequest): Promise<void> {
     modelDescription = modelInfo(loaded.label, loaded.model.config, loaded);
     lastLoad = request;
     post({
-      type: 'loaded', id: request.id, model: modelDescription, loadMs: performance.now() - started,
+      type: 'loaded',
+      id: request.id,
+      model: modelDescription,
+      loadMs: performance.now() - started,
       ...(loaded.cacheNote ? { cacheNote: loaded.cacheNote } : {}),
     });
   } catch (error) {
     // Superseded by a newer load: that one reports.
     if (controller.signal.aborted && isAbortError(error)) return;
     post({
-      type: 'error', id: request.id, phase: 'load', message: describeError(error, 'load'),
+      type: 'error',
+      id: request.id,
+      phase: 'load',
+      message: describeError(error, 'load'),
       ...(model && modelDescription ? { kept: modelDescription } : {}),
       ...(error instanceof DownloadConfirmationError ? { downloadBytes: error.bytes } : {}),
     });
@@ -273,7 +289,13 @@ async function runGeneration(request: GenerateRequest): Promise<void> {
     while (!step.done) {
       const event = step.value;
       post({
-        type: 'token', id, sequence: event.sequence, tokenId: event.tokenId, text: event.text, index: event.index, elapsedMs: event.elapsedMs,
+        type: 'token',
+        id,
+        sequence: event.sequence,
+        tokenId: event.tokenId,
+        text: event.text,
+        index: event.index,
+        elapsedMs: event.elapsedMs,
         ...(event.inspection ? { inspection: event.inspection } : {}),
       });
       await nextMacrotask();

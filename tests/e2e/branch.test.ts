@@ -16,7 +16,18 @@ import { cliOutput } from '../helpers/cliProcess';
 import { repoRoot } from '../helpers/fixture';
 
 const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
-const SETTINGS = { prompt: 'Watson you are', do_sample: true, max_new_tokens: 8, top_k: 50, top_p: 0.95, temperature: 1, min_p: 0, repetition_penalty: 1, seed: 42, num_return_sequences: 2 };
+const SETTINGS = {
+  prompt: 'Watson you are',
+  do_sample: true,
+  max_new_tokens: 8,
+  top_k: 50,
+  top_p: 0.95,
+  temperature: 1,
+  min_p: 0,
+  repetition_penalty: 1,
+  seed: 42,
+  num_return_sequences: 2,
+};
 const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
 
 let browser: LaunchedBrowser;
@@ -29,7 +40,9 @@ const ids = (pane: ReturnType<typeof outputPane>) =>
 
 async function waitForBranches(page: Page, count: number): Promise<void> {
   await expect.poll(() => branches(page).count(), { timeout: 60_000 }).toBe(count);
-  await expect.poll(() => branches(page).evaluateAll((els) => els.every((e) => e.getAttribute('aria-busy') === 'false')), { timeout: 120_000 }).toBe(true);
+  await expect
+    .poll(() => branches(page).evaluateAll((els) => els.every((e) => e.getAttribute('aria-busy') === 'false')), { timeout: 120_000 })
+    .toBe(true);
 }
 
 beforeAll(async () => {
@@ -58,7 +71,9 @@ describe('branches', () => {
 
     const branch = branches(page).first();
     expect(await branch.getAttribute('aria-label')).toMatch(/^Branch: Output 2 › token 4 › "/);
-    const prefixText = 'Watson you are' + (await pane.locator('[data-token-index="0"], [data-token-index="1"], [data-token-index="2"]').allTextContents()).join('');
+    const prefixText =
+      'Watson you are' +
+      (await pane.locator('[data-token-index="0"], [data-token-index="1"], [data-token-index="2"]').allTextContents()).join('');
     expect(await branch.locator('[data-part=prompt]').textContent()).toBe(prefixText);
     const branchText = (await branch.locator('[data-part=generated]').textContent())!;
     expect(branchText.startsWith(forcedText)).toBe(true);
@@ -68,10 +83,28 @@ describe('branches', () => {
     const prefix = [54, 13506, 345, 389, ...(await ids(pane)).slice(0, 3)];
     const branchIds = await ids(branch);
     expect(branchIds[0]).toBe(forced);
-    const out = JSON.parse(await cliOutput([
-      'generate', '--model', MODEL_DIR, '--backend', 'wasm', '--ids', [...prefix, forced].join(','), '--seed', '42',
-      '--top-k', '2', '--top-p', '0.95', '--temperature', '1', '--max-new-tokens', '8', '--json',
-    ]));
+    const out = JSON.parse(
+      await cliOutput([
+        'generate',
+        '--model',
+        MODEL_DIR,
+        '--backend',
+        'wasm',
+        '--ids',
+        [...prefix, forced].join(','),
+        '--seed',
+        '42',
+        '--top-k',
+        '2',
+        '--top-p',
+        '0.95',
+        '--temperature',
+        '1',
+        '--max-new-tokens',
+        '8',
+        '--json',
+      ]),
+    );
     expect(branchIds.slice(1)).toEqual(out.sequences[0].ids);
 
     mkdirSync(artifacts, { recursive: true });
@@ -106,10 +139,28 @@ describe('branches', () => {
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await expect.poll(() => page.locator('.app').getAttribute('data-run-status')).toBe('stopped');
     const branchIds = await ids(branches(page).first());
-    const out = JSON.parse(await cliOutput([
-      'generate', '--model', MODEL_DIR, '--backend', 'wasm', '--ids', [54, 13506, 345, 389, forced].join(','), '--seed', '42',
-      '--top-k', '50', '--top-p', '0.95', '--temperature', '1', '--max-new-tokens', '200', '--json',
-    ]));
+    const out = JSON.parse(
+      await cliOutput([
+        'generate',
+        '--model',
+        MODEL_DIR,
+        '--backend',
+        'wasm',
+        '--ids',
+        [54, 13506, 345, 389, forced].join(','),
+        '--seed',
+        '42',
+        '--top-k',
+        '50',
+        '--top-p',
+        '0.95',
+        '--temperature',
+        '1',
+        '--max-new-tokens',
+        '200',
+        '--json',
+      ]),
+    );
     expect(branchIds).toEqual([forced, ...out.sequences[0].ids]);
     await setNumber(page, 'Max new tokens', 8);
   });
@@ -139,7 +190,9 @@ describe('attention and the logit lens', () => {
     expect(pixels.future).toBe(245);
     // The text view: a token's row shades what it attends to; its weights sum to 1.
     await attention.locator('.attention-token').nth(5).hover();
-    const weights = await attention.locator('.attention-token').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-weight') ?? 0)));
+    const weights = await attention
+      .locator('.attention-token')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-weight') ?? 0)));
     expect(weights.slice(0, 6).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(weights.slice(6).every((w) => w === 0)).toBe(true);
 
@@ -150,7 +203,9 @@ describe('attention and the logit lens', () => {
     const chosen = await outputPane(page, 1).locator('[data-token-index="2"]').getAttribute('data-token-id');
     expect(await lens.locator('tbody tr').last().locator('td').first().getAttribute('data-token-id')).toBe(chosen);
     await page.setViewportSize({ width: 1366, height: 768 });
-    await page.locator('.side').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+    await page.locator('.side').evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
     await page.screenshot({ path: path.join(artifacts, 'attention.png') });
     await page.setViewportSize({ width: 1360, height: 900 });
   });
@@ -168,7 +223,9 @@ describe('attention and the logit lens', () => {
     await third.focus();
     await page.keyboard.press('Enter');
     await waitForBranches(page, before + 1);
-    const show = page.getByRole('region', { name: 'Attention' }).getByRole('button', { name: /^(Show attention|Refresh|Show for this text)$/ });
+    const show = page
+      .getByRole('region', { name: 'Attention' })
+      .getByRole('button', { name: /^(Show attention|Refresh|Show for this text)$/ });
     await show.focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByTestId('attention-heatmap').count(), { timeout: 60_000 }).toBe(1);
@@ -184,7 +241,10 @@ describe('attention and the logit lens', () => {
       const count = await branches(page).count();
       await candidateRows(page).nth(1).getByRole('button', { name: 'Branch', exact: true }).click();
       await waitForBranches(page, count + 1);
-      await branches(page).last().getByRole('button', { name: /^Close branch: / }).click();
+      await branches(page)
+        .last()
+        .getByRole('button', { name: /^Close branch: / })
+        .click();
       await waitForBranches(page, count);
     };
     const attendOnce = async (layer: number) => {

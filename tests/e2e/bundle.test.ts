@@ -19,14 +19,18 @@ beforeAll(async () => {
 /** The scripts index.html loads, and everything they import statically. */
 function pageScripts(): string[] {
   const html = readFileSync(path.join(distDir, 'index.html'), 'utf8');
-  const pending = [...html.matchAll(/<script[^>]+src="\.?\/?([^"]+)"/g), ...html.matchAll(/<link rel="modulepreload"[^>]+href="\.?\/?([^"]+)"/g)].map((m) => m[1]);
+  const pending = [
+    ...html.matchAll(/<script[^>]+src="\.?\/?([^"]+)"/g),
+    ...html.matchAll(/<link rel="modulepreload"[^>]+href="\.?\/?([^"]+)"/g),
+  ].map((m) => m[1]);
   const seen = new Set<string>();
   while (pending.length > 0) {
     const file = pending.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
     const code = readFileSync(path.join(distDir, file), 'utf8');
-    for (const m of code.matchAll(/(?:import|from)\s*["']\.\/([\w.-]+\.js)["']/g)) pending.push(path.posix.join(path.posix.dirname(file), m[1]));
+    for (const m of code.matchAll(/(?:import|from)\s*["']\.\/([\w.-]+\.js)["']/g))
+      pending.push(path.posix.join(path.posix.dirname(file), m[1]));
   }
   return [...seen];
 }
@@ -84,7 +88,14 @@ describe('the built app', () => {
         const pattern = source.replace('https://', '');
         return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern;
       });
-    for (const host of ['huggingface.co', 'cdn-lfs.huggingface.co', 'cdn-lfs-us-1.hf.co', 'cas-bridge.xethub.hf.co', 'us-east-1.cdn.hf.co', 'eu.cdn.hf.co']) {
+    for (const host of [
+      'huggingface.co',
+      'cdn-lfs.huggingface.co',
+      'cdn-lfs-us-1.hf.co',
+      'cas-bridge.xethub.hf.co',
+      'us-east-1.cdn.hf.co',
+      'eu.cdn.hf.co',
+    ]) {
       expect(allowed(host), host).toBe(true);
     }
     for (const host of ['evil.example', 'huggingface.co.evil.example', 'hf.co.example']) expect(allowed(host), host).toBe(false);

@@ -33,7 +33,14 @@ describe('web app without WebGPU', () => {
     expect(await page.locator('[data-stat=model] dd').textContent()).toContain('Sherlock GPT-2 (built in)');
     // The defaults are written into the address, so the link already reproduces a run.
     const params = new URL(page.url()).searchParams;
-    expect(Object.fromEntries(params)).toMatchObject({ model: 'embedded', top_k: '50', top_p: '0.95', temperature: '1', num_return_sequences: '3', do_sample: 'true' });
+    expect(Object.fromEntries(params)).toMatchObject({
+      model: 'embedded',
+      top_k: '50',
+      top_p: '0.95',
+      temperature: '1',
+      num_return_sequences: '3',
+      do_sample: 'true',
+    });
   });
 
   test('falls back to wasm, says why, and still generates', async () => {
@@ -66,16 +73,25 @@ describe('web app without WebGPU', () => {
     await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
     expect(new URL(page.url()).searchParams.get('backend')).toBe('wasm');
     // The menu asked, not the address: the note says so.
-    expect(await page.getByTestId('backend-reason').textContent()).toBe('Not WebGPU: WebAssembly (tfjs wasm) was chosen in the Backend menu.');
+    expect(await page.getByTestId('backend-reason').textContent()).toBe(
+      'Not WebGPU: WebAssembly (tfjs wasm) was chosen in the Backend menu.',
+    );
   });
 
   test('a prompt longer than the context is cut, and the page says so', async () => {
     const { page } = browser;
     // The fixture model's context is 64 tokens.
-    await openApp(page, base, { ...TINY, prompt: 'Holmes and Watson walked along Baker Street. '.repeat(10), max_new_tokens: 4 }, browser.logs);
+    await openApp(
+      page,
+      base,
+      { ...TINY, prompt: 'Holmes and Watson walked along Baker Street. '.repeat(10), max_new_tokens: 4 },
+      browser.logs,
+    );
     await generate(page);
     const status = await page.locator('.status-line').textContent();
-    expect(status).toMatch(/^Done: 4 tokens\. The prompt \(\d+ tokens\) plus 4 new tokens exceed the context of 64 tokens: the first \d+ prompt tokens were left out\.$/);
+    expect(status).toMatch(
+      /^Done: 4 tokens\. The prompt \(\d+ tokens\) plus 4 new tokens exceed the context of 64 tokens: the first \d+ prompt tokens were left out\.$/,
+    );
   });
 
   test('a model that cannot be loaded gives a readable message, not a crash, and the built-in model instead', async () => {
@@ -85,14 +101,18 @@ describe('web app without WebGPU', () => {
     expect(await page.locator('[data-stat=model] dd').textContent()).toContain('Sherlock GPT-2 (built in)');
     const message = await page.getByTestId('model-notice').textContent();
     // vite preview answers a missing file with the app's own page.
-    expect(message).toMatch(/could not be loaded, so the built-in model was loaded instead\. The config\.json of .*no-such-model\/ is an HTML page, not JSON/);
+    expect(message).toMatch(
+      /could not be loaded, so the built-in model was loaded instead\. The config\.json of .*no-such-model\/ is an HTML page, not JSON/,
+    );
     expect(await page.getByRole('button', { name: 'Generate', exact: true }).isDisabled()).toBe(false);
   });
 
   test('the model chooser loads any hub repository, lists it as downloaded, and deletes it', async () => {
     const { page } = browser;
     const file = (name: string) => new Uint8Array(readFileSync(path.join(fixtureDir, name)));
-    const hub = await startHubServer({ repos: { 'someone/tiny-gpt2': { 'config.json': file('config.json'), 'model.safetensors': file('model.safetensors') } } });
+    const hub = await startHubServer({
+      repos: { 'someone/tiny-gpt2': { 'config.json': file('config.json'), 'model.safetensors': file('model.safetensors') } },
+    });
     try {
       await openApp(page, base, { ...TINY, hub: hub.url }, browser.logs);
       await page.getByRole('button', { name: 'Download from this server', exact: true }).click(); // the link's hub, confirmed
@@ -110,7 +130,10 @@ describe('web app without WebGPU', () => {
       await page.getByRole('button', { name: 'Load model', exact: true }).click();
       await expect.poll(() => page.locator('.app').getAttribute('data-model-status'), { timeout: 60_000 }).toBe('ready');
       const progress = await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress);
-      expect(progress.some((text) => /model\.safetensors/.test(text) && /\d+%/.test(text)), progress.join('\n')).toBe(true);
+      expect(
+        progress.some((text) => /model\.safetensors/.test(text) && /\d+%/.test(text)),
+        progress.join('\n'),
+      ).toBe(true);
       expect(await page.locator('[data-stat=model] dd').textContent()).toContain('someone/tiny-gpt2');
       expect(new URL(page.url()).searchParams.get('model')).toBe('hf:someone/tiny-gpt2');
 
@@ -129,7 +152,9 @@ describe('web app without WebGPU', () => {
     const { page } = browser;
     await openApp(page, base, TINY, browser.logs);
     await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Files from this computer…' });
-    await page.getByLabel('Checkpoint files', { exact: true }).setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
+    await page
+      .getByLabel('Checkpoint files', { exact: true })
+      .setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
     await page.getByRole('button', { name: 'Load model', exact: true }).click();
     // Loose files with no _name_or_path in their config: "local files", not the weights' file name.
     // (The page reads config.json for a name before the load starts, so wait for the name, not the status.)

@@ -24,7 +24,9 @@ let base: string;
 beforeAll(async () => {
   base = await appUrl();
   hub = await startHubServer({
-    repos: { [REPO]: { 'config.json': new Uint8Array(readFileSync(path.join(fixtureDir, 'config.json'))), 'model.safetensors': weightBytes } },
+    repos: {
+      [REPO]: { 'config.json': new Uint8Array(readFileSync(path.join(fixtureDir, 'config.json'))), 'model.safetensors': weightBytes },
+    },
   });
   browser = await launchBrowser({ webgpu: true });
 });
@@ -34,7 +36,15 @@ afterAll(async () => {
   await hub?.stop();
 });
 
-const settings = (hubUrl: string) => ({ hub: hubUrl, model: `hf:${REPO}`, prompt: 'Watson you are', max_new_tokens: 6, num_return_sequences: 1, do_sample: false, seed: 1 });
+const settings = (hubUrl: string) => ({
+  hub: hubUrl,
+  model: `hf:${REPO}`,
+  prompt: 'Watson you are',
+  max_new_tokens: 6,
+  num_return_sequences: 1,
+  do_sample: false,
+  seed: 1,
+});
 
 /** What the page's Cache Storage holds for the app, as [url, content-length] pairs. */
 async function cachedFiles(): Promise<[string, number][]> {
@@ -98,7 +108,9 @@ describe('hub model in the browser', () => {
     await waitForModel(page, browser.logs);
     expect(await page.locator('[data-stat=model] dd').textContent()).toContain('Sherlock GPT-2 (built in)');
     const notice = await page.getByTestId('model-notice').textContent();
-    expect(notice).toMatch(/^org\/never-downloaded could not be loaded, so the built-in model was loaded instead\. Could not reach 127\.0\.0\.1:\d+/);
+    expect(notice).toMatch(
+      /^org\/never-downloaded could not be loaded, so the built-in model was loaded instead\. Could not reach 127\.0\.0\.1:\d+/,
+    );
     expect(notice).toMatch(/retry/i);
   });
 });

@@ -17,7 +17,17 @@ import { repoRoot } from '../helpers/fixture';
 
 const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
 const PROMPT_IDS = [54, 13506, 345, 389]; // "Watson you are", as the notebook printed it
-const START = { prompt: 'Watson you are', do_sample: false, max_new_tokens: 6, top_k: 50, top_p: 0.95, temperature: 1, min_p: 0, repetition_penalty: 1, seed: 42 };
+const START = {
+  prompt: 'Watson you are',
+  do_sample: false,
+  max_new_tokens: 6,
+  top_k: 50,
+  top_p: 0.95,
+  temperature: 1,
+  min_p: 0,
+  repetition_penalty: 1,
+  seed: 42,
+};
 const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
 
 let browser: LaunchedBrowser;
@@ -37,17 +47,23 @@ const inspector = (page: Page) => page.getByRole('region', { name: 'Token inspec
 
 /** The Candidates rows as [id, model %, sampling %, status]. */
 async function rows(page: Page): Promise<{ id: number; model: number; sampling: number; status: string }[]> {
-  return candidates(page).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => {
-    const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '');
-    return { id: Number(cells[1]), model: parseFloat(cells[2]), sampling: parseFloat(cells[3]), status: cells[4] };
-  }));
+  return candidates(page)
+    .locator('tbody tr')
+    .evaluateAll((trs) =>
+      trs.map((tr) => {
+        const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '');
+        return { id: Number(cells[1]), model: parseFloat(cells[2]), sampling: parseFloat(cells[3]), status: cells[4] };
+      }),
+    );
 }
 
 /** A screenshot for the README at 1366×768, the inspector scrolled to its top. */
 async function screenshot(page: Page, name: string): Promise<void> {
   const size = page.viewportSize();
   await page.setViewportSize({ width: 1366, height: 768 });
-  await page.locator('.side').evaluate((el) => { el.scrollTop = 0; });
+  await page.locator('.side').evaluate((el) => {
+    el.scrollTop = 0;
+  });
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, name) });
   if (size) await page.setViewportSize(size);
@@ -73,7 +89,13 @@ describe('token inspector', () => {
     await expect.poll(() => inspector(page).getAttribute('data-token-index')).toBe('0');
 
     const table = candidates(page);
-    expect(await table.locator('thead th').allTextContents()).toEqual(['Token', 'Id', 'Model probability', 'Sampling probability', 'Status']);
+    expect(await table.locator('thead th').allTextContents()).toEqual([
+      'Token',
+      'Id',
+      'Model probability',
+      'Sampling probability',
+      'Status',
+    ]);
     const shown = await rows(page);
     expect(shown.length).toBeGreaterThanOrEqual(20);
     const p = softmax(reference);
@@ -128,17 +150,34 @@ describe('token inspector', () => {
     await page.getByRole('switch', { name: 'Tokens' }).uncheck();
   });
 
-  test('Export downloads the run whose log-probabilities match the CLI\'s --top-logprobs', async () => {
+  test("Export downloads the run whose log-probabilities match the CLI's --top-logprobs", async () => {
     const { page } = browser;
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export' }).click();
     const file = await (await download).path();
     const exported = JSON.parse(readFileSync(file, 'utf8'));
-    expect(exported).toMatchObject({ prompt: 'Watson you are', prompt_ids: PROMPT_IDS, seed: null, settings: { do_sample: false, max_new_tokens: 6 } });
+    expect(exported).toMatchObject({
+      prompt: 'Watson you are',
+      prompt_ids: PROMPT_IDS,
+      seed: null,
+      settings: { do_sample: false, max_new_tokens: 6 },
+    });
     expect(exported.model.name).toBeTruthy();
-    const cliOut = JSON.parse(await cliOutput([
-      'generate', '--model', MODEL_DIR, '--prompt', 'Watson you are', '--greedy', '--max-new-tokens', '6', '--json', '--top-logprobs', '20',
-    ]));
+    const cliOut = JSON.parse(
+      await cliOutput([
+        'generate',
+        '--model',
+        MODEL_DIR,
+        '--prompt',
+        'Watson you are',
+        '--greedy',
+        '--max-new-tokens',
+        '6',
+        '--json',
+        '--top-logprobs',
+        '20',
+      ]),
+    );
     const mine = exported.sequences[0].tokens;
     const theirs = cliOut.sequences[0].tokens;
     expect(mine.map((t: { id: number }) => t.id)).toEqual(theirs.map((t: { id: number }) => t.id));
@@ -189,10 +228,14 @@ describe('token inspector while sampling', () => {
     const { page } = browser;
     await openApp(page, base, { ...START, do_sample: true, max_new_tokens: 200, num_return_sequences: 2, top_k: 50 }, browser.logs);
     await page.getByRole('button', { name: 'Generate', exact: true }).click();
-    await expect.poll(async () => Number(await inspector(page).getAttribute('data-token-index') ?? -1), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+    await expect
+      .poll(async () => Number((await inspector(page).getAttribute('data-token-index')) ?? -1), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(3);
     // Following: the inspector moves on with the pane while the run goes on.
     const first = Number(await inspector(page).getAttribute('data-token-index'));
-    await expect.poll(async () => Number(await inspector(page).getAttribute('data-token-index')), { timeout: 60_000 }).toBeGreaterThan(first);
+    await expect
+      .poll(async () => Number(await inspector(page).getAttribute('data-token-index')), { timeout: 60_000 })
+      .toBeGreaterThan(first);
     expect(await page.getByRole('region', { name: 'Token inspector' }).textContent()).toContain('following the newest');
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await expect.poll(() => page.locator('.app').getAttribute('data-run-status')).toBe('stopped');
@@ -200,10 +243,14 @@ describe('token inspector while sampling', () => {
     // Same prompt and seed, top-k 1: each pane departs where the sampled token was not the likeliest.
     await setNumber(page, 'Max new tokens', 12);
     await generate(page);
-    const sampledIds = await outputPane(page, 1).locator('[data-token-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
+    const sampledIds = await outputPane(page, 1)
+      .locator('[data-token-id]')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
     await setNumber(page, 'Top-k', 1);
     await generate(page);
-    const greedyIds = await outputPane(page, 1).locator('[data-token-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
+    const greedyIds = await outputPane(page, 1)
+      .locator('[data-token-id]')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
     const departsAt = greedyIds.findIndex((id, i) => id !== sampledIds[i]);
     const note = await outputPane(page, 1).locator('.departure-note').textContent();
     if (departsAt < 0) expect(note).toContain('same tokens as the last run');
@@ -227,7 +274,7 @@ describe('token inspector while sampling', () => {
 });
 
 describe('token inspector on WebGPU (the summary computed on the GPU)', () => {
-  test('sampled run: candidates match the CLI\'s probabilities and the draw lands on the chosen token', async () => {
+  test("sampled run: candidates match the CLI's probabilities and the draw lands on the chosen token", async () => {
     const { page } = browser;
     await openApp(page, base, { ...START, backend: 'webgpu', do_sample: true, max_new_tokens: 3, num_return_sequences: 2 }, browser.logs);
     await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend')).toBe('webgpu');

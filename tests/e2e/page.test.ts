@@ -34,13 +34,14 @@ const box = (page: Page, label: string) => page.getByRole('spinbutton', { name: 
 const generateButton = (page: Page) => page.getByRole('button', { name: 'Generate', exact: true });
 const status = (page: Page) => page.locator('.status-line');
 /** The accessible name of the focused element (its label, or a button's text). */
-const focused = (page: Page) => page.evaluate(() => {
-  const el = document.activeElement as HTMLElement | null;
-  if (!el || el === document.body) return 'body';
-  const labelledBy = el.getAttribute('aria-labelledby');
-  if (labelledBy) return document.getElementById(labelledBy)?.textContent ?? '';
-  return (el as HTMLInputElement).labels?.[0]?.textContent ?? el.textContent ?? '';
-});
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body) return 'body';
+    const labelledBy = el.getAttribute('aria-labelledby');
+    if (labelledBy) return document.getElementById(labelledBy)?.textContent ?? '';
+    return (el as HTMLInputElement).labels?.[0]?.textContent ?? el.textContent ?? '';
+  });
 
 async function shot(page: Page, name: string, width = 1366, height = 768): Promise<void> {
   const size = page.viewportSize();
@@ -61,7 +62,9 @@ describe('number boxes and the address', () => {
     const described = await box(page, 'Top-p').getAttribute('aria-describedby');
     expect(described?.split(' ')).toContain(await page.getByTestId('invalid-topP').getAttribute('id'));
     expect(await generateButton(page).isDisabled()).toBe(true);
-    expect(await page.getByTestId('generate-blocked').textContent()).toBe('To generate, fix Top-p (a number from 0 to 1) or put its value back.');
+    expect(await page.getByTestId('generate-blocked').textContent()).toBe(
+      'To generate, fix Top-p (a number from 0 to 1) or put its value back.',
+    );
     // Leaving the box keeps what was typed: the page never shows one value and runs another.
     await page.getByLabel('Prompt', { exact: true }).focus();
     expect(await box(page, 'Top-p').inputValue()).toBe('7');
@@ -115,7 +118,10 @@ describe('number boxes and the address', () => {
       'temperature=abc is not a number: kept 1',
     ]);
     expect(await box(page, 'Top-k').inputValue()).toBe('0');
-    const choices = await page.getByLabel('Backend', { exact: true }).locator('option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    const choices = await page
+      .getByLabel('Backend', { exact: true })
+      .locator('option')
+      .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
     expect(choices).toEqual(['auto', 'webgpu', 'wasm', 'webgl', 'cpu']);
     expect(await page.getByLabel('Backend', { exact: true }).inputValue()).toBe('auto');
     expect(await page.getByTestId('backend-reason').textContent()).not.toContain('foo');
@@ -160,11 +166,15 @@ describe('one status', () => {
     const { page } = browser;
     await openApp(page, base, { ...TINY, num_return_sequences: 3, do_sample: true, top_p: 0 }, browser.logs);
     const hint = page.locator('.number-field', { has: box(page, 'Top-p') }).locator('.field-hint');
-    expect(await hint.textContent()).toBe('Top-p 0 keeps only the likeliest token: sampling is greedy decoding then, and every sequence is the same.');
+    expect(await hint.textContent()).toBe(
+      'Top-p 0 keeps only the likeliest token: sampling is greedy decoding then, and every sequence is the same.',
+    );
     const sequencesHint = page.locator('.number-field', { has: box(page, 'Sequences') }).locator('.field-hint');
     expect(await sequencesHint.textContent()).toBe('Top-p 0 keeps only the likeliest token, so all 3 sequences will be the same.');
     await generate(page);
-    expect(await status(page).textContent()).toBe('Done: 18 tokens. Top-p 0 keeps only the likeliest token, so the 3 outputs are the same (as greedy decoding).');
+    expect(await status(page).textContent()).toBe(
+      'Done: 18 tokens. Top-p 0 keeps only the likeliest token, so the 3 outputs are the same (as greedy decoding).',
+    );
     const texts = await Promise.all([1, 2, 3].map((i) => generatedText(page, i)));
     expect(new Set(texts).size).toBe(1);
     await setNumber(page, 'Top-p', 0.5);
@@ -226,22 +236,25 @@ describe('keyboard', () => {
 describe('files from this computer', () => {
   /** Drops files made in the page (the fixture's, fetched from the app, or text) on `target`, as a person's drag would. */
   async function drop(page: Page, target: string, files: { name: string; url?: string; text?: string }[]): Promise<void> {
-    await page.evaluate(async ({ target, files }) => {
-      const data = new DataTransfer();
-      for (const f of files) {
-        const body = f.url ? await (await fetch(f.url)).blob() : new Blob([f.text ?? '']);
-        data.items.add(new File([body], f.name));
-      }
-      const at = document.querySelector(target)!;
-      const fire = (type: string) => at.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
-      fire('dragenter');
-      fire('dragover');
-      // The page shows its drop zone on its next render.
-      const overlay = () => document.querySelector('[data-testid=drop-overlay]') !== null;
-      for (let frame = 0; frame < 100 && !overlay(); frame++) await new Promise((resolve) => requestAnimationFrame(resolve));
-      (window as unknown as { __overlay: boolean }).__overlay = overlay();
-      fire('drop');
-    }, { target, files });
+    await page.evaluate(
+      async ({ target, files }) => {
+        const data = new DataTransfer();
+        for (const f of files) {
+          const body = f.url ? await (await fetch(f.url)).blob() : new Blob([f.text ?? '']);
+          data.items.add(new File([body], f.name));
+        }
+        const at = document.querySelector(target)!;
+        const fire = (type: string) => at.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+        fire('dragenter');
+        fire('dragover');
+        // The page shows its drop zone on its next render.
+        const overlay = () => document.querySelector('[data-testid=drop-overlay]') !== null;
+        for (let frame = 0; frame < 100 && !overlay(); frame++) await new Promise((resolve) => requestAnimationFrame(resolve));
+        (window as unknown as { __overlay: boolean }).__overlay = overlay();
+        fire('drop');
+      },
+      { target, files },
+    );
   }
   const modelName = (page: Page) => page.locator('[data-stat=model] dd').textContent();
 
@@ -264,9 +277,11 @@ describe('files from this computer', () => {
   test('anything else dropped gets a clear message, and the model stays', async () => {
     const { page } = browser;
     await drop(page, '.model-section', [{ name: 'notes.txt', text: 'Elementary.' }]);
-    await expect.poll(() => status(page).textContent()).toBe(
-      'The dropped files are not a model: No .safetensors file among the chosen files (notes.txt). Pick the config.json and model.safetensors of a GPT-2 checkpoint together.',
-    );
+    await expect
+      .poll(() => status(page).textContent())
+      .toBe(
+        'The dropped files are not a model: No .safetensors file among the chosen files (notes.txt). Pick the config.json and model.safetensors of a GPT-2 checkpoint together.',
+      );
     expect(await status(page).getAttribute('role')).toBe('alert');
     expect(await modelName(page)).toMatch(/^someone\/dropped-gpt2 · /);
     await shot(page, 'drop-refused.png');
@@ -278,7 +293,9 @@ describe('files from this computer', () => {
     await page.getByLabel('Or their folder', { exact: true }).setInputFiles(fixtureDir);
     await page.getByRole('button', { name: 'Load model', exact: true }).click();
     await expect.poll(() => modelName(page), { timeout: 60_000 }).toMatch(/^tiny-gpt2 · /);
-    await page.getByLabel('Checkpoint files', { exact: true }).setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
+    await page
+      .getByLabel('Checkpoint files', { exact: true })
+      .setInputFiles([path.join(fixtureDir, 'config.json'), path.join(fixtureDir, 'model.safetensors')]);
     await page.getByRole('button', { name: 'Load model', exact: true }).click();
     await expect.poll(() => modelName(page), { timeout: 60_000 }).toMatch(/^local files · /);
   });

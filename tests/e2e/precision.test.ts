@@ -19,7 +19,9 @@ let hub: HubServer;
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: false });
-  const config = new TextEncoder().encode(JSON.stringify({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 1600, n_layer: 48, n_head: 25 }));
+  const config = new TextEncoder().encode(
+    JSON.stringify({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 1600, n_layer: 48, n_head: 25 }),
+  );
   hub = await startHubServer({ repos: { 'org/xl-shaped': { 'config.json': config, 'model.safetensors': new Uint8Array(64) } } });
 });
 
@@ -28,7 +30,14 @@ afterAll(async () => {
   await hub?.stop();
 });
 
-const BUILT_IN = { model: 'embedded', backend: 'wasm', prompt: 'Watson, you are', max_new_tokens: 5, num_return_sequences: 1, do_sample: false };
+const BUILT_IN = {
+  model: 'embedded',
+  backend: 'wasm',
+  prompt: 'Watson, you are',
+  max_new_tokens: 5,
+  num_return_sequences: 1,
+  do_sample: false,
+};
 
 describe('weight precision on the page', () => {
   test('?dtype=q8 loads the built-in model with q8 weights; the stats say so; it generates', async () => {
@@ -55,11 +64,13 @@ describe('weight precision on the page', () => {
     await waitForModel(page, browser.logs);
     expect(new URL(page.url()).searchParams.get('dtype')).toBe('f32');
     await page.getByLabel('Precision', { exact: true }).selectOption('auto');
-    await expect.poll(() => page.locator('[data-stat=precision] dd').textContent(), { timeout: 60_000 }).toMatch(/^f32 · weights .* \(auto\)$/);
+    await expect
+      .poll(() => page.locator('[data-stat=precision] dd').textContent(), { timeout: 60_000 })
+      .toMatch(/^f32 · weights .* \(auto\)$/);
     expect(new URL(page.url()).searchParams.has('dtype')).toBe(false);
   });
 
-  test('the model menu shows each preset\'s download and memory at the chosen precision', async () => {
+  test("the model menu shows each preset's download and memory at the chosen precision", async () => {
     const { page } = browser;
     await openApp(page, base, { ...BUILT_IN, dtype: 'q8' }, browser.logs);
     const labels = await page.getByLabel('Model', { exact: true }).locator('option').allTextContents();
@@ -70,10 +81,14 @@ describe('weight precision on the page', () => {
   test('a model that cannot fit is refused before its weights are fetched, with the numbers and what would fit', async () => {
     const { page } = browser;
     hub.reset();
-    await page.goto(`${base}?${new URLSearchParams(Object.entries({ ...BUILT_IN, model: 'hf:org/xl-shaped', hub: hub.url, dtype: 'f32' }).map(([k, v]) => [k, String(v)]))}`);
+    await page.goto(
+      `${base}?${new URLSearchParams(Object.entries({ ...BUILT_IN, model: 'hf:org/xl-shaped', hub: hub.url, dtype: 'f32' }).map(([k, v]) => [k, String(v)]))}`,
+    );
     // A link's hub waits for a yes (issue 15); then the model is planned, refused, and the page falls back to the built-in model.
     await page.getByRole('button', { name: 'Download from this server' }).click();
-    await expect.poll(async () => (await page.getByTestId('load-error').allTextContents()).join(' '), { timeout: 60_000 }).toContain('Not loading');
+    await expect
+      .poll(async () => (await page.getByTestId('load-error').allTextContents()).join(' '), { timeout: 60_000 })
+      .toContain('Not loading');
     const alert = (await page.getByTestId('load-error').allTextContents()).join(' ');
     expect(alert).toContain('Not loading: org/xl-shaped needs 7.0 GB as f32');
     expect(alert).toContain('As q8 it needs 1.6 GB of weights and fits: choose Precision q8');

@@ -65,7 +65,9 @@ describe('a plain static host', () => {
       await openApp(page, server.url, TINY, browser.logs);
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
       expect(await page.locator('[data-backend]').getAttribute('data-backend')).toBe('wasm');
-      expect(await page.getByTestId('single-thread').textContent()).toMatch(/^WebAssembly runs on one thread: this page is served without the Cross-Origin-Opener-Policy/);
+      expect(await page.getByTestId('single-thread').textContent()).toMatch(
+        /^WebAssembly runs on one thread: this page is served without the Cross-Origin-Opener-Policy/,
+      );
       await generate(page);
       expect((await generatedText(page, 1)).length).toBeGreaterThan(0);
       expect(violations()).toEqual([]);
@@ -85,7 +87,13 @@ describe('a plain static host', () => {
       await generate(page);
       expect(violations()).toEqual([]);
       const worker = page.workers().find((w) => !w.url().startsWith('blob:') && /worker/.test(w.url()));
-      expect(worker, page.workers().map((w) => w.url()).join(', ')).toBeDefined();
+      expect(
+        worker,
+        page
+          .workers()
+          .map((w) => w.url())
+          .join(', '),
+      ).toBeDefined();
       expect(await tryFetch(worker!, `${other.url}/x`)).toEqual({ blocked: [`${other.url}/x`], outcome: 'failed' });
       expect(other.requests).toEqual([]);
     });

@@ -27,15 +27,35 @@ const file = (name: string) => new Uint8Array(readFileSync(path.join(fixtureDir,
 
 /** A gpt2-medium-shaped model.safetensors that is all header: 1.4 GB of zeros nobody should fetch. */
 function bigModel() {
-  const config = { ...JSON.parse(new TextDecoder().decode(file('config.json'))), n_embd: 1024, n_layer: 24, n_head: 16, n_positions: 1024, n_ctx: 1024 };
+  const config = {
+    ...JSON.parse(new TextDecoder().decode(file('config.json'))),
+    n_embd: 1024,
+    n_layer: 24,
+    n_head: 16,
+    n_positions: 1024,
+    n_ctx: 1024,
+  };
   const C = 1024;
-  const shapes: [string, number[]][] = [['wte.weight', [50257, C]], ['wpe.weight', [1024, C]]];
+  const shapes: [string, number[]][] = [
+    ['wte.weight', [50257, C]],
+    ['wpe.weight', [1024, C]],
+  ];
   for (let i = 0; i < 24; i++) {
     for (const [name, shape] of [
-      ['ln_1.weight', [C]], ['ln_1.bias', [C]], ['attn.c_attn.weight', [C, 3 * C]], ['attn.c_attn.bias', [3 * C]],
-      ['attn.c_proj.weight', [C, C]], ['attn.c_proj.bias', [C]], ['ln_2.weight', [C]], ['ln_2.bias', [C]],
-      ['mlp.c_fc.weight', [C, 4 * C]], ['mlp.c_fc.bias', [4 * C]], ['mlp.c_proj.weight', [4 * C, C]], ['mlp.c_proj.bias', [C]],
-    ] as [string, number[]][]) shapes.push([`h.${i}.${name}`, shape]);
+      ['ln_1.weight', [C]],
+      ['ln_1.bias', [C]],
+      ['attn.c_attn.weight', [C, 3 * C]],
+      ['attn.c_attn.bias', [3 * C]],
+      ['attn.c_proj.weight', [C, C]],
+      ['attn.c_proj.bias', [C]],
+      ['ln_2.weight', [C]],
+      ['ln_2.bias', [C]],
+      ['mlp.c_fc.weight', [C, 4 * C]],
+      ['mlp.c_fc.bias', [4 * C]],
+      ['mlp.c_proj.weight', [4 * C, C]],
+      ['mlp.c_proj.bias', [C]],
+    ] as [string, number[]][])
+      shapes.push([`h.${i}.${name}`, shape]);
   }
   shapes.push(['ln_f.weight', [C]], ['ln_f.bias', [C]]);
   const header: Record<string, unknown> = {};
@@ -71,8 +91,10 @@ afterAll(async () => {
 
 const status = (page: Page) => page.locator('.app').getAttribute('data-model-status');
 const modelName = (page: Page) => page.locator('[data-stat=model] dd').textContent();
-const storedModel = (page: Page) => page.evaluate(() => JSON.parse(localStorage.getItem('gpt2-browser:settings') ?? '{}').model as string | undefined);
-const storedHub = (page: Page) => page.evaluate(() => JSON.parse(localStorage.getItem('gpt2-browser:settings') ?? '{}').hub as string | undefined);
+const storedModel = (page: Page) =>
+  page.evaluate(() => JSON.parse(localStorage.getItem('gpt2-browser:settings') ?? '{}').model as string | undefined);
+const storedHub = (page: Page) =>
+  page.evaluate(() => JSON.parse(localStorage.getItem('gpt2-browser:settings') ?? '{}').hub as string | undefined);
 
 /** Waits until the page is done loading and the built-in model answers. */
 async function builtInReady(page: Page): Promise<void> {
@@ -90,7 +112,9 @@ describe('a load is a transaction', () => {
     await page.getByRole('button', { name: 'Load model', exact: true }).click();
     const error = page.getByTestId('load-error');
     await expect.poll(() => error.count(), { timeout: 60_000 }).toBe(1);
-    expect(await error.textContent()).toMatch(/^Could not reach huggingface\.co to download config\.json of openai-community\/gpt2@main .* Still using Sherlock GPT-2 \(built in\)\.$/);
+    expect(await error.textContent()).toMatch(
+      /^Could not reach huggingface\.co to download config\.json of openai-community\/gpt2@main .* Still using Sherlock GPT-2 \(built in\)\.$/,
+    );
     expect(await status(page)).toBe('ready');
     expect(await modelName(page)).toContain('Sherlock GPT-2 (built in)');
 
@@ -111,7 +135,9 @@ describe('a load is a transaction', () => {
     await page.goto(`${base}?model=gpt2&max_new_tokens=4&num_return_sequences=1`);
     await builtInReady(page);
     const notice = await page.getByTestId('model-notice').textContent();
-    expect(notice).toMatch(/^GPT-2 small \(openai-community\/gpt2\) could not be loaded, so the built-in model was loaded instead\. Could not reach huggingface\.co/);
+    expect(notice).toMatch(
+      /^GPT-2 small \(openai-community\/gpt2\) could not be loaded, so the built-in model was loaded instead\. Could not reach huggingface\.co/,
+    );
     expect(new URL(page.url()).searchParams.get('model')).toBe('embedded');
     expect(await storedModel(page)).toBe('embedded');
     await generate(page);
@@ -198,7 +224,9 @@ describe('the page says what it does with temperature 0', () => {
     const { page } = browser;
     await setSample(page, true);
     await page.getByRole('spinbutton', { name: 'Temperature', exact: true }).fill('0');
-    const hint = page.locator('.number-field', { has: page.getByRole('spinbutton', { name: 'Temperature', exact: true }) }).locator('.field-hint');
+    const hint = page
+      .locator('.number-field', { has: page.getByRole('spinbutton', { name: 'Temperature', exact: true }) })
+      .locator('.field-hint');
     expect(await hint.textContent()).toMatch(/^0 = greedy decoding here .*Hugging Face refuses temperature 0 when sampling/);
     await waitForModel(page, browser.logs);
   });

@@ -7,7 +7,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appUrl, TINY_MODEL_SPEC } from '../helpers/appServer';
 import {
-  generate, generatedText, openApp, outputPane, recordedGrowth, recordGrowth, runStatus, setNumber, setSample, waitForRunEnd,
+  generate,
+  generatedText,
+  openApp,
+  outputPane,
+  recordedGrowth,
+  recordGrowth,
+  runStatus,
+  setNumber,
+  setSample,
+  waitForRunEnd,
 } from '../helpers/appPage';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { repoRoot } from '../helpers/fixture';
@@ -17,7 +26,18 @@ let base: string;
 
 /** Short runs: the tiny model has a 64-token context, and SwiftShader is slow. */
 /** SwiftShader is a software adapter, which the app skips for wasm unless WebGPU is asked for by name. */
-const START = { backend: 'webgpu', model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 4, num_return_sequences: 1, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42 };
+const START = {
+  backend: 'webgpu',
+  model: TINY_MODEL_SPEC,
+  prompt: 'Watson you are',
+  max_new_tokens: 4,
+  num_return_sequences: 1,
+  do_sample: true,
+  top_k: 50,
+  top_p: 0.95,
+  temperature: 1,
+  seed: 42,
+};
 
 beforeAll(async () => {
   base = await appUrl();
@@ -150,12 +170,23 @@ describe('web app on WebGPU', () => {
     // The shipped Sherlock model when it is there (the page's default), else the tiny fixture;
     // on the backend the app picks by itself (here: wasm, as SwiftShader is slower).
     const embedded = existsSync(path.join(repoRoot, 'public/models/sherlock-gpt2/model.safetensors'));
-    await openApp(page, base, {
-      backend: 'auto',
-      model: embedded ? 'embedded' : TINY_MODEL_SPEC,
-      prompt: embedded ? 'To Sherlock Holmes she is always' : 'Watson you are',
-      max_new_tokens: embedded ? 40 : 30, num_return_sequences: 3, do_sample: true, top_k: 50, top_p: 0.95, temperature: 1, seed: 42,
-    }, browser.logs);
+    await openApp(
+      page,
+      base,
+      {
+        backend: 'auto',
+        model: embedded ? 'embedded' : TINY_MODEL_SPEC,
+        prompt: embedded ? 'To Sherlock Holmes she is always' : 'Watson you are',
+        max_new_tokens: embedded ? 40 : 30,
+        num_return_sequences: 3,
+        do_sample: true,
+        top_k: 50,
+        top_p: 0.95,
+        temperature: 1,
+        seed: 42,
+      },
+      browser.logs,
+    );
     await generate(page);
     for (const i of [1, 2, 3]) expect((await generatedText(page, i)).length).toBeGreaterThan(0);
     const stat = (key: string) => page.locator(`[data-stat=${key}] dd`).textContent();

@@ -29,7 +29,9 @@ const NEAR_TIE = 2 * LOGPROB_TOLERANCE;
 export const ANALYSIS_PROMPT = [
   ...encode('Watson, you are the most careful man I know.'),
   50256,
-  ...encode(' Holmes said nothing for a long while; then he looked at the fire, smiled at his old friend and lit his pipe once again, as he always did.'),
+  ...encode(
+    ' Holmes said nothing for a long while; then he looked at the fire, smiled at his old friend and lit his pipe once again, as he always did.',
+  ),
 ];
 
 /** Tokens the small-vocabulary model keeps, and its context (longer than the lens's 128-row chunks). */
@@ -45,16 +47,24 @@ const SMALL_CONTEXT = 160;
  */
 async function smallVocabModel(): Promise<GPT2> {
   const tensors = modifiedFixtureTensors({
-    edit: (all) => all.map((t) => {
-      if (t.name === 'wte.weight') return { ...t, shape: [SMALL_VOCAB, t.shape[1]], data: t.data.slice(0, SMALL_VOCAB * t.shape[1] * 4) };
-      if (t.name !== 'wpe.weight') return t;
-      const data = new Uint8Array(SMALL_CONTEXT * t.shape[1] * 4);
-      for (let at = 0; at < data.length; at += t.data.length) data.set(t.data.subarray(0, Math.min(t.data.length, data.length - at)), at);
-      return { ...t, shape: [SMALL_CONTEXT, t.shape[1]], data };
-    }),
+    edit: (all) =>
+      all.map((t) => {
+        if (t.name === 'wte.weight') return { ...t, shape: [SMALL_VOCAB, t.shape[1]], data: t.data.slice(0, SMALL_VOCAB * t.shape[1] * 4) };
+        if (t.name !== 'wpe.weight') return t;
+        const data = new Uint8Array(SMALL_CONTEXT * t.shape[1] * 4);
+        for (let at = 0; at < data.length; at += t.data.length) data.set(t.data.subarray(0, Math.min(t.data.length, data.length - at)), at);
+        return { ...t, shape: [SMALL_CONTEXT, t.shape[1]], data };
+      }),
   });
   const bytes = writeSafetensors(tensors);
-  const config = { ...fixtureConfigJson(), vocab_size: SMALL_VOCAB, n_positions: SMALL_CONTEXT, n_ctx: SMALL_CONTEXT, bos_token_id: SMALL_VOCAB - 1, eos_token_id: SMALL_VOCAB - 1 };
+  const config = {
+    ...fixtureConfigJson(),
+    vocab_size: SMALL_VOCAB,
+    n_positions: SMALL_CONTEXT,
+    n_ctx: SMALL_CONTEXT,
+    bos_token_id: SMALL_VOCAB - 1,
+    eos_token_id: SMALL_VOCAB - 1,
+  };
   return GPT2.fromFiles(config, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
@@ -137,7 +147,12 @@ export interface AnalysisSuiteOptions {
   lensPositions?: number;
 }
 
-export function describeAnalysisOnFixture(backend: string, setup: () => Promise<void>, cacheKinds: CacheKindCase[], suite: AnalysisSuiteOptions = {}): void {
+export function describeAnalysisOnFixture(
+  backend: string,
+  setup: () => Promise<void>,
+  cacheKinds: CacheKindCase[],
+  suite: AnalysisSuiteOptions = {},
+): void {
   const lensIds = ANALYSIS_PROMPT.slice(0, suite.lensPositions ?? ANALYSIS_PROMPT.length);
   describe(`issue 13 engine (attention, logit lens, fork, branch) on tfjs '${backend}' against tiny-gpt2`, () => {
     let model: GPT2;
@@ -158,7 +173,7 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
       small?.dispose();
     });
 
-    it('the prompt has 40+ tokens and <|endoftext|>; the float64 reference reproduces the fixture\'s own reference', () => {
+    it("the prompt has 40+ tokens and <|endoftext|>; the float64 reference reproduces the fixture's own reference", () => {
       expect(ANALYSIS_PROMPT.length).toBeGreaterThanOrEqual(40);
       expect(ANALYSIS_PROMPT).toContain(50256);
       for (const c of fixtureExpected().cases) {
@@ -166,20 +181,33 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
         c.positions.forEach((position, t) => {
           const logprobs = logProbs64(reference, residuals[residuals.length - 1], t);
           expect(topOf(logprobs, 5).ids).toEqual(position.top5_ids);
-          position.top5_ids.forEach((id, j) => expect(Math.abs(logprobs[id] - (position.top5_logits[j] - position.logsumexp))).toBeLessThan(1e-5));
+          position.top5_ids.forEach((id, j) =>
+            expect(Math.abs(logprobs[id] - (position.top5_logits[j] - position.logsumexp))).toBeLessThan(1e-5),
+          );
         });
       }
     });
 
     it('attention from the CLI equals the float64 reference within 1e-5, rows sum to 1, the future is exactly 0', async () => {
-      const cli = await runCliCapturing(['attention', '--model', fixtureDir, '--backend', backend, '--ids', ANALYSIS_PROMPT.join(','), '--json']);
+      const cli = await runCliCapturing([
+        'attention',
+        '--model',
+        fixtureDir,
+        '--backend',
+        backend,
+        '--ids',
+        ANALYSIS_PROMPT.join(','),
+        '--json',
+      ]);
       expect(cli.stderr).toBe('');
       expect(cli.code).toBe(0);
       const { attention } = JSON.parse(cli.stdout) as { attention: number[][][][] };
       expectAttentionLikeReference(attention, forward, model.config.nHead);
 
       const one = await runCliCapturing(['attention', '--model', fixtureDir, '--backend', backend, '--ids', '50256', '--json']);
-      expect(JSON.parse(one.stdout).attention).toEqual(Array.from({ length: model.config.nLayer }, () => Array.from({ length: model.config.nHead }, () => [[1]])));
+      expect(JSON.parse(one.stdout).attention).toEqual(
+        Array.from({ length: model.config.nLayer }, () => Array.from({ length: model.config.nHead }, () => [[1]])),
+      );
     });
 
     it('attentionProbabilities(ids, layer) is [nHead, T, T] and equals attentionLayers(ids) layer by layer', async () => {
@@ -211,7 +239,7 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
       ]);
     });
 
-    it('the logit lens from the CLI equals the float64 reference (top-5 ids where not near-tied, logprobs within 1e-4); its last layer is the model\'s own output', async () => {
+    it("the logit lens from the CLI equals the float64 reference (top-5 ids where not near-tied, logprobs within 1e-4); its last layer is the model's own output", async () => {
       const cli = await runCliCapturing(['lens', '--model', fixtureDir, '--backend', backend, '--ids', lensIds.join(','), '--json']);
       expect(cli.stderr).toBe('');
       expect(cli.code).toBe(0);
@@ -312,7 +340,16 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
 
     it('a branch: fork a kept cache at a step, force another token, continue with `prefix` = generate() on prefix ids + that token', async () => {
       const prompt = ANALYSIS_PROMPT.slice(0, 10);
-      const options: GenerationOptions = { do_sample: true, top_k: 50, top_p: 0.95, temperature: 0.9, seed: 7, max_new_tokens: 8, num_return_sequences: 2, eos_token_id: null };
+      const options: GenerationOptions = {
+        do_sample: true,
+        top_k: 50,
+        top_p: 0.95,
+        temperature: 0.9,
+        seed: 7,
+        max_new_tokens: 8,
+        num_return_sequences: 2,
+        eos_token_id: null,
+      };
       let kept: { cache: KVCache; rows: number[][] } | undefined;
       const first = await run(model, prompt, options, { inspectTop: 10, keepCache: (cache, rows) => (kept = { cache, rows }) });
       expect(kept).toBeDefined();
@@ -335,12 +372,17 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
       const branched = await run(model, [...prefixIds, forced], branchOptions, { inspectTop: 5, prefix: fork });
       expect(branched.result.sequences[0].ids).toEqual(fresh.result.sequences[0].ids);
       expect(branched.result.promptIds).toEqual([...prefixIds, forced]);
-      branched.events.forEach((e, i) => expect(Math.abs(e.inspection!.logprob - fresh.events[i].inspection!.logprob)).toBeLessThanOrEqual(1e-4));
+      branched.events.forEach((e, i) =>
+        expect(Math.abs(e.inspection!.logprob - fresh.events[i].inspection!.logprob)).toBeLessThanOrEqual(1e-4),
+      );
 
       // A shorter fork (the last 3 prefix ids and the forced token run again), too small: generate() forks it larger.
       const short = cache.fork(1, prefixIds.length - 3, prefixIds.length);
       let handed: { cache: KVCache; rows: number[][] } | undefined;
-      const again = await run(model, [...prefixIds, forced], branchOptions, { prefix: short, keepCache: (c, r) => (handed = { cache: c, rows: r }) });
+      const again = await run(model, [...prefixIds, forced], branchOptions, {
+        prefix: short,
+        keepCache: (c, r) => (handed = { cache: c, rows: r }),
+      });
       expect(again.result.sequences[0].ids).toEqual(fresh.result.sequences[0].ids);
       expect(handed!.rows).toEqual([[...prefixIds, forced, ...fresh.result.sequences[0].ids.slice(0, -1)]]);
       expect(handed!.cache.length).toBe(handed!.rows[0].length);
@@ -375,7 +417,12 @@ export function describeAnalysisOnFixture(backend: string, setup: () => Promise<
         small.forward([ids], cache).dispose();
         const fork = cache.fork(0, 5, 12);
         cache.dispose();
-        await run(small, [...ids.slice(0, 5), 11], { do_sample: true, seed: i, max_new_tokens: 2 }, { prefix: fork, keepCache: (kept) => kept.dispose() });
+        await run(
+          small,
+          [...ids.slice(0, 5), 11],
+          { do_sample: true, seed: i, max_new_tokens: 2 },
+          { prefix: fork, keepCache: (kept) => kept.dispose() },
+        );
       }
       expect(tf.memory().numTensors).toBe(baseline);
     });

@@ -4,7 +4,12 @@ import type { Page } from 'playwright-core';
 export type RunStatus = 'idle' | 'running' | 'stopping' | 'done' | 'stopped' | 'error';
 
 /** Opens the app with these URL settings and waits until the model is loaded (or fails clearly). */
-export async function openApp(page: Page, baseUrl: string, params: Record<string, string | number | boolean>, logs: string[] = []): Promise<void> {
+export async function openApp(
+  page: Page,
+  baseUrl: string,
+  params: Record<string, string | number | boolean>,
+  logs: string[] = [],
+): Promise<void> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
   await page.goto(`${baseUrl}?${query}`);
   await waitForModel(page, logs);

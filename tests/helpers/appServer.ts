@@ -54,7 +54,11 @@ export function ensureBuild(): string {
     // Each build writes its own folder, so concurrent runs (another vitest, `npm start`) never overlap.
     [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', 'warn'],
     // NODE_ENV: vitest sets it to 'test', which would give React's development build.
-    { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_ENV: 'production', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' } },
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, NODE_ENV: 'production', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+    },
   );
   cpSync(fixtureDir, path.join(fresh, TINY_MODEL_PATH), { recursive: true });
   rmSync(dir, { recursive: true, force: true });
@@ -93,7 +97,10 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-interface ServerRecord { port: number; dir: string }
+interface ServerRecord {
+  port: number;
+  dir: string;
+}
 
 export interface ServedApp {
   /** The app's URL, ending in '/'. */

@@ -20,7 +20,14 @@ export interface LaunchedBrowser {
 
 export async function launchBrowser({ webgpu, offline = false }: { webgpu: boolean; offline?: boolean }): Promise<LaunchedBrowser> {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'gpt2-e2e-'));
-  const args = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+  const args = [
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+  ];
   if (webgpu) args.push('--enable-unsafe-webgpu');
   if (offline) args.push('--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1');
   const context = await chromium.launchPersistentContext(profile, {

@@ -9,7 +9,8 @@ const run = promisify(execFile);
 /** `npm run cli -- <args>`; resolves with stdout, rejects with the process error (stderr included). */
 export async function cliOutput(args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'src/cli/main.ts', ...args], {
-    cwd: repoRoot, maxBuffer: 64 * 1024 * 1024,
+    cwd: repoRoot,
+    maxBuffer: 64 * 1024 * 1024,
   });
   return stdout;
 }

@@ -7,13 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPT2 } from '../../src/model';
 import type { WeightPrecision } from '../../src/model/weights';
 import { encode } from '../../src/tokenizer';
-import {
-  fixtureConfigJson,
-  fixtureExpected,
-  fixtureLastLogits,
-  fixtureSafetensors,
-  type FixtureCase,
-} from './fixture';
+import { fixtureConfigJson, fixtureExpected, fixtureLastLogits, fixtureSafetensors, type FixtureCase } from './fixture';
 import { q8LogitTolerance, worstShare } from './precision';
 import { randomCheckpoint } from './randomCheckpoint';
 import { backendHolding } from './webgpuNode';
@@ -88,7 +82,7 @@ export function describeEngineOnFixture(backend: string, setup: () => Promise<vo
       'case %i: top-5, logsumexp at every position and last-position logits match',
       async (_, c) => {
         const logits = model.forwardAll(c.input_ids); // [T, vocab]
-        const all = await logits.data() as Float32Array;
+        const all = (await logits.data()) as Float32Array;
         logits.dispose();
         const V = model.config.vocabSize;
         const reference = fixtureLastLogits(c);
@@ -165,7 +159,10 @@ export function describeEngineOnFixture(backend: string, setup: () => Promise<vo
       expect([three.batchSize, three.length]).toEqual([3, c.input_ids.length]);
       const rows: number[][] = [[firstId], [firstId], [firstId]];
       for (let step = 0; step < 3; step++) {
-        const logits = model.forward(rows.map((r) => [r[r.length - 1]]), three);
+        const logits = model.forward(
+          rows.map((r) => [r[r.length - 1]]),
+          three,
+        );
         const best = logits.argMax(-1);
         const ids = await best.data();
         tf.dispose([logits, best]);
@@ -240,27 +237,35 @@ export function describeWideMlp(backend: string, setup: () => Promise<void>): vo
 
     beforeAll(setup);
 
-    it.each(['f32', 'f16', 'q8'] as WeightPrecision[])('%s: prefill and every decode step match the float64 reference', async (precision) => {
-      const model = await GPT2.fromFiles(config, safetensors.slice(0), { precision });
-      expect(model.config.nInner).toBe(WIDE_MLP.nInner);
-      const V = WIDE_MLP.vocabSize;
-      const read = async (logits: tf.Tensor2D) => {
-        const values = (await logits.data()) as Float32Array;
-        logits.dispose();
-        return values;
-      };
-      const one = model.newCache(1);
-      const shares = [worstShare(await read(model.forward([prompt], one)), expectedLogits[0][0])];
-      const two = one.repeat(2); // the sequences share the prompt, then diverge
-      one.dispose();
-      for (let step = 0; step < continuations[0].length; step++) {
-        const rows = await read(model.forward(continuations.map((rest) => [rest[step]]), two)); // [2, V]
-        continuations.forEach((_, b) => shares.push(worstShare(rows.subarray(b * V, (b + 1) * V), expectedLogits[b][step + 1])));
-      }
-      two.dispose();
-      model.dispose();
-      expect(shares).toHaveLength(1 + 2 * continuations[0].length);
-      expect(Math.max(...shares)).toBeLessThanOrEqual(PRECISION_TOLERANCE[precision]);
-    });
+    it.each(['f32', 'f16', 'q8'] as WeightPrecision[])(
+      '%s: prefill and every decode step match the float64 reference',
+      async (precision) => {
+        const model = await GPT2.fromFiles(config, safetensors.slice(0), { precision });
+        expect(model.config.nInner).toBe(WIDE_MLP.nInner);
+        const V = WIDE_MLP.vocabSize;
+        const read = async (logits: tf.Tensor2D) => {
+          const values = (await logits.data()) as Float32Array;
+          logits.dispose();
+          return values;
+        };
+        const one = model.newCache(1);
+        const shares = [worstShare(await read(model.forward([prompt], one)), expectedLogits[0][0])];
+        const two = one.repeat(2); // the sequences share the prompt, then diverge
+        one.dispose();
+        for (let step = 0; step < continuations[0].length; step++) {
+          const rows = await read(
+            model.forward(
+              continuations.map((rest) => [rest[step]]),
+              two,
+            ),
+          ); // [2, V]
+          continuations.forEach((_, b) => shares.push(worstShare(rows.subarray(b * V, (b + 1) * V), expectedLogits[b][step + 1])));
+        }
+        two.dispose();
+        model.dispose();
+        expect(shares).toHaveLength(1 + 2 * continuations[0].length);
+        expect(Math.max(...shares)).toBeLessThanOrEqual(PRECISION_TOLERANCE[precision]);
+      },
+    );
   });
 }

@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/tiny-gpt2');
 
-export interface FixturePosition { top5_ids: number[]; top5_logits: number[]; logsumexp: number }
+export interface FixturePosition {
+  top5_ids: number[];
+  top5_logits: number[];
+  logsumexp: number;
+}
 export interface FixtureCase {
   input_ids: number[];
   positions: FixturePosition[];

@@ -159,7 +159,8 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     const body = state.repos.get(repo)?.[file];
     if (!body) {
       // Like the hub: unknown repos answer 401 + X-Error-Code, missing files 404.
-      if (!state.repos.has(repo)) return send(401, { 'X-Error-Code': 'RepoNotFound', 'Content-Type': 'text/plain' }, 'Repository not found');
+      if (!state.repos.has(repo))
+        return send(401, { 'X-Error-Code': 'RepoNotFound', 'Content-Type': 'text/plain' }, 'Repository not found');
       return send(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'text/plain' }, 'Entry not found');
     }
     if (resolve && state.redirect) {

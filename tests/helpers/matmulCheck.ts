@@ -47,7 +47,15 @@ export const SHAPES: [number, number, number, MatrixLayout, boolean][] = [
   [38, 48, 41, 'out-in', true],
 ];
 
-function check(store: SimdMatmulStore, handle: PackedHandle, W: Float32Array, x: Float32Array, bias: Float32Array | null, M: number, layout: MatrixLayout): Omit<KernelFinding, 'build' | 'shape'> {
+function check(
+  store: SimdMatmulStore,
+  handle: PackedHandle,
+  W: Float32Array,
+  x: Float32Array,
+  bias: Float32Array | null,
+  M: number,
+  layout: MatrixLayout,
+): Omit<KernelFinding, 'build' | 'shape'> {
   const { K, N } = handle;
   const at = (k: number, n: number) => (layout === 'in-out' ? W[k * N + n] : W[n * K + k]);
   const y = store.matmul(handle, x, M, bias ? store.addFloats(bias) : 0);

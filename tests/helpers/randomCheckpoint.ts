@@ -31,9 +31,13 @@ export function randomCheckpoint(shape: RandomShape): RandomCheckpoint {
   const random = Xoshiro128StarStar.fromSeed(seed);
   /** Normal (Box–Muller) around `mean`. */
   const normal = (n: number, sigma = SPREAD, mean = 0) =>
-    Float32Array.from({ length: n }, () => mean + sigma * Math.sqrt(-2 * Math.log(1 - random.nextFloat())) * Math.cos(2 * Math.PI * random.nextFloat()));
+    Float32Array.from(
+      { length: n },
+      () => mean + sigma * Math.sqrt(-2 * Math.log(1 - random.nextFloat())) * Math.cos(2 * Math.PI * random.nextFloat()),
+    );
   const tensors: RawTensor[] = [];
-  const add = (name: string, dims: number[], values: Float32Array) => tensors.push({ name, dtype: 'F32', shape: dims, data: f32Bytes(values) });
+  const add = (name: string, dims: number[], values: Float32Array) =>
+    tensors.push({ name, dtype: 'F32', shape: dims, data: f32Bytes(values) });
   const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
   const matrix = (name: string, dims: number[]) => add(name, dims, normal(size(dims)));
 

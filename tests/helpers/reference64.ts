@@ -88,7 +88,7 @@ function attention(qkv: Float64Array, T: number, C: number, H: number): { out: F
         max = Math.max(max, p[k]);
       }
       let sum = 0;
-      for (let k = 0; k <= q; k++) sum += (p[k] = Math.exp(p[k] - max));
+      for (let k = 0; k <= q; k++) sum += p[k] = Math.exp(p[k] - max);
       for (let k = 0; k <= q; k++) p[k] /= sum;
       for (let k = 0; k <= q; k++) {
         for (let d = 0; d < D; d++) out[q * C + h * D + d] += p[k] * qkv[k * 3 * C + 2 * C + h * D + d];
@@ -120,13 +120,27 @@ export function forward64(ref: Reference64, ids: number[]): Forward64 {
   const residuals: Float64Array[] = [];
   for (let l = 0; l < nLayer; l++) {
     const p = (name: string) => get(ref, `h.${l}.${name}`);
-    const qkv = linear(layerNorm(x, T, C, p('ln_1.weight'), p('ln_1.bias'), eps), T, p('attn.c_attn.weight'), p('attn.c_attn.bias'), C, 3 * C);
+    const qkv = linear(
+      layerNorm(x, T, C, p('ln_1.weight'), p('ln_1.bias'), eps),
+      T,
+      p('attn.c_attn.weight'),
+      p('attn.c_attn.bias'),
+      C,
+      3 * C,
+    );
     const { out, probs } = attention(qkv, T, C, H);
     attentionByLayer.push(probs);
     const attended = linear(out, T, p('attn.c_proj.weight'), p('attn.c_proj.bias'), C, C);
     const a = x.map((v, i) => v + attended[i]);
     const inner = p('mlp.c_fc.bias').length;
-    const hidden = linear(layerNorm(a, T, C, p('ln_2.weight'), p('ln_2.bias'), eps), T, p('mlp.c_fc.weight'), p('mlp.c_fc.bias'), C, inner).map(geluNew);
+    const hidden = linear(
+      layerNorm(a, T, C, p('ln_2.weight'), p('ln_2.bias'), eps),
+      T,
+      p('mlp.c_fc.weight'),
+      p('mlp.c_fc.bias'),
+      C,
+      inner,
+    ).map(geluNew);
     const m = linear(hidden, T, p('mlp.c_proj.weight'), p('mlp.c_proj.bias'), inner, C);
     x = a.map((v, i) => v + m[i]);
     residuals.push(x);

@@ -3,7 +3,12 @@
  */
 import { parseSafetensorsHeader, readHeaderLength } from '../../src/model/safetensors';
 
-export interface RawTensor { name: string; dtype: string; shape: number[]; data: Uint8Array }
+export interface RawTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  data: Uint8Array;
+}
 
 /** Header object → bytes, padded with spaces to a multiple of 8 as the reference writer does. */
 function headerBytes(header: unknown): Uint8Array {

@@ -2,9 +2,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { describeAnalysisOnFixture } from '../helpers/analysisSuite';
 
-describeAnalysisOnFixture('cpu', async () => {
-  await tf.setBackend('cpu');
-}, [
-  { name: 'in-place', options: { kind: 'inplace' }, className: 'InPlaceKVCache' },
-  { name: 'concat', options: { kind: 'concat' }, className: 'ConcatKVCache' },
-]);
+describeAnalysisOnFixture(
+  'cpu',
+  async () => {
+    await tf.setBackend('cpu');
+  },
+  [
+    { name: 'in-place', options: { kind: 'inplace' }, className: 'InPlaceKVCache' },
+    { name: 'concat', options: { kind: 'concat' }, className: 'ConcatKVCache' },
+  ],
+);

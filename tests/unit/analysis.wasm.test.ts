@@ -2,9 +2,13 @@
 import { describeAnalysisOnFixture } from '../helpers/analysisSuite';
 import { useBackend } from '../helpers/webgpuNode';
 
-describeAnalysisOnFixture('wasm', async () => {
-  await useBackend('wasm');
-}, [
-  { name: 'in-place', options: { kind: 'inplace' }, className: 'InPlaceKVCache' },
-  { name: 'concat', options: { kind: 'concat' }, className: 'ConcatKVCache' },
-]);
+describeAnalysisOnFixture(
+  'wasm',
+  async () => {
+    await useBackend('wasm');
+  },
+  [
+    { name: 'in-place', options: { kind: 'inplace' }, className: 'InPlaceKVCache' },
+    { name: 'concat', options: { kind: 'concat' }, className: 'ConcatKVCache' },
+  ],
+);

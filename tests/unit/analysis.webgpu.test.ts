@@ -5,9 +5,14 @@
 import { describeAnalysisOnFixture } from '../helpers/analysisSuite';
 import { useWebGPUInNode } from '../helpers/webgpuNode';
 
-describeAnalysisOnFixture('webgpu', async () => {
-  await useWebGPUInNode();
-}, [
-  { name: 'WebGPU', options: {}, className: 'WebGPUKVCache' },
-  { name: 'concat', options: { fusedWebGPU: false }, className: 'ConcatKVCache' },
-], { lensPositions: 8 });
+describeAnalysisOnFixture(
+  'webgpu',
+  async () => {
+    await useWebGPUInNode();
+  },
+  [
+    { name: 'WebGPU', options: {}, className: 'WebGPUKVCache' },
+    { name: 'concat', options: { fusedWebGPU: false }, className: 'ConcatKVCache' },
+  ],
+  { lensPositions: 8 },
+);

@@ -2,7 +2,13 @@ import { describe, expect, test } from 'vitest';
 import { adapterName, planBackends, type AdapterDescription, type WebGPUProbe } from '../../src/backend/choice';
 
 const HARDWARE: AdapterDescription = { vendor: 'nvidia', architecture: 'ampere', device: '', description: '', isFallbackAdapter: false };
-const SWIFTSHADER: AdapterDescription = { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isFallbackAdapter: false };
+const SWIFTSHADER: AdapterDescription = {
+  vendor: 'google',
+  architecture: 'swiftshader',
+  device: '',
+  description: '',
+  isFallbackAdapter: false,
+};
 const ok = (adapter: AdapterDescription): WebGPUProbe => ({ status: 'ok', adapter });
 
 describe('backend choice', () => {

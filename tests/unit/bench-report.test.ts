@@ -14,12 +14,28 @@ const bench = (tps: number, at20: number, at500: number) => ({
   prefillMs: { '16': 100, '128': 800 },
   decode: { newTokens: 128, tokensPerSecond: tps, runs: [tps], firstTokenMs: 100 },
   stepMs: steps(at20, at500),
-  recomputeEstimate: { tokens: 256, cachedMs: 10_000, recomputeMs: 150_000, speedup: 15, sampledLengths: [16, 80, 144, 207, 271], sampledStepMs: [100, 300, 500, 700, 900] },
+  recomputeEstimate: {
+    tokens: 256,
+    cachedMs: 10_000,
+    recomputeMs: 150_000,
+    speedup: 15,
+    sampledLengths: [16, 80, 144, 207, 271],
+    sampledStepMs: [100, 300, 500, 700, 900],
+  },
   leak: { generations: 20, tensorsBefore: 150, tensorsAfter: 150, leaked: 0, bytesLeaked: 0 },
   memory: { numTensors: 150, numBytes: 6e8 },
 });
 const ceiling = (tps: number) => ({ stepMs: 1000 / tps, tokensPerSecond: tps, layersMs: 30, headMs: 10, headTransposeBMs: 90 });
-const job = (id: string, threads: number, extra: object) => ({ id, backend: 'wasm', threads, crossOriginIsolated: true, hardwareConcurrency: 2, peakPssMb: 2000, otherCpuPercent: 1, ...extra });
+const job = (id: string, threads: number, extra: object) => ({
+  id,
+  backend: 'wasm',
+  threads,
+  crossOriginIsolated: true,
+  hardwareConcurrency: 2,
+  peakPssMb: 2000,
+  otherCpuPercent: 1,
+  ...extra,
+});
 
 const report: BenchReport = {
   date: '2026-11-29T13:00:00Z',
@@ -36,17 +52,43 @@ const report: BenchReport = {
     results: [
       job('wasm-1-thread-ceiling', 1, { ceiling: ceiling(25) }),
       job('wasm-124m', 2, {
-        bench: { ...bench(24, 40, 50), inspector: { tokens: 64, offTokensPerSecond: 40, onTokensPerSecond: 38, ratio: 0.95, offRuns: [40], onRuns: [38] } },
+        bench: {
+          ...bench(24, 40, 50),
+          inspector: { tokens: 64, offTokensPerSecond: 40, onTokensPerSecond: 38, ratio: 0.95, offRuns: [40], onRuns: [38] },
+        },
         ceiling: ceiling(40),
       }),
-      { ...job('webgpu-tiny', 0, { backend: 'webgpu', model: 'tiny', nLayer: 2 }), bench: { ...bench(30, 28, 28), dispatchesPerToken: 15 } },
+      {
+        ...job('webgpu-tiny', 0, { backend: 'webgpu', model: 'tiny', nLayer: 2 }),
+        bench: { ...bench(30, 28, 28), dispatchesPerToken: 15 },
+      },
       {
         ...job('webgpu-builtin', 0, { backend: 'webgpu', model: 'builtin', nLayer: 4 }),
-        bench: { ...bench(3, 300, 300), stepMs: [{ position: 20, ms: 300, samples: 5 }, { position: 250, ms: 420, samples: 5 }], dispatchesPerToken: 27 },
+        bench: {
+          ...bench(3, 300, 300),
+          stepMs: [
+            { position: 20, ms: 300, samples: 5 },
+            { position: 250, ms: 420, samples: 5 },
+          ],
+          dispatchesPerToken: 27,
+        },
       },
     ],
   },
-  app: [{ label: 'auto', backend: 'wasm', threads: '2', newTokens: 40, sequences: 3, generations: 2, longTasksDuringGeneration: [61], longestTaskMs: 61, longestTaskBeforeMs: 80, crossOriginIsolated: true }],
+  app: [
+    {
+      label: 'auto',
+      backend: 'wasm',
+      threads: '2',
+      newTokens: 40,
+      sequences: 3,
+      generations: 2,
+      longTasksDuringGeneration: [61],
+      longestTaskMs: 61,
+      longestTaskBeforeMs: 80,
+      crossOriginIsolated: true,
+    },
+  ],
   peer: [
     { peer: 'transformers.js', backend: 'chromium-wasm', decode_tok_s: 14, wasm_num_threads: 1 },
     { peer: 'transformers.js', backend: 'chromium-wasm-t2', decode_tok_s: 20, wasm_num_threads: 2 },
@@ -73,7 +115,11 @@ describe('benchmark report', () => {
     expect(row('WebGPU decode ≤ 10 dispatches')).toMatch(/tiny: 15 per token, 2 layers; builtin: 27 per token, 4 layers.*\*\*met\*\*/);
     const heavy = structuredClone(report);
     heavy.browser!.results[2].bench!.dispatchesPerToken = 23;
-    expect(renderReport(heavy).split('\n').find((l) => l.startsWith('| WebGPU decode'))).toMatch(/\*\*not met\*\*/);
+    expect(
+      renderReport(heavy)
+        .split('\n')
+        .find((l) => l.startsWith('| WebGPU decode')),
+    ).toMatch(/\*\*not met\*\*/);
   });
 
   test('decode against the single-thread ceiling and the peer', () => {
@@ -88,11 +134,22 @@ describe('benchmark report', () => {
     expect(row('256 cached tokens')).toMatch(/= 15\.0× \| \*\*met\*\*/);
   });
 
-  test('the token inspector\'s cost: on/off decode ratio against 90%', () => {
+  test("the token inspector's cost: on/off decode ratio against 90%", () => {
     expect(row('decode with the token inspector')).toMatch(/38\.0 vs 40\.0 tok\/s = 95% \| \*\*met\*\*/);
     const slow = structuredClone(report);
-    slow.browser!.results[1].bench!.inspector = { tokens: 64, offTokensPerSecond: 40, onTokensPerSecond: 34, ratio: 0.85, offRuns: [40], onRuns: [34] };
-    expect(renderReport(slow).split('\n').find((l) => l.startsWith('| decode with the token inspector'))).toMatch(/= 85% \| \*\*not met\*\*/);
+    slow.browser!.results[1].bench!.inspector = {
+      tokens: 64,
+      offTokensPerSecond: 40,
+      onTokensPerSecond: 34,
+      ratio: 0.85,
+      offRuns: [40],
+      onRuns: [34],
+    };
+    expect(
+      renderReport(slow)
+        .split('\n')
+        .find((l) => l.startsWith('| decode with the token inspector')),
+    ).toMatch(/= 85% \| \*\*not met\*\*/);
   });
 
   test('something not measured is said to be not measured, not passed', () => {

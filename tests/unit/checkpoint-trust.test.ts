@@ -78,7 +78,9 @@ describe('non-finite weights are refused as they stream in', () => {
     const run = await cli(['generate', '--model', dir, '--prompt', 'Watson', '--greedy', '--json']);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^error: .*model\.safetensors: tensor 'h\.1\.mlp\.c_fc\.weight' holds NaN at \[3, 5\]: the weights are broken/);
+    expect(run.stderr).toMatch(
+      /^error: .*model\.safetensors: tensor 'h\.1\.mlp\.c_fc\.weight' holds NaN at \[3, 5\]: the weights are broken/,
+    );
     expect(run.stderr).not.toMatch(/download/i); // local files
   });
 
@@ -94,7 +96,12 @@ describe('non-finite weights are refused as they stream in', () => {
   it('from the hub: refused before anything is cached', async () => {
     const dir = writeFixtureCopy(path.join(tmp, 'nan-hub'), { edit: withValues('ln_f.bias', (v) => (v[0] = Infinity)) });
     const hub = await startHubServer({
-      repos: { 'org/broken': { 'config.json': readFileSync(path.join(dir, 'config.json')), 'model.safetensors': readFileSync(path.join(dir, 'model.safetensors')) } },
+      repos: {
+        'org/broken': {
+          'config.json': readFileSync(path.join(dir, 'config.json')),
+          'model.safetensors': readFileSync(path.join(dir, 'model.safetensors')),
+        },
+      },
     });
     try {
       const cache = new MemoryModelCache();
@@ -116,7 +123,10 @@ describe('non-finite weights are refused as they stream in', () => {
     unaligned.set(f32, 1);
     expect(firstNonFinite(entry('F32', 5), unaligned.subarray(1))).toEqual({ index: 3, value: Infinity });
     // F16: 0x7bff is the largest finite half (65504), 0xfc00 is -Infinity, 0x7e00 NaN.
-    expect(firstNonFinite(entry('F16', 3), new Uint8Array(Uint16Array.from([0x7bff, 0x3c00, 0xfc00]).buffer))).toEqual({ index: 2, value: -Infinity });
+    expect(firstNonFinite(entry('F16', 3), new Uint8Array(Uint16Array.from([0x7bff, 0x3c00, 0xfc00]).buffer))).toEqual({
+      index: 2,
+      value: -Infinity,
+    });
     expect(firstNonFinite(entry('F16', 2), new Uint8Array(Uint16Array.from([0x0001, 0x7e00]).buffer))!.index).toBe(1);
     // BF16: 0x7f7f is the largest finite, 0x7fc0 NaN.
     expect(firstNonFinite(entry('BF16', 2), new Uint8Array(Uint16Array.from([0x7f7f, 0xff7f]).buffer))).toBeNull();
@@ -130,9 +140,20 @@ describe('logits that stop being numbers stop generation', () => {
   function model(badStep: number, value: number): GenerationModel {
     let steps = 0;
     const V = 50257;
-    const cache = (length: number): KVCache => ({ batchSize: 1, capacity: 64, length, repeat: () => cache(length), dispose: () => undefined }) as unknown as KVCache;
+    const cache = (length: number): KVCache =>
+      ({ batchSize: 1, capacity: 64, length, repeat: () => cache(length), dispose: () => undefined }) as unknown as KVCache;
     return {
-      config: { vocabSize: V, nPositions: 64, nEmbd: 8, nLayer: 1, nHead: 1, layerNormEpsilon: 1e-5, activation: 'gelu_new', bosTokenId: EOS_TOKEN_ID, eosTokenId: EOS_TOKEN_ID },
+      config: {
+        vocabSize: V,
+        nPositions: 64,
+        nEmbd: 8,
+        nLayer: 1,
+        nHead: 1,
+        layerNormEpsilon: 1e-5,
+        activation: 'gelu_new',
+        bosTokenId: EOS_TOKEN_ID,
+        eosTokenId: EOS_TOKEN_ID,
+      },
       newCache: () => cache(0),
       forward: (ids) => {
         const logits = new Float32Array(ids.length * V).fill(-1e4);
@@ -143,7 +164,10 @@ describe('logits that stop being numbers stop generation', () => {
     };
   }
 
-  for (const [what, value] of [['NaN', NaN], ['+Infinity', Infinity]] as const) {
+  for (const [what, value] of [
+    ['NaN', NaN],
+    ['+Infinity', Infinity],
+  ] as const) {
     it(`a ${what} score ends the stream with a NonFiniteLogitsError naming the step`, async () => {
       const tokens: number[] = [];
       const stream = generate(model(2, value), 'Watson', { max_new_tokens: 5 });
@@ -185,7 +209,17 @@ describe('vocabulary size', () => {
       });
     const dir = writeConfig(writeFixtureCopy(path.join(tmp, 'padded'), { edit: pad }), { vocab_size: 50304 });
     const c = expected.cases[1];
-    const run = await cli(['generate', '--model', dir, '--prompt', expected.tokenizer[1].text, '--max-new-tokens', '20', '--greedy', '--json']);
+    const run = await cli([
+      'generate',
+      '--model',
+      dir,
+      '--prompt',
+      expected.tokenizer[1].text,
+      '--max-new-tokens',
+      '20',
+      '--greedy',
+      '--json',
+    ]);
     expect(run.stderr).toBe(
       "note: This model's vocabulary is padded to 50304 (GPT-2's tokenizer has 50257 tokens): the 47 extra ids (50257–50303) stand for no text and are never sampled.",
     );
@@ -193,12 +227,27 @@ describe('vocabulary size', () => {
     // The real ids' logits are the fixture's: greedy decoding gives Hugging Face's ids.
     expect(JSON.parse(run.stdout).sequences).toEqual([{ ids: c.greedy_ids, text: c.greedy_text }]);
 
-    const sampled = await cli(['generate', '--model', dir, '--prompt', 'Watson', '--max-new-tokens', '20', '--seed', '1', '--top-k', '0', '--top-p', '1', '--json']);
+    const sampled = await cli([
+      'generate',
+      '--model',
+      dir,
+      '--prompt',
+      'Watson',
+      '--max-new-tokens',
+      '20',
+      '--seed',
+      '1',
+      '--top-k',
+      '0',
+      '--top-p',
+      '1',
+      '--json',
+    ]);
     expect(sampled.code).toBe(0);
     expect(Math.max(...JSON.parse(sampled.stdout).sequences[0].ids)).toBeLessThan(50257);
   });
 
-  it('a vocabulary smaller than GPT-2\'s is refused at load, saying why', async () => {
+  it("a vocabulary smaller than GPT-2's is refused at load, saying why", async () => {
     const dir = path.join(tmp, 'small-vocab');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'model.safetensors'), readFileSync(path.join(fixtureDir, 'model.safetensors')));
@@ -218,10 +267,16 @@ describe('messages for files that are not what they claim', () => {
     const config = readFileSync(path.join(fixtureDir, 'config.json'));
     hub = await startHubServer({
       repos: {
-        'org/html': { 'config.json': config, 'model.safetensors': new TextEncoder().encode(`<!DOCTYPE html><html><body>${'Sign in '.repeat(300)}</body></html>`) },
+        'org/html': {
+          'config.json': config,
+          'model.safetensors': new TextEncoder().encode(`<!DOCTYPE html><html><body>${'Sign in '.repeat(300)}</body></html>`),
+        },
         'org/html-config': { 'config.json': new TextEncoder().encode('\n<!doctype html><html><body>Not here</body></html>') },
         // 8 bytes that promise a 1 MB header, in a 2 kB file.
-        'org/not-safetensors': { 'config.json': config, 'model.safetensors': Uint8Array.from({ length: 2048 }, (_, i) => (i === 2 ? 0x10 : 0)) },
+        'org/not-safetensors': {
+          'config.json': config,
+          'model.safetensors': Uint8Array.from({ length: 2048 }, (_, i) => (i === 2 ? 0x10 : 0)),
+        },
       },
     });
   });
@@ -229,7 +284,9 @@ describe('messages for files that are not what they claim', () => {
 
   it('a web page served as model.safetensors is called an HTML page', async () => {
     const error = (await loadModel(parseModelSpec('hf:org/html'), { hubUrl: hub.url }).catch((e: unknown) => e)) as ModelSourceError;
-    expect(error.message).toMatch(/model\.safetensors: starts with "<": it is an HTML page \(an error or login page was served instead of the file\), not a safetensors file/);
+    expect(error.message).toMatch(
+      /model\.safetensors: starts with "<": it is an HTML page \(an error or login page was served instead of the file\), not a safetensors file/,
+    );
     expect(error.message).not.toMatch(/truncated/);
   });
 
@@ -241,8 +298,12 @@ describe('messages for files that are not what they claim', () => {
   });
 
   it('a header length past the end of the file says it is not a safetensors file, not "truncated download?"', async () => {
-    const error = (await loadModel(parseModelSpec('hf:org/not-safetensors'), { hubUrl: hub.url }).catch((e: unknown) => e)) as ModelSourceError;
-    expect(error.message).toMatch(/model\.safetensors: not a safetensors file: its first 8 bytes give a header length of 1048576 bytes, past the end of the 2048-byte file/);
+    const error = (await loadModel(parseModelSpec('hf:org/not-safetensors'), { hubUrl: hub.url }).catch(
+      (e: unknown) => e,
+    )) as ModelSourceError;
+    expect(error.message).toMatch(
+      /model\.safetensors: not a safetensors file: its first 8 bytes give a header length of 1048576 bytes, past the end of the 2048-byte file/,
+    );
     expect(error.message).not.toMatch(/truncated/);
   });
 
@@ -252,6 +313,8 @@ describe('messages for files that are not what they claim', () => {
     writeConfig(dir, {});
     const run = await cli(['logits', '--model', dir, '--ids', '1']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe(`error: --model ${dir}: ${path.join(dir, 'model.safetensors')} is missing (a model folder holds config.json and model.safetensors).`);
+    expect(run.stderr).toBe(
+      `error: --model ${dir}: ${path.join(dir, 'model.safetensors')} is missing (a model folder holds config.json and model.safetensors).`,
+    );
   });
 });

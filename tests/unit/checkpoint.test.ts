@@ -33,8 +33,15 @@ beforeAll(async () => {
 describe('parseGPT2Config', () => {
   it('reads a Hugging Face GPT-2 config', () => {
     expect(config()).toEqual({
-      vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5,
-      activation: 'gelu_new', bosTokenId: 50256, eosTokenId: 50256,
+      vocabSize: 50257,
+      nPositions: 64,
+      nEmbd: 32,
+      nLayer: 2,
+      nHead: 4,
+      layerNormEpsilon: 1e-5,
+      activation: 'gelu_new',
+      bosTokenId: 50256,
+      eosTokenId: 50256,
     });
   });
 
@@ -125,8 +132,14 @@ describe('loadCheckpoint: layouts and dtypes', () => {
       const bits = new Uint16Array(count).fill(dtype === 'F16' ? 0x3c00 /* 1.0 */ : 0x4000 /* 2.0 */);
       return { ...t, dtype, data: new Uint8Array(bits.buffer) };
     };
-    for (const [dtype, value] of [['F16', 1], ['BF16', 2]] as const) {
-      const weights = await loadCheckpoint(config(), edited((ts) => ts.map((t) => toHalf(t, dtype))));
+    for (const [dtype, value] of [
+      ['F16', 1],
+      ['BF16', 2],
+    ] as const) {
+      const weights = await loadCheckpoint(
+        config(),
+        edited((ts) => ts.map((t) => toHalf(t, dtype))),
+      );
       expect(weights.ln_f.weight.dtype).toBe('float32');
       expect(Array.from(await weights.ln_f.weight.data())).toEqual(new Array(32).fill(value));
       new GPT2(config(), weights).dispose();
@@ -230,9 +243,7 @@ describe('loadCheckpoint: broken checkpoints fail with a clear CheckpointError',
   it('more layers in the file than config.json says', async () => {
     const twoLayers = parseGPT2Config({ ...fixtureConfigJson(), n_layer: 1 });
     const error = await loadCheckpoint(twoLayers, fixtureSafetensors(), FILE).catch((e: Error) => e);
-    expect((error as Error).message).toBe(
-      "model.safetensors: tensor 'h.1.ln_1.weight' belongs to layer 1, but config.json has n_layer=1",
-    );
+    expect((error as Error).message).toBe("model.safetensors: tensor 'h.1.ln_1.weight' belongs to layer 1, but config.json has n_layer=1");
   });
 
   it('the same tensor under both name layouts', async () => {

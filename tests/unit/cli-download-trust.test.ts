@@ -57,7 +57,11 @@ afterEach(async () => {
 
 afterAll(async () => {
   await hub?.stop();
-  for (const [key, value] of [['GPT2_HUB_URL', saved.hub], ['GPT2_CACHE_DIR', saved.cache], ['GPT2_IDLE_TIMEOUT', saved.idle]] as const) {
+  for (const [key, value] of [
+    ['GPT2_HUB_URL', saved.hub],
+    ['GPT2_CACHE_DIR', saved.cache],
+    ['GPT2_IDLE_TIMEOUT', saved.idle],
+  ] as const) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
@@ -82,14 +86,26 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   }
 }
 
-const logits = (repo: string, ...extra: string[]) => ['logits', '--model', `hf:${repo}`, '--hub-url', hub.url, '--ids', '464,3290', '--json', ...extra];
+const logits = (repo: string, ...extra: string[]) => [
+  'logits',
+  '--model',
+  `hf:${repo}`,
+  '--hub-url',
+  hub.url,
+  '--ids',
+  '464,3290',
+  '--json',
+  ...extra,
+];
 
 describe('stalled servers time out and resume', () => {
   it('a server that accepts the connection and never answers is given up on after the idle timeout', async () => {
     hub.stallNext('config.json', -1, 100);
     const result = await run(logits('org/tiny-gpt2', '--idle-timeout', '0.2'));
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(/^error: 127\.0\.0\.1:\d+ did not answer within 0\.2 s \(config\.json of org\/tiny-gpt2@main, 5 tries\)\. .*retry/);
+    expect(result.err).toMatch(
+      /^error: 127\.0\.0\.1:\d+ did not answer within 0\.2 s \(config\.json of org\/tiny-gpt2@main, 5 tries\)\. .*retry/,
+    );
     expect(result.err.split('\n')).toHaveLength(1);
   }, 30_000);
 
@@ -103,7 +119,9 @@ describe('stalled servers time out and resume', () => {
     // The stalled request, then one resuming from the first byte that did not arrive.
     const stalled = weights.findIndex((r) => r.bytes === 100_000);
     expect(stalled).toBeGreaterThan(0);
-    expect(weights[stalled + 1].range).toMatch(new RegExp(`^bytes=${Number(/^bytes=(\d+)-/.exec(weights[stalled].range!)![1]) + 100_000}-`));
+    expect(weights[stalled + 1].range).toMatch(
+      new RegExp(`^bytes=${Number(/^bytes=(\d+)-/.exec(weights[stalled].range!)![1]) + 100_000}-`),
+    );
   }, 30_000);
 
   it('a server that keeps stalling ends in one line saying it stopped sending', async () => {
@@ -190,7 +208,9 @@ describe('unbounded inputs are bounded', () => {
   it('a config.json over 1 MB is refused without being read whole', async () => {
     const result = await run(logits('org/huge-config'));
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(/^error: config\.json of org\/huge-config@main is 2\.00 MB: a GPT-2 config\.json is a few hundred bytes, and more than 1\.00 MB is refused/);
+    expect(result.err).toMatch(
+      /^error: config\.json of org\/huge-config@main is 2\.00 MB: a GPT-2 config\.json is a few hundred bytes, and more than 1\.00 MB is refused/,
+    );
     expect(hub.requests.some((r) => r.path.endsWith('model.safetensors'))).toBe(false);
   });
 
@@ -208,7 +228,9 @@ describe('unbounded inputs are bounded', () => {
   it('sizes that fit in memory but not in the weights file are refused against the file before anything is expanded', async () => {
     const layers = await run(logits('org/thousand-layers'));
     expect(layers.code).toBe(1);
-    expect(layers.err).toMatch(/^error: .*config\.json says n_layer 1000 .* at least [\d.]+ MB of weights, but model\.safetensors holds [\d.]+ MB/);
+    expect(layers.err).toMatch(
+      /^error: .*config\.json says n_layer 1000 .* at least [\d.]+ MB of weights, but model\.safetensors holds [\d.]+ MB/,
+    );
     const context = await run(logits('org/long-context'));
     expect(context.code).toBe(1);
     expect(context.err).toMatch(/^error: .*config\.json says n_positions 1000000 .* but model\.safetensors holds [\d.]+ MB/);
@@ -217,8 +239,12 @@ describe('unbounded inputs are bounded', () => {
 
 describe('the cache knows which hub files came from', () => {
   it('a repo downloaded from a mirror is not what a later load from another hub gets', async () => {
-    const other = await startHubServer({ repos: { 'openai-community/gpt2': { 'config.json': configBytes, 'model.safetensors': weightBytes } } });
-    const mirror = await startHubServer({ repos: { 'openai-community/gpt2': { 'config.json': configBytes, 'model.safetensors': weightBytes } } });
+    const other = await startHubServer({
+      repos: { 'openai-community/gpt2': { 'config.json': configBytes, 'model.safetensors': weightBytes } },
+    });
+    const mirror = await startHubServer({
+      repos: { 'openai-community/gpt2': { 'config.json': configBytes, 'model.safetensors': weightBytes } },
+    });
     try {
       const args = (url: string) => ['logits', '--model', 'gpt2', '--hub-url', url, '--ids', '464', '--json'];
       expect((await run(args(mirror.url))).code).toBe(0);
@@ -236,7 +262,10 @@ describe('the cache knows which hub files came from', () => {
       expect([...mirror.requests, ...other.requests]).toEqual([]);
       const cached = await new FileSystemModelCache(cacheDir).list();
       expect(cached.map((m) => [m.hub, m.repo, m.complete]).sort()).toEqual(
-        [[mirror.url, 'openai-community/gpt2', true], [other.url, 'openai-community/gpt2', true]].sort(),
+        [
+          [mirror.url, 'openai-community/gpt2', true],
+          [other.url, 'openai-community/gpt2', true],
+        ].sort(),
       );
     } finally {
       await other.stop();

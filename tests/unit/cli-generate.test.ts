@@ -39,12 +39,28 @@ describe('generate flags → GenerationOptions', () => {
 
   it('maps every flag onto its Hugging Face option', () => {
     const { options } = parse({
-      greedy: false, 'max-length': '20', temperature: '0.7', 'top-k': '0', 'top-p': '0.9', 'min-p': '0.05',
-      'repetition-penalty': '1.3', seed: '42', 'num-return-sequences': '3', stop: ['\\n', 'END'],
+      greedy: false,
+      'max-length': '20',
+      temperature: '0.7',
+      'top-k': '0',
+      'top-p': '0.9',
+      'min-p': '0.05',
+      'repetition-penalty': '1.3',
+      seed: '42',
+      'num-return-sequences': '3',
+      stop: ['\\n', 'END'],
     });
     expect(options).toEqual({
-      do_sample: true, max_length: 20, temperature: 0.7, top_k: 0, top_p: 0.9, min_p: 0.05,
-      repetition_penalty: 1.3, seed: 42, num_return_sequences: 3, stop: ['\n', 'END'],
+      do_sample: true,
+      max_length: 20,
+      temperature: 0.7,
+      top_k: 0,
+      top_p: 0.9,
+      min_p: 0.05,
+      repetition_penalty: 1.3,
+      seed: 42,
+      num_return_sequences: 3,
+      stop: ['\n', 'END'],
     });
   });
 
@@ -59,7 +75,9 @@ describe('generate command', () => {
   it('warns, as Hugging Face does, when --max-new-tokens and --max-length are both given; --max-new-tokens wins', async () => {
     const run = await runCli([...base, '--greedy', '--max-new-tokens', '3', '--max-length', '30', '--json']);
     expect(run.code).toBe(0);
-    expect(run.stderr).toBe('note: both --max-new-tokens (3) and --max-length (30) were given: --max-new-tokens takes precedence, as in Hugging Face');
+    expect(run.stderr).toBe(
+      'note: both --max-new-tokens (3) and --max-length (30) were given: --max-new-tokens takes precedence, as in Hugging Face',
+    );
     expect(JSON.parse(run.stdout).sequences[0].ids).toHaveLength(3);
   });
 
@@ -107,7 +125,9 @@ describe('generate command', () => {
 
   it('labels each sequence when there are several', async () => {
     const run = await runCli([...base, '--seed', '3', '--num-return-sequences', '2', '--max-new-tokens', '4']);
-    const json = JSON.parse((await runCli([...base, '--seed', '3', '--num-return-sequences', '2', '--max-new-tokens', '4', '--json'])).stdout);
+    const json = JSON.parse(
+      (await runCli([...base, '--seed', '3', '--num-return-sequences', '2', '--max-new-tokens', '4', '--json'])).stdout,
+    );
     expect(run.stdout).toBe(`[1] ${json.sequences[0].text}\n[2] ${json.sequences[1].text}\n`);
   });
 
@@ -132,7 +152,9 @@ describe('generate command', () => {
   it('takes exactly one of --prompt and --ids', async () => {
     const both = await runCli([...base, '--ids', '1,2']);
     expect(both.code).toBe(2);
-    expect(both.stderr).toMatch(/^error: give the prompt as --prompt TEXT or as --ids ID,ID,\.\.\., not both\nusage: generate \(--prompt TEXT \| --ids ID,ID,\.\.\.\)/);
+    expect(both.stderr).toMatch(
+      /^error: give the prompt as --prompt TEXT or as --ids ID,ID,\.\.\., not both\nusage: generate \(--prompt TEXT \| --ids ID,ID,\.\.\.\)/,
+    );
     const neither = await runCli(['generate', '--model', fixtureDir, '--backend', 'cpu']);
     expect(neither.code).toBe(2);
     expect(neither.stderr).toMatch(/^error: missing the prompt: give --prompt TEXT or --ids ID,ID,\.\.\./);
@@ -159,7 +181,10 @@ describe('generate command', () => {
     [['--greedy', '--num-return-sequences', '2'], /^error: --num-return-sequences 2: greedy decoding/],
     [['--top-q', '1'], /^error: Unknown option '--top-q'/],
     // Hugging Face raises for temperature 0 when sampling (the page keeps 0 = greedy, and says so).
-    [['--temperature', '0'], /^error: --temperature 0: must be above 0 when sampling, as in Hugging Face; for greedy decoding use --greedy$/m],
+    [
+      ['--temperature', '0'],
+      /^error: --temperature 0: must be above 0 when sampling, as in Hugging Face; for greedy decoding use --greedy$/m,
+    ],
     [['--temperature', '0.000'], /^error: --temperature 0\.000: must be above 0 when sampling/],
     // Values are echoed as typed, not after float rounding.
     [['--seed', '9007199254740993'], /^error: --seed 9007199254740993: expected an integer/],
@@ -182,7 +207,8 @@ describe('generate --top-logprobs', () => {
     const { code, stdout } = await runCli([...base, '--greedy', '--max-new-tokens', '3', '--json', '--top-logprobs', '5']);
     expect(code).toBe(0);
     const seq = JSON.parse(stdout).sequences[0] as {
-      ids: number[]; tokens: { id: number; text: string; logprob: number; top_logprobs: { id: number; text: string; logprob: number }[] }[];
+      ids: number[];
+      tokens: { id: number; text: string; logprob: number; top_logprobs: { id: number; text: string; logprob: number }[] }[];
     };
     expect(seq.tokens.map((t) => t.id)).toEqual(seq.ids);
     let prefix = [54, 13506, 345, 389];

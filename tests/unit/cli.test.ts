@@ -68,7 +68,7 @@ describe('CLI as a process', () => {
     expect(JSON.parse(run.stdout)).toEqual({ ids });
   });
 
-  it('logits --json prints the last position\'s logits within tolerance', () => {
+  it("logits --json prints the last position's logits within tolerance", () => {
     const run = spawnCli(['logits', '--model', modelDir, '--ids', expected.cases[0].input_ids.join(','), '--json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -114,7 +114,17 @@ describe('CLI in-process', () => {
 
   it('generate --greedy matches the reference for every case', async () => {
     for (let i = 0; i < expected.cases.length; i++) {
-      const run = await runCli(['generate', '--model', modelDir, '--prompt', expected.tokenizer[i].text, '--max-new-tokens', '20', '--greedy', '--json']);
+      const run = await runCli([
+        'generate',
+        '--model',
+        modelDir,
+        '--prompt',
+        expected.tokenizer[i].text,
+        '--max-new-tokens',
+        '20',
+        '--greedy',
+        '--json',
+      ]);
       expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout).sequences[0].ids).toEqual(expected.cases[i].greedy_ids);
     }

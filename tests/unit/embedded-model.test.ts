@@ -18,7 +18,13 @@ import { repoRoot } from '../helpers/fixture';
 const modelDir = path.join(repoRoot, 'public/models/sherlock-gpt2');
 const configJson: unknown = JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8'));
 
-interface RecordedPosition { probe_logits: number[]; top_ids: number[]; top_logits: number[]; max_abs_logit: number; logsumexp: number }
+interface RecordedPosition {
+  probe_logits: number[];
+  top_ids: number[];
+  top_logits: number[];
+  max_abs_logit: number;
+  logsumexp: number;
+}
 interface Recorded {
   text: string;
   input_ids: number[];
@@ -72,8 +78,12 @@ describe('the embedded sherlock-gpt2 model', () => {
       const row = logits[t];
       const tolerance = RELATIVE_TOLERANCE * expected.max_abs_logit;
       const probes = recorded.probe_ids.map((id) => row[id]);
-      probes.forEach((value, i) => expect(Math.abs(value - expected.probe_logits[i]), `position ${t}, id ${recorded.probe_ids[i]}`).toBeLessThanOrEqual(tolerance));
-      expected.top_ids.forEach((id, i) => expect(Math.abs(row[id] - expected.top_logits[i]), `position ${t}, top id ${id}`).toBeLessThanOrEqual(tolerance));
+      probes.forEach((value, i) =>
+        expect(Math.abs(value - expected.probe_logits[i]), `position ${t}, id ${recorded.probe_ids[i]}`).toBeLessThanOrEqual(tolerance),
+      );
+      expected.top_ids.forEach((id, i) =>
+        expect(Math.abs(row[id] - expected.top_logits[i]), `position ${t}, top id ${id}`).toBeLessThanOrEqual(tolerance),
+      );
       expect(Math.abs(logSumExp(row) - expected.logsumexp)).toBeLessThanOrEqual(tolerance);
       expect(Math.abs(row.reduce((m, v) => Math.max(m, Math.abs(v)), 0) - expected.max_abs_logit)).toBeLessThanOrEqual(tolerance);
     });
@@ -124,8 +134,14 @@ describe('the loss command', () => {
 
   it('refuses a missing --file, an unreadable file and a context the model cannot read', async () => {
     await expect(lossCommand.run(['--model', modelDir])).rejects.toThrow(UsageError);
-    await expect(lossCommand.run(['--model', modelDir, '--file', path.join(path.dirname(textFile), 'absent.txt')])).rejects.toThrow(/cannot read --file/);
-    await expect(lossCommand.run(['--model', modelDir, '--file', textFile, '--context', '1', '--backend', 'wasm'])).rejects.toThrow(/--context/);
-    await expect(lossCommand.run(['--model', modelDir, '--file', textFile, '--context', '257', '--backend', 'wasm'])).rejects.toThrow(/--context/);
+    await expect(lossCommand.run(['--model', modelDir, '--file', path.join(path.dirname(textFile), 'absent.txt')])).rejects.toThrow(
+      /cannot read --file/,
+    );
+    await expect(lossCommand.run(['--model', modelDir, '--file', textFile, '--context', '1', '--backend', 'wasm'])).rejects.toThrow(
+      /--context/,
+    );
+    await expect(lossCommand.run(['--model', modelDir, '--file', textFile, '--context', '257', '--backend', 'wasm'])).rejects.toThrow(
+      /--context/,
+    );
   });
 });

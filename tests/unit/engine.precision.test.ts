@@ -22,7 +22,6 @@ import { greedyThroughCache } from '../helpers/engineSuite';
 import { fixtureConfigJson, fixtureExpected, fixtureSafetensors, repoRoot } from '../helpers/fixture';
 import { q8LogitTolerance, worstShare } from '../helpers/precision';
 
-
 async function lastLogits(model: GPT2, ids: number[]): Promise<Float32Array> {
   const all = model.forwardAll(ids);
   const last = all.slice([ids.length - 1, 0], [1, -1]);
@@ -31,7 +30,6 @@ async function lastLogits(model: GPT2, ids: number[]): Promise<Float32Array> {
   return values;
 }
 
-
 for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
   describe(`q8 and f16 weights on tfjs '${backend}'`, () => {
     const expected = fixtureExpected();
@@ -39,7 +37,8 @@ for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
 
     beforeAll(async () => {
       await setupNodeBackend(backend);
-      for (const precision of ['f32', 'f16', 'q8'] as const) models[precision] = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision });
+      for (const precision of ['f32', 'f16', 'q8'] as const)
+        models[precision] = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision });
     });
     afterAll(() => Object.values(models).forEach((m) => m.dispose()));
 
@@ -49,10 +48,13 @@ for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
       expect(models.f32.precision).toBe('f32');
     });
 
-    it.each(expected.cases.map((c, i) => [i, c] as const))('case %i: f16 greedy tokens equal the fixture, logits within 2e-3', async (_, c) => {
-      expect(await greedyThroughCache(models.f16, c.input_ids, c.greedy_ids.length)).toEqual(c.greedy_ids);
-      expect(worstShare(await lastLogits(models.f16, c.input_ids), await lastLogits(models.f32, c.input_ids))).toBeLessThan(2e-3);
-    });
+    it.each(expected.cases.map((c, i) => [i, c] as const))(
+      'case %i: f16 greedy tokens equal the fixture, logits within 2e-3',
+      async (_, c) => {
+        expect(await greedyThroughCache(models.f16, c.input_ids, c.greedy_ids.length)).toEqual(c.greedy_ids);
+        expect(worstShare(await lastLogits(models.f16, c.input_ids), await lastLogits(models.f32, c.input_ids))).toBeLessThan(2e-3);
+      },
+    );
 
     it.each(expected.cases.map((c, i) => [i, c] as const))('case %i: q8 logits within the derived tolerance of f32', async (_, c) => {
       const share = worstShare(await lastLogits(models.q8, c.input_ids), await lastLogits(models.f32, c.input_ids));
@@ -77,7 +79,10 @@ for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
 
     it('q8: sampling three sequences (repeat) and greedy decoding leave no tensors behind', async () => {
       const before = tf.memory().numTensors;
-      for (const options of [{ max_new_tokens: 8, do_sample: true, top_k: 50, top_p: 0.95, num_return_sequences: 3, seed: 42 }, { max_new_tokens: 8, do_sample: false }]) {
+      for (const options of [
+        { max_new_tokens: 8, do_sample: true, top_k: 50, top_p: 0.95, num_return_sequences: 3, seed: 42 },
+        { max_new_tokens: 8, do_sample: false },
+      ]) {
         const stream = generate(models.q8, 'Watson, you are', options);
         let step = await stream.next();
         while (!step.done) step = await stream.next();
@@ -93,7 +98,8 @@ describe('the built-in model under q8 (wasm)', () => {
   const dir = path.join(repoRoot, 'public/models/sherlock-gpt2');
   const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
   const bytes = readFileSync(path.join(dir, 'model.safetensors'));
-  const load = (precision: 'f32' | 'q8') => GPT2.fromFiles(config, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { precision });
+  const load = (precision: 'f32' | 'q8') =>
+    GPT2.fromFiles(config, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { precision });
   // The model card's held-out stories start at "THE ADVENTURE OF THE CREEPING MAN"; 4 windows of 256 tokens.
   const corpus = readFileSync(path.join(repoRoot, '../shared/corpus/sherlock-holmes-canon.txt'), 'utf8');
   const heldOut = encode(corpus.slice(corpus.indexOf('\nTHE ADVENTURE OF THE CREEPING MAN\n') + 1)).slice(0, 4 * 256);
@@ -113,14 +119,15 @@ describe('the built-in model under q8 (wasm)', () => {
     expect(q8).not.toBe(f32);
   });
 
-  it('keeps every one of 256 positions\' logits within the derived tolerance', async () => {
+  it("keeps every one of 256 positions' logits within the derived tolerance", async () => {
     const ids = heldOut.slice(0, 256);
     const [a, b] = [models.q8.forwardAll(ids), models.f32.forwardAll(ids)];
     const [q8, f32] = [(await a.data()) as Float32Array, (await b.data()) as Float32Array];
     tf.dispose([a, b]);
     const V = config.vocab_size;
     let worst = 0;
-    for (let t = 0; t < ids.length; t++) worst = Math.max(worst, worstShare(q8.subarray(t * V, (t + 1) * V), f32.subarray(t * V, (t + 1) * V)));
+    for (let t = 0; t < ids.length; t++)
+      worst = Math.max(worst, worstShare(q8.subarray(t * V, (t + 1) * V), f32.subarray(t * V, (t + 1) * V)));
     expect(worst).toBeLessThanOrEqual(q8LogitTolerance(config.n_layer));
   });
 });

@@ -4,7 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generate, type GenerationControl, type GenerationModel, type GenerationResult, type GenerationStart, type TokenEvent } from '../../src/generation/generate';
+import {
+  generate,
+  type GenerationControl,
+  type GenerationModel,
+  type GenerationResult,
+  type GenerationStart,
+  type TokenEvent,
+} from '../../src/generation/generate';
 import { Xoshiro128StarStar } from '../../src/generation/random';
 import { GenerationOptionError, type GenerationOptions } from '../../src/generation/options';
 import type { GPT2Config } from '../../src/model/config';
@@ -17,7 +24,10 @@ import { useBackend } from '../helpers/webgpuNode';
 const VOCAB = 50257;
 
 async function run(
-  model: GenerationModel, prompt: string | number[], options: GenerationOptions, signal?: AbortSignal,
+  model: GenerationModel,
+  prompt: string | number[],
+  options: GenerationOptions,
+  signal?: AbortSignal,
   onEvent?: (e: TokenEvent) => void,
 ): Promise<{ events: TokenEvent[]; result: GenerationResult }> {
   const events: TokenEvent[] = [];
@@ -33,8 +43,15 @@ async function run(
 /** A stand-in model whose logits make `script(row, step)` the only possible next token. */
 class ScriptedModel implements GenerationModel {
   readonly config: GPT2Config = {
-    vocabSize: VOCAB, nPositions: 64, nEmbd: 8, nLayer: 1, nHead: 1, layerNormEpsilon: 1e-5,
-    activation: 'gelu_new', bosTokenId: EOS_TOKEN_ID, eosTokenId: EOS_TOKEN_ID,
+    vocabSize: VOCAB,
+    nPositions: 64,
+    nEmbd: 8,
+    nLayer: 1,
+    nHead: 1,
+    layerNormEpsilon: 1e-5,
+    activation: 'gelu_new',
+    bosTokenId: EOS_TOKEN_ID,
+    eosTokenId: EOS_TOKEN_ID,
   };
   forwardCalls = 0;
   liveCaches = 0;
@@ -51,7 +68,9 @@ class ScriptedModel implements GenerationModel {
     this.seenInputs.push(ids);
     const c = cache as KVCache & { advanceTo(n: number): void; promptLength: number; steps: number };
     const logits = new Float32Array(ids.length * VOCAB).fill(-1e4);
-    ids.forEach((_, row) => { logits[row * VOCAB + this.script(row, c.steps)] = 10; });
+    ids.forEach((_, row) => {
+      logits[row * VOCAB + this.script(row, c.steps)] = 10;
+    });
     c.advanceTo(cache.length + ids[0].length);
     return tf.tensor2d(logits, [ids.length, VOCAB]);
   }
@@ -60,11 +79,23 @@ class ScriptedModel implements GenerationModel {
     this.liveCaches++;
     let disposed = false;
     const cache = {
-      batchSize, capacity, length, steps,
-      advanceTo(n: number) { if (n > capacity) throw new RangeError('over capacity'); this.length = n; this.steps++; },
+      batchSize,
+      capacity,
+      length,
+      steps,
+      advanceTo(n: number) {
+        if (n > capacity) throw new RangeError('over capacity');
+        this.length = n;
+        this.steps++;
+      },
       repeat: (n: number) => this.makeCache(n, capacity, cache.length, cache.steps),
       fork: (_row: number, length: number, forkCapacity: number) => this.makeCache(1, forkCapacity, length, cache.steps),
-      dispose: () => { if (!disposed) { disposed = true; this.liveCaches--; } },
+      dispose: () => {
+        if (!disposed) {
+          disposed = true;
+          this.liveCaches--;
+        }
+      },
     };
     return cache;
   }
@@ -124,7 +155,10 @@ describe('generate() with a scripted model', () => {
     expect(result.sequences[1]).toMatchObject({ ids: b, finishReason: 'eos', text: ' one' });
     expect(events.filter((e) => e.sequence === 1)).toHaveLength(b.length);
     expect(events.filter((e) => e.sequence === 0)).toHaveLength(a.length);
-    expect(events.filter((e) => e.finishReason).map((e) => [e.sequence, e.finishReason])).toEqual([[1, 'eos'], [0, 'length']]);
+    expect(events.filter((e) => e.finishReason).map((e) => [e.sequence, e.finishReason])).toEqual([
+      [1, 'eos'],
+      [0, 'length'],
+    ]);
     expect(result.timings.newTokens).toBe(a.length + b.length);
     expect(model.liveCaches).toBe(0);
   });
@@ -198,7 +232,13 @@ describe('generate() with a scripted model', () => {
 
 describe('generate() with a prefix cache and keepCache (scripted model)', () => {
   /** Drains generate() with a control bag; `onEvent` may abort. */
-  async function runWith(model: GenerationModel, prompt: number[], options: GenerationOptions, control: GenerationControl, onEvent?: (e: TokenEvent) => void) {
+  async function runWith(
+    model: GenerationModel,
+    prompt: number[],
+    options: GenerationOptions,
+    control: GenerationControl,
+    onEvent?: (e: TokenEvent) => void,
+  ) {
     const events: TokenEvent[] = [];
     const stream = generate(model, prompt, options, control);
     for (;;) {
@@ -221,10 +261,18 @@ describe('generate() with a prefix cache and keepCache (scripted model)', () => 
     const model = new ScriptedModel((row, step) => (row === 1 ? b[Math.min(step, b.length - 1)] : a[step]));
     let kept: { cache: KVCache; rows: number[][] } | undefined;
     const prompt = encode('Start');
-    const { result } = await runWith(model, prompt, { max_new_tokens: a.length, num_return_sequences: 2, do_sample: true, seed: 3 }, { keepCache: (cache, rows) => (kept = { cache, rows }) });
+    const { result } = await runWith(
+      model,
+      prompt,
+      { max_new_tokens: a.length, num_return_sequences: 2, do_sample: true, seed: 3 },
+      { keepCache: (cache, rows) => (kept = { cache, rows }) },
+    );
     expect(result.sequences.map((s) => s.ids)).toEqual([a, b]);
     const fed = a.length - 1; // the last token of the longest row is chosen but not fed
-    expect(kept!.rows).toEqual([[...prompt, ...a.slice(0, fed)], [...prompt, b[0], EOS_TOKEN_ID, EOS_TOKEN_ID]]);
+    expect(kept!.rows).toEqual([
+      [...prompt, ...a.slice(0, fed)],
+      [...prompt, b[0], EOS_TOKEN_ID, EOS_TOKEN_ID],
+    ]);
     expect([kept!.cache.batchSize, kept!.cache.length]).toEqual([2, prompt.length + fed]);
     expect(model.liveCaches).toBe(1); // handed over, not disposed
     kept!.cache.dispose();
@@ -235,14 +283,28 @@ describe('generate() with a prefix cache and keepCache (scripted model)', () => 
     const model = new ScriptedModel(() => 11);
     const controller = new AbortController();
     let kept: number[][] | undefined;
-    await runWith(model, [5, 6], { max_new_tokens: 10 }, { signal: controller.signal, keepCache: (cache, rows) => { kept = rows; cache.dispose(); } }, (e) => {
-      if (e.index === 2) controller.abort();
-    });
+    await runWith(
+      model,
+      [5, 6],
+      { max_new_tokens: 10 },
+      {
+        signal: controller.signal,
+        keepCache: (cache, rows) => {
+          kept = rows;
+          cache.dispose();
+        },
+      },
+      (e) => {
+        if (e.index === 2) controller.abort();
+      },
+    );
     expect(kept).toEqual([[5, 6, 11, 11]]);
 
     let calls = 0;
     const failing = new ScriptedModel(() => 11);
-    failing.forward = () => { throw new RangeError('token id 99999 is outside the vocabulary'); };
+    failing.forward = () => {
+      throw new RangeError('token id 99999 is outside the vocabulary');
+    };
     await expect(runWith(failing, [5], { max_new_tokens: 3 }, { keepCache: () => calls++ })).rejects.toThrow(/outside the vocabulary/);
     expect(calls).toBe(0);
     expect(failing.liveCaches).toBe(0);
@@ -254,7 +316,12 @@ describe('generate() with a prefix cache and keepCache (scripted model)', () => 
     const prefix = filled(model, prompt.slice(0, 3));
     const before = model.seenInputs.length;
     let kept: { cache: KVCache; rows: number[][] } | undefined;
-    const { result } = await runWith(model, prompt, { max_new_tokens: 3 }, { prefix, keepCache: (cache, rows) => (kept = { cache, rows }) });
+    const { result } = await runWith(
+      model,
+      prompt,
+      { max_new_tokens: 3 },
+      { prefix, keepCache: (cache, rows) => (kept = { cache, rows }) },
+    );
     expect(model.seenInputs.slice(before)).toEqual([[[4, 5]], [[101]], [[102]]]);
     expect(result.promptIds).toEqual(prompt);
     expect(result.sequences[0].ids).toEqual([101, 102, 103]);
@@ -286,14 +353,29 @@ describe('generate() with a prefix cache and keepCache (scripted model)', () => 
   it('refuses a prefix that leaves no prompt id or holds several rows, and disposes it; an early abort hands it back', async () => {
     const model = new ScriptedModel(() => 7);
     await expect(runWith(model, [1, 2], {}, { prefix: filled(model, [1, 2]) })).rejects.toThrow(
-      /prefix holds 2 positions but the prompt has 2 ids: at least one prompt id must remain/);
+      /prefix holds 2 positions but the prompt has 2 ids: at least one prompt id must remain/,
+    );
     const pair = model.newCache(2);
-    await expect(runWith(model, [1, 2], {}, { prefix: pair })).rejects.toThrow(/prefix must be a batch-1 cache, this one holds 2 sequences/);
+    await expect(runWith(model, [1, 2], {}, { prefix: pair })).rejects.toThrow(
+      /prefix must be a batch-1 cache, this one holds 2 sequences/,
+    );
     await expect(runWith(model, [1, 2], { top_p: 2 }, { prefix: filled(model, [1]) })).rejects.toThrow(GenerationOptionError);
     expect(model.liveCaches).toBe(0);
 
     let kept: number[][] | undefined;
-    await runWith(model, [1, 2, 3], {}, { prefix: filled(model, [1, 2]), signal: AbortSignal.abort(), keepCache: (cache, rows) => { kept = rows; cache.dispose(); } });
+    await runWith(
+      model,
+      [1, 2, 3],
+      {},
+      {
+        prefix: filled(model, [1, 2]),
+        signal: AbortSignal.abort(),
+        keepCache: (cache, rows) => {
+          kept = rows;
+          cache.dispose();
+        },
+      },
+    );
     expect(kept).toEqual([[1, 2]]);
     expect(model.liveCaches).toBe(0);
   });
@@ -348,7 +430,12 @@ describe('generate() with the real engine (tiny fixture, tfjs cpu)', () => {
     const plain = await run(model, 'Watson you are', options);
     let start: GenerationStart | null = null;
     const events: TokenEvent[] = [];
-    const stream = generate(model, 'Watson you are', options, { inspectTop: 256, onStart: (s) => { start = s; } });
+    const stream = generate(model, 'Watson you are', options, {
+      inspectTop: 256,
+      onStart: (s) => {
+        start = s;
+      },
+    });
     for (let next = await stream.next(); !next.done; next = await stream.next()) events.push(next.value);
     expect(start).toEqual({ promptIds: [54, 13506, 345, 389], droppedPromptTokens: 0, maxNewTokens: 5, seed: 11 });
     expect(events.map((e) => e.tokenId)).toEqual(plain.events.map((e) => e.tokenId));
@@ -373,7 +460,10 @@ describe('generate() with the real engine (tiny fixture, tfjs cpu)', () => {
     const greedy: TokenEvent[] = [];
     const greedyStream = generate(model, 'Watson you are', { max_new_tokens: 2 }, { inspectTop: 10 });
     for (let next = await greedyStream.next(); !next.done; next = await greedyStream.next()) greedy.push(next.value);
-    expect(greedy.map((e) => [e.inspection!.draw, e.inspection!.rank])).toEqual([[null, 1], [null, 1]]);
+    expect(greedy.map((e) => [e.inspection!.draw, e.inspection!.rank])).toEqual([
+      [null, 1],
+      [null, 1],
+    ]);
   });
 
   it('reports measured timings and frees every tensor when aborted', async () => {
@@ -387,8 +477,15 @@ describe('generate() with the real engine (tiny fixture, tfjs cpu)', () => {
     expect(t.decodeTokensPerSecond).toBeGreaterThan(0);
 
     const controller = new AbortController();
-    const aborted = await run(model, 'Holmes', { do_sample: true, max_new_tokens: 30, num_return_sequences: 2, seed: 5 },
-      controller.signal, (e) => { if (e.index === 1) controller.abort(); });
+    const aborted = await run(
+      model,
+      'Holmes',
+      { do_sample: true, max_new_tokens: 30, num_return_sequences: 2, seed: 5 },
+      controller.signal,
+      (e) => {
+        if (e.index === 1) controller.abort();
+      },
+    );
     expect(aborted.result.sequences.map((s) => s.finishReason)).toEqual(['abort', 'abort']);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -15,7 +15,12 @@ import { expandRow, HISTOGRAM_BIN_WIDTH, summarizeRow } from '../../src/model/st
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/tiny-gpt2');
 
-interface SamplingEntry { settings: Record<string, number>; prev_ids: number[]; kept_ids: number[]; probs: number[] }
+interface SamplingEntry {
+  settings: Record<string, number>;
+  prev_ids: number[];
+  kept_ids: number[];
+  probs: number[];
+}
 const expected = JSON.parse(readFileSync(path.join(fixtureDir, 'expected.json'), 'utf8')) as {
   cases: { last_logits_file: string; positions: { logsumexp: number; top5_ids: number[] }[] }[];
   sampling: { logits_from_case: number; settings: SamplingEntry[] };
@@ -45,7 +50,7 @@ describe('summarizeRow', () => {
     expect(step.ids.length).toBeGreaterThanOrEqual(M);
   });
 
-  it('carries the whole row\'s log-sum-exp (float64 reference) and entropy', () => {
+  it("carries the whole row's log-sum-exp (float64 reference) and entropy", () => {
     expect(Math.abs(step.logSumExp - fixtureCase.positions[3].logsumexp)).toBeLessThan(1e-4);
     let entropy = 0;
     for (const x of row) {
@@ -129,7 +134,7 @@ describe('inspectStep against Hugging Face (fixture sampling.settings)', () => {
     });
   }
 
-  it('names the first processor that cut each token (from HF\'s kept sets and the raw ranks)', () => {
+  it("names the first processor that cut each token (from HF's kept sets and the raw ranks)", () => {
     const cases: { settings: Record<string, number>; cutBefore: (id: number) => string }[] = [
       { settings: { top_k: 50, top_p: 0.95 }, cutBefore: (id) => (rankOf.get(id)! > 50 ? 'cut by top-k' : 'cut by top-p') },
       { settings: { top_p: 0.95 }, cutBefore: () => 'cut by top-p' },
@@ -153,7 +158,11 @@ describe('inspectStep against Hugging Face (fixture sampling.settings)', () => {
 
   it('places the seeded draw where the sampler walks: the pick is the token sampleAt returns', () => {
     const entry = expected.sampling.settings.find((e) => JSON.stringify(e.settings) === '{"top_k":50,"top_p":0.95}')!;
-    const scores = applyProcessors(buildLogitsProcessors({ ...settingsOf(entry), do_sample: true }), Float64Array.from(row), entry.prev_ids);
+    const scores = applyProcessors(
+      buildLogitsProcessors({ ...settingsOf(entry), do_sample: true }),
+      Float64Array.from(row),
+      entry.prev_ids,
+    );
     const step = summarizeRow(row, M, entry.prev_ids);
     for (const u of [0, 0.013, 0.25, 0.5, 0.77, 0.999999]) {
       const view = inspectStep(step, settingsOf(entry), entry.prev_ids, V, u);
@@ -173,7 +182,12 @@ describe('inspectStep against Hugging Face (fixture sampling.settings)', () => {
     expect(view.candidates[0]).toMatchObject({ status: 'kept', samplingProbability: 1 });
     expect(view.candidates.slice(1).every((c) => c.status === 'cut by greedy' && c.samplingProbability === 0)).toBe(true);
     const top = view.candidates[0].id;
-    const penalised = inspectStep(summarizeRow(row, M, [top]), { temperature: 0, top_k: 0, top_p: 1, min_p: 0, repetition_penalty: 2 }, [top], V);
+    const penalised = inspectStep(
+      summarizeRow(row, M, [top]),
+      { temperature: 0, top_k: 0, top_p: 1, min_p: 0, repetition_penalty: 2 },
+      [top],
+      V,
+    );
     expect(penalised.candidates.find((c) => c.status === 'kept')!.id).not.toBe(top);
   });
 });

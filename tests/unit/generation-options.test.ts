@@ -6,14 +6,28 @@ import { planGeneration } from '../../src/generation/generate';
 describe('validateOptions', () => {
   it('fills in Hugging Face GenerationConfig defaults', () => {
     expect(validateOptions({})).toEqual({
-      max_new_tokens: null, max_length: 20, do_sample: false, temperature: 1, top_k: 50, top_p: 1, min_p: 0,
-      repetition_penalty: 1, num_return_sequences: 1, seed: null, eos_token_id: undefined, stop: [],
+      max_new_tokens: null,
+      max_length: 20,
+      do_sample: false,
+      temperature: 1,
+      top_k: 50,
+      top_p: 1,
+      min_p: 0,
+      repetition_penalty: 1,
+      num_return_sequences: 1,
+      seed: null,
+      eos_token_id: undefined,
+      stop: [],
     });
   });
 
   it('accepts the notebook settings and the edges of every range', () => {
-    expect(() => validateOptions({ do_sample: true, max_length: 20, top_k: 50, top_p: 0.95, num_return_sequences: 3, seed: 42 })).not.toThrow();
-    expect(() => validateOptions({ do_sample: true, top_k: 0, top_p: 0, min_p: 1, temperature: 0, seed: -5, eos_token_id: null })).not.toThrow();
+    expect(() =>
+      validateOptions({ do_sample: true, max_length: 20, top_k: 50, top_p: 0.95, num_return_sequences: 3, seed: 42 }),
+    ).not.toThrow();
+    expect(() =>
+      validateOptions({ do_sample: true, top_k: 0, top_p: 0, min_p: 1, temperature: 0, seed: -5, eos_token_id: null }),
+    ).not.toThrow();
     expect(() => validateOptions({ top_p: 1, min_p: 0, repetition_penalty: 0.5, stop: ['\n\n'] })).not.toThrow();
   });
 
@@ -66,7 +80,10 @@ describe('validateOptions', () => {
 describe('planGeneration (context window)', () => {
   it('turns max_length into a new-token budget that counts the prompt', () => {
     expect(planGeneration([1, 2, 3, 4], { max_new_tokens: null, max_length: 20 }, 1024)).toMatchObject({
-      maxNewTokens: 16, droppedPromptTokens: 0, promptIds: [1, 2, 3, 4], warnings: [],
+      maxNewTokens: 16,
+      droppedPromptTokens: 0,
+      promptIds: [1, 2, 3, 4],
+      warnings: [],
     });
   });
 
@@ -75,8 +92,9 @@ describe('planGeneration (context window)', () => {
   });
 
   it('rejects a max_length the prompt already reaches, saying what to do', () => {
-    expect(() => planGeneration([1, 2, 3, 4, 5], { max_new_tokens: null, max_length: 5 }, 1024))
-      .toThrow(/max_length = 5.*already 5 tokens.*max_new_tokens/);
+    expect(() => planGeneration([1, 2, 3, 4, 5], { max_new_tokens: null, max_length: 5 }, 1024)).toThrow(
+      /max_length = 5.*already 5 tokens.*max_new_tokens/,
+    );
   });
 
   it('keeps the most recent prompt tokens that fit and reports how many were dropped', () => {

@@ -3,8 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  applyProcessors, buildLogitsProcessors, kthLargest, MinPLogitsWarper, RepetitionPenaltyLogitsProcessor,
-  TopKLogitsWarper, TopPLogitsWarper, type ProcessorName,
+  applyProcessors,
+  buildLogitsProcessors,
+  kthLargest,
+  MinPLogitsWarper,
+  RepetitionPenaltyLogitsProcessor,
+  TopKLogitsWarper,
+  TopPLogitsWarper,
+  type ProcessorName,
 } from '../../src/generation/logitsProcessors';
 import { HF_DEFAULTS } from '../../src/generation/options';
 import { distribution, sample } from '../../src/generation/sampler';
@@ -33,7 +39,13 @@ function fixtureLogits(): Float32Array {
 /** Each fixture entry names only the warpers it turns on; everything else is off. */
 function processorsFor(settings: Record<string, number>) {
   return buildLogitsProcessors({
-    do_sample: true, temperature: 1, top_k: 0, top_p: 1, min_p: 0, repetition_penalty: 1, ...settings,
+    do_sample: true,
+    temperature: 1,
+    top_k: 0,
+    top_p: 1,
+    min_p: 0,
+    repetition_penalty: 1,
+    ...settings,
   });
 }
 
@@ -61,7 +73,9 @@ describe('logits processors against Hugging Face (fixture sampling.settings)', (
       expect([...got.ids].sort((a, b) => a - b)).toEqual([...entry.kept_ids].sort((a, b) => a - b));
       const gotProb = new Map(got.ids.map((id, i) => [id, got.probs[i]]));
       let worst = 0;
-      entry.kept_ids.forEach((id, i) => { worst = Math.max(worst, Math.abs(gotProb.get(id)! - entry.probs[i])); });
+      entry.kept_ids.forEach((id, i) => {
+        worst = Math.max(worst, Math.abs(gotProb.get(id)! - entry.probs[i]));
+      });
       expect(worst).toBeLessThan(1e-5);
     });
   }
@@ -69,8 +83,8 @@ describe('logits processors against Hugging Face (fixture sampling.settings)', (
 
 describe('sampling draws', () => {
   it('lands only on kept ids, with frequencies matching the probabilities (chi-square, fixed seed)', () => {
-    const entry = expected.sampling.settings.find((e) => JSON.stringify(e.settings) === '{"top_k":50,"top_p":0.95}')
-      ?? expected.sampling.settings[0];
+    const entry =
+      expected.sampling.settings.find((e) => JSON.stringify(e.settings) === '{"top_k":50,"top_p":0.95}') ?? expected.sampling.settings[0];
     const scores = applyProcessors(processorsFor(entry.settings), Float64Array.from(fixtureLogits()), entry.prev_ids);
     const kept = new Set(entry.kept_ids);
     const random = Xoshiro128StarStar.fromSeed(42);
@@ -192,15 +206,26 @@ describe('processor details', () => {
   it('greedy builds no warpers, only the repetition penalty', () => {
     const greedy = buildLogitsProcessors({ ...HF_DEFAULTS, do_sample: false, repetition_penalty: 1.2 });
     expect(greedy.map((p) => p.constructor.name)).toEqual(['RepetitionPenaltyLogitsProcessor']);
-    const sampling = buildLogitsProcessors({ ...HF_DEFAULTS, do_sample: true, temperature: 0.7, top_p: 0.9, min_p: 0.1, repetition_penalty: 1.1 });
+    const sampling = buildLogitsProcessors({
+      ...HF_DEFAULTS,
+      do_sample: true,
+      temperature: 0.7,
+      top_p: 0.9,
+      min_p: 0.1,
+      repetition_penalty: 1.1,
+    });
     expect(sampling.map((p) => p.constructor.name)).toEqual([
-      'RepetitionPenaltyLogitsProcessor', 'TemperatureLogitsWarper', 'TopKLogitsWarper', 'TopPLogitsWarper', 'MinPLogitsWarper',
+      'RepetitionPenaltyLogitsProcessor',
+      'TemperatureLogitsWarper',
+      'TopKLogitsWarper',
+      'TopPLogitsWarper',
+      'MinPLogitsWarper',
     ]);
   });
 });
 
 describe('xoshiro128** seeded by SplitMix64', () => {
-  it('a fresh seed is an integer the page\'s Seed field takes (0..2^32-1), different each time', () => {
+  it("a fresh seed is an integer the page's Seed field takes (0..2^32-1), different each time", () => {
     const seeds = Array.from({ length: 20 }, () => randomSeed());
     for (const seed of seeds) expect(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED).toBe(true);
     expect(new Set(seeds).size).toBeGreaterThan(1);

@@ -110,8 +110,8 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       const pieces = new InPlaceKVCache(model.config, 1, 64);
       const whole = model.newCache(1, 64, { kind: 'concat' });
       const ids = [...PROMPT, ...PROMPT, ...PROMPT.slice(0, 5)]; // 25 tokens
-      (await read(model.forward([ids.slice(0, 7)], pieces)));
-      (await read(model.forward([ids.slice(7, 19)], pieces)));
+      await read(model.forward([ids.slice(0, 7)], pieces));
+      await read(model.forward([ids.slice(7, 19)], pieces));
       const a = await read(model.forward([ids.slice(19)], pieces));
       const b = await read(model.forward([ids], whole));
       expectClose(a, b);
@@ -144,7 +144,12 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     it('leaves no tensors behind over 20 generations, and frees its memory on dispose', async () => {
       const run = async (i: number) => {
         const stream = generate(model, 'The quick brown fox', {
-          max_new_tokens: 8, do_sample: i % 2 === 0, top_k: 50, top_p: 0.95, num_return_sequences: i % 2 === 0 ? 3 : 1, seed: i,
+          max_new_tokens: 8,
+          do_sample: i % 2 === 0,
+          top_k: 50,
+          top_p: 0.95,
+          num_return_sequences: i % 2 === 0 ? 3 : 1,
+          seed: i,
         });
         while (!(await stream.next()).done);
       };

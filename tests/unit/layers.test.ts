@@ -12,13 +12,19 @@ const xs = [-3, -1, -0.5, 0, 0.5, 1, 2, 3];
 
 describe('activations', () => {
   it('gelu_new is the tanh approximation (values from Python math)', async () => {
-    const expected = [-0.0036373920817729943, -0.15880800939172324, -0.15428599017485606, 0, 0.34571400982514394, 0.8411919906082768, 1.954597694087775, 2.996362607918227];
+    const expected = [
+      -0.0036373920817729943, -0.15880800939172324, -0.15428599017485606, 0, 0.34571400982514394, 0.8411919906082768, 1.954597694087775,
+      2.996362607918227,
+    ];
     const y = await geluNew(tf.tensor1d(xs)).data();
     expected.forEach((v, i) => expect(y[i]).toBeCloseTo(v, 6));
   });
 
   it('gelu is the exact erf form (values from Python math.erf)', async () => {
-    const expected = [-0.00404969409489031, -0.15865525393145707, -0.15426876936299344, 0, 0.34573123063700656, 0.8413447460685429, 1.9544997361036416, 2.99595030590511];
+    const expected = [
+      -0.00404969409489031, -0.15865525393145707, -0.15426876936299344, 0, 0.34573123063700656, 0.8413447460685429, 1.9544997361036416,
+      2.99595030590511,
+    ];
     const y = await geluExact(tf.tensor1d(xs)).data();
     expected.forEach((v, i) => expect(y[i]).toBeCloseTo(v, 6));
   });
@@ -39,7 +45,10 @@ describe('activations', () => {
 
 describe('layerNorm', () => {
   it('normalises each row to mean 0, variance 1, then scales and shifts', async () => {
-    const x = tf.tensor2d([[1, 2, 3, 4], [10, 10, 10, 14]]);
+    const x = tf.tensor2d([
+      [1, 2, 3, 4],
+      [10, 10, 10, 14],
+    ]);
     const y = await layerNorm(x, { weight: tf.tensor1d([1, 1, 2, 2]), bias: tf.tensor1d([0, 0, 0, 1]) }, 1e-5).data();
     const row = (m: number, v: number, xs: number[]) => xs.map((x) => (x - m) / Math.sqrt(v + 1e-5));
     const r1 = row(2.5, 1.25, [1, 2, 3, 4]);

@@ -13,7 +13,8 @@ import { loadModel } from '../../src/sources/loadModel';
 import { parseModelSpec } from '../../src/sources/spec';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
 
-const shape = (nLayer: number, nEmbd: number, nHead: number): GPT2Config => parseGPT2Config({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: nEmbd, n_layer: nLayer, n_head: nHead });
+const shape = (nLayer: number, nEmbd: number, nHead: number): GPT2Config =>
+  parseGPT2Config({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: nEmbd, n_layer: nLayer, n_head: nHead });
 const gpt2 = shape(12, 768, 12);
 const medium = shape(24, 1024, 16);
 const xl = shape(48, 1600, 25);
@@ -45,11 +46,13 @@ describe('memory plan', () => {
     expect(choosePrecision('auto', medium, wasm, { builtIn: true }).plan.precision).toBe('f32');
     expect(choosePrecision('auto', medium, { backend: 'webgl' }).plan.precision).toBe('f32');
     expect(choosePrecision('auto', medium, { backend: 'webgpu' }).plan.precision).toBe('f32');
-    expect(choosePrecision('auto', xl, { backend: 'webgpu', maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 28 }).plan.precision).toBe('q8');
+    expect(
+      choosePrecision('auto', xl, { backend: 'webgpu', maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 28 }).plan.precision,
+    ).toBe('q8');
     expect(planMemory(gpt2, 'f32', wasm).parameters).toBe(124439808);
   });
 
-  it('f32 weights on wasm count the head\'s transposed copy against tfjs-wasm\'s heap; q8 sizes are a quarter', () => {
+  it("f32 weights on wasm count the head's transposed copy against tfjs-wasm's heap; q8 sizes are a quarter", () => {
     const f32 = planMemory(medium, 'f32', wasm);
     const q8 = planMemory(medium, 'q8', wasm);
     expect(f32.weightBytes - planMemory(medium, 'f32', { backend: 'cpu' }).weightBytes).toBe(4 * 50257 * 1024);
@@ -62,10 +65,19 @@ describe('memory plan', () => {
   });
 
   it('on WebGPU, refuses a table larger than the adapter lets one buffer be', () => {
-    expect(() => choosePrecision('f32', gpt2, { backend: 'webgpu', maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 128 * 2 ** 20 }, { label: 'gpt2' })).toThrow(
+    expect(() =>
+      choosePrecision(
+        'f32',
+        gpt2,
+        { backend: 'webgpu', maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 128 * 2 ** 20 },
+        { label: 'gpt2' },
+      ),
+    ).toThrow(
       /gpt2's largest tensor \(the 50257 × 768 token table\) is 0\.2 GB as f32; this WebGPU adapter allows buffers of at most 0\.1 GB/,
     );
-    expect(choosePrecision('f32', gpt2, { backend: 'webgpu', maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 }).plan.problem).toBeUndefined();
+    expect(
+      choosePrecision('f32', gpt2, { backend: 'webgpu', maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 }).plan.problem,
+    ).toBeUndefined();
   });
 
   it('warns (without refusing) when navigator.deviceMemory is below the total', () => {
@@ -78,13 +90,18 @@ describe('memory plan', () => {
 describe('loadModel refuses before the download', () => {
   let hub: HubServer;
   beforeAll(async () => {
-    const config = new TextEncoder().encode(JSON.stringify({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 1600, n_layer: 48, n_head: 25 }));
+    const config = new TextEncoder().encode(
+      JSON.stringify({ model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 1600, n_layer: 48, n_head: 25 }),
+    );
     hub = await startHubServer({ repos: { 'org/xl-shaped': { 'config.json': config, 'model.safetensors': new Uint8Array(64) } } });
   });
   afterAll(async () => hub?.stop());
 
-  it('reads config.json, then stops with the plan\'s message: no request for model.safetensors', async () => {
-    const error = await loadModel(parseModelSpec('hf:org/xl-shaped'), { hubUrl: hub.url, precision: 'f32', memory: wasm }).then(() => null, (e: unknown) => e);
+  it("reads config.json, then stops with the plan's message: no request for model.safetensors", async () => {
+    const error = await loadModel(parseModelSpec('hf:org/xl-shaped'), { hubUrl: hub.url, precision: 'f32', memory: wasm }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ModelSourceError);
     expect((error as ModelSourceError).kind).toBe('unsupported');
     expect((error as Error).message).toMatch(/^Not loading: org\/xl-shaped needs 7\.0 GB as f32.*As q8 it needs 1\.6 GB/);

@@ -13,7 +13,13 @@ import { assemble, f32Bytes, u16Bytes, writeSafetensors } from '../helpers/safet
 /** The float32 bit pattern of a number (after rounding to float32). */
 const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
 const bitsOf = (values: Float32Array) => Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length));
-const entry = (dtype: string, count: number): TensorEntry => ({ name: 't', dtype, shape: [count], begin: 0, end: count * (dtype === 'F32' ? 4 : 2) });
+const entry = (dtype: string, count: number): TensorEntry => ({
+  name: 't',
+  dtype,
+  shape: [count],
+  begin: 0,
+  end: count * (dtype === 'F32' ? 4 : 2),
+});
 
 describe('F16 → F32 is exact', () => {
   const cases: [number, number][] = [
@@ -103,10 +109,13 @@ describe('F32 decoding', () => {
 
 describe('safetensors header', () => {
   const valid = () =>
-    writeSafetensors([
-      { name: 'a', dtype: 'F32', shape: [2], data: f32Bytes([1, 2]) },
-      { name: 'b', dtype: 'F16', shape: [1, 2], data: u16Bytes([0x3c00, 0x4000]) },
-    ], { format: 'pt' });
+    writeSafetensors(
+      [
+        { name: 'a', dtype: 'F32', shape: [2], data: f32Bytes([1, 2]) },
+        { name: 'b', dtype: 'F16', shape: [1, 2], data: u16Bytes([0x3c00, 0x4000]) },
+      ],
+      { format: 'pt' },
+    );
 
   it('parses names, dtypes, shapes, offsets and metadata', () => {
     const file = valid();
@@ -126,7 +135,9 @@ describe('safetensors header', () => {
 
   it('reports a header length beyond the 100 MB safetensors limit (not a safetensors file)', () => {
     const bytes = new Uint8Array(8).fill(0x7f);
-    expect(() => readHeaderLength(bytes, 'x.safetensors')).toThrow(/x\.safetensors: header length is \d+ bytes, more than the 100 MB .*: not a safetensors file/);
+    expect(() => readHeaderLength(bytes, 'x.safetensors')).toThrow(
+      /x\.safetensors: header length is \d+ bytes, more than the 100 MB .*: not a safetensors file/,
+    );
   });
 
   it('says a file that starts with "<" is an HTML page, not a safetensors file', () => {
@@ -154,7 +165,9 @@ describe('safetensors header', () => {
       return () => parseSafetensorsHeader(file, 'x', file.length);
     };
     expect(bad({ dtype: 'F32', shape: [1] })).toThrow(/tensor 'w': data_offsets must be \[begin, end\]/);
-    expect(bad({ dtype: 'F32', shape: [1], data_offsets: [4, 0] })).toThrow(/data_offsets must be \[begin, end\] with 0 <= begin <= end, found \[4,0\]/);
+    expect(bad({ dtype: 'F32', shape: [1], data_offsets: [4, 0] })).toThrow(
+      /data_offsets must be \[begin, end\] with 0 <= begin <= end, found \[4,0\]/,
+    );
     expect(bad({ dtype: 'F32', shape: [-1], data_offsets: [0, 4] })).toThrow(/tensor 'w': shape must be a list of non-negative integers/);
     expect(bad({ shape: [1], data_offsets: [0, 4] })).toThrow(/tensor 'w': dtype must be a string/);
     expect(bad({ dtype: 'F32', shape: [2], data_offsets: [0, 4] })).toThrow(
@@ -192,7 +205,9 @@ describe('safetensors header', () => {
     const file = valid();
     const cut = file.subarray(0, file.length - 3);
     expect(() => parseSafetensorsHeader(cut, 'x.safetensors', cut.length)).toThrow(
-      new RegExp(`x\\.safetensors: file is truncated: it is ${cut.length} bytes but its header describes ${file.length} bytes \\(tensor 'b'`),
+      new RegExp(
+        `x\\.safetensors: file is truncated: it is ${cut.length} bytes but its header describes ${file.length} bytes \\(tensor 'b'`,
+      ),
     );
   });
 });

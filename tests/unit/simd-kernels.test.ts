@@ -113,12 +113,17 @@ describe('SIMD kernels', () => {
     for (let s = 0; s < 9; s++) {
       const key = new Float32Array(C);
       key[0] = s === 4 ? 100 : 1;
-      store.write(0, s, key, Float32Array.from({ length: C }, (_, i) => s * 10 + i));
+      store.write(
+        0,
+        s,
+        key,
+        Float32Array.from({ length: C }, (_, i) => s * 10 + i),
+      );
     }
     const out = new Float32Array(C);
     store.attend(0, 9, Float32Array.from([4, 0, 0, 0, 1, 1, 1, 1]), out, 0);
     expect(Array.from(out.subarray(0, 4))).toEqual([40, 41, 42, 43]); // all weight on position 4
-    const mean = (i: number) => (Array.from({ length: 9 }, (_, s) => s * 10 + i).reduce((a, b) => a + b, 0)) / 9;
+    const mean = (i: number) => Array.from({ length: 9 }, (_, s) => s * 10 + i).reduce((a, b) => a + b, 0) / 9;
     for (let i = 4; i < 8; i++) expect(out[i]).toBeCloseTo(mean(i), 4);
   });
 

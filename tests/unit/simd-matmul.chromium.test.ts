@@ -15,7 +15,12 @@ describe('q8 / f16 matrix kernels in Chromium (relaxed and plain SIMD)', () => {
   beforeAll(async () => {
     const bundle = await build({
       entryPoints: [new URL('../helpers/matmulCheck.ts', import.meta.url).pathname],
-      bundle: true, write: false, format: 'iife', globalName: 'matmulChecks', platform: 'browser', target: 'es2022',
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName: 'matmulChecks',
+      platform: 'browser',
+      target: 'es2022',
     });
     browser = await launchBrowser({ webgpu: false });
     await browser.page.goto('about:blank');

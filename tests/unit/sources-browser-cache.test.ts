@@ -95,7 +95,9 @@ describe('BrowserModelCache', () => {
   it('refuses up front, with a clear message, when the browser says it will not fit', async () => {
     estimate = { usage: 900, quota: 1000 };
     const cache = await BrowserModelCache.open();
-    await expect(cache.create(key, 500)).rejects.toThrow(/The browser has no room to keep org\/m@main \(500 bytes\) for offline use\. The model still loads this time/);
+    await expect(cache.create(key, 500)).rejects.toThrow(
+      /The browser has no room to keep org\/m@main \(500 bytes\) for offline use\. The model still loads this time/,
+    );
   });
 
   it('turns QuotaExceededError from Cache Storage into that message', async () => {

@@ -8,7 +8,14 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSafetensorsHeader, readHeaderLength } from '../../src/model/safetensors';
-import { DownloadConfirmationError, MemoryModelCache, ModelSourceError, formatBytes, parseModelSpec, type LoadProgress } from '../../src/sources';
+import {
+  DownloadConfirmationError,
+  MemoryModelCache,
+  ModelSourceError,
+  formatBytes,
+  parseModelSpec,
+  type LoadProgress,
+} from '../../src/sources';
 import { loadModel, type LoadedModel, type LoadOptions } from '../../src/sources/loadModel';
 import { fixtureDir, fixtureExpected, fixtureLastLogits } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
@@ -30,7 +37,9 @@ beforeAll(async () => {
   hub = await startHubServer({
     repos: {
       [REPO]: { 'config.json': configBytes, 'model.safetensors': weightBytes },
-      'org/llama-tiny': { 'config.json': new TextEncoder().encode(JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'] })) },
+      'org/llama-tiny': {
+        'config.json': new TextEncoder().encode(JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'] })),
+      },
       'org/no-weights': { 'config.json': configBytes },
       'org/truncated': { 'config.json': configBytes, 'model.safetensors': weightBytes.subarray(0, weightBytes.byteLength - 1000) },
     },
@@ -51,7 +60,12 @@ beforeEach(() => {
 
 async function load(spec: string, options: LoadOptions = {}): Promise<{ result: LoadedModel; progress: LoadProgress[] }> {
   const progress: LoadProgress[] = [];
-  const result = await loadModel(parseModelSpec(spec), { hubUrl: hub.url, retryDelayMs: 10, onProgress: (p) => progress.push(p), ...options });
+  const result = await loadModel(parseModelSpec(spec), {
+    hubUrl: hub.url,
+    retryDelayMs: 10,
+    onProgress: (p) => progress.push(p),
+    ...options,
+  });
   loaded.push(result);
   return { result, progress };
 }
@@ -267,7 +281,12 @@ describe('cache', () => {
     expect(last.tensorsDone).toBe(last.tensorsTotal);
     const [complete] = await cache.list();
     expect(complete.complete).toBe(true);
-    expect(complete.files.map((f) => f.file)).toEqual(['config.json', 'model.safetensors.000', 'model.safetensors.001', 'weights-manifest.json']);
+    expect(complete.files.map((f) => f.file)).toEqual([
+      'config.json',
+      'model.safetensors.000',
+      'model.safetensors.001',
+      'weights-manifest.json',
+    ]);
 
     // And the pieces together load offline.
     hub.reset();

@@ -27,7 +27,12 @@ describe('files over 4 GiB', () => {
     expect(await blob.slice(0, 4).text()).toBe('head');
     expect(new Uint8Array(await blob.slice(size - 7, size - 5).arrayBuffer())).toEqual(new Uint8Array([0, 0]));
     expect(blob.slice(size - 5).slice(1, 3).size).toBe(2);
-    expect(await blob.slice(size - 5).slice(1, 3).text()).toBe('ai');
+    expect(
+      await blob
+        .slice(size - 5)
+        .slice(1, 3)
+        .text(),
+    ).toBe('ai');
     expect(blob.slice(10, 5).size).toBe(0);
   });
 });

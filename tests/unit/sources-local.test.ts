@@ -52,7 +52,12 @@ describe('local files', () => {
   it('loads a picked File pair tensor by tensor, reading only the used bytes', async () => {
     const progress: LoadProgress[] = [];
     const result = await loadModel(
-      { kind: 'files', config: new File([configBytes], 'config.json'), weights: new File([weightBytes], 'model.safetensors'), name: 'model.safetensors' },
+      {
+        kind: 'files',
+        config: new File([configBytes], 'config.json'),
+        weights: new File([weightBytes], 'model.safetensors'),
+        name: 'model.safetensors',
+      },
       { onProgress: (p) => progress.push(p) },
     );
     await expectFixtureLogits(result);
@@ -69,7 +74,9 @@ describe('local files', () => {
       weights: new File([weightBytes], 'model.safetensors'),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelSourceError);
-    expect((error as ModelSourceError).message).toMatch(/model\.safetensors is not a GPT-2 model: its config\.json says model_type "bert" \(BertModel\)/);
+    expect((error as ModelSourceError).message).toMatch(
+      /model\.safetensors is not a GPT-2 model: its config\.json says model_type "bert" \(BertModel\)/,
+    );
   });
 
   it('reports a truncated file as corrupt, naming the tensor', async () => {

@@ -58,7 +58,9 @@ describe('parseModelSpec', () => {
   });
 
   it('refuses anything else, listing what is accepted', () => {
-    expect(bad('gpt3')).toMatch(/Cannot use the model "gpt3".*gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, hf:owner\/name\[@revision\]/);
+    expect(bad('gpt3')).toMatch(
+      /Cannot use the model "gpt3".*gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, hf:owner\/name\[@revision\]/,
+    );
     expect(bad('hf:../etc/passwd')).toMatch(/not a hub repo id/);
     expect(bad('hf:a/b/c')).toMatch(/not a hub repo id/);
     expect(bad('hf:a/b@')).toMatch(/not a revision/);
@@ -69,7 +71,9 @@ describe('parseModelSpec', () => {
     expect(hubFileUrl('https://huggingface.co/', 'openai-community/gpt2', 'main', 'config.json')).toBe(
       'https://huggingface.co/openai-community/gpt2/resolve/main/config.json',
     );
-    expect(hubFileUrl('http://127.0.0.1:9', 'a/b', 'refs/pr/1', 'model.safetensors')).toBe('http://127.0.0.1:9/a/b/resolve/refs%2Fpr%2F1/model.safetensors');
+    expect(hubFileUrl('http://127.0.0.1:9', 'a/b', 'refs/pr/1', 'model.safetensors')).toBe(
+      'http://127.0.0.1:9/a/b/resolve/refs%2Fpr%2F1/model.safetensors',
+    );
   });
 });
 
@@ -79,7 +83,12 @@ describe('specFromFiles', () => {
   it('pairs config.json with the .safetensors file and ignores the rest', () => {
     const config = file('config.json');
     const weights = file('model.safetensors');
-    expect(specFromFiles([file('tokenizer.json'), weights, config, file('README.md')])).toEqual({ kind: 'files', config, weights, name: 'model.safetensors' });
+    expect(specFromFiles([file('tokenizer.json'), weights, config, file('README.md')])).toEqual({
+      kind: 'files',
+      config,
+      weights,
+      name: 'model.safetensors',
+    });
   });
 
   it('takes config.json over the other *config.json files of a hub folder; a lone one counts', () => {
@@ -102,7 +111,9 @@ describe('specFromFiles', () => {
       }
     };
     expect(message([file('model.safetensors')])).toMatch(/No config\.json among the chosen files \(model\.safetensors\)/);
-    expect(message([file('config.json'), file('pytorch_model.bin')])).toMatch(/PyTorch \.bin\/\.pt checkpoints cannot be read.*safe_serialization=True/);
+    expect(message([file('config.json'), file('pytorch_model.bin')])).toMatch(
+      /PyTorch \.bin\/\.pt checkpoints cannot be read.*safe_serialization=True/,
+    );
     expect(message([file('config.json'), file('a.safetensors'), file('b.safetensors')])).toMatch(/Several \.safetensors files/);
     expect(message([])).toMatch(/No \.safetensors file among the chosen files \(no files\)/);
   });
@@ -112,7 +123,11 @@ describe('ProgressTracker', () => {
   it('measures speed over a sliding window and derives the ETA', () => {
     let now = 0;
     const reports: LoadProgress[] = [];
-    const tracker = new ProgressTracker('network', (p) => reports.push(p), () => now);
+    const tracker = new ProgressTracker(
+      'network',
+      (p) => reports.push(p),
+      () => now,
+    );
     tracker.begin('weights', 'model.safetensors', 10_000_000);
     for (let i = 0; i < 10; i++) {
       now += 500;

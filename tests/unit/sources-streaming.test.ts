@@ -38,7 +38,11 @@ function recordingSink(header: SafetensorsHeader, state: { position: number }) {
     .sort((a, b) => a.begin - b.begin)
     .map((entry) => ({ entry }));
   const arrivals: { entry: TensorEntry; readTo: number; bytes: Uint8Array }[] = [];
-  return { plan, arrivals, add: (p: { entry: TensorEntry }, bytes: Uint8Array) => void arrivals.push({ entry: p.entry, readTo: state.position, bytes }) };
+  return {
+    plan,
+    arrivals,
+    add: (p: { entry: TensorEntry }, bytes: Uint8Array) => void arrivals.push({ entry: p.entry, readTo: state.position, bytes }),
+  };
 }
 
 describe.each([

@@ -8,13 +8,29 @@ import type { TokenInspection } from '../../src/generation/generate';
 import { summarizeRow } from '../../src/model/stepLogits';
 import type { RunRecord, RunToken } from '../../src/ui/appState';
 import {
-  departures, paneScore, percent, runExport, runSamplerSettings, samplerSettings, settingChanges, surpriseBand, SURPRISE_BANDS,
+  departures,
+  paneScore,
+  percent,
+  runExport,
+  runSamplerSettings,
+  samplerSettings,
+  settingChanges,
+  surpriseBand,
+  SURPRISE_BANDS,
 } from '../../src/ui/inspection';
 import { DEFAULT_SETTINGS } from '../../src/ui/settings';
 import type { GenerateOptions } from '../../src/worker/protocol';
 
 const OPTIONS: GenerateOptions = {
-  max_new_tokens: 3, do_sample: true, temperature: 1, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1, num_return_sequences: 2, seed: 42,
+  max_new_tokens: 3,
+  do_sample: true,
+  temperature: 1,
+  top_k: 50,
+  top_p: 0.95,
+  min_p: 0,
+  repetition_penalty: 1,
+  num_return_sequences: 2,
+  seed: 42,
 };
 
 /** A token whose step had logits [3, 1, 0, ...] over a 6-token vocabulary and that chose `id`. */
@@ -27,10 +43,19 @@ function token(id: number, rank: number): RunToken {
 
 describe('inspection helpers', () => {
   test('the sliders and the run as Hugging Face sampler settings, and what differs in words', () => {
-    expect(samplerSettings({ ...DEFAULT_SETTINGS, minP: 0.1 })).toEqual({ temperature: 1, top_k: 50, top_p: 0.95, min_p: 0.1, repetition_penalty: 1 });
+    expect(samplerSettings({ ...DEFAULT_SETTINGS, minP: 0.1 })).toEqual({
+      temperature: 1,
+      top_k: 50,
+      top_p: 0.95,
+      min_p: 0.1,
+      repetition_penalty: 1,
+    });
     const run = runSamplerSettings(OPTIONS);
     expect(settingChanges(run, run)).toEqual([]);
-    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7 }, run)).toEqual(['top-k 3 (the run used 50)', 'temperature 0.7 (the run used 1)']);
+    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7 }, run)).toEqual([
+      'top-k 3 (the run used 50)',
+      'temperature 0.7 (the run used 1)',
+    ]);
   });
 
   test('percentages with two decimals', () => {
@@ -39,7 +64,7 @@ describe('inspection helpers', () => {
     expect(percent(1)).toBe('100.00 %');
   });
 
-  test('Surprise bands by model probability, and a pane\'s mean log-prob, perplexity and top-choice share', () => {
+  test("Surprise bands by model probability, and a pane's mean log-prob, perplexity and top-choice share", () => {
     expect(surpriseBand(Math.log(0.9))).toBe(0);
     expect(surpriseBand(Math.log(0.2))).toBe(1);
     expect(surpriseBand(Math.log(0.05))).toBe(2);
@@ -56,8 +81,27 @@ describe('inspection helpers', () => {
   });
 
   test('a rerun of the same prompt and seed with other settings says where each pane departs', () => {
-    const previous: RunRecord = { prompt: 'Hi', seed: 42, options: OPTIONS, ids: [[1, 2, 3], [4, 5, 6]] };
-    const now = [[{ id: 1, text: '' }, { id: 2, text: '' }, { id: 9, text: '' }], [{ id: 4, text: '' }, { id: 5, text: '' }, { id: 6, text: '' }]];
+    const previous: RunRecord = {
+      prompt: 'Hi',
+      seed: 42,
+      options: OPTIONS,
+      ids: [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    };
+    const now = [
+      [
+        { id: 1, text: '' },
+        { id: 2, text: '' },
+        { id: 9, text: '' },
+      ],
+      [
+        { id: 4, text: '' },
+        { id: 5, text: '' },
+        { id: 6, text: '' },
+      ],
+    ];
     expect(departures(previous, 'Hi', { ...OPTIONS, top_k: 3 }, now)).toEqual([2, null]);
     expect(departures(previous, 'Hi', { ...OPTIONS, seed: 7, top_k: 3 }, now)).toBeNull(); // another seed: not a repeat
     expect(departures(previous, 'Hello', { ...OPTIONS, top_k: 3 }, now)).toBeNull(); // another prompt
@@ -65,13 +109,23 @@ describe('inspection helpers', () => {
     expect(departures(null, 'Hi', OPTIONS, now)).toBeNull();
     // Pane 1 against the old pane 1; a rerun that only runs longer departs where the old one ended.
     expect(departures(previous, 'Hi', { ...OPTIONS, max_new_tokens: 4 }, [[...now[1], { id: 7, text: '' }]])).toEqual([0]);
-    expect(departures({ ...previous, ids: [[4, 5, 6]] }, 'Hi', { ...OPTIONS, max_new_tokens: 4 }, [[...now[1], { id: 7, text: '' }]])).toEqual([3]);
+    expect(
+      departures({ ...previous, ids: [[4, 5, 6]] }, 'Hi', { ...OPTIONS, max_new_tokens: 4 }, [[...now[1], { id: 7, text: '' }]]),
+    ).toEqual([3]);
   });
 
-  test('the export: OpenAI-shaped per-token records with the run\'s context', () => {
+  test("the export: OpenAI-shaped per-token records with the run's context", () => {
     const exported = runExport({
-      model: null, backend: { backend: 'wasm', reason: '', crossOriginIsolated: true }, prompt: 'Hi', promptIds: [17250], options: OPTIONS,
-      seed: 42, outputs: ['t0t1'], tokens: [[token(0, 1), token(1, 2)]], finishReasons: ['length'], textOf: (id) => `<${id}>`,
+      model: null,
+      backend: { backend: 'wasm', reason: '', crossOriginIsolated: true },
+      prompt: 'Hi',
+      promptIds: [17250],
+      options: OPTIONS,
+      seed: 42,
+      outputs: ['t0t1'],
+      tokens: [[token(0, 1), token(1, 2)]],
+      finishReasons: ['length'],
+      textOf: (id) => `<${id}>`,
     });
     expect(exported).toMatchObject({ backend: 'wasm', prompt: 'Hi', prompt_ids: [17250], seed: 42, settings: OPTIONS });
     const [first, second] = exported.sequences[0].tokens;

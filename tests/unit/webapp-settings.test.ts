@@ -1,7 +1,22 @@
 import { describe, expect, test } from 'vitest';
 import {
-  checkNumber, clampSetting, DEFAULT_SETTINGS, fieldProblems, generateBlockedReason, generateOptions, initialSettings, linkHub, onlyLikeliest,
-  randomSeed, settingsFromSearch, settingsFromStorage, settingsToSearch, settingsToStorage, temperatureHint, MAX_SEED, type Settings,
+  checkNumber,
+  clampSetting,
+  DEFAULT_SETTINGS,
+  fieldProblems,
+  generateBlockedReason,
+  generateOptions,
+  initialSettings,
+  linkHub,
+  onlyLikeliest,
+  randomSeed,
+  settingsFromSearch,
+  settingsFromStorage,
+  settingsToSearch,
+  settingsToStorage,
+  temperatureHint,
+  MAX_SEED,
+  type Settings,
 } from '../../src/ui/settings';
 import { modelOptions } from '../../src/ui/modelSpec';
 
@@ -56,7 +71,10 @@ describe('settings', () => {
     expect(linkHub('?model=gpt2&hub=https://elsewhere.example', fresh)).toBe('https://elsewhere.example');
     expect(JSON.parse(settingsToStorage(fresh)).hub).toBeUndefined();
 
-    const trusted = initialSettings('?hub=https://mirror.example/', settingsToStorage({ ...DEFAULT_SETTINGS, hubUrl: 'https://mirror.example' }));
+    const trusted = initialSettings(
+      '?hub=https://mirror.example/',
+      settingsToStorage({ ...DEFAULT_SETTINGS, hubUrl: 'https://mirror.example' }),
+    );
     expect(trusted.hubUrl).toBe('https://mirror.example');
     expect(linkHub('?hub=https://mirror.example/', trusted)).toBeNull();
     expect(linkHub('', trusted)).toBeNull();
@@ -64,12 +82,16 @@ describe('settings', () => {
   });
 
   test('temperature 0 says it means greedy here (Hugging Face would refuse it for sampling)', () => {
-    expect(temperatureHint({ ...DEFAULT_SETTINGS, temperature: 0 })).toMatch(/^0 = greedy decoding here .*Hugging Face refuses temperature 0 when sampling/);
+    expect(temperatureHint({ ...DEFAULT_SETTINGS, temperature: 0 })).toMatch(
+      /^0 = greedy decoding here .*Hugging Face refuses temperature 0 when sampling/,
+    );
     expect(temperatureHint({ ...DEFAULT_SETTINGS, temperature: 0.7 })).toMatch(/0 = greedy/);
   });
 
   test('invalid or out-of-range values are clamped or ignored, never crash', () => {
-    const settings = settingsFromSearch('?top_k=500&top_p=-1&temperature=abc&num_return_sequences=9&model=not%20a%20model&do_sample=maybe&hub=javascript:alert(1)');
+    const settings = settingsFromSearch(
+      '?top_k=500&top_p=-1&temperature=abc&num_return_sequences=9&model=not%20a%20model&do_sample=maybe&hub=javascript:alert(1)',
+    );
     expect(settings.topK).toBe(200);
     expect(settings.topP).toBe(0);
     expect(settings.temperature).toBe(DEFAULT_SETTINGS.temperature);
@@ -88,8 +110,9 @@ describe('settings', () => {
     expect(new URLSearchParams(settingsToSearch(CUSTOM)).get('dtype')).toBe('q8');
   });
 
-  test('the model menu shows each preset\'s download and memory at the chosen precision', () => {
-    const label = (precision: 'auto' | 'f32' | 'q8', id: string, memory?: { backend: string }) => modelOptions(precision, memory).find((o) => o.value === id)!.label;
+  test("the model menu shows each preset's download and memory at the chosen precision", () => {
+    const label = (precision: 'auto' | 'f32' | 'q8', id: string, memory?: { backend: string }) =>
+      modelOptions(precision, memory).find((o) => o.value === id)!.label;
     expect(label('auto', 'gpt2')).toBe('gpt2: GPT-2 small, 124M parameters, 498 MB download, needs 1.2 GB as f32');
     expect(label('auto', 'gpt2-xl')).toMatch(/^gpt2-xl: GPT-2 XL, 1\.5B parameters, 6\.2 GB download, needs 5\.2 GB as q8$/);
     expect(label('q8', 'gpt2')).toMatch(/needs 0\.7 GB as q8$/);
@@ -105,8 +128,15 @@ describe('settings', () => {
 
   test('generate options use Hugging Face names; greedy asks for one sequence', () => {
     expect(generateOptions({ ...CUSTOM, sample: true })).toEqual({
-      max_new_tokens: 123, do_sample: true, temperature: 0.65, top_k: 7, top_p: 0.83, min_p: 0.05,
-      repetition_penalty: 1.25, num_return_sequences: 2, seed: 4_000_000_000,
+      max_new_tokens: 123,
+      do_sample: true,
+      temperature: 0.65,
+      top_k: 7,
+      top_p: 0.83,
+      min_p: 0.05,
+      repetition_penalty: 1.25,
+      num_return_sequences: 2,
+      seed: 4_000_000_000,
     });
     expect(generateOptions(CUSTOM).num_return_sequences).toBe(1);
     expect(generateOptions({ ...CUSTOM, sample: true, temperature: 0 }).num_return_sequences).toBe(1);
@@ -141,8 +171,21 @@ describe('settings', () => {
 
   test('what the address asked for and could not have is listed, each change once', () => {
     const changes: string[] = [];
-    const settings = settingsFromSearch('?top_k=-3&top_p=7&temperature=abc&max_new_tokens=40&backend=foo&dtype=q4&do_sample=maybe&seed=2.5', DEFAULT_SETTINGS, changes);
-    expect(settings).toMatchObject({ topK: 0, topP: 1, temperature: 1, backend: 'auto', precision: 'auto', sample: true, seed: 3, maxNewTokens: 40 });
+    const settings = settingsFromSearch(
+      '?top_k=-3&top_p=7&temperature=abc&max_new_tokens=40&backend=foo&dtype=q4&do_sample=maybe&seed=2.5',
+      DEFAULT_SETTINGS,
+      changes,
+    );
+    expect(settings).toMatchObject({
+      topK: 0,
+      topP: 1,
+      temperature: 1,
+      backend: 'auto',
+      precision: 'auto',
+      sample: true,
+      seed: 3,
+      maxNewTokens: 40,
+    });
     expect(changes).toEqual([
       'backend=foo is not one of auto, webgpu, wasm, webgl, cpu: choosing automatically',
       'dtype=q4 is not one of auto, f32, f16, q8: kept auto',

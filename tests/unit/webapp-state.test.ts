@@ -7,22 +7,44 @@ const run = (actions: AppAction[], from: AppState = initialAppState) => actions.
 const token = (id: number, sequence: number, index: number, text: string, elapsedMs: number): AppAction =>
   msg({ type: 'token', id, sequence, tokenId: 1, text, index, elapsedMs });
 const options = (sequences: number, seed = 42): GenerateOptions => ({
-  max_new_tokens: 10, do_sample: true, temperature: 1, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1, num_return_sequences: sequences, seed,
+  max_new_tokens: 10,
+  do_sample: true,
+  temperature: 1,
+  top_k: 50,
+  top_p: 0.95,
+  min_p: 0,
+  repetition_penalty: 1,
+  num_return_sequences: sequences,
+  seed,
 });
 const STATS: GenerationStats = {
-  promptTokens: 3, reusedPositions: 0, droppedPromptTokens: 0, prefillMs: 5, firstTokenMs: 100, decodeTokensPerSecond: 20, totalMs: 300,
-  newTokens: 4, finishReasons: ['length', 'length'], warnings: [],
+  promptTokens: 3,
+  reusedPositions: 0,
+  droppedPromptTokens: 0,
+  prefillMs: 5,
+  firstTokenMs: 100,
+  decodeTokensPerSecond: 20,
+  totalMs: 300,
+  newTokens: 4,
+  finishReasons: ['length', 'length'],
+  warnings: [],
 };
 
 describe('app state', () => {
   test('tokens append to their sequence pane', () => {
     const state = run([
       { type: 'generate-started', id: 1, prompt: 'Hi', options: options(2) },
-      token(1, 0, 0, ' there', 100), token(1, 1, 0, ' you', 100), token(1, 0, 1, ' friend', 150), token(1, 1, 1, '!', 150),
+      token(1, 0, 0, ' there', 100),
+      token(1, 1, 0, ' you', 100),
+      token(1, 0, 1, ' friend', 150),
+      token(1, 1, 1, '!', 150),
     ]);
     expect(state.run.outputs).toEqual([' there friend', ' you!']);
     expect(state.run.tokenCount).toBe(4);
-    expect(state.run.tokens.map((seq) => seq.map((t) => t.text))).toEqual([[' there', ' friend'], [' you', '!']]);
+    expect(state.run.tokens.map((seq) => seq.map((t) => t.text))).toEqual([
+      [' there', ' friend'],
+      [' you', '!'],
+    ]);
     expect(state.run.firstTokenMs).toBe(100);
   });
 
@@ -39,8 +61,12 @@ describe('app state', () => {
   test('live tokens/s counts decode steps after the first token', () => {
     const state = run([
       { type: 'generate-started', id: 1, prompt: '', options: options(2) },
-      token(1, 0, 0, 'a', 1000), token(1, 1, 0, 'b', 1000), token(1, 0, 1, 'c', 1500), token(1, 1, 1, 'd', 1500),
-      token(1, 0, 2, 'e', 2000), token(1, 1, 2, 'f', 2000),
+      token(1, 0, 0, 'a', 1000),
+      token(1, 1, 0, 'b', 1000),
+      token(1, 0, 1, 'c', 1500),
+      token(1, 1, 1, 'd', 1500),
+      token(1, 0, 2, 'e', 2000),
+      token(1, 1, 2, 'f', 2000),
     ]);
     // 4 tokens after the first step, in 1 s.
     expect(liveTokensPerSecond(state.run)).toBe(4);
@@ -48,7 +74,11 @@ describe('app state', () => {
 
   test('Stop then done ends as stopped; done alone ends as done', () => {
     const started: AppAction = { type: 'generate-started', id: 1, prompt: '', options: options(2) };
-    const stopped = run([started, { type: 'stop-requested' }, msg({ type: 'done', id: 1, stats: { ...STATS, finishReasons: ['abort', 'abort'] } })]);
+    const stopped = run([
+      started,
+      { type: 'stop-requested' },
+      msg({ type: 'done', id: 1, stats: { ...STATS, finishReasons: ['abort', 'abort'] } }),
+    ]);
     expect(stopped.run.status).toBe('stopped');
     const done = run([started, msg({ type: 'done', id: 1, stats: STATS })]);
     expect(done.run.status).toBe('done');
@@ -58,32 +88,76 @@ describe('app state', () => {
   test('load progress, success and failure', () => {
     const loading = run([{ type: 'load-started', id: 3, label: 'gpt2' }]);
     expect(loading.model.status).toBe('loading');
-    const loaded = run([msg({ type: 'loaded', id: 3, loadMs: 42, model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 } })], loading);
+    const loaded = run(
+      [
+        msg({
+          type: 'loaded',
+          id: 3,
+          loadMs: 42,
+          model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 },
+        }),
+      ],
+      loading,
+    );
     expect(loaded.model).toMatchObject({ status: 'ready', loadMs: 42, cacheNote: null });
-    const uncached = run([msg({ type: 'loaded', id: 3, loadMs: 42, cacheNote: 'gpt2 loaded but was not kept for offline use: the browser has no room', model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 } })], loading);
+    const uncached = run(
+      [
+        msg({
+          type: 'loaded',
+          id: 3,
+          loadMs: 42,
+          cacheNote: 'gpt2 loaded but was not kept for offline use: the browser has no room',
+          model: { name: 'gpt2', nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024, vocabSize: 50257, parameters: 124_439_808 },
+        }),
+      ],
+      loading,
+    );
     expect(uncached.model.cacheNote).toBe('gpt2 loaded but was not kept for offline use: the browser has no room');
     const failed = run([msg({ type: 'error', id: 3, phase: 'load', message: 'config.json not found' })], loading);
     expect(failed.model).toMatchObject({ status: 'error', error: 'config.json not found', info: null });
   });
 
   test('a load is a transaction: the loaded model answers while another loads, and stays when that one fails', () => {
-    const builtIn = { name: 'Sherlock GPT-2 (built in)', nLayer: 6, nHead: 4, nEmbd: 256, nPositions: 256, vocabSize: 50257, parameters: 19_000_000 };
+    const builtIn = {
+      name: 'Sherlock GPT-2 (built in)',
+      nLayer: 6,
+      nHead: 4,
+      nEmbd: 256,
+      nPositions: 256,
+      vocabSize: 50257,
+      parameters: 19_000_000,
+    };
     const ready = run([{ type: 'load-started', id: 1, label: 'Sherlock' }, msg({ type: 'loaded', id: 1, loadMs: 300, model: builtIn })]);
     const loading = run([{ type: 'load-started', id: 2, label: 'GPT-2 small' }], ready);
     expect(loading.model).toMatchObject({ status: 'loading', label: 'GPT-2 small', info: builtIn, loadMs: 300 });
     const failed = run([msg({ type: 'error', id: 2, phase: 'load', message: 'Could not reach huggingface.co', kept: builtIn })], loading);
-    expect(failed.model).toMatchObject({ status: 'ready', info: builtIn, loadMs: 300, error: 'Could not reach huggingface.co', askedBytes: null });
+    expect(failed.model).toMatchObject({
+      status: 'ready',
+      info: builtIn,
+      loadMs: 300,
+      error: 'Could not reach huggingface.co',
+      askedBytes: null,
+    });
     // A big download a link asked for: stopped to ask, the size carried along.
-    const asked = run([msg({ type: 'error', id: 2, phase: 'load', message: 'a 1.42 GB download', kept: builtIn, downloadBytes: 1.42e9 })], loading);
+    const asked = run(
+      [msg({ type: 'error', id: 2, phase: 'load', message: 'a 1.42 GB download', kept: builtIn, downloadBytes: 1.42e9 })],
+      loading,
+    );
     expect(asked.model).toMatchObject({ status: 'ready', info: builtIn, askedBytes: 1.42e9 });
     // The next load starts clean.
-    expect(run([{ type: 'load-started', id: 3, label: 'x' }], failed).model).toMatchObject({ error: null, askedBytes: null, info: builtIn });
+    expect(run([{ type: 'load-started', id: 3, label: 'x' }], failed).model).toMatchObject({
+      error: null,
+      askedBytes: null,
+      info: builtIn,
+    });
   });
 
   test('generation errors and worker crashes reach the page', () => {
     const started = run([{ type: 'generate-started', id: 1, prompt: '', options: options(1) }]);
-    expect(run([msg({ type: 'error', id: 1, phase: 'generate', message: 'Invalid generation option top_p' })], started).run)
-      .toMatchObject({ status: 'error', error: 'Invalid generation option top_p' });
+    expect(run([msg({ type: 'error', id: 1, phase: 'generate', message: 'Invalid generation option top_p' })], started).run).toMatchObject({
+      status: 'error',
+      error: 'Invalid generation option top_p',
+    });
     const crashed = run([{ type: 'worker-failed', message: 'The generation worker crashed' }], started);
     expect(crashed.workerError).toBe('The generation worker crashed');
     expect(crashed.run.status).toBe('error');
@@ -108,9 +182,18 @@ describe('app state', () => {
   });
 
   test('a new load clears the last run from the screen (kept to compare with), unless something still streams', () => {
-    const builtIn = { name: 'Sherlock GPT-2 (built in)', nLayer: 6, nHead: 4, nEmbd: 256, nPositions: 256, vocabSize: 50257, parameters: 19_000_000 };
+    const builtIn = {
+      name: 'Sherlock GPT-2 (built in)',
+      nLayer: 6,
+      nHead: 4,
+      nEmbd: 256,
+      nPositions: 256,
+      vocabSize: 50257,
+      parameters: 19_000_000,
+    };
     const done = run([
-      { type: 'load-started', id: 1, label: 'Sherlock' }, msg({ type: 'loaded', id: 1, loadMs: 300, model: builtIn }),
+      { type: 'load-started', id: 1, label: 'Sherlock' },
+      msg({ type: 'loaded', id: 1, loadMs: 300, model: builtIn }),
       { type: 'generate-started', id: 2, prompt: 'Hi', options: options(1) },
       msg({ type: 'token', id: 2, sequence: 0, tokenId: 612, text: ' there', index: 0, elapsedMs: 5 }),
       msg({ type: 'done', id: 2, stats: { ...STATS, finishReasons: ['length'] } }),

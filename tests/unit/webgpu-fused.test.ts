@@ -116,7 +116,14 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
     expect(three).toBeInstanceOf(WebGPUKVCache);
     const rows = [[firstId], [firstId], [firstId]];
     for (let step = 0; step < 5; step++) {
-      const best = tf.tidy(() => model.forward(rows.map((r) => [r[r.length - 1]]), three).argMax(-1));
+      const best = tf.tidy(() =>
+        model
+          .forward(
+            rows.map((r) => [r[r.length - 1]]),
+            three,
+          )
+          .argMax(-1),
+      );
       const ids = await best.data();
       best.dispose();
       rows.forEach((r, i) => r.push(ids[i]));
@@ -129,8 +136,18 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
     const { nLayer } = model.config;
     for (const B of [1, 3]) {
       const cache = model.newCache(B);
-      await read(model.forward(Array.from({ length: B }, () => [1, 2, 3]), cache));
-      const { result, dispatches } = await countDispatches(() => model.forward(Array.from({ length: B }, () => [4]), cache));
+      await read(
+        model.forward(
+          Array.from({ length: B }, () => [1, 2, 3]),
+          cache,
+        ),
+      );
+      const { result, dispatches } = await countDispatches(() =>
+        model.forward(
+          Array.from({ length: B }, () => [4]),
+          cache,
+        ),
+      );
       await read(result);
       cache.dispose();
       expect(dispatches).toBe(6 * nLayer + 3); // per layer 6, plus embedding, final layer norm, head

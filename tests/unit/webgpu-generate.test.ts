@@ -34,7 +34,13 @@ describe('generate() with GPU top-k on webgpu', () => {
     model = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors());
     const base = { config: model.config, newCache: model.newCache.bind(model), forward: model.forward.bind(model) };
     fullLogits = base;
-    counted = { ...base, topK: (logits, k) => { topKCalls++; return model.topK(logits, k); } };
+    counted = {
+      ...base,
+      topK: (logits, k) => {
+        topKCalls++;
+        return model.topK(logits, k);
+      },
+    };
   });
 
   afterAll(() => model?.dispose());
@@ -48,7 +54,15 @@ describe('generate() with GPU top-k on webgpu', () => {
   });
 
   it('sampling (top_k 50, top_p 0.95, temperature 0.8, 3 sequences): same tokens as reading all logits', async () => {
-    const options: GenerationOptions = { max_new_tokens: 5, do_sample: true, top_k: 50, top_p: 0.95, temperature: 0.8, num_return_sequences: 3, seed: 7 };
+    const options: GenerationOptions = {
+      max_new_tokens: 5,
+      do_sample: true,
+      top_k: 50,
+      top_p: 0.95,
+      temperature: 0.8,
+      num_return_sequences: 3,
+      seed: 7,
+    };
     topKCalls = 0;
     const viaTopK = await run(counted, c.input_ids, options);
     expect(topKCalls).toBeGreaterThan(0);
@@ -80,7 +94,10 @@ describe('generate() with the token inspector on webgpu', () => {
       forward: (ids, cache) => {
         const logits = model.forward(ids, cache);
         const data = logits.data.bind(logits);
-        logits.data = (() => { fullReads++; return data(); }) as typeof logits.data;
+        logits.data = (() => {
+          fullReads++;
+          return data();
+        }) as typeof logits.data;
         return logits;
       },
       topK: model.topK.bind(model),

@@ -7,7 +7,6 @@ import { geluNew } from '../../src/model/layers';
 import { backendHolding, useWebGPUInNode } from '../helpers/webgpuNode';
 import { expectClose } from '../helpers/tensorClose';
 
-
 function referenceLayerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(variance.add(eps).rsqrt()).mul(gamma).add(beta);
@@ -92,10 +91,17 @@ describe('fused WebGPU programs against plain tfjs ops', () => {
     const [q, k, v] = tf.split(all, 3, -1).map(heads);
     const inCache = cache.reshape([2, B, H, capacity, D]).slice([0, 0, 0, 0, 0], [2, B, H, S, D]);
     await expectClose(inCache, tf.stack([k, v]), 0);
-    const mask = tf.linalg.bandPart(tf.ones([S, S]), -1, 0).sub(1).mul(1e9).slice([past, 0], [T, S]); // [T, S]
+    const mask = tf.linalg
+      .bandPart(tf.ones([S, S]), -1, 0)
+      .sub(1)
+      .mul(1e9)
+      .slice([past, 0], [T, S]); // [T, S]
     const newQ = q.slice([0, 0, past, 0], [B, H, T, D]);
     const weights = tf.softmax(tf.matMul(newQ.mul(1 / Math.sqrt(D)), k, false, true).add(mask)); // [B, H, T, S]
-    const expected = tf.matMul(weights, v).transpose([0, 2, 1, 3]).reshape([B * T, C]);
+    const expected = tf
+      .matMul(weights, v)
+      .transpose([0, 2, 1, 3])
+      .reshape([B * T, C]);
     await expectClose(attended, expected);
     tf.dispose([cache, first, second, all, q, k, v, mask, newQ, weights]);
   });

@@ -20,7 +20,6 @@ import { useWebGPUInNode } from '../helpers/webgpuNode';
 import { expectClose } from '../helpers/tensorClose';
 import { q8LogitTolerance, worstShare } from '../helpers/precision';
 
-
 function halfToFloat(h: number): number {
   const e = (h >> 10) & 0x1f;
   const m = e === 0 ? 0 : 2 ** (e - 15) * (1 + (h & 0x3ff) / 1024);
@@ -48,26 +47,32 @@ describe('q8 / f16 packed weights in the fused WebGPU programs', () => {
     await useWebGPUInNode();
   });
 
-  it.each(['q8', 'f16'] as const)('%s linear: plain, layer norm + gelu_new, residual; K = 41 (padded words), 1 to 6 rows', async (format) => {
-    const [K, N] = [41, 70];
-    const values = (await tf.randomNormal([K, N], 0, 1, 'float32', 21).data()) as Float32Array;
-    const packed = packForGpu(values, K, N, 'in-out', format);
-    const W = dequantized(values, K, N, 'in-out', format);
-    for (const M of [1, 3, 6]) {
-      const x = tf.randomNormal([M, K], 1, 2, 'float32', M) as tf.Tensor2D;
-      const b = tf.randomNormal([N], 0, 1, 'float32', 3) as tf.Tensor1D;
-      const gamma = tf.randomNormal([K], 1, 0.5, 'float32', 4) as tf.Tensor1D;
-      const beta = tf.randomNormal([K], 0, 0.5, 'float32', 5) as tf.Tensor1D;
-      const residual = tf.randomNormal([M, N], 0, 1, 'float32', 6) as tf.Tensor2D;
-      const { mean, variance } = tf.moments(x, -1, true);
-      const normed = x.sub(mean).mul(variance.add(1e-5).rsqrt()).mul(gamma).add(beta) as tf.Tensor2D;
-      await expectClose(linear(x, packed, b), tf.matMul(x, W).add(b));
-      await expectClose(linear(x, packed, b, { layerNorm: { weight: gamma, bias: beta, eps: 1e-5 }, activation: 'gelu_new' }), geluNew(tf.matMul(normed, W).add(b)));
-      await expectClose(linear(x, packed, b, { residual }), tf.matMul(x, W).add(b).add(residual));
-      tf.dispose([x, b, gamma, beta, residual, mean, variance, normed]);
-    }
-    tf.dispose([W, packed.packed, ...(packed.scale ? [packed.scale] : [])]);
-  });
+  it.each(['q8', 'f16'] as const)(
+    '%s linear: plain, layer norm + gelu_new, residual; K = 41 (padded words), 1 to 6 rows',
+    async (format) => {
+      const [K, N] = [41, 70];
+      const values = (await tf.randomNormal([K, N], 0, 1, 'float32', 21).data()) as Float32Array;
+      const packed = packForGpu(values, K, N, 'in-out', format);
+      const W = dequantized(values, K, N, 'in-out', format);
+      for (const M of [1, 3, 6]) {
+        const x = tf.randomNormal([M, K], 1, 2, 'float32', M) as tf.Tensor2D;
+        const b = tf.randomNormal([N], 0, 1, 'float32', 3) as tf.Tensor1D;
+        const gamma = tf.randomNormal([K], 1, 0.5, 'float32', 4) as tf.Tensor1D;
+        const beta = tf.randomNormal([K], 0, 0.5, 'float32', 5) as tf.Tensor1D;
+        const residual = tf.randomNormal([M, N], 0, 1, 'float32', 6) as tf.Tensor2D;
+        const { mean, variance } = tf.moments(x, -1, true);
+        const normed = x.sub(mean).mul(variance.add(1e-5).rsqrt()).mul(gamma).add(beta) as tf.Tensor2D;
+        await expectClose(linear(x, packed, b), tf.matMul(x, W).add(b));
+        await expectClose(
+          linear(x, packed, b, { layerNorm: { weight: gamma, bias: beta, eps: 1e-5 }, activation: 'gelu_new' }),
+          geluNew(tf.matMul(normed, W).add(b)),
+        );
+        await expectClose(linear(x, packed, b, { residual }), tf.matMul(x, W).add(b).add(residual));
+        tf.dispose([x, b, gamma, beta, residual, mean, variance, normed]);
+      }
+      tf.dispose([W, packed.packed, ...(packed.scale ? [packed.scale] : [])]);
+    },
+  );
 
   it.each(['q8', 'f16'] as const)('%s LM head and embedding over a table with C = 23 (padded words)', async (format) => {
     const [V, C] = [301, 23];
@@ -93,7 +98,8 @@ describe('the fixture model with q8 and f16 weights on WebGPU (fused path)', () 
 
   beforeAll(async () => {
     await useWebGPUInNode();
-    for (const precision of ['f32', 'f16', 'q8'] as const) models[precision] = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision });
+    for (const precision of ['f32', 'f16', 'q8'] as const)
+      models[precision] = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision });
   });
   afterAll(() => Object.values(models).forEach((m) => m.dispose()));
 
@@ -106,15 +112,17 @@ describe('the fixture model with q8 and f16 weights on WebGPU (fused path)', () 
     return values;
   }
 
-
-  it.each(expected.cases.map((c, i) => [i, c] as const))('case %i: f16 keeps the greedy tokens; q8 logits within the tolerance', async (_, c) => {
-    expect(await greedyThroughCache(models.f16, c.input_ids, c.greedy_ids.length)).toEqual(c.greedy_ids);
-    const f32 = await lastLogits(models.f32, c.input_ids);
-    expect(worstShare(await lastLogits(models.f16, c.input_ids), f32)).toBeLessThan(2e-3);
-    const q8 = worstShare(await lastLogits(models.q8, c.input_ids), f32);
-    expect(q8).toBeLessThanOrEqual(q8LogitTolerance(models.q8.config.nLayer));
-    expect(q8).toBeGreaterThan(0);
-  });
+  it.each(expected.cases.map((c, i) => [i, c] as const))(
+    'case %i: f16 keeps the greedy tokens; q8 logits within the tolerance',
+    async (_, c) => {
+      expect(await greedyThroughCache(models.f16, c.input_ids, c.greedy_ids.length)).toEqual(c.greedy_ids);
+      const f32 = await lastLogits(models.f32, c.input_ids);
+      expect(worstShare(await lastLogits(models.f16, c.input_ids), f32)).toBeLessThan(2e-3);
+      const q8 = worstShare(await lastLogits(models.q8, c.input_ids), f32);
+      expect(q8).toBeLessThanOrEqual(q8LogitTolerance(models.q8.config.nLayer));
+      expect(q8).toBeGreaterThan(0);
+    },
+  );
 
   it('q8: decoding through the fused cache equals forwardAll (the generic path) at the last position', async () => {
     const ids = expected.cases[1].input_ids;

@@ -22,7 +22,11 @@ function randomLogits(rows: number, seed: number): Float32Array {
   const out = new Float32Array(rows * V);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < out.length; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = (s / 2 ** 32) * 20 - 10;
   }
   return out;
@@ -65,7 +69,10 @@ describe('GPU top-k on webgpu', () => {
 
   it('keeps every logit tied at the k-th value, and prefers lower ids among equals', async () => {
     const data = randomLogits(1, 11).map((v) => Math.min(v, 5));
-    data[40000] = 9; data[123] = 8; data[7] = 8; data[50000] = 8; // k = 2 cuts through a three-way tie at 8
+    data[40000] = 9;
+    data[123] = 8;
+    data[7] = 8;
+    data[50000] = 8; // k = 2 cuts through a three-way tie at 8
     const logits = tf.tensor2d(data, [1, V]);
     const [row] = await topLogits(logits, 2);
     expect(row.ids).toEqual([40000, 7, 123, 50000]);

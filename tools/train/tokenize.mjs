@@ -16,13 +16,13 @@ const corpusPath = process.argv[2] ?? path.resolve(here, '../../../shared/corpus
 const outDir = process.argv[3] ?? path.join(here, 'out');
 
 // The last four stories of the canon (The Case-Book) never reach the optimizer.
-const VALIDATION_STARTS_AT = "\nTHE ADVENTURE OF THE CREEPING MAN\n";
+const VALIDATION_STARTS_AT = '\nTHE ADVENTURE OF THE CREEPING MAN\n';
 
 const text = readFileSync(corpusPath, 'utf8');
 const cut = text.indexOf(VALIDATION_STARTS_AT);
 if (cut < 0) throw new Error(`${corpusPath}: heading ${JSON.stringify(VALIDATION_STARTS_AT.trim())} not found`);
 const trainText = text.slice(0, cut + 1); // keep the newline that ends the previous story
-const valText = text.slice(cut + 1);      // starts at the heading itself
+const valText = text.slice(cut + 1); // starts at the heading itself
 
 function toUint16(ids) {
   const out = new Uint16Array(ids.length);
@@ -42,9 +42,12 @@ writeFileSync(path.join(outDir, 'val.txt'), valText);
 const split = {
   corpus: path.basename(corpusPath),
   tokenizer: 'gpt-tokenizer r50k_base (GPT-2 BPE)',
-  validation: "whole stories from \"THE ADVENTURE OF THE CREEPING MAN\" to the end of the file (The Creeping Man, The Lion's Mane, The Veiled Lodger, Shoscombe Old Place)",
-  trainChars: trainText.length, valChars: valText.length,
-  trainTokens: trainIds.length, valTokens: valIds.length,
+  validation:
+    'whole stories from "THE ADVENTURE OF THE CREEPING MAN" to the end of the file (The Creeping Man, The Lion\'s Mane, The Veiled Lodger, Shoscombe Old Place)',
+  trainChars: trainText.length,
+  valChars: valText.length,
+  trainTokens: trainIds.length,
+  valTokens: valIds.length,
   valFraction: valIds.length / (trainIds.length + valIds.length),
 };
 writeFileSync(path.join(outDir, 'split.json'), JSON.stringify(split, null, 2) + '\n');

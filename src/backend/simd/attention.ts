@@ -30,7 +30,10 @@ export class SimdAttentionStore<Extra extends string = never> {
       throw new RangeError(`the SIMD attention kernel needs a head size that is a multiple of 4, not ${nEmbd}/${nHead}`);
     }
     const kv = slots * capacity * nEmbd;
-    this.kernels = new SimdKernels({ query: nEmbd, out: nEmbd, scores: nHead * capacity, keys: kv, values: kv, ...extra } as Record<StoreRegion | Extra, number>);
+    this.kernels = new SimdKernels({ query: nEmbd, out: nEmbd, scores: nHead * capacity, keys: kv, values: kv, ...extra } as Record<
+      StoreRegion | Extra,
+      number
+    >);
   }
 
   /** Stores the key and value (C floats each, heads side by side) of position `pos` of a slot. */

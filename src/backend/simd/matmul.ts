@@ -13,7 +13,18 @@ export type MatmulBuild = 'plain' | 'relaxed';
 interface MatmulExports {
   memory: WebAssembly.Memory;
   quantize_rows(x: number, M: number, K: number, q: number, Kp: number, params: number): void;
-  q8_matmul(q: number, params: number, M: number, Kp: number, w: number, scale: number, wsum: number, bias: number, N: number, out: number): void;
+  q8_matmul(
+    q: number,
+    params: number,
+    M: number,
+    Kp: number,
+    w: number,
+    scale: number,
+    wsum: number,
+    bias: number,
+    N: number,
+    out: number,
+  ): void;
   f16_rows(x: number, M: number, K: number, out: number, Kp: number): void;
   f16_matmul(x: number, M: number, Kp: number, w: number, bias: number, N: number, out: number): void;
 }
@@ -59,8 +70,22 @@ export function availableMatmulBuilds(): MatmulBuild[] {
   return (['relaxed', 'plain'] as const).filter((b) => compiled(b) !== null);
 }
 
-export interface Q8Handle { format: 'q8'; K: number; N: number; Kp: number; w: number; scale: number; wsum: number }
-export interface F16Handle { format: 'f16'; K: number; N: number; Kp: number; w: number }
+export interface Q8Handle {
+  format: 'q8';
+  K: number;
+  N: number;
+  Kp: number;
+  w: number;
+  scale: number;
+  wsum: number;
+}
+export interface F16Handle {
+  format: 'f16';
+  K: number;
+  N: number;
+  Kp: number;
+  w: number;
+}
 export type PackedHandle = Q8Handle | F16Handle;
 
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
@@ -76,7 +101,10 @@ export class SimdMatmulStore {
   constructor(build?: MatmulBuild) {
     const chosen = build ?? availableMatmulBuilds()[0];
     const module = chosen && compiled(chosen);
-    if (!module) throw new Error(`this WebAssembly cannot run the ${build ?? 'SIMD'} matrix kernels (no ${build === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}); use f32 weights`);
+    if (!module)
+      throw new Error(
+        `this WebAssembly cannot run the ${build ?? 'SIMD'} matrix kernels (no ${build === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}); use f32 weights`,
+      );
     this.build = chosen;
     this.exports = new WebAssembly.Instance(module).exports as unknown as MatmulExports;
     this.top = 64; // 0 stays unused: a bias pointer of 0 means "no bias"
@@ -102,7 +130,10 @@ export class SimdMatmulStore {
       try {
         memory.grow(pages);
       } catch (error) {
-        throw new RangeError(`could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${error instanceof Error ? error.message : String(error)}): the browser or machine has too little memory for this model at this precision`, { cause: error });
+        throw new RangeError(
+          `could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${error instanceof Error ? error.message : String(error)}): the browser or machine has too little memory for this model at this precision`,
+          { cause: error },
+        );
       }
     }
     this.top = end;
@@ -211,7 +242,10 @@ export class SimdMatmulStore {
   /** The stored weights of a handle as float32 [K, N] ('in-out'), for tests and checks. */
   dequantized(handle: PackedHandle): Float32Array {
     const { K, N } = handle;
-    const all = this.rows(handle, Array.from({ length: N }, (_, n) => n)); // [N, K]
+    const all = this.rows(
+      handle,
+      Array.from({ length: N }, (_, n) => n),
+    ); // [N, K]
     const out = new Float32Array(K * N);
     for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[k * N + n] = all[n * K + k];
     return out;

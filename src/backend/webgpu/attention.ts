@@ -84,7 +84,14 @@ class CausalAttentionProgram implements WebGPUProgram {
  * Queries from qkv [B·T, 3C] (new positions start..start+T-1) attend to the cached keys/values
  * of positions 0..their own → merged heads [B·T, C].
  */
-export function causalAttention(qkv: tf.Tensor2D, cache: tf.Tensor3D, start: number, newPositions: number, heads: number, capacity: number): tf.Tensor2D {
+export function causalAttention(
+  qkv: tf.Tensor2D,
+  cache: tf.Tensor3D,
+  start: number,
+  newPositions: number,
+  heads: number,
+  capacity: number,
+): tf.Tensor2D {
   if (capacity > MAX_ATTENTION_POSITIONS) {
     throw new RangeError(`the fused WebGPU attention holds at most ${MAX_ATTENTION_POSITIONS} positions, this cache has ${capacity}`);
   }

@@ -3,7 +3,9 @@
  * GPUComputePassEncoder.prototype.dispatchWorkgroups once, so it sees every dispatch made through
  * any path (our programs, tfjs's own kernels), not just the ones we think we make.
  */
-interface Counter { count: number }
+interface Counter {
+  count: number;
+}
 
 const active = new Set<Counter>();
 let installed = false;
@@ -13,7 +15,10 @@ function install(): void {
   const encoder = (globalThis as { GPUComputePassEncoder?: { prototype: GPUComputePassEncoder } }).GPUComputePassEncoder;
   if (!encoder) throw new Error('WebGPU is not available here (no GPUComputePassEncoder), so there are no dispatches to count');
   const original = encoder.prototype.dispatchWorkgroups;
-  encoder.prototype.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>) {
+  encoder.prototype.dispatchWorkgroups = function (
+    this: GPUComputePassEncoder,
+    ...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>
+  ) {
     for (const counter of active) counter.count++;
     return original.apply(this, args);
   };

@@ -30,11 +30,12 @@ class EmbeddingProgram implements WebGPUProgram {
   }
 
   getUserCode(): string {
-    const token = this.format === 'f32'
-      ? 'wte[ids[row] * C + c]'
-      : this.format === 'q8'
-        ? `unpack4x8snorm(bitcast<u32>(wte[ids[row] * uniforms.wteShape.y + c / ${PER_WORD.q8}]))[c % ${PER_WORD.q8}] * scale[ids[row]]`
-        : `unpack2x16float(bitcast<u32>(wte[ids[row] * uniforms.wteShape.y + c / ${PER_WORD.f16}]))[c % ${PER_WORD.f16}]`;
+    const token =
+      this.format === 'f32'
+        ? 'wte[ids[row] * C + c]'
+        : this.format === 'q8'
+          ? `unpack4x8snorm(bitcast<u32>(wte[ids[row] * uniforms.wteShape.y + c / ${PER_WORD.q8}]))[c % ${PER_WORD.q8}] * scale[ids[row]]`
+          : `unpack2x16float(bitcast<u32>(wte[ids[row] * uniforms.wteShape.y + c / ${PER_WORD.f16}]))[c % ${PER_WORD.f16}]`;
     return `
       fn main() {
         let i = ${flatIndex(WORKGROUP)};

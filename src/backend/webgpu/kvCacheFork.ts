@@ -52,7 +52,15 @@ class KVCacheForkProgram implements WebGPUProgram {
  * Positions 0..length-1 of batch row `row` of a layer's cache buffer [2, B, H·capacity·D] → a
  * new buffer [2, 1, H·forkCapacity·D] holding them (forkCapacity >= length).
  */
-export function forkKVCacheBuffer(cache: tf.Tensor3D, row: number, length: number, heads: number, headDim: number, capacity: number, forkCapacity: number): tf.Tensor3D {
+export function forkKVCacheBuffer(
+  cache: tf.Tensor3D,
+  row: number,
+  length: number,
+  heads: number,
+  headDim: number,
+  capacity: number,
+  forkCapacity: number,
+): tf.Tensor3D {
   const program = new KVCacheForkProgram([2, 1, heads * forkCapacity * headDim], 2 * heads * length * headDim);
   const int = (v: number) => ({ type: 'int32' as const, data: [v] });
   return runProgram(program, [cache], [int(row), int(length), int(heads), int(headDim), int(capacity), int(forkCapacity)]) as tf.Tensor3D;

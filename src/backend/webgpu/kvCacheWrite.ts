@@ -51,7 +51,14 @@ class KVCacheWriteProgram implements WebGPUProgram {
 }
 
 /** Writes the k and v parts of qkv [B·T, 3C] at positions start..start+T-1 of `cache` [2, B, H·capacity·D]. */
-export function writeKVCache(qkv: tf.Tensor2D, cache: tf.Tensor3D, start: number, newPositions: number, heads: number, capacity: number): void {
+export function writeKVCache(
+  qkv: tf.Tensor2D,
+  cache: tf.Tensor3D,
+  start: number,
+  newPositions: number,
+  heads: number,
+  capacity: number,
+): void {
   const [rows, threeC] = qkv.shape;
   const C = threeC / 3;
   const program = new KVCacheWriteProgram(cache.shape, 2 * rows * C);

@@ -19,7 +19,11 @@ const SLICES = 4; // the input dimension K is split over this many invocations p
 const THREADS = COLUMNS * SLICES;
 const MAX_ROWS = 4; // rows of x per workgroup
 
-export interface LayerNormParams { weight: tf.Tensor1D; bias: tf.Tensor1D; eps: number }
+export interface LayerNormParams {
+  weight: tf.Tensor1D;
+  bias: tf.Tensor1D;
+  eps: number;
+}
 export interface LinearOptions {
   /** Normalise each row of x first (GPT-2's pre-norm). */
   layerNorm?: LayerNormParams;
@@ -129,9 +133,7 @@ class LinearProgram implements WebGPUProgram {
       }
 
       fn input(r : i32, row : i32, k : i32, K : i32) -> f32 {
-        ${this.normalized
-          ? 'return (x[row * K + k] - rowMean[r]) * rowInvStd[r] * gamma[k] + beta[k];'
-          : 'return x[row * K + k];'}
+        ${this.normalized ? 'return (x[row * K + k] - rowMean[r]) * rowInvStd[r] * gamma[k] + beta[k];' : 'return x[row * K + k];'}
       }
 
       fn main() {

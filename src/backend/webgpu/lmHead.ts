@@ -32,7 +32,8 @@ class LMHeadProgram implements WebGPUProgram {
 
   getUserCode(): string {
     const R = this.rows;
-    if (this.format !== 'f32') return this.packedCode(R, PER_WORD[this.format], this.format === 'q8' ? 'unpack4x8snorm' : 'unpack2x16float');
+    if (this.format !== 'f32')
+      return this.packedCode(R, PER_WORD[this.format], this.format === 'q8' ? 'unpack4x8snorm' : 'unpack2x16float');
     return `
       fn main() {
         let M = uniforms.xShape.x;

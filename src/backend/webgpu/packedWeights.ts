@@ -22,7 +22,6 @@ export type GpuMatrix =
       N: number;
     };
 
-
 /** A matrix given as a tfjs tensor is f32. */
 export function asGpuMatrix(weight: tfjs.Tensor2D | GpuMatrix): GpuMatrix {
   return weight instanceof tfjs.Tensor ? { format: 'f32', weight } : weight;
@@ -35,7 +34,13 @@ export const PER_WORD = { q8: 4, f16: 2 } as const;
  * Packs W (K inputs × N outputs, given in `layout`) for the shaders. 'in-out' matrices pack along
  * K: word [k / per word, n]; 'out-in' tables keep a token's row together: word [v, c / per word].
  */
-export function packForGpu(values: Float32Array, K: number, N: number, layout: MatrixLayout, format: 'q8' | 'f16'): Extract<GpuMatrix, { format: 'q8' | 'f16' }> {
+export function packForGpu(
+  values: Float32Array,
+  K: number,
+  N: number,
+  layout: MatrixLayout,
+  format: 'q8' | 'f16',
+): Extract<GpuMatrix, { format: 'q8' | 'f16' }> {
   const per = PER_WORD[format];
   const Kw = Math.ceil(K / per);
   const stride = Kw * per;

@@ -11,7 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
 export type { WebGPUProgram };
-export interface Uniform { type: 'int32' | 'float32' | 'uint32'; data: number[] }
+export interface Uniform {
+  type: 'int32' | 'float32' | 'uint32';
+  data: number[];
+}
 
 /** A non-flat layout, so tfjs calls `main()` without an index and our code does its own indexing. */
 export const TWO_D_LAYOUT = { x: [0], y: [1] };
@@ -23,7 +26,12 @@ export function webgpuBackend(): WebGPUBackend {
 }
 
 /** Runs `program` into a new output tensor, tracked like any tfjs op (tf.tidy disposes it). */
-export function runProgram(program: WebGPUProgram, inputs: tf.Tensor[], uniforms: Uniform[] = [], dtype: tf.DataType = 'float32'): tf.Tensor {
+export function runProgram(
+  program: WebGPUProgram,
+  inputs: tf.Tensor[],
+  uniforms: Uniform[] = [],
+  dtype: tf.DataType = 'float32',
+): tf.Tensor {
   const info = webgpuBackend().runWebGPUProgram(program, inputs, dtype, uniforms);
   return tf.engine().makeTensorFromTensorInfo(info);
 }

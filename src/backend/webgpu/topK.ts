@@ -116,7 +116,8 @@ class MergeTopKProgram implements WebGPUProgram {
 
 /** logits [B, V] → [B, 2·keep]: each row's best `keep` values (descending), then their ids. 2 dispatches. */
 export function topKCandidates(logits: tf.Tensor2D, keep: number): tf.Tensor2D {
-  if (!Number.isInteger(keep) || keep < 1 || keep > MAX_GPU_TOP_K + 1) throw new RangeError(`GPU top-k keeps 1..${MAX_GPU_TOP_K + 1} per row, got ${keep}`);
+  if (!Number.isInteger(keep) || keep < 1 || keep > MAX_GPU_TOP_K + 1)
+    throw new RangeError(`GPU top-k keeps 1..${MAX_GPU_TOP_K + 1} per row, got ${keep}`);
   const [B] = logits.shape;
   return tf.tidy(() => {
     const chunks = runProgram(new ChunkTopKProgram([B, CHUNKS * 2 * keep], keep), [logits]);

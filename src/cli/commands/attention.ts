@@ -21,7 +21,11 @@ const KEYS_SHOWN = 3;
 export type LayerAttention = number[][][];
 
 /** Calls `onLayer` with each layer's attention in turn; only that layer is held. */
-export async function eachLayerAttention(model: GPT2, ids: number[], onLayer: (layer: number, heads: LayerAttention) => Promise<void>): Promise<void> {
+export async function eachLayerAttention(
+  model: GPT2,
+  ids: number[],
+  onLayer: (layer: number, heads: LayerAttention) => Promise<void>,
+): Promise<void> {
   let layer = 0;
   for (const probs of model.attentionLayers(ids)) {
     const [H, T] = probs.shape;
@@ -32,14 +36,15 @@ export async function eachLayerAttention(model: GPT2, ids: number[], onLayer: (l
       probs.dispose();
     }
     const heads = Array.from({ length: H }, (_, h) =>
-      Array.from({ length: T }, (_, q) => Array.from(values.subarray((h * T + q) * T, (h * T + q + 1) * T), float32)));
+      Array.from({ length: T }, (_, q) => Array.from(values.subarray((h * T + q) * T, (h * T + q + 1) * T), float32)),
+    );
     await onLayer(layer++, heads);
   }
 }
 
 export const attentionCommand: CliCommand = {
   name: 'attention',
-  summary: 'print every layer\'s and head\'s attention probabilities for --ids ([layer][head][query][key] with --json)',
+  summary: "print every layer's and head's attention probabilities for --ids ([layer][head][query][key] with --json)",
   async run(argv) {
     const values = parseOptions(argv, { ...MODEL_OPTIONS, ids: { type: 'string' } }, USAGE);
     const ids = idsOption(requireString(values.ids, 'ids', USAGE), 'ids', USAGE);
@@ -71,7 +76,11 @@ function layerTable(layer: number, nLayer: number, heads: LayerAttention, texts:
   heads.forEach((rows, h) => {
     lines.push(`layer ${layer + 1}/${nLayer}, head ${h + 1}/${heads.length}: query → the ${KEYS_SHOWN} keys it attends to most`);
     rows.forEach((row, q) => {
-      const keys = row.slice(0, q + 1).map((p, k) => ({ p, k })).sort((a, b) => b.p - a.p || a.k - b.k).slice(0, KEYS_SHOWN);
+      const keys = row
+        .slice(0, q + 1)
+        .map((p, k) => ({ p, k }))
+        .sort((a, b) => b.p - a.p || a.k - b.k)
+        .slice(0, KEYS_SHOWN);
       const shown = keys.map(({ p, k }) => `${String(k).padStart(4)} ${texts[k]} ${p.toFixed(3)}`).join('   ');
       lines.push(`${String(q).padStart(5)} ${texts[q].padEnd(width)} →${shown}`);
     });

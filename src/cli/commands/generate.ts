@@ -9,7 +9,12 @@
  * given. Every flag maps one-to-one onto a GenerationOptions field (the Hugging Face names).
  */
 import {
-  generate, GenerationOptionError, validateOptions, type GenerationOptions, type GenerationResult, type TokenEvent,
+  generate,
+  GenerationOptionError,
+  validateOptions,
+  type GenerationOptions,
+  type GenerationResult,
+  type TokenEvent,
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { decode } from '../../tokenizer';
@@ -17,7 +22,8 @@ import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, pars
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
-const USAGE = 'usage: generate (--prompt TEXT | --ids ID,ID,...) [--max-new-tokens N | --max-length N] [--greedy] ' +
+const USAGE =
+  'usage: generate (--prompt TEXT | --ids ID,ID,...) [--max-new-tokens N | --max-length N] [--greedy] ' +
   '[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] ' +
   `[--num-return-sequences N] [--stop TEXT]... [--top-logprobs N] ${MODEL_USAGE}`;
 
@@ -43,9 +49,17 @@ type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>;
 
 /** Flag name for each option, to word errors the way the user typed them. */
 const FLAG_OF: Record<string, string> = {
-  max_new_tokens: 'max-new-tokens', max_length: 'max-length', temperature: 'temperature', top_k: 'top-k',
-  top_p: 'top-p', min_p: 'min-p', repetition_penalty: 'repetition-penalty', seed: 'seed',
-  num_return_sequences: 'num-return-sequences', stop: 'stop', do_sample: 'greedy',
+  max_new_tokens: 'max-new-tokens',
+  max_length: 'max-length',
+  temperature: 'temperature',
+  top_k: 'top-k',
+  top_p: 'top-p',
+  min_p: 'min-p',
+  repetition_penalty: 'repetition-penalty',
+  seed: 'seed',
+  num_return_sequences: 'num-return-sequences',
+  stop: 'stop',
+  do_sample: 'greedy',
 };
 
 /** The notebook's sampling call (docs/generation.md): top-k 50 (HF's default too) and top-p 0.95 (HF's default is 1), used where a flag is not given. */
@@ -64,7 +78,9 @@ export function generationOptions(values: Values): { options: GenerationOptions;
   if (maxLength !== undefined) options.max_length = maxLength;
   if (maxNew === undefined && maxLength === undefined) options.max_new_tokens = DEFAULT_NEW_TOKENS;
   if (maxNew !== undefined && maxLength !== undefined) {
-    notes.push(`both --max-new-tokens (${values['max-new-tokens']}) and --max-length (${values['max-length']}) were given: --max-new-tokens takes precedence, as in Hugging Face`);
+    notes.push(
+      `both --max-new-tokens (${values['max-new-tokens']}) and --max-length (${values['max-length']}) were given: --max-new-tokens takes precedence, as in Hugging Face`,
+    );
   }
 
   if (values.greedy) {
@@ -75,7 +91,10 @@ export function generationOptions(values: Values): { options: GenerationOptions;
     options.temperature = numberFlag(values, 'temperature');
     if (options.temperature === 0) {
       // Hugging Face raises here ("temperature has to be a strictly positive float"); the page keeps 0 = greedy.
-      throw new UsageError(`--temperature ${values.temperature}: must be above 0 when sampling, as in Hugging Face; for greedy decoding use --greedy`, USAGE);
+      throw new UsageError(
+        `--temperature ${values.temperature}: must be above 0 when sampling, as in Hugging Face; for greedy decoding use --greedy`,
+        USAGE,
+      );
     }
     options.top_k = numberFlag(values, 'top-k') ?? NOTEBOOK_SAMPLING.top_k;
     options.top_p = numberFlag(values, 'top-p') ?? NOTEBOOK_SAMPLING.top_p;
@@ -112,38 +131,52 @@ export const generateCommand: CliCommand = {
     /** Per sequence, per token: with --top-logprobs. */
     const records: TokenLogprobs[][] = [];
     let precision = '';
-    const result = await withModel(values.model, async (model) => {
-      precision = model.precision;
-      const printer = values.json ? null : new StreamPrinter(options.num_return_sequences ?? 1);
-      const tokens = generate(model, prompt, options, { inspectTop: topLogprobs === null ? 0 : Math.max(1, topLogprobs) });
-      try {
-        let step = await tokens.next();
-        while (!step.done) {
-          printer?.token(step.value);
-          const { sequence, tokenId, inspection } = step.value;
-          if (topLogprobs !== null && inspection) (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, textOf));
-          step = await tokens.next();
+    const result = await withModel(
+      values.model,
+      async (model) => {
+        precision = model.precision;
+        const printer = values.json ? null : new StreamPrinter(options.num_return_sequences ?? 1);
+        const tokens = generate(model, prompt, options, { inspectTop: topLogprobs === null ? 0 : Math.max(1, topLogprobs) });
+        try {
+          let step = await tokens.next();
+          while (!step.done) {
+            printer?.token(step.value);
+            const { sequence, tokenId, inspection } = step.value;
+            if (topLogprobs !== null && inspection)
+              (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, textOf));
+            step = await tokens.next();
+          }
+          printer?.finish(step.value);
+          return step.value;
+        } catch (error) {
+          throw asUsageError(error, values);
         }
-        printer?.finish(step.value);
-        return step.value;
-      } catch (error) {
-        throw asUsageError(error, values);
-      }
-    }, dtype);
+      },
+      dtype,
+    );
 
     for (const warning of result.warnings) console.error(`note: ${warning}`);
     if (values.json) {
-      console.log(JSON.stringify({
-        sequences: result.sequences.map(({ ids, text }, i) => ({ ids, text, ...(topLogprobs === null ? {} : { tokens: records[i] ?? [] }) })),
-        timings: result.timings,
-        seed: result.seed,
-        warnings: result.warnings,
-        precision,
-      }));
+      console.log(
+        JSON.stringify({
+          sequences: result.sequences.map(({ ids, text }, i) => ({
+            ids,
+            text,
+            ...(topLogprobs === null ? {} : { tokens: records[i] ?? [] }),
+          })),
+          timings: result.timings,
+          seed: result.seed,
+          warnings: result.warnings,
+          precision,
+        }),
+      );
     } else {
       const t = result.timings;
-      console.error(`${t.newTokens} tokens on ${backend} (${precision} weights): prefill ${t.prefillMs.toFixed(0)} ms, ` +
-        `${t.decodeTokensPerSecond.toFixed(1)} tokens/s` + (result.seed === null ? '' : `, seed ${result.seed}`));
+      console.error(
+        `${t.newTokens} tokens on ${backend} (${precision} weights): prefill ${t.prefillMs.toFixed(0)} ms, ` +
+          `${t.decodeTokensPerSecond.toFixed(1)} tokens/s` +
+          (result.seed === null ? '' : `, seed ${result.seed}`),
+      );
     }
     return 0;
   },
@@ -204,7 +237,13 @@ function label(sequence: number): string {
 /** Terminal columns a string takes: wide (CJK, emoji) characters take two. */
 function displayWidth(text: string): number {
   let width = 0;
-  for (const ch of text) width += /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{1F300}-\u{1FAFF}\u{20000}-\u{3FFFD}]/u.test(ch) ? 2 : 1;
+  for (const ch of text)
+    width +=
+      /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{1F300}-\u{1FAFF}\u{20000}-\u{3FFFD}]/u.test(
+        ch,
+      )
+        ? 2
+        : 1;
   return width;
 }
 
@@ -248,7 +287,12 @@ function numberFlag(values: Values, flag: keyof typeof OPTIONS): number | undefi
 
 /** Flags that take whole numbers, and their smallest value (null: any integer). */
 const INTEGER_FLAG_MINIMUM: Partial<Record<keyof typeof OPTIONS, number | null>> = {
-  'max-new-tokens': 1, 'max-length': 1, 'num-return-sequences': 1, 'top-k': 0, seed: null, 'top-logprobs': 0,
+  'max-new-tokens': 1,
+  'max-length': 1,
+  'num-return-sequences': 1,
+  'top-k': 0,
+  seed: null,
+  'top-logprobs': 0,
 };
 
 /** Option errors name the flag and echo the value as it was typed (not as it parsed: 9007199254740993 stays that). */

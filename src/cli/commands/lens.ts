@@ -29,7 +29,9 @@ export const lensCommand: CliCommand = {
 
     const layers = await withModel(values.model, (model) => model.logitLens(ids, top));
     if (values.json) {
-      const rounded = layers.map((positions) => positions.map((entries) => entries.map(({ id, logprob }) => ({ id, logprob: float32(logprob) }))));
+      const rounded = layers.map((positions) =>
+        positions.map((entries) => entries.map(({ id, logprob }) => ({ id, logprob: float32(logprob) }))),
+      );
       await writeOut(`${JSON.stringify({ layers: rounded })}\n`);
     } else {
       await writeOut(lensTable(layers, ids));

@@ -30,7 +30,10 @@ async function windowNll(model: GPT2, window: number[]): Promise<number> {
   const nll = tf.tidy(() => {
     const logits = model.forwardAll(window.slice(0, -1)); // [T-1, vocab]
     const logProbs = tf.logSoftmax(logits); // [T-1, vocab]
-    const flatTargets = tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32'); // [T-1]
+    const flatTargets = tf.tensor1d(
+      targets.map((id, t) => t * vocab + id),
+      'int32',
+    ); // [T-1]
     return tf.gather(logProbs.reshape([-1]), flatTargets).neg(); // [T-1]
   });
   const values = (await nll.data()) as Float32Array;
@@ -64,17 +67,23 @@ export const lossCommand: CliCommand = {
     const dtype = dtypeOption(values.dtype, USAGE);
     await startBackend(backendOption(values.backend, USAGE));
 
-    const { result, context, precision } = await withModel(values.model, async (model) => {
-      const nPositions = model.config.nPositions;
-      const context = integerOption(values.context, 'context', USAGE, nPositions, 2, nPositions);
-      return { result: await windowedLoss(model, encode(text), context), context, precision: model.precision };
-    }, dtype);
+    const { result, context, precision } = await withModel(
+      values.model,
+      async (model) => {
+        const nPositions = model.config.nPositions;
+        const context = integerOption(values.context, 'context', USAGE, nPositions, 2, nPositions);
+        return { result: await windowedLoss(model, encode(text), context), context, precision: model.precision };
+      },
+      dtype,
+    );
 
     if (values.json) {
       console.log(JSON.stringify({ ...result, precision }));
     } else {
-      console.log(`${result.loss.toFixed(4)} nats/token (perplexity ${Math.exp(result.loss).toFixed(2)}) ` +
-        `over ${result.tokens} predicted tokens, context ${context}, ${precision} weights`);
+      console.log(
+        `${result.loss.toFixed(4)} nats/token (perplexity ${Math.exp(result.loss).toFixed(2)}) ` +
+          `over ${result.tokens} predicted tokens, context ${context}, ${precision} weights`,
+      );
     }
     return 0;
   },

@@ -33,7 +33,8 @@ export function AttentionPanel({ pane, nLayer, nHead, attention, onAnalyze, text
   const asked = useRef<{ request: number; key: string; ids: number[] } | null>(null);
   const ids = useMemo(() => (pane?.promptIds ? [...pane.promptIds, ...pane.tokens.map((t) => t.id)] : []), [pane]);
   const key = `${pane?.key}:${ids.join(',')}:${layer}`;
-  const answered = asked.current && attention.requestId === asked.current.request && attention.status === 'done' ? attention.attention : null;
+  const answered =
+    asked.current && attention.requestId === asked.current.request && attention.status === 'done' ? attention.attention : null;
   const shown = answered && asked.current?.key === key ? answered : null;
   const stale = answered !== null && shown === null;
 
@@ -56,7 +57,9 @@ export function AttentionPanel({ pane, nLayer, nHead, attention, onAnalyze, text
     <section className="attention panel" role="region" aria-label="Attention">
       <h2>Attention</h2>
       <p className="muted-text">
-        {pane ? `${pane.name}: what each token looks at, per layer and head.` : 'Generate first: the attention of a pane\u2019s text shows here.'}
+        {pane
+          ? `${pane.name}: what each token looks at, per layer and head.`
+          : 'Generate first: the attention of a pane\u2019s text shows here.'}
       </p>
       <div className="attention-controls">
         <label htmlFor={`${id}-layer`}>Layer</label>
@@ -76,11 +79,20 @@ export function AttentionPanel({ pane, nLayer, nHead, attention, onAnalyze, text
           ))}
           <option value={MEAN}>Mean of heads</option>
         </select>
-        <button type="button" className="secondary small" onClick={() => show()} disabled={!pane || ids.length === 0 || attention.status === 'running'}>
+        <button
+          type="button"
+          className="secondary small"
+          onClick={() => show()}
+          disabled={!pane || ids.length === 0 || attention.status === 'running'}
+        >
           {shown ? 'Refresh' : stale ? 'Show for this text' : 'Show attention'}
         </button>
       </div>
-      {attention.status === 'running' && <p className="muted-text" role="status">Computing layer {layer + 1}…</p>}
+      {attention.status === 'running' && (
+        <p className="muted-text" role="status">
+          Computing layer {layer + 1}…
+        </p>
+      )}
       {attention.status === 'error' && asked.current?.request === attention.requestId && (
         <p className="notice error" role="alert">
           {attention.error}
@@ -89,7 +101,11 @@ export function AttentionPanel({ pane, nLayer, nHead, attention, onAnalyze, text
       {stale && !busy && <p className="muted-text">The text or layer changed: press the button to show it.</p>}
       {shown && matrix && (
         <>
-          <Heatmap matrix={matrix} length={T} label={`Layer ${shown.layer + 1}, ${head === MEAN ? 'mean of heads' : `head ${Number(head) + 1}`}`} />
+          <Heatmap
+            matrix={matrix}
+            length={T}
+            label={`Layer ${shown.layer + 1}, ${head === MEAN ? 'mean of heads' : `head ${Number(head) + 1}`}`}
+          />
           <p className="muted-text small-notice">
             Rows: each token as a query (top to bottom); columns: the tokens it can see. Darker = more attention. Move through the text
             below (hover, or Tab then the arrow keys) to see one token&apos;s row.
@@ -139,21 +155,48 @@ function Heatmap({ matrix, length: T, label }: { matrix: Float32Array; length: n
   }, [matrix, T]);
   return (
     <figure className="heatmap">
-      <canvas ref={canvas} role="img" aria-label={`${label}: attention of ${T} tokens (queries × keys)`} data-testid="attention-heatmap" data-length={T} />
-      <figcaption className="muted-text">{label} · {T} tokens · queries ↓, keys →</figcaption>
+      <canvas
+        ref={canvas}
+        role="img"
+        aria-label={`${label}: attention of ${T} tokens (queries × keys)`}
+        data-testid="attention-heatmap"
+        data-length={T}
+      />
+      <figcaption className="muted-text">
+        {label} · {T} tokens · queries ↓, keys →
+      </figcaption>
     </figure>
   );
 }
 
-function AttentionText({ tokens, matrix, length: T, query, onQuery, textOf }: {
-  tokens: number[]; matrix: Float32Array; length: number; query: number | null; onQuery: (q: number | null) => void; textOf: TokenTexts | null;
+function AttentionText({
+  tokens,
+  matrix,
+  length: T,
+  query,
+  onQuery,
+  textOf,
+}: {
+  tokens: number[];
+  matrix: Float32Array;
+  length: number;
+  query: number | null;
+  onQuery: (q: number | null) => void;
+  textOf: TokenTexts | null;
 }) {
   const row = query === null ? null : matrix.subarray(query * T, (query + 1) * T);
   let top = 0;
   if (row) for (let k = 0; k <= (query ?? 0); k++) top = Math.max(top, row[k]);
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
     const current = query ?? T - 1;
-    const moves: Record<string, number> = { ArrowRight: current + 1, ArrowDown: current + 1, ArrowLeft: current - 1, ArrowUp: current - 1, Home: 0, End: T - 1 };
+    const moves: Record<string, number> = {
+      ArrowRight: current + 1,
+      ArrowDown: current + 1,
+      ArrowLeft: current - 1,
+      ArrowUp: current - 1,
+      Home: 0,
+      End: T - 1,
+    };
     if (event.key in moves) {
       event.preventDefault();
       onQuery(Math.max(0, Math.min(T - 1, moves[event.key])));
@@ -178,7 +221,11 @@ function AttentionText({ tokens, matrix, length: T, query, onQuery, textOf }: {
             role="option"
             aria-selected={k === query}
             className={`attention-token${k === query ? ' query' : ''}`}
-            style={weight > 0 ? { backgroundColor: `rgba(47, 93, 138, ${(0.08 + 0.8 * weight).toFixed(3)})`, color: weight > 0.55 ? 'white' : undefined } : undefined}
+            style={
+              weight > 0
+                ? { backgroundColor: `rgba(47, 93, 138, ${(0.08 + 0.8 * weight).toFixed(3)})`, color: weight > 0.55 ? 'white' : undefined }
+                : undefined
+            }
             title={row && k <= (query ?? 0) ? `${(row[k] * 100).toFixed(2)} %` : undefined}
             data-weight={row ? row[k].toFixed(6) : undefined}
             onMouseEnter={() => onQuery(k)}

@@ -29,8 +29,8 @@ export function BackendNotice({ backend, failed, request, fromMenu }: BackendNot
       )}
       {backend.backend === 'wasm' && !backend.crossOriginIsolated && (
         <p className="notice warn" data-testid="single-thread">
-          WebAssembly runs on one thread: this page is served without the Cross-Origin-Opener-Policy and
-          Cross-Origin-Embedder-Policy headers that its threads need (see the README's Static hosting).
+          WebAssembly runs on one thread: this page is served without the Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy
+          headers that its threads need (see the README's Static hosting).
         </p>
       )}
     </div>

@@ -64,10 +64,22 @@ export function CachedModels({ refreshKey, busy, onUse }: CachedModelsProps) {
                   {model.hub ? `, from ${model.hub}` : ''}
                 </span>
               </span>
-              <button type="button" className="ghost small" disabled={busy} onClick={() => onUse(formatModelSpec(spec), spec, model.hub ?? '')} aria-label={`Load ${name}`}>
+              <button
+                type="button"
+                className="ghost small"
+                disabled={busy}
+                onClick={() => onUse(formatModelSpec(spec), spec, model.hub ?? '')}
+                aria-label={`Load ${name}`}
+              >
                 Load
               </button>
-              <button type="button" className="ghost small" disabled={busy} onClick={() => void remove(model)} aria-label={`Delete ${name}`}>
+              <button
+                type="button"
+                className="ghost small"
+                disabled={busy}
+                onClick={() => void remove(model)}
+                aria-label={`Delete ${name}`}
+              >
                 Delete
               </button>
             </li>

@@ -24,7 +24,8 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
   const single = onlyLikeliest(settings);
   /** A sampling control's hint: what it does, or that its value leaves only the likeliest token. */
   const samplingControlHint = (setting: NumberSetting, usual: string) =>
-    samplingHint ?? (single?.setting === setting ? `${single.reason}: sampling is greedy decoding then, and every sequence is the same.` : usual);
+    samplingHint ??
+    (single?.setting === setting ? `${single.reason}: sampling is greedy decoding then, and every sequence is the same.` : usual);
   const generateButton = useRef<HTMLButtonElement>(null);
   const stopButton = useRef<HTMLButtonElement>(null);
 
@@ -42,7 +43,11 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
   }, [running]);
 
   const field = (setting: NumberSetting) => ({
-    setting, label: LABELS[setting], value: settings[setting], draft: drafts[setting], onDraft: (text: string | null) => onDraft(setting, text),
+    setting,
+    label: LABELS[setting],
+    value: settings[setting],
+    draft: drafts[setting],
+    onDraft: (text: string | null) => onDraft(setting, text),
     onChange: (value: number) => onChange({ [setting]: value }),
   });
 
@@ -68,8 +73,13 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
       </div>
 
       <div className="actions">
-        <button type="submit" className="primary" disabled={!canGenerate || blocked !== null} ref={generateButton}
-          aria-describedby={blocked ? `${id}-blocked` : undefined}>
+        <button
+          type="submit"
+          className="primary"
+          disabled={!canGenerate || blocked !== null}
+          ref={generateButton}
+          aria-describedby={blocked ? `${id}-blocked` : undefined}
+        >
           Generate
         </button>
         <button type="button" className="secondary" onClick={onStop} disabled={!running} ref={stopButton}>
@@ -102,24 +112,39 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
       </div>
 
       <NumberField {...field('topK')} dimmed={greedy} hint={samplingControlHint('topK', 'Keep the k likeliest tokens (0 = off).')} />
-      <NumberField {...field('topP')} dimmed={greedy} hint={samplingControlHint('topP', 'Keep the likeliest tokens up to this total probability.')} />
+      <NumberField
+        {...field('topP')}
+        dimmed={greedy}
+        hint={samplingControlHint('topP', 'Keep the likeliest tokens up to this total probability.')}
+      />
       <NumberField {...field('temperature')} dimmed={greedy} hint={samplingHint ?? temperatureHint(settings)} />
-      <NumberField {...field('minP')} dimmed={greedy} hint={samplingControlHint('minP', 'Drop tokens less likely than this fraction of the top token (0 = off).')} />
+      <NumberField
+        {...field('minP')}
+        dimmed={greedy}
+        hint={samplingControlHint('minP', 'Drop tokens less likely than this fraction of the top token (0 = off).')}
+      />
       <NumberField {...field('repetitionPenalty')} hint="1 = none; higher discourages repeats." />
       <NumberField {...field('maxNewTokens')} />
-      <NumberField {...field('sequences')} dimmed={isGreedy(settings) || single !== null}
+      <NumberField
+        {...field('sequences')}
+        dimmed={isGreedy(settings) || single !== null}
         hint={
           isGreedy(settings)
             ? 'Greedy decoding writes one sequence (they would all be the same).'
             : single && settings.sequences > 1
               ? `${single.reason}, so all ${settings.sequences} sequences will be the same.`
               : 'How many continuations to write at once.'
-        } />
+        }
+      />
       <NumberField {...field('seed')} slider={false} hint="The same seed and settings give the same text.">
-        <button type="button" className="ghost small" onClick={() => {
-          onChange({ seed: randomSeed() });
-          onDraft('seed', null);
-        }}>
+        <button
+          type="button"
+          className="ghost small"
+          onClick={() => {
+            onChange({ seed: randomSeed() });
+            onDraft('seed', null);
+          }}
+        >
           Randomise
         </button>
       </NumberField>

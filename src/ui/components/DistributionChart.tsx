@@ -60,31 +60,53 @@ export function DistributionChart({ candidates, settings, greedy }: Distribution
         {showTopK && (
           <g className="marker topk">
             <line x1={x(settings.top_k)} x2={x(settings.top_k)} y1={PAD.top - 6} y2={yCum(0)} />
-            <text x={x(settings.top_k) + 3} y={PAD.top + 2}>top-k {settings.top_k}</text>
+            <text x={x(settings.top_k) + 3} y={PAD.top + 2}>
+              top-k {settings.top_k}
+            </text>
           </g>
         )}
         {showTopP && (
           <g className="marker topp">
             <line x1={PAD.left} x2={W - PAD.right} y1={yCum(settings.top_p)} y2={yCum(settings.top_p)} />
-            <text x={W - PAD.right - 3} y={yCum(settings.top_p) - 3} textAnchor="end">top-p {settings.top_p}</text>
+            <text x={W - PAD.right - 3} y={yCum(settings.top_p) - 3} textAnchor="end">
+              top-p {settings.top_p}
+            </text>
           </g>
         )}
         {minPLine !== null && (
           <g className="marker minp">
             <line x1={PAD.left} x2={W - PAD.right} y1={yBar(minPLine)} y2={yBar(minPLine)} />
-            <text x={PAD.left + 3} y={yBar(minPLine) - 3}>min-p {settings.min_p}</text>
+            <text x={PAD.left + 3} y={yBar(minPLine) - 3}>
+              min-p {settings.min_p}
+            </text>
           </g>
         )}
-        <text x={PAD.left - 4} y={PAD.top + 4} textAnchor="end" className="tick">{percent(top).replace(' %', '%')}</text>
-        <text x={PAD.left - 4} y={yCum(0)} textAnchor="end" className="tick">0</text>
-        <text x={W - PAD.right + 4} y={yCum(1) + 4} className="tick cum-tick">1</text>
-        <text x={W - PAD.right + 4} y={yCum(0)} className="tick cum-tick">0</text>
+        <text x={PAD.left - 4} y={PAD.top + 4} textAnchor="end" className="tick">
+          {percent(top).replace(' %', '%')}
+        </text>
+        <text x={PAD.left - 4} y={yCum(0)} textAnchor="end" className="tick">
+          0
+        </text>
+        <text x={W - PAD.right + 4} y={yCum(1) + 4} className="tick cum-tick">
+          1
+        </text>
+        <text x={W - PAD.right + 4} y={yCum(0)} className="tick cum-tick">
+          0
+        </text>
       </svg>
       <figcaption className="legend">
-        <span><i className="swatch kept" /> kept</span>
-        <span><i className="swatch cut" /> cut</span>
-        <span><i className="swatch cumulative" /> cumulative (right axis)</span>
-        <span className="muted-text">bars: probability after temperature{settings.repetition_penalty !== 1 ? ' and repetition penalty' : ''}</span>
+        <span>
+          <i className="swatch kept" /> kept
+        </span>
+        <span>
+          <i className="swatch cut" /> cut
+        </span>
+        <span>
+          <i className="swatch cumulative" /> cumulative (right axis)
+        </span>
+        <span className="muted-text">
+          bars: probability after temperature{settings.repetition_penalty !== 1 ? ' and repetition penalty' : ''}
+        </span>
       </figcaption>
     </figure>
   );

@@ -13,8 +13,8 @@ export function DownloadOffer({ label, bytes, onDownload, onDismiss }: DownloadO
   return (
     <div className="notice warn download-offer" role="alert" data-testid="download-offer">
       <p>
-        This page was opened to load <strong>{label}</strong>, a {formatBytes(bytes)} download. It has not started; the built-in
-        model is loaded meanwhile.
+        This page was opened to load <strong>{label}</strong>, a {formatBytes(bytes)} download. It has not started; the built-in model is
+        loaded meanwhile.
       </p>
       <div className="notice-actions">
         <button type="button" className="secondary small" onClick={onDownload}>

@@ -40,7 +40,11 @@ export function LayerLens({ step, lens, onAnalyze, textOf }: LayerLensProps) {
       <button type="button" className="secondary small" onClick={read} disabled={!step || lens.status === 'running'}>
         {layers ? 'Read again' : 'Read every layer'}
       </button>
-      {mine && lens.status === 'running' && <p className="muted-text" role="status">Reading each layer…</p>}
+      {mine && lens.status === 'running' && (
+        <p className="muted-text" role="status">
+          Reading each layer…
+        </p>
+      )}
       {mine && lens.status === 'error' && (
         <p className="notice error" role="alert">
           {lens.error}

@@ -110,8 +110,15 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
             Or their folder
           </label>
           {/* webkitdirectory: the browser asks for a folder and gives every file in it, with its path. */}
-          <input id={`${id}-folder`} type="file" {...{ webkitdirectory: '' }} onChange={(event) => setFiles(pickedFiles(event.target.files))} />
-          <p className="field-hint">Select config.json and model.safetensors together, or the folder that holds them, or drop them on this page.</p>
+          <input
+            id={`${id}-folder`}
+            type="file"
+            {...{ webkitdirectory: '' }}
+            onChange={(event) => setFiles(pickedFiles(event.target.files))}
+          />
+          <p className="field-hint">
+            Select config.json and model.safetensors together, or the folder that holds them, or drop them on this page.
+          </p>
         </div>
       )}
       {problem && (

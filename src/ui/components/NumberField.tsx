@@ -24,7 +24,18 @@ interface NumberFieldProps {
  * value stays in the box, marked invalid with the allowed range, until it is fixed or put back
  * (the button, or Escape); runs do not start meanwhile (the page reads the drafts).
  */
-export function NumberField({ setting, label, value, onChange, draft, onDraft, hint, slider = true, dimmed = false, children }: NumberFieldProps) {
+export function NumberField({
+  setting,
+  label,
+  value,
+  onChange,
+  draft,
+  onDraft,
+  hint,
+  slider = true,
+  dimmed = false,
+  children,
+}: NumberFieldProps) {
   const id = useId();
   const labelId = `${id}-label`;
   const hintId = `${id}-hint`;

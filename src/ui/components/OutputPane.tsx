@@ -45,7 +45,24 @@ const FINISH_LABELS: Record<FinishReason, string> = {
  * tokens, Enter or Space (or a click) selects one for the token inspector.
  */
 export function OutputPane(props: OutputPaneProps) {
-  const { name, label, prompt, promptIds, tokens, streaming, finishReason, selectedIndex, onSelect, showTokens, surprise, departure, textOf, forcedFirst, onClose, reusedPositions } = props;
+  const {
+    name,
+    label,
+    prompt,
+    promptIds,
+    tokens,
+    streaming,
+    finishReason,
+    selectedIndex,
+    onSelect,
+    showTokens,
+    surprise,
+    departure,
+    textOf,
+    forcedFirst,
+    onClose,
+    reusedPositions,
+  } = props;
   const id = useId();
   const [copied, setCopied] = useState<'idle' | 'copied' | 'failed'>('idle');
   const [active, setActive] = useState<number | null>(null);
@@ -78,7 +95,12 @@ export function OutputPane(props: OutputPaneProps) {
     if (tokens.length === 0) return;
     const current = active ?? selectedIndex ?? tokens.length - 1;
     const moves: Record<string, number> = {
-      ArrowRight: current + 1, ArrowDown: current + 1, ArrowLeft: current - 1, ArrowUp: current - 1, Home: 0, End: tokens.length - 1,
+      ArrowRight: current + 1,
+      ArrowDown: current + 1,
+      ArrowLeft: current - 1,
+      ArrowUp: current - 1,
+      Home: 0,
+      End: tokens.length - 1,
     };
     if (event.key in moves) {
       event.preventDefault();
@@ -102,10 +124,23 @@ export function OutputPane(props: OutputPaneProps) {
   const state = streaming ? 'writing…' : finishReason ? FINISH_LABELS[finishReason] : '';
   const activeIndex = active ?? selectedIndex;
   return (
-    <section className={`output-pane${forcedFirst ? ' branch-pane' : ''}`} role="region" aria-label={label} aria-busy={streaming} data-departs-at={departure ?? undefined}
-      data-reused-positions={reusedPositions ?? undefined}>
+    <section
+      className={`output-pane${forcedFirst ? ' branch-pane' : ''}`}
+      role="region"
+      aria-label={label}
+      aria-busy={streaming}
+      data-departs-at={departure ?? undefined}
+      data-reused-positions={reusedPositions ?? undefined}
+    >
       <header className="output-head">
-        <h3>{forcedFirst && <span className="branch-mark" aria-hidden="true">↳ </span>}{name}</h3>
+        <h3>
+          {forcedFirst && (
+            <span className="branch-mark" aria-hidden="true">
+              ↳{' '}
+            </span>
+          )}
+          {name}
+        </h3>
         <span className="output-state">
           {state}
           {departure !== undefined && (

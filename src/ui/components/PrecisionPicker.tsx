@@ -9,7 +9,17 @@ const CHOICES: [PrecisionRequest, string][] = [
 ];
 
 /** The weights' precision (like ?dtype=); changing it reloads the model in it. */
-export function PrecisionPicker({ value, backend, onChange, disabled }: { value: PrecisionRequest; backend?: string; onChange: (precision: PrecisionRequest) => void; disabled: boolean }) {
+export function PrecisionPicker({
+  value,
+  backend,
+  onChange,
+  disabled,
+}: {
+  value: PrecisionRequest;
+  backend?: string;
+  onChange: (precision: PrecisionRequest) => void;
+  disabled: boolean;
+}) {
   const id = useId();
   const runs = backend ? precisionsFor(backend) : null;
   return (
@@ -17,7 +27,13 @@ export function PrecisionPicker({ value, backend, onChange, disabled }: { value:
       <label className="field-label" htmlFor={id}>
         Precision
       </label>
-      <select id={id} value={value} disabled={disabled} onChange={(event) => onChange(event.target.value as PrecisionRequest)} aria-describedby={`${id}-hint`}>
+      <select
+        id={id}
+        value={value}
+        disabled={disabled}
+        onChange={(event) => onChange(event.target.value as PrecisionRequest)}
+        aria-describedby={`${id}-hint`}
+      >
         {CHOICES.map(([choice, label]) => (
           <option key={choice} value={choice} disabled={runs !== null && choice !== 'auto' && !runs.includes(choice)}>
             {label}

@@ -17,13 +17,27 @@ export function ResultsToolbar({ showTokens, onShowTokens, surprise, onSurprise,
     <div className="results-toolbar">
       <h2 id="output-heading">Output</h2>
       <div className="switch-field">
-        <input id={`${id}-tokens`} type="checkbox" role="switch" className="switch" checked={showTokens} onChange={(e) => onShowTokens(e.target.checked)} />
+        <input
+          id={`${id}-tokens`}
+          type="checkbox"
+          role="switch"
+          className="switch"
+          checked={showTokens}
+          onChange={(e) => onShowTokens(e.target.checked)}
+        />
         <label className="field-label" htmlFor={`${id}-tokens`}>
           Tokens
         </label>
       </div>
       <div className="switch-field">
-        <input id={`${id}-surprise`} type="checkbox" role="switch" className="switch" checked={surprise} onChange={(e) => onSurprise(e.target.checked)} />
+        <input
+          id={`${id}-surprise`}
+          type="checkbox"
+          role="switch"
+          className="switch"
+          checked={surprise}
+          onChange={(e) => onSurprise(e.target.checked)}
+        />
         <label className="field-label" htmlFor={`${id}-surprise`}>
           Surprise
         </label>

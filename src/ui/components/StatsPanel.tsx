@@ -20,12 +20,22 @@ export function StatsPanel({ state }: { state: AppState }) {
     ...(backend?.threads ? [['threads', 'Threads', String(backend.threads)] as [string, string, string]] : []),
     ['adapter', 'Adapter', backend?.adapter ?? (backend ? 'none (not WebGPU)' : '—')],
     ['model', 'Model', info ? `${info.name} · ${parameters(info.parameters)} params · ${info.nLayer} layers` : '—'],
-    ['precision', 'Precision', info?.precision ? `${info.precision}${info.weightBytes ? ` · weights ${(info.weightBytes / 1e9).toFixed(2)} GB` : ''}${info.precisionReason?.startsWith('auto') ? ' (auto)' : ''}` : '—'],
+    [
+      'precision',
+      'Precision',
+      info?.precision
+        ? `${info.precision}${info.weightBytes ? ` · weights ${(info.weightBytes / 1e9).toFixed(2)} GB` : ''}${info.precisionReason?.startsWith('auto') ? ' (auto)' : ''}`
+        : '—',
+    ],
     ['load-time', 'Model load time', ms(model.loadMs)],
     ['ttft', 'Time to first token', ms(run.firstTokenMs)],
     ['tokens-per-second', 'Tokens/s', rate === null || !Number.isFinite(rate) ? '—' : rate.toFixed(1)],
     ['tokens', 'Tokens generated', String(run.tokenCount)],
-    ['memory', 'Model memory (tfjs)', state.memory ? `${state.memory.tensors} tensors · ${(state.memory.bytes / 2 ** 20).toFixed(1)} MB` : '—'],
+    [
+      'memory',
+      'Model memory (tfjs)',
+      state.memory ? `${state.memory.tensors} tensors · ${(state.memory.bytes / 2 ** 20).toFixed(1)} MB` : '—',
+    ],
   ];
   return (
     <section className="stats" aria-label="Stats">

@@ -50,7 +50,17 @@ const MANY = 100;
  * Every number follows the sliders at once: the step is replayed through the generation module's
  * own processors (inspectStep), never through the model again.
  */
-export function TokenInspector({ step, count, runOptions, settings, vocabSize, textOf, onUseRunSettings, onBranch, running }: TokenInspectorProps) {
+export function TokenInspector({
+  step,
+  count,
+  runOptions,
+  settings,
+  vocabSize,
+  textOf,
+  onUseRunSettings,
+  onBranch,
+  running,
+}: TokenInspectorProps) {
   const [rows, setRows] = useState(FEW);
   // While the newest token is followed, the view moves on a few times a second, not on every token;
   // while a slider moves fast, React may skip intermediate states. The page stays responsive.
@@ -67,7 +77,9 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
       <section className="inspector panel" role="region" aria-label="Token inspector">
         <h2>Token inspector</h2>
         <p className="muted-text">
-          {running ? 'Waiting for the first token…' : 'Generate, then select any generated token to see the distribution it was drawn from and what each slider cuts.'}
+          {running
+            ? 'Waiting for the first token…'
+            : 'Generate, then select any generated token to see the distribution it was drawn from and what each slider cuts.'}
         </p>
       </section>
     );
@@ -88,22 +100,34 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
   const listedTop = inspection.logits.top;
 
   return (
-    <section className="inspector panel" role="region" aria-label="Token inspector" data-pane={deferredStep.paneName} data-token-index={deferredStep.index}>
+    <section
+      className="inspector panel"
+      role="region"
+      aria-label="Token inspector"
+      data-pane={deferredStep.paneName}
+      data-token-index={deferredStep.index}
+    >
       <h2>Token inspector</h2>
       <p className="inspector-where">
-        {deferredStep.paneName} · token {deferredStep.index + 1} of {Math.max(count, deferredStep.index + 1)} · position {deferredStep.promptLength + deferredStep.index + 1} in the text
+        {deferredStep.paneName} · token {deferredStep.index + 1} of {Math.max(count, deferredStep.index + 1)} · position{' '}
+        {deferredStep.promptLength + deferredStep.index + 1} in the text
         {deferredStep.following && running ? ' · following the newest' : ''}
       </p>
       <dl className="facts">
         <div>
           <dt>Chosen</dt>
           <dd>
-            <span className="token-text" data-testid="chosen-token">{text(chosen)}</span> <span className="muted-text">id {chosen}</span>
+            <span className="token-text" data-testid="chosen-token">
+              {text(chosen)}
+            </span>{' '}
+            <span className="muted-text">id {chosen}</span>
           </dd>
         </div>
         <div>
           <dt>Rank</dt>
-          <dd data-testid="chosen-rank">{formatCount(inspection.rank)} of {formatCount(vocabSize)}</dd>
+          <dd data-testid="chosen-rank">
+            {formatCount(inspection.rank)} of {formatCount(vocabSize)}
+          </dd>
         </div>
         <div>
           <dt>Model probability</dt>
@@ -112,7 +136,8 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
         <div>
           <dt>Kept</dt>
           <dd data-testid="kept">
-            {formatCount(view.keptCount)} {view.keptCount === 1 ? 'token' : 'tokens'}, {percent(view.keptModelShare)} of the model&apos;s probability
+            {formatCount(view.keptCount)} {view.keptCount === 1 ? 'token' : 'tokens'}, {percent(view.keptModelShare)} of the model&apos;s
+            probability
           </dd>
         </div>
         <div>
@@ -126,9 +151,8 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
       <SettingsNote changes={changes} runOptions={runOptions} onUseRunSettings={onUseRunSettings} greedyView={view.greedy} />
       {view.keptOutsideListed > 0 && (
         <p className="notice warn small-notice" data-testid="beyond-listed">
-          These settings keep {formatCount(view.keptOutsideListed)} tokens beyond the {listedTop} likeliest the worker sends per
-          step; for those, the kept count, shares and probabilities are estimated from a histogram of all{' '}
-          {formatCount(vocabSize)} logits.
+          These settings keep {formatCount(view.keptOutsideListed)} tokens beyond the {listedTop} likeliest the worker sends per step; for
+          those, the kept count, shares and probabilities are estimated from a histogram of all {formatCount(vocabSize)} logits.
         </p>
       )}
 
@@ -136,23 +160,23 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
       <DistributionChart candidates={shown} settings={deferredSettings} greedy={view.greedy} />
 
       <div className="table-scroll">
-      <table className="candidates" aria-label="Candidates">
-        <thead>
-          <tr>
-            <th scope="col">Token</th>
-            <th scope="col">Id</th>
-            <th scope="col">Model probability</th>
-            <th scope="col">Sampling probability</th>
-            <th scope="col">Status</th>
-            <td />
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((c) => (
-            <CandidateRow key={c.id} candidate={c} chosen={c.id === chosen} text={text(c.id)} onBranch={onBranch} />
-          ))}
-        </tbody>
-      </table>
+        <table className="candidates" aria-label="Candidates">
+          <thead>
+            <tr>
+              <th scope="col">Token</th>
+              <th scope="col">Id</th>
+              <th scope="col">Model probability</th>
+              <th scope="col">Sampling probability</th>
+              <th scope="col">Status</th>
+              <td />
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((c) => (
+              <CandidateRow key={c.id} candidate={c} chosen={c.id === chosen} text={text(c.id)} onBranch={onBranch} />
+            ))}
+          </tbody>
+        </table>
       </div>
       <div className="table-foot">
         <span className="muted-text">
@@ -166,7 +190,17 @@ export function TokenInspector({ step, count, runOptions, settings, vocabSize, t
   );
 }
 
-function CandidateRow({ candidate: c, chosen, text, onBranch }: { candidate: Candidate; chosen: boolean; text: string; onBranch: (id: number) => void }) {
+function CandidateRow({
+  candidate: c,
+  chosen,
+  text,
+  onBranch,
+}: {
+  candidate: Candidate;
+  chosen: boolean;
+  text: string;
+  onBranch: (id: number) => void;
+}) {
   return (
     <tr className={`${c.status === 'kept' ? 'kept' : 'cut'}${chosen ? ' chosen' : ''}`} data-token-id={c.id} data-status={c.status}>
       <td className="token-text">{text}</td>
@@ -175,7 +209,12 @@ function CandidateRow({ candidate: c, chosen, text, onBranch }: { candidate: Can
       <td className="num">{percent(c.samplingProbability)}</td>
       <td>{c.status}</td>
       <td>
-        <button type="button" className="ghost tiny" onClick={() => onBranch(c.id)} title={`Continue this pane from here with ${text} (id ${c.id}) instead`}>
+        <button
+          type="button"
+          className="ghost tiny"
+          onClick={() => onBranch(c.id)}
+          title={`Continue this pane from here with ${text} (id ${c.id}) instead`}
+        >
           Branch
         </button>
       </td>
@@ -183,8 +222,16 @@ function CandidateRow({ candidate: c, chosen, text, onBranch }: { candidate: Can
   );
 }
 
-function SettingsNote({ changes, runOptions, onUseRunSettings, greedyView }: {
-  changes: string[]; runOptions: GenerateOptions; onUseRunSettings: () => void; greedyView: boolean;
+function SettingsNote({
+  changes,
+  runOptions,
+  onUseRunSettings,
+  greedyView,
+}: {
+  changes: string[];
+  runOptions: GenerateOptions;
+  onUseRunSettings: () => void;
+  greedyView: boolean;
 }) {
   const greedyRun = !isSampling(runOptions);
   return (
@@ -200,7 +247,9 @@ function SettingsNote({ changes, runOptions, onUseRunSettings, greedyView }: {
         </p>
       )}
       {greedyRun && !greedyView && (
-        <p className="muted-text">The run decoded greedily (Sample off): it took the likeliest token. The columns show what sampling would keep.</p>
+        <p className="muted-text">
+          The run decoded greedily (Sample off): it took the likeliest token. The columns show what sampling would keep.
+        </p>
       )}
       {greedyView && <p className="muted-text">Temperature 0 is greedy decoding: only the likeliest token is kept.</p>}
     </div>
@@ -211,7 +260,17 @@ function SettingsNote({ changes, runOptions, onUseRunSettings, greedyView }: {
  * Where the seeded uniform draw fell: the kept tokens laid end to end in the order the sampler walks
  * them (ascending id), each as wide as its sampling probability, and a marker at the draw.
  */
-function DrawBar({ view, draw, chosen, text }: { view: StepInspection; draw: number | null; chosen: number; text: (id: number) => string }) {
+function DrawBar({
+  view,
+  draw,
+  chosen,
+  text,
+}: {
+  view: StepInspection;
+  draw: number | null;
+  chosen: number;
+  text: (id: number) => string;
+}) {
   const pick = view.pick;
   const pickText = pick === null ? null : pick === -1 ? 'a token beyond the listed ones' : text(pick);
   return (
@@ -221,16 +280,32 @@ function DrawBar({ view, draw, chosen, text }: { view: StepInspection; draw: num
           <span>Greedy step: no random draw; the likeliest token was taken.</span>
         ) : (
           <span>
-            Seeded draw u = <strong data-testid="draw-value">{draw.toFixed(4)}</strong> fell on <span className="token-text">{pickText}</span>
+            Seeded draw u = <strong data-testid="draw-value">{draw.toFixed(4)}</strong> fell on{' '}
+            <span className="token-text">{pickText}</span>
             {pick !== null && pick !== chosen ? ' with these settings (the run drew ' + text(chosen) + ')' : ''}
           </span>
         )}
       </div>
-      <svg className="draw-bar" viewBox="0 0 1000 28" preserveAspectRatio="none" role="img"
-        aria-label={draw === null ? 'Kept tokens, laid end to end' : `Kept tokens laid end to end; the draw ${draw.toFixed(4)} falls on ${pickText}`}>
+      <svg
+        className="draw-bar"
+        viewBox="0 0 1000 28"
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={
+          draw === null ? 'Kept tokens, laid end to end' : `Kept tokens laid end to end; the draw ${draw.toFixed(4)} falls on ${pickText}`
+        }
+      >
         {view.segments.map((s, i) => (
-          <rect key={i} x={s.start * 1000} y={4} width={Math.max(s.width * 1000, 0.5)} height={20}
-            className={s.id === pick || (draw === null && s.id === chosen) ? 'seg picked' : s.id === -1 ? 'seg beyond' : i % 2 ? 'seg odd' : 'seg'}>
+          <rect
+            key={i}
+            x={s.start * 1000}
+            y={4}
+            width={Math.max(s.width * 1000, 0.5)}
+            height={20}
+            className={
+              s.id === pick || (draw === null && s.id === chosen) ? 'seg picked' : s.id === -1 ? 'seg beyond' : i % 2 ? 'seg odd' : 'seg'
+            }
+          >
             <title>{s.id === -1 ? 'tokens beyond the listed ones' : `${text(s.id)} ${percent(s.width)}`}</title>
           </rect>
         ))}
