@@ -26,7 +26,9 @@ export interface ByteSource {
 
 /** Bytes in memory, or a Blob (a picked File, fs.openAsBlob) read span by span and never whole. */
 export function bytesSource(data: ArrayBuffer | ArrayBufferView | Blob): ByteSource {
-  if (typeof Blob !== 'undefined' && data instanceof Blob) {
+  // Bytes are an ArrayBuffer or a view of one; anything else is a Blob, or a file read by ranges
+  // that has a Blob's slice/stream (fsCache's fileAsBlob for files over 4 GiB), so not `instanceof Blob`.
+  if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
     return {
       size: data.size,
       ranged: true,

@@ -7,6 +7,7 @@ import { mkdtempSync, openSync, closeSync, writeSync, ftruncateSync, rmSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bytesSource } from '../../src/model/checkpointStream';
 import { fileAsBlob } from '../../src/sources/fsCache';
 
 describe('files over 4 GiB', () => {
@@ -34,5 +35,13 @@ describe('files over 4 GiB', () => {
         .text(),
     ).toBe('ai');
     expect(blob.slice(10, 5).size).toBe(0);
+  });
+
+  it('is read by the checkpoint reader as a source of its real size, span by span', async () => {
+    const source = bytesSource(await fileAsBlob(file));
+    expect(source.size).toBe(size);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of source.read(size - 5, size)) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString()).toBe('tail!');
   });
 });
