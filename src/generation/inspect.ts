@@ -13,7 +13,7 @@
 import { buildLogitsProcessors, type ProcessorName } from './logitsProcessors';
 import { isSampling } from './options';
 import { argmax, sampleAt } from './sampler';
-import { expandRow, type StepLogits } from '../model/stepLogits';
+import { expandRow, type ExpandedRow, type StepLogits } from '../model/stepLogits';
 
 /** The sampling settings the inspector replays, with Hugging Face's names. */
 export interface SamplerSettings {
@@ -85,8 +85,9 @@ export function inspectStep(
   vocabSize: number,
   draw: number | null = null,
 ): StepInspection {
-  const { scores, exact } = expandRow(step, vocabSize);
-  const raw = Float64Array.from(scores);
+  // The expanded row depends on the step alone: made once per step, so a slider move only replays the processors.
+  const { scores: raw, exact } = expandedRow(step, vocabSize);
+  const scores = Float64Array.from(raw);
   const greedy = !isSampling({ do_sample: true, temperature: settings.temperature }); // the inspector shows sampling's view
   const processors = buildLogitsProcessors({
     do_sample: !greedy,
@@ -165,6 +166,17 @@ export function inspectStep(
     pick: picked === null ? null : inListed.has(picked) ? picked : -1,
     greedy,
   };
+}
+
+const expanded = new WeakMap<StepLogits, ExpandedRow>();
+
+function expandedRow(step: StepLogits, vocabSize: number): ExpandedRow {
+  let row = expanded.get(step);
+  if (!row || row.scores.length !== vocabSize) {
+    row = expandRow(step, vocabSize);
+    expanded.set(step, row);
+  }
+  return row;
 }
 
 /** log Σ exp(x) over the finite entries (-Infinity when there are none). */

@@ -44,18 +44,16 @@ export function distribution(scores: Float64Array): TokenDistribution {
  */
 export function sampleAt(scores: Float64Array, u: number): number {
   const max = scores[argmax(scores)];
-  const weights = new Float64Array(scores.length);
+  // Two passes recomputing each weight instead of an array of them: no allocation per token.
   let total = 0;
-  for (let id = 0; id < scores.length; id++) {
-    if (scores[id] === -Infinity) continue;
-    weights[id] = Math.exp(scores[id] - max);
-    total += weights[id];
-  }
+  for (let id = 0; id < scores.length; id++) if (scores[id] !== -Infinity) total += Math.exp(scores[id] - max);
   let remaining = u * total;
   let last = -1;
-  for (let id = 0; id < weights.length; id++) {
-    if (weights[id] === 0) continue;
-    remaining -= weights[id];
+  for (let id = 0; id < scores.length; id++) {
+    if (scores[id] === -Infinity) continue;
+    const weight = Math.exp(scores[id] - max);
+    if (weight === 0) continue;
+    remaining -= weight;
     if (remaining < 0) return id;
     last = id;
   }

@@ -391,8 +391,8 @@ export function App() {
   useEffect(() => {
     if (!vocabSize || warmed.current) return;
     warmed.current = true;
-    const idle = window.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 200));
-    idle(() => warmUpInspector(Math.min(vocabSize, GPT2_VOCAB_SIZE), sliders));
+    const idle = (task: () => void) => ('requestIdleCallback' in window ? window.requestIdleCallback(task) : setTimeout(task, 200));
+    warmUpInspector(Math.min(vocabSize, GPT2_VOCAB_SIZE), sliders, idle);
   }, [vocabSize, sliders]);
 
   // config.json and model.safetensors (or their folder) dropped anywhere on the page load at once.

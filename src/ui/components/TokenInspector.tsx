@@ -64,7 +64,8 @@ export function TokenInspector({
   const [rows, setRows] = useState(FEW);
   // While the newest token is followed, the view moves on a few times a second, not on every token;
   // while a slider moves fast, React may skip intermediate states. The page stays responsive.
-  const deferredStep = useThrottled(step, step?.following && running ? FOLLOW_MS : 0);
+  // A new step renders in a background pass of its own, after the panes' update, not inside it.
+  const deferredStep = useDeferredValue(useThrottled(step, step?.following && running ? FOLLOW_MS : 0));
   const deferredSettings = useDeferredValue(settings);
   const inspection = deferredStep?.token.inspection;
   const view = useMemo<StepInspection | null>(
