@@ -327,7 +327,9 @@ async function main(): Promise<void> {
       // Node runs merge by backend, model, precision and cache: the ones not rerun now stay from before.
       const key = (n: NodeResult) => `${n.backend}/${n.model}/${n.precision ?? 'f32'}/${n.cacheKind ?? ''}`;
       const rerun = new Set(report.node.map(key));
-      report.node.push(...previous.node.filter((n) => !rerun.has(key(n))));
+      // A run that failed before it loaded has no precision to match: a rerun of its backend and model replaces it.
+      const rerunModels = new Set(report.node.map((n) => `${n.backend}/${n.model}`));
+      report.node.push(...previous.node.filter((n) => !rerun.has(key(n)) && !(n.error && rerunModels.has(`${n.backend}/${n.model}`))));
     }
     if (report.app.length === 0) report.app = previous.app;
     report.appMedium ??= previous.appMedium;
