@@ -37,7 +37,7 @@ function randoms(n: number, seed: number, scale = 2): Float32Array {
   });
 }
 
-/** [M, K, N, layout, bias?]: odd sizes, a lone last row, row groups of 2 and 3, more rows than one kernel call takes. */
+/** [M, K, N, layout, bias?]: odd sizes, a lone last row, row groups of 2 and 3, more rows than one kernel call takes, a lone row whose output channels end in a group of 4 and 3 single ones. */
 export const SHAPES: [number, number, number, MatrixLayout, boolean][] = [
   [1, 37, 53, 'in-out', true],
   [2, 100, 70, 'in-out', true],
@@ -45,6 +45,7 @@ export const SHAPES: [number, number, number, MatrixLayout, boolean][] = [
   [5, 129, 65, 'in-out', true],
   [7, 768, 19, 'in-out', false],
   [38, 48, 41, 'out-in', true],
+  [1, 24, 39, 'out-in', true],
 ];
 
 function check(

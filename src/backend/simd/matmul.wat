@@ -15,13 +15,19 @@
 ;;               build (for i32x4.dot_i16x8_s); both give the same integer sums, bit for bit.
 ;;               y[m, n] = scale[n]·sx[m]·(Σ_k w[n, k]·q[m, k] − z[m]·wsum[n]) + b[n]
 ;;   f16 weights w[N, Kp] IEEE half, Kp = K rounded up to 8, subnormals flushed to zero. A half
-;;               moved into the top of a 32-bit lane, shifted right by 3 and masked is the float32
-;;               w·2^-112 (same sign and mantissa, exponent 112 lower), so the rows are stored as
-;;               x·2^112 (f16_rows) and the products need no further conversion.
+;;               in the top of a 32-bit lane, shifted right by 3 (arithmetic) and masked is the
+;;               float32 w·2^-112 (same sign and mantissa, exponent 112 lower). Loaded as i32x4,
+;;               8 halves give the odd k in the lanes' tops (shift, mask) and the even k in their
+;;               bottoms (one more shift left by 16): no shuffles. So f16_rows stores each row as
+;;               x·2^112 with every group of 8 reordered to k = 0 2 4 6 1 3 5 7, and the products
+;;               need no further conversion.
 ;;   out[M, N]   f32 (+ b[N] when bias ≠ 0)
 ;;
 ;; Loops: outputs in blocks of 32 (a block's weights stay in cache while every row passes), rows
 ;; four at a time (each weight loaded once for four rows) and one at a time for a lone last row.
+;; f16 keeps its even-k and odd-k products in separate sums, and takes a lone row's output channels
+;; four at a time: a sum that waits on its own previous multiply-add every step (4 cycles with
+;; relaxed_madd) would otherwise bound the loop, not the loads (3× slower in Chromium).
 ;;
 ;; Two builds come from this file (scripts/build-wasm.mjs): plain SIMD, and relaxed SIMD, where a
 ;; line `;;relaxed: CODE` becomes CODE and the lines between `;;plain{` and `;;}plain` go.
@@ -240,7 +246,11 @@
       (local.set $k (i32.const 0))
       (block $k_done (loop $ks
         (br_if $k_done (i32.ge_u (local.get $k) (local.get $Kp)))
-        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2)))
+        ;; within each group of 8: the even k first, then the odd (see the layout above)
+        (f32.store (i32.add (local.get $dst) (i32.shl
+            (i32.or (i32.and (local.get $k) (i32.const -8))
+              (i32.or (i32.shl (i32.and (local.get $k) (i32.const 1)) (i32.const 2)) (i32.and (i32.shr_u (local.get $k) (i32.const 1)) (i32.const 3))))
+            (i32.const 2)))
           (select
             (f32.mul (f32.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2)))) (f32.const 0x1p112))
             (f32.const 0)
@@ -264,8 +274,10 @@
     (local $n0 i32) (local $n1 i32) (local $n i32) (local $m i32) (local $k i32) (local $xstride i32) (local $wstride i32)
     (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $rows i32)
     (local $wp i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
-    (local $h v128) (local $lo v128) (local $hi v128)
+    (local $w1 i32) (local $w2 i32) (local $w3 i32)
+    (local $h v128) (local $lo v128) (local $hi v128) (local $xl v128) (local $xh v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local.set $xstride (i32.shl (local.get $Kp) (i32.const 2)))
     (local.set $wstride (i32.shl (local.get $Kp) (i32.const 1)))
     (block $blocks_done (loop $blocks
@@ -292,39 +304,116 @@
               (local.set $a1 (v128.const f32x4 0 0 0 0))
               (local.set $a2 (v128.const f32x4 0 0 0 0))
               (local.set $a3 (v128.const f32x4 0 0 0 0))
+              (local.set $b0 (v128.const f32x4 0 0 0 0))
+              (local.set $b1 (v128.const f32x4 0 0 0 0))
+              (local.set $b2 (v128.const f32x4 0 0 0 0))
+              (local.set $b3 (v128.const f32x4 0 0 0 0))
               (local.set $k (i32.const 0))
               (block $dot_done (loop $dot
                 (br_if $dot_done (i32.ge_u (local.get $k) (local.get $wstride)))
                 (local.set $h (v128.load (i32.add (local.get $wp) (local.get $k))))
-                (local.set $lo (v128.and (i32x4.shr_s (i8x16.shuffle 16 16 0 1 16 16 2 3 16 16 4 5 16 16 6 7 (local.get $h) (v128.const i32x4 0 0 0 0)) (i32.const 3))
+                (local.set $lo (v128.and (i32x4.shr_s (i32x4.shl (local.get $h) (i32.const 16)) (i32.const 3))
                   (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
-                (local.set $hi (v128.and (i32x4.shr_s (i8x16.shuffle 16 16 8 9 16 16 10 11 16 16 12 13 16 16 14 15 (local.get $h) (v128.const i32x4 0 0 0 0)) (i32.const 3))
+                (local.set $hi (v128.and (i32x4.shr_s (local.get $h) (i32.const 3))
                   (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
 ;;plain{
-                (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (f32x4.mul (local.get $lo) (v128.load (local.get $x0)))) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x0)))))
-                (local.set $a1 (f32x4.add (f32x4.add (local.get $a1) (f32x4.mul (local.get $lo) (v128.load (local.get $x1)))) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x1)))))
-                (local.set $a2 (f32x4.add (f32x4.add (local.get $a2) (f32x4.mul (local.get $lo) (v128.load (local.get $x2)))) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x2)))))
-                (local.set $a3 (f32x4.add (f32x4.add (local.get $a3) (f32x4.mul (local.get $lo) (v128.load (local.get $x3)))) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x3)))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $lo) (v128.load (local.get $x0)))))
+                (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x0)))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $lo) (v128.load (local.get $x1)))))
+                (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x1)))))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $lo) (v128.load (local.get $x2)))))
+                (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x2)))))
+                (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $lo) (v128.load (local.get $x3)))))
+                (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x3)))))
 ;;}plain
-;;relaxed: (local.set $a0 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x0)) (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x0)) (local.get $a0))))
-;;relaxed: (local.set $a1 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x1)) (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x1)) (local.get $a1))))
-;;relaxed: (local.set $a2 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x2)) (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x2)) (local.get $a2))))
-;;relaxed: (local.set $a3 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x3)) (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x3)) (local.get $a3))))
+;;relaxed: (local.set $a0 (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x0)) (local.get $a0)))
+;;relaxed: (local.set $b0 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x0)) (local.get $b0)))
+;;relaxed: (local.set $a1 (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x1)) (local.get $a1)))
+;;relaxed: (local.set $b1 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x1)) (local.get $b1)))
+;;relaxed: (local.set $a2 (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x2)) (local.get $a2)))
+;;relaxed: (local.set $b2 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x2)) (local.get $b2)))
+;;relaxed: (local.set $a3 (f32x4.relaxed_madd (local.get $lo) (v128.load (local.get $x3)) (local.get $a3)))
+;;relaxed: (local.set $b3 (f32x4.relaxed_madd (local.get $hi) (v128.load offset=16 (local.get $x3)) (local.get $b3)))
                 (local.set $x0 (i32.add (local.get $x0) (i32.const 32)))
                 (local.set $x1 (i32.add (local.get $x1) (i32.const 32)))
                 (local.set $x2 (i32.add (local.get $x2) (i32.const 32)))
                 (local.set $x3 (i32.add (local.get $x3) (i32.const 32)))
                 (local.set $k (i32.add (local.get $k) (i32.const 16)))
                 (br $dot)))
-              (call $f32_store (local.get $a0) (local.get $m) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
-              (call $f32_store (local.get $a1) (local.get $r1) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
-              (call $f32_store (local.get $a2) (local.get $r2) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
-              (call $f32_store (local.get $a3) (local.get $r3) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (f32x4.add (local.get $a0) (local.get $b0)) (local.get $m) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (f32x4.add (local.get $a1) (local.get $b1)) (local.get $r1) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (f32x4.add (local.get $a2) (local.get $b2)) (local.get $r2) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (f32x4.add (local.get $a3) (local.get $b3)) (local.get $r3) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
               (local.set $n (i32.add (local.get $n) (i32.const 1)))
               (br $cols)))
             (local.set $m (i32.add (local.get $m) (select (i32.const 4) (local.get $rows) (i32.ge_u (local.get $rows) (i32.const 4))))))
           (else
+            ;; one row, four output channels at a time: four independent sums (a single one waits on
+            ;; its own previous add every step) that share each load of the row
             (local.set $n (local.get $n0))
+            (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $m) (local.get $xstride))))
+            (block $cols4_done (loop $cols4
+              (br_if $cols4_done (i32.gt_u (i32.add (local.get $n) (i32.const 4)) (local.get $n1)))
+              (local.set $wp (i32.add (local.get $w) (i32.mul (local.get $n) (local.get $wstride))))
+              (local.set $w1 (local.get $wstride))
+              (local.set $w2 (i32.shl (local.get $wstride) (i32.const 1)))
+              (local.set $w3 (i32.mul (local.get $wstride) (i32.const 3)))
+              (local.set $x1 (local.get $x0))
+              (local.set $a0 (v128.const f32x4 0 0 0 0))
+              (local.set $a1 (v128.const f32x4 0 0 0 0))
+              (local.set $a2 (v128.const f32x4 0 0 0 0))
+              (local.set $a3 (v128.const f32x4 0 0 0 0))
+              (local.set $k (i32.const 0))
+              (block $dot4_done (loop $dot4
+                (br_if $dot4_done (i32.ge_u (local.get $k) (local.get $wstride)))
+                (local.set $xl (v128.load (local.get $x1)))
+                (local.set $xh (v128.load offset=16 (local.get $x1)))
+                (local.set $h (v128.load (i32.add (local.get $wp) (local.get $k))))
+                (local.set $lo (v128.and (i32x4.shr_s (i32x4.shl (local.get $h) (i32.const 16)) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+                (local.set $hi (v128.and (i32x4.shr_s (local.get $h) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+;;plain{
+                (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (f32x4.mul (local.get $lo) (local.get $xl))) (f32x4.mul (local.get $hi) (local.get $xh))))
+;;}plain
+;;relaxed: (local.set $a0 (f32x4.relaxed_madd (local.get $hi) (local.get $xh) (f32x4.relaxed_madd (local.get $lo) (local.get $xl) (local.get $a0))))
+                (local.set $h (v128.load (i32.add (i32.add (local.get $wp) (local.get $w1)) (local.get $k))))
+                (local.set $lo (v128.and (i32x4.shr_s (i32x4.shl (local.get $h) (i32.const 16)) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+                (local.set $hi (v128.and (i32x4.shr_s (local.get $h) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+;;plain{
+                (local.set $a1 (f32x4.add (f32x4.add (local.get $a1) (f32x4.mul (local.get $lo) (local.get $xl))) (f32x4.mul (local.get $hi) (local.get $xh))))
+;;}plain
+;;relaxed: (local.set $a1 (f32x4.relaxed_madd (local.get $hi) (local.get $xh) (f32x4.relaxed_madd (local.get $lo) (local.get $xl) (local.get $a1))))
+                (local.set $h (v128.load (i32.add (i32.add (local.get $wp) (local.get $w2)) (local.get $k))))
+                (local.set $lo (v128.and (i32x4.shr_s (i32x4.shl (local.get $h) (i32.const 16)) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+                (local.set $hi (v128.and (i32x4.shr_s (local.get $h) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+;;plain{
+                (local.set $a2 (f32x4.add (f32x4.add (local.get $a2) (f32x4.mul (local.get $lo) (local.get $xl))) (f32x4.mul (local.get $hi) (local.get $xh))))
+;;}plain
+;;relaxed: (local.set $a2 (f32x4.relaxed_madd (local.get $hi) (local.get $xh) (f32x4.relaxed_madd (local.get $lo) (local.get $xl) (local.get $a2))))
+                (local.set $h (v128.load (i32.add (i32.add (local.get $wp) (local.get $w3)) (local.get $k))))
+                (local.set $lo (v128.and (i32x4.shr_s (i32x4.shl (local.get $h) (i32.const 16)) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+                (local.set $hi (v128.and (i32x4.shr_s (local.get $h) (i32.const 3))
+                  (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
+;;plain{
+                (local.set $a3 (f32x4.add (f32x4.add (local.get $a3) (f32x4.mul (local.get $lo) (local.get $xl))) (f32x4.mul (local.get $hi) (local.get $xh))))
+;;}plain
+;;relaxed: (local.set $a3 (f32x4.relaxed_madd (local.get $hi) (local.get $xh) (f32x4.relaxed_madd (local.get $lo) (local.get $xl) (local.get $a3))))
+                (local.set $x1 (i32.add (local.get $x1) (i32.const 32)))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br $dot4)))
+              (call $f32_store (local.get $a0) (local.get $m) (local.get $n) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (local.get $a1) (local.get $m) (i32.add (local.get $n) (i32.const 1)) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (local.get $a2) (local.get $m) (i32.add (local.get $n) (i32.const 2)) (local.get $bias) (local.get $N) (local.get $out))
+              (call $f32_store (local.get $a3) (local.get $m) (i32.add (local.get $n) (i32.const 3)) (local.get $bias) (local.get $N) (local.get $out))
+              (local.set $n (i32.add (local.get $n) (i32.const 4)))
+              (br $cols4)))
+            ;; the last one to three channels of the block, one at a time
             (block $cols1_done (loop $cols1
               (br_if $cols1_done (i32.ge_u (local.get $n) (local.get $n1)))
               (local.set $wp (i32.add (local.get $w) (i32.mul (local.get $n) (local.get $wstride))))
@@ -334,9 +423,9 @@
               (block $dot1_done (loop $dot1
                 (br_if $dot1_done (i32.ge_u (local.get $k) (local.get $wstride)))
                 (local.set $h (v128.load (i32.add (local.get $wp) (local.get $k))))
-                (local.set $lo (v128.and (i32x4.shr_s (i8x16.shuffle 16 16 0 1 16 16 2 3 16 16 4 5 16 16 6 7 (local.get $h) (v128.const i32x4 0 0 0 0)) (i32.const 3))
+                (local.set $lo (v128.and (i32x4.shr_s (i32x4.shl (local.get $h) (i32.const 16)) (i32.const 3))
                   (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
-                (local.set $hi (v128.and (i32x4.shr_s (i8x16.shuffle 16 16 8 9 16 16 10 11 16 16 12 13 16 16 14 15 (local.get $h) (v128.const i32x4 0 0 0 0)) (i32.const 3))
+                (local.set $hi (v128.and (i32x4.shr_s (local.get $h) (i32.const 3))
                   (v128.const i32x4 0x8FFFE000 0x8FFFE000 0x8FFFE000 0x8FFFE000)))
 ;;plain{
                 (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (f32x4.mul (local.get $lo) (v128.load (local.get $x0)))) (f32x4.mul (local.get $hi) (v128.load offset=16 (local.get $x0)))))
