@@ -94,6 +94,9 @@ export function fillerIds(n: number): number[] {
   return Array.from({ length: n }, (_, i) => PROMPT16[i % PROMPT16.length]);
 }
 
+/** The model behind the forward path that makes caches of `kind` (the backend's own choice when undefined). */
+const withKind = (model: GPT2, kind?: KVCacheKind): GPT2 => (kind ? model.withForward({ kind }) : model);
+
 /** One forward step and its greedy token, read back (the read is the synchronisation point). */
 async function greedyStep(model: GPT2, ids: number[][], cache: ReturnType<GPT2['newCache']>): Promise<number> {
   const logits = model.forward(ids, cache); // [1, vocab]
@@ -111,7 +114,8 @@ export async function timedGreedy(
   kind?: KVCacheKind,
   dispatchCount?: () => number,
 ): Promise<{ stepsMs: number[]; ids: number[]; stepDispatches: number[] }> {
-  const cache = model.newCache(1, model.config.nPositions, { kind });
+  const m = withKind(model, kind);
+  const cache = m.newCache(1, model.config.nPositions);
   const stepsMs: number[] = [];
   const ids: number[] = [];
   const stepDispatches: number[] = [];
@@ -120,7 +124,7 @@ export async function timedGreedy(
     for (let i = 0; i < newTokens; i++) {
       const d0 = dispatchCount?.() ?? 0;
       const t0 = now();
-      const id = await greedyStep(model, input, cache);
+      const id = await greedyStep(m, input, cache);
       stepsMs.push(now() - t0);
       stepDispatches.push((dispatchCount?.() ?? 0) - d0);
       ids.push(id);
@@ -134,10 +138,11 @@ export async function timedGreedy(
 
 /** Prefill time of `length` tokens into a fresh cache, up to the logits being read. */
 async function timedPrefill(model: GPT2, length: number, kind?: KVCacheKind): Promise<number> {
-  const cache = model.newCache(1, model.config.nPositions, { kind });
+  const m = withKind(model, kind);
+  const cache = m.newCache(1, model.config.nPositions);
   try {
     const t0 = now();
-    await greedyStep(model, [fillerIds(length)], cache);
+    await greedyStep(m, [fillerIds(length)], cache);
     return now() - t0;
   } finally {
     cache.dispose();
@@ -159,14 +164,15 @@ function zeroFill(model: GPT2, cache: KVCache, length: number): void {
 /** Times of 5 single-token steps around `position` (prefill up to position - 2 first). */
 async function stepTimesAt(model: GPT2, position: number, kind?: KVCacheKind, synthetic = false): Promise<number[]> {
   const start = Math.max(1, position - 2);
-  const cache = model.newCache(1, model.config.nPositions, { kind });
+  const m = withKind(model, kind);
+  const cache = m.newCache(1, model.config.nPositions);
   try {
     if (synthetic) zeroFill(model, cache, start - 1);
-    let id = await greedyStep(model, [synthetic ? [PROMPT16[0]] : fillerIds(start)], cache);
+    let id = await greedyStep(m, [synthetic ? [PROMPT16[0]] : fillerIds(start)], cache);
     const times: number[] = [];
     for (let p = start; p < start + 5 && p < model.config.nPositions; p++) {
       const t0 = now();
-      id = await greedyStep(model, [[id]], cache);
+      id = await greedyStep(m, [[id]], cache);
       times.push(now() - t0);
     }
     return times;
@@ -196,9 +202,10 @@ async function timedPositions(
 
 /** One no-cache step: the whole sequence through a fresh cache, logits of the last position only. */
 async function recomputeStep(model: GPT2, ids: number[]): Promise<number> {
-  const cache = model.newCache(1, ids.length, { kind: 'concat' });
+  const m = withKind(model, 'concat');
+  const cache = m.newCache(1, ids.length);
   try {
-    return await greedyStep(model, [ids], cache);
+    return await greedyStep(m, [ids], cache);
   } finally {
     cache.dispose();
   }

@@ -19,11 +19,53 @@ import { WebGPUKVCache } from './webgpuKVCache';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { topKTensors, topLogits, type TopLogits } from './topLogits';
 
-/** newCache options. `fusedWebGPU: false` keeps the generic tfjs path on WebGPU (the reference). */
-export interface CacheOptions {
+/**
+ * How a model runs forward(), chosen once, when the model is made, from its backend and config:
+ * - `fused` (WebGPU): a preallocated GPU cache, and the fused WGSL programs for every step
+ *   (fusedLayers.ts);
+ * - `host` (wasm, cpu): the in-place SIMD cache; a prefill through tfjs ops (layers.ts), a decode
+ *   step in the cache's WebAssembly memory with only the matmuls in tfjs (hostDecode.ts);
+ * - `tfjs`: tfjs ops for every step (layers.ts, the reference), with a concat or in-place cache.
+ * The path makes the caches and fills them; a cache is data that forward() hands back to it.
+ */
+interface ForwardPath {
+  readonly name: ForwardPathName;
+  newCache(batchSize: number, capacity: number): KVCache;
+  /** ids [B][T] at positions cache.length.. → logits of each sequence's last new position [B, vocab]; fills and advances the cache. Inside tf.tidy. */
+  prefill(w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D;
+  /** The same for T = 1: one new token per sequence. */
+  decodeStep(w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D;
+}
+
+export type ForwardPathName = 'fused' | 'host' | 'tfjs';
+
+/** Overrides of the backend's choice of forward path (tests and the bench's baselines): see GPT2.withForward. */
+export interface ForwardOptions {
+  /** false: tfjs ops on WebGPU instead of the fused programs (the reference). */
   fusedWebGPU?: boolean;
-  /** The generic path's cache: `inplace` (default on wasm/cpu) or `concat` (the baseline, default elsewhere). */
+  /** The cache off WebGPU: `inplace` (default on wasm/cpu; the host path) or `concat` (the baseline, default elsewhere; the tfjs path). */
   kind?: KVCacheKind;
+}
+
+/** The forward path for a model on `backend`: fused on WebGPU, host on wasm/cpu (gelu_new models), tfjs otherwise. */
+export function chooseForwardPath(
+  config: GPT2Config,
+  backend: string,
+  options: ForwardOptions = {},
+): { name: ForwardPathName; kind: KVCacheKind } {
+  if (backend === 'webgpu' && (options.fusedWebGPU ?? true) && config.nPositions <= MAX_ATTENTION_POSITIONS) {
+    return { name: 'fused', kind: 'inplace' };
+  }
+  const kind = options.kind ?? defaultKVCacheKind(backend, config);
+  return { name: kind === 'inplace' && config.activation === 'gelu_new' ? 'host' : 'tfjs', kind };
+}
+
+/** The cache a path made, or a TypeError that says so. */
+function cacheOf<C>(cache: KVCache, type: abstract new (...args: never[]) => C, path: ForwardPathName): C;
+function cacheOf(cache: KVCache, type: null, path: ForwardPathName): LayerKVCache;
+function cacheOf(cache: KVCache, type: (abstract new (...args: never[]) => unknown) | null, path: ForwardPathName): unknown {
+  if (type ? cache instanceof type : isLayerKVCache(cache)) return cache;
+  throw new TypeError(`forward() needs a cache made by this model's newCache() (its ${path} path), got a ${cache.constructor.name}`);
 }
 
 /** One entry of the logit lens: a token id and its log-probability. */
@@ -41,12 +83,74 @@ export class GPT2 {
   /** The precision of the matrices (f32, f16 or q8), fixed when the weights were loaded. */
   readonly precision: WeightPrecision;
 
+  /** The forward path (see ForwardPath), fixed when the model is made. */
+  readonly forwardPath: ForwardPathName;
+  private readonly path: ForwardPath;
+
+  /**
+   * The model on the current tfjs backend. `owner: false` (withForward's views) leaves the weights
+   * to the model they came from.
+   */
   constructor(
     readonly config: GPT2Config,
     weights: GPT2Weights,
+    options: ForwardOptions = {},
+    private readonly owner = true,
   ) {
     this.weights = weights;
     this.precision = weights.precision;
+    const { name, kind } = chooseForwardPath(config, tf.getBackend(), options);
+    this.forwardPath = name;
+    this.path = this.makePath(name, kind);
+  }
+
+  /**
+   * This model's weights behind another forward path: the tfjs reference on WebGPU
+   * (`fusedWebGPU: false`), or the concat cache on wasm (the bench's baseline). The view does not
+   * own the weights: dispose the original, not the view.
+   */
+  withForward(options: ForwardOptions): GPT2 {
+    return new GPT2(this.config, this.live(), options, false);
+  }
+
+  private makePath(name: ForwardPathName, kind: KVCacheKind): ForwardPath {
+    const { nLayer, nHead, nEmbd } = this.config;
+    const tfjsStep = (w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D => {
+      const c = cacheOf(cache, null, name);
+      const T = ids[0].length;
+      const x = this.transform(w, ids, c.length, c); // [B, T, C]
+      const logits = this.head(w, x.slice([0, T - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D); // [B, vocab]
+      c.advance(T);
+      return logits;
+    };
+    if (name === 'fused') {
+      const fused = (w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D => {
+        const c = cacheOf(cache, WebGPUKVCache, name);
+        const logits = fusedForward(w, this.config, ids, { cache: c, start: c.length, newPositions: ids[0].length }); // [B, vocab]
+        c.advance(ids[0].length);
+        return logits;
+      };
+      return {
+        name,
+        newCache: (b, capacity) => new WebGPUKVCache(nLayer, nHead, nEmbd / nHead, b, capacity),
+        prefill: fused,
+        decodeStep: fused,
+      };
+    }
+    if (name === 'host') {
+      return {
+        name,
+        newCache: (b, capacity) => new InPlaceKVCache(this.config, b, capacity),
+        prefill: tfjsStep,
+        decodeStep: (w, ids, cache) => {
+          const c = cacheOf(cache, InPlaceKVCache, name);
+          const logits = this.logitsOf(w, hostDecodeStep(w, this.config, ids, c)); // [B, vocab]
+          c.advance(1);
+          return logits;
+        },
+      };
+    }
+    return { name, newCache: (b, capacity) => createKVCache(kind, this.config, b, capacity), prefill: tfjsStep, decodeStep: tfjsStep };
   }
 
   /** Parses config.json, loads model.safetensors, and builds the model (matrices in `options.precision`, default f32). */
@@ -55,51 +159,25 @@ export class GPT2 {
     return new GPT2(config, await loadCheckpoint(config, safetensors, 'model.safetensors', options));
   }
 
-  /**
-   * An empty cache for `batchSize` sequences of up to `capacity` positions. On tfjs's WebGPU
-   * backend it is a preallocated GPU cache and forward() runs the fused WGSL programs.
-   */
-  newCache(batchSize: number, capacity = this.config.nPositions, options: CacheOptions = {}): KVCache {
+  /** An empty cache of this model's forward path for `batchSize` sequences of up to `capacity` positions. */
+  newCache(batchSize: number, capacity = this.config.nPositions): KVCache {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.config.nPositions) {
       throw new RangeError(`cache capacity must be between 1 and n_positions (${this.config.nPositions}), got ${capacity}`);
     }
-    const { nLayer, nHead, nEmbd } = this.config;
-    if ((options.fusedWebGPU ?? true) && tf.getBackend() === 'webgpu' && capacity <= MAX_ATTENTION_POSITIONS) {
-      return new WebGPUKVCache(nLayer, nHead, nEmbd / nHead, batchSize, capacity);
-    }
-    return createKVCache(options.kind ?? defaultKVCacheKind(tf.getBackend(), this.config), this.config, batchSize, capacity);
+    return this.path.newCache(batchSize, capacity);
   }
 
   /**
    * Appends ids [B][T] at positions cache.length..cache.length+T-1 and returns the logits of
-   * the last new position, [B, vocab]. The caller disposes the result.
+   * the last new position, [B, vocab]: a prefill, or a decode step when T = 1. The caller
+   * disposes the result.
    */
   forward(ids: number[][], cache: KVCache): tf.Tensor2D {
     const w = this.live();
-    if (cache instanceof WebGPUKVCache) return this.forwardFused(w, ids, cache);
-    if (!isLayerKVCache(cache)) throw new TypeError('forward() needs a cache made by GPT2.newCache()');
     const T = this.checkIds(ids, cache);
-    if (T === 1 && cache instanceof InPlaceKVCache && this.config.activation === 'gelu_new') {
-      const logits = tf.tidy(() => this.logitsOf(w, hostDecodeStep(w, this.config, ids, cache))); // [B, vocab]
-      cache.advance(1);
-      return logits;
-    }
-    const logits = tf.tidy(() => {
-      const x = this.transform(w, ids, cache.length, cache); // [B, T, C]
-      const last = x.slice([0, T - 1, 0], [-1, 1, -1]).squeeze([1]) as tf.Tensor2D; // [B, C]
-      return this.head(w, last); // [B, vocab]
-    });
-    cache.advance(T);
-    return logits;
-  }
-
-  /** forward() through the fused WebGPU programs and their preallocated cache. */
-  private forwardFused(w: GPT2Weights, ids: number[][], cache: WebGPUKVCache): tf.Tensor2D {
-    const T = this.checkIds(ids, cache);
-    const logits = tf.tidy(() => fusedForward(w, this.config, ids, { cache, start: cache.length, newPositions: T })); // [B, vocab]
-    cache.advance(T);
-    return logits;
+    const step = T === 1 ? this.path.decodeStep : this.path.prefill;
+    return tf.tidy(() => step(w, ids, cache)); // [B, vocab]
   }
 
   /**
@@ -269,7 +347,7 @@ export class GPT2 {
   }
 
   dispose(): void {
-    if (this.weights) disposeWeights(this.weights);
+    if (this.weights && this.owner) disposeWeights(this.weights);
     this.weights = undefined;
   }
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
 import { generate, type GenerationControl, type GenerationResult, type TokenEvent } from '../../src/generation/generate';
 import type { GenerationOptions } from '../../src/generation/options';
-import { GPT2, type CacheOptions } from '../../src/model/gpt2';
+import { GPT2, type ForwardOptions } from '../../src/model/gpt2';
 import type { KVCache } from '../../src/model/kvCache';
 import { encode } from '../../src/tokenizer';
 import { fixtureConfigJson, fixtureDir, fixtureExpected, fixtureSafetensors } from './fixture';
@@ -137,7 +137,7 @@ function expectAttentionLikeReference(attention: number[][][][], reference: Forw
 
 export interface CacheKindCase {
   name: string;
-  options: CacheOptions;
+  options: ForwardOptions;
   /** The class newCache must make with these options. */
   className: string;
 }
@@ -293,10 +293,11 @@ export function describeAnalysisOnFixture(
 
     for (const kind of cacheKinds) {
       it(`fork(row, length, capacity) on the ${kind.name} cache: a batch-1 copy whose logits equal a fresh prefill; the original stays usable (small-vocabulary model)`, async () => {
+        const view = small.withForward(kind.options); // the path that makes this kind of cache
         const rows = [ANALYSIS_PROMPT.slice(0, 12), ANALYSIS_PROMPT.slice(13, 25)].map((r) => r.map((id) => id % SMALL_VOCAB));
-        const cache = small.newCache(2, 40, kind.options);
+        const cache = view.newCache(2, 40);
         expect(cache.constructor.name).toBe(kind.className);
-        small.forward(rows, cache).dispose();
+        view.forward(rows, cache).dispose();
         const fork = cache.fork(1, 9, 16);
         expect(fork.constructor.name).toBe(kind.className);
         expect([fork.batchSize, fork.length, fork.capacity]).toEqual([1, 9, 16]);
@@ -304,8 +305,8 @@ export function describeAnalysisOnFixture(
 
         /** The last logits of `ids` from a fresh cache of this kind, prefilled in one pass. */
         const fresh = async (ids: number[]) => {
-          const c = small.newCache(1, 40, kind.options);
-          const logits = await read(small.forward([ids], c));
+          const c = view.newCache(1, 40);
+          const logits = await read(view.forward([ids], c));
           c.dispose();
           return logits;
         };
@@ -315,20 +316,20 @@ export function describeAnalysisOnFixture(
         };
         // The fork continues row 1's first 9 positions: one token, then three more at once.
         const branch = [...rows[1].slice(0, 9), 464];
-        await compare(read(small.forward([[464]], fork)), branch);
-        await compare(read(small.forward([[11, 100, 511]], fork)), [...branch, 11, 100, 511]);
+        await compare(read(view.forward([[464]], fork)), branch);
+        await compare(read(view.forward([[11, 100, 511]], fork)), [...branch, 11, 100, 511]);
         expect(fork.length).toBe(13);
         // The original is unchanged: both rows continue as if nothing happened.
-        const next = await read(small.forward([[290], [13]], cache));
-        const V = small.config.vocabSize;
+        const next = await read(view.forward([[290], [13]], cache));
+        const V = view.config.vocabSize;
         await compare(Promise.resolve(next.subarray(0, V)), [...rows[0], 290]);
         await compare(Promise.resolve(next.subarray(V)), [...rows[1], 13]);
         // A fork of a fork, and an empty fork.
         const again = fork.fork(0, fork.length, fork.length + 1);
-        await compare(read(small.forward([[7]], again)), [...branch, 11, 100, 511, 7]);
+        await compare(read(view.forward([[7]], again)), [...branch, 11, 100, 511, 7]);
         const empty = cache.fork(0, 0, 4);
         expect(empty.length).toBe(0);
-        await compare(read(small.forward([[54, 135]], empty)), [54, 135]);
+        await compare(read(view.forward([[54, 135]], empty)), [54, 135]);
 
         expect(() => cache.fork(2, 1, 8)).toThrow(/row must be an integer from 0 to 1 .*got 2/);
         expect(() => cache.fork(0, 14, 20)).toThrow(/length must be an integer from 0 to 13 .*got 14/);
@@ -403,11 +404,12 @@ export function describeAnalysisOnFixture(
       }
       for (let i = 0; i < 20; i++) await small.logitLens(ids);
       for (const kind of cacheKinds) {
+        const view = small.withForward(kind.options);
         for (let i = 0; i < 20; i++) {
-          const cache = small.newCache(2, 16, kind.options);
-          small.forward([ids, ids], cache).dispose();
+          const cache = view.newCache(2, 16);
+          view.forward([ids, ids], cache).dispose();
           const fork = cache.fork(i % 2, 4, 8);
-          small.forward([[13]], fork).dispose();
+          view.forward([[13]], fork).dispose();
           cache.dispose();
           fork.dispose();
         }

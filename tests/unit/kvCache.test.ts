@@ -59,21 +59,40 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       expect(defaultKVCacheKind(backend, { nLayer: 2, nHead: 5, nEmbd: 30 })).toBe('concat');
       expect(defaultKVCacheKind('webgl', model.config)).toBe('concat');
       const inplace = model.newCache(1);
-      const concat = model.newCache(1, 64, { kind: 'concat' });
+      const concat = model.withForward({ kind: 'concat' }).newCache(1, 64);
       expect(inplace).toBeInstanceOf(InPlaceKVCache);
       expect(concat).toBeInstanceOf(ConcatKVCache);
       inplace.dispose();
       concat.dispose();
     });
 
+    it('the model picks its forward path once (host here; tfjs with the concat cache on request) and refuses a cache another path made', async () => {
+      expect(model.forwardPath).toBe('host');
+      const concatPath = model.withForward({ kind: 'concat' });
+      expect(concatPath.forwardPath).toBe('tfjs');
+      const concat = concatPath.newCache(1, 64);
+      concatPath.forward([PROMPT], concat).dispose();
+      // The host path's one-token step runs in the in-place cache's memory: a concat cache is refused, and left as it was.
+      expect(() => model.forward([[11]], concat)).toThrow(
+        /needs a cache made by this model's newCache\(\) \(its host path\), got a ConcatKVCache/,
+      );
+      expect(concat.length).toBe(PROMPT.length);
+      concat.dispose();
+      concatPath.dispose(); // a view: the weights stay with the model
+      const cache = model.newCache(1, 16);
+      await read(model.forward([PROMPT], cache));
+      cache.dispose();
+    });
+
     it('gives the logits of the concat cache and of a full recompute at every step', async () => {
       const inplace = new InPlaceKVCache(model.config, 1, 64);
       const concat = createKVCache('concat', model.config, 1, 64);
+      const concatPath = model.withForward({ kind: 'concat' }); // tfjs ops for every step
       const ids = [...PROMPT];
       let input = [PROMPT];
       for (let step = 0; step < 30; step++) {
         const a = await read(model.forward(input, inplace));
-        const b = await read(model.forward(input, concat));
+        const b = await read(concatPath.forward(input, concat));
         expectClose(a, b);
         if (step % 3 === 0) {
           const all = model.forwardAll(ids); // [T, vocab], no cache
@@ -108,12 +127,13 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
 
     it('prefills in pieces (several new positions after cached ones) like one prefill', async () => {
       const pieces = new InPlaceKVCache(model.config, 1, 64);
-      const whole = model.newCache(1, 64, { kind: 'concat' });
+      const concatPath = model.withForward({ kind: 'concat' });
+      const whole = concatPath.newCache(1, 64);
       const ids = [...PROMPT, ...PROMPT, ...PROMPT.slice(0, 5)]; // 25 tokens
       await read(model.forward([ids.slice(0, 7)], pieces));
       await read(model.forward([ids.slice(7, 19)], pieces));
       const a = await read(model.forward([ids.slice(19)], pieces));
-      const b = await read(model.forward([ids], whole));
+      const b = await read(concatPath.forward([ids], whole));
       expectClose(a, b);
       pieces.dispose();
       whole.dispose();

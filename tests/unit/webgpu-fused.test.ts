@@ -33,10 +33,13 @@ async function read(t: tf.Tensor): Promise<Float32Array> {
 describe('fused WebGPU decoding on tiny-gpt2', () => {
   const expected = fixtureExpected();
   let model: GPT2;
+  /** The same weights through tfjs ops (the generic path). */
+  let tfjsPath: GPT2;
 
   beforeAll(async () => {
     await useWebGPUInNode();
     model = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors());
+    tfjsPath = model.withForward({ fusedWebGPU: false });
   });
 
   afterAll(() => model?.dispose());
@@ -44,7 +47,7 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
   it('runs on webgpu and picks the fused cache there (generic one on request)', () => {
     expect(tf.getBackend()).toBe('webgpu');
     const fused = model.newCache(1);
-    const generic = model.newCache(1, undefined, { fusedWebGPU: false });
+    const generic = tfjsPath.newCache(1);
     expect(fused).toBeInstanceOf(WebGPUKVCache);
     expect(generic).not.toBeInstanceOf(WebGPUKVCache);
     fused.dispose();
@@ -60,8 +63,8 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
       const tolerance = RELATIVE_TOLERANCE * maxAbs(reference);
       expect(worstDifference(fused, reference)).toBeLessThanOrEqual(tolerance);
       if (i !== 1) continue; // the generic path itself is checked against every case in engine.webgpu.test.ts
-      const genericCache = model.newCache(1, undefined, { fusedWebGPU: false });
-      const generic = await read(model.forward([c.input_ids], genericCache));
+      const genericCache = tfjsPath.newCache(1);
+      const generic = await read(tfjsPath.forward([c.input_ids], genericCache));
       genericCache.dispose();
       expect(worstDifference(fused, generic)).toBeLessThanOrEqual(tolerance);
     }
@@ -154,10 +157,10 @@ describe('fused WebGPU decoding on tiny-gpt2', () => {
       expect(dispatches / nLayer).toBeLessThanOrEqual(10);
     }
     // The counter sees tfjs's own kernels too: the generic path needs many more.
-    const generic = model.newCache(1, undefined, { fusedWebGPU: false });
-    await read(model.forward([[1, 2, 3]], generic));
+    const generic = tfjsPath.newCache(1);
+    await read(tfjsPath.forward([[1, 2, 3]], generic));
     const counter = startDispatchCounter();
-    await read(model.forward([[4]], generic));
+    await read(tfjsPath.forward([[4]], generic));
     expect(counter.stop()).toBeGreaterThan(10 * nLayer);
     generic.dispose();
   });
