@@ -19,7 +19,7 @@ export interface Step {
 }
 
 /** Attention sublayer with its residual: x + c_proj(attend(c_attn(ln_1(x)))). */
-function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, step: Step, layer: number): tf.Tensor2D {
+function attentionSublayer(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, step: Step, layer: number): tf.Tensor2D {
   const { c_attn, c_proj } = weights.attn;
   const { cache, start, newPositions } = step;
   const ln_1 = { ...weights.ln_1, eps: config.layerNormEpsilon };
@@ -30,15 +30,16 @@ function attention(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, st
 }
 
 /** MLP sublayer with its residual: x + c_proj(gelu(c_fc(ln_2(x)))). */
-function mlp(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config): tf.Tensor2D {
+function mlpSublayer(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config): tf.Tensor2D {
   const { c_fc, c_proj } = weights.mlp;
   const ln_2 = { ...weights.ln_2, eps: config.layerNormEpsilon };
   const hidden = linear(x, c_fc.weight.gpu(), c_fc.bias, { layerNorm: ln_2, activation: config.activation }); // [B·T, inner] (inner = n_inner, 4C by default)
   return linear(hidden, c_proj.weight.gpu(), c_proj.bias, { residual: x }); // [B·T, C]
 }
 
+/** One transformer block (layers.ts's block: the same math, its layer norms and residual adds fused into the linears). */
 function block(x: tf.Tensor2D, weights: BlockWeights, config: GPT2Config, step: Step, layer: number): tf.Tensor2D {
-  return mlp(attention(x, weights, config, step, layer), weights, config); // [B·T, C]
+  return mlpSublayer(attentionSublayer(x, weights, config, step, layer), weights, config); // [B·T, C]
 }
 
 /** ids [B][T] → logits of each sequence's last new position [B, vocab]; fills the cache. Call inside tf.tidy. */
