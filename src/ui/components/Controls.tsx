@@ -1,6 +1,7 @@
 import { useId, useLayoutEffect, useRef } from 'react';
 import { isGreedy, LABELS, onlyLikeliest, randomSeed, temperatureHint, type Drafts, type NumberSetting, type Settings } from '../settings';
 import { NumberField } from './NumberField';
+import { Switch } from './Switch';
 
 interface ControlsProps {
   settings: Settings;
@@ -96,20 +97,9 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
       )}
 
       <h2 className="section-heading">Sampling</h2>
-      <div className="field switch-field">
-        <input
-          id={`${id}-sample`}
-          type="checkbox"
-          role="switch"
-          className="switch"
-          checked={settings.sample}
-          onChange={(event) => onChange({ sample: event.target.checked })}
-        />
-        <label className="field-label" htmlFor={`${id}-sample`}>
-          Sample
-        </label>
+      <Switch label="Sample" className="field" checked={settings.sample} onChange={(sample) => onChange({ sample })}>
         <span className="field-hint">{settings.sample ? 'on: draw each token at random' : 'off: greedy, always the likeliest token'}</span>
-      </div>
+      </Switch>
 
       <NumberField {...field('topK')} dimmed={greedy} hint={samplingControlHint('topK', 'Keep the k likeliest tokens (0 = off).')} />
       <NumberField

@@ -1,5 +1,5 @@
-import { useId } from 'react';
 import { SURPRISE_BANDS } from '../inspection';
+import { Switch } from './Switch';
 
 interface ResultsToolbarProps {
   showTokens: boolean;
@@ -12,36 +12,11 @@ interface ResultsToolbarProps {
 
 /** Above the panes: how to show the text (plain, as tokens with ids, coloured by surprise) and Export. */
 export function ResultsToolbar({ showTokens, onShowTokens, surprise, onSurprise, canExport, onExport }: ResultsToolbarProps) {
-  const id = useId();
   return (
     <div className="results-toolbar">
       <h2 id="output-heading">Output</h2>
-      <div className="switch-field">
-        <input
-          id={`${id}-tokens`}
-          type="checkbox"
-          role="switch"
-          className="switch"
-          checked={showTokens}
-          onChange={(e) => onShowTokens(e.target.checked)}
-        />
-        <label className="field-label" htmlFor={`${id}-tokens`}>
-          Tokens
-        </label>
-      </div>
-      <div className="switch-field">
-        <input
-          id={`${id}-surprise`}
-          type="checkbox"
-          role="switch"
-          className="switch"
-          checked={surprise}
-          onChange={(e) => onSurprise(e.target.checked)}
-        />
-        <label className="field-label" htmlFor={`${id}-surprise`}>
-          Surprise
-        </label>
-      </div>
+      <Switch label="Tokens" checked={showTokens} onChange={onShowTokens} />
+      <Switch label="Surprise" checked={surprise} onChange={onSurprise} />
       <button type="button" className="ghost small export" onClick={onExport} disabled={!canExport}>
         Export
       </button>
