@@ -39,6 +39,9 @@ interface ForwardPath {
 
 export type ForwardPathName = 'fused' | 'host' | 'tfjs';
 
+/** A path and, off the fused one, the kind of cache it makes. */
+export type ForwardChoice = { name: 'fused' } | { name: 'host'; kind: 'inplace' } | { name: 'tfjs'; kind: KVCacheKind };
+
 /** Overrides of the backend's choice of forward path (tests and the bench's baselines): see GPT2.withForward. */
 export interface ForwardOptions {
   /** false: tfjs ops on WebGPU instead of the fused programs (the reference). */
@@ -48,16 +51,10 @@ export interface ForwardOptions {
 }
 
 /** The forward path for a model on `backend`: fused on WebGPU, host on wasm/cpu (gelu_new models), tfjs otherwise. */
-export function chooseForwardPath(
-  config: GPT2Config,
-  backend: string,
-  options: ForwardOptions = {},
-): { name: ForwardPathName; kind: KVCacheKind } {
-  if (backend === 'webgpu' && (options.fusedWebGPU ?? true) && config.nPositions <= MAX_ATTENTION_POSITIONS) {
-    return { name: 'fused', kind: 'inplace' };
-  }
+export function chooseForwardPath(config: GPT2Config, backend: string, options: ForwardOptions = {}): ForwardChoice {
+  if (backend === 'webgpu' && (options.fusedWebGPU ?? true) && config.nPositions <= MAX_ATTENTION_POSITIONS) return { name: 'fused' };
   const kind = options.kind ?? defaultKVCacheKind(backend, config);
-  return { name: kind === 'inplace' && config.activation === 'gelu_new' ? 'host' : 'tfjs', kind };
+  return kind === 'inplace' && config.activation === 'gelu_new' ? { name: 'host', kind } : { name: 'tfjs', kind };
 }
 
 /** The cache a path made, or a TypeError that says so. */
@@ -99,9 +96,9 @@ export class GPT2 {
   ) {
     this.weights = weights;
     this.precision = weights.precision;
-    const { name, kind } = chooseForwardPath(config, tf.getBackend(), options);
-    this.forwardPath = name;
-    this.path = this.makePath(name, kind);
+    const choice = chooseForwardPath(config, tf.getBackend(), options);
+    this.forwardPath = choice.name;
+    this.path = this.makePath(choice);
   }
 
   /**
@@ -113,7 +110,8 @@ export class GPT2 {
     return new GPT2(this.config, this.live(), options, false);
   }
 
-  private makePath(name: ForwardPathName, kind: KVCacheKind): ForwardPath {
+  private makePath(choice: ForwardChoice): ForwardPath {
+    const { name } = choice;
     const { nLayer, nHead, nEmbd } = this.config;
     const tfjsStep = (w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D => {
       const c = cacheOf(cache, null, name);
@@ -123,7 +121,7 @@ export class GPT2 {
       c.advance(T);
       return logits;
     };
-    if (name === 'fused') {
+    if (choice.name === 'fused') {
       const fused = (w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D => {
         const c = cacheOf(cache, WebGPUKVCache, name);
         const logits = fusedForward(w, this.config, ids, { cache: c, start: c.length, newPositions: ids[0].length }); // [B, vocab]
@@ -137,7 +135,7 @@ export class GPT2 {
         decodeStep: fused,
       };
     }
-    if (name === 'host') {
+    if (choice.name === 'host') {
       return {
         name,
         newCache: (b, capacity) => new InPlaceKVCache(this.config, b, capacity),
@@ -150,6 +148,7 @@ export class GPT2 {
         },
       };
     }
+    const { kind } = choice;
     return { name, newCache: (b, capacity) => createKVCache(kind, this.config, b, capacity), prefill: tfjsStep, decodeStep: tfjsStep };
   }
 

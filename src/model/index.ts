@@ -11,6 +11,6 @@ export {
   type SafetensorsHeader,
 } from './safetensors';
 export { WeightsBuilder, loadCheckpoint, canonicalName, type TensorPlan, type GPT2Weights } from './checkpoint';
-export { GPT2, chooseForwardPath, type ForwardOptions, type ForwardPathName, type LensEntry } from './gpt2';
+export { GPT2, chooseForwardPath, type ForwardChoice, type ForwardOptions, type ForwardPathName, type LensEntry } from './gpt2';
 export type { KVCache, LayerKVCache } from './kvCache';
 export type { TopLogits } from './topLogits';
