@@ -19,19 +19,9 @@ import {
   SURPRISE_BANDS,
 } from '../../src/ui/inspection';
 import { DEFAULT_SETTINGS } from '../../src/ui/settings';
-import type { GenerateOptions } from '../../src/worker/protocol';
+import { generateOptions } from '../helpers/appActions';
 
-const OPTIONS: GenerateOptions = {
-  max_new_tokens: 3,
-  do_sample: true,
-  temperature: 1,
-  top_k: 50,
-  top_p: 0.95,
-  min_p: 0,
-  repetition_penalty: 1,
-  num_return_sequences: 2,
-  seed: 42,
-};
+const OPTIONS = generateOptions({ max_new_tokens: 3, num_return_sequences: 2 });
 
 /** A token whose step had logits [3, 1, 0, ...] over a 6-token vocabulary and that chose `id`. */
 function token(id: number, rank: number): RunToken {

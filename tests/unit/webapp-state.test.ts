@@ -1,34 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { appReducer, initialAppState, liveTokensPerSecond, type AppAction, type AppState } from '../../src/ui/appState';
-import type { FromWorker, GenerateOptions, GenerationStats } from '../../src/worker/protocol';
+import { liveTokensPerSecond, type AppAction } from '../../src/ui/appState';
+import type { GenerateOptions } from '../../src/worker/protocol';
+import { generateOptions, generationStats, msg, run } from '../helpers/appActions';
 
-const msg = (message: FromWorker): AppAction => ({ type: 'message', message });
-const run = (actions: AppAction[], from: AppState = initialAppState) => actions.reduce(appReducer, from);
 const token = (id: number, sequence: number, index: number, text: string, elapsedMs: number): AppAction =>
   msg({ type: 'token', id, sequence, tokenId: 1, text, index, elapsedMs });
-const options = (sequences: number, seed = 42): GenerateOptions => ({
-  max_new_tokens: 10,
-  do_sample: true,
-  temperature: 1,
-  top_k: 50,
-  top_p: 0.95,
-  min_p: 0,
-  repetition_penalty: 1,
-  num_return_sequences: sequences,
-  seed,
-});
-const STATS: GenerationStats = {
-  promptTokens: 3,
-  reusedPositions: 0,
-  droppedPromptTokens: 0,
-  prefillMs: 5,
-  firstTokenMs: 100,
-  decodeTokensPerSecond: 20,
-  totalMs: 300,
-  newTokens: 4,
-  finishReasons: ['length', 'length'],
-  warnings: [],
-};
+const options = (sequences: number, seed = 42): GenerateOptions => generateOptions({ num_return_sequences: sequences, seed });
+const STATS = generationStats({ newTokens: 4, finishReasons: ['length', 'length'] });
 
 describe('app state', () => {
   test('tokens append to their sequence pane', () => {

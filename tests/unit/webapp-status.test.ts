@@ -1,11 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { appReducer, initialAppState, type AppAction, type AppState } from '../../src/ui/appState';
+import { initialAppState } from '../../src/ui/appState';
 import { backendNote } from '../../src/ui/backendNote';
 import { pageStatus } from '../../src/ui/status';
-import type { FromWorker, GenerateOptions, GenerationStats, ModelInfo } from '../../src/worker/protocol';
+import type { GenerateOptions, ModelInfo } from '../../src/worker/protocol';
+import { generateOptions, generationStats, msg, run } from '../helpers/appActions';
 
-const msg = (message: FromWorker): AppAction => ({ type: 'message', message });
-const run = (actions: AppAction[], from: AppState = initialAppState) => actions.reduce(appReducer, from);
 const BUILT_IN: ModelInfo = {
   name: 'Sherlock GPT-2 (built in)',
   nLayer: 6,
@@ -15,29 +14,8 @@ const BUILT_IN: ModelInfo = {
   vocabSize: 50257,
   parameters: 19_000_000,
 };
-const OPTIONS: GenerateOptions = {
-  max_new_tokens: 4,
-  do_sample: true,
-  temperature: 1,
-  top_k: 50,
-  top_p: 0.95,
-  min_p: 0,
-  repetition_penalty: 1,
-  num_return_sequences: 3,
-  seed: 42,
-};
-const STATS: GenerationStats = {
-  promptTokens: 3,
-  reusedPositions: 0,
-  droppedPromptTokens: 0,
-  prefillMs: 5,
-  firstTokenMs: 100,
-  decodeTokensPerSecond: 20,
-  totalMs: 300,
-  newTokens: 3,
-  finishReasons: ['length', 'length', 'length'],
-  warnings: [],
-};
+const OPTIONS = generateOptions({ max_new_tokens: 4, num_return_sequences: 3 });
+const STATS = generationStats({ newTokens: 3, finishReasons: ['length', 'length', 'length'] });
 const ready = run([{ type: 'load-started', id: 1, label: 'Sherlock' }, msg({ type: 'loaded', id: 1, loadMs: 300, model: BUILT_IN })]);
 const generated = (options: GenerateOptions = OPTIONS) =>
   run(
