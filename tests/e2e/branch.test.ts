@@ -45,6 +45,15 @@ async function waitForBranches(page: Page, count: number): Promise<void> {
     .toBe(true);
 }
 
+/** The ids the CLI generates after `ids` (another process, wasm) with the branch's settings: seed 42, top-p 0.95, temperature 1. */
+async function cliGenerate(ids: number[], topK: number, maxNewTokens: number): Promise<number[]> {
+  const args = ['--ids', ids.join(','), '--seed', '42', '--top-k', String(topK), '--top-p', '0.95', '--temperature', '1'];
+  const out = JSON.parse(
+    await cliOutput(['generate', '--model', MODEL_DIR, '--backend', 'wasm', ...args, '--max-new-tokens', String(maxNewTokens), '--json']),
+  );
+  return out.sequences[0].ids;
+}
+
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: false });
@@ -83,29 +92,8 @@ describe('branches', () => {
     const prefix = [54, 13506, 345, 389, ...(await ids(pane)).slice(0, 3)];
     const branchIds = await ids(branch);
     expect(branchIds[0]).toBe(forced);
-    const out = JSON.parse(
-      await cliOutput([
-        'generate',
-        '--model',
-        MODEL_DIR,
-        '--backend',
-        'wasm',
-        '--ids',
-        [...prefix, forced].join(','),
-        '--seed',
-        '42',
-        '--top-k',
-        '2',
-        '--top-p',
-        '0.95',
-        '--temperature',
-        '1',
-        '--max-new-tokens',
-        '8',
-        '--json',
-      ]),
-    );
-    expect(branchIds.slice(1)).toEqual(out.sequences[0].ids);
+    const out = await cliGenerate([...prefix, forced], 2, 8);
+    expect(branchIds.slice(1)).toEqual(out);
 
     mkdirSync(artifacts, { recursive: true });
     await page.setViewportSize({ width: 1366, height: 768 });
@@ -139,29 +127,8 @@ describe('branches', () => {
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await expect.poll(() => page.locator('.app').getAttribute('data-run-status')).toBe('stopped');
     const branchIds = await ids(branches(page).first());
-    const out = JSON.parse(
-      await cliOutput([
-        'generate',
-        '--model',
-        MODEL_DIR,
-        '--backend',
-        'wasm',
-        '--ids',
-        [54, 13506, 345, 389, forced].join(','),
-        '--seed',
-        '42',
-        '--top-k',
-        '50',
-        '--top-p',
-        '0.95',
-        '--temperature',
-        '1',
-        '--max-new-tokens',
-        '200',
-        '--json',
-      ]),
-    );
-    expect(branchIds).toEqual([forced, ...out.sequences[0].ids]);
+    const out = await cliGenerate([54, 13506, 345, 389, forced], 50, 200);
+    expect(branchIds).toEqual([forced, ...out]);
     await setNumber(page, 'Max new tokens', 8);
   });
 });
