@@ -16,6 +16,7 @@ import { GenerationOptionError, isSampling, validateOptions, type GenerationOpti
 import { randomSeed, Xoshiro128StarStar } from './random';
 import { argmax, sampleAt } from './sampler';
 import { StoppingCriteria, type FinishReason } from './stopping';
+import { nextMacrotask } from '../model/macrotask';
 
 /** What generation needs from a model; GPT2 provides it (tests may pass a scripted stand-in). */
 export type GenerationModel = Pick<GPT2, 'config' | 'newCache' | 'forward'> & Partial<Pick<GPT2, 'topK'>>;
@@ -473,23 +474,4 @@ function inspectionOf(
 
 function now(): number {
   return performance.now();
-}
-
-/**
- * A real macrotask (not a microtask), so queued messages (Stop) and abort events get handled
- * between steps, even on backends whose reads never leave the microtask queue.
- */
-export function nextMacrotask(): Promise<void> {
-  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
-  if (typeof MessageChannel === 'function') {
-    return new Promise((resolve) => {
-      const channel = new MessageChannel();
-      channel.port1.onmessage = () => {
-        channel.port1.close();
-        resolve();
-      };
-      channel.port2.postMessage(null);
-    });
-  }
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }

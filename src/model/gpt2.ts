@@ -18,6 +18,21 @@ import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from './webgpuKVCache';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { topKTensors, topLogits, type TopLogits } from './topLogits';
+import { nextMacrotask } from './macrotask';
+
+/** How an analysis pass (GPT2.attentionAt, GPT2.logitLens) can be followed and stopped. */
+export interface AnalysisOptions {
+  /** Checked between layers: once aborted, the pass rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called with each layer's 0-based index once that layer's work is done, before the pause. */
+  onLayer?: (layer: number) => void;
+}
+
+/** Between two layers of an analysis: lets queued messages run, then stops if `signal` was aborted. */
+async function pause(signal: AbortSignal | undefined): Promise<void> {
+  await nextMacrotask();
+  signal?.throwIfAborted();
+}
 
 /**
  * How a model runs forward(), chosen once, when the model is made, from its backend and config:
@@ -255,6 +270,25 @@ export class GPT2 {
   }
 
   /**
+   * attentionProbabilities() one block at a time, for a caller that must stay responsive (the
+   * worker): between blocks it waits for a macrotask (so a Stop message is handled) and then
+   * checks `options.signal`, so an abort ends it within one block's work, rejecting with the
+   * signal's reason (an AbortError). The caller disposes the result.
+   */
+  async attentionAt(ids: number[], layer: number, options: AnalysisOptions = {}): Promise<tf.Tensor3D> {
+    const w = this.live();
+    const T = this.checkSequence(ids, 'attentionAt()');
+    this.checkLayer(layer);
+    options.signal?.throwIfAborted();
+    for (const { x, mask, layer: entering } of this.residualStream(w, ids, T)) {
+      if (entering === layer) return tf.tidy(() => attentionProbabilities(x, w.h[layer], this.config, mask).squeeze([0]) as tf.Tensor3D); // [H, T, T]
+      options.onLayer?.(entering);
+      await pause(options.signal);
+    }
+    throw new Error(`attentionAt(): the residual stream ended before layer ${layer}`);
+  }
+
+  /**
    * attentionProbabilities() of every layer in order, for one sequence: yields layer 0's
    * [nHead, T, T], then layer 1's, ..., running each block once (the residual stream is carried
    * from one layer to the next). Only one layer's probabilities exist at a time: the caller
@@ -279,17 +313,23 @@ export class GPT2 {
    * stream, by descending log-probability (log softmax over the vocabulary): [layer][position][top].
    * The last layer is the model's own prediction. Works one layer, and at most 128 positions, at
    * a time, selecting on the device (tf.topk; the GPU top-k programs on WebGPU), so no layer's
-   * [T, vocab] logits are read back or kept beside another's.
+   * [T, vocab] logits are read back or kept beside another's. After each layer it waits for a
+   * macrotask and checks `options.signal`, so an abort ends it within one layer's work, rejecting
+   * with the signal's reason (an AbortError).
    */
-  async logitLens(ids: number[], top = 5): Promise<LensEntry[][][]> {
+  async logitLens(ids: number[], top = 5, options: AnalysisOptions = {}): Promise<LensEntry[][][]> {
     const w = this.live();
     const T = this.checkSequence(ids, 'logitLens()');
     const { vocabSize } = this.config;
     if (!Number.isInteger(top) || top < 1 || top > vocabSize)
       throw new RangeError(`logitLens() needs top from 1 to ${vocabSize}, got ${top}`);
     const layers: LensEntry[][][] = [];
+    options.signal?.throwIfAborted();
     for (const { x, layer } of this.residualStream(w, ids, T)) {
-      if (layer > 0) layers.push(await this.lens(w, x, top)); // after block layer - 1
+      if (layer === 0) continue; // the embeddings: the lens reads the stream after each block
+      layers.push(await this.lens(w, x, top)); // after block layer - 1
+      options.onLayer?.(layer - 1);
+      if (layer < this.config.nLayer) await pause(options.signal);
     }
     return layers;
   }

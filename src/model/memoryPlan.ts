@@ -102,6 +102,15 @@ function workspace(config: GPT2Config): number {
 }
 
 /**
+ * Bytes of a KV cache for `sequences` sequences of `positions` positions: a key and a value of
+ * n_embd floats per layer and position. Caches hold float32 at every weight precision (f32, f16
+ * and q8 quantise the weights' matrices only).
+ */
+export function kvCacheSize(config: GPT2Config, positions: number, sequences: number): number {
+  return 2 * config.nLayer * positions * config.nEmbd * 4 * sequences;
+}
+
+/**
  * The plan for `config` on `memory.backend` at `precision` with `sequences` sequences. `label`
  * names the model in the message ("gpt2-xl").
  */
@@ -114,7 +123,7 @@ export function planMemory(
 ): MemoryPlan {
   const s = sizes(config);
   const { nLayer: L, nPositions: P, nEmbd: C } = config;
-  const kvPerSequence = 2 * L * P * C * 4;
+  const kvPerSequence = kvCacheSize(config, P, 1);
   const kvCacheBytes = kvPerSequence * (sequences + 1);
   const matrices = matrixBytes(s, precision);
   const others = 4 * s.otherParams;
@@ -173,7 +182,7 @@ export function planMemory(
       holds: `this WebGPU adapter allows buffers of at most ${gb(bufferLimit)}`,
     });
     limits.push({
-      what: `one layer's KV cache for ${sequences} sequences at ${P} positions is ${gb(2 * sequences * P * C * 4)}`,
+      what: `one layer's KV cache for ${sequences} sequences at ${P} positions is ${gb(kvCacheSize(config, P, sequences) / L)}`,
       bytes: 2 * sequences * P * C * 4,
       limit: bufferLimit,
       holds: `this WebGPU adapter allows buffers of at most ${gb(bufferLimit)}`,

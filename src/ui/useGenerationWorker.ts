@@ -84,7 +84,7 @@ export function useGenerationWorker(backendRequest: string) {
     const id = nextId.current++;
     runningId.current = id;
     dispatch({ type: 'generate-started', id, prompt, options });
-    client.current?.post({ type: 'generate', id, prompt, options, inspectTop: DEFAULT_INSPECT_TOP });
+    client.current?.post({ type: 'generate', id, prompt, options, inspectTop: DEFAULT_INSPECT_TOP, lane: 'queue' });
   }, []);
 
   const stop = useCallback(() => {
@@ -92,11 +92,14 @@ export function useGenerationWorker(backendRequest: string) {
     client.current?.post({ type: 'abort', id: runningId.current });
   }, []);
 
-  /** Starts a branch: `branch` says where it came from; the model reads its prefix ids and the forced token. */
+  /**
+   * Starts a branch beside any run: `info` says where it came from; the model reads its prefix
+   * ids and the forced token; `source` is the run row whose kept KV cache may hold the prefix.
+   */
   const branch = useCallback(
     (
       info: Omit<BranchState, 'requestId' | 'status' | 'finishReason' | 'error' | 'reusedPositions'>,
-      branchOf: { request: number; sequence: number } | null,
+      source: { request: number; sequence: number },
     ) => {
       const id = nextId.current++;
       dispatch({ type: 'branch-started', branch: { ...info, requestId: id } });
@@ -108,7 +111,8 @@ export function useGenerationWorker(backendRequest: string) {
         promptIds: [...info.prefixIds, forced],
         options: info.options,
         inspectTop: DEFAULT_INSPECT_TOP,
-        branchOf: branchOf ?? { request: -1, sequence: 0 },
+        lane: 'beside',
+        forkFrom: { ...source, position: info.prefixIds.length },
       });
       return id;
     },

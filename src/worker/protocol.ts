@@ -53,10 +53,26 @@ export interface GenerateRequest {
   /** A branch: the model reads these ids instead of `prompt` (which is then only shown). */
   promptIds?: number[];
   /**
-   * A branch of sequence `sequence` of request `request`: it runs at once, beside any run still
-   * streaming, and reuses that request's kept KV cache for the shared prefix when the worker has it.
+   * When it runs. 'queue' (the Generate button): after every earlier 'queue' generation has
+   * ended, one at a time in the order asked. 'beside' (a branch): at once, beside any run still
+   * streaming. Analyses always run beside; loads never wait for generations.
    */
-  branchOf?: { request: number; sequence: number };
+  lane: 'queue' | 'beside';
+  /**
+   * The run whose kept KV cache holds this request's first `position` prompt ids: batch row
+   * `sequence` of request `request`. The worker forks that cache instead of prefilling those
+   * positions when it still keeps it and the row's ids match `promptIds`; otherwise it prefills.
+   * Absent: no cache to fork (a run of its own prompt).
+   */
+  forkFrom?: ForkFrom;
+}
+
+/** Where a branch's prefix is cached: request `request`'s batch row `sequence`, its first `position` positions. */
+export interface ForkFrom {
+  request: number;
+  sequence: number;
+  /** Positions of the prefix (the ids before the branch's forced token). */
+  position: number;
 }
 
 /** An analysis pass over one sequence of ids, on demand. */
@@ -69,6 +85,7 @@ export interface AnalyzeRequest {
   /** 0-based, for 'attention'. */
   layer?: number;
 }
+/** Stops request `id` (a generation, a branch or an analysis) if it runs, or when it starts if it waits; other ids are ignored. */
 export interface AbortRequest {
   type: 'abort';
   id: number;
