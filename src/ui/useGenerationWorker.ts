@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useReducer, useRef } from 'react';
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
 import type { FromWorker, GenerateOptions, ModelSpec, PrecisionRequest } from '../worker/protocol';
 import { DEFAULT_INSPECT_TOP } from '../model/stepLogits';
@@ -9,10 +9,13 @@ const TOKEN_BATCH_MS = 16;
 
 /**
  * Runs the generation worker for as long as the component lives (a new one when the requested
- * backend changes) and exposes its state and the three things a person can ask of it.
+ * backend changes) and exposes its state, what a person can ask of it (load, generate, stop,
+ * branch, closeBranch, analyze), and its messages to other hooks (subscribe).
  */
 export function useGenerationWorker(backendRequest: string) {
   const [state, dispatch] = useReducer(appReducer, initialAppState);
+  /** Who else hears the worker's messages (useModelLoader): each one, after the page state has applied it. Tokens are not passed on. */
+  const [listeners] = useState(() => new Set<(message: Exclude<FromWorker, { type: 'token' }>) => void>());
   const client = useRef<WorkerClient | null>(null);
   const nextId = useRef(1);
   const runningId = useRef(0);
@@ -42,6 +45,7 @@ export function useGenerationWorker(backendRequest: string) {
         }
         flush();
         dispatch({ type: 'message', message });
+        for (const listener of listeners) listener(message);
       },
       (message) => {
         flush();
@@ -60,7 +64,7 @@ export function useGenerationWorker(backendRequest: string) {
       worker.terminate();
       client.current = null;
     };
-  }, [backendRequest]);
+  }, [backendRequest, listeners]);
 
   /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes; at `precision`); returns its id. */
   const load = useCallback(
@@ -87,10 +91,14 @@ export function useGenerationWorker(backendRequest: string) {
     client.current?.post({ type: 'generate', id, prompt, options, inspectTop: DEFAULT_INSPECT_TOP, lane: 'queue' });
   }, []);
 
+  /** Stops the run, and any analysis still computing (the worker ignores ids that already ended). */
+  const { attention, lens } = state;
   const stop = useCallback(() => {
     dispatch({ type: 'stop-requested' });
     client.current?.post({ type: 'abort', id: runningId.current });
-  }, []);
+    for (const analysis of [attention, lens])
+      if (analysis.status === 'running') client.current?.post({ type: 'abort', id: analysis.requestId });
+  }, [attention, lens]);
 
   /**
    * Starts a branch beside any run: `info` says where it came from; the model reads its prefix
@@ -133,6 +141,17 @@ export function useGenerationWorker(backendRequest: string) {
     return id;
   }, []);
 
-  /** Changes each time a new worker starts, so callers can (re)load a model into it. */
-  return { state, load, generate, stop, branch, closeBranch, analyze, workerGeneration: generation };
+  /** Calls `listener` with each message but tokens from now on; returns the way to stop. */
+  const subscribe = useCallback(
+    (listener: (message: Exclude<FromWorker, { type: 'token' }>) => void) => {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    [listeners],
+  );
+
+  /** workerGeneration changes each time a new worker starts, so callers can (re)load a model into it. */
+  return { state, load, generate, stop, branch, closeBranch, analyze, subscribe, workerGeneration: generation };
 }

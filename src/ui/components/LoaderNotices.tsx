@@ -1,0 +1,56 @@
+import type { Dispatch } from 'react';
+import { choiceLabel, type LoaderAction, type LoaderState } from '../modelLoader';
+import { DownloadOffer } from './DownloadOffer';
+import { HubNotice } from './HubNotice';
+import { LinkConfirm } from './LinkConfirm';
+
+interface LoaderNoticesProps {
+  loader: LoaderState;
+  dispatch: Dispatch<LoaderAction>;
+  /** The hub in use ('' = huggingface.co). */
+  hubUrl: string;
+  /** The person accepted the link's hub: it becomes the hub in use. */
+  onHubAccepted: (hub: string) => void;
+  onHubReset: () => void;
+}
+
+/** The model loader's questions (a link's hub, a link's model from elsewhere, a big download) and its notice. */
+export function LoaderNotices({ loader, dispatch, hubUrl, onHubAccepted, onHubReset }: LoaderNoticesProps) {
+  const { hubOffer, confirm, offer, notice } = loader;
+  return (
+    <>
+      <HubNotice
+        hubUrl={hubUrl}
+        offered={hubOffer?.hub ?? null}
+        onAccept={() => {
+          if (hubOffer) onHubAccepted(hubOffer.hub);
+          dispatch({ type: 'hub-accepted' });
+        }}
+        onDismiss={() => dispatch({ type: 'hub-dismissed' })}
+        onReset={onHubReset}
+      />
+      {confirm && (
+        <LinkConfirm
+          label={choiceLabel(confirm.choice)}
+          host={confirm.host}
+          bytes={confirm.bytes}
+          onDownload={() => dispatch({ type: 'confirm-accepted' })}
+          onDismiss={() => dispatch({ type: 'confirm-dismissed' })}
+        />
+      )}
+      {offer && (
+        <DownloadOffer
+          label={choiceLabel(offer.choice)}
+          bytes={offer.bytes}
+          onDownload={() => dispatch({ type: 'offer-accepted' })}
+          onDismiss={() => dispatch({ type: 'offer-dismissed' })}
+        />
+      )}
+      {notice && (
+        <p className="notice warn" role="status" data-testid="model-notice">
+          {notice}
+        </p>
+      )}
+    </>
+  );
+}

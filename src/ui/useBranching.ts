@@ -1,0 +1,68 @@
+import { useCallback } from 'react';
+import type { BranchState, RunToken } from './appState';
+import type { useGenerationWorker } from './useGenerationWorker';
+import type { useInspectorSelection } from './useInspectorSelection';
+import { branchPaneKey, type PaneView } from './panes';
+import { generateOptions, type Settings } from './settings';
+import { loadTokenTexts, visibleText } from './tokenText';
+
+type Worker = Pick<ReturnType<typeof useGenerationWorker>, 'branch' | 'closeBranch'>;
+type Selection = ReturnType<typeof useInspectorSelection>;
+
+/**
+ * Branch and close: `startBranch(tokenId)` continues the selected pane from the inspected step
+ * with `tokenId` forced there, under the sliders' settings and the pane's seed (the worker forks
+ * the pane's KV cache when it kept it); `closePane` closes a branch, and the inspector goes back
+ * to where the branch came from if it showed it.
+ */
+export function useBranching(
+  worker: Worker,
+  pane: PaneView | undefined,
+  step: Selection['inspected'],
+  settings: Settings,
+  selection: Selection,
+) {
+  const { branch, closeBranch } = worker;
+  const { setSelection } = selection;
+  const startBranch = useCallback(
+    async (tokenId: number) => {
+      if (!pane || !step) return;
+      const inspection = step.token.inspection;
+      const piece = (await loadTokenTexts())(tokenId);
+      const at = inspection ? Array.from(inspection.logits.ids).indexOf(tokenId) : -1;
+      const forced: RunToken = { id: tokenId, text: piece };
+      if (inspection && at >= 0) {
+        forced.inspection = {
+          ...inspection,
+          logprob: inspection.logits.logits[at] - inspection.logits.logSumExp,
+          rank: at + 1,
+          draw: null,
+        };
+      }
+      const before = pane.tokens.slice(0, step.index).map((t) => t.text);
+      const id = branch(
+        {
+          origin: `${pane.name} › token ${step.index + 1} › "${visibleText(piece)}"`,
+          parent: pane.key,
+          step: step.index,
+          prefixIds: step.history,
+          options: { ...generateOptions(settings), num_return_sequences: 1, seed: pane.seed ?? settings.seed },
+          tokens: [forced],
+          prefixText: pane.promptText + before.join(''),
+        },
+        pane.source,
+      );
+      setSelection({ pane: branchPaneKey(id), index: null });
+    },
+    [branch, setSelection, pane, step, settings],
+  );
+
+  const closePane = useCallback(
+    (closed: BranchState) => {
+      closeBranch(closed.requestId);
+      setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
+    },
+    [closeBranch, setSelection],
+  );
+  return { startBranch, closePane };
+}
