@@ -10,6 +10,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { adapterName, planBackends, DEFAULT_POLICY, type AdapterDescription, type BackendPolicy, type WebGPUProbe } from './choice';
 import { wasmPathPrefix } from './wasmAssets';
 import { prepareWasmThreads, wasmThreadsInUse } from './wasmThreads';
+import { errorMessage } from '../util/errorMessage';
 
 export interface BackendSelection {
   backend: string;
@@ -95,8 +96,4 @@ function watchDeviceLoss(onDeviceLost: SelectOptions['onDeviceLost']): void {
     // 'destroyed' is our own dispose; anything else is the browser taking the GPU away.
     if (info.reason !== 'destroyed') onDeviceLost(info.message || 'the WebGPU device was lost');
   });
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

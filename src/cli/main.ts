@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { UsageError, type CliCommand } from './command';
 import { COMMANDS } from './commands';
 import { idleTimeoutSeconds } from './modelArg';
+import { errorMessage } from '../util/errorMessage';
 
 function help(commands: CliCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -22,7 +23,7 @@ function help(commands: CliCommand[]): string {
 
 /** One line, whatever the error carried. */
 function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
 }
 

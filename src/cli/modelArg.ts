@@ -19,6 +19,7 @@ import { loadModel, type LoadedModel } from '../sources/loadModel';
 import type { LoadProgress } from '../sources/progress';
 import { parseModelSpec, type ModelSpec } from '../sources/spec';
 import type { PrecisionRequest } from '../model/memoryPlan';
+import { errorMessage } from '../util/errorMessage';
 
 const MODEL_FILES = ['config.json', 'model.safetensors'] as const;
 
@@ -63,7 +64,7 @@ export async function modelArgToSpec(arg: string): Promise<ModelSpec> {
     const files = await filesFromFolder(folder).catch((error: unknown) => {
       throw new ModelSourceError(
         'not-found',
-        `--model ${arg}: the folder must hold config.json and model.safetensors (${error instanceof Error ? error.message : String(error)}).`,
+        `--model ${arg}: the folder must hold config.json and model.safetensors (${errorMessage(error)}).`,
       );
     });
     return { kind: 'files', ...files, name: value === 'embedded' ? 'sherlock-gpt2 (built in)' : folder };

@@ -5,6 +5,7 @@
  */
 import type { ByteSource } from '../model/checkpointStream';
 import { ModelSourceError, abortedError, formatBytes } from './errors';
+import { errorMessage } from '../util/errorMessage';
 
 export interface RemoteOptions {
   fetch?: typeof fetch;
@@ -338,7 +339,7 @@ function httpFailure(response: Response, url: string, what: string, notFoundHint
 
 function interruptedError(error: unknown, what: string, at: { position: number; stop: number }): ModelSourceError {
   if (error instanceof ModelSourceError && error.kind !== 'network') return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   return new ModelSourceError(
     'interrupted',
     `The download of ${what} kept breaking off (${detail}) at ${formatBytes(at.position)}${Number.isFinite(at.stop) ? ` of ${formatBytes(at.stop)}` : ''}. Nothing incomplete was kept; check the connection and retry.`,

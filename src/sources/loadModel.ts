@@ -21,6 +21,7 @@ import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progr
 import { describeModelSpec, type ModelSpec } from './spec';
 import { WeightsCacheSession, isComplete, openCachedWeights, readManifest } from './cachedWeights';
 import { MAX_CONFIG_BYTES, checkConfigFitsWeights } from './bounds';
+import { errorMessage } from '../util/errorMessage';
 
 export interface LoadOptions {
   /** Hub base URL; default https://huggingface.co. */
@@ -403,5 +404,5 @@ function resolveUrl(url: string, pageUrl?: string): string {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -7,6 +7,7 @@ import { choosePrecision, gb, type BackendMemory, type PrecisionRequest } from '
 import { parseGPT2Config } from '../model/config';
 import { PRESETS, type ModelPreset } from '../sources/presets';
 import { describeModelSpec, parseModelSpec, type ModelSpec } from '../sources/spec';
+import { errorMessage } from '../util/errorMessage';
 
 export const EMBEDDED_MODEL = 'embedded';
 export const LOCAL_MODEL = 'local';
@@ -65,7 +66,7 @@ export function readModelSpec(text: string): { spec: ModelSpec } | { problem: st
   try {
     return { spec: parseModelSpec(text) };
   } catch (error) {
-    return { problem: error instanceof Error ? error.message : String(error) };
+    return { problem: errorMessage(error) };
   }
 }
 

@@ -3,6 +3,7 @@
  * with what the inspector, Branch and the attention view need (its ids, seed, and which kept KV
  * cache holds its prefix). Pure: derived from the app state.
  */
+import { isSampling } from '../generation/options';
 import type { FinishReason, GenerateOptions } from '../worker/protocol';
 import type { AppState, BranchState, RunToken } from './appState';
 
@@ -63,7 +64,7 @@ export function panesOf(state: Pick<AppState, 'run' | 'branches'>): PaneView[] {
     streaming: b.status === 'running' || b.status === 'stopping',
     finishReason: b.finishReason ?? undefined,
     options: b.options,
-    seed: b.options.do_sample && b.options.temperature > 0 ? b.options.seed : null,
+    seed: isSampling(b.options) ? b.options.seed : null,
     source: { request: b.requestId, sequence: 0 },
     branch: b,
   }));

@@ -1,4 +1,5 @@
 import type { ErrorPhase } from './protocol';
+import { errorMessage } from '../util/errorMessage';
 
 /** Errors whose message is already written for people (what happened, what to do). */
 const READABLE = new Set(['ModelSourceError', 'CheckpointError', 'GenerationOptionError', 'NonFiniteLogitsError']);
@@ -13,7 +14,7 @@ const PREFIX: Record<ErrorPhase, string> = {
 /** A message the page can show as-is. */
 export function describeError(error: unknown, phase: ErrorPhase): string {
   if (error instanceof Error && READABLE.has(error.name)) return error.message;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   if (/out of memory|\bOOM\b|failed to allocate|allocation failed/i.test(detail)) {
     return `${PREFIX[phase]}: the device ran out of memory (${detail}). Choose a smaller model, fewer sequences, or another backend (?backend=wasm).`;
   }

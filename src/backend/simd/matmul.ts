@@ -6,6 +6,7 @@
  */
 import { MATMUL_RELAXED_WASM_BASE64, MATMUL_WASM_BASE64 } from './matmulWasm';
 import { quantizeQ8, toF16, type MatrixLayout } from '../quantize';
+import { errorMessage } from '../../util/errorMessage';
 
 /** 'plain': WebAssembly SIMD; 'relaxed': relaxed SIMD (integer dot product, fused multiply-add). */
 export type MatmulBuild = 'plain' | 'relaxed';
@@ -131,7 +132,7 @@ export class SimdMatmulStore {
         memory.grow(pages);
       } catch (error) {
         throw new RangeError(
-          `could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${error instanceof Error ? error.message : String(error)}): the browser or machine has too little memory for this model at this precision`,
+          `could not grow WebAssembly memory to ${(end / 2 ** 30).toFixed(2)} GB (${errorMessage(error)}): the browser or machine has too little memory for this model at this precision`,
           { cause: error },
         );
       }

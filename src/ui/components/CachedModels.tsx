@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { BrowserModelCache, storageEstimate, type CachedModel } from '../../sources/cache';
 import { formatBytes } from '../../sources/errors';
 import { DEFAULT_REVISION, formatModelSpec, type ModelSpec } from '../../sources/spec';
+import { errorMessage } from '../../util/errorMessage';
 
 interface CachedModelsProps {
   /** Changes whenever a load finishes, so the list is read again. */
@@ -38,7 +39,7 @@ export function CachedModels({ refreshKey, busy, onUse }: CachedModelsProps) {
     try {
       await (await BrowserModelCache.open()).delete(model.repo, model.revision, model.hub);
     } catch (error) {
-      setProblem(`Could not delete ${model.repo}: ${error instanceof Error ? error.message : String(error)}`);
+      setProblem(`Could not delete ${model.repo}: ${errorMessage(error)}`);
     }
     await refresh();
   };

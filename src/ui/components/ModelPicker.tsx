@@ -3,6 +3,7 @@ import type { ModelSpec } from '../../worker/protocol';
 import type { BackendMemory, PrecisionRequest } from '../../worker/protocol';
 import { EMBEDDED_MODEL, hubSpecText, LOCAL_MODEL, MODEL_OPTIONS, modelOptions, readModelSpec } from '../modelSpec';
 import { localModelSpec, pickedFiles, type LocalFile } from '../localModel';
+import { errorMessage } from '../../util/errorMessage';
 
 const OTHER_HUB = '__other-hub__';
 
@@ -41,7 +42,7 @@ export function ModelPicker({ current, busy, onLoad, precision = 'auto', memory 
       try {
         onLoad(LOCAL_MODEL, await localModelSpec(files));
       } catch (error) {
-        setProblem(error instanceof Error ? error.message : String(error));
+        setProblem(errorMessage(error));
       }
       return;
     }
