@@ -59,6 +59,12 @@ export class GenerationOptionError extends Error {
   }
 }
 
+/**
+ * The notebook's sampling call (docs/generation.md): top-k 50 (Hugging Face's default too) and
+ * top-p 0.95 (Hugging Face's is 1). The page's defaults, and the CLI's where a flag is not given.
+ */
+export const NOTEBOOK_SAMPLING = { top_k: 50, top_p: 0.95 } as const;
+
 /** Hugging Face GenerationConfig defaults. */
 export const HF_DEFAULTS = {
   max_length: 20,

@@ -3,7 +3,7 @@
  * the URL (so a link reproduces a run) and localStorage (so a reload keeps them).
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
-import { isSampling } from '../generation/options';
+import { isSampling, NOTEBOOK_SAMPLING } from '../generation/options';
 import { MAX_SEED, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
@@ -120,8 +120,8 @@ export const DEFAULT_SETTINGS: Settings = {
   backend: 'auto',
   hubUrl: '',
   precision: 'auto',
-  topK: 50,
-  topP: 0.95,
+  topK: NOTEBOOK_SAMPLING.top_k,
+  topP: NOTEBOOK_SAMPLING.top_p,
   temperature: 1,
   minP: 0,
   maxNewTokens: 40,

@@ -17,6 +17,7 @@ import {
   type TokenEvent,
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
+import { NOTEBOOK_SAMPLING } from '../../generation/options';
 import { decode } from '../../tokenizer';
 import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions } from '../args';
 import { UsageError, type CliCommand } from '../command';
@@ -62,8 +63,6 @@ const FLAG_OF: Record<string, string> = {
   do_sample: 'greedy',
 };
 
-/** The notebook's sampling call (docs/generation.md): top-k 50 (HF's default too) and top-p 0.95 (HF's default is 1), used where a flag is not given. */
-const NOTEBOOK_SAMPLING = { top_k: 50, top_p: 0.95 } as const;
 /** New tokens when neither --max-new-tokens nor --max-length is given. */
 const DEFAULT_NEW_TOKENS = 20;
 const SAMPLING_FLAGS = ['temperature', 'top-k', 'top-p', 'min-p', 'seed'] as const;
