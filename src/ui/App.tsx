@@ -170,6 +170,7 @@ export function App() {
             hubUrl={settings.hubUrl}
             onHubAccepted={(hubUrl) => setSettings((s) => ({ ...s, hubUrl }))}
             onHubReset={() => setSettings((s) => ({ ...s, hubUrl: '' }))}
+            earlierModel={state.earlierModel}
           />
           <LoadProgressBar model={state.model} />
           {state.model.status === 'ready' && state.model.cacheNote && (

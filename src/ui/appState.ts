@@ -122,6 +122,11 @@ export interface AppState {
   run: RunState;
   /** Which of the two came last, a model load or a run (started or ended): the status line reports that one. */
   latest: 'load' | 'run';
+  /**
+   * The outputs on screen were written by this model ("gpt2 (f32)"), which another load has since
+   * replaced (a new model, or the same one in another precision); null when they are the loaded model's.
+   */
+  earlierModel: string | null;
 }
 
 export const initialModelState: ModelState = {
@@ -167,6 +172,7 @@ export const initialAppState: AppState = {
   model: initialModelState,
   run: initialRunState,
   latest: 'load',
+  earlierModel: null,
 };
 
 export type AppAction =
@@ -193,37 +199,28 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         model: state.model.status === 'loading' ? { ...state.model, status: 'error', error: action.message } : state.model,
         run: isActive(state.run) ? { ...state.run, status: 'error', error: action.message } : state.run,
       };
-    case 'load-started': {
-      // The model loaded now keeps answering while the new one loads (a load is a transaction).
-      const model: ModelState = {
-        ...initialModelState,
-        status: 'loading',
-        requestId: action.id,
-        label: action.label,
-        info: state.model.info,
-        loadMs: state.model.loadMs,
-      };
-      // What is on screen is about to be another model's (or the news that it failed): the last
-      // run's panes go, unless something still streams into them. The run stays comparable (previousRun).
-      if (isActive(state.run) || state.branches.some((b) => b.status === 'running' || b.status === 'stopping'))
-        return { ...state, model, latest: 'load' };
+    case 'load-started':
+      // The model loaded now keeps answering while the new one loads (a load is a transaction), and
+      // the outputs on screen stay: if the load succeeds they are marked as the earlier model's.
       return {
         ...state,
-        model,
         latest: 'load',
-        previousRun: recordOf(state.run) ?? state.previousRun,
-        run: initialRunState,
-        branches: [],
-        attention: initialAnalysisState,
-        lens: initialAnalysisState,
+        model: {
+          ...initialModelState,
+          status: 'loading',
+          requestId: action.id,
+          label: action.label,
+          info: state.model.info,
+          loadMs: state.model.loadMs,
+        },
       };
-    }
     case 'generate-started': {
       const n = action.options.num_return_sequences;
       return {
         ...state,
         branches: [],
         latest: 'run',
+        earlierModel: null,
         previousRun: recordOf(state.run) ?? state.previousRun,
         run: {
           ...initialRunState,
@@ -260,6 +257,16 @@ export function appReducer(state: AppState, action: AppAction): AppState {
 function recordOf(run: RunState): RunRecord | null {
   if (!run.options || run.tokenCount === 0) return null;
   return { prompt: run.prompt, seed: run.options.seed, options: run.options, ids: run.tokens.map((seq) => seq.map((t) => t.id)) };
+}
+
+/** Something a run or a branch wrote is on screen. */
+function hasOutputs(state: AppState): boolean {
+  return state.run.tokenCount > 0 || state.branches.length > 0;
+}
+
+/** A model as the outputs' mark names it: "gpt2 (f32)". */
+function modelName(info: ModelInfo): string {
+  return info.precision ? `${info.name} (${info.precision})` : info.name;
 }
 
 function isActive(run: RunState): boolean {
@@ -324,6 +331,7 @@ function onMessage(state: AppState, message: FromWorker): AppState {
       return {
         ...state,
         latest: 'load',
+        earlierModel: state.earlierModel ?? (model.info && hasOutputs(state) ? modelName(model.info) : null),
         model: { ...model, status: 'ready', info: message.model, loadMs: message.loadMs, cacheNote: message.cacheNote ?? null },
       };
     case 'started':

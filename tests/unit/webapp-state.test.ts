@@ -159,7 +159,7 @@ describe('app state', () => {
     expect(third.previousRun).toEqual(second.previousRun);
   });
 
-  test('a new load clears the last run from the screen (kept to compare with), unless something still streams', () => {
+  test("a new load keeps the outputs on screen, marked as the earlier model's once it has loaded; a running run keeps streaming", () => {
     const builtIn = {
       name: 'Sherlock GPT-2 (built in)',
       nLayer: 6,
@@ -171,7 +171,7 @@ describe('app state', () => {
     };
     const done = run([
       { type: 'load-started', id: 1, label: 'Sherlock' },
-      msg({ type: 'loaded', id: 1, loadMs: 300, model: builtIn }),
+      msg({ type: 'loaded', id: 1, loadMs: 300, model: { ...builtIn, precision: 'f32' } }),
       { type: 'generate-started', id: 2, prompt: 'Hi', options: options(1) },
       msg({ type: 'token', id: 2, sequence: 0, tokenId: 612, text: ' there', index: 0, elapsedMs: 5 }),
       msg({ type: 'done', id: 2, stats: { ...STATS, finishReasons: ['length'] } }),
@@ -179,8 +179,19 @@ describe('app state', () => {
     expect(done.latest).toBe('run');
     const loading = run([{ type: 'load-started', id: 3, label: 'gpt2' }], done);
     expect(loading.latest).toBe('load');
-    expect(loading.run).toMatchObject({ status: 'idle', outputs: [], tokenCount: 0 });
-    expect(loading.previousRun).toEqual({ prompt: 'Hi', seed: 42, options: options(1), ids: [[612]] });
+    // The outputs stay while another model loads; a failed load leaves them the loaded model's.
+    expect(loading.run).toMatchObject({ status: 'done', outputs: [' there'], tokenCount: 1 });
+    expect(loading.earlierModel).toBeNull();
+    expect(run([msg({ type: 'error', id: 3, phase: 'load', message: 'offline', kept: builtIn })], loading).earlierModel).toBeNull();
+    // Once it has loaded, they are marked as the earlier model's, until the next run.
+    const replaced = run([msg({ type: 'loaded', id: 3, loadMs: 1, model: { ...builtIn, name: 'gpt2', precision: 'q8' } })], loading);
+    expect(replaced.earlierModel).toBe('Sherlock GPT-2 (built in) (f32)');
+    expect(replaced.run.outputs).toEqual([' there']);
+    const again = run([{ type: 'load-started', id: 6, label: 'x' }, msg({ type: 'loaded', id: 6, loadMs: 1, model: builtIn })], replaced);
+    expect(again.earlierModel).toBe(replaced.earlierModel); // still the model that wrote them
+    const next = run([{ type: 'generate-started', id: 7, prompt: 'Hi', options: options(1) }], replaced);
+    expect(next.earlierModel).toBeNull();
+    expect(next.previousRun).toEqual({ prompt: 'Hi', seed: 42, options: options(1), ids: [[612]] });
     // A run still going keeps its panes while the other model loads.
     const streaming = run([{ type: 'generate-started', id: 4, prompt: 'Hi', options: options(1) }, token(4, 0, 0, ' a', 5)], done);
     const both = run([{ type: 'load-started', id: 5, label: 'gpt2' }], streaming);

@@ -12,10 +12,12 @@ interface LoaderNoticesProps {
   /** The person accepted the link's hub: it becomes the hub in use. */
   onHubAccepted: (hub: string) => void;
   onHubReset: () => void;
+  /** The model that wrote the outputs on screen when another one has replaced it since (AppState.earlierModel); null otherwise. */
+  earlierModel: string | null;
 }
 
-/** The model loader's questions (a link's hub, a link's model from elsewhere, a big download) and its notice. */
-export function LoaderNotices({ loader, dispatch, hubUrl, onHubAccepted, onHubReset }: LoaderNoticesProps) {
+/** The model loader's questions (a link's hub, a link's model from elsewhere, a big download), its notice, and whose outputs are on screen. */
+export function LoaderNotices({ loader, dispatch, hubUrl, onHubAccepted, onHubReset, earlierModel }: LoaderNoticesProps) {
   const { hubOffer, confirm, offer, notice } = loader;
   return (
     <>
@@ -45,6 +47,11 @@ export function LoaderNotices({ loader, dispatch, hubUrl, onHubAccepted, onHubRe
           onDownload={() => dispatch({ type: 'offer-accepted' })}
           onDismiss={() => dispatch({ type: 'offer-dismissed' })}
         />
+      )}
+      {earlierModel && (
+        <p className="notice" role="status" data-testid="earlier-model">
+          The outputs below were written by {earlierModel}, before the model in use now was loaded. Generate to write with it.
+        </p>
       )}
       {notice && (
         <p className="notice warn" role="status" data-testid="model-notice">
