@@ -207,8 +207,8 @@ export class GPT2 {
    * Runs the model once the way generation will, so the backend's one-time work happens now and
    * not in the first Generate: XNNPACK packs each weight on its first matmul (wasm), the head's
    * transposed copy is made, WebGPU compiles its programs (one per row count), the JIT warms up.
-   * A 4-token prefill, a decode step for one sequence, then three sequences sharing the prompt
-   * (the page's default), and the GPU top-k; twice, because the engine compiles the optimised code
+   * A 4-token prefill (with the GPU top-k), a decode step for three sequences sharing the prompt
+   * (the page's default; with the GPU top-k), then one for the single sequence; twice, because the engine compiles the optimised code
    * of hot WebAssembly (the SIMD kernels) in the background after the first round. Leaves no
    * tensors behind.
    */
