@@ -82,7 +82,8 @@ export function App() {
     if (window.matchMedia('(max-width: 860px)').matches)
       document.querySelector('.results')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
   }, [canGenerate, blocked, generate, settings, loaderDispatch]);
-  usePageKeys(startGeneration, running ? stop : null);
+  const analysing = state.lens.status === 'running' || state.attention.status === 'running';
+  usePageKeys(startGeneration, running || analysing ? stop : null);
 
   const { run, branches } = state;
   const panes = useMemo(() => panesOf({ run, branches }), [run, branches]);

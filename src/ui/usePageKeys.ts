@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 
-/** Ctrl+Enter (Cmd+Enter on a Mac) calls `onGenerate` from anywhere on the page; Escape calls `onStop` while there is one. */
+/** Ctrl+Enter (Cmd+Enter on a Mac) calls `onGenerate` from anywhere on the page; Escape calls `onStop` while there is one (a run or an analysis going). */
 export function usePageKeys(onGenerate: () => void, onStop: (() => void) | null): void {
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {

@@ -23,6 +23,7 @@ export type GenerateOptions = Required<
 
 // ---- page → worker ----
 
+/** The first message: which backend to start and where the page lives. */
 export interface InitRequest {
   type: 'init';
   /** `?backend=` value, or undefined for automatic choice. */
@@ -32,9 +33,12 @@ export interface InitRequest {
   /** A Hugging Face hub mirror; undefined = huggingface.co. */
   hubUrl?: string;
 }
+/** Load a model, replacing the one in use once it is ready (a newer load supersedes this one; running analyses are stopped). */
 export interface LoadRequest {
   type: 'load';
+  /** The request's id: its load-progress, loaded and error messages carry it. */
   id: number;
+  /** What to load: the built-in model, a hub repository, a folder URL or files from disk. */
   spec: ModelSpec;
   /** The hub to download from (one the person chose or confirmed); undefined = init's hubUrl. */
   hubUrl?: string;
@@ -43,10 +47,14 @@ export interface LoadRequest {
   /** Precision of the weights' matrices (`?dtype=`): 'auto' when absent. */
   precision?: PrecisionRequest;
 }
+/** Generate from a prompt (a run), or continue a branch from given ids. */
 export interface GenerateRequest {
   type: 'generate';
+  /** The request's id: its started, token, done and error messages carry it; abort names it. */
   id: number;
+  /** The prompt text (tokenized by the worker), or for a branch only the text shown before its tokens. */
   prompt: string;
+  /** The sampling settings, every one given. */
   options: GenerateOptions;
   /** Send a TokenInspection with this many top logits with every token (the token inspector); 0 or absent: none. */
   inspectTop?: number;
@@ -69,7 +77,9 @@ export interface GenerateRequest {
 
 /** Where a branch's prefix is cached: request `request`'s batch row `sequence`, its first `position` positions. */
 export interface ForkFrom {
+  /** The generate request whose cache was kept. */
   request: number;
+  /** Its batch row (0-based: which of its num_return_sequences, 0 for a branch). */
   sequence: number;
   /** Positions of the prefix (the ids before the branch's forced token). */
   position: number;
@@ -78,7 +88,9 @@ export interface ForkFrom {
 /** An analysis pass over one sequence of ids, on demand. */
 export interface AnalyzeRequest {
   type: 'analyze';
+  /** The request's id: its attention, lens and error messages carry it; abort names it. */
   id: number;
+  /** The token ids to read (1 to n_positions ids in the vocabulary). */
   ids: number[];
   /** 'attention': one layer's softmaxed attention, all heads; 'lens': every layer's top 5 at every position. */
   analysis: 'attention' | 'lens';
@@ -88,6 +100,7 @@ export interface AnalyzeRequest {
 /** Stops request `id` (a generation, a branch or an analysis) if it runs, or when it starts if it waits; other ids are ignored. */
 export interface AbortRequest {
   type: 'abort';
+  /** The request to stop. */
   id: number;
 }
 
@@ -96,9 +109,11 @@ export type ToWorker = InitRequest | LoadRequest | GenerateRequest | AnalyzeRequ
 // ---- worker → page ----
 
 export interface BackendInfo {
+  /** The tfjs backend running: 'webgpu', 'wasm', 'webgl' or 'cpu'. */
   backend: string;
   /** Why this is not WebGPU on a hardware adapter; '' when it is. */
   reason: string;
+  /** The WebGPU adapter's name, on WebGPU. */
   adapter?: string;
   /** Threads in tfjs-wasm's pool, when running on wasm (1 = single-threaded). */
   threads?: number;
