@@ -199,11 +199,14 @@ function orderOf(state: LoaderState, choice: ModelChoice, ask: boolean): LoadOrd
   return { choice, ask, precision: state.precision };
 }
 
-/** A new worker has no model: it loads the model in use, or (the first one) the model the page opened with. */
+/**
+ * A new worker has no model: it loads the model in use; before any has loaded, the model the page
+ * opened with (the first worker), or the one a worker that went away was still loading.
+ */
 function workerStarted(state: LoaderState): LoaderState {
   if (state.inUse) return { ...state, pending: null, order: orderOf(state, state.inUse, false) };
-  const opening = state.opening ?? BUILT_IN;
-  return { ...state, opening: null, pending: null, order: orderOf(state, opening, opening !== BUILT_IN) };
+  const first = state.opening ?? state.pending?.choice ?? state.order?.choice ?? BUILT_IN;
+  return { ...state, opening: null, pending: null, order: orderOf(state, first, first.spec.kind !== 'embedded') };
 }
 
 function onMessage(state: LoaderState, message: FromWorker): LoaderState {

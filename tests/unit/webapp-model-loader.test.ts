@@ -193,6 +193,12 @@ describe('model loader: the person', () => {
     expect(after.order?.choice).toBe(files);
   });
 
+  it('a worker that starts again before any model loaded loads what the last one was loading, not the built-in model', () => {
+    const first = run(initialLoaderState({ ...START, model: 'gpt2' }), { type: 'worker-started' });
+    expect(run(first, { type: 'worker-started' }).order).toMatchObject({ choice: { text: 'gpt2' }, ask: true });
+    expect(run(first, sent(1), { type: 'worker-started' }).order).toMatchObject({ choice: { text: 'gpt2' }, ask: true });
+  });
+
   it('a new worker (another backend) loads the model in use', () => {
     const s = run(ready(), { type: 'load', choice: GPT2 }, sent(2), loaded(2), { type: 'worker-started' });
     expect(s.order).toMatchObject({ choice: GPT2, ask: false });
