@@ -179,6 +179,16 @@ describe('WorkerSession (cpu)', () => {
     expect(worker.holds).toEqual({ leases: 0, retired: 0, requests: 0 });
   });
 
+  it('a load (a Precision change) ends with the memory figures of the new model, the old one already freed', async () => {
+    const { worker, messages } = session();
+    await worker.receive({ type: 'init', pageUrl: 'http://localhost/' });
+    await worker.receive(load(1));
+    const oneModel = tf.memory().numTensors;
+    await worker.receive({ ...load(2), precision: 'f32' });
+    expect(messages.at(-2)).toMatchObject({ type: 'loaded', id: 2 });
+    expect(messages.at(-1)).toEqual({ type: 'memory', tensors: oneModel, bytes: tf.memory().numBytes });
+  });
+
   it('says what to do when asked to generate before any model loaded', async () => {
     const { worker, messages } = session();
     await worker.receive({ type: 'init', pageUrl: 'http://localhost/' });
