@@ -138,7 +138,7 @@ describe('number boxes and the address', () => {
 });
 
 describe('one status', () => {
-  test('after a load fails: the failure, once, and no output of the run before', async () => {
+  test('after a load fails: the failure, once, and the output of the run before kept as the loaded model\'s', async () => {
     const { page } = browser;
     await openApp(page, base, TINY, browser.logs);
     await generate(page);
@@ -153,7 +153,9 @@ describe('one status', () => {
     expect(await status(page).textContent()).toMatch(/model\.safetensors: file is truncated.* Still using \.\/test-models\/tiny-gpt2\/\.$/);
     expect(await page.locator('.notice.error, .status-line.error').count()).toBe(1);
     expect(await page.getByRole('alert').count()).toBe(1);
-    expect(await outputPane(page, 1).count()).toBe(0);
+    // A failed load changes nothing: the run's output stays, still the loaded model's (not marked as an earlier one's).
+    expect(await outputPane(page, 1).count()).toBe(1);
+    expect(await page.getByTestId('earlier-model').count()).toBe(0);
     expect(await page.locator('.results').textContent()).not.toContain('Done:');
     await shot(page, 'load-failed.png');
     // The kept model still answers, and the status is the run's again.
