@@ -138,7 +138,7 @@ describe('number boxes and the address', () => {
 });
 
 describe('one status', () => {
-  test('after a load fails: the failure, once, and the output of the run before kept as the loaded model\'s', async () => {
+  test("after a load fails: the failure, once, and the output of the run before kept as the loaded model's", async () => {
     const { page } = browser;
     await openApp(page, base, TINY, browser.logs);
     await generate(page);
