@@ -2,12 +2,14 @@
  * Issue 24 item 2: a link never downloads without a yes. A fresh page opened on
  * `?model=url:<another server>/…` requests nothing from that server until the person says yes
  * (the question names the server), loads the built-in model meanwhile, and "Not now" keeps it so.
+ * And a load keeps the outputs on screen, marked with the model that wrote them once another has loaded.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { appUrl } from '../helpers/appServer';
+import { appUrl, TINY_MODEL_SPEC } from '../helpers/appServer';
+import { generate, generatedText, openApp, outputPane } from '../helpers/appPage';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { fixtureDir } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
@@ -71,5 +73,30 @@ describe('a url: link asks before any request', () => {
     expect(await modelName(page)).toContain('Sherlock GPT-2 (built in)');
     expect(hub.requests).toEqual([]);
     expect(await storedModel(page)).toBe('embedded');
+  });
+});
+
+describe('a load keeps the outputs', () => {
+  test('after another model has loaded, the run stays, marked with the model that wrote it, until the next Generate', async () => {
+    const { page } = browser;
+    await openApp(
+      page,
+      base,
+      { model: TINY_MODEL_SPEC, prompt: 'Watson you are', max_new_tokens: 4, num_return_sequences: 1 },
+      browser.logs,
+    );
+    await generate(page);
+    const text = await generatedText(page, 1);
+    await page.getByLabel('Model', { exact: true }).selectOption('embedded');
+    await page.getByRole('button', { name: 'Load model', exact: true }).click();
+    const mark = page.getByTestId('earlier-model');
+    await expect.poll(() => mark.count(), { timeout: 120_000 }).toBe(1);
+    expect(await mark.textContent()).toMatch(
+      /^The outputs below were written by \.\/test-models\/tiny-gpt2\/ \(\w+\), before the model in use now was loaded\./,
+    );
+    expect(await outputPane(page, 1).count()).toBe(1);
+    expect(await generatedText(page, 1)).toBe(text);
+    await generate(page);
+    expect(await mark.count()).toBe(0);
   });
 });
