@@ -337,5 +337,8 @@ describe('generate --top-logprobs', () => {
     expect(tooMany.stderr).toMatch(/--top-logprobs must be an integer from 0 to 256, got '257'/);
     const noJson = await runCli([...base, '--top-logprobs', '2']);
     expect(noJson.stderr).toMatch(/--top-logprobs needs --json/);
+    const beams = await runCli([...base, '--json', '--top-logprobs', '2', '--num-beams', '2']);
+    expect(beams.code).toBe(2);
+    expect(beams.stderr).toMatch(/--top-logprobs records each chosen token as it is sampled; beam search chooses whole sequences/);
   });
 });

@@ -146,7 +146,7 @@ export const generateCommand: CliCommand = {
     } catch (error) {
       throw asUsageError(error, values);
     }
-    const topLogprobs = topLogprobsFlag(values);
+    const topLogprobs = topLogprobsFlag(values, options);
     for (const note of notes) console.error(`note: ${note}`);
     const backend = backendOption(text(values, 'backend'), USAGE);
     const dtype = dtypeOption(text(values, 'dtype'), USAGE);
@@ -285,7 +285,7 @@ function promptOption(values: Values): string | number[] {
 }
 
 /** --top-logprobs N: null when not given. */
-function topLogprobsFlag(values: Values): number | null {
+function topLogprobsFlag(values: Values, options: GenerationOptions): number | null {
   const raw = values['top-logprobs'];
   if (typeof raw !== 'string') return null;
   const n = raw.trim() === '' ? NaN : Number(raw);
@@ -293,6 +293,12 @@ function topLogprobsFlag(values: Values): number | null {
     throw new UsageError(`--top-logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got '${values['top-logprobs']}'`, USAGE);
   }
   if (!values.json) throw new UsageError('--top-logprobs needs --json (the records are printed as sequences[i].tokens)', USAGE);
+  if ((options.num_beams ?? 1) > 1) {
+    throw new UsageError(
+      '--top-logprobs records each chosen token as it is sampled; beam search chooses whole sequences: leave out one of them',
+      USAGE,
+    );
+  }
   return n;
 }
 
