@@ -54,7 +54,7 @@ export interface TokenInspection {
 export interface GenerationControl {
   /** Aborting stops before the next forward pass; the result's finish reasons say 'abort'. */
   signal?: AbortSignal;
-  /** Attach a TokenInspection with this many top logits to every token; 0 or absent: none (fastest). */
+  /** Attach a TokenInspection with this many top logits to every token; 0 or absent: none (fastest). Beam search attaches none. */
   inspectTop?: number;
   /** Called once the prompt is encoded and fitted to the context, before the first forward pass. */
   onStart?: (start: GenerationStart) => void;
@@ -571,17 +571,28 @@ async function* beamLoop(
   // An aborted search returns its running beams, unscored; a finished one its best hypotheses.
   const ranking = reason === 'abort' ? [] : search.ranking(o.num_return_sequences);
   control.onBeam?.({ type: 'done', ranking, reason });
-  const chosen: { ids: number[]; score?: number }[] =
-    reason === 'abort' ? search.beams.slice(0, o.num_return_sequences).filter((b) => b.ids.length > 0) : ranking;
+  const chosen = reason === 'abort' ? search.beams.slice(0, o.num_return_sequences).filter((b) => b.ids.length > 0) : ranking;
+  const sequences = yield* emitSequences(run, chosen, reason === 'abort', watch);
+  return resultOf(run, sequences, watch.timings(fedTokens));
+}
+
+/**
+ * Yields the tokens of beam search's chosen sequences, one sequence after the other (texts built
+ * as sampling builds them), and returns them with their scores; `aborted`: they are the running
+ * beams of a search cut short, each ending with finish reason abort.
+ */
+function* emitSequences(
+  run: RunPlan,
+  chosen: readonly { ids: number[]; score?: number }[],
+  aborted: boolean,
+  watch: Stopwatch,
+): Generator<TokenEvent, GeneratedSequence[], void> {
   const sequences: GeneratedSequence[] = [];
   for (const [i, hypothesis] of chosen.entries()) {
     const seq: SequenceState = { ids: [], text: '', decoder: new StreamDecoder(), finishReason: null };
     for (const [index, tokenId] of hypothesis.ids.entries()) {
       const event = appendToken(run, seq, i, tokenId, index, watch);
-      if (index === hypothesis.ids.length - 1 && reason === 'abort') {
-        event.finishReason = 'abort';
-        seq.finishReason = 'abort';
-      }
+      if (aborted && index === hypothesis.ids.length - 1) event.finishReason = seq.finishReason = 'abort';
       yield event;
     }
     sequences.push({
@@ -591,7 +602,7 @@ async function* beamLoop(
       ...(hypothesis.score === undefined ? {} : { score: hypothesis.score }),
     });
   }
-  return resultOf(run, sequences, watch.timings(fedTokens));
+  return sequences;
 }
 
 /** Whether a beam candidate (generated ids, the new token last) must stop: EOS, a stop string ending in it, or the budget. */
