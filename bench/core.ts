@@ -31,6 +31,8 @@ export interface ModelBenchOptions {
   leakGenerations: number;
   /** New tokens per generate() run timed with and without the token inspector's data (inspectTop 256); 0 or absent skips. */
   inspectorTokens?: number;
+  /** Beam search's step against a single sequence's (beamStepCost); absent skips. */
+  beamStep?: { beams: number; positions: number[]; rounds: number };
   /** Which KV cache to use; undefined = the model's default. */
   cacheKind?: KVCacheKind;
   /**
@@ -77,6 +79,8 @@ export interface ModelBenchResult {
   /** generate() decode tok/s (the page's sampling settings, one sequence) without and with the inspector's per-token data. */
   inspector?: { tokens: number; offTokensPerSecond: number; onTokensPerSecond: number; ratio: number; offRuns: number[]; onRuns: number[] };
   dispatchesPerToken?: number;
+  /** Per position: a beam-search step (num_beams rows, a KVCache.reorder, every logit read) against a single sequence's. */
+  beamStep?: BeamStepStats[];
   memory: { numTensors: number; numBytes: number; peakBytes?: number };
 }
 
@@ -200,6 +204,75 @@ async function timedPositions(
   return positions.map((position, i) => ({ position, ms: median(times[i]), samples: times[i].length }));
 }
 
+export interface BeamStepStats {
+  position: number;
+  beams: number;
+  /** Median ms of a single sequence's decode step (one row, every logit read back). */
+  singleMs: number;
+  /** Median ms of a beam-search step: KVCache.reorder of the rows, one batched forward of `beams` rows, every logit read back. */
+  beamMs: number;
+  /** beamMs / singleMs. */
+  ratio: number;
+  samples: number;
+}
+
+/**
+ * Beam search's cost per step against a single sequence's, at each position: what one batched
+ * step of `beams` rows costs (the weights read once for all of them) plus the cache's reorder
+ * (each step a different parent pattern, so rows really move), both reading every logit back as
+ * generate() does. Steps alternate between the two in `rounds` rounds, so a machine that slows
+ * down moves both alike.
+ */
+export async function beamStepCost(
+  model: GPT2,
+  beams: number,
+  positions: number[],
+  rounds: number,
+  kind?: KVCacheKind,
+): Promise<BeamStepStats[]> {
+  const m = withKind(model, kind);
+  const step = async (cache: KVCache, rows: number, parents: number[] | null): Promise<number> => {
+    const t0 = now();
+    if (parents) cache.reorder(parents);
+    const logits = m.forward(
+      Array.from({ length: rows }, (_, b) => [PROMPT16[b % PROMPT16.length]]),
+      cache,
+    );
+    await logits.data();
+    logits.dispose();
+    return now() - t0;
+  };
+  const stats: BeamStepStats[] = [];
+  for (const position of positions) {
+    const single: number[] = [];
+    const beam: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const cache = m.newCache(1, position + 8);
+      const prefill = m.forward([fillerIds(position)], cache); // the steps then read positions `position`, `position` + 1, …
+      await prefill.data();
+      prefill.dispose();
+      const batch = cache.repeat(beams);
+      for (let s = 0; s < 3; s++) {
+        single.push(await step(cache, 1, null));
+        // Parents rotate (0,0,1,2,…), (1,1,2,3,…): every step moves most rows, as a real search does.
+        beam.push(
+          await step(
+            batch,
+            beams,
+            Array.from({ length: beams }, (_, b) => (Math.max(0, b - 1) + s) % beams),
+          ),
+        );
+      }
+      cache.dispose();
+      batch.dispose();
+    }
+    const singleMs = median(single);
+    const beamMs = median(beam);
+    stats.push({ position, beams, singleMs, beamMs, ratio: beamMs / singleMs, samples: beam.length });
+  }
+  return stats;
+}
+
 /** One no-cache step: the whole sequence through a fresh cache, logits of the last position only. */
 async function recomputeStep(model: GPT2, ids: number[]): Promise<number> {
   const m = withKind(model, 'concat');
@@ -264,6 +337,21 @@ export async function benchModel(model: GPT2, o: ModelBenchOptions): Promise<Mod
     dispatchesPerToken,
     memory: { numTensors: 0, numBytes: 0 },
   };
+
+  if (o.beamStep) {
+    result.beamStep = await beamStepCost(
+      model,
+      o.beamStep.beams,
+      o.beamStep.positions.filter((p) => p + 8 <= maxPos),
+      o.beamStep.rounds,
+      kind,
+    );
+    for (const b of result.beamStep) {
+      log(
+        `position ${b.position}: ${b.beams}-beam step ${b.beamMs.toFixed(2)} ms, single ${b.singleMs.toFixed(2)} ms (×${b.ratio.toFixed(2)})`,
+      );
+    }
+  }
 
   if (o.noCacheTokens > 0) {
     const n = Math.min(o.noCacheTokens, maxPos - PROMPT16.length);

@@ -70,8 +70,12 @@ function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
     recomputeEstimateTokens: quick ? 0 : 256,
     leakGenerations: quick ? 2 : 20,
     inspectorTokens: quick ? 8 : 64,
+    beamStep: BEAM_STEP,
   };
 }
+
+/** Beam search's step (4 beams, the cache reordered) against a single sequence's, near the start and at position 200. */
+const BEAM_STEP = { beams: 4, positions: quick ? [20] : [20, 200], rounds: quick ? 1 : 3 };
 
 /** Just the per-position step times, for the concat-cache baseline. */
 function positionsOnly(cacheKind: 'concat' | 'inplace'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {

@@ -20,7 +20,30 @@ export interface KVCache {
    * and stays usable; dispose both.
    */
   fork(row: number, length: number, capacity: number): KVCache;
+  /**
+   * Beam search's reorder, in place: batch row b takes the keys and values of row `rows[b]`
+   * (its parent beam; a row may be taken by several), every position held. The batch size stays;
+   * nothing is recomputed. `rows` is read as a whole before any row is overwritten.
+   */
+  reorder(rows: readonly number[]): void;
   dispose(): void;
+}
+
+/** reorder(rows) names one source row, of this cache, for every batch row. */
+export function checkReorder(cache: KVCache, rows: readonly number[]): void {
+  if (rows.length !== cache.batchSize) {
+    throw new RangeError(`KVCache.reorder needs one source row per batch row (${cache.batchSize}), got ${rows.length}`);
+  }
+  for (const row of rows) {
+    if (!Number.isInteger(row) || row < 0 || row >= cache.batchSize) {
+      throw new RangeError(`KVCache.reorder: every source row must be an integer from 0 to ${cache.batchSize - 1}, got ${row}`);
+    }
+  }
+}
+
+/** Whether reorder(rows) leaves every row where it is. */
+export function isIdentity(rows: readonly number[]): boolean {
+  return rows.every((row, b) => row === b);
 }
 
 /** repeat(n) shares one prompt's cache: it needs a batch-1 cache and a positive integer n. */

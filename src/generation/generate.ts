@@ -1,20 +1,23 @@
 /**
- * The decoding loop: prefill the prompt once, then one forward pass per new token for all
- * sequences together, yielding every token the moment it is chosen.
+ * The decoding loop, in named steps: plan (options, prompt, processors), prefill the prompt once,
+ * then per new token one decode step for all sequences (or beams) together, choose each token,
+ * and record the timings. Greedy decoding and sampling yield every token the moment it is chosen;
+ * beam search (beamSearch.ts) yields the returned sequences when the search ends.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT2 } from '../model/gpt2';
 import type { KVCache } from '../model/kvCache';
 import { summarizeRow, type StepLogits } from '../model/stepLogits';
 import { summarizeLogits } from '../model/topLogits';
-import { encode } from '../tokenizer/tokenizer';
+import { decode, encode } from '../tokenizer/tokenizer';
 import { StreamDecoder } from '../tokenizer/streamDecoder';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { checkFiniteLogits } from './finiteLogits';
-import { applyProcessors, buildLogitsProcessors } from './logitsProcessors';
+import { BeamSearch, type BeamEvent } from './beamSearch';
+import { applyProcessors, buildLogitsProcessors, type LogitsProcessor } from './logitsProcessors';
 import { GenerationOptionError, isSampling, validateOptions, type GenerationOptions, type ResolvedGenerationOptions } from './options';
 import { randomSeed, Xoshiro128StarStar } from './random';
-import { argmax, sampleAt } from './sampler';
+import { argmax, sampleAt, type RandomSource } from './sampler';
 import { StoppingCriteria, type FinishReason } from './stopping';
 import { nextMacrotask } from '../model/macrotask';
 
@@ -52,7 +55,7 @@ export interface TokenInspection {
 export interface GenerationControl {
   /** Aborting stops before the next forward pass; the result's finish reasons say 'abort'. */
   signal?: AbortSignal;
-  /** Attach a TokenInspection with this many top logits to every token; 0 or absent: none (fastest). */
+  /** Attach a TokenInspection with this many top logits to every token; 0 or absent: none (fastest). Beam search attaches none. */
   inspectTop?: number;
   /** Called once the prompt is encoded and fitted to the context, before the first forward pass. */
   onStart?: (start: GenerationStart) => void;
@@ -73,6 +76,8 @@ export interface GenerationControl {
    * when no cache was made (aborted before the first forward pass, without a prefix).
    */
   keepCache?: (cache: KVCache, rows: number[][]) => void;
+  /** Beam search (num_beams > 1): called after every step and once at the end, with what a beam tree draws. */
+  onBeam?: (event: BeamEvent) => void;
 }
 
 export interface GenerationStart {
@@ -90,6 +95,8 @@ export interface GeneratedSequence {
   /** The concatenated TokenEvent texts of this sequence. */
   text: string;
   finishReason: FinishReason;
+  /** Beam search: the hypothesis's normalised score (HF's sequences_scores); absent otherwise and for an aborted search. */
+  score?: number;
 }
 
 export interface GenerationTimings {
@@ -97,10 +104,10 @@ export interface GenerationTimings {
   prefillMs: number;
   /** From the call to the first token chosen. */
   firstTokenMs: number;
-  /** Tokens (all sequences) per second over the steps after the first token. */
+  /** Tokens (all sequences, or all beams) per second over the steps after the first token. */
   decodeTokensPerSecond: number;
   totalMs: number;
-  /** Tokens generated, all sequences together. */
+  /** Tokens generated, all sequences together (beam search: every beam's, each step). */
   newTokens: number;
 }
 
@@ -177,6 +184,8 @@ interface SequenceState {
 /**
  * Streams generated tokens. `prompt` is text (or token ids); an empty prompt starts from
  * <|endoftext|>, as HF does. Aborting stops before the next forward pass (finishReason 'abort').
+ * With num_beams > 1 (beam search) a token is only final once the search ends: the returned
+ * sequences' tokens are yielded then, and GenerationControl.onBeam follows the search step by step.
  */
 export async function* generate(
   model: GenerationModel,
@@ -230,6 +239,12 @@ class CacheHolder {
     if (old !== next) old?.dispose();
   }
 
+  /** Beam search: row b continues row parents[b] (KVCache.reorder), and so do the recorded ids. */
+  reorder(parents: readonly number[]): void {
+    this.live.reorder(parents);
+    this.rows = parents.map((parent) => [...this.rows[parent]]);
+  }
+
   /** Hands the cache to `keep` with its rows, or disposes it. */
   release(keep?: (cache: KVCache, rows: number[][]) => void): void {
     const cache = this.current;
@@ -262,17 +277,23 @@ function adoptPrefix(holder: CacheHolder, promptLength: number, plan: Generation
   holder.replace(ready, [plan.promptIds.slice(0, prefix.length)]);
 }
 
-/** generate()'s body; `holder` owns the cache (and the prefix, if any). */
-async function* decodeLoop(
-  model: GenerationModel,
-  prompt: string | readonly number[],
-  options: GenerationOptions,
-  control: GenerationControl,
-  holder: CacheHolder,
-): AsyncGenerator<TokenEvent, GenerationResult, void> {
-  const { signal } = control;
-  const inspectTop = Math.max(0, Math.floor(control.inspectTop ?? 0));
-  const start = now();
+/** Everything a run needs that is known before the first forward pass. */
+interface RunPlan extends GenerationPlan {
+  o: ResolvedGenerationOptions;
+  /** The batch: num_return_sequences samples, or num_beams beams. */
+  batch: number;
+  sampling: boolean;
+  seed: number | null;
+  processors: LogitsProcessor[];
+  /** Whether a processor reads the sequence so far (repetition penalty, n-gram block). */
+  needsHistory: boolean;
+  stopping: StoppingCriteria;
+  inspectTop: number;
+  readLogits: LogitsReader;
+}
+
+/** Plan: validates the options, encodes and fits the prompt, builds the processors (no model call). */
+function planRun(model: GenerationModel, prompt: string | readonly number[], options: GenerationOptions, control: GenerationControl) {
   const o = validateOptions(options);
   const { vocabSize, nPositions, bosTokenId } = model.config;
   const eosTokenId = o.eos_token_id === undefined ? model.config.eosTokenId : o.eos_token_id;
@@ -281,107 +302,327 @@ async function* decodeLoop(
   }
   const encoded = typeof prompt === 'string' ? encode(prompt) : [...prompt];
   const given = encoded.length > 0 ? encoded : [bosTokenId];
-  const plan = planGeneration(given, o, nPositions);
-  const { promptIds, maxNewTokens } = plan;
-  if (holder.cache) adoptPrefix(holder, given.length, plan, promptIds.length + maxNewTokens);
-
-  const n = o.num_return_sequences;
   const sampling = isSampling(o);
-  const seed = sampling ? (o.seed ?? randomSeed()) : null;
-  const randoms = sampling ? Array.from({ length: n }, (_, i) => Xoshiro128StarStar.fromSeed(seed!, i)) : [];
-  const processors = buildLogitsProcessors(o);
-  const needsHistory = o.repetition_penalty !== 1;
-  const readLogits = logitsReader(model, o, sampling, inspectTop);
-  const stopping = new StoppingCriteria(maxNewTokens, eosTokenId, o.stop);
+  const inspectTop = o.num_beams > 1 ? 0 : Math.max(0, Math.floor(control.inspectTop ?? 0)); // beams: no per-token inspection
+  const plan = planGeneration(given, o, nPositions);
+  const run: RunPlan = {
+    ...plan,
+    o,
+    batch: o.num_beams > 1 ? o.num_beams : o.num_return_sequences,
+    sampling,
+    seed: sampling ? (o.seed ?? randomSeed()) : null,
+    processors: buildLogitsProcessors(o),
+    needsHistory: o.repetition_penalty !== 1 || o.no_repeat_ngram_size > 0,
+    stopping: new StoppingCriteria(plan.maxNewTokens, eosTokenId, o.stop),
+    inspectTop,
+    readLogits: logitsReader(model, o, sampling, inspectTop),
+  };
+  return { run, givenLength: given.length };
+}
+
+/** The run's timings: when the prefill and the first token were done, and the decode rate after that. */
+class Stopwatch {
+  readonly start = now();
+  prefillMs = 0;
+  firstTokenMs = 0;
+  private decodeStart = 0;
+  private firstStepTokens = 0;
+
+  prefillDone(): void {
+    this.prefillMs = now() - this.start;
+  }
+
+  firstToken(): void {
+    if (this.firstTokenMs === 0) this.firstTokenMs = now() - this.start;
+  }
+
+  /** After the first step, which produced `tokens` tokens: the decode rate counts from here. */
+  firstStepDone(tokens: number): void {
+    this.firstStepTokens = tokens;
+    this.decodeStart = now();
+  }
+
+  /** `newTokens`: every token the run produced (all sequences, or all beams' steps). */
+  timings(newTokens: number): GenerationTimings {
+    const decodeSeconds = this.decodeStart > 0 ? (now() - this.decodeStart) / 1000 : 0;
+    const decodeTokens = newTokens - this.firstStepTokens;
+    return {
+      prefillMs: this.prefillMs,
+      firstTokenMs: this.firstTokenMs,
+      totalMs: now() - this.start,
+      newTokens,
+      decodeTokensPerSecond: decodeSeconds > 0 && decodeTokens > 0 ? decodeTokens / decodeSeconds : 0,
+    };
+  }
+}
+
+/** generate()'s body; `holder` owns the cache (and the prefix, if any). */
+async function* decodeLoop(
+  model: GenerationModel,
+  prompt: string | readonly number[],
+  options: GenerationOptions,
+  control: GenerationControl,
+  holder: CacheHolder,
+): AsyncGenerator<TokenEvent, GenerationResult, void> {
+  const watch = new Stopwatch();
+  const { run, givenLength } = planRun(model, prompt, options, control);
+  if (holder.cache) adoptPrefix(holder, givenLength, run, run.promptIds.length + run.maxNewTokens);
+  control.onStart?.({
+    promptIds: run.promptIds,
+    droppedPromptTokens: run.droppedPromptTokens,
+    maxNewTokens: run.maxNewTokens,
+    seed: run.seed,
+  });
+  return run.o.num_beams > 1 ? yield* beamLoop(model, run, control, holder, watch) : yield* sampleLoop(model, run, control, holder, watch);
+}
+
+/** Prefill: runs the prompt (past a prefix) through the model once; its one row of logits is shared by every sequence. */
+async function prefill(model: GenerationModel, run: RunPlan, holder: CacheHolder, watch: Stopwatch): Promise<LogitsRead> {
+  if (!holder.cache) holder.replace(model.newCache(1, run.promptIds.length + run.maxNewTokens), [[]]);
+  const past = holder.live.length; // > 0 with a prefix: those positions are not run again
+  const read = await run.readLogits(holder.forward(model, [run.promptIds.slice(past)]), [run.promptIds], true);
+  watch.prefillDone();
+  if (run.batch > 1) {
+    holder.replace(
+      holder.live.repeat(run.batch),
+      Array.from({ length: run.batch }, () => [...run.promptIds]),
+    ); // every sequence continues from the same prompt
+  }
+  return read;
+}
+
+/** Step: one new token per batch row through the model, one forward pass for the whole batch. */
+function decodeStep(
+  model: GenerationModel,
+  run: RunPlan,
+  holder: CacheHolder,
+  tokens: number[],
+  histories: number[][],
+): Promise<LogitsRead> {
+  return run.readLogits(
+    holder.forward(
+      model,
+      tokens.map((id) => [id]),
+    ),
+    histories,
+    false,
+  );
+}
+
+/** A row of logits as float64 scores over the tokenizer's ids (a padded vocabulary's extra ids are never candidates). */
+function rowScores(read: LogitsRead, row: number, vocabSize: number): Float64Array {
+  const at = (read.shared ? 0 : row) * vocabSize;
+  return Float64Array.from(read.scores.subarray(at, at + Math.min(vocabSize, GPT2_VOCAB_SIZE)));
+}
+
+/** Choose the token: the processors on the row's scores, then argmax or a draw. */
+function chooseToken(
+  run: RunPlan,
+  scores: Float64Array,
+  history: () => number[],
+  random: RandomSource | null,
+): { tokenId: number; draw: number | null } {
+  applyProcessors(run.processors, scores, run.needsHistory ? history() : []);
+  const draw = random ? random.nextFloat() : null;
+  return { tokenId: draw === null ? argmax(scores) : sampleAt(scores, draw), draw };
+}
+
+/** Greedy decoding and sampling: every sequence yields its token the moment it is chosen. */
+async function* sampleLoop(
+  model: GenerationModel,
+  run: RunPlan,
+  control: GenerationControl,
+  holder: CacheHolder,
+  watch: Stopwatch,
+): AsyncGenerator<TokenEvent, GenerationResult, void> {
+  const { signal } = control;
+  const n = run.batch;
+  const vocabSize = model.config.vocabSize;
+  const randoms = run.sampling ? Array.from({ length: n }, (_, i) => Xoshiro128StarStar.fromSeed(run.seed!, i)) : [];
   const sequences: SequenceState[] = Array.from({ length: n }, () => ({
     ids: [],
     text: '',
     decoder: new StreamDecoder(),
     finishReason: null,
   }));
+  const result = (): GenerationResult =>
+    resultOf(
+      run,
+      sequences.map((s) => ({ ids: s.ids, text: s.text, finishReason: s.finishReason ?? 'abort' })),
+      watch.timings(sequences.reduce((sum, s) => sum + s.ids.length, 0)),
+    );
 
-  let prefillMs = 0;
-  let firstTokenMs = 0;
-  let decodeStart = 0;
-  let firstStepTokens = 0;
-  const result = (): GenerationResult => {
-    const totalMs = now() - start;
-    const newTokens = sequences.reduce((sum, s) => sum + s.ids.length, 0);
-    const decodeSeconds = decodeStart > 0 ? (now() - decodeStart) / 1000 : 0;
-    const decodeTokens = newTokens - firstStepTokens;
-    return {
-      sequences: sequences.map((s) => ({ ids: s.ids, text: s.text, finishReason: s.finishReason ?? 'abort' })),
-      promptIds,
-      droppedPromptTokens: plan.droppedPromptTokens,
-      timings: {
-        prefillMs,
-        firstTokenMs,
-        totalMs,
-        newTokens,
-        decodeTokensPerSecond: decodeSeconds > 0 && decodeTokens > 0 ? decodeTokens / decodeSeconds : 0,
-      },
-      maxNewTokens,
-      seed,
-      warnings: plan.warnings,
-    };
-  };
-
-  control.onStart?.({ promptIds, droppedPromptTokens: plan.droppedPromptTokens, maxNewTokens, seed });
   if (signal?.aborted) return result();
-  if (!holder.cache) holder.replace(model.newCache(1, promptIds.length + maxNewTokens), [[]]);
-  const past = holder.live.length; // > 0 with a prefix: those positions are not run again
-  let read = await readLogits(holder.forward(model, [promptIds.slice(past)]), [promptIds]); // [1 or n rows × vocab]
-  prefillMs = now() - start;
-  if (n > 1)
-    holder.replace(
-      holder.live.repeat(n),
-      Array.from({ length: n }, () => [...promptIds]),
-    ); // every sequence continues from the same prompt
-
+  let read = await prefill(model, run, holder, watch);
   decoding: for (let step = 0; ; step++) {
     for (let s = 0; s < n; s++) {
       const seq = sequences[s];
       if (seq.finishReason) continue;
       if (signal?.aborted) break decoding;
-      const row = read.scores.length === vocabSize ? 0 : s; // the prefill row is shared by all sequences
-      // Ids past the tokenizer's (a padded vocabulary's) are never candidates.
-      const scores = Float64Array.from(read.scores.subarray(row * vocabSize, row * vocabSize + Math.min(vocabSize, GPT2_VOCAB_SIZE)));
+      const scores = rowScores(read, s, vocabSize);
       checkFiniteLogits(scores, s, step, n);
-      applyProcessors(processors, scores, needsHistory ? promptIds.concat(seq.ids) : []);
-      const draw = sampling ? randoms[s].nextFloat() : null;
-      const tokenId = draw === null ? argmax(scores) : sampleAt(scores, draw);
+      const { tokenId, draw } = chooseToken(run, scores, () => run.promptIds.concat(seq.ids), randoms[s] ?? null);
+      const row = read.shared ? 0 : s;
       const inspection = read.steps && inspectionOf(read.steps[row], read.scores, row, vocabSize, tokenId, draw);
-      if (step === 0 && s === 0) firstTokenMs = now() - start;
-      seq.ids.push(tokenId);
-
-      const previousLength = seq.text.length;
-      let text = stopping.isEos(tokenId) ? '' : seq.decoder.push(tokenId);
-      seq.finishReason = stopping.check(tokenId, seq.ids.length, seq.text + text, previousLength);
-      if (seq.finishReason) text += seq.decoder.flush(); // a character left incomplete shows as U+FFFD
-      seq.text += text;
-      const event: TokenEvent = { sequence: s, tokenId, text, index: step, elapsedMs: now() - start };
-      if (seq.finishReason) event.finishReason = seq.finishReason;
+      watch.firstToken();
+      const event = appendToken(run, seq, s, tokenId, step, watch);
       if (inspection) event.inspection = inspection;
       yield event;
     }
-    if (step === 0) {
-      firstStepTokens = n;
-      decodeStart = now();
-    }
+    if (step === 0) watch.firstStepDone(n);
     if (sequences.every((seq) => seq.finishReason)) break;
 
     await nextMacrotask(); // lets an abort (or a UI message) in between steps
     if (signal?.aborted) break decoding;
     // Finished sequences keep their batch row (fed their last token); their logits are ignored.
-    read = await readLogits(
-      holder.forward(
-        model,
-        sequences.map((seq) => [seq.ids[seq.ids.length - 1]]),
-      ),
-      sequences.map((seq) => promptIds.concat(seq.ids)),
+    read = await decodeStep(
+      model,
+      run,
+      holder,
+      sequences.map((seq) => seq.ids[seq.ids.length - 1]),
+      sequences.map((seq) => run.promptIds.concat(seq.ids)),
     );
   }
   return result();
+}
+
+/** Adds a chosen token to a sequence: its text, whether it ends the sequence, and the event that reports it. */
+function appendToken(run: RunPlan, seq: SequenceState, sequence: number, tokenId: number, index: number, watch: Stopwatch): TokenEvent {
+  seq.ids.push(tokenId);
+  const previousLength = seq.text.length;
+  let text = run.stopping.isEos(tokenId) ? '' : seq.decoder.push(tokenId);
+  seq.finishReason = run.stopping.check(tokenId, seq.ids.length, seq.text + text, previousLength);
+  if (seq.finishReason) text += seq.decoder.flush(); // a character left incomplete shows as U+FFFD
+  seq.text += text;
+  const event: TokenEvent = { sequence, tokenId, text, index, elapsedMs: now() - watch.start };
+  if (seq.finishReason) event.finishReason = seq.finishReason;
+  return event;
+}
+
+function resultOf(run: RunPlan, sequences: GeneratedSequence[], timings: GenerationTimings): GenerationResult {
+  return {
+    sequences,
+    promptIds: run.promptIds,
+    droppedPromptTokens: run.droppedPromptTokens,
+    timings,
+    maxNewTokens: run.maxNewTokens,
+    seed: run.seed,
+    warnings: run.warnings,
+  };
+}
+
+/**
+ * Beam search (num_beams > 1), as HF's `_beam_search`: each step turns every beam's logits into
+ * log-probabilities, applies the processors, lets BeamSearch pick the candidates, reorders the KV
+ * cache so each row continues its parent beam, and runs the new tokens as one batch. When it ends,
+ * the best num_return_sequences hypotheses are yielded token by token and returned with their scores.
+ */
+async function* beamLoop(
+  model: GenerationModel,
+  run: RunPlan,
+  control: GenerationControl,
+  holder: CacheHolder,
+  watch: Stopwatch,
+): AsyncGenerator<TokenEvent, GenerationResult, void> {
+  const { signal } = control;
+  const { o } = run;
+  const vocabSize = model.config.vocabSize;
+  const search = new BeamSearch({
+    numBeams: o.num_beams,
+    lengthPenalty: o.length_penalty,
+    earlyStopping: o.early_stopping,
+    maxNewTokens: run.maxNewTokens,
+    random: run.sampling ? Xoshiro128StarStar.fromSeed(run.seed!, 0) : null,
+  });
+  const hitsStop = (ids: readonly number[]) => beamHitsStop(run.stopping, ids);
+  let fedTokens = 0;
+  let reason: 'length' | 'early_stopping' | 'abort' = 'abort';
+
+  if (!signal?.aborted) {
+    let read = await prefill(model, run, holder, watch);
+    for (let step = 0; ; step++) {
+      const scores = search.beams.map((beam, b) => {
+        const row = rowScores(read, b, vocabSize);
+        checkFiniteLogits(row, b, step, o.num_beams);
+        logSoftmaxInPlace(row);
+        return applyProcessors(run.processors, row, run.needsHistory ? run.promptIds.concat(beam.ids) : []);
+      });
+      const outcome = search.step(scores, hitsStop);
+      watch.firstToken();
+      control.onBeam?.(outcome.event);
+      if (step === 0) watch.firstStepDone(o.num_beams);
+      fedTokens += o.num_beams;
+      if (outcome.done) {
+        reason = outcome.done;
+        break;
+      }
+      await nextMacrotask(); // lets an abort (or a UI message) in between steps
+      if (signal?.aborted) break;
+      holder.reorder(outcome.parents);
+      read = await decodeStep(
+        model,
+        run,
+        holder,
+        outcome.tokens,
+        search.beams.map((beam) => run.promptIds.concat(beam.ids)),
+      );
+    }
+  }
+
+  // An aborted search returns its running beams, unscored; a finished one its best hypotheses.
+  const ranking = reason === 'abort' ? [] : search.ranking(o.num_return_sequences);
+  control.onBeam?.({ type: 'done', ranking, reason });
+  const chosen = reason === 'abort' ? search.beams.slice(0, o.num_return_sequences).filter((b) => b.ids.length > 0) : ranking;
+  const sequences = yield* emitSequences(run, chosen, reason === 'abort', watch);
+  return resultOf(run, sequences, watch.timings(fedTokens));
+}
+
+/**
+ * Yields the tokens of beam search's chosen sequences, one sequence after the other (texts built
+ * as sampling builds them), and returns them with their scores; `aborted`: they are the running
+ * beams of a search cut short, each ending with finish reason abort.
+ */
+function* emitSequences(
+  run: RunPlan,
+  chosen: readonly { ids: number[]; score?: number }[],
+  aborted: boolean,
+  watch: Stopwatch,
+): Generator<TokenEvent, GeneratedSequence[], void> {
+  const sequences: GeneratedSequence[] = [];
+  for (const [i, hypothesis] of chosen.entries()) {
+    const seq: SequenceState = { ids: [], text: '', decoder: new StreamDecoder(), finishReason: null };
+    for (const [index, tokenId] of hypothesis.ids.entries()) {
+      const event = appendToken(run, seq, i, tokenId, index, watch);
+      if (aborted && index === hypothesis.ids.length - 1) event.finishReason = seq.finishReason = 'abort';
+      yield event;
+    }
+    sequences.push({
+      ids: seq.ids,
+      text: seq.text,
+      finishReason: seq.finishReason ?? 'length',
+      ...(hypothesis.score === undefined ? {} : { score: hypothesis.score }),
+    });
+  }
+  return sequences;
+}
+
+/** Whether a beam candidate (generated ids, the new token last) must stop: EOS, a stop string ending in it, or the budget. */
+function beamHitsStop(stopping: StoppingCriteria, ids: readonly number[]): boolean {
+  const tokenId = ids[ids.length - 1];
+  if (stopping.isEos(tokenId) || ids.length >= stopping.maxNewTokens) return true;
+  if (stopping.stopStrings.length === 0) return false;
+  return stopping.hitsStopString(decode(ids as number[]), decode(ids.slice(0, -1) as number[]).length);
+}
+
+/** log_softmax in place, in float64 (HF's beam search scores); -Infinity stays -Infinity. */
+function logSoftmaxInPlace(values: Float64Array): Float64Array {
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
+  let sum = 0;
+  for (const v of values) sum += Math.exp(v - max);
+  const logSum = max + Math.log(sum);
+  for (let i = 0; i < values.length; i++) values[i] -= logSum;
+  return values;
 }
 
 /** One forward pass's logits as the loop reads them: rows of scores, and their summaries when inspecting. */
@@ -390,28 +631,35 @@ interface LogitsRead {
   scores: Float32Array;
   /** One summary per row, with inspectTop; null otherwise. */
   steps: StepLogits[] | null;
+  /** The prefill's one row, which every sequence starts from; false for a decode step's row per sequence. */
+  shared: boolean;
 }
+
+type LogitsReader = (logits: tf.Tensor2D, histories: number[][], shared: boolean) => Promise<LogitsRead>;
 
 /**
  * How the loop reads logits back. On WebGPU, when nothing before top-k looks at the other logits
- * (no repetition penalty; greedy, or sampling with top_k > 0), only each row's top-k candidates
+ * (no repetition penalty or n-gram block; not beam search; greedy, or sampling with top_k > 0 and
+ * no top-h, which reads the top 100), only each row's top-k candidates
  * (GPT2.topK, ties at the k-th value included), or with `inspectTop` its summary (summarizeLogits:
  * top logits, log-sum-exp, histogram), are read back, and every other logit reads as -Infinity: the
  * processors and the sampler then see exactly the scores top-k would have left them, so the tokens
  * are the same. Otherwise every logit is read back (and summarised on the CPU when inspecting).
  * `histories[b]` is row b's sequence so far, which a summary lists for the repetition penalty.
  */
-function logitsReader(
-  model: GenerationModel,
-  o: ResolvedGenerationOptions,
-  sampling: boolean,
-  inspectTop: number,
-): (logits: tf.Tensor2D, histories: number[][]) => Promise<LogitsRead> {
+function logitsReader(model: GenerationModel, o: ResolvedGenerationOptions, sampling: boolean, inspectTop: number): LogitsReader {
   const k = sampling ? o.top_k : 1;
   const vocabSize = model.config.vocabSize;
   // A padded vocabulary's extra ids could take top-k places that sampling never uses.
   const topKOnGPU =
-    model.topK !== undefined && tf.getBackend() === 'webgpu' && o.repetition_penalty === 1 && k > 0 && vocabSize <= GPT2_VOCAB_SIZE;
+    model.topK !== undefined &&
+    tf.getBackend() === 'webgpu' &&
+    o.repetition_penalty === 1 &&
+    o.no_repeat_ngram_size === 0 &&
+    o.num_beams === 1 &&
+    !(sampling && o.top_h !== null) &&
+    k > 0 &&
+    vocabSize <= GPT2_VOCAB_SIZE;
   const topOnly = (rows: { ids: ArrayLike<number>; values: ArrayLike<number> }[]): Float32Array => {
     const scores = new Float32Array(rows.length * vocabSize).fill(-Infinity);
     rows.forEach(({ ids, values }, b) => {
@@ -420,22 +668,23 @@ function logitsReader(
     return scores;
   };
   const tokenizerIds = Math.min(vocabSize, GPT2_VOCAB_SIZE);
-  return async (logits, histories) => {
+  return async (logits, histories, shared) => {
     try {
       if (topKOnGPU && inspectTop >= k) {
         const steps = await summarizeLogits(logits, inspectTop, histories);
         return {
           scores: topOnly(steps.map((step) => ({ ids: step.ids.subarray(0, step.top), values: step.logits.subarray(0, step.top) }))),
           steps,
+          shared,
         };
       }
-      if (topKOnGPU && inspectTop === 0) return { scores: topOnly(await model.topK!(logits, k)), steps: null };
+      if (topKOnGPU && inspectTop === 0) return { scores: topOnly(await model.topK!(logits, k)), steps: null, shared };
       const scores = (await logits.data()) as Float32Array;
       const steps =
         inspectTop === 0
           ? null
           : histories.map((history, b) => summarizeRow(scores.subarray(b * vocabSize, b * vocabSize + tokenizerIds), inspectTop, history));
-      return { scores, steps };
+      return { scores, steps, shared };
     } finally {
       logits.dispose();
     }

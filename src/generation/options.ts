@@ -1,26 +1,44 @@
 /**
  * Generation options with Hugging Face `generate()` names, meanings and defaults
- * (GenerationConfig: max_length 20, do_sample false, temperature 1, top_k 50, top_p 1).
+ * (GenerationConfig: max_length 20, do_sample false, temperature 1, top_k 50, top_p 1, num_beams 1).
+ * Each option is described once, in optionSpecs.ts.
  */
+import { MAX_BEAMS, MAX_RETURN_SEQUENCES, OPTION_SPECS, type OptionSpec } from './optionSpecs';
 
 export interface GenerationOptions {
   /** New tokens to generate, prompt excluded. Takes precedence over max_length (as in HF). */
   max_new_tokens?: number;
   /** Total length, prompt included (Hugging Face's default: 20). */
   max_length?: number;
-  /** false (default) = greedy decoding; true = sample from the warped distribution. */
+  /** false (default) = greedy decoding (or beam search); true = sample from the warped distribution. */
   do_sample?: boolean;
+  /** Penalise every token already in the sequence (prompt included); 1 = off. */
+  repetition_penalty?: number;
+  /** No n-gram of this size may occur twice in the sequence (prompt included); 0 = off. */
+  no_repeat_ngram_size?: number;
   /** Divides the logits; 0 means greedy, as a limit of ever-colder sampling. */
   temperature?: number;
+  /** Keep the likeliest tokens while their cumulative entropy stays within top_h × the top 100's entropy; null = off. */
+  top_h?: number | null;
   /** Keep the k most likely tokens (every token tied with the k-th too); 0 = off. */
   top_k?: number;
   /** Keep the smallest set of most likely tokens whose probability reaches top_p; 1 = off. */
   top_p?: number;
   /** Drop tokens less likely than min_p × the top token's probability; 0 = off. */
   min_p?: number;
-  /** Penalise every token already in the sequence (prompt included); 1 = off. */
-  repetition_penalty?: number;
-  /** Independent samples of the same prompt, decoded together as one batch. */
+  /** Keep the tokens whose surprise is closest to the entropy, up to this mass; 1 = off. */
+  typical_p?: number;
+  /** Drop tokens whose probability is below this; 0 = off. */
+  epsilon_cutoff?: number;
+  /** Drop tokens below min(eta, √eta · e^(−entropy)); 0 = off. */
+  eta_cutoff?: number;
+  /** Beam search with this many beams; 1 = off (greedy or sampling). */
+  num_beams?: number;
+  /** Beam search: a finished sequence scores sum of log-probs / generated length ** length_penalty. */
+  length_penalty?: number;
+  /** Beam search: when to stop (true, false or "never"; see docs/generation.md). */
+  early_stopping?: boolean | 'never';
+  /** Independent samples of the same prompt decoded together, or the best beams (at most num_beams). */
   num_return_sequences?: number;
   /** Makes sampling reproducible; omitted = a fresh random seed (reported in the result). */
   seed?: number;
@@ -30,15 +48,24 @@ export interface GenerationOptions {
   stop?: string[];
 }
 
+/** Every option filled in (defaults where not given). */
 export interface ResolvedGenerationOptions {
   max_new_tokens: number | null;
   max_length: number;
   do_sample: boolean;
+  repetition_penalty: number;
+  no_repeat_ngram_size: number;
   temperature: number;
+  top_h: number | null;
   top_k: number;
   top_p: number;
   min_p: number;
-  repetition_penalty: number;
+  typical_p: number;
+  epsilon_cutoff: number;
+  eta_cutoff: number;
+  num_beams: number;
+  length_penalty: number;
+  early_stopping: boolean | 'never';
   num_return_sequences: number;
   seed: number | null;
   /** undefined = use the model's own eos token id. */
@@ -65,140 +92,79 @@ export class GenerationOptionError extends Error {
  */
 export const NOTEBOOK_SAMPLING = { top_k: 50, top_p: 0.95 } as const;
 
-/** Hugging Face GenerationConfig defaults. */
-export const HF_DEFAULTS = {
-  max_length: 20,
-  do_sample: false,
-  temperature: 1,
-  top_k: 50,
-  top_p: 1,
-  min_p: 0,
-  repetition_penalty: 1,
-  num_return_sequences: 1,
-} as const;
+/** Hugging Face GenerationConfig defaults (from OPTION_SPECS). */
+export const HF_DEFAULTS = Object.fromEntries(
+  OPTION_SPECS.filter((spec) => spec.default !== null && spec.default !== undefined && !Array.isArray(spec.default)).map((spec) => [
+    spec.name,
+    spec.default,
+  ]),
+) as Pick<
+  ResolvedGenerationOptions,
+  | 'max_length'
+  | 'do_sample'
+  | 'repetition_penalty'
+  | 'no_repeat_ngram_size'
+  | 'temperature'
+  | 'top_k'
+  | 'top_p'
+  | 'min_p'
+  | 'typical_p'
+  | 'epsilon_cutoff'
+  | 'eta_cutoff'
+  | 'num_beams'
+  | 'length_penalty'
+  | 'early_stopping'
+  | 'num_return_sequences'
+>;
 
-/** More parallel sequences than this would only exhaust GPU memory in a browser tab. */
-export const MAX_RETURN_SEQUENCES = 64;
+export { MAX_RETURN_SEQUENCES, MAX_BEAMS };
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'max_new_tokens',
-  'max_length',
-  'do_sample',
-  'temperature',
-  'top_k',
-  'top_p',
-  'min_p',
-  'repetition_penalty',
-  'num_return_sequences',
-  'seed',
-  'eos_token_id',
-  'stop',
-]);
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(OPTION_SPECS.map((spec) => spec.name));
 
+/** Checks every option against its spec (optionSpecs.ts) and fills in the defaults; throws GenerationOptionError. */
 export function validateOptions(options: GenerationOptions): ResolvedGenerationOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new GenerationOptionError('options', options, 'expected an object of generation options');
   }
-  for (const key of Object.keys(options)) {
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
     if (!KNOWN_OPTIONS.has(key)) {
-      throw new GenerationOptionError(
-        key,
-        (options as Record<string, unknown>)[key],
-        `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`,
-      );
+      throw new GenerationOptionError(key, given[key], `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
     }
   }
-  const o = options;
-  const resolved: ResolvedGenerationOptions = {
-    max_new_tokens: o.max_new_tokens === undefined ? null : integerAtLeast('max_new_tokens', o.max_new_tokens, 1),
-    max_length: o.max_length === undefined ? HF_DEFAULTS.max_length : integerAtLeast('max_length', o.max_length, 1),
-    do_sample: o.do_sample === undefined ? HF_DEFAULTS.do_sample : boolean('do_sample', o.do_sample),
-    temperature:
-      o.temperature === undefined
-        ? HF_DEFAULTS.temperature
-        : numberInRange('temperature', o.temperature, 0, Infinity, 'a number >= 0 (0 = greedy)'),
-    top_k: o.top_k === undefined ? HF_DEFAULTS.top_k : integerAtLeast('top_k', o.top_k, 0, ' (0 = off)'),
-    top_p: o.top_p === undefined ? HF_DEFAULTS.top_p : numberInRange('top_p', o.top_p, 0, 1, 'a number in [0, 1] (1 = off)'),
-    min_p: o.min_p === undefined ? HF_DEFAULTS.min_p : numberInRange('min_p', o.min_p, 0, 1, 'a number in [0, 1] (0 = off)'),
-    repetition_penalty:
-      o.repetition_penalty === undefined ? HF_DEFAULTS.repetition_penalty : positiveNumber('repetition_penalty', o.repetition_penalty),
-    num_return_sequences:
-      o.num_return_sequences === undefined
-        ? HF_DEFAULTS.num_return_sequences
-        : integerInRange('num_return_sequences', o.num_return_sequences, 1, MAX_RETURN_SEQUENCES),
-    seed: o.seed === undefined ? null : seed(o.seed),
-    eos_token_id:
-      o.eos_token_id === undefined
-        ? undefined
-        : o.eos_token_id === null
-          ? null
-          : integerAtLeast('eos_token_id', o.eos_token_id, 0, ' or null (never stop at EOS)'),
-    stop: o.stop === undefined ? [] : stopStrings(o.stop),
-  };
-  if (resolved.num_return_sequences > 1 && !isSampling(resolved)) {
+  const resolved: Record<string, unknown> = {};
+  for (const spec of OPTION_SPECS as readonly OptionSpec[]) {
+    const value = given[spec.name];
+    if (value !== undefined && !spec.accepts(value)) throw new GenerationOptionError(spec.name, value, `expected ${spec.range}`);
+    const chosen = value === undefined ? spec.default : value;
+    resolved[spec.name] = Array.isArray(chosen) ? [...(chosen as unknown[])] : chosen;
+  }
+  checkCombinations(resolved as unknown as ResolvedGenerationOptions);
+  return resolved as unknown as ResolvedGenerationOptions;
+}
+
+/** The rules between options, as Hugging Face enforces them. */
+function checkCombinations(o: ResolvedGenerationOptions): void {
+  if (o.num_beams > 1 && o.num_return_sequences > o.num_beams) {
     throw new GenerationOptionError(
       'num_return_sequences',
-      resolved.num_return_sequences,
-      'greedy decoding (do_sample=false or temperature=0) returns one sequence; set do_sample=true ' +
-        'to draw several (Hugging Face rejects this combination too)',
+      o.num_return_sequences,
+      `beam search returns at most num_beams (${o.num_beams}) sequences: expected an integer from 1 to ${o.num_beams}`,
     );
   }
-  return resolved;
+  if (o.num_beams === 1 && o.num_return_sequences > 1 && !isSampling(o)) {
+    throw new GenerationOptionError(
+      'num_return_sequences',
+      o.num_return_sequences,
+      'greedy decoding (do_sample=false or temperature=0) returns one sequence; set do_sample=true ' +
+        'to draw several, or num_beams to return the best beams (Hugging Face rejects this combination too)',
+    );
+  }
 }
 
 /** Greedy unless sampling was asked for with a non-zero temperature. */
 export function isSampling(o: Pick<ResolvedGenerationOptions, 'do_sample' | 'temperature'>): boolean {
   return o.do_sample && o.temperature > 0;
-}
-
-function integerAtLeast(option: string, value: unknown, min: number, note = ''): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new GenerationOptionError(option, value, `expected an integer >= ${min}${note}`);
-  }
-  return value;
-}
-
-function integerInRange(option: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new GenerationOptionError(option, value, `expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function numberInRange(option: string, value: unknown, min: number, max: number, expected: string): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || value === Infinity) {
-    throw new GenerationOptionError(option, value, `expected ${expected}`);
-  }
-  return value;
-}
-
-function positiveNumber(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new GenerationOptionError(option, value, 'expected a number > 0 (1 = off, > 1 discourages repeats)');
-  }
-  return value;
-}
-
-function boolean(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new GenerationOptionError(option, value, 'expected true or false');
-  return value;
-}
-
-function seed(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new GenerationOptionError('seed', value, `expected an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`);
-  }
-  return value;
-}
-
-function stopStrings(value: unknown): string[] {
-  if (!Array.isArray(value)) throw new GenerationOptionError('stop', value, 'expected an array of strings');
-  for (const s of value) {
-    if (typeof s !== 'string' || s.length === 0) {
-      throw new GenerationOptionError('stop', value, 'every stop string must be a non-empty string');
-    }
-  }
-  return [...value];
 }
 
 function describe(value: unknown): string {

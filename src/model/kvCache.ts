@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SimdAttentionStore } from '../backend/simd/attention';
 import { simdKernelsAvailable, type SimdKernels } from '../backend/simd/kernels';
-import { checkFork, checkRepeat, type KVCache } from '../backend/kvCache';
+import { checkFork, checkReorder, checkRepeat, isIdentity, type KVCache } from '../backend/kvCache';
 import { mlpWidth, type GPT2Config } from './config';
 import { causalSelfAttention, type AttentionStore } from './layers';
 
@@ -108,6 +108,20 @@ export class ConcatKVCache implements LayerKVCache {
     copy.values = this.values.map(cut);
     copy.filled = length;
     return copy;
+  }
+
+  reorder(rows: readonly number[]): void {
+    this.assertLive();
+    checkReorder(this, rows);
+    if (isIdentity(rows)) return;
+    const take = (t: tf.Tensor4D | undefined) => {
+      if (!t) return undefined;
+      const gathered = tf.keep(tf.tidy(() => tf.gather(t, tf.tensor1d(rows as number[], 'int32'), 0))); // [B, H, S, D]
+      t.dispose();
+      return gathered;
+    };
+    this.keys = this.keys.map(take);
+    this.values = this.values.map(take);
   }
 
   dispose(): void {
@@ -220,6 +234,20 @@ export class InPlaceKVCache implements LayerKVCache {
     for (let layer = 0; layer < this.shape.nLayer; layer++) copy.store!.copySlot(store, layer * this.batchSize + row, layer, length);
     copy.filled = length;
     return copy;
+  }
+
+  reorder(rows: readonly number[]): void {
+    const store = this.live();
+    checkReorder(this, rows);
+    if (isIdentity(rows)) return;
+    const B = this.batchSize;
+    for (let layer = 0; layer < this.shape.nLayer; layer++) {
+      store.gatherSlots(
+        rows.map((_, b) => layer * B + b),
+        rows.map((row) => layer * B + row),
+        this.filled,
+      );
+    }
   }
 
   dispose(): void {

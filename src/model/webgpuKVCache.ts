@@ -4,7 +4,7 @@
  * program and read by the attention program over the filled length only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkFork, checkRepeat, type KVCache } from '../backend/kvCache';
+import { checkFork, checkReorder, checkRepeat, isIdentity, type KVCache } from '../backend/kvCache';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { forkKVCacheBuffer } from '../backend/webgpu/kvCacheFork';
 import { webgpuBackend } from '../backend/webgpu/program';
@@ -67,6 +67,18 @@ export class WebGPUKVCache implements KVCache {
     const copy = new WebGPUKVCache(this.nLayer, this.nHead, this.headDim, 1, capacity, buffers);
     copy.filled = length;
     return copy;
+  }
+
+  /** Beam search's reorder: one gather per layer along the batch axis, into a new buffer that replaces the old one. */
+  reorder(rows: readonly number[]): void {
+    this.assertLive();
+    checkReorder(this, rows);
+    if (isIdentity(rows)) return;
+    this.buffers = this.buffers.map((buffer) => {
+      const gathered = tf.keep(tf.tidy(() => tf.gather(buffer, tf.tensor1d(rows as number[], 'int32'), 1))); // [2, B, H·capacity·D]
+      buffer.dispose();
+      return gathered;
+    });
   }
 
   dispose(): void {

@@ -134,6 +134,20 @@ describe('benchmark report', () => {
     expect(row('256 cached tokens')).toMatch(/= 15\.0× \| \*\*met\*\*/);
   });
 
+  test('beam search: a 4-beam step against a single sequence, and at position 200 against 20', () => {
+    const beams = structuredClone(report);
+    beams.browser!.results[1].bench!.beamStep = [
+      { position: 20, beams: 4, singleMs: 40, beamMs: 70, ratio: 1.75, samples: 9 },
+      { position: 200, beams: 4, singleMs: 45, beamMs: 98, ratio: 98 / 45, samples: 9 },
+    ];
+    const lines = renderReport(beams).split('\n');
+    const rows = lines.filter((l) => l.startsWith('| a 4-beam step') || l.startsWith('| the 4-beam step'));
+    expect(rows[0]).toMatch(/f32, position 20.*\| 70\.0 vs 40\.0 ms = 1\.75× \| \*\*met\*\*/);
+    expect(rows[1]).toMatch(/f32: the cache reordered.*\| 98\.0 vs 70\.0 ms = 1\.40× \| \*\*not met\*\*/);
+    expect(rows[2]).toMatch(/q8, position 20/); // no q8 run in this report: no mark
+    expect(rows[2]).not.toMatch(/\*\*met\*\*/);
+  });
+
   test("the token inspector's cost: on/off decode ratio against 90%", () => {
     expect(row('decode with the token inspector')).toMatch(/38\.0 vs 40\.0 tok\/s = 95% \| \*\*met\*\*/);
     const slow = structuredClone(report);

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
 import { generationOptions } from '../../src/cli/commands/generate';
-import { fixtureDir } from '../helpers/fixture';
+import { fixtureDir, fixtureExpected } from '../helpers/fixture';
 
 async function runCli(args: string[]) {
   const out: string[] = [];
@@ -169,8 +169,8 @@ describe('generate command', () => {
   const bad: [string[], RegExp][] = [
     [['--top-p', '1.5'], /^error: --top-p 1\.5: expected a number in \[0, 1\]/],
     [['--top-k=-1'], /^error: --top-k -1: expected an integer >= 0/],
-    [['--top-k', 'many'], /^error: --top-k must be an integer at least 0, got 'many'/],
-    [['--top-p', 'high'], /^error: --top-p must be a number, got 'high'/],
+    [['--top-k', 'many'], /^error: --top-k must be an integer >= 0 \(0 = off\), got 'many'/],
+    [['--top-p', 'high'], /^error: --top-p must be a number in \[0, 1\] \(1 = off\), got 'high'/],
     [['--temperature=-1'], /^error: --temperature -1: expected a number >= 0/],
     [['--min-p', '2'], /^error: --min-p 2: expected a number in \[0, 1\]/],
     [['--repetition-penalty', '0'], /^error: --repetition-penalty 0: expected a number > 0/],
@@ -180,6 +180,16 @@ describe('generate command', () => {
     [['--seed', '1.5'], /^error: --seed 1\.5: expected an integer/],
     [['--greedy', '--num-return-sequences', '2'], /^error: --num-return-sequences 2: greedy decoding/],
     [['--top-q', '1'], /^error: Unknown option '--top-q'/],
+    [['--typical-p', '0'], /^error: --typical-p 0: expected a number in \(0, 1\] \(1 = off\)/],
+    [['--epsilon-cutoff', '1'], /^error: --epsilon-cutoff 1: expected a number in \[0, 1\) \(0 = off\)/],
+    [['--eta-cutoff=-0.1'], /^error: --eta-cutoff -0\.1: expected a number in \[0, 1\)/],
+    [['--top-h', '2'], /^error: --top-h 2: expected a number in \(0, 1\]/],
+    [['--no-repeat-ngram-size', '1.5'], /^error: --no-repeat-ngram-size 1\.5: expected an integer >= 0/],
+    [['--num-beams', '0'], /^error: --num-beams 0: expected an integer from 1 to 16/],
+    [['--num-beams', '2', '--num-return-sequences', '3'], /^error: --num-return-sequences 3: beam search returns at most num_beams \(2\)/],
+    [['--early-stopping', 'soon'], /^error: --early-stopping must be true, false or "never", got 'soon'/],
+    [['--length-penalty', 'long'], /^error: --length-penalty must be a finite number, got 'long'/],
+    [['--eos-token-id', 'x'], /^error: --eos-token-id must be an integer >= 0 or 'none', got 'x'/],
     // Hugging Face raises for temperature 0 when sampling (the page keeps 0 = greedy, and says so).
     [
       ['--temperature', '0'],
@@ -200,6 +210,99 @@ describe('generate command', () => {
       expect(run.stdout).toBe('');
     });
   }
+});
+
+describe('generate: the other warpers and beam search', () => {
+  it('maps the new flags onto their Hugging Face options', () => {
+    const parse = (values: Record<string, unknown>) => generationOptions(values as Parameters<typeof generationOptions>[0]);
+    expect(
+      parse({
+        greedy: false,
+        'typical-p': '0.5',
+        'epsilon-cutoff': '0.01',
+        'eta-cutoff': '0.002',
+        'top-h': '0.4',
+        'no-repeat-ngram-size': '2',
+        'eos-token-id': 'none',
+      }).options,
+    ).toEqual({
+      do_sample: true,
+      max_new_tokens: 20,
+      top_k: 50,
+      top_p: 0.95,
+      typical_p: 0.5,
+      epsilon_cutoff: 0.01,
+      eta_cutoff: 0.002,
+      top_h: 0.4,
+      no_repeat_ngram_size: 2,
+      eos_token_id: null,
+    });
+    const beams = parse({
+      greedy: false,
+      'num-beams': '4',
+      'length-penalty': '0.5',
+      'early-stopping': 'never',
+      'top-k': '5',
+      'eos-token-id': '13',
+    });
+    expect(beams.options).toEqual({
+      do_sample: false,
+      max_new_tokens: 20,
+      num_beams: 4,
+      length_penalty: 0.5,
+      early_stopping: 'never',
+      eos_token_id: 13,
+    });
+    expect(beams.notes).toEqual(['--top-k has no effect with --num-beams (beam search) (as in Hugging Face)']);
+    expect(parse({ greedy: true, 'length-penalty': '2' }).notes).toEqual([
+      '--length-penalty has no effect without --num-beams above 1 (as in Hugging Face)',
+    ]);
+  });
+
+  it('--num-beams runs HF beam search: --json gives each sequence its sequence_score (fixture beam_search)', async () => {
+    const c = (
+      fixtureExpected() as unknown as {
+        beam_search: { settings: Record<string, number>; sequences: number[][]; sequences_scores: number[] }[];
+      }
+    ).beam_search.find((x) => x.settings.num_beams === 4 && x.settings.eos_token_id === 1158)!;
+    const run = await runCli([
+      ...base,
+      '--num-beams',
+      '4',
+      '--num-return-sequences',
+      '4',
+      '--max-new-tokens',
+      '8',
+      '--eos-token-id',
+      '1158',
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as { sequences: { ids: number[]; sequence_score: number; text: string }[]; seed: number | null };
+    expect(json.sequences.map((s) => s.ids)).toEqual(c.sequences);
+    json.sequences.forEach((s, i) => expect(Math.abs(s.sequence_score - c.sequences_scores[i])).toBeLessThan(1e-4));
+    expect(Object.keys(json.sequences[0])).toEqual(['ids', 'sequence_score', 'text']);
+    expect(json.seed).toBeNull();
+    // Without --json, the best sequences print labelled, as several samples do.
+    const plain = await runCli([
+      ...base,
+      '--num-beams',
+      '4',
+      '--num-return-sequences',
+      '2',
+      '--max-new-tokens',
+      '8',
+      '--eos-token-id',
+      '1158',
+    ]);
+    expect(plain.stdout).toBe(`[1] ${json.sequences[0].text}\n[2] ${json.sequences[1].text}\n`);
+  });
+
+  it('--no-repeat-ngram-size 1 never repeats a token, prompt included', async () => {
+    const run = await runCli([...base, '--greedy', '--no-repeat-ngram-size', '1', '--max-new-tokens', '10', '--json']);
+    const ids = JSON.parse(run.stdout).sequences[0].ids as number[];
+    expect(new Set([54, 13506, 345, 389, ...ids]).size).toBe(4 + ids.length);
+  });
 });
 
 describe('generate --top-logprobs', () => {
@@ -234,5 +337,8 @@ describe('generate --top-logprobs', () => {
     expect(tooMany.stderr).toMatch(/--top-logprobs must be an integer from 0 to 256, got '257'/);
     const noJson = await runCli([...base, '--top-logprobs', '2']);
     expect(noJson.stderr).toMatch(/--top-logprobs needs --json/);
+    const beams = await runCli([...base, '--json', '--top-logprobs', '2', '--num-beams', '2']);
+    expect(beams.code).toBe(2);
+    expect(beams.stderr).toMatch(/--top-logprobs records each chosen token as it is sampled; beam search chooses whole sequences/);
   });
 });

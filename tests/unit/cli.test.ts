@@ -139,7 +139,7 @@ describe('CLI in-process', () => {
 
     const usage = await runCli(['generate', '--model', modelDir, '--prompt', 'x', '--max-new-tokens', 'ten']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/^error: --max-new-tokens must be an integer at least 1, got 'ten'\nusage: generate /);
+    expect(usage.stderr).toMatch(/^error: --max-new-tokens must be an integer >= 1, got 'ten'\nusage: generate /);
 
     expect((await runCli(['logits', '--model', modelDir, '--ids', '1', '--backend', 'tpu'])).stderr).toMatch(
       /^error: --backend must be one of cpu, wasm, webgpu, got 'tpu'/,

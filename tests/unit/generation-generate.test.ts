@@ -90,6 +90,7 @@ class ScriptedModel implements GenerationModel {
       },
       repeat: (n: number) => this.makeCache(n, capacity, cache.length, cache.steps),
       fork: (_row: number, length: number, forkCapacity: number) => this.makeCache(1, forkCapacity, length, cache.steps),
+      reorder: () => undefined, // the script's logits depend on the row and step only
       dispose: () => {
         if (!disposed) {
           disposed = true;

@@ -57,7 +57,7 @@ function distributionFor(entry: SamplingEntry) {
 describe('logits processors against Hugging Face (fixture sampling.settings)', () => {
   it('builds exactly the processors each entry turns on, in HF order, and the entries cover every processor', () => {
     const order: ProcessorName[] = ['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p'];
-    const off: Record<ProcessorName, number> = { repetition_penalty: 1, temperature: 1, top_k: 0, top_p: 1, min_p: 0 };
+    const off: Partial<Record<ProcessorName, number>> = { repetition_penalty: 1, temperature: 1, top_k: 0, top_p: 1, min_p: 0 };
     const built = new Set<ProcessorName>();
     for (const { settings } of expected.sampling.settings) {
       const names = processorsFor(settings).map((p) => p.name);

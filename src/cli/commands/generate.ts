@@ -8,6 +8,7 @@
  * Samples unless --greedy is given, with the notebook's top-k 50 and top-p 0.95 (docs/generation.md) where those are not
  * given. Every flag maps one-to-one onto a GenerationOptions field (the Hugging Face names).
  */
+import { OPTION_SPECS, type OptionSpec } from '../../generation/optionSpecs';
 import {
   generate,
   GenerationOptionError,
@@ -19,75 +20,85 @@ import {
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { NOTEBOOK_SAMPLING } from '../../generation/options';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, type OptionTable } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
+/** The generation options that have a flag of their own (optionSpecs.ts: one entry per option). */
+const FLAG_SPECS = (OPTION_SPECS as readonly OptionSpec[]).filter((spec) => spec.cliFlag !== null);
+
 const USAGE =
-  'usage: generate (--prompt TEXT | --ids ID,ID,...) [--max-new-tokens N | --max-length N] [--greedy] ' +
-  '[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] ' +
-  `[--num-return-sequences N] [--stop TEXT]... [--top-logprobs N] ${MODEL_USAGE}`;
+  'usage: generate (--prompt TEXT | --ids ID,ID,...) [--greedy] ' +
+  FLAG_SPECS.map(
+    (spec) => `[--${spec.cliFlag} ${spec.cliValue === 'text' ? 'TEXT]...' : spec.cliValue === 'word' ? 'true|false|never]' : 'N]'}`,
+  ).join(' ') +
+  ` [--top-logprobs N] ${MODEL_USAGE}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
   prompt: { type: 'string' },
   ids: { type: 'string' },
-  'max-new-tokens': { type: 'string' },
-  'max-length': { type: 'string' },
   greedy: { type: 'boolean', default: false },
-  temperature: { type: 'string' },
-  'top-k': { type: 'string' },
-  'top-p': { type: 'string' },
-  'min-p': { type: 'string' },
-  'repetition-penalty': { type: 'string' },
-  seed: { type: 'string' },
-  'num-return-sequences': { type: 'string' },
-  stop: { type: 'string', multiple: true },
   'top-logprobs': { type: 'string' },
-} as const;
+  ...Object.fromEntries(
+    FLAG_SPECS.map((spec) => [spec.cliFlag, spec.cliValue === 'text' ? { type: 'string', multiple: true } : { type: 'string' }]),
+  ),
+} as const satisfies OptionTable;
 
-type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** A string flag's value (undefined when absent). */
+function text(values: Values, flag: string): string | undefined {
+  const value = values[flag];
+  return typeof value === 'string' ? value : undefined;
+}
 
 /** Flag name for each option, to word errors the way the user typed them. */
 const FLAG_OF: Record<string, string> = {
-  max_new_tokens: 'max-new-tokens',
-  max_length: 'max-length',
-  temperature: 'temperature',
-  top_k: 'top-k',
-  top_p: 'top-p',
-  min_p: 'min-p',
-  repetition_penalty: 'repetition-penalty',
-  seed: 'seed',
-  num_return_sequences: 'num-return-sequences',
-  stop: 'stop',
+  ...Object.fromEntries(FLAG_SPECS.map((spec) => [spec.name, spec.cliFlag!])),
   do_sample: 'greedy',
 };
 
 /** New tokens when neither --max-new-tokens nor --max-length is given. */
 const DEFAULT_NEW_TOKENS = 20;
-const SAMPLING_FLAGS = ['temperature', 'top-k', 'top-p', 'min-p', 'seed'] as const;
+/** Options that only act when sampling: greedy decoding and beam search ignore them (as in Hugging Face). */
+const SAMPLING_ONLY = new Set(['temperature', 'top_h', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon_cutoff', 'eta_cutoff', 'seed']);
+/** Options that only act in beam search. */
+const BEAM_ONLY = new Set(['length_penalty', 'early_stopping']);
+/** Set apart below: the length flags (their default and precedence note) and sampling's notebook defaults. */
+const LENGTH = new Set(['max_new_tokens', 'max_length']);
 
-/** Command-line values → GenerationOptions (the Hugging Face names). */
+/**
+ * Command-line values → GenerationOptions (the Hugging Face names). Samples (with the notebook's
+ * top-k and top-p) unless --greedy or --num-beams N > 1 (beam search) is given.
+ */
 export function generationOptions(values: Values): { options: GenerationOptions; notes: string[] } {
   const notes: string[] = [];
-  const options: GenerationOptions = { do_sample: !values.greedy };
-  const maxNew = numberFlag(values, 'max-new-tokens');
-  const maxLength = numberFlag(values, 'max-length');
-  if (maxNew !== undefined) options.max_new_tokens = maxNew;
-  if (maxLength !== undefined) options.max_length = maxLength;
-  if (maxNew === undefined && maxLength === undefined) options.max_new_tokens = DEFAULT_NEW_TOKENS;
-  if (maxNew !== undefined && maxLength !== undefined) {
+  const given: Record<string, unknown> = {};
+  for (const spec of FLAG_SPECS) {
+    const value = flagValue(values, spec);
+    if (value !== undefined) given[spec.name] = value;
+  }
+  const beams = typeof given.num_beams === 'number' && given.num_beams > 1;
+  const sampling = !values.greedy && !beams;
+  const options: Record<string, unknown> = { do_sample: sampling };
+
+  if (given.max_new_tokens === undefined && given.max_length === undefined) options.max_new_tokens = DEFAULT_NEW_TOKENS;
+  if (given.max_new_tokens !== undefined && given.max_length !== undefined) {
     notes.push(
       `both --max-new-tokens (${values['max-new-tokens']}) and --max-length (${values['max-length']}) were given: --max-new-tokens takes precedence, as in Hugging Face`,
     );
   }
-
-  if (values.greedy) {
-    for (const flag of SAMPLING_FLAGS) {
-      if (values[flag] !== undefined) notes.push(`--${flag} has no effect with --greedy (as in Hugging Face)`);
-    }
-  } else {
-    options.temperature = numberFlag(values, 'temperature');
+  for (const spec of FLAG_SPECS) {
+    const value = given[spec.name];
+    if (value === undefined) continue;
+    if (!sampling && SAMPLING_ONLY.has(spec.name)) {
+      notes.push(`--${spec.cliFlag} has no effect with ${beams ? '--num-beams (beam search)' : '--greedy'} (as in Hugging Face)`);
+    } else if (!beams && BEAM_ONLY.has(spec.name)) {
+      notes.push(`--${spec.cliFlag} has no effect without --num-beams above 1 (as in Hugging Face)`);
+    } else options[spec.name] = value;
+  }
+  if (sampling) {
     if (options.temperature === 0) {
       // Hugging Face raises here ("temperature has to be a strictly positive float"); the page keeps 0 = greedy.
       throw new UsageError(
@@ -95,25 +106,38 @@ export function generationOptions(values: Values): { options: GenerationOptions;
         USAGE,
       );
     }
-    options.top_k = numberFlag(values, 'top-k') ?? NOTEBOOK_SAMPLING.top_k;
-    options.top_p = numberFlag(values, 'top-p') ?? NOTEBOOK_SAMPLING.top_p;
-    options.min_p = numberFlag(values, 'min-p');
-    options.seed = numberFlag(values, 'seed');
+    options.top_k ??= NOTEBOOK_SAMPLING.top_k;
+    options.top_p ??= NOTEBOOK_SAMPLING.top_p;
   }
-  options.repetition_penalty = numberFlag(values, 'repetition-penalty');
-  options.num_return_sequences = numberFlag(values, 'num-return-sequences');
-  if (values.stop) options.stop = values.stop.map(unescape);
-  for (const key of Object.keys(options) as (keyof GenerationOptions)[]) {
-    if (options[key] === undefined) delete options[key];
+  for (const name of LENGTH) if (given[name] !== undefined) options[name] = given[name];
+  return { options: options as GenerationOptions, notes };
+}
+
+/** A flag's value as its option takes it: a number, true / false / "never", null for --eos-token-id none, or the stop strings. */
+function flagValue(values: Values, spec: OptionSpec): unknown {
+  const raw = values[spec.cliFlag!];
+  if (raw === undefined || typeof raw === 'boolean') return undefined;
+  if (Array.isArray(raw)) return raw.map((s) => unescape(String(s)));
+  const trimmed = raw.trim();
+  if (spec.cliValue === 'word') {
+    if (trimmed === 'true' || trimmed === 'false') return trimmed === 'true';
+    if (trimmed === 'never') return trimmed;
+    throw new UsageError(`--${spec.cliFlag} must be ${spec.range}, got '${raw}'`, USAGE);
   }
-  return { options, notes };
+  if (spec.name === 'eos_token_id' && trimmed === 'none') return null;
+  const n = Number(trimmed);
+  if (trimmed === '' || Number.isNaN(n)) {
+    const also = spec.name === 'eos_token_id' ? " or 'none'" : '';
+    throw new UsageError(`--${spec.cliFlag} must be ${spec.range.replace(/ or null.*$/, '')}${also}, got '${raw}'`, USAGE);
+  }
+  return n;
 }
 
 export const generateCommand: CliCommand = {
   name: 'generate',
   summary: 'continue --prompt (or --ids), sampling like the notebook (top-k 50, top-p 0.95) or --greedy, streamed',
   async run(argv) {
-    const values = parseOptions(argv, OPTIONS, USAGE);
+    const values: Values = parseOptions(argv, OPTIONS, USAGE);
     const prompt = promptOption(values);
     const { options, notes } = generationOptions(values);
     try {
@@ -121,17 +145,17 @@ export const generateCommand: CliCommand = {
     } catch (error) {
       throw asUsageError(error, values);
     }
-    const topLogprobs = topLogprobsFlag(values);
+    const topLogprobs = topLogprobsFlag(values, options);
     for (const note of notes) console.error(`note: ${note}`);
-    const backend = backendOption(values.backend, USAGE);
-    const dtype = dtypeOption(values.dtype, USAGE);
+    const backend = backendOption(text(values, 'backend'), USAGE);
+    const dtype = dtypeOption(text(values, 'dtype'), USAGE);
     await startBackend(backend);
 
     /** Per sequence, per token: with --top-logprobs. */
     const records: TokenLogprobs[][] = [];
     let precision = '';
     const result = await withModel(
-      values.model,
+      text(values, 'model'),
       async (model) => {
         precision = model.precision;
         const printer = values.json ? null : new StreamPrinter(options.num_return_sequences ?? 1);
@@ -158,8 +182,9 @@ export const generateCommand: CliCommand = {
     if (values.json) {
       console.log(
         JSON.stringify({
-          sequences: result.sequences.map(({ ids, text }, i) => ({
+          sequences: result.sequences.map(({ ids, text, score }, i) => ({
             ids,
+            ...(score === undefined ? {} : { sequence_score: score }),
             text,
             ...(topLogprobs === null ? {} : { tokens: records[i] ?? [] }),
           })),
@@ -248,22 +273,31 @@ function displayWidth(text: string): number {
 
 /** The prompt: exactly one of --prompt TEXT and --ids ID,ID,... */
 function promptOption(values: Values): string | number[] {
-  if (values.prompt !== undefined && values.ids !== undefined) {
+  const prompt = text(values, 'prompt');
+  const ids = text(values, 'ids');
+  if (prompt !== undefined && ids !== undefined) {
     throw new UsageError('give the prompt as --prompt TEXT or as --ids ID,ID,..., not both', USAGE);
   }
-  if (values.ids !== undefined) return idsOption(values.ids, 'ids', USAGE);
-  if (values.prompt === undefined) throw new UsageError('missing the prompt: give --prompt TEXT or --ids ID,ID,...', USAGE);
-  return values.prompt;
+  if (ids !== undefined) return idsOption(ids, 'ids', USAGE);
+  if (prompt === undefined) throw new UsageError('missing the prompt: give --prompt TEXT or --ids ID,ID,...', USAGE);
+  return prompt;
 }
 
 /** --top-logprobs N: null when not given. */
-function topLogprobsFlag(values: Values): number | null {
-  const n = numberFlag(values, 'top-logprobs');
-  if (n === undefined) return null;
+function topLogprobsFlag(values: Values, options: GenerationOptions): number | null {
+  const raw = values['top-logprobs'];
+  if (typeof raw !== 'string') return null;
+  const n = raw.trim() === '' ? NaN : Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > MAX_TOP_LOGPROBS) {
     throw new UsageError(`--top-logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got '${values['top-logprobs']}'`, USAGE);
   }
   if (!values.json) throw new UsageError('--top-logprobs needs --json (the records are printed as sequences[i].tokens)', USAGE);
+  if ((options.num_beams ?? 1) > 1) {
+    throw new UsageError(
+      '--top-logprobs records each chosen token as it is sampled; beam search chooses whole sequences: leave out one of them',
+      USAGE,
+    );
+  }
   return n;
 }
 
@@ -271,35 +305,12 @@ function textOf(id: number): string {
   return decode([id]);
 }
 
-function numberFlag(values: Values, flag: keyof typeof OPTIONS): number | undefined {
-  const raw = values[flag];
-  if (raw === undefined) return undefined;
-  const text = String(raw).trim();
-  const n = Number(text);
-  if (text === '' || Number.isNaN(n)) {
-    const min = INTEGER_FLAG_MINIMUM[flag];
-    const kind = min === undefined ? 'a number' : min === null ? 'an integer' : `an integer at least ${min}`;
-    throw new UsageError(`--${flag} must be ${kind}, got '${raw}'`, USAGE);
-  }
-  return n;
-}
-
-/** Flags that take whole numbers, and their smallest value (null: any integer). */
-const INTEGER_FLAG_MINIMUM: Partial<Record<keyof typeof OPTIONS, number | null>> = {
-  'max-new-tokens': 1,
-  'max-length': 1,
-  'num-return-sequences': 1,
-  'top-k': 0,
-  seed: null,
-  'top-logprobs': 0,
-};
-
 /** Option errors name the flag and echo the value as it was typed (not as it parsed: 9007199254740993 stays that). */
 function asUsageError(error: unknown, values: Values): unknown {
   if (!(error instanceof GenerationOptionError)) return error;
   const flag = FLAG_OF[error.option];
   if (!flag) return new UsageError(error.message, USAGE);
-  const typed = values[flag as keyof Values];
+  const typed = values[flag];
   return new UsageError(`--${flag} ${typeof typed === 'string' ? typed.trim() : formatValue(error.value)}: ${error.requirement}`, USAGE);
 }
 
