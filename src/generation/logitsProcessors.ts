@@ -12,6 +12,8 @@ export type ProcessorName = 'repetition_penalty' | 'temperature' | 'top_k' | 'to
 
 export interface LogitsProcessor {
   readonly name: ProcessorName;
+  /** Its short human name, as statuses say it ("cut by top-k"). */
+  readonly label: string;
   /** `previousIds` is the whole sequence so far: prompt and generated tokens. */
   apply(scores: Float64Array, previousIds: readonly number[]): void;
 }
@@ -19,6 +21,7 @@ export interface LogitsProcessor {
 /** HF RepetitionPenaltyLogitsProcessor: every id already seen is made less likely, once. */
 export class RepetitionPenaltyLogitsProcessor implements LogitsProcessor {
   readonly name = 'repetition_penalty';
+  readonly label = 'repetition penalty';
   constructor(readonly penalty: number) {}
 
   apply(scores: Float64Array, previousIds: readonly number[]): void {
@@ -33,6 +36,7 @@ export class RepetitionPenaltyLogitsProcessor implements LogitsProcessor {
 /** HF TemperatureLogitsWarper. */
 export class TemperatureLogitsWarper implements LogitsProcessor {
   readonly name = 'temperature';
+  readonly label = 'temperature';
   constructor(readonly temperature: number) {}
 
   apply(scores: Float64Array): void {
@@ -43,6 +47,7 @@ export class TemperatureLogitsWarper implements LogitsProcessor {
 /** HF TopKLogitsWarper: keeps every score >= the k-th largest, so ties with the k-th all survive. */
 export class TopKLogitsWarper implements LogitsProcessor {
   readonly name = 'top_k';
+  readonly label = 'top-k';
   readonly topK: number;
 
   constructor(
@@ -65,6 +70,7 @@ export class TopKLogitsWarper implements LogitsProcessor {
  */
 export class TopPLogitsWarper implements LogitsProcessor {
   readonly name = 'top_p';
+  readonly label = 'top-p';
   constructor(
     readonly topP: number,
     readonly minTokensToKeep = 1,
@@ -115,6 +121,7 @@ export class TopPLogitsWarper implements LogitsProcessor {
 /** HF MinPLogitsWarper: drop tokens whose probability is below min_p × the top probability. */
 export class MinPLogitsWarper implements LogitsProcessor {
   readonly name = 'min_p';
+  readonly label = 'min-p';
   constructor(
     readonly minP: number,
     readonly minTokensToKeep = 1,

@@ -13,7 +13,7 @@ import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
 import { TokenInspector } from './components/TokenInspector';
-import { departures, runExport, samplerSettings, warmUpInspector } from './inspection';
+import { departures, runExport, samplerSettings, settingsPatch, warmUpInspector } from './inspection';
 import { DownloadOffer } from './components/DownloadOffer';
 import { HubNotice } from './components/HubNotice';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
@@ -34,7 +34,7 @@ import {
 import { droppedFiles, localModelSpec, type LocalFile } from './localModel';
 import { useFileDrop } from './useFileDrop';
 import { StatusLine } from './components/StatusLine';
-import { branchPaneKey, panesOf } from './panes';
+import { panesOf } from './panes';
 import { AttentionPanel } from './components/AttentionPanel';
 import { LayerLens } from './components/LayerLens';
 import { loadTokenTexts, useTokenTexts, visibleText } from './tokenText';
@@ -302,8 +302,11 @@ export function App() {
     token: selectedToken,
     count: paneTokenCount,
     inspected,
-    setSelection,
     selectorFor,
+    followBranches,
+    setFollowBranches,
+    branched,
+    branchClosed,
   } = useInspectorSelection(panes, run.requestId);
   const { temperature, topK, topP, minP, repetitionPenalty } = settings;
   const sliders = useMemo(
@@ -369,9 +372,9 @@ export function App() {
         },
         pane.source,
       );
-      setSelection({ pane: branchPaneKey(id), index: null });
+      branched(id);
     },
-    [branch, setSelection],
+    [branch, branched],
   );
   const settingsRef = useRef(settings);
   settingsRef.current = settings;
@@ -380,9 +383,9 @@ export function App() {
   const closePane = useCallback(
     (closed: BranchState) => {
       closeBranch(closed.requestId);
-      setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
+      branchClosed(closed);
     },
-    [closeBranch, setSelection],
+    [closeBranch, branchClosed],
   );
 
   // Once a model is ready, compile the inspector's math while the page is idle (see warmUpInspector).
@@ -608,6 +611,13 @@ export function App() {
             vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}
             textOf={textOf}
             onUseRunSettings={useRunSettings}
+            onSettingsChange={(patch) => {
+              const changed = settingsPatch(patch);
+              setSettings((s) => ({ ...s, ...changed }));
+              for (const setting of Object.keys(changed) as NumberSetting[]) setDraft(setting, null);
+            }}
+            followBranches={followBranches}
+            onFollowBranches={setFollowBranches}
             onBranch={startBranch}
             running={selectedPane?.streaming ?? false}
           />

@@ -8,8 +8,17 @@ import { summarizeRow } from '../model/stepLogits';
 import { tokenLogprobs, type TokenLogprobs } from '../generation/logprobs';
 import type { BackendInfo, FinishReason, GenerateOptions, ModelInfo } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
-import type { Settings } from './settings';
+import type { NumberSetting, Settings } from './settings';
 import type { TokenTexts } from './tokenText';
+
+/** Which page setting (slider) stands for each sampler setting. */
+export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
+  repetition_penalty: 'repetitionPenalty',
+  temperature: 'temperature',
+  top_k: 'topK',
+  top_p: 'topP',
+  min_p: 'minP',
+};
 
 /** The sliders as sampler settings (Hugging Face names). */
 export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>): SamplerSettings {
@@ -20,6 +29,16 @@ export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' 
     min_p: settings.minP,
     repetition_penalty: settings.repetitionPenalty,
   };
+}
+
+/** Sampler settings (Hugging Face names) as the page's settings they stand for. */
+export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Settings, NumberSetting>> {
+  const out: Partial<Pick<Settings, NumberSetting>> = {};
+  for (const key of Object.keys(patch) as (keyof SamplerSettings)[]) {
+    const value = patch[key];
+    if (value !== undefined) out[SAMPLER_FIELDS[key]] = value;
+  }
+  return out;
 }
 
 /** The sampler settings a run used. */
