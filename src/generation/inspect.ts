@@ -119,7 +119,7 @@ export function inspectStep(
 ): StepInspection {
   // The expanded row depends on the step alone: made once per step, so a slider move only replays the processors.
   const { scores: raw, exact } = expandedRow(step, vocabSize);
-  const scores = Float64Array.from(raw);
+  const scores = raw.slice();
   const greedy = !isSampling({ do_sample: true, temperature: settings.temperature }); // the inspector shows sampling's view
   const processors: (Pick<LogitsProcessor, 'label' | 'apply'> & { name: string })[] = buildLogitsProcessors({
     ...settings,
@@ -130,11 +130,18 @@ export function inspectStep(
   const tracked = Array.from(step.ids);
   const listed = tracked.slice(0, step.top);
   const status = new Map<number, CandidateStatus>();
-  const stages = processors.map((processor) => replayStage(processor, scores, history, exact, listed, tracked, status));
+  // Each stage's normaliser is the one the stage before it computed for what it left.
+  let normaliser = logSumExp(scores).logSumExp;
+  const received = new Float64Array(scores.length); // one buffer for every stage's input (no garbage per stage)
+  const stages = processors.map((processor) => {
+    received.set(scores);
+    const replayed = replayStage(processor, scores, received, normaliser, history, exact, listed, tracked, status);
+    normaliser = replayed.normaliser;
+    return replayed.stage;
+  });
 
   // One pass over what the sampler draws from: probabilities, the kept set, its share and entropy,
   // and the kept tokens in the sampler's order (ascending id) for the draw bar.
-  const normaliser = logSumExp(scores);
   const inListed = new Set(listed);
   const segments: DrawSegment[] = [];
   let start = 0;
@@ -188,20 +195,21 @@ export function inspectStep(
 }
 
 /**
- * Applies one processor to `scores` in place and measures it against the distribution it received;
- * tracked tokens it removed get its `cut by …` status unless an earlier stage cut them.
+ * Applies one processor to `scores` in place and measures it against the distribution it received
+ * (`received`, a copy of `scores` before; `normaliser`: its log-sum-exp); tracked tokens it removed get its `cut by …`
+ * status unless an earlier stage cut them. Returns the stage and the log-sum-exp of what it left.
  */
 function replayStage(
   processor: Pick<LogitsProcessor, 'label' | 'apply'> & { name: string },
   scores: Float64Array,
+  received: Float64Array,
+  normaliser: number,
   history: readonly number[],
   exact: Uint8Array,
   listed: readonly number[],
   tracked: readonly number[],
   status: Map<number, CandidateStatus>,
-): PipelineStage {
-  const received = Float64Array.from(scores);
-  const normaliser = logSumExp(received);
+): { stage: PipelineStage; normaliser: number } {
   processor.apply(scores, history);
   let inPlay = 0;
   let kept = 0;
@@ -222,20 +230,20 @@ function replayStage(
   }
   const cut: CandidateStatus = `cut by ${processor.label}`;
   for (const id of tracked) if (scores[id] === -Infinity && received[id] !== -Infinity && !status.has(id)) status.set(id, cut);
-  let max = -Infinity;
-  for (const s of scores) if (s > max) max = s;
-  return {
+  const after = logSumExp(scores);
+  const stage: PipelineStage = {
     name: processor.name,
     label: processor.label,
     received: inPlay,
     kept,
     keptMass: Math.min(1, keptMass),
     topBefore,
-    topAfter: Math.exp(max - logSumExp(scores)),
+    topAfter: Math.exp(after.max - after.logSumExp),
     lowestKept: kept > 0 ? lowestKept : 0,
     before: Float64Array.from(listed, (id) => (received[id] === -Infinity ? 0 : Math.exp(received[id] - normaliser))),
     keptOutsideListed,
   };
+  return { stage, normaliser: after.logSumExp };
 }
 
 const expanded = new WeakMap<StepLogits, ExpandedRow>();
@@ -249,12 +257,12 @@ function expandedRow(step: StepLogits, vocabSize: number): ExpandedRow {
   return row;
 }
 
-/** log Σ exp(x) over the finite entries (-Infinity when there are none). */
-function logSumExp(values: Float64Array): number {
+/** log Σ exp(x) over the finite entries (-Infinity when there are none), and the largest entry. */
+function logSumExp(values: Float64Array): { max: number; logSumExp: number } {
   let max = -Infinity;
-  for (const v of values) if (v > max) max = v;
-  if (max === -Infinity) return -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  if (max === -Infinity) return { max, logSumExp: -Infinity };
   let sum = 0;
-  for (const v of values) if (v !== -Infinity) sum += Math.exp(v - max);
-  return max + Math.log(sum);
+  for (let i = 0; i < values.length; i++) if (values[i] !== -Infinity) sum += Math.exp(values[i] - max);
+  return { max, logSumExp: max + Math.log(sum) };
 }

@@ -3,7 +3,7 @@
  * tokens score under the raw model, where a run departs from the last one, and the run as an
  * export. Pure functions; the sampling math itself is the generation module's (inspectStep).
  */
-import { inspectStep, type SamplerSettings } from '../generation/inspect';
+import { inspectStep, type PipelineStage, type SamplerSettings } from '../generation/inspect';
 import { summarizeRow } from '../model/stepLogits';
 import { tokenLogprobs, type TokenLogprobs } from '../generation/logprobs';
 import type { BackendInfo, FinishReason, GenerateOptions, ModelInfo } from '../worker/protocol';
@@ -37,6 +37,25 @@ export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Set
   for (const key of Object.keys(patch) as (keyof SamplerSettings)[]) {
     const value = patch[key];
     if (value !== undefined) out[SAMPLER_FIELDS[key]] = value;
+  }
+  return out;
+}
+
+/** A row of the pipeline view: a stage the step was replayed through, or a known stage the settings turn off. */
+export type PipelineRow = { stage: PipelineStage } | { off: string };
+
+/**
+ * The replayed stages in their order, with each `known` stage (names in generation's order) that
+ * did not run put where generation would have applied it; the greedy stage stays last. A stage
+ * the page does not know keeps its place among the others.
+ */
+export function pipelineRows(stages: readonly PipelineStage[], known: readonly string[]): PipelineRow[] {
+  const out: PipelineRow[] = stages.map((stage) => ({ stage }));
+  const position = (row: PipelineRow) => known.indexOf('stage' in row ? row.stage.name : row.off);
+  for (const [index, name] of known.entries()) {
+    if (stages.some((s) => s.name === name)) continue;
+    const at = out.findIndex((row) => position(row) > index || ('stage' in row && row.stage.name === 'greedy'));
+    out.splice(at < 0 ? out.length : at, 0, { off: name });
   }
   return out;
 }

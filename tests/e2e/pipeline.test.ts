@@ -134,8 +134,22 @@ describe('sampling pipeline (1366×768)', () => {
     expect(Number(await cut.first().getAttribute('height'))).toBeGreaterThan(1);
     expect(await chart.locator('rect[data-status="kept"]').count()).toBe(want.kept);
     expect(await overflowingTexts(inspector(page))).toEqual([]);
-    // The cumulative line reaches top-p exactly where the cut is: the chart and the table agree.
-    await inspector(page).screenshot({ path: await artifact('pipeline-desktop.png') });
+    // README: the page with the inspector's column scrolled to the pipeline.
+    await pipeline(page).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: await artifact('pipeline-desktop.png') });
+    await page.getByTestId('draw').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: await artifact('inspector-chart.png') });
+
+    // Measured, not asserted: the longest main-thread task while each Top-p slider is dragged across its range.
+    for (const slider of [
+      pipeline(page).getByRole('slider', { name: 'Top-p (pipeline)' }),
+      page.getByRole('slider', { name: 'Top-p', exact: true }),
+    ]) {
+      console.log(
+        `${(await slider.getAttribute('aria-label')) ?? 'Top-p'}: longest task while dragged ${await longestTaskWhileDragging(page, slider)} ms`,
+      );
+    }
+    await setNumber(page, 'Top-p', 0.5);
   });
 
   test('Branch keeps the inspector on the studied token, shows the new pane, and leaves focus on the button; Close and "Use the run\'s settings" keep focus on the page', async () => {
@@ -183,6 +197,7 @@ describe('the loop on a phone (390×844)', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await slider.fill('0.5');
     await expect.poll(() => stage(page, 'top_p').getAttribute('data-kept')).toBe(before);
+    await stage(page, 'top_k').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: await artifact('pipeline-phone.png') });
   });
 });
@@ -212,6 +227,30 @@ describe('the chosen token is always in Candidates', () => {
     console.log(`chosen ranks of the first 8 tokens: ${ranks.join(', ')}`);
   });
 });
+
+/** Drags `slider` from one end to the other in 60 moves; returns the longest main-thread task meanwhile (ms, 0: none over 50). */
+async function longestTaskWhileDragging(page: Page, slider: Locator): Promise<number> {
+  await slider.scrollIntoViewIfNeeded();
+  const box = (await slider.boundingBox())!;
+  await page.evaluate(() => {
+    const w = window as unknown as { longTasks: number[]; longTaskObserver?: PerformanceObserver };
+    w.longTasks = [];
+    w.longTaskObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) w.longTasks.push(entry.duration);
+    });
+    w.longTaskObserver.observe({ type: 'longtask' });
+  });
+  await page.mouse.move(box.x + 2, box.y + box.height / 2);
+  await page.mouse.down();
+  for (let i = 0; i <= 60; i++) await page.mouse.move(box.x + 2 + ((box.width - 4) * i) / 60, box.y + box.height / 2);
+  await page.mouse.up();
+  await page.waitForTimeout(500);
+  return page.evaluate(() => {
+    const w = window as unknown as { longTasks: number[]; longTaskObserver?: PerformanceObserver };
+    w.longTaskObserver?.disconnect();
+    return Math.round(Math.max(0, ...w.longTasks));
+  });
+}
 
 async function artifact(name: string): Promise<string> {
   mkdirSync(artifacts, { recursive: true });

@@ -1,6 +1,6 @@
 import { useId } from 'react';
 import type { Candidate, PipelineStage, SamplerSettings, StepInspection } from '../../generation/inspect';
-import { count, percent, SAMPLER_FIELDS } from '../inspection';
+import { count, percent, pipelineRows, SAMPLER_FIELDS } from '../inspection';
 import { LABELS, LIMITS } from '../settings';
 
 interface SamplingPipelineProps {
@@ -76,23 +76,6 @@ const GUIDES: Record<string, StageGuide> = {
       `Min-p ${s.min_p}: ${source(stage, previous)}, those below ${percent(s.min_p * stage.topBefore)} (${s.min_p} × the likeliest token's ${percent(stage.topBefore)}) are cut: ${count(stage.received - stage.kept)} go, ${count(stage.kept)} stay.`,
   },
 };
-const ORDER = Object.keys(GUIDES);
-
-/** A stage as a row: the replayed one, or one the settings turn off. */
-type Row = { stage: PipelineStage } | { off: string };
-
-/** The replayed stages in order, with the known stages the settings turned off put where generation would apply them. */
-function rows(stages: PipelineStage[]): Row[] {
-  const out: Row[] = stages.map((stage) => ({ stage }));
-  const position = (row: Row) => ORDER.indexOf('stage' in row ? row.stage.name : row.off);
-  for (const name of ORDER) {
-    if (stages.some((s) => s.name === name)) continue;
-    const at = out.findIndex((row) => position(row) > ORDER.indexOf(name) || ('stage' in row && row.stage.name === 'greedy'));
-    out.splice(at < 0 ? out.length : at, 0, { off: name });
-  }
-  return out;
-}
-
 /**
  * The sampling pipeline of the inspected step: every processor in the order generation applies it,
  * each with the distribution it received (renormalised after the earlier cuts) as small bars, the
@@ -101,7 +84,7 @@ function rows(stages: PipelineStage[]): Row[] {
  */
 export function SamplingPipeline({ view, replayed, settings, onChange, seen, vocabSize }: SamplingPipelineProps) {
   const id = useId();
-  const list = rows(view.stages);
+  const list = pipelineRows(view.stages, Object.keys(GUIDES));
   return (
     <section className="pipeline" role="region" aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>Sampling pipeline</h3>
@@ -162,7 +145,9 @@ function StageRow({
   return (
     <li className={`stage${removed > 0 ? ' cuts' : ''}`} data-stage={stage.name} data-kept={stage.kept} data-mass={stage.keptMass}>
       <div className="stage-head">
-        <strong className="stage-name">{stage.label}</strong>
+        <strong className="stage-name">
+          {guide ? LABELS[SAMPLER_FIELDS[guide.setting]] : stage.name === 'greedy' ? 'Greedy' : stage.label}
+        </strong>
         {guide ? <StageSlider setting={guide.setting} settings={settings} onChange={onChange} /> : null}
       </div>
       <StageBars stage={stage} candidates={candidates} />
