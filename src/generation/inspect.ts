@@ -97,7 +97,7 @@ export interface StepInspection {
 }
 
 /** What temperature 0 does after the processors: keeps the argmax (a stage of its own in the pipeline). */
-const GREEDY: Pick<LogitsProcessor, 'label' | 'apply'> & { name: string } = {
+const GREEDY: Replayable = {
   name: 'greedy',
   label: 'greedy',
   apply(scores: Float64Array): void {
@@ -107,8 +107,29 @@ const GREEDY: Pick<LogitsProcessor, 'label' | 'apply'> & { name: string } = {
 };
 
 /**
+ * What one inspector keeps between replays of the same step: the scores after each stage of the
+ * last replay, so that moving one setting replays only from the first stage it changes (dragging
+ * Top-p replays top-p and what follows, not the whole vocabulary through top-k again). One per
+ * view; it holds one step at a time.
+ */
+export class ReplayCache {
+  step: StepLogits | null = null;
+  history: readonly number[] | null = null;
+  /** Each replayed stage's processor as JSON (its class fields: name, label and parameters). */
+  keys: string[] = [];
+  /** Scores after each stage, its normaliser, the statuses so far, and the stage's numbers. */
+  after: Float64Array[] = [];
+  normalisers: number[] = [];
+  statuses: Map<number, CandidateStatus>[] = [];
+  stages: PipelineStage[] = [];
+}
+
+type Replayable = Pick<LogitsProcessor, 'label' | 'apply'> & { name: string };
+
+/**
  * Replays the processors for `settings` on `step`. `history` is the sequence before this step
  * (prompt and earlier tokens), which the repetition penalty reads; `draw` the step's uniform number.
+ * With a `cache` that last replayed this step, the stages whose processors are unchanged are reused.
  */
 export function inspectStep(
   step: StepLogits,
@@ -116,29 +137,44 @@ export function inspectStep(
   history: readonly number[],
   vocabSize: number,
   draw: number | null = null,
+  cache: ReplayCache | null = null,
 ): StepInspection {
   // The expanded row depends on the step alone: made once per step, so a slider move only replays the processors.
   const { scores: raw, exact } = expandedRow(step, vocabSize);
-  const scores = raw.slice();
   const greedy = !isSampling({ do_sample: true, temperature: settings.temperature }); // the inspector shows sampling's view
-  const processors: (Pick<LogitsProcessor, 'label' | 'apply'> & { name: string })[] = buildLogitsProcessors({
-    ...settings,
-    do_sample: !greedy,
-  });
+  const processors: Replayable[] = buildLogitsProcessors({ ...settings, do_sample: !greedy });
   if (greedy) processors.push(GREEDY);
+  const keys = processors.map((processor) => JSON.stringify(processor));
 
   const tracked = Array.from(step.ids);
   const listed = tracked.slice(0, step.top);
-  const status = new Map<number, CandidateStatus>();
+  const sameStep = cache !== null && cache.step === step && cache.history === history && cache.after[0]?.length === raw.length;
+  let reused = 0;
+  while (sameStep && reused < keys.length && reused < cache.keys.length && keys[reused] === cache.keys[reused]) reused++;
+  const scores = reused > 0 ? cache!.after[reused - 1].slice() : raw.slice();
+  const status = reused > 0 ? new Map(cache!.statuses[reused - 1]) : new Map<number, CandidateStatus>();
   // Each stage's normaliser is the one the stage before it computed for what it left.
-  let normaliser = logSumExp(scores).logSumExp;
+  let normaliser = reused > 0 ? cache!.normalisers[reused - 1] : logSumExp(scores).logSumExp;
   const received = new Float64Array(scores.length); // one buffer for every stage's input (no garbage per stage)
-  const stages = processors.map((processor) => {
+  const stages = cache && reused > 0 ? cache.stages.slice(0, reused) : [];
+  for (let i = reused; i < processors.length; i++) {
     received.set(scores);
-    const replayed = replayStage(processor, scores, received, normaliser, history, exact, listed, tracked, status);
+    const replayed = replayStage(processors[i], scores, received, normaliser, history, exact, listed, tracked, status);
     normaliser = replayed.normaliser;
-    return replayed.stage;
-  });
+    stages.push(replayed.stage);
+    if (cache) {
+      if (cache.after[i]?.length !== scores.length) cache.after[i] = new Float64Array(scores.length);
+      cache.after[i].set(scores);
+      cache.normalisers[i] = normaliser;
+      cache.statuses[i] = new Map(status);
+    }
+  }
+  if (cache) {
+    cache.step = step;
+    cache.history = history;
+    cache.keys = keys;
+    cache.stages = stages.slice();
+  }
 
   // One pass over what the sampler draws from: probabilities, the kept set, its share and entropy,
   // and the kept tokens in the sampler's order (ascending id) for the draw bar.
@@ -200,7 +236,7 @@ export function inspectStep(
  * status unless an earlier stage cut them. Returns the stage and the log-sum-exp of what it left.
  */
 function replayStage(
-  processor: Pick<LogitsProcessor, 'label' | 'apply'> & { name: string },
+  processor: Replayable,
   scores: Float64Array,
   received: Float64Array,
   normaliser: number,

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { inspectStep, type SamplerSettings } from '../../src/generation/inspect';
+import { inspectStep, ReplayCache, type SamplerSettings } from '../../src/generation/inspect';
 import { applyProcessors, buildLogitsProcessors } from '../../src/generation/logitsProcessors';
 import { sampleAt } from '../../src/generation/sampler';
-import { expandRow, HISTOGRAM_BIN_WIDTH, summarizeRow } from '../../src/model/stepLogits';
+import { expandRow, HISTOGRAM_BIN_WIDTH, summarizeRow, type StepLogits } from '../../src/model/stepLogits';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/tiny-gpt2');
@@ -332,5 +332,34 @@ describe('inspectStep stages: each processor against the distribution it receive
     const view = inspectStep(summarizeRow(row, M), { temperature: 0, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1 }, [], V);
     expect(view.stages.map((s) => [s.name, s.kept])).toEqual([['greedy', 1]]);
     expect(view.stages[0].keptMass).toBeCloseTo(view.candidates[0].modelProbability, 9);
+  });
+});
+
+describe('ReplayCache: a slider move replays from the first stage it changes', () => {
+  it('gives the same inspection as a replay from scratch, whatever moved, and never mixes steps', () => {
+    const prev = [54, 13506, 345, 389];
+    const step = summarizeRow(row, M, prev);
+    const other = summarizeRow(
+      row.map((x, i) => (i % 7 === 0 ? x + 1 : x)),
+      M,
+      prev,
+    );
+    const cache = new ReplayCache();
+    const base: SamplerSettings = { temperature: 0.8, top_k: 50, top_p: 0.9, min_p: 0.02, repetition_penalty: 1.2 };
+    const moves: [StepLogits, SamplerSettings][] = [
+      [step, base],
+      [step, { ...base, top_p: 0.5 }], // only top-p and min-p replay
+      [step, { ...base, top_p: 0.5, min_p: 0 }], // min-p off: a stage fewer
+      [step, { ...base, top_k: 10 }], // top-k onwards
+      [step, { ...base, temperature: 1.3 }],
+      [step, { ...base, temperature: 0 }], // greedy
+      [other, base], // another step: nothing reused
+      [step, base],
+    ];
+    for (const [s, settings] of moves) {
+      const cached = inspectStep(s, settings, prev, V, 0.4, cache);
+      const fresh = inspectStep(s, settings, prev, V, 0.4);
+      expect(cached, JSON.stringify(settings)).toEqual(fresh);
+    }
   });
 });

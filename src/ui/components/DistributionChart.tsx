@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { Candidate, PipelineStage, SamplerSettings } from '../../generation/inspect';
 import { percent } from '../inspection';
 
@@ -23,7 +24,7 @@ const PAD = { left: 62, right: 26, top: 22, bottom: 10 };
  * left, renormalised), against the right axis with top-p drawn across it; top-k's boundary is a
  * vertical line after the k-th bar.
  */
-export function DistributionChart({ candidates, stages, settings, chosen }: DistributionChartProps) {
+export const DistributionChart = memo(function DistributionChart({ candidates, stages, settings, chosen }: DistributionChartProps) {
   if (candidates.length === 0) return null;
   const n = candidates.length;
   const plotW = W - PAD.left - PAD.right;
@@ -123,4 +124,4 @@ export function DistributionChart({ candidates, stages, settings, chosen }: Dist
       </figcaption>
     </figure>
   );
-}
+});

@@ -1,4 +1,4 @@
-import { useId } from 'react';
+import { memo, useId } from 'react';
 import type { Candidate, PipelineStage, SamplerSettings, StepInspection } from '../../generation/inspect';
 import { count, percent, pipelineRows, SAMPLER_FIELDS } from '../inspection';
 import { LABELS, LIMITS } from '../settings';
@@ -226,7 +226,7 @@ const STAGE_BARS = 40;
  * probabilities (scaled to the tallest); tokens this stage removes are red, ones an earlier stage
  * removed are absent, kept ones are blue.
  */
-function StageBars({ stage, candidates }: { stage: PipelineStage; candidates: Candidate[] }) {
+const StageBars = memo(function StageBars({ stage, candidates }: { stage: PipelineStage; candidates: Candidate[] }) {
   const n = Math.min(STAGE_BARS, candidates.length);
   const cutHere = `cut by ${stage.label}`;
   let tallest = 0;
@@ -242,4 +242,4 @@ function StageBars({ stage, candidates }: { stage: PipelineStage; candidates: Ca
       })}
     </svg>
   );
-}
+});

@@ -1,6 +1,13 @@
-import { useDeferredValue, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { INSPECTOR_ID } from '../useInspectorSelection';
-import { inspectStep, type DrawSegment, type ExtraCandidate, type SamplerSettings, type StepInspection } from '../../generation/inspect';
+import {
+  inspectStep,
+  ReplayCache,
+  type DrawSegment,
+  type ExtraCandidate,
+  type SamplerSettings,
+  type StepInspection,
+} from '../../generation/inspect';
 import { isSampling } from '../../generation/options';
 import type { GenerateOptions } from '../../worker/protocol';
 import type { RunToken } from '../appState';
@@ -79,10 +86,18 @@ export function TokenInspector({
   const deferredStep = useDeferredValue(useThrottled(step, step?.following && running ? FOLLOW_MS : 0));
   const deferredSettings = useDeferredValue(settings);
   const inspection = deferredStep?.token.inspection;
+  // Replays of the same step reuse the stages a slider move leaves unchanged.
+  const [replays] = useState(() => new ReplayCache());
   const view = useMemo<StepInspection | null>(
-    () => (inspection ? inspectStep(inspection.logits, deferredSettings, deferredStep!.history, vocabSize, inspection.draw) : null),
-    [inspection, deferredSettings, deferredStep, vocabSize],
+    () =>
+      inspection ? inspectStep(inspection.logits, deferredSettings, deferredStep!.history, vocabSize, inspection.draw, replays) : null,
+    [inspection, deferredSettings, deferredStep, vocabSize, replays],
   );
+  // Stable between slider moves, so the memoised parts (chart, rows, strip) skip the urgent render that only moves a slider.
+  const text = useCallback((id: number) => (textOf ? visibleText(textOf(id)) : `#${id}`), [textOf]);
+  const shown = useMemo(() => view?.candidates.slice(0, rows) ?? [], [view, rows]);
+  const history = deferredStep?.history;
+  const seen = useMemo(() => new Set(history).size, [history]);
 
   if (!step || !deferredStep || !runOptions) {
     return (
@@ -105,14 +120,11 @@ export function TokenInspector({
     );
   }
 
-  const text = (id: number) => (textOf ? visibleText(textOf(id)) : `#${id}`);
   const chosen = deferredStep.token.id;
   const changes = settingChanges(deferredSettings, runSamplerSettings(runOptions));
-  const shown = view.candidates.slice(0, rows);
   const listedTop = inspection.logits.top;
   const inShown = shown.some((c) => c.id === chosen);
   const pinned = inShown ? undefined : findChosen(view, chosen);
-  const seen = new Set(deferredStep.history).size;
 
   return (
     <section
@@ -268,7 +280,7 @@ function UnlistedChosenRow({
   );
 }
 
-function CandidateRow({
+const CandidateRow = memo(function CandidateRow({
   candidate: c,
   rank,
   chosen,
@@ -312,7 +324,7 @@ function CandidateRow({
       </td>
     </tr>
   );
-}
+});
 
 function SettingsNote({
   changes,
@@ -375,7 +387,7 @@ const FOCUS_WIDTH = 0.01;
  * segments carry their token; any segment names itself on hover or focus in the line below; the
  * run's chosen token is marked.
  */
-function DrawBar({
+const DrawBar = memo(function DrawBar({
   view,
   draw,
   chosen,
@@ -442,4 +454,4 @@ function DrawBar({
       </p>
     </div>
   );
-}
+});
