@@ -117,6 +117,9 @@ export class ReplayCache {
   history: readonly number[] | null = null;
   /** Each replayed stage's processor as JSON (its class fields: name, label and parameters). */
   keys: string[] = [];
+  /** Buffers for the row being replayed and for a stage's input. */
+  work: Float64Array | null = null;
+  received: Float64Array | null = null;
   /** Scores after each stage, its normaliser, the statuses so far, and the stage's numbers. */
   after: Float64Array[] = [];
   normalisers: number[] = [];
@@ -151,11 +154,13 @@ export function inspectStep(
   const sameStep = cache !== null && cache.step === step && cache.history === history && cache.after[0]?.length === raw.length;
   let reused = 0;
   while (sameStep && reused < keys.length && reused < cache.keys.length && keys[reused] === cache.keys[reused]) reused++;
-  const scores = reused > 0 ? cache!.after[reused - 1].slice() : raw.slice();
+  // The working row and each stage's input copy: the cache's own buffers when there is one (no garbage per slider move).
+  const scores = workBuffer(cache, 'work', raw.length);
+  scores.set(reused > 0 ? cache!.after[reused - 1] : raw);
   const status = reused > 0 ? new Map(cache!.statuses[reused - 1]) : new Map<number, CandidateStatus>();
   // Each stage's normaliser is the one the stage before it computed for what it left.
   let normaliser = reused > 0 ? cache!.normalisers[reused - 1] : logSumExp(scores).logSumExp;
-  const received = new Float64Array(scores.length); // one buffer for every stage's input (no garbage per stage)
+  const received = workBuffer(cache, 'received', raw.length);
   const stages = cache && reused > 0 ? cache.stages.slice(0, reused) : [];
   for (let i = reused; i < processors.length; i++) {
     received.set(scores);
@@ -228,6 +233,13 @@ export function inspectStep(
     pick: picked === null ? null : inListed.has(picked) ? picked : -1,
     greedy,
   };
+}
+
+/** The cache's buffer `which` of `length` entries (made when missing or of another length), or a new one without a cache. */
+function workBuffer(cache: ReplayCache | null, which: 'work' | 'received', length: number): Float64Array {
+  if (!cache) return new Float64Array(length);
+  if (cache[which]?.length !== length) cache[which] = new Float64Array(length);
+  return cache[which]!;
 }
 
 /**
