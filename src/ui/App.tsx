@@ -13,7 +13,7 @@ import { StatsPanel } from './components/StatsPanel';
 import { StatusLine } from './components/StatusLine';
 import { TokenInspector } from './components/TokenInspector';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
-import { departures, samplerSettings } from './inspection';
+import { departures, samplerSettings, settingsPatch } from './inspection';
 import { followModel } from './modelLoader';
 import { panesOf } from './panes';
 import { downloadRun } from './runDownload';
@@ -104,6 +104,15 @@ export function App() {
     setSettings((s) => ({ ...s, temperature, topK, topP, minP, repetitionPenalty }));
     setDrafts(({ temperature: _t, topK: _k, topP: _p, minP: _m, repetitionPenalty: _r, ...others }) => others);
   }, [runOptions]);
+  /** The inspector's own sliders (the phone's loop) set the same settings as the panel's. */
+  const changeSliders = useCallback(
+    (patch: Parameters<typeof settingsPatch>[0]) => {
+      const changed = settingsPatch(patch);
+      setSettings((s) => ({ ...s, ...changed }));
+      for (const setting of Object.keys(changed) as NumberSetting[]) setDraft(setting, null);
+    },
+    [setDraft],
+  );
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
   const { startBranch, closePane } = useBranching(worker, selectedPane, inspected, settings, selection);
   useInspectorWarmUp(state.model.info?.vocabSize, sliders);
@@ -226,6 +235,9 @@ export function App() {
             vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}
             textOf={textOf}
             onUseRunSettings={useRunSettings}
+            onSettingsChange={changeSliders}
+            followBranches={selection.followBranches}
+            onFollowBranches={selection.setFollowBranches}
             onBranch={startBranch}
             running={selectedPane?.streaming ?? false}
           />

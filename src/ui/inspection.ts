@@ -3,13 +3,22 @@
  * tokens score under the raw model, where a run departs from the last one, and the run as an
  * export. Pure functions; the sampling math itself is the generation module's (inspectStep).
  */
-import { inspectStep, type SamplerSettings } from '../generation/inspect';
+import { inspectStep, type PipelineStage, type SamplerSettings } from '../generation/inspect';
 import { summarizeRow } from '../model/stepLogits';
 import { tokenLogprobs, type TokenLogprobs } from '../generation/logprobs';
 import type { BackendInfo, FinishReason, GenerateOptions, ModelInfo } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
-import type { Settings } from './settings';
+import type { NumberSetting, Settings } from './settings';
 import type { TokenTexts } from './tokenText';
+
+/** Which page setting (slider) stands for each sampler setting. */
+export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
+  repetition_penalty: 'repetitionPenalty',
+  temperature: 'temperature',
+  top_k: 'topK',
+  top_p: 'topP',
+  min_p: 'minP',
+};
 
 /** The sliders as sampler settings (Hugging Face names). */
 export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>): SamplerSettings {
@@ -20,6 +29,35 @@ export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' 
     min_p: settings.minP,
     repetition_penalty: settings.repetitionPenalty,
   };
+}
+
+/** Sampler settings (Hugging Face names) as the page's settings they stand for. */
+export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Settings, NumberSetting>> {
+  const out: Partial<Pick<Settings, NumberSetting>> = {};
+  for (const key of Object.keys(patch) as (keyof SamplerSettings)[]) {
+    const value = patch[key];
+    if (value !== undefined) out[SAMPLER_FIELDS[key]] = value;
+  }
+  return out;
+}
+
+/** A row of the pipeline view: a stage the step was replayed through, or a known stage the settings turn off. */
+export type PipelineRow = { stage: PipelineStage } | { off: string };
+
+/**
+ * The replayed stages in their order, with each `known` stage (names in generation's order) that
+ * did not run put where generation would have applied it; the greedy stage stays last. A stage
+ * the page does not know keeps its place among the others.
+ */
+export function pipelineRows(stages: readonly PipelineStage[], known: readonly string[]): PipelineRow[] {
+  const out: PipelineRow[] = stages.map((stage) => ({ stage }));
+  const position = (row: PipelineRow) => known.indexOf('stage' in row ? row.stage.name : row.off);
+  for (const [index, name] of known.entries()) {
+    if (stages.some((s) => s.name === name)) continue;
+    const at = out.findIndex((row) => position(row) > index || ('stage' in row && row.stage.name === 'greedy'));
+    out.splice(at < 0 ? out.length : at, 0, { off: name });
+  }
+  return out;
 }
 
 /** The sampler settings a run used. */

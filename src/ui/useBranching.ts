@@ -2,7 +2,7 @@ import { useCallback } from 'react';
 import type { BranchState, RunToken } from './appState';
 import type { useGenerationWorker } from './useGenerationWorker';
 import type { useInspectorSelection } from './useInspectorSelection';
-import { branchPaneKey, type PaneView } from './panes';
+import type { PaneView } from './panes';
 import { generateOptions, type Settings } from './settings';
 import { loadTokenTexts, visibleText } from './tokenText';
 
@@ -23,7 +23,7 @@ export function useBranching(
   selection: Selection,
 ) {
   const { branch, closeBranch } = worker;
-  const { setSelection } = selection;
+  const { branched, branchClosed } = selection;
   const startBranch = useCallback(
     async (tokenId: number) => {
       if (!pane || !step) return;
@@ -52,17 +52,17 @@ export function useBranching(
         },
         pane.source,
       );
-      setSelection({ pane: branchPaneKey(id), index: null });
+      branched(id);
     },
-    [branch, setSelection, pane, step, settings],
+    [branch, branched, pane, step, settings],
   );
 
   const closePane = useCallback(
     (closed: BranchState) => {
       closeBranch(closed.requestId);
-      setSelection((current) => (current.pane === branchPaneKey(closed.requestId) ? { pane: closed.parent, index: closed.step } : current));
+      branchClosed(closed);
     },
-    [closeBranch, setSelection],
+    [closeBranch, branchClosed],
   );
   return { startBranch, closePane };
 }

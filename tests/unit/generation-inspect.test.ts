@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { inspectStep, type SamplerSettings } from '../../src/generation/inspect';
+import { inspectStep, ReplayCache, type SamplerSettings } from '../../src/generation/inspect';
 import { applyProcessors, buildLogitsProcessors } from '../../src/generation/logitsProcessors';
 import { sampleAt } from '../../src/generation/sampler';
-import { expandRow, HISTOGRAM_BIN_WIDTH, summarizeRow } from '../../src/model/stepLogits';
+import { expandRow, HISTOGRAM_BIN_WIDTH, summarizeRow, type StepLogits } from '../../src/model/stepLogits';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/tiny-gpt2');
@@ -189,5 +189,177 @@ describe('inspectStep against Hugging Face (fixture sampling.settings)', () => {
       V,
     );
     expect(penalised.candidates.find((c) => c.status === 'kept')!.id).not.toBe(top);
+  });
+});
+
+/**
+ * The pipeline's stages against an independent float64 replay of Hugging Face's processors (sorts,
+ * no shortcuts), in HF's order; the last stage's kept set is HF's own (the fixture's kept_ids).
+ */
+describe('inspectStep stages: each processor against the distribution it received', () => {
+  interface ReferenceStage {
+    name: string;
+    kept: number;
+    mass: number;
+    /** Received probability per id. */
+    received: Float64Array;
+  }
+
+  function softmax(scores: Float64Array): Float64Array {
+    let max = -Infinity;
+    for (const s of scores) max = Math.max(max, s);
+    const out = scores.map((s) => (s === -Infinity ? 0 : Math.exp(s - max)));
+    const sum = out.reduce((a, b) => a + b, 0);
+    return out.map((p) => p / sum);
+  }
+
+  /** Applies `cut` (returns the ids to remove given the received probabilities) and measures it. */
+  function stage(name: string, scores: Float64Array, change: (p: Float64Array) => Set<number> | null): ReferenceStage {
+    const received = softmax(scores);
+    const removed = change(received) ?? new Set<number>();
+    for (const id of removed) scores[id] = -Infinity;
+    let kept = 0;
+    let mass = 0;
+    scores.forEach((s, id) => {
+      if (s === -Infinity) return;
+      kept++;
+      mass += received[id];
+    });
+    return { name, kept, mass, received };
+  }
+
+  function reference(settings: SamplerSettings, prev: number[]): ReferenceStage[] {
+    const scores = Float64Array.from(row);
+    const out: ReferenceStage[] = [];
+    const byProbability = (p: Float64Array) => [...p.keys()].filter((id) => scores[id] !== -Infinity).sort((a, b) => p[b] - p[a]);
+    if (settings.repetition_penalty !== 1) {
+      out.push(
+        stage('repetition_penalty', scores, () => {
+          for (const id of new Set(prev))
+            scores[id] = scores[id] < 0 ? scores[id] * settings.repetition_penalty : scores[id] / settings.repetition_penalty;
+          return null;
+        }),
+      );
+    }
+    if (settings.temperature !== 1) {
+      out.push(
+        stage('temperature', scores, () => {
+          scores.forEach((s, id) => (scores[id] = s / settings.temperature));
+          return null;
+        }),
+      );
+    }
+    if (settings.top_k !== 0) {
+      out.push(
+        stage('top_k', scores, (p) => {
+          const order = byProbability(p);
+          const kth = p[order[Math.min(settings.top_k, order.length) - 1]];
+          return new Set(order.filter((id) => p[id] < kth));
+        }),
+      );
+    }
+    if (settings.top_p < 1) {
+      out.push(
+        stage('top_p', scores, (p) => {
+          // HF: ascending order, cumulative sum, remove where it is <= 1 - top_p, always keep the likeliest.
+          const ascending = byProbability(p).reverse();
+          const removed = new Set<number>();
+          let cumulative = 0;
+          for (const id of ascending.slice(0, -1)) {
+            cumulative += p[id];
+            if (cumulative <= 1 - settings.top_p) removed.add(id);
+          }
+          return removed;
+        }),
+      );
+    }
+    if (settings.min_p > 0) {
+      out.push(
+        stage('min_p', scores, (p) => {
+          const top = Math.max(...p);
+          return new Set([...p.keys()].filter((id) => scores[id] !== -Infinity && p[id] < settings.min_p * top));
+        }),
+      );
+    }
+    return out;
+  }
+
+  for (const entry of expected.sampling.settings) {
+    it(`${JSON.stringify(entry.settings)}: every stage's kept count and kept mass (1e-6); the last stage keeps HF's set`, () => {
+      const settings = settingsOf(entry);
+      const view = inspectStep(summarizeRow(row, V, entry.prev_ids), settings, entry.prev_ids, V);
+      const ref = reference(settings, entry.prev_ids);
+      expect(view.stages.map((s) => s.name)).toEqual(ref.map((s) => s.name));
+      view.stages.forEach((s, i) => {
+        expect(s.kept, s.name).toBe(ref[i].kept);
+        expect(Math.abs(s.keptMass - ref[i].mass), s.name).toBeLessThan(1e-6);
+        expect(s.received, s.name).toBe(i === 0 ? V : ref[i - 1].kept);
+        expect(Math.abs(s.topBefore - Math.max(...ref[i].received)), s.name).toBeLessThan(1e-9);
+        // The distribution the stage received, for the listed candidates.
+        for (const [j, c] of view.candidates.slice(0, 50).entries())
+          expect(Math.abs(s.before[j] - ref[i].received[c.id])).toBeLessThan(1e-9);
+      });
+      // Hugging Face's own kept set is what the last stage leaves, and its mass is what the last stage kept.
+      const last = view.stages[view.stages.length - 1];
+      expect(last.kept).toBe(entry.kept_ids.length);
+      const lastReceived = ref[ref.length - 1].received;
+      expect(Math.abs(last.keptMass - entry.kept_ids.reduce((sum, id) => sum + lastReceived[id], 0))).toBeLessThan(1e-6);
+    });
+  }
+
+  it('top-p after top-k measures the renormalised top-k distribution (top-k 50, top-p 0.95)', () => {
+    const entry = expected.sampling.settings.find((e) => JSON.stringify(e.settings) === '{"top_k":50,"top_p":0.95}')!;
+    const view = inspectStep(summarizeRow(row, M, entry.prev_ids), settingsOf(entry), entry.prev_ids, V);
+    const [topK, topP] = view.stages;
+    expect([topK.name, topK.label, topK.kept, topP.name, topP.label, topP.received]).toEqual(['top_k', 'top-k', 50, 'top_p', 'top-p', 50]);
+    // Top-50 by raw logit, renormalised: the received distribution sums to 1 over them.
+    const top50 = [...rankOf.entries()].filter(([, r]) => r <= 50).map(([id]) => id);
+    const z = top50.reduce((s, id) => s + Math.exp(row[id] - fixtureCase.positions[3].logsumexp), 0);
+    view.candidates.slice(0, 50).forEach((c, j) => {
+      expect(Math.abs(topP.before[j] - c.modelProbability / z)).toBeLessThan(1e-6);
+    });
+    expect(topP.before.slice(50).every((p) => p === 0)).toBe(true);
+    // HF's kept set (43 tokens) holds at least 0.95 of that distribution, and less without its last token.
+    const kept = entry.kept_ids.map((id) => Math.exp(row[id] - fixtureCase.positions[3].logsumexp) / z).sort((a, b) => a - b);
+    const mass = kept.reduce((a, b) => a + b, 0);
+    expect(Math.abs(topP.keptMass - mass)).toBeLessThan(1e-6);
+    expect(mass).toBeGreaterThanOrEqual(0.95);
+    expect(mass - kept[0]).toBeLessThan(0.95);
+    expect(topP.kept).toBe(43);
+  });
+
+  it('temperature 0 ends in a greedy stage that keeps one token; statuses name it', () => {
+    const view = inspectStep(summarizeRow(row, M), { temperature: 0, top_k: 50, top_p: 0.95, min_p: 0, repetition_penalty: 1 }, [], V);
+    expect(view.stages.map((s) => [s.name, s.kept])).toEqual([['greedy', 1]]);
+    expect(view.stages[0].keptMass).toBeCloseTo(view.candidates[0].modelProbability, 9);
+  });
+});
+
+describe('ReplayCache: a slider move replays from the first stage it changes', () => {
+  it('gives the same inspection as a replay from scratch, whatever moved, and never mixes steps', () => {
+    const prev = [54, 13506, 345, 389];
+    const step = summarizeRow(row, M, prev);
+    const other = summarizeRow(
+      row.map((x, i) => (i % 7 === 0 ? x + 1 : x)),
+      M,
+      prev,
+    );
+    const cache = new ReplayCache();
+    const base: SamplerSettings = { temperature: 0.8, top_k: 50, top_p: 0.9, min_p: 0.02, repetition_penalty: 1.2 };
+    const moves: [StepLogits, SamplerSettings][] = [
+      [step, base],
+      [step, { ...base, top_p: 0.5 }], // only top-p and min-p replay
+      [step, { ...base, top_p: 0.5, min_p: 0 }], // min-p off: a stage fewer
+      [step, { ...base, top_k: 10 }], // top-k onwards
+      [step, { ...base, temperature: 1.3 }],
+      [step, { ...base, temperature: 0 }], // greedy
+      [other, base], // another step: nothing reused
+      [step, base],
+    ];
+    for (const [s, settings] of moves) {
+      const cached = inspectStep(s, settings, prev, V, 0.4, cache);
+      const fresh = inspectStep(s, settings, prev, V, 0.4);
+      expect(cached, JSON.stringify(settings)).toEqual(fresh);
+    }
   });
 });

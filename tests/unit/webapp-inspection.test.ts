@@ -7,8 +7,11 @@ import { describe, expect, test } from 'vitest';
 import type { TokenInspection } from '../../src/generation/generate';
 import { summarizeRow } from '../../src/model/stepLogits';
 import type { RunRecord, RunToken } from '../../src/ui/appState';
+import { inspectStep, type PipelineStage } from '../../src/generation/inspect';
 import {
   departures,
+  pipelineRows,
+  settingsPatch,
   paneScore,
   percent,
   runExport,
@@ -124,5 +127,51 @@ describe('inspection helpers', () => {
     expect(first.logprob).toBeCloseTo(3 - Math.log(Math.exp(3) + Math.exp(1) + 1 + Math.exp(-1) + Math.exp(-2) + Math.exp(-3)), 6);
     expect(second.top_logprobs.map((t) => t.id)).toEqual([0, 1, 2, 3]); // the 4 listed, most likely first
     expect(second.top_logprobs[1].logprob).toBeCloseTo(second.logprob, 12);
+  });
+});
+
+describe('the pipeline view', () => {
+  const KNOWN = ['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p'];
+  const names = (rows: ReturnType<typeof pipelineRows>) => rows.map((r) => ('stage' in r ? r.stage.name : `off:${r.off}`));
+  const row = Float32Array.from([3, 1, 0, -1, -2, -3]);
+  const settings = { temperature: 1, top_k: 0, top_p: 1, min_p: 0, repetition_penalty: 1 };
+
+  test('the stages that ran, in order, with every known stage the settings turn off where generation would apply it', () => {
+    const view = inspectStep(summarizeRow(row, 6), { ...settings, top_k: 3, min_p: 0.1 }, [], 6);
+    expect(names(pipelineRows(view.stages, KNOWN))).toEqual(['off:repetition_penalty', 'off:temperature', 'top_k', 'off:top_p', 'min_p']);
+    const greedy = inspectStep(summarizeRow(row, 6), { ...settings, temperature: 0, repetition_penalty: 1.2 }, [1], 6);
+    expect(names(pipelineRows(greedy.stages, KNOWN))).toEqual([
+      'repetition_penalty',
+      'off:temperature',
+      'off:top_k',
+      'off:top_p',
+      'off:min_p',
+      'greedy',
+    ]);
+  });
+
+  test('a processor the page does not know is a stage in its place (a new HF processor needs no code here)', () => {
+    const view = inspectStep(summarizeRow(row, 6), { ...settings, top_k: 3, top_p: 0.5 }, [], 6);
+    const [topK, topP] = view.stages;
+    const typical: PipelineStage = { ...topP, name: 'typical_p', label: 'typical-p' };
+    expect(names(pipelineRows([topK, topP, typical], KNOWN))).toEqual([
+      'off:repetition_penalty',
+      'off:temperature',
+      'top_k',
+      'top_p',
+      'typical_p',
+      'off:min_p',
+    ]);
+  });
+
+  test('a stage slider moves the page setting that stands for the same Hugging Face option', () => {
+    expect(settingsPatch({ top_p: 0.5 })).toEqual({ topP: 0.5 });
+    expect(settingsPatch({ top_k: 3, temperature: 0.7, min_p: 0.1, repetition_penalty: 1.2 })).toEqual({
+      topK: 3,
+      temperature: 0.7,
+      minP: 0.1,
+      repetitionPenalty: 1.2,
+    });
+    expect(samplerSettings({ ...DEFAULT_SETTINGS, ...settingsPatch({ top_p: 0.5 }) }).top_p).toBe(0.5);
   });
 });

@@ -1,5 +1,13 @@
-import { useDeferredValue, useMemo, useState } from 'react';
-import { inspectStep, type Candidate, type SamplerSettings, type StepInspection } from '../../generation/inspect';
+import { memo, useCallback, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { INSPECTOR_ID } from '../useInspectorSelection';
+import {
+  inspectStep,
+  ReplayCache,
+  type DrawSegment,
+  type ExtraCandidate,
+  type SamplerSettings,
+  type StepInspection,
+} from '../../generation/inspect';
 import { isSampling } from '../../generation/options';
 import type { GenerateOptions } from '../../worker/protocol';
 import type { RunToken } from '../appState';
@@ -7,6 +15,7 @@ import { count as formatCount, percent, runSamplerSettings, settingChanges } fro
 import { visibleText, type TokenTexts } from '../tokenText';
 import { useThrottled } from '../useThrottled';
 import { DistributionChart } from './DistributionChart';
+import { SamplingPipeline } from './SamplingPipeline';
 
 /** The step the inspector shows. */
 export interface InspectedStep {
@@ -34,6 +43,11 @@ interface TokenInspectorProps {
   textOf: TokenTexts | null;
   /** Puts the sliders back to the run's settings. */
   onUseRunSettings: () => void;
+  /** Moves sampler settings from the pipeline's sliders (the same settings the Sampling controls hold). */
+  onSettingsChange: (patch: Partial<SamplerSettings>) => void;
+  /** Whether a new branch takes the inspector to its newest token (otherwise it stays on this step). */
+  followBranches: boolean;
+  onFollowBranches: (follow: boolean) => void;
   /** Starts a branch of the pane from this step with this token forced. */
   onBranch: (tokenId: number) => void;
   running: boolean;
@@ -58,9 +72,13 @@ export function TokenInspector({
   vocabSize,
   textOf,
   onUseRunSettings,
+  onSettingsChange,
+  followBranches,
+  onFollowBranches,
   onBranch,
   running,
 }: TokenInspectorProps) {
+  const id = useId();
   const [rows, setRows] = useState(FEW);
   // While the newest token is followed, the view moves on a few times a second, not on every token;
   // while a slider moves fast, React may skip intermediate states. The page stays responsive.
@@ -68,14 +86,22 @@ export function TokenInspector({
   const deferredStep = useDeferredValue(useThrottled(step, step?.following && running ? FOLLOW_MS : 0));
   const deferredSettings = useDeferredValue(settings);
   const inspection = deferredStep?.token.inspection;
+  // Replays of the same step reuse the stages a slider move leaves unchanged.
+  const [replays] = useState(() => new ReplayCache());
   const view = useMemo<StepInspection | null>(
-    () => (inspection ? inspectStep(inspection.logits, deferredSettings, deferredStep!.history, vocabSize, inspection.draw) : null),
-    [inspection, deferredSettings, deferredStep, vocabSize],
+    () =>
+      inspection ? inspectStep(inspection.logits, deferredSettings, deferredStep!.history, vocabSize, inspection.draw, replays) : null,
+    [inspection, deferredSettings, deferredStep, vocabSize, replays],
   );
+  // Stable between slider moves, so the memoised parts (chart, rows, strip) skip the urgent render that only moves a slider.
+  const text = useCallback((id: number) => (textOf ? visibleText(textOf(id)) : `#${id}`), [textOf]);
+  const shown = useMemo(() => view?.candidates.slice(0, rows) ?? [], [view, rows]);
+  const history = deferredStep?.history;
+  const seen = useMemo(() => new Set(history).size, [history]);
 
   if (!step || !deferredStep || !runOptions) {
     return (
-      <section className="inspector panel" role="region" aria-label="Token inspector">
+      <section id={INSPECTOR_ID} className="inspector panel" role="region" aria-label="Token inspector">
         <h2>Token inspector</h2>
         <p className="muted-text">
           {running
@@ -87,21 +113,22 @@ export function TokenInspector({
   }
   if (!inspection || !view) {
     return (
-      <section className="inspector panel" role="region" aria-label="Token inspector">
+      <section id={INSPECTOR_ID} className="inspector panel" role="region" aria-label="Token inspector">
         <h2>Token inspector</h2>
         <p className="muted-text">This token came without the model&apos;s distribution.</p>
       </section>
     );
   }
 
-  const text = (id: number) => (textOf ? visibleText(textOf(id)) : `#${id}`);
   const chosen = deferredStep.token.id;
   const changes = settingChanges(deferredSettings, runSamplerSettings(runOptions));
-  const shown = view.candidates.slice(0, rows);
   const listedTop = inspection.logits.top;
+  const inShown = shown.some((c) => c.id === chosen);
+  const pinned = inShown ? undefined : findChosen(view, chosen);
 
   return (
     <section
+      id={INSPECTOR_ID}
       className="inspector panel"
       role="region"
       aria-label="Token inspector"
@@ -157,8 +184,16 @@ export function TokenInspector({
         </p>
       )}
 
+      <SamplingPipeline
+        view={view}
+        replayed={deferredSettings}
+        settings={settings}
+        onChange={onSettingsChange}
+        seen={seen}
+        vocabSize={vocabSize}
+      />
       <DrawBar view={view} draw={inspection.draw} chosen={chosen} text={text} />
-      <DistributionChart candidates={shown} settings={deferredSettings} greedy={view.greedy} />
+      <DistributionChart candidates={shown} stages={view.stages} settings={deferredSettings} chosen={chosen} />
 
       <div className="table-scroll">
         <table className="candidates" aria-label="Candidates">
@@ -174,37 +209,105 @@ export function TokenInspector({
           </thead>
           <tbody>
             {shown.map((c) => (
-              <CandidateRow key={c.id} candidate={c} chosen={c.id === chosen} text={text(c.id)} onBranch={onBranch} />
+              <CandidateRow key={c.id} candidate={c} rank={c.rank} chosen={c.id === chosen} text={text(c.id)} onBranch={onBranch} />
             ))}
+            {pinned && (
+              <CandidateRow
+                key={`pinned-${chosen}`}
+                candidate={pinned}
+                rank={inspection.rank}
+                chosen
+                pinned
+                text={text(chosen)}
+                onBranch={onBranch}
+              />
+            )}
+            {!inShown && !pinned && (
+              <UnlistedChosenRow id={chosen} rank={inspection.rank} logprob={inspection.logprob} text={text(chosen)} listed={listedTop} />
+            )}
           </tbody>
         </table>
       </div>
       <div className="table-foot">
         <span className="muted-text">
-          The {shown.length} likeliest of {formatCount(vocabSize)} tokens, by the model&apos;s raw probability.
+          The {shown.length} likeliest of {formatCount(vocabSize)} tokens, by the model&apos;s raw probability
+          {inShown ? '' : `; the chosen token (rank ${formatCount(inspection.rank)}) is pinned below them`}.
         </span>
         <button type="button" className="ghost small" onClick={() => setRows(rows === FEW ? MANY : FEW)}>
           {rows === FEW ? `Show ${MANY}` : `Show ${FEW}`}
         </button>
       </div>
+      <label className="follow-branches">
+        <input type="checkbox" id={`${id}-follow`} checked={followBranches} onChange={(event) => onFollowBranches(event.target.checked)} />{' '}
+        Follow newest: a new branch takes the inspector to its newest token
+      </label>
     </section>
   );
 }
 
-function CandidateRow({
+/** The chosen token's candidate when the summary carries it (listed beyond the shown rows, or an id already in the text). */
+function findChosen(view: StepInspection, chosen: number): ExtraCandidate | undefined {
+  return view.candidates.find((c) => c.id === chosen) ?? view.extras.find((c) => c.id === chosen);
+}
+
+/**
+ * The chosen token when the worker's summary does not carry it (ranked below the listed ones): its
+ * rank and model probability are exact (from the run); its sampling share under these settings is not known here.
+ */
+function UnlistedChosenRow({
+  id,
+  rank,
+  logprob,
+  text,
+  listed,
+}: {
+  id: number;
+  rank: number;
+  logprob: number;
+  text: string;
+  listed: number;
+}) {
+  return (
+    <tr className="cut chosen pinned" data-token-id={id} data-status="not listed" data-rank={rank}>
+      <td className="token-text">
+        <span className="pinned-rank">#{formatCount(rank)} </span>
+        {text}
+      </td>
+      <td className="num">{id}</td>
+      <td className="num">{percent(Math.exp(logprob))}</td>
+      <td colSpan={3}>below the {listed} tokens replayed here</td>
+    </tr>
+  );
+}
+
+const CandidateRow = memo(function CandidateRow({
   candidate: c,
+  rank,
   chosen,
+  pinned = false,
   text,
   onBranch,
 }: {
-  candidate: Candidate;
+  candidate: ExtraCandidate;
+  /** Its rank by the raw logit. */
+  rank: number;
   chosen: boolean;
+  /** Shown below the listed rows because it is the chosen token and ranks lower. */
+  pinned?: boolean;
   text: string;
   onBranch: (id: number) => void;
 }) {
   return (
-    <tr className={`${c.status === 'kept' ? 'kept' : 'cut'}${chosen ? ' chosen' : ''}`} data-token-id={c.id} data-status={c.status}>
-      <td className="token-text">{text}</td>
+    <tr
+      className={`${c.status === 'kept' ? 'kept' : 'cut'}${chosen ? ' chosen' : ''}${pinned ? ' pinned' : ''}`}
+      data-token-id={c.id}
+      data-status={c.status}
+      data-rank={rank}
+    >
+      <td className="token-text">
+        {pinned && <span className="pinned-rank">#{formatCount(rank)} </span>}
+        {text}
+      </td>
       <td className="num">{c.id}</td>
       <td className="num">{percent(c.modelProbability)}</td>
       <td className="num">{percent(c.samplingProbability)}</td>
@@ -221,7 +324,7 @@ function CandidateRow({
       </td>
     </tr>
   );
-}
+});
 
 function SettingsNote({
   changes,
@@ -235,14 +338,30 @@ function SettingsNote({
   greedyView: boolean;
 }) {
   const greedyRun = !isSampling(runOptions);
+  const note = useRef<HTMLDivElement>(null);
+  // "Use the run's settings" goes away once they are used: focus moves to the note that says so.
+  const [refocus, setRefocus] = useState(false);
+  useEffect(() => {
+    if (refocus && changes.length === 0) {
+      setRefocus(false);
+      note.current?.focus();
+    }
+  }, [refocus, changes.length]);
   return (
-    <div className="settings-note" data-testid="settings-note">
+    <div className="settings-note" data-testid="settings-note" ref={note} tabIndex={-1}>
       {changes.length === 0 ? (
         <p>Sampling probability and Status: the run&apos;s own settings.</p>
       ) : (
         <p>
           <strong>What if</strong> {changes.join(', ')}: the columns and the chart show these settings; the text shows what the run wrote.{' '}
-          <button type="button" className="ghost small" onClick={onUseRunSettings}>
+          <button
+            type="button"
+            className="ghost small"
+            onClick={() => {
+              setRefocus(true);
+              onUseRunSettings();
+            }}
+          >
             Use the run&apos;s settings
           </button>
         </p>
@@ -257,11 +376,18 @@ function SettingsNote({
   );
 }
 
+/** A segment is labelled in the strip when it is at least this share of it. */
+const LABEL_WIDTH = 0.08;
+/** Segments at least this wide take keyboard focus (narrower ones are named on hover and in the list's total). */
+const FOCUS_WIDTH = 0.01;
+
 /**
  * Where the seeded uniform draw fell: the kept tokens laid end to end in the order the sampler walks
- * them (ascending id), each as wide as its sampling probability, and a marker at the draw.
+ * them (ascending id), each as wide as its sampling probability, and a marker at the draw. Wide
+ * segments carry their token; any segment names itself on hover or focus in the line below; the
+ * run's chosen token is marked.
  */
-function DrawBar({
+const DrawBar = memo(function DrawBar({
   view,
   draw,
   chosen,
@@ -272,8 +398,12 @@ function DrawBar({
   chosen: number;
   text: (id: number) => string;
 }) {
+  const [pointed, setPointed] = useState<DrawSegment | null>(null);
   const pick = view.pick;
   const pickText = pick === null ? null : pick === -1 ? 'a token beyond the listed ones' : text(pick);
+  const name = (s: DrawSegment) => (s.id === -1 ? 'tokens beyond the listed ones' : text(s.id));
+  const describe = (s: DrawSegment) =>
+    `${name(s)}${s.id === -1 ? '' : ` (id ${s.id})`}${s.id === chosen ? ', chosen by the run' : ''}: ${percent(s.width)}, from ${s.start.toFixed(4)} to ${(s.start + s.width).toFixed(4)}`;
   return (
     <div className="draw" data-testid="draw">
       <div className="draw-label">
@@ -287,36 +417,41 @@ function DrawBar({
           </span>
         )}
       </div>
-      <svg
-        className="draw-bar"
-        viewBox="0 0 1000 28"
-        preserveAspectRatio="none"
-        role="img"
-        aria-label={
-          draw === null ? 'Kept tokens, laid end to end' : `Kept tokens laid end to end; the draw ${draw.toFixed(4)} falls on ${pickText}`
-        }
+      <div
+        className="draw-strip"
+        role="group"
+        aria-label={`Kept tokens laid end to end in ascending id order, each as wide as its sampling probability${
+          draw === null ? '' : `; the draw ${draw.toFixed(4)} falls on ${pickText}`
+        }`}
+        onMouseLeave={() => setPointed(null)}
       >
-        {view.segments.map((s, i) => (
-          <rect
-            key={i}
-            x={s.start * 1000}
-            y={4}
-            width={Math.max(s.width * 1000, 0.5)}
-            height={20}
-            className={
-              s.id === pick || (draw === null && s.id === chosen) ? 'seg picked' : s.id === -1 ? 'seg beyond' : i % 2 ? 'seg odd' : 'seg'
-            }
+        {view.segments.map((s) => (
+          <span
+            key={s.id}
+            className={`seg${s.id === chosen ? ' chosen' : ''}${s.id === pick ? ' picked' : ''}${s.id === -1 ? ' beyond' : ''}`}
+            style={{ left: `${s.start * 100}%`, width: `${s.width * 100}%` }}
+            data-token-id={s.id}
+            tabIndex={s.width >= FOCUS_WIDTH ? 0 : undefined}
+            role="img"
+            aria-label={describe(s)}
+            title={describe(s)}
+            onMouseEnter={() => setPointed(s)}
+            onFocus={() => setPointed(s)}
+            onBlur={() => setPointed(null)}
           >
-            <title>{s.id === -1 ? 'tokens beyond the listed ones' : `${text(s.id)} ${percent(s.width)}`}</title>
-          </rect>
+            {s.width >= LABEL_WIDTH ? name(s) : ''}
+          </span>
         ))}
-        {draw !== null && <line x1={draw * 1000} x2={draw * 1000} y1={0} y2={28} className="draw-marker" />}
-      </svg>
+        {draw !== null && <span className="draw-marker" style={{ left: `${draw * 100}%` }} aria-hidden="true" />}
+      </div>
       <div className="draw-scale" aria-hidden="true">
         <span>0</span>
-        <span>cumulative sampling probability, tokens in id order</span>
+        <span>tokens in ascending id order (the sampler&apos;s walk); width = sampling probability</span>
         <span>1</span>
       </div>
+      <p className="draw-pointed muted-text" aria-live="polite">
+        {pointed ? describe(pointed) : 'Point at or focus a segment to name it; the outlined one is the chosen token.'}
+      </p>
     </div>
   );
-}
+});
