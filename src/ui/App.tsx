@@ -13,7 +13,8 @@ import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
 import { TokenInspector } from './components/TokenInspector';
-import { departures, runExport, samplerSettings, warmUpInspector } from './inspection';
+import { departures, samplerSettings, warmUpInspector } from './inspection';
+import { downloadJson, runExport } from './runExport';
 import { DownloadOffer } from './components/DownloadOffer';
 import { HubNotice } from './components/HubNotice';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
@@ -37,7 +38,7 @@ import { StatusLine } from './components/StatusLine';
 import { branchPaneKey, panesOf } from './panes';
 import { AttentionPanel } from './components/AttentionPanel';
 import { LayerLens } from './components/LayerLens';
-import { loadTokenTexts, useTokenTexts, visibleText } from './tokenText';
+import { loadTokenBytes, loadTokenTexts, useTokenTexts, visibleText } from './tokenText';
 import { useGenerationWorker } from './useGenerationWorker';
 import { useInspectorSelection } from './useInspectorSelection';
 
@@ -312,6 +313,8 @@ export function App() {
   );
   const runRef = useRef(run);
   runRef.current = run;
+  const panesRef = useRef(panes);
+  panesRef.current = panes;
   const selectedRef = useRef({ pane: selectedPane, step: inspected });
   selectedRef.current = { pane: selectedPane, step: inspected };
   const useRunSettings = useCallback(() => {
@@ -423,28 +426,14 @@ export function App() {
 
   const exportRun = useCallback(async () => {
     const current = runRef.current;
-    if (!current.options) return;
-    const textOfToken = await loadTokenTexts();
     const data = runExport({
+      ...current,
       model: state.model.info,
       backend: state.backend,
-      prompt: current.prompt,
-      promptIds: current.promptIds,
-      options: current.options,
-      seed: current.seed,
-      outputs: current.outputs,
-      tokens: current.tokens,
-      finishReasons: current.finishReasons,
-      textOf: textOfToken,
+      panes: panesRef.current,
+      bytesOf: await loadTokenBytes(),
     });
-    const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = `gpt2-run-${(state.model.info?.name ?? 'model').replace(/[^\w.-]+/g, '_')}-${current.seed ?? 'greedy'}.json`;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadJson(data, `gpt2-run-${(state.model.info?.name ?? 'model').replace(/[^\w.-]+/g, '_')}-${current.seed ?? 'greedy'}.json`);
   }, [state.model.info, state.backend]);
 
   return (

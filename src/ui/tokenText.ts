@@ -3,6 +3,7 @@
  * page's first script), and each token's text is shown with its whitespace made visible.
  */
 import { useEffect, useState } from 'react';
+import { pieceText } from '../generation/logprobs';
 
 /** id → the token's own text (a piece of a multi-byte character shows as its bytes, e.g. `\xE2\x80`). */
 export type TokenTexts = (id: number) => string;
@@ -10,24 +11,23 @@ export type TokenTexts = (id: number) => string;
 let loading: Promise<TokenTexts> | null = null;
 
 export function loadTokenTexts(): Promise<TokenTexts> {
-  loading ??= import('../tokenizer/tokenBytes').then(({ tokenBytes }) => {
-    const strict = new TextDecoder('utf-8', { fatal: true });
+  loading ??= loadTokenBytes().then((tokenBytes) => {
     const cache = new Map<number, string>();
     return (id: number) => {
       let text = cache.get(id);
       if (text === undefined) {
-        const bytes = tokenBytes(id);
-        try {
-          text = strict.decode(bytes);
-        } catch {
-          text = Array.from(bytes, (b) => `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
-        }
+        text = pieceText(tokenBytes(id));
         cache.set(id, text);
       }
       return text;
     };
   });
   return loading;
+}
+
+/** id → the token's bytes (the vocabulary's chunk, loaded on first use). */
+export function loadTokenBytes(): Promise<(id: number) => Uint8Array> {
+  return import('../tokenizer/tokenBytes').then(({ tokenBytes }) => tokenBytes);
 }
 
 /** The vocabulary once it has loaded (null until then); starts loading on first use. */

@@ -17,7 +17,7 @@ import {
   type TokenEvent,
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
-import { decode } from '../../tokenizer';
+import { tokenBytes } from '../../tokenizer';
 import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
@@ -143,7 +143,7 @@ export const generateCommand: CliCommand = {
             printer?.token(step.value);
             const { sequence, tokenId, inspection } = step.value;
             if (topLogprobs !== null && inspection)
-              (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, textOf));
+              (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, tokenBytes));
             step = await tokens.next();
           }
           printer?.finish(step.value);
@@ -266,10 +266,6 @@ function topLogprobsFlag(values: Values): number | null {
   }
   if (!values.json) throw new UsageError('--top-logprobs needs --json (the records are printed as sequences[i].tokens)', USAGE);
   return n;
-}
-
-function textOf(id: number): string {
-  return decode([id]);
 }
 
 function numberFlag(values: Values, flag: keyof typeof OPTIONS): number | undefined {
