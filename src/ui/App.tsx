@@ -463,6 +463,7 @@ export function App() {
             canGenerate={canGenerate}
             blocked={blocked}
             running={running}
+            contextSize={state.model.info?.nPositions ?? null}
           />
           <section className="model-section" aria-labelledby="model-heading">
             <h2 id="model-heading">Model and backend</h2>
@@ -493,7 +494,10 @@ export function App() {
               onUse={loadModel}
             />
           </section>
-          <p className="settings-footnote">Settings live in this page&apos;s address: copy it to share a run (same seed, same text).</p>
+          <p className="settings-footnote">
+            Settings live in this page&apos;s address: copy it to share a run (the same seed and settings give the same text at the same
+            precision).
+          </p>
         </aside>
 
         <section className="results" aria-labelledby="output-heading" ref={results}>

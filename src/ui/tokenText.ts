@@ -30,6 +30,59 @@ export function loadTokenBytes(): Promise<(id: number) => Uint8Array> {
   return import('../tokenizer/tokenBytes').then(({ tokenBytes }) => tokenBytes);
 }
 
+/**
+ * How many tokens the model reads for `prompt` (an empty prompt: 1, <|endoftext|>), counted on
+ * this thread with the tokenizer (its own chunk, loaded on first use); null until it has loaded.
+ */
+export function usePromptTokenCount(prompt: string): number | null {
+  const [counted, setCounted] = useState<{ prompt: string; count: number } | null>(null);
+  useEffect(() => {
+    let live = true;
+    import('../tokenizer/tokenizer').then(
+      ({ encode }) => live && setCounted({ prompt, count: Math.max(1, encode(prompt).length) }),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [prompt]);
+  return counted?.prompt === prompt ? counted.count : null;
+}
+
+/** id → the token's bytes once the vocabulary has loaded (null until then). */
+export function useTokenBytes(): ((id: number) => Uint8Array) | null {
+  const [bytes, setBytes] = useState<((id: number) => Uint8Array) | null>(null);
+  useEffect(() => {
+    let live = true;
+    loadTokenBytes().then(
+      (loaded) => live && setBytes(() => loaded),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return bytes;
+}
+
+/**
+ * `prompt` split where the model began reading it, when it read only `readIds` (the prompt's last
+ * tokens: the first ones did not fit in the context with the new tokens); null when it read all of
+ * it. Counted in bytes, so a character split between a left-out token and a read one shows as
+ * U+FFFD on both sides.
+ */
+export function droppedPrompt(
+  prompt: string,
+  readIds: readonly number[],
+  bytesOf: (id: number) => Uint8Array,
+): { dropped: string; read: string } | null {
+  const all = new TextEncoder().encode(prompt);
+  const read = readIds.reduce((n, id) => n + bytesOf(id).length, 0);
+  if (read >= all.length) return null;
+  const decoder = new TextDecoder();
+  return { dropped: decoder.decode(all.subarray(0, all.length - read)), read: decoder.decode(all.subarray(all.length - read)) };
+}
+
 /** The vocabulary once it has loaded (null until then); starts loading on first use. */
 export function useTokenTexts(): TokenTexts | null {
   const [texts, setTexts] = useState<TokenTexts | null>(null);
