@@ -95,6 +95,7 @@ describe('no silent cases', () => {
     expect(await pane.locator('[data-part=prompt]').textContent()).toBe('To Sherlock Holmes she is always');
     expect(await pane.getByTestId('dropped-note').isVisible()).toBe(true);
     expect(await pane.locator('[data-part=generated] [data-token-id]').count()).toBe(255);
+    await pane.screenshot({ path: path.join(artifacts, 'context-dropped.png') });
 
     // The fix the warning offers keeps the whole prompt.
     await warning.getByRole('button', { name: 'Use 250 new tokens' }).click();
@@ -180,8 +181,12 @@ describe('no silent cases', () => {
 
   test('the attention heatmap names a cell’s tokens on hover and on focus, and shows its colour scale', async () => {
     const { page } = browser;
+    await page.setViewportSize(DESKTOP);
+    await openApp(page, base, GREEDY, browser.logs);
+    await generate(page);
+    await outputPane(page, 1).locator('[data-token-index="2"]').click();
     const attention = page.getByRole('region', { name: 'Attention' });
-    await attention.getByRole('button', { name: /^(Show attention|Refresh|Show for this text)$/ }).click();
+    await attention.getByRole('button', { name: 'Show attention' }).click();
     const heatmap = attention.getByTestId('attention-heatmap');
     await expect.poll(() => heatmap.count(), { timeout: 60_000 }).toBe(1);
     const T = Number(await heatmap.getAttribute('data-length'));
@@ -202,7 +207,9 @@ describe('no silent cases', () => {
     expect(await readout.textContent()).toMatch(new RegExp(`^Query ${T - 1} ".*" → key 1 "W"`));
     const scale = attention.getByTestId('heat-scale');
     expect(await scale.isVisible()).toBe(true);
-    expect(await scale.locator('.heat-scale-tick').allTextContents()).toEqual(['0 %', '1 %', '10 %', '25 %', '50 %', '100 %']);
+    expect(await scale.locator('.heat-scale-tick').allTextContents()).toEqual(['0 %', '5 %', '25 %', '50 %', '100 %']);
+    await attention.screenshot({ path: path.join(artifacts, 'attention-scale.png') });
+    await page.setViewportSize({ width: 1360, height: 900 });
   });
 
   for (const [name, size] of [

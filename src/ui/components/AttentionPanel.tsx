@@ -142,7 +142,7 @@ export function heatColour(p: number): [number, number, number] {
 const FUTURE: [number, number, number] = [245, 243, 239];
 
 /** The weights the colour scale marks, at their place on it (√p). */
-const SCALE_TICKS = [0, 0.01, 0.1, 0.25, 0.5, 1];
+const SCALE_TICKS = [0, 0.05, 0.25, 0.5, 1];
 
 /** The query × key cell under the pointer or the keyboard's cursor. */
 interface Cell {
