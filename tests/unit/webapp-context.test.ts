@@ -5,8 +5,10 @@
 import { describe, expect, test } from 'vitest';
 import { planGeneration } from '../../src/generation/generate';
 import { decode, encode, tokenBytes } from '../../src/tokenizer';
+import { panesOf } from '../../src/ui/panes';
 import { contextFit, contextWarning } from '../../src/ui/settings';
 import { droppedPrompt } from '../../src/ui/tokenText';
+import { generateOptions, msg, run } from '../helpers/appActions';
 
 describe('the context before a run', () => {
   test('contextFit makes the fit planGeneration makes, for every prompt and budget around a context of 16', () => {
@@ -67,5 +69,39 @@ describe('a pane shows the start of the prompt the model did not read', () => {
     expect(parts.dropped.endsWith('\uFFFD')).toBe(true);
     expect(parts.read.startsWith('\uFFFD')).toBe(true);
     expect(parts.read.endsWith(' fox')).toBe(true);
+  });
+});
+
+describe('a branch that overflows the context', () => {
+  test('keeps only the prefix ids the model read, so its pane strikes out the rest of its text', () => {
+    const text = 'To Sherlock Holmes she is always the woman.';
+    const prefix = encode(text);
+    const options = generateOptions({ max_new_tokens: 250 });
+    const started = (dropped: number) =>
+      run([
+        {
+          type: 'branch-started',
+          branch: {
+            requestId: 5,
+            origin: 'Output 1 › token 3',
+            parent: 'run-0',
+            step: 2,
+            prefixText: text,
+            prefixIds: prefix,
+            options,
+            tokens: [],
+          },
+        },
+        msg({ type: 'started', id: 5, promptIds: [...prefix, 262].slice(dropped), droppedPromptTokens: dropped, seed: 42 }),
+      ]);
+    const whole = started(0);
+    expect(whole.branches[0].prefixIds).toBe(prefix);
+    const cut = started(4);
+    const pane = panesOf(cut).find((p) => p.branch)!;
+    expect(pane.promptIds).toEqual(prefix.slice(4));
+    expect(droppedPrompt(pane.promptText, pane.promptIds!, tokenBytes)).toEqual({
+      dropped: decode(prefix.slice(0, 4)),
+      read: decode(prefix.slice(4)),
+    });
   });
 });
