@@ -221,6 +221,7 @@ describe('no silent cases', () => {
       await page.setViewportSize(size);
       await openApp(page, base, { ...GREEDY, do_sample: true, num_return_sequences: 2 }, browser.logs);
       expect(await axeViolations(page), 'idle').toEqual([]);
+      await page.screenshot({ path: path.join(artifacts, `honesty-${size.width}-idle.png`) });
       await generate(page);
       expect(await axeViolations(page), 'after a run').toEqual([]);
       await outputPane(page, 1).locator('[data-token-index="1"]').click();
