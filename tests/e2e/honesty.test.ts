@@ -101,6 +101,7 @@ describe('no silent cases', () => {
     await warning.getByRole('button', { name: 'Use 250 new tokens' }).click();
     expect(await page.getByRole('spinbutton', { name: 'Max new tokens', exact: true }).inputValue()).toBe('250');
     await expect.poll(() => warning.count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Generate');
     expect(await settingsPanel(page).getByText("The model's context holds 256 tokens, prompt included").textContent()).toContain(
       'this prompt (6 tokens) leaves room for 250',
     );

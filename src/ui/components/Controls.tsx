@@ -140,8 +140,9 @@ export function Controls({
                 type="button"
                 className="ghost small"
                 onClick={() => {
-                  onChange({ maxNewTokens: Math.min(fit.room, settings.maxNewTokens) });
+                  onChange({ maxNewTokens: fit.room });
                   onDraft('maxNewTokens', null);
+                  generateButton.current?.focus(); // the warning and this button go: the next step is to generate
                 }}
               >
                 Use {fit.room} new tokens
