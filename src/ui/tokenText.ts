@@ -32,11 +32,13 @@ export function loadTokenBytes(): Promise<(id: number) => Uint8Array> {
 
 /**
  * How many tokens the model reads for `prompt` (an empty prompt: 1, <|endoftext|>), counted on
- * this thread with the tokenizer (its own chunk, loaded on first use); null until it has loaded.
+ * this thread with the tokenizer; null until it has loaded, and while `wanted` is false: its
+ * chunk is loaded only when first wanted (building its tables is one long task).
  */
-export function usePromptTokenCount(prompt: string): number | null {
+export function usePromptTokenCount(prompt: string, wanted: boolean): number | null {
   const [counted, setCounted] = useState<{ prompt: string; count: number } | null>(null);
   useEffect(() => {
+    if (!wanted) return;
     let live = true;
     import('../tokenizer/tokenizer').then(
       ({ encode }) => live && setCounted({ prompt, count: Math.max(1, encode(prompt).length) }),
@@ -45,8 +47,13 @@ export function usePromptTokenCount(prompt: string): number | null {
     return () => {
       live = false;
     };
-  }, [prompt]);
-  return counted?.prompt === prompt ? counted.count : null;
+  }, [prompt, wanted]);
+  return wanted && counted?.prompt === prompt ? counted.count : null;
+}
+
+/** The most tokens `prompt` can be (every GPT-2 token is at least one UTF-8 byte; an empty prompt is <|endoftext|>). */
+export function promptTokensAtMost(prompt: string): number {
+  return Math.max(1, new TextEncoder().encode(prompt).length);
 }
 
 /** id → the token's bytes once the vocabulary has loaded (null until then). */

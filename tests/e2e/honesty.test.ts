@@ -111,6 +111,15 @@ describe('no silent cases', () => {
     const { page } = browser;
     await openApp(page, base, { ...GREEDY, prompt: '', max_new_tokens: 4 }, browser.logs);
     expect(await settingsPanel(page).getByText('Greedy decoding writes one sequence (they would all be the same).').isVisible()).toBe(true);
+    // 4 new tokens after an empty prompt fit without counting: the tokenizer's chunk is not even loaded.
+    expect(
+      await settingsPanel(page)
+        .getByText("The model's context holds 256 tokens, prompt included: this prompt and 4 new tokens fit.")
+        .count(),
+    ).toBe(1);
+    const loaded = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name));
+    expect(loaded.some((name) => /\/assets\/tokenBytes-/.test(name))).toBe(true);
+    expect(loaded.some((name) => /\/assets\/tokenizer-/.test(name))).toBe(false);
     const hint = page.getByTestId('empty-prompt-hint');
     expect(await hint.textContent()).toMatch(/^Empty: the model starts from <\|endoftext\|>/);
     expect(await page.getByRole('textbox', { name: 'Prompt' }).getAttribute('aria-describedby')).toBe(await hint.getAttribute('id'));

@@ -7,7 +7,7 @@ import { planGeneration } from '../../src/generation/generate';
 import { decode, encode, tokenBytes } from '../../src/tokenizer';
 import { panesOf } from '../../src/ui/panes';
 import { contextFit, contextWarning } from '../../src/ui/settings';
-import { droppedPrompt } from '../../src/ui/tokenText';
+import { droppedPrompt, promptTokensAtMost } from '../../src/ui/tokenText';
 import { generateOptions, msg, run } from '../helpers/appActions';
 
 describe('the context before a run', () => {
@@ -45,6 +45,13 @@ describe('the context before a run', () => {
     // An empty prompt is one token (<|endoftext|>).
     expect(contextFit(0, 10, 256)).toEqual({ room: 255, maxNewTokens: 10, droppedPromptTokens: 0 });
   });
+});
+
+test('a prompt is never more tokens than its UTF-8 bytes, so a short prompt needs no tokenizer to be known to fit', () => {
+  for (const text of ['', ' ', 'To Sherlock Holmes she is always', 'a 🦊 fox', 'ééé', '<|endoftext|>', '\n\n\t', '1234567890'.repeat(30)]) {
+    expect(promptTokensAtMost(text), text).toBeGreaterThanOrEqual(Math.max(1, encode(text).length));
+  }
+  expect(promptTokensAtMost('')).toBe(1);
 });
 
 describe('a pane shows the start of the prompt the model did not read', () => {

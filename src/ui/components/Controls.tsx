@@ -11,7 +11,7 @@ import {
   type NumberSetting,
   type Settings,
 } from '../settings';
-import { usePromptTokenCount } from '../tokenText';
+import { promptTokensAtMost, usePromptTokenCount } from '../tokenText';
 import { NumberField } from './NumberField';
 import { Switch } from './Switch';
 
@@ -52,7 +52,9 @@ export function Controls({
   const samplingControlHint = (setting: NumberSetting, usual: string) =>
     samplingHint ??
     (single?.setting === setting ? `${single.reason}: sampling is greedy decoding then, and every sequence is the same.` : usual);
-  const promptTokens = usePromptTokenCount(settings.prompt);
+  // The prompt is counted only when the run could overflow the context (its bytes bound its tokens).
+  const mayOverflow = contextSize !== null && promptTokensAtMost(settings.prompt) + settings.maxNewTokens > contextSize;
+  const promptTokens = usePromptTokenCount(settings.prompt, mayOverflow);
   const context = contextSize !== null && promptTokens !== null ? { size: contextSize, prompt: promptTokens } : null;
   const fit = context && contextFit(context.prompt, settings.maxNewTokens, context.size);
   const overflow = context && contextWarning(context.prompt, settings.maxNewTokens, context.size);
@@ -175,7 +177,11 @@ export function Controls({
         hint={
           context && fit
             ? `The model's context holds ${context.size} tokens, prompt included: this prompt (${context.prompt} ${context.prompt === 1 ? 'token' : 'tokens'}) leaves room for ${fit.room}.`
-            : 'How many tokens to write after the prompt.'
+            : contextSize === null
+              ? 'How many tokens to write after the prompt.'
+              : mayOverflow
+                ? `The model's context holds ${contextSize} tokens, prompt included.`
+                : `The model's context holds ${contextSize} tokens, prompt included: this prompt and ${settings.maxNewTokens} new tokens fit.`
         }
       />
       <NumberField
