@@ -145,6 +145,7 @@ export function App() {
             canGenerate={canGenerate}
             blocked={blocked}
             running={running}
+            contextSize={state.model.info?.nPositions ?? null}
           />
           <ModelSection
             settings={settings}
@@ -160,7 +161,10 @@ export function App() {
               changePrecision(precision);
             }}
           />
-          <p className="settings-footnote">Settings live in this page&apos;s address: copy it to share a run (same seed, same text).</p>
+          <p className="settings-footnote">
+            Settings live in this page&apos;s address: copy it to share a run (the same seed and settings give the same text at the same
+            precision).
+          </p>
         </aside>
 
         <section className="results" aria-labelledby="output-heading">
@@ -170,7 +174,7 @@ export function App() {
             surprise={surprise}
             onSurprise={setSurprise}
             canExport={run.tokenCount > 0 && !running}
-            onExport={() => downloadRun(state)}
+            onExport={() => downloadRun(state, panes)}
           />
           <StatusLine state={state} override={(refused && blocked ? `Not generating. ${blocked}` : null) ?? loader.problem} />
           <AddressNotice changes={startup.addressChanges} />

@@ -83,7 +83,7 @@ export interface BranchState {
   step: number;
   /** The text before the branch's tokens: the parent's prompt and its tokens before the step. */
   prefixText: string;
-  /** The ids before the forced token. */
+  /** The ids before the forced token; once the worker has started the branch, only those the model read (the oldest are left out when the context overflows). */
   prefixIds: number[];
   options: GenerateOptions;
   status: 'running' | 'stopping' | 'done' | 'stopped' | 'error';
@@ -281,6 +281,12 @@ function onBranchMessage(state: AppState, message: FromWorker): AppState | null 
   const branch = state.branches[index];
   let next: BranchState;
   switch (message.type) {
+    case 'started':
+      // The model reads the prefix and the forced token; when they and the new tokens overflow the
+      // context, the oldest prefix ids are left out: the pane keeps only the ids it read.
+      if (message.droppedPromptTokens === 0) return state;
+      next = { ...branch, prefixIds: message.promptIds.slice(0, -1) };
+      break;
     case 'token': {
       const token: RunToken = { id: message.tokenId, text: message.text };
       if (message.inspection) token.inspection = message.inspection;

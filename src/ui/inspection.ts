@@ -1,15 +1,12 @@
 /**
  * The page's view of a run's tokens: the sampler settings the sliders stand for, how a pane's
- * tokens score under the raw model, where a run departs from the last one, and the run as an
- * export. Pure functions; the sampling math itself is the generation module's (inspectStep).
+ * tokens score under the raw model, and where a run departs from the last one. Pure functions; the sampling math itself is the generation module's (inspectStep).
  */
 import { inspectStep, type PipelineStage, type SamplerSettings } from '../generation/inspect';
 import { summarizeRow } from '../model/stepLogits';
-import { tokenLogprobs, type TokenLogprobs } from '../generation/logprobs';
-import type { BackendInfo, FinishReason, GenerateOptions, ModelInfo } from '../worker/protocol';
+import type { GenerateOptions } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
 import type { NumberSetting, Settings } from './settings';
-import type { TokenTexts } from './tokenText';
 
 /** Which page setting (slider) stands for each sampler setting. */
 export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
@@ -153,51 +150,6 @@ export function departures(
     for (let i = 0; i < seq.length; i++) if (before[i] !== seq[i].id) return i;
     return null;
   });
-}
-
-/** How many alternatives each exported token lists (OpenAI's maximum). */
-export const EXPORT_TOP_LOGPROBS = 20;
-
-export interface RunExport {
-  model: ModelInfo | null;
-  backend: string | null;
-  adapter: string | null;
-  prompt: string;
-  prompt_ids: number[] | null;
-  /** The generate() options the run used (Hugging Face names). */
-  settings: GenerateOptions;
-  /** The sampling seed; null for greedy decoding. */
-  seed: number | null;
-  sequences: { text: string; finish_reason: FinishReason | null; tokens: TokenLogprobs[] }[];
-}
-
-/** The run in the shape `generate --json --top-logprobs` prints per token, with its context. */
-export function runExport(args: {
-  model: ModelInfo | null;
-  backend: BackendInfo | null;
-  prompt: string;
-  promptIds: number[] | null;
-  options: GenerateOptions;
-  seed: number | null;
-  outputs: string[];
-  tokens: readonly (readonly RunToken[])[];
-  finishReasons: FinishReason[];
-  textOf: TokenTexts;
-}): RunExport {
-  return {
-    model: args.model,
-    backend: args.backend?.backend ?? null,
-    adapter: args.backend?.adapter ?? null,
-    prompt: args.prompt,
-    prompt_ids: args.promptIds,
-    settings: args.options,
-    seed: args.seed,
-    sequences: args.tokens.map((seq, s) => ({
-      text: args.outputs[s] ?? '',
-      finish_reason: args.finishReasons[s] ?? null,
-      tokens: seq.flatMap((t) => (t.inspection ? [tokenLogprobs(t.id, t.inspection, EXPORT_TOP_LOGPROBS, args.textOf)] : [])),
-    })),
-  };
 }
 
 /**

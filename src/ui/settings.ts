@@ -289,3 +289,46 @@ export function generateOptions(settings: Settings): GenerateOptions {
     seed: settings.seed,
   };
 }
+
+/**
+ * How a run of `maxNewTokens` after a prompt of `promptTokens` tokens fits a context of
+ * `nPositions` (as generation/generate.ts planGeneration fits it): the new tokens it can write, the
+ * oldest prompt tokens it leaves out, and `room`, the most new tokens that keep the whole prompt
+ * (0 when the prompt alone fills the context).
+ */
+export interface ContextFit {
+  room: number;
+  maxNewTokens: number;
+  droppedPromptTokens: number;
+}
+
+/** An empty prompt counts as one token: the model reads <|endoftext|>. */
+export function contextFit(promptTokens: number, maxNewTokens: number, nPositions: number): ContextFit {
+  const prompt = Math.max(1, promptTokens);
+  const fitted = Math.min(maxNewTokens, nPositions - 1); // the context also holds at least one prompt token
+  return {
+    room: Math.max(0, nPositions - prompt),
+    maxNewTokens: fitted,
+    droppedPromptTokens: Math.max(0, prompt - (nPositions - fitted)),
+  };
+}
+
+/**
+ * What the page says before a run that overflows the context, or null when it fits: the context
+ * size, what the run would do instead, and what to set.
+ */
+export function contextWarning(promptTokens: number, maxNewTokens: number, nPositions: number): string | null {
+  const fit = contextFit(promptTokens, maxNewTokens, nPositions);
+  if (fit.droppedPromptTokens === 0 && fit.maxNewTokens === maxNewTokens) return null;
+  const tokens = (n: number) => `${n} ${n === 1 ? 'token' : 'tokens'}`;
+  const parts = [
+    `The model's context holds ${tokens(nPositions)}: a ${Math.max(1, promptTokens)}-token prompt and ${maxNewTokens} new tokens do not fit.`,
+  ];
+  if (fit.maxNewTokens < maxNewTokens) parts.push(`The run would write at most ${fit.maxNewTokens} new tokens.`);
+  if (fit.droppedPromptTokens > 0)
+    parts.push(`The model would not read the first ${tokens(fit.droppedPromptTokens)} of the prompt (struck out in the output).`);
+  parts.push(
+    fit.room > 0 ? `Set Max new tokens to ${fit.room} or less to keep the whole prompt.` : 'Shorten the prompt to keep all of it.',
+  );
+  return parts.join(' ');
+}

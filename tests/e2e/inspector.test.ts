@@ -181,9 +181,10 @@ describe('token inspector', () => {
     const mine = exported.sequences[0].tokens;
     const theirs = cliOut.sequences[0].tokens;
     expect(mine.map((t: { id: number }) => t.id)).toEqual(theirs.map((t: { id: number }) => t.id));
-    mine.forEach((t: { logprob: number; text: string; top_logprobs: { id: number; logprob: number }[] }, i: number) => {
+    mine.forEach((t: { logprob: number; token: string; bytes: number[]; top_logprobs: { id: number; logprob: number }[] }, i: number) => {
       expect(Math.abs(t.logprob - theirs[i].logprob)).toBeLessThan(1e-3);
-      expect(t.text).toBe(theirs[i].text);
+      expect(t.token).toBe(theirs[i].token);
+      expect(t.bytes).toEqual(theirs[i].bytes);
       expect(t.top_logprobs.map((a) => a.id)).toEqual(theirs[i].top_logprobs.map((a: { id: number }) => a.id));
       t.top_logprobs.forEach((a, j) => expect(Math.abs(a.logprob - theirs[i].top_logprobs[j].logprob)).toBeLessThan(1e-3));
     });

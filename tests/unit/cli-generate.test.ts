@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
 import { generationOptions } from '../../src/cli/commands/generate';
 import { fixtureDir, fixtureExpected } from '../helpers/fixture';
+import { decode, tokenBytes } from '../../src/tokenizer';
 
 async function runCli(args: string[]) {
   const out: string[] = [];
@@ -311,7 +312,13 @@ describe('generate --top-logprobs', () => {
     expect(code).toBe(0);
     const seq = JSON.parse(stdout).sequences[0] as {
       ids: number[];
-      tokens: { id: number; text: string; logprob: number; top_logprobs: { id: number; text: string; logprob: number }[] }[];
+      tokens: {
+        id: number;
+        token: string;
+        logprob: number;
+        bytes: number[];
+        top_logprobs: { id: number; token: string; logprob: number }[];
+      }[];
     };
     expect(seq.tokens.map((t) => t.id)).toEqual(seq.ids);
     let prefix = [54, 13506, 345, 389];
@@ -326,7 +333,8 @@ describe('generate --top-logprobs', () => {
       const order = [...row.keys()].sort((a, b) => row[b] - row[a]).slice(0, 5);
       expect(token.top_logprobs.map((t) => t.id)).toEqual(order);
       for (const alt of token.top_logprobs) expect(alt.logprob).toBeCloseTo(row[alt.id] - lse, 5);
-      expect(typeof token.text).toBe('string');
+      expect(token.token).toBe(decode([token.id])); // whole characters here: the text itself
+      expect(token.bytes).toEqual([...tokenBytes(token.id)]);
       prefix = [...prefix, token.id];
     }
   });

@@ -1,7 +1,6 @@
 /**
  * The page's pure helpers around the token inspector: sliders → sampler settings and what differs
- * from the run, the Surprise bands and pane scores, where a rerun departs from the last run, and
- * the export's records.
+ * from the run, the Surprise bands and pane scores, and where a rerun departs from the last run.
  */
 import { describe, expect, test } from 'vitest';
 import type { TokenInspection } from '../../src/generation/generate';
@@ -14,7 +13,6 @@ import {
   settingsPatch,
   paneScore,
   percent,
-  runExport,
   runSamplerSettings,
   samplerSettings,
   settingChanges,
@@ -105,28 +103,6 @@ describe('inspection helpers', () => {
     expect(
       departures({ ...previous, ids: [[4, 5, 6]] }, 'Hi', { ...OPTIONS, max_new_tokens: 4 }, [[...now[1], { id: 7, text: '' }]]),
     ).toEqual([3]);
-  });
-
-  test("the export: OpenAI-shaped per-token records with the run's context", () => {
-    const exported = runExport({
-      model: null,
-      backend: { backend: 'wasm', reason: '', crossOriginIsolated: true },
-      prompt: 'Hi',
-      promptIds: [17250],
-      options: OPTIONS,
-      seed: 42,
-      outputs: ['t0t1'],
-      tokens: [[token(0, 1), token(1, 2)]],
-      finishReasons: ['length'],
-      textOf: (id) => `<${id}>`,
-    });
-    expect(exported).toMatchObject({ backend: 'wasm', prompt: 'Hi', prompt_ids: [17250], seed: 42, settings: OPTIONS });
-    const [first, second] = exported.sequences[0].tokens;
-    expect(exported.sequences[0]).toMatchObject({ text: 't0t1', finish_reason: 'length' });
-    expect(first).toMatchObject({ id: 0, text: '<0>' });
-    expect(first.logprob).toBeCloseTo(3 - Math.log(Math.exp(3) + Math.exp(1) + 1 + Math.exp(-1) + Math.exp(-2) + Math.exp(-3)), 6);
-    expect(second.top_logprobs.map((t) => t.id)).toEqual([0, 1, 2, 3]); // the 4 listed, most likely first
-    expect(second.top_logprobs[1].logprob).toBeCloseTo(second.logprob, 12);
   });
 });
 

@@ -19,7 +19,7 @@ import {
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { NOTEBOOK_SAMPLING } from '../../generation/options';
-import { decode } from '../../tokenizer';
+import { tokenBytes } from '../../tokenizer';
 import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, type OptionTable } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
@@ -166,7 +166,7 @@ export const generateCommand: CliCommand = {
             printer?.token(step.value);
             const { sequence, tokenId, inspection } = step.value;
             if (topLogprobs !== null && inspection)
-              (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, textOf));
+              (records[sequence] ??= []).push(tokenLogprobs(tokenId, inspection, topLogprobs, tokenBytes));
             step = await tokens.next();
           }
           printer?.finish(step.value);
@@ -299,10 +299,6 @@ function topLogprobsFlag(values: Values, options: GenerationOptions): number | n
     );
   }
   return n;
-}
-
-function textOf(id: number): string {
-  return decode([id]);
 }
 
 /** Option errors name the flag and echo the value as it was typed (not as it parsed: 9007199254740993 stays that). */

@@ -1,7 +1,7 @@
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { AnalysisState } from '../appState';
 import type { PaneView } from '../panes';
-import type { TokenTexts } from '../tokenText';
+import { visibleText, type TokenTexts } from '../tokenText';
 
 interface AttentionPanelProps {
   /** The pane whose text (prompt and output) is analysed. */
@@ -105,10 +105,12 @@ export function AttentionPanel({ pane, nLayer, nHead, attention, onAnalyze, text
             matrix={matrix}
             length={T}
             label={`Layer ${shown.layer + 1}, ${head === MEAN ? 'mean of heads' : `head ${Number(head) + 1}`}`}
+            tokens={tokens}
+            textOf={textOf}
           />
           <p className="muted-text small-notice">
-            Rows: each token as a query (top to bottom); columns: the tokens it can see. Darker = more attention. Move through the text
-            below (hover, or Tab then the arrow keys) to see one token&apos;s row.
+            Rows: each token as a query (top to bottom); columns: the tokens it can see. Darker = more attention (the scale above). Move
+            through the text below (hover, or Tab then the arrow keys) to see one token&apos;s row.
           </p>
           <AttentionText tokens={tokens} matrix={matrix} length={T} query={query} onQuery={setQuery} textOf={textOf} />
         </>
@@ -130,8 +132,40 @@ function headMatrix(attention: NonNullable<AnalysisState['attention']>, head: st
   return mean;
 }
 
-function Heatmap({ matrix, length: T, label }: { matrix: Float32Array; length: number; label: string }) {
+/** The heatmap's colour of an attention weight p: white to the accent blue, by √p (so small weights show beside large ones). */
+export function heatColour(p: number): [number, number, number] {
+  const v = Math.sqrt(Math.min(1, Math.max(0, p)));
+  return [Math.round(250 - v * (250 - 47)), Math.round(250 - v * (250 - 93)), Math.round(250 - v * (250 - 138))];
+}
+
+/** A later token, which a query cannot see (causal attention). */
+const FUTURE: [number, number, number] = [245, 243, 239];
+
+/** The weights the colour scale marks, at their place on it (√p). */
+const SCALE_TICKS = [0, 0.05, 0.25, 0.5, 1];
+
+/** The query × key cell under the pointer or the keyboard's cursor. */
+interface Cell {
+  query: number;
+  key: number;
+}
+
+function Heatmap({
+  matrix,
+  length: T,
+  label,
+  tokens,
+  textOf,
+}: {
+  matrix: Float32Array;
+  length: number;
+  label: string;
+  tokens: number[];
+  textOf: TokenTexts | null;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
+  const id = useId();
+  const [cell, setCell] = useState<Cell | null>(null);
   useEffect(() => {
     const element = canvas.current;
     const context = element?.getContext('2d');
@@ -141,31 +175,119 @@ function Heatmap({ matrix, length: T, label }: { matrix: Float32Array; length: n
     const image = context.createImageData(T, T);
     for (let q = 0; q < T; q++) {
       for (let k = 0; k < T; k++) {
-        // A square root makes small weights visible next to the large ones.
-        const v = k > q ? 0 : Math.sqrt(Math.min(1, Math.max(0, matrix[q * T + k])));
+        const [r, g, b] = k > q ? FUTURE : heatColour(matrix[q * T + k]);
         const at = 4 * (q * T + k);
-        const future = k > q;
-        image.data[at] = future ? 245 : Math.round(250 - v * (250 - 47));
-        image.data[at + 1] = future ? 243 : Math.round(250 - v * (250 - 93));
-        image.data[at + 2] = future ? 239 : Math.round(250 - v * (250 - 138));
+        image.data[at] = r;
+        image.data[at + 1] = g;
+        image.data[at + 2] = b;
         image.data[at + 3] = 255;
       }
     }
     context.putImageData(image, 0, 0);
   }, [matrix, T]);
+
+  const shown = cell && cell.query < T && cell.key < T ? cell : null;
+  const name = (k: number) => `${k + 1} "${textOf ? visibleText(textOf(tokens[k])) : `#${tokens[k]}`}"`;
+  const readout = shown
+    ? shown.key > shown.query
+      ? `Query ${name(shown.query)} cannot see key ${name(shown.key)}: it comes later.`
+      : `Query ${name(shown.query)} → key ${name(shown.key)}: ${(matrix[shown.query * T + shown.key] * 100).toFixed(2)} % of its attention.`
+    : 'Point at the map, or focus it and use the arrow keys, to name a cell\u2019s query and key tokens.';
+
+  const onPointer = (event: React.PointerEvent<HTMLCanvasElement>) => {
+    const box = event.currentTarget.getBoundingClientRect();
+    const at = (offset: number, size: number) => Math.max(0, Math.min(T - 1, Math.floor((offset / size) * T)));
+    setCell({ query: at(event.clientY - box.top, box.height), key: at(event.clientX - box.left, box.width) });
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLCanvasElement>) => {
+    const current = shown ?? { query: T - 1, key: 0 };
+    const moves: Record<string, Cell> = {
+      ArrowUp: { ...current, query: current.query - 1 },
+      ArrowDown: { ...current, query: current.query + 1 },
+      ArrowLeft: { ...current, key: current.key - 1 },
+      ArrowRight: { ...current, key: current.key + 1 },
+      Home: { ...current, key: 0 },
+      End: { ...current, key: current.query },
+    };
+    const next = moves[event.key];
+    if (!next) return;
+    event.preventDefault();
+    const clamp = (n: number) => Math.max(0, Math.min(T - 1, n));
+    setCell({ query: clamp(next.query), key: clamp(next.key) });
+  };
+
   return (
     <figure className="heatmap">
-      <canvas
-        ref={canvas}
-        role="img"
-        aria-label={`${label}: attention of ${T} tokens (queries × keys)`}
-        data-testid="attention-heatmap"
-        data-length={T}
-      />
+      <div className="heatmap-frame">
+        <span className="heatmap-axis keys" aria-hidden="true">
+          keys (the tokens looked at) →
+        </span>
+        <span className="heatmap-axis queries" aria-hidden="true">
+          queries (each token) ↓
+        </span>
+        <div className="heatmap-plot">
+          <canvas
+            ref={canvas}
+            role="img"
+            tabIndex={0}
+            aria-label={`${label}: attention of ${T} tokens (queries × keys)`}
+            aria-describedby={`${id}-readout`}
+            data-testid="attention-heatmap"
+            data-length={T}
+            onPointerMove={onPointer}
+            onPointerDown={onPointer}
+            onPointerLeave={() => setCell(null)}
+            onFocus={() => setCell((c) => c ?? { query: T - 1, key: T - 1 })}
+            onKeyDown={onKeyDown}
+          />
+          {shown && (
+            <span
+              className="heatmap-cursor"
+              aria-hidden="true"
+              style={{
+                left: `${(shown.key / T) * 100}%`,
+                top: `${(shown.query / T) * 100}%`,
+                width: `${100 / T}%`,
+                height: `${100 / T}%`,
+              }}
+            />
+          )}
+        </div>
+      </div>
+      <p className="heatmap-readout" id={`${id}-readout`} aria-live="polite" data-testid="heatmap-readout">
+        {readout}
+      </p>
+      <HeatScale />
       <figcaption className="muted-text">
         {label} · {T} tokens · queries ↓, keys →
       </figcaption>
     </figure>
+  );
+}
+
+/** The heatmap's colour scale: weight 0 to 1 (placed by √p, as the map colours it), and the colour of cells a query cannot see. */
+function HeatScale() {
+  const [r0, g0, b0] = heatColour(0);
+  const [r1, g1, b1] = heatColour(1);
+  return (
+    <div className="heat-scale" data-testid="heat-scale">
+      <span className="heat-scale-title">Attention weight</span>
+      <div
+        className="heat-scale-bar"
+        role="img"
+        aria-label="Colour scale: white for 0 % to dark blue for 100 % of a query's attention, spaced by the square root"
+        style={{ background: `linear-gradient(to right, rgb(${r0}, ${g0}, ${b0}), rgb(${r1}, ${g1}, ${b1}))` }}
+      >
+        {SCALE_TICKS.map((p) => (
+          <span key={p} className="heat-scale-tick" style={{ left: `${Math.sqrt(p) * 100}%` }} aria-hidden="true">
+            {p * 100} %
+          </span>
+        ))}
+      </div>
+      <span className="heat-scale-future">
+        <span className="heat-swatch" aria-hidden="true" style={{ background: `rgb(${FUTURE.join(', ')})` }} /> a later token (not visible)
+      </span>
+    </div>
   );
 }
 

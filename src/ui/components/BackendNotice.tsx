@@ -1,5 +1,5 @@
 import type { BackendInfo } from '../../worker/protocol';
-import { backendNote } from '../backendNote';
+import { backendNote, plainBackendLine } from '../backendNote';
 
 interface BackendNoticeProps {
   backend: BackendInfo | null;
@@ -10,23 +10,34 @@ interface BackendNoticeProps {
   fromMenu: boolean;
 }
 
-/** Which backend runs, and, when it is not WebGPU on a real GPU, why. */
+/** Which backend runs, and, when it is not WebGPU on a real GPU, one plain line about it with the technical reason under Details. */
 export function BackendNotice({ backend, failed, request, fromMenu }: BackendNoticeProps) {
   if (failed) return <span className="badge warn">The compute backend stopped (see the status)</span>;
   if (!backend) return <span className="badge muted">Starting the compute backend…</span>;
   const fast = backend.backend === 'webgpu' && backend.reason === '';
   const reason = backendNote(backend, request, fromMenu);
+  // The menu's own note is already plain; any other reason is technical and goes under Details.
+  const plain = reason === backend.reason ? plainBackendLine(backend) : null;
   return (
     <div className="backend">
       <span className={`badge ${fast ? 'good' : 'warn'}`} data-backend={backend.backend}>
         Running on {backend.backend}
         {backend.adapter ? ` · ${backend.adapter}` : ''}
       </span>
-      {reason && (
-        <p className="notice warn" data-testid="backend-reason">
-          {reason}
-        </p>
-      )}
+      {reason &&
+        (plain ? (
+          <div className="notice warn backend-reason" data-testid="backend-reason">
+            <p>{plain}</p>
+            <details>
+              <summary>Details</summary>
+              <p>{reason}</p>
+            </details>
+          </div>
+        ) : (
+          <p className="notice warn" data-testid="backend-reason">
+            {reason}
+          </p>
+        ))}
       {backend.backend === 'wasm' && !backend.crossOriginIsolated && (
         <p className="notice warn" data-testid="single-thread">
           WebAssembly runs on one thread: this page is served without the Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy

@@ -1,5 +1,17 @@
 import { useId, useLayoutEffect, useRef } from 'react';
-import { isGreedy, LABELS, onlyLikeliest, randomSeed, temperatureHint, type Drafts, type NumberSetting, type Settings } from '../settings';
+import {
+  contextFit,
+  contextWarning,
+  isGreedy,
+  LABELS,
+  onlyLikeliest,
+  randomSeed,
+  temperatureHint,
+  type Drafts,
+  type NumberSetting,
+  type Settings,
+} from '../settings';
+import { promptTokensAtMost, usePromptTokenCount } from '../tokenText';
 import { NumberField } from './NumberField';
 import { Switch } from './Switch';
 
@@ -15,10 +27,23 @@ interface ControlsProps {
   /** Why Generate is off although a model is ready (an invalid box), shown beside it; null otherwise. */
   blocked: string | null;
   running: boolean;
+  /** The loaded model's context (n_positions), which holds the prompt and the new tokens; null before a model has loaded. */
+  contextSize: number | null;
 }
 
 /** The prompt and every generation setting, each a labelled control. */
-export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onStop, canGenerate, blocked, running }: ControlsProps) {
+export function Controls({
+  settings,
+  onChange,
+  drafts,
+  onDraft,
+  onGenerate,
+  onStop,
+  canGenerate,
+  blocked,
+  running,
+  contextSize,
+}: ControlsProps) {
   const id = useId();
   const greedy = !settings.sample;
   const samplingHint = greedy ? 'Sample is off, so runs ignore this; the token inspector still shows what it would cut.' : undefined;
@@ -27,6 +52,12 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
   const samplingControlHint = (setting: NumberSetting, usual: string) =>
     samplingHint ??
     (single?.setting === setting ? `${single.reason}: sampling is greedy decoding then, and every sequence is the same.` : usual);
+  // The prompt is counted only when the run could overflow the context (its bytes bound its tokens).
+  const mayOverflow = contextSize !== null && promptTokensAtMost(settings.prompt) + settings.maxNewTokens > contextSize;
+  const promptTokens = usePromptTokenCount(settings.prompt, mayOverflow);
+  const context = contextSize !== null && promptTokens !== null ? { size: contextSize, prompt: promptTokens } : null;
+  const fit = context && contextFit(context.prompt, settings.maxNewTokens, context.size);
+  const overflow = context && contextWarning(context.prompt, settings.maxNewTokens, context.size);
   const generateButton = useRef<HTMLButtonElement>(null);
   const stopButton = useRef<HTMLButtonElement>(null);
 
@@ -70,7 +101,14 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
           value={settings.prompt}
           spellCheck={false}
           onChange={(event) => onChange({ prompt: event.target.value })}
+          aria-describedby={settings.prompt === '' ? `${id}-empty` : undefined}
         />
+        {settings.prompt === '' && (
+          <p className="field-hint" id={`${id}-empty`} data-testid="empty-prompt-hint">
+            Empty: the model starts from &lt;|endoftext|&gt;, the token that separates documents in its training text, so it writes as if a
+            new document began.
+          </p>
+        )}
       </div>
 
       <div className="actions">
@@ -79,7 +117,7 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
           className="primary"
           disabled={!canGenerate || blocked !== null}
           ref={generateButton}
-          aria-describedby={blocked ? `${id}-blocked` : undefined}
+          aria-describedby={[blocked ? `${id}-blocked` : '', overflow ? `${id}-context` : ''].filter(Boolean).join(' ') || undefined}
         >
           Generate
         </button>
@@ -94,6 +132,26 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
         <p className="field-error" id={`${id}-blocked`} data-testid="generate-blocked">
           {blocked}
         </p>
+      )}
+      {overflow && (
+        <div className="notice warn context-warning" id={`${id}-context`} data-testid="context-warning">
+          <p>{overflow}</p>
+          {fit && fit.room > 0 && (
+            <div className="notice-actions">
+              <button
+                type="button"
+                className="ghost small"
+                onClick={() => {
+                  onChange({ maxNewTokens: fit.room });
+                  onDraft('maxNewTokens', null);
+                  generateButton.current?.focus(); // the warning and this button go: the next step is to generate
+                }}
+              >
+                Use {fit.room} new tokens
+              </button>
+            </div>
+          )}
+        </div>
       )}
 
       <h2 className="section-heading">Sampling</h2>
@@ -114,7 +172,18 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
         hint={samplingControlHint('minP', 'Drop tokens less likely than this fraction of the top token (0 = off).')}
       />
       <NumberField {...field('repetitionPenalty')} hint="1 = none; higher discourages repeats." />
-      <NumberField {...field('maxNewTokens')} />
+      <NumberField
+        {...field('maxNewTokens')}
+        hint={
+          context && fit
+            ? `The model's context holds ${context.size} tokens, prompt included: this prompt (${context.prompt} ${context.prompt === 1 ? 'token' : 'tokens'}) leaves room for ${fit.room}.`
+            : contextSize === null
+              ? 'How many tokens to write after the prompt.'
+              : mayOverflow
+                ? `The model's context holds ${contextSize} tokens, prompt included.`
+                : `The model's context holds ${contextSize} tokens, prompt included: this prompt and ${settings.maxNewTokens} new tokens fit.`
+        }
+      />
       <NumberField
         {...field('sequences')}
         dimmed={isGreedy(settings) || single !== null}
@@ -126,7 +195,11 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
               : 'How many continuations to write at once.'
         }
       />
-      <NumberField {...field('seed')} slider={false} hint="The same seed and settings give the same text.">
+      <NumberField
+        {...field('seed')}
+        slider={false}
+        hint="The same seed and settings give the same text at the same precision (f16 and q8 move the probabilities, so they can change it)."
+      >
         <button
           type="button"
           className="ghost small"

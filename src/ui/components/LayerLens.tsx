@@ -73,6 +73,7 @@ export function LayerLens({ step, lens, onAnalyze, textOf }: LayerLensProps) {
                     <td key={entry.id} className={entry.id === chosen ? 'chosen' : undefined} data-token-id={entry.id}>
                       <span className="token-text">{text(entry.id)}</span>
                       <span className="lens-p">{percent(Math.exp(entry.logprob)).replace(' %', '%')}</span>
+                      {entry.id === chosen && <span className="sr-only"> (the chosen token)</span>}
                     </td>
                   ))}
                 </tr>

@@ -3,7 +3,7 @@ import type { FinishReason } from '../../worker/protocol';
 import type { RunToken } from '../appState';
 import { paneScore, surpriseBand } from '../inspection';
 import { cumulativeLogprob } from '../panes';
-import { visibleText, type TokenTexts } from '../tokenText';
+import { droppedPrompt, useTokenBytes, visibleText, type TokenTexts } from '../tokenText';
 
 interface OutputPaneProps {
   /** Its heading ("Output 1", or where a branch came from) and its region's accessible name. */
@@ -31,6 +31,9 @@ interface OutputPaneProps {
   /** A finished branch: prefix positions reused from the parent's KV cache (0: it ran a prefill). */
   reusedPositions?: number | null;
 }
+
+/** What an empty prompt starts from (as Hugging Face does): GPT-2's one special token. */
+const START_TOKEN = '<|endoftext|>';
 
 const FINISH_LABELS: Record<FinishReason, string> = {
   length: 'max tokens',
@@ -72,6 +75,9 @@ export function OutputPane(props: OutputPaneProps) {
   /** "output 1", "branch: Output 1 › …": the label inside a button's name ("Copy output 1"). */
   const spoken = label.charAt(0).toLowerCase() + label.slice(1);
   const logprob = cumulativeLogprob(tokens);
+  const bytesOf = useTokenBytes();
+  /** The start of the prompt the model did not read (it did not fit in the context with the new tokens). */
+  const split = promptIds && bytesOf ? droppedPrompt(prompt, promptIds, bytesOf) : null;
 
   // Follow the text as it grows, like a terminal, unless the reader has scrolled up; once per
   // frame at most (reading scrollHeight makes the browser lay the page out).
@@ -167,7 +173,20 @@ export function OutputPane(props: OutputPaneProps) {
         }}
       >
         <span className="output-prompt" data-part="prompt">
-          {showTokens && promptIds && textOf ? promptIds.map((tid, i) => <TokenChip key={i} id={tid} text={textOf(tid)} />) : prompt}
+          {split && (
+            <del className="dropped-prompt" data-part="dropped" title="Not read by the model: it did not fit in the context">
+              {split.dropped}
+            </del>
+          )}
+          {showTokens && promptIds && textOf ? (
+            promptIds.map((tid, i) => <TokenChip key={i} id={tid} text={textOf(tid)} />)
+          ) : prompt === '' ? (
+            <span className="start-token" data-part="start-token">
+              {START_TOKEN}
+            </span>
+          ) : (
+            (split?.read ?? prompt)
+          )}
         </span>
         <span
           className="output-generated"
@@ -198,6 +217,17 @@ export function OutputPane(props: OutputPaneProps) {
         </span>
         {streaming && <span className="caret" aria-hidden="true" />}
       </div>
+      {split && (
+        <p className="pane-note" data-testid="dropped-note">
+          Struck out: the start of the prompt, which the model did not read (it did not fit in the model&apos;s context with the new
+          tokens).
+        </p>
+      )}
+      {prompt === '' && (
+        <p className="pane-note" data-testid="start-note">
+          The prompt was empty: the model started from {START_TOKEN}, the token that separates documents in its training text.
+        </p>
+      )}
       {(showTokens || score || logprob !== null) && (
         <footer className="output-foot">
           {reusedPositions != null && (

@@ -32,7 +32,7 @@ export function PrecisionPicker({
         value={value}
         disabled={disabled}
         onChange={(event) => onChange(event.target.value as PrecisionRequest)}
-        aria-describedby={`${id}-hint`}
+        aria-describedby={`${id}-hint ${id}-changes`}
       >
         {CHOICES.map(([choice, label]) => (
           <option key={choice} value={choice} disabled={runs !== null && choice !== 'auto' && !runs.includes(choice)}>
@@ -44,6 +44,10 @@ export function PrecisionPicker({
         {runs && runs.length === 1
           ? `The ${backend} backend runs f32 weights only.`
           : 'Automatic: exact f32 where the model fits, q8 (int8 weights) for models over 300M parameters on WebAssembly. Changing it reloads the model.'}
+      </p>
+      <p className="field-hint" id={`${id}-changes`} data-testid="precision-changes-text">
+        f16 and q8 round the weights, so every probability moves a little: greedy text can differ where two tokens were close, and sampled
+        text under the same seed can differ from f32&apos;s.
       </p>
     </div>
   );
