@@ -2,6 +2,7 @@
  * Generation options with Hugging Face `generate()` names, meanings and defaults
  * (GenerationConfig: max_length 20, do_sample false, temperature 1, top_k 50, top_p 1).
  */
+import { SEED_RANGE, isSeed } from './random';
 
 export interface GenerationOptions {
   /** New tokens to generate, prompt excluded. Takes precedence over max_length (as in HF). */
@@ -22,7 +23,7 @@ export interface GenerationOptions {
   repetition_penalty?: number;
   /** Independent samples of the same prompt, decoded together as one batch. */
   num_return_sequences?: number;
-  /** Makes sampling reproducible; omitted = a fresh random seed (reported in the result). */
+  /** Makes sampling reproducible (a 32-bit unsigned integer: random.ts SEED_RANGE); omitted = a fresh random seed (reported in the result). */
   seed?: number;
   /** Stop a sequence when this id is generated; null = never; omitted = the model's EOS (50256). */
   eos_token_id?: number | null;
@@ -179,9 +180,7 @@ function boolean(option: string, value: unknown): boolean {
 }
 
 function seed(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new GenerationOptionError('seed', value, `expected an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`);
-  }
+  if (!isSeed(value)) throw new GenerationOptionError('seed', value, `expected ${SEED_RANGE}`);
   return value;
 }
 

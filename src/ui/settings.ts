@@ -4,7 +4,7 @@
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
 import { isSampling } from '../generation/options';
-import { MAX_SEED, randomSeed } from '../generation/random';
+import { MAX_SEED, parseSeed, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
 import { isPrecisionRequest, PRECISION_REQUESTS, type PrecisionRequest } from '../model/memoryPlan';
@@ -83,6 +83,10 @@ export function allowedRange(name: NumberSetting): string {
  * Empty text counts as not a number (a browser also reports letters in a number box as '').
  */
 export function checkNumber(name: NumberSetting, text: string): { value: number } | { problem: string } {
+  if (name === 'seed') {
+    const seed = parseSeed(text);
+    return seed === null ? { problem: `${LABELS.seed} must be ${allowedRange('seed')}.` } : { value: seed };
+  }
   const { min, max, step } = LIMITS[name];
   const n = text.trim() === '' ? NaN : Number(text);
   if (!Number.isFinite(n) || n < min || n > max || (step === 1 && !Number.isInteger(n))) {
@@ -180,6 +184,13 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
     const { param, step } = LIMITS[name];
     const raw = get(param);
     if (raw === null || raw === undefined || raw === '') continue;
+    if (name === 'seed') {
+      // The one seed rule (random.ts parseSeed): a value outside it is refused, not clamped.
+      const seed = parseSeed(raw);
+      if (seed === null) changes.push(`${param}=${raw} is not ${allowedRange(name)}: kept ${base.seed}`);
+      else next.seed = seed;
+      continue;
+    }
     const n = Number(raw);
     next[name] = clampSetting(name, n, base[name]);
     if (!Number.isFinite(n)) {

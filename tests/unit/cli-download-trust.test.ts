@@ -347,3 +347,13 @@ describe('the disk cache is proven before use', () => {
     expect((await readdir(dir)).filter((f) => f.includes('.partial-'))).toEqual([`b.partial-${process.ppid}-1`]);
   });
 });
+
+describe('addresses the CLI cannot download from', () => {
+  it('url:file:/// answers what to do, not "not implemented"', async () => {
+    const result = await run(['logits', '--model', 'url:file:///tmp/gpt2/', '--ids', '464', '--json']);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(
+      /^error: Cannot use the model "url:file:\/\/\/tmp\/gpt2\/": url: downloads from http\(s\) folder addresses only, not file: addresses\. For a model on this computer, give its folder \(--model DIR/,
+    );
+  });
+});

@@ -159,6 +159,19 @@ describe('settings', () => {
     expect(checkNumber('seed', String(MAX_SEED))).toEqual({ value: MAX_SEED });
   });
 
+  test('one rule for seeds: a 32-bit unsigned integer in decimal, anything else refused with the range (box and address)', () => {
+    const problem = { problem: 'Seed must be a whole number from 0 to 4294967295.' };
+    for (const text of ['-1', '0x10', '1e3', '+5', '2.5', String(MAX_SEED + 1), ''])
+      expect(checkNumber('seed', text), text).toEqual(problem);
+    expect(checkNumber('seed', ' 16 ')).toEqual({ value: 16 });
+    for (const raw of ['-1', '0x10', '4294967296']) {
+      const changes: string[] = [];
+      expect(settingsFromSearch(`?seed=${encodeURIComponent(raw)}`, DEFAULT_SETTINGS, changes).seed).toBe(42);
+      expect(changes).toEqual([`seed=${raw} is not a whole number from 0 to 4294967295: kept 42`]);
+    }
+    expect(settingsFromSearch('?seed=4294967295').seed).toBe(MAX_SEED);
+  });
+
   test('invalid boxes hold Generate back, with the reason', () => {
     expect(fieldProblems({ topP: '0.5', topK: '-3', temperature: '' }).map((p) => p.setting)).toEqual(['topK', 'temperature']);
     expect(generateBlockedReason({})).toBeNull();
@@ -183,7 +196,7 @@ describe('settings', () => {
       backend: 'auto',
       precision: 'auto',
       sample: true,
-      seed: 3,
+      seed: 42,
       maxNewTokens: 40,
     });
     expect(changes).toEqual([
@@ -192,7 +205,7 @@ describe('settings', () => {
       'top_k=-3 → 0 (allowed: a whole number from 0 to 200; 0 turns top-k off)',
       'top_p=7 → 1 (allowed: a number from 0 to 1 in steps of 0.01)',
       'temperature=abc is not a number: kept 1',
-      'seed=2.5 → 3 (allowed: a whole number from 0 to 4294967295)',
+      'seed=2.5 is not a whole number from 0 to 4294967295: kept 42',
       'do_sample=maybe is not true or false: kept true',
     ]);
     const none: string[] = [];

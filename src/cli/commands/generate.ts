@@ -18,7 +18,7 @@ import {
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, seedOption } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -99,7 +99,7 @@ export function generationOptions(values: Values): { options: GenerationOptions;
     options.top_k = numberFlag(values, 'top-k') ?? NOTEBOOK_SAMPLING.top_k;
     options.top_p = numberFlag(values, 'top-p') ?? NOTEBOOK_SAMPLING.top_p;
     options.min_p = numberFlag(values, 'min-p');
-    options.seed = numberFlag(values, 'seed');
+    options.seed = seedOption(values.seed, USAGE);
   }
   options.repetition_penalty = numberFlag(values, 'repetition-penalty');
   options.num_return_sequences = numberFlag(values, 'num-return-sequences');
@@ -291,7 +291,6 @@ const INTEGER_FLAG_MINIMUM: Partial<Record<keyof typeof OPTIONS, number | null>>
   'max-length': 1,
   'num-return-sequences': 1,
   'top-k': 0,
-  seed: null,
   'top-logprobs': 0,
 };
 
