@@ -17,6 +17,9 @@ import {
   temperatureHint,
   MAX_SEED,
   type Settings,
+  MAX_LINK_PROMPT_CHARS,
+  linkPromptNote,
+  promptFitsLink,
 } from '../../src/ui/settings';
 import { modelOptions } from '../../src/ui/modelSpec';
 
@@ -229,5 +232,27 @@ describe('settings', () => {
     expect(onlyLikeliest({ ...DEFAULT_SETTINGS, minP: 1 })?.setting).toBe('minP');
     expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topP: 0, sample: false })).toBeNull(); // greedy says so itself
     expect(onlyLikeliest(DEFAULT_SETTINGS)).toBeNull();
+  });
+});
+
+describe('the address stays loadable', () => {
+  test('a prompt up to 2,000 encoded characters travels in the address; a longer one stays in storage, and a reload restores it', () => {
+    const fits = { ...DEFAULT_SETTINGS, prompt: 'a'.repeat(MAX_LINK_PROMPT_CHARS) };
+    expect(promptFitsLink(fits.prompt)).toBe(true);
+    expect(new URLSearchParams(settingsToSearch(fits)).get('prompt')).toBe(fits.prompt);
+    expect(linkPromptNote(fits.prompt)).toBeNull();
+    // Encoded length counts: 700 'é' are 4,200 characters in an address.
+    expect(promptFitsLink('é'.repeat(700))).toBe(false);
+
+    const long = { ...DEFAULT_SETTINGS, prompt: 'Holmes '.repeat(14_285) + 'Wats', seed: 7 };
+    const search = settingsToSearch(long);
+    expect(search.length).toBeLessThan(MAX_LINK_PROMPT_CHARS);
+    expect(new URLSearchParams(search).has('prompt')).toBe(false);
+    expect(new URLSearchParams(search).get('seed')).toBe('7');
+    const stored = settingsToStorage(long);
+    expect(initialSettings(search, stored)).toEqual(long);
+    expect(linkPromptNote(long.prompt)).toBe(
+      "This prompt (100,000 characters) is too long for the page's address, which carries prompts up to 2,000 characters once encoded: a copied link opens without it. A reload in this browser keeps it (it is saved here).",
+    );
   });
 });

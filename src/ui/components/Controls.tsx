@@ -1,5 +1,15 @@
 import { useId, useLayoutEffect, useRef } from 'react';
-import { isGreedy, LABELS, onlyLikeliest, randomSeed, temperatureHint, type Drafts, type NumberSetting, type Settings } from '../settings';
+import {
+  isGreedy,
+  LABELS,
+  linkPromptNote,
+  onlyLikeliest,
+  randomSeed,
+  temperatureHint,
+  type Drafts,
+  type NumberSetting,
+  type Settings,
+} from '../settings';
 import { NumberField } from './NumberField';
 import { Switch } from './Switch';
 
@@ -43,6 +53,7 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
     if (!running && (lost || active === stopButton.current)) generateButton.current?.focus({ preventScroll: true });
   }, [running]);
 
+  const promptNote = linkPromptNote(settings.prompt);
   const field = (setting: NumberSetting) => ({
     setting,
     label: LABELS[setting],
@@ -71,6 +82,11 @@ export function Controls({ settings, onChange, drafts, onDraft, onGenerate, onSt
           spellCheck={false}
           onChange={(event) => onChange({ prompt: event.target.value })}
         />
+        {promptNote && (
+          <span className="field-hint" role="note" data-note="prompt-not-in-link">
+            {promptNote}
+          </span>
+        )}
       </div>
 
       <div className="actions">
