@@ -244,7 +244,7 @@ describe('the address stays loadable', () => {
     // Encoded length counts: 700 'é' are 4,200 characters in an address.
     expect(promptFitsLink('é'.repeat(700))).toBe(false);
 
-    const long = { ...DEFAULT_SETTINGS, prompt: 'Holmes '.repeat(14_285) + 'Wats', seed: 7 };
+    const long = { ...DEFAULT_SETTINGS, prompt: 'Holmes '.repeat(14_285) + 'Watso', seed: 7 };
     const search = settingsToSearch(long);
     expect(search.length).toBeLessThan(MAX_LINK_PROMPT_CHARS);
     expect(new URLSearchParams(search).has('prompt')).toBe(false);
