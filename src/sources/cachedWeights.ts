@@ -295,6 +295,11 @@ export class WeightsCacheSession {
     }
   }
 
+  /** Bytes of all the pieces together (the compacted weights the cache keeps). */
+  get totalBytes(): number {
+    return this.manifest.totalBytes;
+  }
+
   /** True once every piece is stored. */
   get complete(): boolean {
     return !this.disabled && isComplete(this.manifest);

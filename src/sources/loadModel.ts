@@ -11,7 +11,7 @@ import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { GPT2 } from '../model/gpt2';
 import { choosePrecision, type BackendMemory, type MemoryPlan, type PrecisionChoice, type PrecisionRequest } from '../model/memoryPlan';
 import type { WeightPrecision } from '../model/weights';
-import { CONFIG_FILE, WEIGHTS_FILE, putText, readText, type CacheKey, type ModelCache } from './cache';
+import { CONFIG_FILE, WEIGHTS_FILE, putText, quotaError, readText, type CacheKey, type ModelCache } from './cache';
 import { DigestMismatchError, RemoteFile, checkedAgainstSha256, fetchText, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
 import { DownloadConfirmationError, ModelSourceError, abortedError, isAbortError } from './errors';
@@ -236,7 +236,10 @@ async function downloadFromHub(
     try {
       await putText(cache, key(CONFIG_FILE), configText);
     } catch (error) {
-      cacheFailure = error;
+      // Storage full names what the model needs (its pieces and config.json), not the small file that did not fit.
+      const quota = error instanceof ModelSourceError && error.kind === 'quota';
+      const bytes = (session as WeightsCacheSession | null)?.totalBytes ?? 0;
+      cacheFailure = quota ? quotaError(key(WEIGHTS_FILE), bytes + new TextEncoder().encode(configText).byteLength, error) : error;
     }
   }
   if (cacheFailure) {

@@ -187,6 +187,22 @@ describe('storage full', () => {
   });
 });
 
+describe('storage full at config.json, the last file written', () => {
+  it("names the model's whole size too", async () => {
+    const cache = new MemoryModelCache();
+    const create = cache.create.bind(cache);
+    cache.create = async (key, size) => {
+      if (key.file === 'config.json') throw quotaError(key, size);
+      return create(key, size);
+    };
+    const loaded = await load(cache);
+    const whole = (await loadManifestTotal()) + configBytes.byteLength;
+    expect(loaded.cacheNote).toContain(`no room to keep org/tiny-gpt2@main (${formatBytes(whole)})`);
+    expect(await cache.list()).toEqual([]);
+    await logitsOf(loaded);
+  });
+});
+
 /** The compacted size of the fixture's weights (what the cache keeps), from a clean cached load. */
 async function loadManifestTotal(): Promise<number> {
   const cache = new MemoryModelCache();
