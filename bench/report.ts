@@ -10,6 +10,7 @@ import type { BrowserRun } from './browser/runBrowser';
 import type { AppLongTaskRun } from './browser/appLongTasks';
 import type { AppMediumRun } from './browser/appMedium';
 import type { QualityResult } from './node/quality';
+import type { CacheVerifyResult } from './node/cacheVerify';
 import type { PeerResult } from './peer';
 import { repoRoot } from './models';
 
@@ -43,6 +44,8 @@ export interface BenchReport {
   appMedium?: AppMediumRun;
   /** Held-out loss per precision, f16 greedy tokens, q8 logit error (bench/node/quality.ts). */
   quality?: QualityResult;
+  /** The 124M-shaped model loaded from the disk cache with and without verifying its pieces (bench/node/cacheVerify.ts). */
+  cacheVerify?: CacheVerifyResult;
   peer: PeerResult[];
 }
 
@@ -237,6 +240,10 @@ export function renderReport(report: BenchReport): string {
   );
   out(
     `| q8 logits within the derived tolerance, 1.5 × 1.8% × √(4·n_layer + 1) of a row's largest \\|logit\\| (docs/precision.md) | ${q ? `fixture ${f(100 * q.q8Logits.fixtureWorst, 1)}% (tolerance ${f(100 * q.q8Logits.fixtureTolerance, 1)}%), built-in at 256 positions ${f(100 * q.q8Logits.builtInWorst, 1)}% (tolerance ${f(100 * q.q8Logits.builtInTolerance, 1)}%)` : '–'} | ${mark(q ? q.q8Logits.fixtureWorst <= q.q8Logits.fixtureTolerance && q.q8Logits.builtInWorst <= q.q8Logits.builtInTolerance : undefined)} |`,
+  );
+  const cv = report.cacheVerify;
+  out(
+    `| what verifying the cache costs: a 124M-shaped model loaded from the disk cache with each piece's SHA-256 and length checked, and without (Node cpu, f32, no warm-up, median of ${cv?.runs ?? '–'} each, same process) | ${cv ? `verified ${f(cv.verifiedMs, 0)} ms, unchecked ${f(cv.uncheckedMs, 0)} ms (+${f(cv.verifiedMs - cv.uncheckedMs, 0)} ms for ${f(cv.cachedBytes / 1e6, 0)} MB; SHA-256 alone ${f(cv.sha256MBps, 0)} MB/s)` : '–'} | ${cv ? 'measured (no target)' : 'not measured'} |`,
   );
   const am = report.appMedium;
   out(

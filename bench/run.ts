@@ -6,7 +6,8 @@
  *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer node-large
  *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR;
  *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision;
- *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts)
+ *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts;
+ *                                                cache-verify: 124M load time from the disk cache with and without verification, bench/node/cacheVerify.ts)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -28,6 +29,7 @@ import { measureAppMedium } from './browser/appMedium';
 import { WEBGPU_LONG_POSITION, machineBusyPercent, writeReport, type BenchReport, type NodeResult } from './report';
 import type { NodeRunRequest } from './node/runModel';
 import type { QualityResult } from './node/quality';
+import type { CacheVerifyResult } from './node/cacheVerify';
 
 const SECTIONS = [
   'node-wasm',
@@ -39,6 +41,7 @@ const SECTIONS = [
   'node-large',
   'app-medium',
   'quality',
+  'cache-verify',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -122,10 +125,10 @@ function tinyOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
   };
 }
 
-/** The quality measurements in a child process, parsed from its RESULT line (undefined if it failed). */
-function runQuality(): Promise<QualityResult | undefined> {
+/** A bench script (quality.ts, cacheVerify.ts) in a child process, parsed from its RESULT line (undefined if it failed). */
+function runScript<T>(script: string, ...args: string[]): Promise<T | undefined> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'bench/node/quality.ts'], {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), script, ...args], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -133,7 +136,7 @@ function runQuality(): Promise<QualityResult | undefined> {
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('close', () => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve(line ? (JSON.parse(line.slice(7)) as QualityResult) : undefined);
+      resolve(line ? (JSON.parse(line.slice(7)) as T) : undefined);
     });
   });
 }
@@ -288,7 +291,8 @@ async function main(): Promise<void> {
   }
 
   if (only.includes('app-medium')) report.appMedium = await measureAppMedium(log);
-  if (only.includes('quality')) report.quality = await runQuality();
+  if (only.includes('quality')) report.quality = await runScript<QualityResult>('bench/node/quality.ts');
+  if (only.includes('cache-verify')) report.cacheVerify = await runScript<CacheVerifyResult>('bench/node/cacheVerify.ts', String(runs));
 
   if (only.includes('node-wasm')) {
     report.node.push(await runNode({ backend: 'wasm', model: '124m', options: fullOptions(), ceiling: true }));
@@ -338,6 +342,7 @@ async function main(): Promise<void> {
     if (report.app.length === 0) report.app = previous.app;
     report.appMedium ??= previous.appMedium;
     report.quality ??= previous.quality;
+    report.cacheVerify ??= previous.cacheVerify;
     if (report.peer.length === 0) report.peer = previous.peer;
     else if (previous.peer.length) {
       const rerun = new Set(report.peer.map((p) => p.backend));

@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { NODE_BACKENDS, isNodeBackend, type NodeBackend } from '../backend/node';
 import { UsageError } from './command';
 import { PRECISION_REQUESTS, isPrecisionRequest, type PrecisionRequest } from '../model/memoryPlan';
+import { SEED_RANGE, parseSeed } from '../generation/random';
 
 export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 
@@ -31,10 +32,35 @@ export function dtypeOption(value: string | undefined, usage: string): Precision
 /** Parses argv against `options`; any problem becomes a UsageError carrying `usage`. */
 export function parseOptions<T extends OptionTable>(argv: string[], options: T, usage: string) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError((error as Error).message, usage);
   }
+}
+
+/**
+ * `--name -1` as `--name=-1` for string options, so a negative number reaches the option's own
+ * check (which names the allowed range) instead of parseArgs's "ambiguous" complaint.
+ */
+function joinNegativeValues(argv: string[], options: OptionTable): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    const next = argv[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+/** --seed: the one seed rule (random.ts parseSeed); undefined when absent. */
+export function seedOption(value: string | undefined, usage: string): number | undefined {
+  if (value === undefined) return undefined;
+  const seed = parseSeed(value);
+  if (seed === null) throw new UsageError(`--seed ${value}: expected ${SEED_RANGE}`, usage);
+  return seed;
 }
 
 export function requireString(value: string | undefined, name: string, usage: string): string {

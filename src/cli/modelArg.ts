@@ -78,7 +78,8 @@ export async function modelArgToSpec(arg: string): Promise<ModelSpec> {
   try {
     return parseModelSpec(value);
   } catch (error) {
-    if (error instanceof ModelSourceError && (value.includes('/') || value.startsWith('.'))) {
+    // A path-like value without a spec prefix was meant as a folder; hf:/url: ones get the spec's own message.
+    if (error instanceof ModelSourceError && !/^(hf|url):/.test(value) && (value.includes('/') || value.startsWith('.'))) {
       throw new ModelSourceError('not-found', `--model ${arg}: no such folder. ${error.message}`);
     }
     throw error;

@@ -18,7 +18,8 @@ export async function startBackend(backend: NodeBackend): Promise<void> {
  */
 export async function openModel(modelArg: string | undefined, precision: PrecisionRequest = 'auto'): Promise<GPT2> {
   // Progress goes to stderr (stdout keeps only the result): see stderrProgress.
-  const { model } = await loadModelArg(modelArg ?? 'embedded', { precision });
+  const { model, cacheNote } = await loadModelArg(modelArg ?? 'embedded', { precision });
+  if (cacheNote) console.error(`note: ${cacheNote}`);
   const note = paddedVocabularyNote(model.config.vocabSize);
   if (note) console.error(`note: ${note}`);
   return model;

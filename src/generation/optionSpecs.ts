@@ -5,6 +5,7 @@
  * and the CLI derives its flags from it, so adding an option is one entry here plus, when it
  * changes the scores, its processor (logitsProcessors.ts).
  */
+import { SEED_RANGE, isSeed } from './random';
 
 /** How a value is written on the command line: a number, a word (true / false / never), or text. */
 export type CliValue = 'number' | 'word' | 'text';
@@ -240,8 +241,8 @@ export const OPTION_SPECS = [
     name: 'seed',
     label: 'Seed',
     hint: 'Makes sampling reproducible; absent = a fresh random seed, reported back.',
-    range: `an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`,
-    accepts: isInteger,
+    range: SEED_RANGE,
+    accepts: isSeed,
     default: null,
     cliFlag: 'seed',
     cliValue: 'number',

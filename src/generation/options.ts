@@ -40,7 +40,7 @@ export interface GenerationOptions {
   early_stopping?: boolean | 'never';
   /** Independent samples of the same prompt decoded together, or the best beams (at most num_beams). */
   num_return_sequences?: number;
-  /** Makes sampling reproducible; omitted = a fresh random seed (reported in the result). */
+  /** Makes sampling reproducible (a 32-bit unsigned integer: random.ts SEED_RANGE); omitted = a fresh random seed (reported in the result). */
   seed?: number;
   /** Stop a sequence when this id is generated; null = never; omitted = the model's EOS (50256). */
   eos_token_id?: number | null;

@@ -78,6 +78,24 @@ function rotl(x: number, k: number): number {
 export const MAX_SEED = 2 ** 32 - 1;
 
 /**
+ * The one rule for seeds everywhere (generate()'s seed, the CLI's --seed, the page's Seed box and
+ * ?seed=): a 32-bit unsigned integer. Anything else is refused with this range, never clamped.
+ */
+export const SEED_RANGE = `an integer from 0 to ${MAX_SEED} (a 32-bit unsigned integer)`;
+
+export function isSeed(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SEED;
+}
+
+/** Seed text as a seed: decimal digits only (no sign, fraction, exponent or 0x), at most MAX_SEED; null otherwise. */
+export function parseSeed(text: string): number | null {
+  const digits = text.trim();
+  if (!/^\d{1,10}$/.test(digits)) return null;
+  const seed = Number(digits);
+  return isSeed(seed) ? seed : null;
+}
+
+/**
  * A fresh seed when the caller gave none (0..MAX_SEED), reported back so the run can be repeated.
  * `random` (a float in [0, 1)) replaces the crypto source, for tests.
  */

@@ -67,13 +67,13 @@ export function readHeaderLength(first8: Uint8Array, file?: string): number {
     );
   }
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
-  const length = Number(view.getBigUint64(0, true));
-  if (length > MAX_HEADER_LENGTH) {
+  const exact = view.getBigUint64(0, true); // a bigint: a random u64 is printed digit for digit, not rounded to a double
+  if (exact > BigInt(MAX_HEADER_LENGTH)) {
     throw new CheckpointError(
-      inFile(file, `header length is ${length} bytes, more than the 100 MB safetensors allows: not a safetensors file`),
+      inFile(file, `header length is ${exact} bytes, more than the 100 MB safetensors allows: not a safetensors file`),
     );
   }
-  return length;
+  return Number(exact);
 }
 
 /** A header length that runs past the end of the file: whatever this is, it is not safetensors. */

@@ -6,6 +6,7 @@
 import type { ByteSource } from '../model/checkpointStream';
 import { ModelSourceError, abortedError, formatBytes } from './errors';
 import { errorMessage } from '../util/errorMessage';
+import { Sha256, hubSha256 } from './sha256';
 
 export interface RemoteOptions {
   fetch?: typeof fetch;
@@ -40,6 +41,8 @@ export class RemoteFile implements ByteSource {
   ranged = false;
   size = NaN;
   etag: string | null = null;
+  /** The SHA-256 the server states for the file (a hub's X-Linked-Etag / ETag of an LFS file), or null. */
+  sha256: string | null = null;
   /** The probe's bytes 0-7 (ranged), or its whole unread response (not ranged). */
   private prefix: Uint8Array = new Uint8Array(0);
   private unread: Response | null = null;
@@ -121,6 +124,7 @@ export class RemoteFile implements ByteSource {
   private async probe(): Promise<void> {
     const response = await this.request(this.options.probeRange === false ? null : 'bytes=0-7');
     this.etag = response.headers.get('etag');
+    this.sha256 = hubSha256(response.headers);
     if (response.status !== 206) {
       const length = response.headers.get('content-length');
       this.size = length === null ? NaN : Number(length);
@@ -217,6 +221,59 @@ export class RemoteFile implements ByteSource {
       await reader.cancel().catch(() => undefined);
     }
   }
+}
+
+/**
+ * `source` with its bytes checked against `sha256` whenever a load reads the whole file from the
+ * start, in order (a server without Range, or spans that leave no gap): the last byte is handed on
+ * only if the digest matches, else a ModelSourceError naming the file. A load that skips bytes
+ * (unused tensors over Range) reads less than the whole file, so nothing is checked.
+ */
+export function checkedAgainstSha256(source: ByteSource, sha256: string, what: string): ByteSource {
+  const hasher = new Sha256();
+  let hashed = 0; // bytes 0..hashed-1 went through the hasher, in order
+  let gap = false;
+  return {
+    get size() {
+      return source.size;
+    },
+    get ranged() {
+      return source.ranged;
+    },
+    async *read(start, end) {
+      let at = start;
+      let last = false;
+      for await (const chunk of source.read(start, end)) {
+        const chunkEnd = at + chunk.byteLength;
+        if (at > hashed) gap = true;
+        if (!gap && chunkEnd > hashed) {
+          hasher.update(chunk.subarray(hashed - at));
+          hashed = chunkEnd;
+          if (hashed === source.size) {
+            last = true;
+            checkDigest(hasher.digest(), sha256, what);
+          }
+        }
+        at = chunkEnd;
+        yield chunk;
+      }
+      // A file of unknown size is whole when a read to its end finishes with no gap.
+      if (!gap && !last && end === Infinity && !Number.isFinite(source.size) && at === hashed) checkDigest(hasher.digest(), sha256, what);
+    },
+  };
+}
+
+/** A whole-file download whose bytes do not hash to the SHA-256 the hub states: nothing of it may be kept. */
+export class DigestMismatchError extends ModelSourceError {}
+
+function checkDigest(actual: string, stated: string, what: string): void {
+  if (actual === stated) return;
+  throw new DigestMismatchError(
+    'corrupt',
+    `${what} does not match the SHA-256 the hub states for it: the bytes received hash to ${actual}, the hub says ${stated}. ` +
+      'The download was refused and nothing of it was kept. Retry; if it fails the same way, the file on the server (or a proxy on the way) is damaged.',
+    true,
+  );
 }
 
 /**

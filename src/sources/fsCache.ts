@@ -2,7 +2,8 @@
  * Node only (the CLI): the ModelCache kept on disk, like the hub's own ~/.cache/huggingface.
  * Layout: {root}/{encoded repo}/{encoded revision}/{file} for huggingface.co, and
  * {root}/@hub/{encoded hub URL}/{encoded repo}/{encoded revision}/{file} for other hubs. Files are written under a temporary
- * name and renamed into place only when complete, so a killed download never looks cached.
+ * name ({file}.partial-{pid}-{ms}) and renamed into place only when complete, so a killed download never looks cached; the
+ * next download into the same folder removes the temporary files of processes that no longer run.
  */
 import { createReadStream, openAsBlob } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
@@ -43,6 +44,7 @@ export class FileSystemModelCache implements ModelCache {
   async create(key: CacheKey, size: number): Promise<CacheWriter> {
     const target = this.pathOf(key);
     await mkdir(path.dirname(target), { recursive: true });
+    await removeStalePartials(path.dirname(target));
     const temporary = `${target}.partial-${process.pid}-${Date.now()}`;
     const handle = await open(temporary, 'w');
     return sizedWriter(key, size, {
@@ -101,6 +103,27 @@ export class FileSystemModelCache implements ModelCache {
 
   private pathOf(key: CacheKey): string {
     return path.join(this.hubRoot(key.hub), encodeURIComponent(key.repo), encodeURIComponent(key.revision), path.basename(key.file));
+  }
+}
+
+/** A temporary file's name: the file, the writing process's id and when it started. */
+const PARTIAL = /\.partial-(\d+)-\d+$/;
+
+/** Removes the temporary files in `dir` left by processes that are gone (killed mid-download); a running download's stay. */
+async function removeStalePartials(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(PARTIAL.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !isRunning(pid)) await unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
+/** Whether a process with this id runs on this machine (EPERM: it runs as another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -11,15 +11,15 @@ import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { GPT2 } from '../model/gpt2';
 import { choosePrecision, type BackendMemory, type MemoryPlan, type PrecisionChoice, type PrecisionRequest } from '../model/memoryPlan';
 import type { WeightPrecision } from '../model/weights';
-import { CONFIG_FILE, WEIGHTS_FILE, putText, readText, type CacheKey, type ModelCache } from './cache';
-import { RemoteFile, fetchText, tooLargeError, type RemoteOptions } from './download';
+import { CONFIG_FILE, WEIGHTS_FILE, putText, quotaError, readText, type CacheKey, type ModelCache } from './cache';
+import { DigestMismatchError, RemoteFile, checkedAgainstSha256, fetchText, tooLargeError, type RemoteOptions } from './download';
 import { embeddedModelUrl } from './embedded';
 import { DownloadConfirmationError, ModelSourceError, abortedError, isAbortError } from './errors';
 import { DEFAULT_HUB_URL, folderFileUrl, hubCacheId, hubFileUrl, hubRepoUrl } from './hub';
 import { PRESETS } from './presets';
 import { ProgressTracker, type LoadOrigin, type ProgressListener } from './progress';
 import { describeModelSpec, type ModelSpec } from './spec';
-import { WeightsCacheSession, isComplete, openCachedWeights, readManifest } from './cachedWeights';
+import { CachedCopyError, WeightsCacheSession, type ModelKey, isComplete, openCachedWeights, readManifest } from './cachedWeights';
 import { MAX_CONFIG_BYTES, checkConfigFitsWeights } from './bounds';
 import { errorMessage } from '../util/errorMessage';
 
@@ -58,6 +58,11 @@ export interface LoadOptions {
   sequences?: number;
   /** Run the model once before reporting it ready (GPT2.warmUp), so the first generation pays no one-time cost (default true). */
   warmUp?: boolean;
+  /**
+   * Check each cached piece's length and SHA-256 as it is read (default true). false exists only
+   * to measure what the check costs (bench/): a copy changed on disk is then used as it is.
+   */
+  verifyCache?: boolean;
 }
 
 export interface LoadedModel {
@@ -116,43 +121,85 @@ export async function loadModel(spec: ModelSpec, options: LoadOptions = {}): Pro
 
 async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: string, options: LoadOptions): Promise<LoadedModel> {
   const { repo, revision } = spec;
-  const hubUrl = options.hubUrl || DEFAULT_HUB_URL;
   const cache = options.cache ?? null;
   // Files are cached per hub: a mirror's copy of a repo is never what another hub's load gets.
-  const hub = hubCacheId(hubUrl);
-  const model = { ...(hub ? { hub } : {}), repo, revision };
-  const key = (file: string): CacheKey => ({ ...model, file });
+  const hub = hubCacheId(options.hubUrl || DEFAULT_HUB_URL);
+  const model: ModelKey = { ...(hub ? { hub } : {}), repo, revision };
   let cacheNote: string | undefined;
 
   if (cache) {
-    const [manifest, configFile] = await Promise.all([readManifest(cache, model), cache.open(key(CONFIG_FILE))]);
-    if (manifest && isComplete(manifest) && configFile) {
-      const tracker = new ProgressTracker('cache', options.onProgress, options.now);
-      try {
-        tracker.begin('config', CONFIG_FILE, configFile.size);
-        const configText = await readText(configFile);
-        tracker.addBytes(configFile.size);
-        const { config, choice } = configAndPlan(configText, spec, label, options);
-        const source = await openCachedWeights(cache, model, manifest);
-        return await build(spec, label, config, choice, source, tracker, options);
-      } catch (error) {
-        if (isAbortError(error) || isRefusal(error)) throw error;
-        // A damaged cached copy is dropped and fetched again rather than failing forever.
-        await cache.delete(repo, revision, hub).catch(() => undefined);
-        cacheNote = `The cached copy of ${label} could not be read (${messageOf(error)}), so it was downloaded again.`;
-      }
+    try {
+      const loaded = await loadFromCache(spec, label, cache, model, options);
+      if (loaded) return loaded;
+    } catch (error) {
+      if (isAbortError(error) || isRefusal(error)) throw error;
+      // A damaged cached copy is dropped and fetched again rather than failing forever.
+      await cache.delete(repo, revision, hub).catch(() => undefined);
+      cacheNote = `The cached copy of ${label} could not be read (${messageOf(error)}), so it was dropped and downloaded again.`;
     }
   }
 
+  try {
+    const loaded = await downloadFromHub(spec, label, options, model);
+    return { ...loaded, cacheNote: cacheNote ?? loaded.cacheNote };
+  } catch (error) {
+    // The stored part of an interrupted download failed its check: dropped (storedTensors), so download it all.
+    if (!(error instanceof CachedCopyError) || !cache) throw error;
+    const loaded = await downloadFromHub(spec, label, options, model);
+    const note = `The stored part of an interrupted download of ${label} could not be read (${messageOf(error)}), so it was dropped and downloaded again.`;
+    return { ...loaded, cacheNote: loaded.cacheNote ?? note };
+  }
+}
+
+/** A complete cached copy, verified as it is read; null when none is stored. */
+async function loadFromCache(
+  spec: Extract<ModelSpec, { kind: 'hub' }>,
+  label: string,
+  cache: ModelCache,
+  model: ModelKey,
+  options: LoadOptions,
+): Promise<LoadedModel | null> {
+  const [manifest, configFile] = await Promise.all([readManifest(cache, model), cache.open({ ...model, file: CONFIG_FILE })]);
+  if (!manifest || !isComplete(manifest) || !configFile) return null;
+  const tracker = new ProgressTracker('cache', options.onProgress, options.now);
+  tracker.begin('config', CONFIG_FILE, configFile.size);
+  const configText = await readText(configFile);
+  tracker.addBytes(configFile.size);
+  const { config, choice } = configAndPlan(configText, spec, label, options);
+  const source = await openCachedWeights(cache, model, manifest, options.verifyCache !== false);
+  return build(spec, label, config, choice, source, tracker, options);
+}
+
+/** Downloads the hub model, keeping a copy in the cache (resuming a stored partial download). */
+async function downloadFromHub(
+  spec: Extract<ModelSpec, { kind: 'hub' }>,
+  label: string,
+  options: LoadOptions,
+  model: ModelKey,
+): Promise<LoadedModel> {
+  const { repo, revision } = spec;
+  const { hub } = model;
+  const hubUrl = options.hubUrl || DEFAULT_HUB_URL;
+  const cache = options.cache ?? null;
+  const key = (file: string): CacheKey => ({ ...model, file });
+  let cacheNote: string | undefined;
   const hints: Record<string, string> = {
     [CONFIG_FILE]: `Check the repo id "${repo}" and the revision "${revision}" (see ${hubRepoUrl(hubUrl, repo)}). Presets: ${PRESETS.map((p) => p.id).join(', ')}.`,
     [WEIGHTS_FILE]: `${repo} has no model.safetensors at revision "${revision}" (it may have only PyTorch .bin or sharded weights). Pick a repo with a single model.safetensors.`,
   };
-  const { configText, config, choice, source, tracker } = await openOnServer(spec, label, options, (file) => ({
+  const {
+    configText,
+    config,
+    choice,
+    source: remote,
+    tracker,
+  } = await openOnServer(spec, label, options, (file) => ({
     url: hubFileUrl(hubUrl, repo, revision, file),
     what: `${file} of ${repo}@${revision}`,
     notFoundHint: hints[file],
   }));
+  // A read of the whole file is checked against the SHA-256 the hub states for it.
+  const source = remote.sha256 ? checkedAgainstSha256(remote, remote.sha256, `${WEIGHTS_FILE} of ${repo}@${revision}`) : remote;
 
   let cacheFailure: unknown = null;
   let session: WeightsCacheSession | null = null;
@@ -171,14 +218,18 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
           model,
           header,
           used,
-          source.etag,
+          remote.etag,
           (error) => (cacheFailure ??= error),
           options.cachePieceBytes,
         );
         session = started.session;
         return { held: started.resumed, copy: started.session };
       }),
-  );
+  ).catch(async (error: unknown) => {
+    // Pieces stored before the file failed the hub's digest came from bad bytes: none is kept for a resume.
+    if (error instanceof DigestMismatchError) await cache?.delete(repo, revision, hub).catch(() => undefined);
+    throw error;
+  });
   if (cache && !cacheFailure && !(session as WeightsCacheSession | null)?.complete)
     cacheFailure = new Error('the weights were not all stored');
   if (cache && !cacheFailure) {
@@ -186,14 +237,17 @@ async function loadFromHub(spec: Extract<ModelSpec, { kind: 'hub' }>, label: str
     try {
       await putText(cache, key(CONFIG_FILE), configText);
     } catch (error) {
-      cacheFailure = error;
+      // Storage full names what the model needs (its pieces and config.json), not the small file that did not fit.
+      const quota = error instanceof ModelSourceError && error.kind === 'quota';
+      const bytes = (session as WeightsCacheSession | null)?.totalBytes ?? 0;
+      cacheFailure = quota ? quotaError(key(WEIGHTS_FILE), bytes + new TextEncoder().encode(configText).byteLength, error) : error;
     }
   }
   if (cacheFailure) {
     await cache?.delete(repo, revision, hub).catch(() => undefined);
     cacheNote = `${label} loaded but was not kept for offline use: ${messageOf(cacheFailure)}`;
   }
-  return { ...loaded, cacheNote: cacheNote ?? loaded.cacheNote };
+  return cacheNote ? { ...loaded, cacheNote } : loaded;
 }
 
 async function loadFromFolder(

@@ -32,6 +32,14 @@ export function parseModelSpec(text: string): ModelSpec {
   if (spec.startsWith('url:')) {
     const baseUrl = spec.slice(4).trim();
     if (!baseUrl) throw badSpec(text, 'url: needs a folder URL after it, e.g. url:/models/tiny-gpt2/');
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(baseUrl)?.[1].toLowerCase();
+    if (scheme && scheme !== 'http' && scheme !== 'https') {
+      throw new ModelSourceError(
+        'bad-spec',
+        `Cannot use the model "${text}": url: downloads from http(s) folder addresses only, not ${scheme}: addresses. ` +
+          'For a model on this computer, give its folder (--model DIR on the command line) or open its config.json and model.safetensors on the page.',
+      );
+    }
     return { kind: 'url', baseUrl: baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/` };
   }
   if (spec.startsWith('hf:')) return parseHubRepo(spec.slice(3), text);

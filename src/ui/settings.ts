@@ -1,10 +1,10 @@
 /**
  * The page's settings: defaults (the notebook's sampling call, docs/generation.md), their limits, and their round trip through
- * the URL (so a link reproduces a run) and localStorage (so a reload keeps them).
+ * the URL (so a link reproduces a run; a prompt too long for an address stays out of it) and localStorage (so a reload keeps them).
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
 import { isSampling, NOTEBOOK_SAMPLING } from '../generation/options';
-import { MAX_SEED, randomSeed } from '../generation/random';
+import { MAX_SEED, parseSeed, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
 import { isPrecisionRequest, PRECISION_REQUESTS, type PrecisionRequest } from '../model/memoryPlan';
@@ -83,6 +83,10 @@ export function allowedRange(name: NumberSetting): string {
  * Empty text counts as not a number (a browser also reports letters in a number box as '').
  */
 export function checkNumber(name: NumberSetting, text: string): { value: number } | { problem: string } {
+  if (name === 'seed') {
+    const seed = parseSeed(text);
+    return seed === null ? { problem: `${LABELS.seed} must be ${allowedRange('seed')}.` } : { value: seed };
+  }
   const { min, max, step } = LIMITS[name];
   const n = text.trim() === '' ? NaN : Number(text);
   if (!Number.isFinite(n) || n < min || n > max || (step === 1 && !Number.isInteger(n))) {
@@ -180,6 +184,13 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
     const { param, step } = LIMITS[name];
     const raw = get(param);
     if (raw === null || raw === undefined || raw === '') continue;
+    if (name === 'seed') {
+      // The one seed rule (random.ts parseSeed): a value outside it is refused, not clamped.
+      const seed = parseSeed(raw);
+      if (seed === null) changes.push(`${param}=${raw} is not ${allowedRange(name)}: kept ${base.seed}`);
+      else next.seed = seed;
+      continue;
+    }
     const n = Number(raw);
     next[name] = clampSetting(name, n, base[name]);
     if (!Number.isFinite(n)) {
@@ -202,8 +213,39 @@ export function settingsFromSearch(search: string, base: Settings = DEFAULT_SETT
   return mergeSettings(base, (key) => params.get(key), changes);
 }
 
-/** Every setting as URL parameters, named like Hugging Face's generate() arguments. */
+/**
+ * The most characters the prompt may take in the page's address once encoded. Servers refuse
+ * request lines of about 8 KB and more (HTTP 414/431), so the address stays well under that; a
+ * longer prompt is kept in localStorage only (settingsToStorage) and the page says so (linkPromptNote).
+ */
+export const MAX_LINK_PROMPT_CHARS = 2000;
+
+/** Whether the address carries the prompt (its encoded length is at most MAX_LINK_PROMPT_CHARS). */
+export function promptFitsLink(prompt: string): boolean {
+  return new URLSearchParams({ prompt }).toString().length - 'prompt='.length <= MAX_LINK_PROMPT_CHARS;
+}
+
+/** What the page says under a prompt the address leaves out; null when the address carries it. */
+export function linkPromptNote(prompt: string): string | null {
+  if (promptFitsLink(prompt)) return null;
+  return (
+    `This prompt (${prompt.length.toLocaleString('en-US')} characters) is too long for the page's address, which carries prompts up to ` +
+    `${MAX_LINK_PROMPT_CHARS.toLocaleString('en-US')} characters once encoded: a copied link opens without it. A reload in this browser keeps it (it is saved here).`
+  );
+}
+
+/**
+ * The settings as URL parameters, named like Hugging Face's generate() arguments: every setting,
+ * and the prompt when it fits the address (promptFitsLink).
+ */
 export function settingsToSearch(settings: Settings): string {
+  const params = settingsParams(settings);
+  if (!promptFitsLink(settings.prompt)) params.delete('prompt');
+  return `?${params.toString()}`;
+}
+
+/** Every setting as URL parameters, the prompt whole. */
+function settingsParams(settings: Settings): URLSearchParams {
   const params = new URLSearchParams();
   params.set('prompt', settings.prompt);
   params.set('model', settings.model);
@@ -212,7 +254,7 @@ export function settingsToSearch(settings: Settings): string {
   if (settings.backend !== 'auto') params.set('backend', settings.backend);
   if (settings.hubUrl !== '') params.set('hub', settings.hubUrl);
   if (settings.precision !== 'auto') params.set('dtype', settings.precision);
-  return `?${params.toString()}`;
+  return params;
 }
 
 export function settingsFromStorage(stored: string | null, base: Settings = DEFAULT_SETTINGS): Settings {
@@ -227,8 +269,9 @@ export function settingsFromStorage(stored: string | null, base: Settings = DEFA
   }
 }
 
+/** Every setting for localStorage, the prompt whole however long (an address without one restores it from here). */
 export function settingsToStorage(settings: Settings): string {
-  return JSON.stringify(Object.fromEntries(new URLSearchParams(settingsToSearch(settings))));
+  return JSON.stringify(Object.fromEntries(settingsParams(settings)));
 }
 
 /**

@@ -114,3 +114,40 @@ describe('hub model in the browser', () => {
     expect(notice).toMatch(/retry/i);
   });
 });
+
+describe('a cached model is proven before use', () => {
+  test('a piece overwritten with zeros at the same length in Cache Storage is caught, downloaded again, and the page says so', async () => {
+    const { page } = browser;
+    await hub.restart();
+    hub.reset();
+    const query = Object.entries(settings(hub.url)).map(([k, v]) => [k, String(v)]);
+    await page.goto(`${base}?${new URLSearchParams(query)}`);
+    await waitForModel(page, browser.logs);
+    expect(await page.locator('[data-stat=model] dd').textContent()).toContain(REPO);
+    expect(hub.requests).toEqual([]); // from the cache
+    await generate(page);
+    const clean = await generatedText(page, 1);
+
+    // As a page script could: the same entry, the same length and headers, zeros inside wte.
+    await page.evaluate(async () => {
+      const cache = await caches.open('gpt2-models-v1');
+      const request = (await cache.keys()).find((r) => r.url.endsWith('/model.safetensors.000'))!;
+      const stored = (await cache.match(request))!;
+      const bytes = new Uint8Array(await stored.arrayBuffer());
+      bytes.fill(0, 100_000, 200_000);
+      await cache.put(request, new Response(bytes, { headers: stored.headers }));
+    });
+    await page.reload();
+    await waitForModel(page, browser.logs);
+    await expect
+      .poll(() => page.locator('.notice[role=status]').allTextContents(), { timeout: 60_000 })
+      .toContainEqual(
+        expect.stringMatching(
+          /^The cached copy of org\/tiny-gpt2 could not be read \(checksum mismatch in the cached piece model\.safetensors\.000: .*\), so it was dropped and downloaded again\.$/,
+        ),
+      );
+    expect(hub.requests.some((r) => r.path.endsWith('/model.safetensors'))).toBe(true);
+    await generate(page);
+    expect(await generatedText(page, 1)).toBe(clean);
+  });
+});

@@ -5,6 +5,7 @@
  *    a page opened on a model that fails loads the built-in one and says why.
  *  - A link's hub= is offered, never used or kept before the person says yes; the hub in use is shown.
  *  - A link naming a model over 1 GB asks before downloading it.
+ *  - A prompt too long for an address stays out of it (kept in storage; a reload restores it).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -229,5 +230,30 @@ describe('the page says what it does with temperature 0', () => {
       .locator('.field-hint');
     expect(await hint.textContent()).toMatch(/^0 = greedy decoding here .*Hugging Face refuses temperature 0 when sampling/);
     await waitForModel(page, browser.logs);
+  });
+});
+
+describe('the address stays loadable', () => {
+  test('a 100,000-character prompt leaves a short address that reloads, the prompt comes back from storage, and the page says the link lacks it', async () => {
+    const { page } = browser;
+    await page.goto(`${base}?${new URLSearchParams(Object.entries(SHORT).map(([k, v]) => [k, String(v)]))}`);
+    await builtInReady(page);
+    const prompt = 'Holmes '.repeat(14_285) + 'Watso'; // 100,000 characters
+    await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+    await expect.poll(() => new URL(page.url()).searchParams.has('prompt')).toBe(false);
+    expect(page.url().length).toBeLessThan(2_000);
+    const note = page.locator('[data-note=prompt-not-in-link]');
+    expect(await note.textContent()).toMatch(/^This prompt \(100,000 characters\) is too long for the page's address/);
+
+    const reload = await page.reload();
+    expect(reload?.status()).toBe(200);
+    await builtInReady(page);
+    expect(await page.getByLabel('Prompt', { exact: true }).inputValue()).toBe(prompt);
+    expect(await note.count()).toBe(1);
+
+    // A short prompt goes back into the address and the note goes away.
+    await page.getByLabel('Prompt', { exact: true }).fill('Watson you are');
+    await expect.poll(() => new URL(page.url()).searchParams.get('prompt')).toBe('Watson you are');
+    expect(await note.count()).toBe(0);
   });
 });

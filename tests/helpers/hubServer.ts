@@ -4,7 +4,10 @@
  *   GET /cdn/...                            → the file, honouring `Range: bytes=a-b` (206) unless switched off
  * with the switches tests need: Range on/off, cut a connection after N body bytes (once), and
  * counters of requests and body bytes served. CORS headers let a page on another port use it.
+ * Like the hub for LFS files, a file held in memory is announced with its SHA-256: in
+ * `X-Linked-Etag` (and `X-Linked-Size`) on the redirect and as the `ETag` of the file itself.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -45,8 +48,10 @@ export interface HubServer {
   rangeEnabled: boolean;
   /** When false, /resolve/ serves the file directly instead of redirecting. */
   redirect: boolean;
-  /** Appended to every ETag: change it to make the files look re-uploaded. */
+  /** Appended to every ETag: change it to make the files look re-uploaded (the ETag is then no SHA-256). */
   etagSuffix: string;
+  /** file name → the SHA-256 announced for it instead of its own (a hub whose stated digest disagrees with the bytes). */
+  statedSha256: Map<string, string>;
   /** When false, 206 answers carry no Content-Range (as when a CDN does not expose it to CORS). */
   sendContentRange: boolean;
   /** Body bytes sent, summed over all requests since the last reset(). */
@@ -94,6 +99,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     redirect: true,
     sendContentRange: true,
     etagSuffix: '',
+    statedSha256: new Map(),
     rangeOverrun: 0,
     bytesServed: 0,
     requests: [],
@@ -125,7 +131,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
   const cors = {
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Allow-Headers': 'Range',
-    'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges, X-Error-Code',
+    'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges, X-Error-Code, X-Linked-Etag, X-Linked-Size',
     'Cross-Origin-Resource-Policy': 'cross-origin',
     'Cache-Control': 'no-store',
   };
@@ -163,12 +169,14 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
         return send(401, { 'X-Error-Code': 'RepoNotFound', 'Content-Type': 'text/plain' }, 'Repository not found');
       return send(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'text/plain' }, 'Entry not found');
     }
+    const bodySize = sizeOf(body);
+    const sha256 = state.statedSha256.get(file) ?? sha256Of(body);
+    const etag = sha256 ? `"${sha256}${state.etagSuffix}"` : `"${repo}-${file}-${bodySize}${state.etagSuffix}"`;
     if (resolve && state.redirect) {
-      return send(302, { Location: `/cdn/${repo}/${encodeURIComponent(revision)}/${file}` });
+      const linked: Record<string, string | number> = sha256 ? { 'X-Linked-Etag': etag, 'X-Linked-Size': bodySize } : {};
+      return send(302, { Location: `/cdn/${repo}/${encodeURIComponent(revision)}/${file}`, ...linked });
     }
 
-    const bodySize = sizeOf(body);
-    const etag = `"${repo}-${file}-${bodySize}${state.etagSuffix}"`;
     let start = 0;
     let end = bodySize - 1;
     let status = 200;
@@ -240,6 +248,16 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
   const { port } = server.address() as AddressInfo;
   Object.assign(state, { port, url: `http://127.0.0.1:${port}` });
   return state;
+}
+
+const digests = new WeakMap<Uint8Array, string>();
+
+/** A file's SHA-256 (hex), computed once per file; null for a virtual file (too big to hash here). */
+function sha256Of(file: Uint8Array | VirtualFile): string | null {
+  if (!(file instanceof Uint8Array)) return null;
+  let digest = digests.get(file);
+  if (!digest) digests.set(file, (digest = createHash('sha256').update(file).digest('hex')));
+  return digest;
 }
 
 /** Writes `total` filler bytes with backpressure, stopping as soon as the client goes away; counts what was handed to the socket. */

@@ -2,10 +2,12 @@
  * The CLI's downloads against servers that misbehave, on 127.0.0.1 in the hub's URL layout: a
  * server that never answers or stops sending part-way (idle timeout, then retry/resume), a proxy
  * that sends more than the range asked for, a config.json far too big or with sizes the weights
- * file cannot hold, and two hubs serving the same repo id (the cache keeps them apart).
+ * file cannot hold, two hubs serving the same repo id (the cache keeps them apart), a cached piece
+ * changed on disk (caught by its checksum) and a CLI killed mid-download (its .partial file removed).
  * In-process main() with --hub-url, as `npm run cli` runs it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +16,7 @@ import { main } from '../../src/cli/main';
 import { stderrProgress } from '../../src/cli/modelArg';
 import type { LoadProgress } from '../../src/sources/progress';
 import { FileSystemModelCache } from '../../src/sources/fsCache';
-import { fixtureDir } from '../helpers/fixture';
+import { fixtureDir, repoRoot } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
 
 const configBytes = new Uint8Array(readFileSync(path.join(fixtureDir, 'config.json')));
@@ -271,5 +273,87 @@ describe('the cache knows which hub files came from', () => {
       await other.stop();
       await mirror.stop();
     }
+  });
+});
+
+/** Every file under `dir`, as paths relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+}
+
+describe('the disk cache is proven before use', () => {
+  it('a cached piece changed at the same length is caught: dropped, downloaded again, the same output, and a note says so', async () => {
+    const first = await run(logits('org/tiny-gpt2'));
+    expect(first.code).toBe(0);
+    const piece = (await filesUnder(cacheDir)).find((f) => f.endsWith('model.safetensors.000'))!;
+    const bytes = await readFile(path.join(cacheDir, piece));
+    bytes.fill(0, 100_000, 200_000); // inside wte: the header still parses, the values are wrong
+    await writeFile(path.join(cacheDir, piece), bytes);
+    hub.reset();
+    const second = await run(logits('org/tiny-gpt2'));
+    expect(second.code).toBe(0);
+    expect(second.err).toMatch(
+      /^note: The cached copy of org\/tiny-gpt2 could not be read \(checksum mismatch in the cached piece model\.safetensors\.000: its SHA-256 is [0-9a-f]{64}, not the [0-9a-f]{64} stored when it was written\), so it was dropped and downloaded again\.$/,
+    );
+    expect(second.out).toBe(first.out);
+    expect(hub.requests.some((r) => r.path.endsWith('model.safetensors'))).toBe(true);
+    // Whole again: the third run reads the cache without a word.
+    hub.reset();
+    const third = await run(logits('org/tiny-gpt2'));
+    expect([third.err, third.out, hub.requests]).toEqual(['', first.out, []]);
+  }, 60_000);
+
+  it('a CLI killed mid-download leaves a .partial file; the next run downloads the piece again and removes it', async () => {
+    // The first answer stops sending after wte (6.4 MB, the first tensor kept in piece .000); the connection stays open.
+    hub.rangeEnabled = false;
+    hub.stallNext('model.safetensors', 6_450_000);
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), 'src/cli/main.ts', ...logits('org/tiny-gpt2')],
+      { cwd: repoRoot, env: { ...process.env, GPT2_CACHE_DIR: cacheDir }, stdio: 'ignore' },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      // Wait (without a time limit of our own) until the download has written part of a piece.
+      for (;;) {
+        const partial = (await filesUnder(cacheDir).catch(() => [])).find((f) => f.includes('.partial-'));
+        if (partial && (await stat(path.join(cacheDir, partial))).size > 6_000_000) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      hub.rangeEnabled = true;
+    }
+    expect((await filesUnder(cacheDir)).filter((f) => f.includes('.partial-'))).toHaveLength(1);
+    hub.reset();
+    const rerun = await run(logits('org/tiny-gpt2'));
+    expect(rerun.code).toBe(0);
+    const left = await filesUnder(cacheDir);
+    expect(left.filter((f) => f.includes('.partial-'))).toEqual([]);
+    expect(left.map((f) => path.basename(f)).sort()).toEqual(['config.json', 'model.safetensors.000', 'weights-manifest.json']);
+  }, 120_000);
+
+  it('a temporary file of a download still running (another process) is left alone', async () => {
+    const model = { hub: hub.url, repo: 'org/other', revision: 'main' };
+    const cache = new FileSystemModelCache(cacheDir);
+    const running = await cache.create({ ...model, file: 'a' }, 4); // this process: running
+    const dir = path.join(cacheDir, '@hub', encodeURIComponent(hub.url), encodeURIComponent('org/other'), 'main');
+    await writeFile(path.join(dir, `b.partial-${process.ppid}-1`), 'x'); // the parent process: running
+    const writer = await cache.create({ ...model, file: 'c' }, 1);
+    await writer.abort();
+    await running.abort();
+    expect((await readdir(dir)).filter((f) => f.includes('.partial-'))).toEqual([`b.partial-${process.ppid}-1`]);
+  });
+});
+
+describe('addresses the CLI cannot download from', () => {
+  it('url:file:/// answers what to do, not "not implemented"', async () => {
+    const result = await run(['logits', '--model', 'url:file:///tmp/gpt2/', '--ids', '464', '--json']);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(
+      /^error: Cannot use the model "url:file:\/\/\/tmp\/gpt2\/": url: downloads from http\(s\) folder addresses only, not file: addresses\. For a model on this computer, give its folder \(--model DIR/,
+    );
   });
 });

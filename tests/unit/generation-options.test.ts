@@ -34,7 +34,7 @@ describe('validateOptions', () => {
       validateOptions({ do_sample: true, max_length: 20, top_k: 50, top_p: 0.95, num_return_sequences: 3, seed: 42 }),
     ).not.toThrow();
     expect(() =>
-      validateOptions({ do_sample: true, top_k: 0, top_p: 0, min_p: 1, temperature: 0, seed: -5, eos_token_id: null }),
+      validateOptions({ do_sample: true, top_k: 0, top_p: 0, min_p: 1, temperature: 0, seed: 4294967295, eos_token_id: null }),
     ).not.toThrow();
     expect(() => validateOptions({ top_p: 1, min_p: 0, repetition_penalty: 0.5, stop: ['\n\n'] })).not.toThrow();
   });
@@ -58,6 +58,7 @@ describe('validateOptions', () => {
     [{ min_p: 2 }, 'min_p', '[0, 1]'],
     [{ min_p: -0.01 }, 'min_p', '[0, 1]'],
     [{ seed: 1.5 }, 'seed', 'integer'],
+    [{ seed: -5 }, 'seed', 'from 0 to 4294967295'],
     [{ do_sample: 'yes' as unknown as boolean }, 'do_sample', 'true or false'],
     [{ eos_token_id: -3 }, 'eos_token_id', '>= 0'],
     [{ stop: [''] }, 'stop', 'non-empty'],

@@ -140,6 +140,12 @@ describe('safetensors header', () => {
     );
   });
 
+  it('names a random header length digit for digit (a u64, not a rounded double)', () => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, 5492859896634072656n, true);
+    expect(() => readHeaderLength(bytes, 'x.safetensors')).toThrow(/header length is 5492859896634072656 bytes/);
+  });
+
   it('says a file that starts with "<" is an HTML page, not a safetensors file', () => {
     const bytes = new TextEncoder().encode('<!DOCTYPE html><html>');
     expect(() => readHeaderLength(bytes, 'model.safetensors')).toThrow(

@@ -67,6 +67,15 @@ describe('parseModelSpec', () => {
     expect(bad('url:')).toMatch(/url: needs a folder URL/);
   });
 
+  it('a url: that is not http(s) (file:, blob:) says what to do instead', () => {
+    expect(bad('url:file:///home/me/gpt2/')).toBe(
+      'Cannot use the model "url:file:///home/me/gpt2/": url: downloads from http(s) folder addresses only, not file: addresses. ' +
+        'For a model on this computer, give its folder (--model DIR on the command line) or open its config.json and model.safetensors on the page.',
+    );
+    expect(bad('url:blob:https://x/1')).toMatch(/not blob: addresses/);
+    expect(parseModelSpec('url:HTTPS://host/m/')).toEqual({ kind: 'url', baseUrl: 'HTTPS://host/m/' });
+  });
+
   it('builds hub URLs in the hub layout', () => {
     expect(hubFileUrl('https://huggingface.co/', 'openai-community/gpt2', 'main', 'config.json')).toBe(
       'https://huggingface.co/openai-community/gpt2/resolve/main/config.json',

@@ -17,6 +17,9 @@ import {
   temperatureHint,
   MAX_SEED,
   type Settings,
+  MAX_LINK_PROMPT_CHARS,
+  linkPromptNote,
+  promptFitsLink,
 } from '../../src/ui/settings';
 import { modelOptions } from '../../src/ui/modelSpec';
 
@@ -159,6 +162,19 @@ describe('settings', () => {
     expect(checkNumber('seed', String(MAX_SEED))).toEqual({ value: MAX_SEED });
   });
 
+  test('one rule for seeds: a 32-bit unsigned integer in decimal, anything else refused with the range (box and address)', () => {
+    const problem = { problem: 'Seed must be a whole number from 0 to 4294967295.' };
+    for (const text of ['-1', '0x10', '1e3', '+5', '2.5', String(MAX_SEED + 1), ''])
+      expect(checkNumber('seed', text), text).toEqual(problem);
+    expect(checkNumber('seed', ' 16 ')).toEqual({ value: 16 });
+    for (const raw of ['-1', '0x10', '4294967296']) {
+      const changes: string[] = [];
+      expect(settingsFromSearch(`?seed=${encodeURIComponent(raw)}`, DEFAULT_SETTINGS, changes).seed).toBe(42);
+      expect(changes).toEqual([`seed=${raw} is not a whole number from 0 to 4294967295: kept 42`]);
+    }
+    expect(settingsFromSearch('?seed=4294967295').seed).toBe(MAX_SEED);
+  });
+
   test('invalid boxes hold Generate back, with the reason', () => {
     expect(fieldProblems({ topP: '0.5', topK: '-3', temperature: '' }).map((p) => p.setting)).toEqual(['topK', 'temperature']);
     expect(generateBlockedReason({})).toBeNull();
@@ -183,7 +199,7 @@ describe('settings', () => {
       backend: 'auto',
       precision: 'auto',
       sample: true,
-      seed: 3,
+      seed: 42,
       maxNewTokens: 40,
     });
     expect(changes).toEqual([
@@ -192,7 +208,7 @@ describe('settings', () => {
       'top_k=-3 → 0 (allowed: a whole number from 0 to 200; 0 turns top-k off)',
       'top_p=7 → 1 (allowed: a number from 0 to 1 in steps of 0.01)',
       'temperature=abc is not a number: kept 1',
-      'seed=2.5 → 3 (allowed: a whole number from 0 to 4294967295)',
+      'seed=2.5 is not a whole number from 0 to 4294967295: kept 42',
       'do_sample=maybe is not true or false: kept true',
     ]);
     const none: string[] = [];
@@ -216,5 +232,27 @@ describe('settings', () => {
     expect(onlyLikeliest({ ...DEFAULT_SETTINGS, minP: 1 })?.setting).toBe('minP');
     expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topP: 0, sample: false })).toBeNull(); // greedy says so itself
     expect(onlyLikeliest(DEFAULT_SETTINGS)).toBeNull();
+  });
+});
+
+describe('the address stays loadable', () => {
+  test('a prompt up to 2,000 encoded characters travels in the address; a longer one stays in storage, and a reload restores it', () => {
+    const fits = { ...DEFAULT_SETTINGS, prompt: 'a'.repeat(MAX_LINK_PROMPT_CHARS) };
+    expect(promptFitsLink(fits.prompt)).toBe(true);
+    expect(new URLSearchParams(settingsToSearch(fits)).get('prompt')).toBe(fits.prompt);
+    expect(linkPromptNote(fits.prompt)).toBeNull();
+    // Encoded length counts: 700 'é' are 4,200 characters in an address.
+    expect(promptFitsLink('é'.repeat(700))).toBe(false);
+
+    const long = { ...DEFAULT_SETTINGS, prompt: 'Holmes '.repeat(14_285) + 'Watso', seed: 7 };
+    const search = settingsToSearch(long);
+    expect(search.length).toBeLessThan(MAX_LINK_PROMPT_CHARS);
+    expect(new URLSearchParams(search).has('prompt')).toBe(false);
+    expect(new URLSearchParams(search).get('seed')).toBe('7');
+    const stored = settingsToStorage(long);
+    expect(initialSettings(search, stored)).toEqual(long);
+    expect(linkPromptNote(long.prompt)).toBe(
+      "This prompt (100,000 characters) is too long for the page's address, which carries prompts up to 2,000 characters once encoded: a copied link opens without it. A reload in this browser keeps it (it is saved here).",
+    );
   });
 });

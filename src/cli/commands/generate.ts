@@ -20,7 +20,7 @@ import {
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { NOTEBOOK_SAMPLING } from '../../generation/options';
 import { tokenBytes } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, type OptionTable } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, seedOption, type OptionTable } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -124,6 +124,7 @@ function flagValue(values: Values, spec: OptionSpec): unknown {
     if (trimmed === 'never') return trimmed;
     throw new UsageError(`--${spec.cliFlag} must be ${spec.range}, got '${raw}'`, USAGE);
   }
+  if (spec.name === 'seed') return seedOption(raw, USAGE);
   if (spec.name === 'eos_token_id' && trimmed === 'none') return null;
   const n = Number(trimmed);
   if (trimmed === '' || Number.isNaN(n)) {

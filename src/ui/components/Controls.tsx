@@ -4,6 +4,7 @@ import {
   contextWarning,
   isGreedy,
   LABELS,
+  linkPromptNote,
   onlyLikeliest,
   randomSeed,
   temperatureHint,
@@ -74,6 +75,7 @@ export function Controls({
     if (!running && (lost || active === stopButton.current)) generateButton.current?.focus({ preventScroll: true });
   }, [running]);
 
+  const promptNote = linkPromptNote(settings.prompt);
   const field = (setting: NumberSetting) => ({
     setting,
     label: LABELS[setting],
@@ -108,6 +110,11 @@ export function Controls({
             Empty: the model starts from &lt;|endoftext|&gt;, the token that separates documents in its training text, so it writes as if a
             new document began.
           </p>
+        )}
+        {promptNote && (
+          <span className="field-hint" role="note" data-note="prompt-not-in-link">
+            {promptNote}
+          </span>
         )}
       </div>
 
