@@ -198,7 +198,16 @@ export class GPT2 {
    * tensors behind.
    */
   async warmUp(rounds = 2): Promise<void> {
+    await this.live().store?.started(); // the q8 / f16 helper threads, so the warm-up and every run after use them
     for (let round = 0; round < rounds; round++) await this.warmUpOnce();
+  }
+
+  /**
+   * Threads the q8 / f16 products run on now, this one included, when the WebAssembly matrix
+   * store runs them (wasm, cpu); undefined where tfjs does (f32: on wasm, its own pool).
+   */
+  get storeThreads(): number | undefined {
+    return this.live().store?.threads;
   }
 
   private async warmUpOnce(): Promise<void> {

@@ -57,6 +57,8 @@ export interface LoadOptions {
   sequences?: number;
   /** Run the model once before reporting it ready (GPT2.warmUp), so the first generation pays no one-time cost (default true). */
   warmUp?: boolean;
+  /** Threads for the q8 / f16 products on wasm and cpu, this one included (default 1). */
+  threads?: number;
 }
 
 export interface LoadedModel {
@@ -274,7 +276,7 @@ async function build(
       source,
       (header) => {
         checkConfigFitsWeights(config, header, WEIGHTS_FILE);
-        return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision });
+        return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision, threads: options.threads });
       },
       {
         file: WEIGHTS_FILE,

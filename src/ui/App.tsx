@@ -117,7 +117,10 @@ export function App() {
   const [hubOffer, setHubOffer] = useState<string | null>(startup.hubOffer);
   /** A link's model that is a big download, waiting for the person to say so. */
   const [downloadOffer, setDownloadOffer] = useState<(ModelChoice & { bytes: number }) | null>(null);
-  const { state, load, generate, stop, branch, closeBranch, analyze, workerGeneration } = useGenerationWorker(settings.backend);
+  const { state, load, generate, stop, branch, closeBranch, analyze, workerGeneration } = useGenerationWorker(
+    settings.backend,
+    settings.threads,
+  );
   /** The model in use: what a new worker (another backend) loads. Settings follow it once it has loaded. */
   const modelToLoad = useRef<ModelChoice | null>(null);
   /** The load in flight: a load is a transaction, so nothing about it is kept until it succeeds. */

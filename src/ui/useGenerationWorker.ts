@@ -9,9 +9,9 @@ const TOKEN_BATCH_MS = 16;
 
 /**
  * Runs the generation worker for as long as the component lives (a new one when the requested
- * backend changes) and exposes its state and the three things a person can ask of it.
+ * backend or thread count changes) and exposes its state and the three things a person can ask of it.
  */
-export function useGenerationWorker(backendRequest: string) {
+export function useGenerationWorker(backendRequest: string, threads: 'auto' | number = 'auto') {
   const [state, dispatch] = useReducer(appReducer, initialAppState);
   const client = useRef<WorkerClient | null>(null);
   const nextId = useRef(1);
@@ -52,6 +52,7 @@ export function useGenerationWorker(backendRequest: string) {
       type: 'init',
       backend: backendRequest === 'auto' ? undefined : backendRequest,
       pageUrl: document.baseURI,
+      threads: threads === 'auto' ? undefined : threads,
     });
     client.current = worker;
     bumpGeneration();
@@ -60,7 +61,7 @@ export function useGenerationWorker(backendRequest: string) {
       worker.terminate();
       client.current = null;
     };
-  }, [backendRequest]);
+  }, [backendRequest, threads]);
 
   /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes; at `precision`); returns its id. */
   const load = useCallback(

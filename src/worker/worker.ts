@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendSelection } from '../backend/select';
+import { wasmThreadCount } from '../backend/wasmThreads';
 import { generate } from '../generation';
 import { nextMacrotask } from '../generation/generate';
 import type { GPT2 } from '../model/gpt2';
@@ -112,6 +113,7 @@ async function startBackend(request: string | undefined, overrideReason?: string
     const selection: BackendSelection = await selectBackend(request, {
       appBaseUrl: new URL(import.meta.env.BASE_URL, init?.pageUrl ?? scope.location.href).href,
       onDeviceLost: onDeviceLost,
+      threads: init?.threads,
     });
     backendMemory = describeBackendMemory(selection.backend);
     post({
@@ -225,6 +227,7 @@ async function load(request: LoadRequest): Promise<void> {
       askAboveBytes: request.askAboveBytes,
       precision: request.precision,
       memory: backendMemory,
+      threads: wasmThreadCount(init?.threads),
     });
     if (controller.signal.aborted) {
       loaded.model.dispose();

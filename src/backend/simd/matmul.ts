@@ -36,6 +36,8 @@ interface MatmulExports {
 const PAGE = 65536;
 /** WebAssembly's 32-bit address space. */
 export const WASM_MEMORY_LIMIT = 4 * 1024 * 1024 * 1024 - PAGE;
+/** How long started() waits for the helper threads before going on without them (they still join when they start). */
+const HELPER_START_MS = 10_000;
 /** Rows per kernel call: a prefill or a loss window is cut into pieces this tall, so the scratch stays small. */
 const ROWS_PER_CALL = 32;
 
@@ -157,6 +159,18 @@ export class SimdMatmulStore {
   /** Threads asked for and granted: what `threads` becomes once the helpers run (1 where memory cannot be shared). */
   get plannedThreads(): number {
     return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * Resolves with `threads` once every helper runs (at once when there are none). A helper starts
+   * only while this thread is free (the browser starts a nested worker through its parent's event
+   * loop), so a load awaits this before the first generation.
+   */
+  async started(): Promise<number> {
+    for (let waited = 0; this.threads < this.plannedThreads && waited < HELPER_START_MS; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.threads;
   }
 
   /** Ends the helper threads; products still work, on this thread alone. */

@@ -18,7 +18,7 @@ import {
 } from '../../generation';
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, modelLoadOption, idsOption, parseOptions } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -125,7 +125,7 @@ export const generateCommand: CliCommand = {
     const topLogprobs = topLogprobsFlag(values);
     for (const note of notes) console.error(`note: ${note}`);
     const backend = backendOption(values.backend, USAGE);
-    const dtype = dtypeOption(values.dtype, USAGE);
+    const dtype = modelLoadOption(values, USAGE);
     await startBackend(backend);
 
     /** Per sequence, per token: with --top-logprobs. */
