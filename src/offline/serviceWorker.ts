@@ -14,12 +14,10 @@
  *   cached page; the build's other files come from the cache; anything else of the origin from the
  *   network.
  *
+ * Its caches are named `app-files:VERSION`, apart from the page's model cache (src/sources/cache.ts).
  * `serviceWorkerMain` runs in the service worker from its source text (Function.prototype.toString),
  * so it refers to nothing outside itself.
  */
-
-/** Names of the caches this worker keeps: `${CACHE_PREFIX}${version}`. Apart from the model cache (src/sources/cache.ts). */
-export const CACHE_PREFIX = 'app-files:';
 
 /** The worker's whole program: `version` names the build, `files` are its paths relative to the worker's scope. */
 export function serviceWorkerMain(version: string, files: readonly string[]): void {
