@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { WeightsBuilder } from '../model/checkpoint';
 import { bytesSource, readCheckpoint, type ByteSource, type ReadOptions } from '../model/checkpointStream';
-import { parseGPT2Config, type GPT2Config } from '../model/config';
+import { mlpWidth, parseGPT2Config, type GPT2Config } from '../model/config';
+import { measurePrecisions } from '../backend/simd/calibrate';
 import { CheckpointError } from '../model/errors';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { GPT2 } from '../model/gpt2';
@@ -245,6 +246,7 @@ function configAndPlan(
         builtIn: spec.kind === 'embedded',
         sequences: options.sequences,
         label,
+        measure: (c) => measurePrecisions(c.nEmbd, mlpWidth(c)),
       }),
     };
   } catch (error) {
