@@ -88,14 +88,14 @@ export function renderReport(report: BenchReport): string {
   const ceiling1 = browserJob(report, 'wasm-1-thread-ceiling')?.ceiling;
   const ceilingN = wasmAll?.ceiling;
   const isF32 = (n: NodeResult) => (n.precision ?? 'f32') === 'f32';
-  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
+  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'simd' && isF32(n));
   const nodeAt = (backend: string, precision: string) =>
     report.node.find((n) => n.backend === backend && n.model === '124m' && n.precision === precision && !n.error);
   const wasmQ8 = browserJob(report, 'wasm-124m-q8');
   const wasmF16 = browserJob(report, 'wasm-124m-f16');
   const peerQ8 = report.peer.find((p) => p.backend === 'chromium-wasm-q8' && !p.error);
   const nodeWasmConcat = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'concat');
-  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
+  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'simd' && isF32(n));
   const nodeCpuConcat = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'concat');
   const peer1 = report.peer.find((p) => p.backend === 'chromium-wasm' && !p.error);
   const tps = (r: Partial<ModelBenchResult> | undefined) => r?.decode?.tokensPerSecond;

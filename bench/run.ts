@@ -74,7 +74,7 @@ function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
 }
 
 /** Just the per-position step times, for the concat-cache baseline. */
-function positionsOnly(cacheKind: 'concat' | 'inplace'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+function positionsOnly(cacheKind: 'concat' | 'simd'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
   return {
     newTokens: Math.min(tokens, 32),
     runs: 1,
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
           backend: 'wasm',
           threads: cores,
           model: '124m',
-          options: { ...positionsOnly('inplace'), newTokens: tokens, runs: Math.min(runs, 2) },
+          options: { ...positionsOnly('simd'), newTokens: tokens, runs: Math.min(runs, 2) },
           ceiling: true,
         });
       jobs.push({ id: 'wasm-tiny', backend: 'wasm', threads: 'app', model: 'tiny', options: tinyOptions() });
@@ -296,7 +296,7 @@ async function main(): Promise<void> {
   if (only.includes('node-cpu')) {
     // Pure-JS matmuls: a 124M step takes seconds, so fewer tokens and no recompute baselines.
     // Position 500 on a zero-filled cache: a real 498-token prefill on cpu takes minutes.
-    const cpu124m = { ...positionsOnly('inplace'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16], syntheticPrefill: true };
+    const cpu124m = { ...positionsOnly('simd'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16], syntheticPrefill: true };
     report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
     // The concat baseline on cpu costs minutes more (a 498-token prefill again): only when asked.
     if (arg('cpu-concat') === 'true')

@@ -10,7 +10,7 @@ const steps = (at20: number, at500: number) => [
   { position: 500, ms: at500, samples: 5 },
 ];
 const bench = (tps: number, at20: number, at500: number) => ({
-  cacheKind: 'inplace',
+  cacheKind: 'simd',
   prefillMs: { '16': 100, '128': 800 },
   decode: { newTokens: 128, tokensPerSecond: tps, runs: [tps], firstTokenMs: 100 },
   stepMs: steps(at20, at500),

@@ -30,7 +30,7 @@ export function StatsPanel({ state }: { state: AppState }) {
       'precision',
       'Precision',
       info?.precision
-        ? `${info.precision}${info.weightBytes ? ` · weights ${(info.weightBytes / 1e9).toFixed(2)} GB` : ''}${info.precisionReason?.startsWith('auto') ? ' (auto)' : ''}`
+        ? `${info.precision}${info.weightBytes ? ` · weights ${(info.weightBytes / 1e9).toFixed(2)} GB` : ''}${info.precisionReason?.startsWith('auto') ? ` (${info.precisionReason})` : ''}`
         : '—',
     ],
     ['load-time', 'Model load time', ms(model.loadMs)],
