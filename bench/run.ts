@@ -6,7 +6,8 @@
  *   npm run bench -- --only chromium-wasm,peer  a subset: node-wasm node-cpu chromium-wasm chromium-webgpu app peer node-large
  *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR;
  *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision;
- *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts)
+ *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts;
+ *                                                scaling: 124M decode and 128-token prefill at 1 and 2 threads, f32/q8/f16, and the peer's)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -39,6 +40,7 @@ const SECTIONS = [
   'node-large',
   'app-medium',
   'quality',
+  'scaling',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -58,6 +60,9 @@ const writeDocs = arg('no-docs') !== 'true';
 const merge = arg('merge') === 'true';
 const peerDir = process.env.PEER_DIR ?? '/tmp/peer';
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+/** Thread counts of the scaling section. */
+const SCALING_THREADS = [1, 2];
 
 /** Full measurement set for the 124M model on a fast backend. */
 function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
@@ -256,6 +261,41 @@ async function main(): Promise<void> {
     const run: BrowserRun = await runBrowserJobs(jobs, log);
     report.browser = run;
     report.machine = machine(run.chromium);
+  }
+
+  if (only.includes('scaling')) {
+    // The same 124M model at 1 and 2 threads (tfjs-wasm's pool and the q8 / f16 kernels' helpers alike), in one Chromium run.
+    const options = {
+      newTokens: tokens,
+      runs,
+      prefillLengths: [128],
+      positions: [],
+      noCacheTokens: 0,
+      recomputeEstimateTokens: 0,
+      leakGenerations: 0,
+    };
+    const jobs: BrowserJob[] = SCALING_THREADS.flatMap((threads) =>
+      (['f32', 'q8', 'f16'] as const).map((precision) => ({
+        id: `scale-${precision}-${threads}t`,
+        backend: 'wasm' as const,
+        threads,
+        model: '124m' as const,
+        precision,
+        options,
+      })),
+    );
+    const scaling: NonNullable<BenchReport['scaling']> = { browser: await runBrowserJobs(jobs, log), peer: [] };
+    const why = peerReady(peerDir);
+    for (const threads of SCALING_THREADS) {
+      for (const dtype of ['fp32', 'q8'] as const) {
+        scaling.peer.push(
+          why
+            ? { peer: 'transformers.js', backend: `chromium-wasm-t${threads}`, error: `not run: ${why}` }
+            : runPeer(peerDir, threads, tokens, runs, log, dtype),
+        );
+      }
+    }
+    report.scaling = scaling;
   }
 
   if (only.includes('peer')) {
