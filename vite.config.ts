@@ -1,8 +1,10 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { serviceWorkerSource } from './src/offline/serviceWorker';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const wasmDist = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
@@ -144,9 +146,47 @@ function noTfjsOnMainThread(): Plugin {
   };
 }
 
+/** Every file under `dir`, as paths relative to it with / separators, sorted. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+/** The service worker's file name, at the root of the build (its scope is the whole app). */
+export const SERVICE_WORKER_FILE = 'sw.js';
+
+/**
+ * Writes sw.js (src/offline/serviceWorker.ts) once the build is complete: it caches every file of
+ * the build (the page, the scripts, tfjs's .wasm files, public/: the built-in model) under a
+ * version that is a hash of all of them, so each build replaces the previous one's files.
+ */
+function offlineServiceWorker(): Plugin {
+  let outDir = '';
+  return {
+    name: 'offline-service-worker',
+    apply: 'build',
+    configResolved(config) {
+      outDir = path.resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      const files = filesUnder(outDir).filter((file) => file !== SERVICE_WORKER_FILE && file !== '_headers');
+      const hash = createHash('sha256');
+      for (const file of files)
+        hash
+          .update(file)
+          .update('\0')
+          .update(readFileSync(path.join(outDir, file)));
+      const urls = files.map((file) => encodeURI(file));
+      writeFileSync(path.join(outDir, SERVICE_WORKER_FILE), serviceWorkerSource(hash.digest('hex').slice(0, 16), urls));
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread(), contentSecurityPolicyFiles()],
+  plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread(), contentSecurityPolicyFiles(), offlineServiceWorker()],
   // The worker bundle (built on its own) and the dev server's dependency pre-bundling both need the patch.
   worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   optimizeDeps: { rolldownOptions: { plugins: [tfjsWasmThreads()] } },

@@ -47,6 +47,8 @@ export interface BenchReport {
   /** The 124M-shaped model loaded from the disk cache with and without verifying its pieces (bench/node/cacheVerify.ts). */
   cacheVerify?: CacheVerifyResult;
   peer: PeerResult[];
+  /** 124M at 1 and 2 threads, f32 / q8 / f16 (jobs `scale-{precision}-{n}t`), and the peer at the same counts. */
+  scaling?: { browser: BrowserRun; peer: PeerResult[] };
 }
 
 /** Share of the whole machine's CPU time that was busy over `ms` (all processes, /proc/stat). */
@@ -91,14 +93,14 @@ export function renderReport(report: BenchReport): string {
   const ceiling1 = browserJob(report, 'wasm-1-thread-ceiling')?.ceiling;
   const ceilingN = wasmAll?.ceiling;
   const isF32 = (n: NodeResult) => (n.precision ?? 'f32') === 'f32';
-  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
+  const nodeWasm = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'simd' && isF32(n));
   const nodeAt = (backend: string, precision: string) =>
     report.node.find((n) => n.backend === backend && n.model === '124m' && n.precision === precision && !n.error);
   const wasmQ8 = browserJob(report, 'wasm-124m-q8');
   const wasmF16 = browserJob(report, 'wasm-124m-f16');
   const peerQ8 = report.peer.find((p) => p.backend === 'chromium-wasm-q8' && !p.error);
   const nodeWasmConcat = report.node.find((n) => n.backend === 'wasm' && n.model === '124m' && n.cacheKind === 'concat');
-  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'inplace' && isF32(n));
+  const nodeCpu = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'simd' && isF32(n));
   const nodeCpuConcat = report.node.find((n) => n.backend === 'cpu' && n.model === '124m' && n.cacheKind === 'concat');
   const peer1 = report.peer.find((p) => p.backend === 'chromium-wasm' && !p.error);
   const tps = (r: Partial<ModelBenchResult> | undefined) => r?.decode?.tokensPerSecond;
@@ -387,6 +389,8 @@ export function renderReport(report: BenchReport): string {
     out();
   }
 
+  if (report.scaling) scalingSection(report.scaling, out);
+
   out('## Side by side with transformers.js (the peer)');
   out();
   out('`../shared/peer` (transformers.js 4.3.2, onnxruntime-web) run by its own `bench_browser.mjs` on the same checkpoint file,');
@@ -421,6 +425,41 @@ export function renderReport(report: BenchReport): string {
   out(readFileSync(path.join(repoRoot, 'bench/notes.md'), 'utf8').trim());
   out();
   return lines.join('\n');
+}
+
+/** a / b, undefined when either is missing. */
+const ratioOf = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b);
+
+/** Decode tok/s and 128-token prefill ms of each precision at 1 and 2 threads, with the ratio; the peer's rows under them. */
+function scalingSection(scaling: NonNullable<BenchReport['scaling']>, out: (s?: string) => void): void {
+  const job = (precision: string, threads: number) => scaling.browser.results.find((r) => r.id === `scale-${precision}-${threads}t`);
+  out('## Threads: 124M at 1 and 2 threads (Chromium wasm, one run)');
+  out();
+  out('| engine | precision | threads run (tfjs / kernels) | decode tok/s 1 → 2 threads | ×  | prefill 128 ms 1 → 2 threads | × |');
+  out('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const precision of ['f32', 'q8', 'f16']) {
+    const [one, two] = [job(precision, 1), job(precision, 2)];
+    const tps = (r: typeof one) => r?.bench?.decode.tokensPerSecond;
+    const prefill = (r: typeof one) => r?.bench?.prefillMs['128'];
+    const ran = (r: typeof one) => (r ? `${r.threads} / ${r.kernelThreads ?? '–'}` : '–');
+    const error = [one, two].find((r) => r?.error)?.error;
+    out(
+      `| this engine | ${precision} | ${ran(one)} → ${ran(two)} | ${f(tps(one), 2)} → ${f(tps(two), 2)} | ${f(ratioOf(tps(two), tps(one)), 2)} | ${f(prefill(one), 0)} → ${f(prefill(two), 0)} | ${f(ratioOf(prefill(one), prefill(two)), 2)} |${error ? ` error: ${error}` : ''}`,
+    );
+  }
+  for (const dtype of ['fp32', 'q8']) {
+    const rows = [1, 2].map((t) => scaling.peer.find((p) => p.backend === `chromium-wasm-t${t}${dtype === 'q8' ? '-q8' : ''}`));
+    const error = rows.find((r) => r?.error)?.error;
+    out(
+      `| transformers.js | ${dtype} | ${rows.map((r) => r?.wasm_num_threads ?? '–').join(' → ')} | ${rows.map((r) => f(r?.decode_tok_s, 2)).join(' → ')} | ${f(ratioOf(rows[1]?.decode_tok_s, rows[0]?.decode_tok_s), 2)} | ${rows.map((r) => f(r?.prefill_ms, 0)).join(' → ')} (its prompt) | – |${error ? ` ${error}` : ''}`,
+    );
+  }
+  out();
+  out(
+    '"threads run" is what ran: tfjs-wasm\'s pool (`getThreadsCount()`) and the q8 / f16 kernels\' own threads after the warm-up. ' +
+      'On a shared or busy machine the ratios say little: see the run\'s "other CPU %".',
+  );
+  out();
 }
 
 export function writeReport(report: BenchReport, file: string): void {

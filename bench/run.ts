@@ -7,7 +7,8 @@
  *                                               (node-large: gpt2-large/xl-shaped random checkpoints on wasm q8, made in $BENCH_LARGE_DIR;
  *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision;
  *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts;
- *                                                cache-verify: 124M load time from the disk cache with and without verification, bench/node/cacheVerify.ts)
+ *                                                cache-verify: 124M load time from the disk cache with and without verification, bench/node/cacheVerify.ts;
+ *                                                scaling: 124M decode and 128-token prefill at 1 and 2 threads, f32/q8/f16, and the peer's)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -42,6 +43,7 @@ const SECTIONS = [
   'app-medium',
   'quality',
   'cache-verify',
+  'scaling',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -62,6 +64,9 @@ const merge = arg('merge') === 'true';
 const peerDir = process.env.PEER_DIR ?? '/tmp/peer';
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
+/** Thread counts of the scaling section. */
+const SCALING_THREADS = [1, 2];
+
 /** Full measurement set for the 124M model on a fast backend. */
 function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
   return {
@@ -81,7 +86,7 @@ function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
 const BEAM_STEP = { beams: 4, positions: quick ? [20] : [20, 200], rounds: quick ? 1 : 3 };
 
 /** Just the per-position step times, for the concat-cache baseline. */
-function positionsOnly(cacheKind: 'concat' | 'inplace'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
+function positionsOnly(cacheKind: 'concat' | 'simd'): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
   return {
     newTokens: Math.min(tokens, 32),
     runs: 1,
@@ -222,7 +227,7 @@ async function main(): Promise<void> {
           backend: 'wasm',
           threads: cores,
           model: '124m',
-          options: { ...positionsOnly('inplace'), newTokens: tokens, runs: Math.min(runs, 2) },
+          options: { ...positionsOnly('simd'), newTokens: tokens, runs: Math.min(runs, 2) },
           ceiling: true,
         });
       jobs.push({ id: 'wasm-tiny', backend: 'wasm', threads: 'app', model: 'tiny', options: tinyOptions() });
@@ -265,6 +270,41 @@ async function main(): Promise<void> {
     report.machine = machine(run.chromium);
   }
 
+  if (only.includes('scaling')) {
+    // The same 124M model at 1 and 2 threads (tfjs-wasm's pool and the q8 / f16 kernels' helpers alike), in one Chromium run.
+    const options = {
+      newTokens: tokens,
+      runs,
+      prefillLengths: [128],
+      positions: [],
+      noCacheTokens: 0,
+      recomputeEstimateTokens: 0,
+      leakGenerations: 0,
+    };
+    const jobs: BrowserJob[] = SCALING_THREADS.flatMap((threads) =>
+      (['f32', 'q8', 'f16'] as const).map((precision) => ({
+        id: `scale-${precision}-${threads}t`,
+        backend: 'wasm' as const,
+        threads,
+        model: '124m' as const,
+        precision,
+        options,
+      })),
+    );
+    const scaling: NonNullable<BenchReport['scaling']> = { browser: await runBrowserJobs(jobs, log), peer: [] };
+    const why = peerReady(peerDir);
+    for (const threads of SCALING_THREADS) {
+      for (const dtype of ['fp32', 'q8'] as const) {
+        scaling.peer.push(
+          why
+            ? { peer: 'transformers.js', backend: `chromium-wasm-t${threads}`, error: `not run: ${why}` }
+            : runPeer(peerDir, threads, tokens, runs, log, dtype),
+        );
+      }
+    }
+    report.scaling = scaling;
+  }
+
   if (only.includes('peer')) {
     const why = peerReady(peerDir);
     if (why) {
@@ -304,7 +344,7 @@ async function main(): Promise<void> {
   if (only.includes('node-cpu')) {
     // Pure-JS matmuls: a 124M step takes seconds, so fewer tokens and no recompute baselines.
     // Position 500 on a zero-filled cache: a real 498-token prefill on cpu takes minutes.
-    const cpu124m = { ...positionsOnly('inplace'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16], syntheticPrefill: true };
+    const cpu124m = { ...positionsOnly('simd'), newTokens: quick ? 4 : 12, runs: 1, prefillLengths: [16], syntheticPrefill: true };
     report.node.push(await runNode({ backend: 'cpu', model: '124m', options: cpu124m }));
     // The concat baseline on cpu costs minutes more (a 498-token prefill again): only when asked.
     if (arg('cpu-concat') === 'true')

@@ -31,6 +31,8 @@ export interface BrowserJobResult {
   /** GPT2.warmUp after the load, ms; and the precision loaded. */
   warmUpMs?: number;
   precision?: string;
+  /** Threads the q8 / f16 kernels ran on after the warm-up (absent for f32: tfjs's pool, `threads`). */
+  kernelThreads?: number;
   /** The matrix kernels' build in this engine (relaxed or plain SIMD). */
   matmulBuild?: string;
   bench?: ModelBenchResult;

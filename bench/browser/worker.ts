@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../src/backend/select';
-import { prepareWasmThreads, wasmThreadsInUse } from '../../src/backend/wasmThreads';
+import { prepareWasmThreads, wasmThreadCount, wasmThreadsInUse } from '../../src/backend/wasmThreads';
 import { GPT2 } from '../../src/model/gpt2';
 import { availableMatmulBuilds } from '../../src/backend/simd/matmul';
 import { benchModel, matmulCeiling } from '../core';
@@ -74,12 +74,15 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
     ]);
     result.fetchMs = performance.now() - t0;
     const t1 = performance.now();
-    const model = await GPT2.fromFiles(config, weights, { precision: job.precision });
+    // The q8 / f16 kernels get the same threads as tfjs's pool: the number asked for, or the app's count.
+    const threads = typeof job.threads === 'number' ? job.threads : wasmThreadCount();
+    const model = await GPT2.fromFiles(config, weights, { precision: job.precision, threads });
     result.loadMs = performance.now() - t1;
     const t2 = performance.now();
     await model.warmUp(); // as the app's load does
     result.warmUpMs = performance.now() - t2;
     result.precision = model.precision;
+    result.kernelThreads = model.storeThreads;
     result.matmulBuild = availableMatmulBuilds()[0];
     result.model = job.model;
     result.nLayer = model.config.nLayer;

@@ -28,6 +28,8 @@ export interface SelectOptions {
   policy?: BackendPolicy;
   /** Called if the WebGPU device is lost after it started (driver reset, GPU removed). */
   onDeviceLost?: (message: string) => void;
+  /** Threads for tfjs-wasm's pool (`?threads=`); default every core but the page's (wasmThreads.ts). */
+  threads?: number;
 }
 
 export async function probeWebGPU(): Promise<WebGPUProbe> {
@@ -60,7 +62,7 @@ export async function selectBackend(request?: string, options: SelectOptions = {
   const probe = await probeWebGPU();
   const failures: string[] = [];
   for (const candidate of planBackends(request, probe, options.policy ?? DEFAULT_POLICY)) {
-    const started = await tryStart(candidate.backend);
+    const started = await tryStart(candidate.backend, options.threads);
     if (started !== true) {
       failures.push(`${candidate.backend} failed to start: ${started}`);
       continue;
@@ -75,8 +77,8 @@ export async function selectBackend(request?: string, options: SelectOptions = {
 }
 
 /** true, or the error message. tf.setBackend resolves false (not throws) on some failures. */
-async function tryStart(backend: string): Promise<true | string> {
-  const restoreCores = backend === 'wasm' ? prepareWasmThreads() : undefined; // see wasmThreads.ts
+async function tryStart(backend: string, threads: number | undefined): Promise<true | string> {
+  const restoreCores = backend === 'wasm' ? prepareWasmThreads(threads) : undefined; // see wasmThreads.ts
   try {
     const ok = await tf.setBackend(backend);
     if (!ok) return 'the backend did not initialise';

@@ -18,7 +18,8 @@
  * bandwidth rather than arithmetic, and every kernel hands work to the pool and waits for it; the
  * page's own thread needs a core too. Measured on 2 cores (bench/notes.md), a second thread was
  * faster in one run of three and slower in the others, so there it stays at 1; machines with more
- * cores get cores - 1.
+ * cores get cores - 1. The same count sizes the q8 / f16 kernels' own threads
+ * (src/backend/simd/threads.ts); `?threads=` (the page) and `--threads` (the CLI) set it.
  */
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
@@ -39,6 +40,15 @@ export function defaultWasmThreads(cores: number): number {
 }
 
 /**
+ * Threads WebAssembly runs on here (tfjs-wasm's pool and the q8 / f16 kernels): `requested`, or
+ * every core but the page's; 1 where threads cannot run (a page that is not cross-origin isolated).
+ */
+export function wasmThreadCount(requested?: number, scope: ThreadScope = globalThis as ThreadScope): number {
+  if (!canUseWasmThreads(scope)) return 1;
+  return requested ?? defaultWasmThreads(scope.navigator!.hardwareConcurrency!);
+}
+
+/**
  * Call right before tf.setBackend('wasm') and call the returned function once it has resolved
  * (or failed). `threads` defaults to defaultWasmThreads(cores).
  */
@@ -46,7 +56,7 @@ export function prepareWasmThreads(threads?: number, scope: ThreadScope = global
   if (!canUseWasmThreads(scope)) return () => {};
   const navigator = scope.navigator!;
   const cores = navigator.hardwareConcurrency!;
-  setThreadsCount(threads ?? defaultWasmThreads(cores));
+  setThreadsCount(wasmThreadCount(threads, scope));
   Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => cores * 2 });
   return () => {
     // The real value lives on the prototype (WorkerNavigator); dropping the own property restores it.

@@ -8,25 +8,41 @@ import { NODE_BACKENDS, isNodeBackend, type NodeBackend } from '../backend/node'
 import { UsageError } from './command';
 import { PRECISION_REQUESTS, isPrecisionRequest, type PrecisionRequest } from '../model/memoryPlan';
 import { SEED_RANGE, parseSeed } from '../generation/random';
+import { parseThreads } from '../backend/threadCount';
+import type { ModelLoad } from './runtime';
 
 export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 
-/** --backend, --model, --dtype and --json, which every model-running command takes. */
+/** --backend, --model, --dtype, --threads and --json, which every model-running command takes. */
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
   backend: { type: 'string', default: 'cpu' },
   dtype: { type: 'string', default: 'auto' },
+  threads: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const satisfies OptionTable;
 
 export const MODEL_USAGE =
-  '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--dtype auto|f32|f16|q8] [--json]';
+  '[--model DIR|embedded|gpt2|gpt2-medium|…|hf:REPO[@REV]] [--hub-url URL] [--idle-timeout S] [--backend cpu|wasm|webgpu] [--dtype auto|f32|f16|q8] [--threads N] [--json]';
 
 /** --dtype: the precision of the weights' matrices. */
 export function dtypeOption(value: string | undefined, usage: string): PrecisionRequest {
   const name = (value ?? 'auto').trim().toLowerCase();
   if (!isPrecisionRequest(name)) throw new UsageError(`--dtype must be one of ${PRECISION_REQUESTS.join(', ')}, got '${value}'`, usage);
   return name;
+}
+
+/** --threads: threads for the q8 / f16 products (undefined: every core, see runtime.ts). */
+export function threadsOption(value: string | undefined, usage: string): number | undefined {
+  if (value === undefined) return undefined;
+  const read = parseThreads(value);
+  if ('problem' in read) throw new UsageError(`--${read.problem}`, usage);
+  return read.threads;
+}
+
+/** --dtype and --threads: how the model's matrices are loaded and run. */
+export function modelLoadOption(values: { dtype?: string; threads?: string }, usage: string): ModelLoad {
+  return { precision: dtypeOption(values.dtype, usage), threads: threadsOption(values.threads, usage) };
 }
 
 /** Parses argv against `options`; any problem becomes a UsageError carrying `usage`. */

@@ -38,6 +38,8 @@ export interface ModelArgOptions {
   env?: NodeJS.ProcessEnv;
   /** --dtype (default auto). */
   precision?: PrecisionRequest;
+  /** --threads: threads for the q8 / f16 products (default 1). */
+  threads?: number;
 }
 
 /** Turns a --model value into a spec: an existing folder wins, then the named forms. */
@@ -102,6 +104,7 @@ export async function loadModelArg(arg: string, options: ModelArgOptions = {}): 
       signal: options.signal,
       idleTimeoutMs: idleSeconds === undefined ? undefined : idleSeconds * 1000,
       precision: options.precision,
+      threads: options.threads,
     });
   } finally {
     printer?.close();

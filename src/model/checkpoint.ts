@@ -48,6 +48,8 @@ export interface GPT2Weights {
   ln_f: LayerNormWeights;
   /** [vocab, n_embd]; the same table as `wte` when the head is tied (no `lm_head.weight`). */
   lm_head: TokenTable;
+  /** The WebAssembly matrix store holding the q8 / f16 matrices on wasm and cpu (absent otherwise): its threads. */
+  store?: SimdMatmulStore;
 }
 
 export function disposeWeights(weights: GPT2Weights): void {
@@ -59,6 +61,7 @@ export function disposeWeights(weights: GPT2Weights): void {
     }
   }
   for (const t of all) t.dispose();
+  weights.store?.stopThreads();
 }
 
 /** A tensor to read: where it is in the file, and the shape the config says it must have. */
@@ -125,6 +128,8 @@ const TABLES = new Set(['wte.weight', LM_HEAD]);
 export interface WeightsOptions {
   /** Precision of the matrices (default f32, exact). q8 and f16 run on wasm, cpu (SIMD kernels) and WebGPU. */
   precision?: WeightPrecision;
+  /** Threads for the q8 / f16 products on wasm and cpu, this one included (default 1; see src/backend/wasmThreads.ts). */
+  threads?: number;
 }
 
 /**
@@ -138,6 +143,7 @@ export class WeightsBuilder {
   private readonly uploaded = new Map<string, tf.Tensor>();
   private readonly packed = new Map<string, Matrix | TokenTable>();
   private store: SimdMatmulStore | null = null;
+  private readonly threads: number;
 
   constructor(
     private readonly config: GPT2Config,
@@ -147,6 +153,7 @@ export class WeightsBuilder {
   ) {
     this.plan = planTensors(config, header, file);
     this.precision = options.precision ?? 'f32';
+    this.threads = options.threads ?? 1;
     if (this.precision !== 'f32' && !['wasm', 'cpu', 'webgpu'].includes(tf.getBackend())) {
       throw new CheckpointError(
         `${this.precision} weights run on the wasm, cpu and webgpu backends; tfjs is on '${tf.getBackend()}': load the model as f32`,
@@ -180,7 +187,7 @@ export class WeightsBuilder {
       if (packed.scale) uploadNow(packed.scale);
       return isTable ? new GpuPackedTable(packed) : new GpuPackedMatrix(packed);
     }
-    this.store ??= new SimdMatmulStore();
+    this.store ??= new SimdMatmulStore({ threads: this.threads });
     const store = this.store;
     if (isTable) {
       const [V, C] = shape;
@@ -216,6 +223,7 @@ export class WeightsBuilder {
       })),
       ln_f: norm('ln_f'),
       lm_head: hasHead ? table(LM_HEAD) : wte,
+      ...(this.store ? { store: this.store } : {}),
     };
     this.uploaded.clear(); // ownership passes to the caller
     this.packed.clear();
@@ -229,6 +237,7 @@ export class WeightsBuilder {
     for (const m of this.packed.values()) m.dispose();
     this.uploaded.clear();
     this.packed.clear();
+    this.store?.stopThreads();
     this.store = null;
   }
 }

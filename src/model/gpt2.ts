@@ -4,7 +4,7 @@ import { disposeWeights, loadCheckpoint, type GPT2Weights, type WeightsOptions }
 import type { WeightPrecision } from './weights';
 import { parseGPT2Config, type GPT2Config } from './config';
 import {
-  InPlaceKVCache,
+  SimdKVCache,
   createKVCache,
   defaultKVCacheKind,
   isLayerKVCache,
@@ -13,7 +13,7 @@ import {
   type LayerKVCache,
 } from './kvCache';
 import { attentionProbabilities, block, causalMask, layerNorm } from './layers';
-import { hostDecodeStep } from './hostDecode';
+import { SimdDecodeScratch, simdDecodeStep } from './simdDecode';
 import { fusedForward } from './fusedLayers';
 import { WebGPUKVCache } from './webgpuKVCache';
 import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
@@ -38,9 +38,10 @@ async function pause(signal: AbortSignal | undefined): Promise<void> {
  * How a model runs forward(), chosen once, when the model is made, from its backend and config:
  * - `fused` (WebGPU): a preallocated GPU cache, and the fused WGSL programs for every step
  *   (fusedLayers.ts);
- * - `host` (wasm, cpu): the in-place SIMD cache; a prefill through tfjs ops (layers.ts), a decode
- *   step in the cache's WebAssembly memory with only the matmuls in tfjs (hostDecode.ts);
- * - `tfjs`: tfjs ops for every step (layers.ts, the reference), with a concat or in-place cache.
+ * - `simd` (wasm, cpu): the SIMD KV cache; a prefill through tfjs ops (layers.ts), a decode step on
+ *   the SIMD kernels in WebAssembly memory with only the matmuls in tfjs or the SIMD matrix store
+ *   (simdDecode.ts);
+ * - `tfjs`: tfjs ops for every step (layers.ts, the reference), with a concat or SIMD cache.
  * The path makes the caches and fills them; a cache is data that forward() hands back to it.
  */
 interface ForwardPath {
@@ -52,24 +53,24 @@ interface ForwardPath {
   decodeStep(w: GPT2Weights, ids: number[][], cache: KVCache): tf.Tensor2D;
 }
 
-export type ForwardPathName = 'fused' | 'host' | 'tfjs';
+export type ForwardPathName = 'fused' | 'simd' | 'tfjs';
 
 /** A path and, off the fused one, the kind of cache it makes. */
-export type ForwardChoice = { name: 'fused' } | { name: 'host'; kind: 'inplace' } | { name: 'tfjs'; kind: KVCacheKind };
+export type ForwardChoice = { name: 'fused' } | { name: 'simd'; kind: 'simd' } | { name: 'tfjs'; kind: KVCacheKind };
 
 /** Overrides of the backend's choice of forward path (tests and the bench's baselines): see GPT2.withForward. */
 export interface ForwardOptions {
   /** false: tfjs ops on WebGPU instead of the fused programs (the reference). */
   fusedWebGPU?: boolean;
-  /** The cache off WebGPU: `inplace` (default on wasm/cpu; the host path) or `concat` (the baseline, default elsewhere; the tfjs path). */
+  /** The cache off WebGPU: `simd` (default on wasm/cpu; the simd path) or `concat` (the baseline, default elsewhere; the tfjs path). */
   kind?: KVCacheKind;
 }
 
-/** The forward path for a model on `backend`: fused on WebGPU, host on wasm/cpu (gelu_new models), tfjs otherwise. */
+/** The forward path for a model on `backend`: fused on WebGPU, simd on wasm/cpu (gelu_new models), tfjs otherwise. */
 export function chooseForwardPath(config: GPT2Config, backend: string, options: ForwardOptions = {}): ForwardChoice {
   if (backend === 'webgpu' && (options.fusedWebGPU ?? true) && config.nPositions <= MAX_ATTENTION_POSITIONS) return { name: 'fused' };
   const kind = options.kind ?? defaultKVCacheKind(backend, config);
-  return kind === 'inplace' && config.activation === 'gelu_new' ? { name: 'host', kind } : { name: 'tfjs', kind };
+  return kind === 'simd' && config.activation === 'gelu_new' ? { name: 'simd', kind } : { name: 'tfjs', kind };
 }
 
 /** The cache a path made, or a TypeError that says so. */
@@ -150,14 +151,15 @@ export class GPT2 {
         decodeStep: fused,
       };
     }
-    if (choice.name === 'host') {
+    if (choice.name === 'simd') {
+      const scratch = new SimdDecodeScratch(this.config);
       return {
         name,
-        newCache: (b, capacity) => new InPlaceKVCache(this.config, b, capacity),
+        newCache: (b, capacity) => new SimdKVCache(this.config, b, capacity),
         prefill: tfjsStep,
         decodeStep: (w, ids, cache) => {
-          const c = cacheOf(cache, InPlaceKVCache, name);
-          const logits = this.logitsOf(w, hostDecodeStep(w, this.config, ids, c)); // [B, vocab]
+          const c = cacheOf(cache, SimdKVCache, name);
+          const logits = this.logitsOf(w, simdDecodeStep(w, this.config, ids, c, scratch)); // [B, vocab]
           c.advance(1);
           return logits;
         },
@@ -213,7 +215,16 @@ export class GPT2 {
    * tensors behind.
    */
   async warmUp(rounds = 2): Promise<void> {
+    await this.live().store?.started(); // the q8 / f16 helper threads, so the warm-up and every run after use them
     for (let round = 0; round < rounds; round++) await this.warmUpOnce();
+  }
+
+  /**
+   * Threads the q8 / f16 products run on now, this one included, when the WebAssembly matrix
+   * store runs them (wasm, cpu); undefined where tfjs does (f32: on wasm, its own pool).
+   */
+  get storeThreads(): number | undefined {
+    return this.live().store?.threads;
   }
 
   private async warmUpOnce(): Promise<void> {

@@ -4,9 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SimdAttentionStore } from '../backend/simd/attention';
-import { simdKernelsAvailable, type SimdKernels } from '../backend/simd/kernels';
+import { simdKernelsAvailable } from '../backend/simd/kernels';
 import { checkFork, checkReorder, checkRepeat, isIdentity, type KVCache } from '../backend/kvCache';
-import { mlpWidth, type GPT2Config } from './config';
+import type { GPT2Config } from './config';
 import { causalSelfAttention, type AttentionStore } from './layers';
 
 export type { KVCache };
@@ -24,22 +24,16 @@ export interface LayerKVCache extends KVCache, AttentionStore {
   advance(t: number): void;
 }
 
-/** `concat`: tfjs tensors grown by concatenation each step (the measured baseline); `inplace`: preallocated, written in place, SIMD attention. */
-export type KVCacheKind = 'concat' | 'inplace';
+/** `concat`: tfjs tensors grown by concatenation each step (the measured baseline); `simd`: preallocated in WebAssembly memory, written in place, SIMD attention (SimdKVCache). */
+export type KVCacheKind = 'concat' | 'simd';
 
-/** Backends whose tensors the page reads synchronously and cheaply (wasm heap, JS arrays): where `inplace` is the default. */
+/** Backends whose tensors the page reads synchronously and cheaply (wasm heap, JS arrays): where `simd` is the default. */
 const HOST_MEMORY_BACKENDS = ['wasm', 'cpu'];
 
 export function defaultKVCacheKind(backend = tf.getBackend(), shape?: CacheShape): KVCacheKind {
   const fits = !shape || (shape.nEmbd / shape.nHead) % 4 === 0; // the SIMD kernels read heads 4 floats at a time
-  return HOST_MEMORY_BACKENDS.includes(backend) && fits && simdKernelsAvailable() ? 'inplace' : 'concat';
+  return HOST_MEMORY_BACKENDS.includes(backend) && fits && simdKernelsAvailable() ? 'simd' : 'concat';
 }
-/**
- * The in-place cache's scratch for a decode step (hostDecode.ts), per sequence: the residual
- * stream x, a normalised copy, the MLP's hidden layer, a sublayer's output; and every layer
- * norm's gain and bias.
- */
-export type DecodeRegion = 'x' | 'normed' | 'hidden' | 'residual' | 'norms';
 
 /** The model dimensions a cache is sized by (`nInner`: the MLP's width, 4·nEmbd when absent). */
 export type CacheShape = Pick<GPT2Config, 'nLayer' | 'nHead' | 'nEmbd' | 'nInner'>;
@@ -47,7 +41,7 @@ export type CacheShape = Pick<GPT2Config, 'nLayer' | 'nHead' | 'nEmbd' | 'nInner
 /** A cache of the given kind for tfjs's generic (non-fused) forward pass. */
 export function createKVCache(kind: KVCacheKind, shape: CacheShape, batchSize: number, capacity: number): LayerKVCache {
   if (kind === 'concat') return new ConcatKVCache(shape.nLayer, batchSize, capacity);
-  return new InPlaceKVCache(shape, batchSize, capacity);
+  return new SimdKVCache(shape, batchSize, capacity);
 }
 
 export function isLayerKVCache(cache: KVCache): cache is LayerKVCache {
@@ -147,10 +141,11 @@ function grow(past: tf.Tensor4D | undefined, next: tf.Tensor4D): tf.Tensor4D {
  * Every layer's keys and values preallocated for `capacity` positions in one WebAssembly memory
  * (SimdAttentionStore); a step writes its new rows there and attention runs as SIMD loops over
  * them. Nothing is reallocated or copied as the text grows, and the cache holds no tfjs tensors.
- * Reading c_attn's output back (dataSync) is cheap on wasm and cpu, where this is the default.
+ * Reading c_attn's output back (dataSync) is cheap on wasm and cpu, where this is the default. The
+ * rest of a decode step's state lives apart, in SimdDecodeScratch (simdDecode.ts).
  */
-export class InPlaceKVCache implements LayerKVCache {
-  private store: SimdAttentionStore<DecodeRegion> | undefined;
+export class SimdKVCache implements LayerKVCache {
+  private store: SimdAttentionStore | undefined;
   private filled = 0;
 
   constructor(
@@ -158,25 +153,11 @@ export class InPlaceKVCache implements LayerKVCache {
     readonly batchSize: number,
     readonly capacity: number,
   ) {
-    const { nLayer, nEmbd: C } = shape;
-    const B = batchSize;
-    const decode: Record<DecodeRegion, number> = {
-      x: B * C,
-      normed: B * C,
-      hidden: B * mlpWidth(shape),
-      residual: B * C,
-      norms: (2 * nLayer + 1) * 2 * C,
-    };
-    this.store = new SimdAttentionStore(nLayer * B, capacity, C, shape.nHead, decode);
+    this.store = new SimdAttentionStore(shape.nLayer * batchSize, capacity, shape.nEmbd, shape.nHead);
   }
 
   get length(): number {
     return this.filled;
-  }
-
-  /** The SIMD kernels over this cache's memory, with room for one decode step of every sequence (see hostDecode.ts). */
-  get kernels(): SimdKernels<DecodeRegion> {
-    return this.live().kernels;
   }
 
   attend(layer: number, qkv: tf.Tensor3D, nHead: number): tf.Tensor3D {
@@ -219,7 +200,7 @@ export class InPlaceKVCache implements LayerKVCache {
   repeat(n: number): KVCache {
     const store = this.live();
     checkRepeat(this.batchSize, n);
-    const copy = new InPlaceKVCache(this.shape, n, this.capacity);
+    const copy = new SimdKVCache(this.shape, n, this.capacity);
     for (let layer = 0; layer < this.shape.nLayer; layer++) {
       for (let b = 0; b < n; b++) copy.store!.copySlot(store, layer, layer * n + b, this.filled);
     }
@@ -230,7 +211,7 @@ export class InPlaceKVCache implements LayerKVCache {
   fork(row: number, length: number, capacity: number): KVCache {
     const store = this.live();
     checkFork(this, row, length, capacity);
-    const copy = new InPlaceKVCache(this.shape, 1, capacity);
+    const copy = new SimdKVCache(this.shape, 1, capacity);
     for (let layer = 0; layer < this.shape.nLayer; layer++) copy.store!.copySlot(store, layer * this.batchSize + row, layer, length);
     copy.filled = length;
     return copy;
@@ -254,7 +235,7 @@ export class InPlaceKVCache implements LayerKVCache {
     this.store = undefined; // its memory goes with the last reference
   }
 
-  private live(): SimdAttentionStore<DecodeRegion> {
+  private live(): SimdAttentionStore {
     if (!this.store) throw new Error('this KVCache was disposed');
     return this.store;
   }

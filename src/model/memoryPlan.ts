@@ -207,17 +207,41 @@ export interface PrecisionChoice {
   reason: string;
 }
 
+/** Milliseconds of the same product in each precision, measured here (src/backend/simd/calibrate.ts); f32 always. */
+export type PrecisionSpeeds = { f32: number } & Partial<Record<WeightPrecision, number>>;
+
+/**
+ * Of the precisions that fit (`fitting`, f32 among them or not), the fastest measured. f32 wins
+ * ties, and a precision that was not measured is never chosen over one that was: so the choice is
+ * never slower than f32 unless f32 does not fit.
+ */
+export function fastestPrecision(fitting: readonly WeightPrecision[], speeds: PrecisionSpeeds): WeightPrecision | undefined {
+  const measured = (['f32', 'q8', 'f16'] as const).filter((p) => fitting.includes(p) && speeds[p] !== undefined);
+  return measured.reduce<WeightPrecision | undefined>(
+    (best, p) => (best === undefined || speeds[p]! < speeds[best]! ? p : best),
+    undefined,
+  );
+}
+
+const formatSpeeds = (speeds: PrecisionSpeeds) =>
+  (['f32', 'q8', 'f16'] as const)
+    .filter((p) => speeds[p] !== undefined)
+    .map((p) => `${p} ${speeds[p]!.toFixed(2)} ms`)
+    .join(', ');
+
 /**
  * The precision to load and its plan. `auto`: f32 for the built-in model (exact logits) and
- * wherever the model fits and has at most ~300M parameters; q8 on wasm/cpu above that or where
- * f32 would not fit. Throws an Error whose message names the numbers and the choice that would
- * fit when the request cannot run, before anything is downloaded.
+ * wherever the model fits and has at most ~300M parameters. Above that on wasm/cpu, or where f32
+ * would not fit, the precision that fits and multiplies fastest here, measured by `measure` (a
+ * product of the model's widest matrix in each precision, fastestPrecision); without a measurement
+ * q8. Throws an Error whose message names the numbers and the choice that would fit when the
+ * request cannot run, before anything is downloaded.
  */
 export function choosePrecision(
   request: PrecisionRequest,
   config: GPT2Config,
   memory: BackendMemory,
-  options: { builtIn?: boolean; sequences?: number; label?: string } = {},
+  options: { builtIn?: boolean; sequences?: number; label?: string; measure?: (config: GPT2Config) => PrecisionSpeeds } = {},
 ): PrecisionChoice {
   const { sequences = DEFAULT_PLAN_SEQUENCES, label = 'this model' } = options;
   const available = precisionsFor(memory.backend);
@@ -237,9 +261,24 @@ export function choosePrecision(
     if (f32.problem) throw new Error(refusal(f32, []));
     return { plan: f32, reason: 'auto: f32 for the built-in model (exact logits)' };
   }
-  // Big models go q8 on the CPU backends, where decoding is bound by reading weights from memory.
-  const big = f32.parameters > AUTO_Q8_PARAMETERS && (memory.backend === 'wasm' || memory.backend === 'cpu');
+  // Big models on the CPU backends, where decoding is bound by reading weights from memory, go to
+  // the fastest precision here (usually q8: a quarter of f32's bytes).
+  const cpu = memory.backend === 'wasm' || memory.backend === 'cpu';
+  const big = f32.parameters > AUTO_Q8_PARAMETERS && cpu;
   if (!f32.problem && !(big && available.includes('q8'))) return { plan: f32, reason: 'auto: f32 (exact), it fits' };
+  if (cpu && options.measure) {
+    const plans = available.map(plan);
+    const fitting = plans.filter((p) => !p.problem).map((p) => p.precision);
+    const speeds = options.measure(config);
+    const best = fastestPrecision(fitting, speeds);
+    if (best) {
+      const why = f32.problem ? 'f32 does not fit' : `a model over ${AUTO_Q8_PARAMETERS / 1e6}M parameters on ${memory.backend}`;
+      return {
+        plan: plans.find((p) => p.precision === best)!,
+        reason: `auto: ${best}, the fastest here that fits (${formatSpeeds(speeds)}; ${why})`,
+      };
+    }
+  }
   if (available.includes('q8')) {
     const q8 = plan('q8');
     if (!q8.problem)

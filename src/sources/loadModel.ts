@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { WeightsBuilder } from '../model/checkpoint';
 import { bytesSource, readCheckpoint, type ByteSource, type ReadOptions } from '../model/checkpointStream';
-import { parseGPT2Config, type GPT2Config } from '../model/config';
+import { mlpWidth, parseGPT2Config, type GPT2Config } from '../model/config';
+import { measurePrecisions } from '../backend/simd/calibrate';
 import { CheckpointError } from '../model/errors';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
 import { GPT2 } from '../model/gpt2';
@@ -63,6 +64,8 @@ export interface LoadOptions {
    * to measure what the check costs (bench/): a copy changed on disk is then used as it is.
    */
   verifyCache?: boolean;
+  /** Threads for the q8 / f16 products on wasm and cpu, this one included (default 1). */
+  threads?: number;
 }
 
 export interface LoadedModel {
@@ -298,6 +301,7 @@ function configAndPlan(
         builtIn: spec.kind === 'embedded',
         sequences: options.sequences,
         label,
+        measure: (c) => measurePrecisions(c.nEmbd, mlpWidth(c)),
       }),
     };
   } catch (error) {
@@ -329,7 +333,7 @@ async function build(
       source,
       (header) => {
         checkConfigFitsWeights(config, header, WEIGHTS_FILE);
-        return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision });
+        return new WeightsBuilder(config, header, WEIGHTS_FILE, { precision: choice.plan.precision, threads: options.threads });
       },
       {
         file: WEIGHTS_FILE,

@@ -39,7 +39,7 @@ export function App() {
   const [drafts, setDrafts] = useState<Drafts>({});
   /** Ctrl+Enter was pressed while a box was invalid: the status says why nothing ran, until the box is fixed. */
   const [refused, setRefused] = useState(false);
-  const worker = useGenerationWorker(settings.backend);
+  const worker = useGenerationWorker(settings.backend, settings.threads);
   const { state, generate, stop, analyze } = worker;
   const {
     loader,

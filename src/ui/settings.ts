@@ -9,6 +9,7 @@ import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
 import { isPrecisionRequest, PRECISION_REQUESTS, type PrecisionRequest } from '../model/memoryPlan';
 import { BACKENDS, isBackendName } from '../backend/choice';
+import { parseThreads } from '../backend/threadCount';
 
 export interface Settings {
   prompt: string;
@@ -19,6 +20,8 @@ export interface Settings {
   hubUrl: string;
   /** Precision of the weights' matrices (URL parameter `dtype`): auto, f32, f16 or q8. */
   precision: PrecisionRequest;
+  /** Threads for WebAssembly (URL parameter `threads`): 'auto' (every core but the page's) or 1 to MAX_THREADS. */
+  threads: 'auto' | number;
   topK: number;
   topP: number;
   temperature: number;
@@ -124,6 +127,7 @@ export const DEFAULT_SETTINGS: Settings = {
   backend: 'auto',
   hubUrl: '',
   precision: 'auto',
+  threads: 'auto',
   topK: NOTEBOOK_SAMPLING.top_k,
   topP: NOTEBOOK_SAMPLING.top_p,
   temperature: 1,
@@ -174,6 +178,12 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
   if (dtype) {
     if (isPrecisionRequest(dtype)) next.precision = dtype;
     else changes.push(`dtype=${dtype} is not one of ${PRECISION_REQUESTS.join(', ')}: kept ${base.precision}`);
+  }
+  const threads = get('threads')?.trim().toLowerCase();
+  if (threads) {
+    const read = threads === 'auto' ? { threads: 'auto' as const } : parseThreads(threads);
+    if ('threads' in read) next.threads = read.threads;
+    else changes.push(`${read.problem}, or auto: kept ${base.threads}`);
   }
   const hub = get('hub');
   if (typeof hub === 'string' && hub.trim() !== '') {
@@ -254,6 +264,7 @@ function settingsParams(settings: Settings): URLSearchParams {
   if (settings.backend !== 'auto') params.set('backend', settings.backend);
   if (settings.hubUrl !== '') params.set('hub', settings.hubUrl);
   if (settings.precision !== 'auto') params.set('dtype', settings.precision);
+  if (settings.threads !== 'auto') params.set('threads', String(settings.threads));
   return params;
 }
 

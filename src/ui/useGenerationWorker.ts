@@ -9,10 +9,10 @@ const TOKEN_BATCH_MS = 16;
 
 /**
  * Runs the generation worker for as long as the component lives (a new one when the requested
- * backend changes) and exposes its state, what a person can ask of it (load, generate, stop,
+ * backend or thread count changes) and exposes its state, what a person can ask of it (load, generate, stop,
  * branch, closeBranch, analyze), and its messages to other hooks (subscribe).
  */
-export function useGenerationWorker(backendRequest: string) {
+export function useGenerationWorker(backendRequest: string, threads: 'auto' | number = 'auto') {
   const [state, dispatch] = useReducer(appReducer, initialAppState);
   /** Who else hears the worker's messages (useModelLoader): each one, after the page state has applied it. Tokens are not passed on. */
   const [listeners] = useState(() => new Set<(message: Exclude<FromWorker, { type: 'token' }>) => void>());
@@ -56,6 +56,7 @@ export function useGenerationWorker(backendRequest: string) {
       type: 'init',
       backend: backendRequest === 'auto' ? undefined : backendRequest,
       pageUrl: document.baseURI,
+      threads: threads === 'auto' ? undefined : threads,
     });
     client.current = worker;
     bumpGeneration();
@@ -64,7 +65,7 @@ export function useGenerationWorker(backendRequest: string) {
       worker.terminate();
       client.current = null;
     };
-  }, [backendRequest, listeners]);
+  }, [backendRequest, threads, listeners]);
 
   /** Starts a load (from `hubUrl`, '' = huggingface.co; asking before a download over askAboveBytes; at `precision`); returns its id. */
   const load = useCallback(

@@ -9,7 +9,7 @@ export { parameterCount };
 export function modelInfo(
   name: string,
   config: GPT2Config,
-  loaded?: Pick<LoadedModel, 'precision' | 'precisionReason' | 'memoryPlan'>,
+  loaded?: Pick<LoadedModel, 'precision' | 'precisionReason' | 'memoryPlan' | 'model'>,
 ): ModelInfo {
   const info: ModelInfo = {
     name,
@@ -25,6 +25,8 @@ export function modelInfo(
     info.precisionReason = loaded.precisionReason;
     info.weightBytes = loaded.memoryPlan.weightBytes;
     info.plannedBytes = loaded.memoryPlan.totalBytes;
+    const threads = loaded.model.storeThreads;
+    if (threads !== undefined) info.threads = threads;
   }
   return info;
 }

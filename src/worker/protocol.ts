@@ -32,6 +32,8 @@ export interface InitRequest {
   pageUrl: string;
   /** A Hugging Face hub mirror; undefined = huggingface.co. */
   hubUrl?: string;
+  /** `?threads=`: threads for WebAssembly (tfjs-wasm's pool and the q8 / f16 kernels); undefined = every core but the page's. */
+  threads?: number;
 }
 /** Load a model, replacing the one in use once it is ready (a newer load supersedes this one; running analyses are stopped). */
 export interface LoadRequest {
@@ -145,6 +147,8 @@ export interface ModelInfo {
   /** The precision its matrices were loaded in ('f32', 'f16', 'q8'), and why (auto's reason). */
   precision?: string;
   precisionReason?: string;
+  /** Threads the q8 / f16 products run on (the kernels' own, this worker included); absent where tfjs runs them (f32). */
+  threads?: number;
   /** Bytes the memory plan expected: weights as kept on this backend, and the whole (KV cache at full context, activations). */
   weightBytes?: number;
   plannedBytes?: number;

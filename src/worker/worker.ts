@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend/select';
+import { wasmThreadCount } from '../backend/wasmThreads';
 import { BrowserModelCache, type ModelCache } from '../sources/cache';
 import { loadModel } from '../sources/loadModel';
 import type { BackendInfo, BackendMemory, FromWorker, ToWorker } from './protocol';
@@ -19,6 +20,7 @@ const session = new WorkerSession({
     const selection = await selectBackend(request, {
       appBaseUrl: new URL(import.meta.env.BASE_URL, init.pageUrl).href,
       onDeviceLost,
+      threads: init.threads,
     });
     return { ...selection, crossOriginIsolated: scope.crossOriginIsolated, memory: describeBackendMemory(selection.backend) };
   },
@@ -32,6 +34,7 @@ const session = new WorkerSession({
       askAboveBytes: request.askAboveBytes,
       precision: request.precision,
       memory: backend.memory,
+      threads: wasmThreadCount(init.threads),
     }),
   memory: () => {
     const { numTensors, numBytes } = tf.memory();

@@ -104,7 +104,7 @@ function check(
 export function runMatmulChecks(builds: MatmulBuild[] = availableMatmulBuilds()): KernelFinding[] {
   const findings: KernelFinding[] = [];
   for (const build of builds) {
-    const store = new SimdMatmulStore(build);
+    const store = new SimdMatmulStore({ build });
     SHAPES.forEach(([M, K, N, layout, hasBias], i) => {
       const W = randoms(K * N, 11 + i, 0.5);
       W[3] = 1e-6; // below f16's normal range: flushed to zero
@@ -122,7 +122,7 @@ export function runMatmulChecks(builds: MatmulBuild[] = availableMatmulBuilds())
 
 /** Embedding rows from a q8 / f16 table equal the dequantized matrix's rows. */
 export function tableRowsMatch(build?: MatmulBuild): boolean {
-  const store = new SimdMatmulStore(build);
+  const store = new SimdMatmulStore({ build });
   const V = 23;
   const C = 37;
   const table = randoms(V * C, 5, 1);

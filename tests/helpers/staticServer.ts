@@ -1,6 +1,8 @@
 /**
  * A plain static file server on 127.0.0.1, as a simple host would run the built app: files and
  * content types, no other headers, unless `headers` are given (e.g. those of the build's _headers file).
+ * `forward` sends some paths to another server instead (a hub mirror on the app's own origin, which
+ * the shipped Content-Security-Policy allows), passing the request's Range header and the answer as it is.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import http from 'node:http';
@@ -23,8 +25,22 @@ export interface StaticServer {
   stop(): Promise<void>;
 }
 
-export async function startStaticServer(root: string, headers: Record<string, string> = {}): Promise<StaticServer> {
+/** A path's address on the other server, or null to serve it from the folder. */
+export type Forward = (pathname: string) => string | null;
+
+function forwardTo(target: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const range = req.headers.range;
+  const upstream = http.get(target, { headers: range ? { range } : {} }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  upstream.on('error', () => res.destroy());
+}
+
+export async function startStaticServer(root: string, headers: Record<string, string> = {}, forward?: Forward): Promise<StaticServer> {
   const server = http.createServer((req, res) => {
+    const target = forward?.(new URL(req.url ?? '/', 'http://x').pathname);
+    if (target) return forwardTo(target + new URL(req.url ?? '/', 'http://x').search, req, res);
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = path.join(root, pathname);
     if (!file.startsWith(root)) return void res.writeHead(403).end();

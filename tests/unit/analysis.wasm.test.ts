@@ -8,7 +8,7 @@ describeAnalysisOnFixture(
     await useBackend('wasm');
   },
   [
-    { name: 'in-place', options: { kind: 'inplace' }, className: 'InPlaceKVCache' },
+    { name: 'simd', options: { kind: 'simd' }, className: 'SimdKVCache' },
     { name: 'concat', options: { kind: 'concat' }, className: 'ConcatKVCache' },
   ],
 );

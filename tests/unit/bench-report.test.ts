@@ -10,7 +10,7 @@ const steps = (at20: number, at500: number) => [
   { position: 500, ms: at500, samples: 5 },
 ];
 const bench = (tps: number, at20: number, at500: number) => ({
-  cacheKind: 'inplace',
+  cacheKind: 'simd',
   prefillMs: { '16': 100, '128': 800 },
   decode: { newTokens: 128, tokensPerSecond: tps, runs: [tps], firstTokenMs: 100 },
   stepMs: steps(at20, at500),
@@ -170,5 +170,39 @@ describe('benchmark report', () => {
     const empty = renderReport({ ...report, node: [], browser: undefined, app: [], peer: [] });
     expect(empty.split('\n').filter((l) => l.includes('**met**'))).toEqual([]);
     expect(empty).toContain('not measured');
+  });
+
+  test('the thread scaling table: decode and 128-token prefill at 1 and 2 threads, the ratios, the threads that ran, the peer', () => {
+    const scaleJob = (precision: string, threads: number, tps: number, prefill: number) =>
+      job(`scale-${precision}-${threads}t`, threads, {
+        precision,
+        kernelThreads: precision === 'f32' ? undefined : threads,
+        bench: { ...bench(tps, 40, 50), prefillMs: { '128': prefill } },
+      });
+    const scaled = renderReport({
+      ...report,
+      scaling: {
+        browser: {
+          chromium: '156',
+          results: [
+            scaleJob('f32', 1, 37, 800),
+            scaleJob('f32', 2, 48, 500),
+            scaleJob('q8', 1, 70, 745),
+            scaleJob('q8', 2, 112, 400),
+            scaleJob('f16', 1, 32, 900),
+            scaleJob('f16', 2, 50, 500),
+          ],
+        },
+        peer: [
+          { peer: 'transformers.js', backend: 'chromium-wasm-t1', decode_tok_s: 18, prefill_ms: 300, wasm_num_threads: 1 },
+          { peer: 'transformers.js', backend: 'chromium-wasm-t2', decode_tok_s: 27, prefill_ms: 200, wasm_num_threads: 2 },
+          { peer: 'transformers.js', backend: 'chromium-wasm-t1-q8', error: 'not run: no ONNX export' },
+        ],
+      },
+    }).split('\n');
+    expect(scaled).toContain('| this engine | q8 | 1 / 1 → 2 / 2 | 70.00 → 112.00 | 1.60 | 745 → 400 | 1.86 |');
+    expect(scaled).toContain('| this engine | f32 | 1 / – → 2 / – | 37.00 → 48.00 | 1.30 | 800 → 500 | 1.60 |');
+    expect(scaled).toContain('| transformers.js | fp32 | 1 → 2 | 18.00 → 27.00 | 1.50 | 300 → 200 (its prompt) | – |');
+    expect(scaled.find((l) => l.startsWith('| transformers.js | q8'))).toMatch(/– → – \| – \|.*not run: no ONNX export$/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Which forward path a model takes (GPT2's ForwardPath), decided once from the backend and the
- * config: the fused WGSL programs on WebGPU, the host decode step on wasm/cpu for gelu_new models
- * with the in-place cache, tfjs ops otherwise.
+ * config: the fused WGSL programs on WebGPU, the simd decode step on wasm/cpu for gelu_new models
+ * with the SIMD cache, tfjs ops otherwise.
  */
 import { describe, expect, it } from 'vitest';
 import { chooseForwardPath } from '../../src/model';
@@ -19,12 +19,12 @@ describe('chooseForwardPath', () => {
     expect(chooseForwardPath(long, 'webgpu').name).toBe('tfjs');
   });
 
-  it('wasm and cpu: the host decode step with the in-place cache; tfjs ops with the concat cache or an exact-GELU model', () => {
+  it('wasm and cpu: the simd decode step with the SIMD cache; tfjs ops with the concat cache or an exact-GELU model', () => {
     expect(simdKernelsAvailable()).toBe(true);
     for (const backend of ['wasm', 'cpu']) {
-      expect(chooseForwardPath(gpt2, backend)).toEqual({ name: 'host', kind: 'inplace' });
+      expect(chooseForwardPath(gpt2, backend)).toEqual({ name: 'simd', kind: 'simd' });
       expect(chooseForwardPath(gpt2, backend, { kind: 'concat' })).toEqual({ name: 'tfjs', kind: 'concat' });
-      expect(chooseForwardPath({ ...gpt2, activation: 'gelu' }, backend)).toEqual({ name: 'tfjs', kind: 'inplace' });
+      expect(chooseForwardPath({ ...gpt2, activation: 'gelu' }, backend)).toEqual({ name: 'tfjs', kind: 'simd' });
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * The in-place KV cache against the concatenating one and against no cache at all, on the tiny
+ * The SIMD KV cache against the concatenating one and against no cache at all, on the tiny
  * fixture model, on tfjs `cpu` and `wasm` (the backends it writes to directly): same logits at
  * every step while it grows chunk by chunk, batches made by repeat(), prefill in pieces, and no
  * tensors left behind.
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupNodeBackend, type NodeBackend } from '../../src/backend/node';
 import { generate } from '../../src/generation';
 import { GPT2 } from '../../src/model';
-import { ConcatKVCache, InPlaceKVCache, createKVCache, defaultKVCacheKind, type LayerKVCache } from '../../src/model/kvCache';
+import { ConcatKVCache, SimdKVCache, createKVCache, defaultKVCacheKind, type LayerKVCache } from '../../src/model/kvCache';
 import { fixtureConfigJson, fixtureSafetensors } from '../helpers/fixture';
 
 /** The fixture's tolerance: 1e-4 of the largest |logit|. */
@@ -43,7 +43,7 @@ async function read(t: tf.Tensor): Promise<Float32Array> {
 }
 
 for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
-  describe(`in-place KV cache on tfjs '${backend}'`, () => {
+  describe(`SIMD KV cache on tfjs '${backend}'`, () => {
     let model: GPT2;
 
     beforeAll(async () => {
@@ -54,27 +54,27 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     afterAll(() => model?.dispose());
 
     it('is the default cache here, and concat stays selectable', () => {
-      expect(defaultKVCacheKind()).toBe('inplace');
+      expect(defaultKVCacheKind()).toBe('simd');
       // A head size the SIMD kernels cannot read 4 at a time falls back to the concat cache.
       expect(defaultKVCacheKind(backend, { nLayer: 2, nHead: 5, nEmbd: 30 })).toBe('concat');
       expect(defaultKVCacheKind('webgl', model.config)).toBe('concat');
-      const inplace = model.newCache(1);
+      const simd = model.newCache(1);
       const concat = model.withForward({ kind: 'concat' }).newCache(1, 64);
-      expect(inplace).toBeInstanceOf(InPlaceKVCache);
+      expect(simd).toBeInstanceOf(SimdKVCache);
       expect(concat).toBeInstanceOf(ConcatKVCache);
-      inplace.dispose();
+      simd.dispose();
       concat.dispose();
     });
 
-    it('the model picks its forward path once (host here; tfjs with the concat cache on request) and refuses a cache another path made', async () => {
-      expect(model.forwardPath).toBe('host');
+    it('the model picks its forward path once (simd here; tfjs with the concat cache on request) and refuses a cache another path made', async () => {
+      expect(model.forwardPath).toBe('simd');
       const concatPath = model.withForward({ kind: 'concat' });
       expect(concatPath.forwardPath).toBe('tfjs');
       const concat = concatPath.newCache(1, 64);
       concatPath.forward([PROMPT], concat).dispose();
-      // The host path's one-token step runs in the in-place cache's memory: a concat cache is refused, and left as it was.
+      // The simd path's one-token step attends in the SIMD cache's memory: a concat cache is refused, and left as it was.
       expect(() => model.forward([[11]], concat)).toThrow(
-        /needs a cache made by this model's newCache\(\) \(its host path\), got a ConcatKVCache/,
+        /needs a cache made by this model's newCache\(\) \(its simd path\), got a ConcatKVCache/,
       );
       expect(concat.length).toBe(PROMPT.length);
       concat.dispose();
@@ -85,13 +85,13 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     });
 
     it('gives the logits of the concat cache and of a full recompute at every step', async () => {
-      const inplace = new InPlaceKVCache(model.config, 1, 64);
+      const simd = new SimdKVCache(model.config, 1, 64);
       const concat = createKVCache('concat', model.config, 1, 64);
       const concatPath = model.withForward({ kind: 'concat' }); // tfjs ops for every step
       const ids = [...PROMPT];
       let input = [PROMPT];
       for (let step = 0; step < 30; step++) {
-        const a = await read(model.forward(input, inplace));
+        const a = await read(model.forward(input, simd));
         const b = await read(concatPath.forward(input, concat));
         expectClose(a, b);
         if (step % 3 === 0) {
@@ -107,8 +107,8 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
         ids.push(next);
         input = [[next]];
       }
-      expect(inplace.length).toBe(ids.length - 1);
-      inplace.dispose();
+      expect(simd.length).toBe(ids.length - 1);
+      simd.dispose();
       concat.dispose();
     });
 
@@ -126,7 +126,7 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     });
 
     it('prefills in pieces (several new positions after cached ones) like one prefill', async () => {
-      const pieces = new InPlaceKVCache(model.config, 1, 64);
+      const pieces = new SimdKVCache(model.config, 1, 64);
       const concatPath = model.withForward({ kind: 'concat' });
       const whole = concatPath.newCache(1, 64);
       const ids = [...PROMPT, ...PROMPT, ...PROMPT.slice(0, 5)]; // 25 tokens
@@ -140,7 +140,7 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     });
 
     it('repeat(n) shares the prompt across a batch whose sequences then diverge', async () => {
-      const one = new InPlaceKVCache(model.config, 1, 64);
+      const one = new SimdKVCache(model.config, 1, 64);
       await read(model.forward([PROMPT], one));
       const three = one.repeat(3) as LayerKVCache;
       const steps = [[11], [12], [13]];
@@ -178,15 +178,16 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       for (let i = 0; i < 20; i++) await run(i);
       expect(tf.memory().numTensors).toBe(before);
 
-      const cache = model.newCache(1) as InPlaceKVCache;
-      const kept = model.newCache(1) as InPlaceKVCache;
+      const cache = model.newCache(1) as SimdKVCache;
+      const kept = model.newCache(1) as SimdKVCache;
       await read(model.forward([PROMPT], cache));
       await read(model.forward([PROMPT], kept));
       expect(tf.memory().numTensors).toBe(before); // keys and values live in the kernel's memory, not in tensors
-      // The kernels' WebAssembly memory is collectable once the cache is disposed (the cache object
-      // itself is still referenced here); the memory of a live cache stays.
-      const memory = new WeakRef(cache.kernels);
-      const keptMemory = new WeakRef(kept.kernels);
+      // The store's WebAssembly memory is collectable once the cache is disposed (the cache object
+      // itself is still referenced here); the memory of a live cache stays. (`store` is private.)
+      const storeOf = (c: SimdKVCache) => (c as unknown as { store: object }).store;
+      const memory = new WeakRef(storeOf(cache));
+      const keptMemory = new WeakRef(storeOf(kept));
       cache.dispose();
       await collectGarbage();
       expect(memory.deref()).toBeUndefined();

@@ -6,20 +6,29 @@
  * matrix past WebAssembly's 4 GB is refused with a message.
  */
 import { describe, expect, it } from 'vitest';
-import { MATMUL_RELAXED_WASM_BASE64, MATMUL_WASM_BASE64 } from '../../src/backend/simd/matmulWasm';
+import {
+  MATMUL_RELAXED_SHARED_WASM_BASE64,
+  MATMUL_RELAXED_WASM_BASE64,
+  MATMUL_SHARED_WASM_BASE64,
+  MATMUL_WASM_BASE64,
+} from '../../src/backend/simd/matmulWasm';
 import { SimdMatmulStore, availableMatmulBuilds } from '../../src/backend/simd/matmul';
 import { f16Bits } from '../../src/backend/quantize';
 import { runMatmulChecks, tableRowsMatch } from '../helpers/matmulCheck';
 // @ts-expect-error: a plain .mjs script without types
-import { assembleMatmulKernels, generatedMatmulModule, relaxedVariant } from '../../scripts/build-wasm.mjs';
+import { assembleMatmulKernels, generatedMatmulModule, relaxedVariant, sharedVariant } from '../../scripts/build-wasm.mjs';
 
 describe('q8 / f16 matrix kernels (plain SIMD, Node)', () => {
-  it('embeds exactly the bytes matmul.wat assembles to, in both builds (node scripts/build-wasm.mjs)', async () => {
+  it('embeds exactly the bytes matmul.wat assembles to, in all four builds (node scripts/build-wasm.mjs)', async () => {
     const builds = await assembleMatmulKernels();
     expect(MATMUL_WASM_BASE64).toBe(builds.plain.toString('base64'));
     expect(MATMUL_RELAXED_WASM_BASE64).toBe(builds.relaxed.toString('base64'));
+    expect(MATMUL_SHARED_WASM_BASE64).toBe(builds.plainShared.toString('base64'));
+    expect(MATMUL_RELAXED_SHARED_WASM_BASE64).toBe(builds.relaxedShared.toString('base64'));
     expect(generatedMatmulModule(builds)).toContain(MATMUL_RELAXED_WASM_BASE64);
     expect(relaxedVariant('a\n;;plain{\nb\n;;}plain\n;;relaxed: c\nd')).toBe('a\n c\nd');
+    expect(sharedVariant('x (import "env" "memory" (memory 1 65536)) y')).toBe('x (import "env" "memory" (memory 1 65536 shared)) y');
+    expect(() => sharedVariant('(memory 1)')).toThrow(/no \(import "env" "memory"/);
   });
 
   it('runs the plain build here', () => {
@@ -56,7 +65,7 @@ describe('q8 / f16 matrix kernels (plain SIMD, Node)', () => {
   });
 
   it('refuses to grow past what a WebAssembly memory holds, with a message', () => {
-    const store = new SimdMatmulStore('plain');
+    const store = new SimdMatmulStore({ build: 'plain' });
     expect(() => store.alloc(5 * 2 ** 30)).toThrow(/more than the 4 GB a WebAssembly memory can hold.*q8/);
   });
 });

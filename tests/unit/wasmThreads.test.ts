@@ -5,7 +5,10 @@
  * Its effect on real threads is measured in Chromium by `npm run bench` (threads in use).
  */
 import { describe, expect, test } from 'vitest';
-import { canUseWasmThreads, defaultWasmThreads, prepareWasmThreads } from '../../src/backend/wasmThreads';
+import { canUseWasmThreads, defaultWasmThreads, prepareWasmThreads, wasmThreadCount } from '../../src/backend/wasmThreads';
+import { parseThreads } from '../../src/backend/threadCount';
+import { threadsOption } from '../../src/cli/args';
+import { UsageError } from '../../src/cli/command';
 
 class FakeWorkerNavigator {
   get hardwareConcurrency(): number {
@@ -45,5 +48,23 @@ describe('wasm threads', () => {
     prepareWasmThreads(undefined, page);
     expect(page.navigator.hardwareConcurrency).toBe(2);
     expect(canUseWasmThreads()).toBe(false);
+  });
+
+  test('the count for tfjs and the q8 / f16 kernels: as asked, or every core but one; 1 without isolation', () => {
+    expect(wasmThreadCount(undefined, workerScope(true))).toBe(1); // 2 cores: every core but the page's
+    expect(wasmThreadCount(2, workerScope(true))).toBe(2);
+    expect(wasmThreadCount(2, workerScope(false))).toBe(1);
+    expect(wasmThreadCount(2, { navigator: new FakeWorkerNavigator(), crossOriginIsolated: true })).toBe(1);
+  });
+
+  test('?threads= and --threads accept a whole number from 1 to 64, and say so otherwise', () => {
+    expect(parseThreads('3')).toEqual({ threads: 3 });
+    expect(parseThreads('64')).toEqual({ threads: 64 });
+    for (const bad of ['0', '65', '2.5', '', 'x'])
+      expect(parseThreads(bad)).toEqual({ problem: `threads must be a whole number from 1 to 64, got '${bad}'` });
+    expect(threadsOption(undefined, 'usage')).toBeUndefined();
+    expect(threadsOption('2', 'usage')).toBe(2);
+    expect(() => threadsOption('0', 'usage')).toThrow(UsageError);
+    expect(() => threadsOption('0', 'usage')).toThrow("--threads must be a whole number from 1 to 64, got '0'");
   });
 });

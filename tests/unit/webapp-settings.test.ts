@@ -29,6 +29,7 @@ const CUSTOM: Settings = {
   backend: 'wasm',
   hubUrl: 'http://127.0.0.1:9999',
   precision: 'q8',
+  threads: 3,
   topK: 7,
   topP: 0.83,
   temperature: 0.65,
@@ -111,6 +112,18 @@ describe('settings', () => {
     expect(settingsFromSearch('?dtype=int4').precision).toBe('auto');
     expect(new URLSearchParams(settingsToSearch(DEFAULT_SETTINGS)).has('dtype')).toBe(false);
     expect(new URLSearchParams(settingsToSearch(CUSTOM)).get('dtype')).toBe('q8');
+  });
+
+  test('?threads= sets the WebAssembly threads (1 to 64, or auto); anything else is refused with the allowed range; auto stays out of the URL', () => {
+    expect(settingsFromSearch('?threads=2').threads).toBe(2);
+    expect(settingsFromSearch('?threads=auto', { ...DEFAULT_SETTINGS, threads: 4 }).threads).toBe('auto');
+    for (const bad of ['0', '65', '1.5', 'many']) {
+      const changes: string[] = [];
+      expect(settingsFromSearch(`?threads=${bad}`, DEFAULT_SETTINGS, changes).threads).toBe('auto');
+      expect(changes).toEqual([`threads must be a whole number from 1 to 64, got '${bad}', or auto: kept auto`]);
+    }
+    expect(new URLSearchParams(settingsToSearch(DEFAULT_SETTINGS)).has('threads')).toBe(false);
+    expect(new URLSearchParams(settingsToSearch(CUSTOM)).get('threads')).toBe('3');
   });
 
   test("the model menu shows each preset's download and memory at the chosen precision", () => {

@@ -2,9 +2,12 @@
  * A model's q8 and f16 matrices in one WebAssembly memory, and the SIMD products over them
  * (matmul.wat): weights are added once at load, quantized as they arrive; each product copies its
  * rows in, runs the kernel and copies the outputs out. The memory holds at most 4 GB (wasm32), its
- * own, apart from tfjs-wasm's heap and the KV caches' memories.
+ * own, apart from tfjs-wasm's heap and the KV caches' memories. With more than one thread (and
+ * where memory can be shared) the memory is a SharedArrayBuffer and every product is split by
+ * output channel over a pool of helper workers (threads.ts).
  */
-import { MATMUL_RELAXED_WASM_BASE64, MATMUL_WASM_BASE64 } from './matmulWasm';
+import { MATMUL_RELAXED_SHARED_WASM_BASE64, MATMUL_RELAXED_WASM_BASE64, MATMUL_SHARED_WASM_BASE64, MATMUL_WASM_BASE64 } from './matmulWasm';
+import { canShareMemory, MatmulThreads } from './threads';
 import { quantizeQ8, toF16, type MatrixLayout } from '../quantize';
 import { errorMessage } from '../../util/errorMessage';
 
@@ -12,7 +15,6 @@ import { errorMessage } from '../../util/errorMessage';
 export type MatmulBuild = 'plain' | 'relaxed';
 
 interface MatmulExports {
-  memory: WebAssembly.Memory;
   quantize_rows(x: number, M: number, K: number, q: number, Kp: number, params: number): void;
   q8_matmul(
     q: number,
@@ -25,26 +27,50 @@ interface MatmulExports {
     bias: number,
     N: number,
     out: number,
+    nFrom: number,
+    nTo: number,
   ): void;
   f16_rows(x: number, M: number, K: number, out: number, Kp: number): void;
-  f16_matmul(x: number, M: number, Kp: number, w: number, bias: number, N: number, out: number): void;
+  f16_matmul(x: number, M: number, Kp: number, w: number, bias: number, N: number, out: number, nFrom: number, nTo: number): void;
 }
 
 const PAGE = 65536;
 /** WebAssembly's 32-bit address space. */
 export const WASM_MEMORY_LIMIT = 4 * 1024 * 1024 * 1024 - PAGE;
+/** How long started() waits for the helper threads before going on without them (they still join when they start). */
+const HELPER_START_MS = 10_000;
 /** Rows per kernel call: a prefill or a loss window is cut into pieces this tall, so the scratch stays small. */
 const ROWS_PER_CALL = 32;
 
-const modules: Partial<Record<MatmulBuild, WebAssembly.Module | null>> = {};
+/** WebAssembly pages a store's memory may grow to (4 GB), as matmul.wat declares. */
+const MAX_PAGES = 65536;
 
-function compiled(build: MatmulBuild): WebAssembly.Module | null {
-  if (!(build in modules)) {
-    const bytes = Uint8Array.from(atob(build === 'plain' ? MATMUL_WASM_BASE64 : MATMUL_RELAXED_WASM_BASE64), (c) => c.charCodeAt(0));
+const modules: Partial<Record<`${MatmulBuild}${'' | '-shared'}`, WebAssembly.Module | null>> = {};
+
+/** The compiled build (its shared-memory variant when `shared`), or null where this engine cannot run it exactly. */
+function compiled(build: MatmulBuild, shared = false): WebAssembly.Module | null {
+  const key = `${build}${shared ? '-shared' : ''}` as const;
+  if (!(key in modules)) {
+    const base64 = shared
+      ? build === 'plain'
+        ? MATMUL_SHARED_WASM_BASE64
+        : MATMUL_RELAXED_SHARED_WASM_BASE64
+      : build === 'plain'
+        ? MATMUL_WASM_BASE64
+        : MATMUL_RELAXED_WASM_BASE64;
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
     const module = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-    modules[build] = module && computesExactly(module) ? module : null;
+    modules[key] = module && computesExactly(module, shared) ? module : null;
   }
-  return modules[build]!;
+  return modules[key]!;
+}
+
+function newMemory(shared: boolean): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared });
+}
+
+function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): MatmulExports {
+  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as MatmulExports;
 }
 
 /**
@@ -52,18 +78,19 @@ function compiled(build: MatmulBuild): WebAssembly.Module | null {
  * SIMD behind --experimental-wasm-relaxed-simd but its relaxed_dot returns twice the sum; an engine
  * that gets this wrong runs the plain build instead.
  */
-function computesExactly(module: WebAssembly.Module): boolean {
-  const e = new WebAssembly.Instance(module).exports as unknown as MatmulExports;
+function computesExactly(module: WebAssembly.Module, shared: boolean): boolean {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared });
+  const e = instantiate(module, memory);
   const weights = Array.from({ length: 16 }, (_, k) => (k % 3 === 0 ? -127 : 37 * k - 300) % 128);
   const x = Float32Array.from({ length: 16 }, (_, k) => (k === 15 ? 127 : k * 8)); // range 0..127: scale 1, zero point 0, exact
-  new Int8Array(e.memory.buffer, 256, 16).set(weights);
-  new Float32Array(e.memory.buffer, 512, 2).set([1, 0]); // scale, bias
-  new Int32Array(e.memory.buffer, 520, 1)[0] = weights.reduce((a, b) => a + b, 0);
-  new Float32Array(e.memory.buffer, 1024, 16).set(x);
+  new Int8Array(memory.buffer, 256, 16).set(weights);
+  new Float32Array(memory.buffer, 512, 2).set([1, 0]); // scale, bias
+  new Int32Array(memory.buffer, 520, 1)[0] = weights.reduce((a, b) => a + b, 0);
+  new Float32Array(memory.buffer, 1024, 16).set(x);
   e.quantize_rows(1024, 1, 16, 2048, 16, 2112);
-  e.q8_matmul(2048, 2112, 1, 16, 256, 512, 520, 0, 1, 2176);
+  e.q8_matmul(2048, 2112, 1, 16, 256, 512, 520, 0, 1, 2176, 0, 1);
   const expected = weights.reduce((sum, w, k) => sum + w * x[k], 0);
-  return new Float32Array(e.memory.buffer, 2176, 1)[0] === expected;
+  return new Float32Array(memory.buffer, 2176, 1)[0] === expected;
 }
 
 /** The builds this engine can run, best first ([] without WebAssembly SIMD). */
@@ -91,15 +118,26 @@ export type PackedHandle = Q8Handle | F16Handle;
 
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
+export interface StoreOptions {
+  /** The kernel build (default: the best this engine runs, availableMatmulBuilds()[0]). */
+  build?: MatmulBuild;
+  /** Threads to split each product over, this one included (default 1); 1 where memory cannot be shared. */
+  threads?: number;
+}
+
 export class SimdMatmulStore {
   readonly build: MatmulBuild;
   private readonly exports: MatmulExports;
+  private readonly memory: WebAssembly.Memory;
+  /** The helpers, when this store runs on more than one thread. */
+  private readonly pool: MatmulThreads | undefined;
   private top = 0;
   private maxK = 0;
   private maxN = 0;
   private scratch: { rows: number; maxK: number; maxN: number; x: number; q: number; params: number; out: number } | null = null;
 
-  constructor(build?: MatmulBuild) {
+  constructor({ build, threads = 1 }: StoreOptions = {}) {
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
     const chosen = build ?? availableMatmulBuilds()[0];
     const module = chosen && compiled(chosen);
     if (!module)
@@ -107,8 +145,38 @@ export class SimdMatmulStore {
         `this WebAssembly cannot run the ${build ?? 'SIMD'} matrix kernels (no ${build === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}); use f32 weights`,
       );
     this.build = chosen;
-    this.exports = new WebAssembly.Instance(module).exports as unknown as MatmulExports;
+    const sharedModule = threads > 1 && canShareMemory() ? compiled(chosen, true) : null;
+    this.memory = newMemory(sharedModule !== null);
+    this.exports = instantiate(sharedModule ?? module, this.memory);
+    this.pool = sharedModule ? new MatmulThreads(sharedModule, this.memory, threads, this.exports) : undefined;
     this.top = 64; // 0 stays unused: a bias pointer of 0 means "no bias"
+  }
+
+  /** Threads the next product runs on, this one included (1 until the helpers have started, and where memory cannot be shared). */
+  get threads(): number {
+    return this.pool?.running ?? 1;
+  }
+
+  /** Threads asked for and granted: what `threads` becomes once the helpers run (1 where memory cannot be shared). */
+  get plannedThreads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * Resolves with `threads` once every helper runs (at once when there are none). A helper starts
+   * only while this thread is free (the browser starts a nested worker through its parent's event
+   * loop), so a load awaits this before the first generation.
+   */
+  async started(): Promise<number> {
+    for (let waited = 0; this.threads < this.plannedThreads && waited < HELPER_START_MS; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.threads;
+  }
+
+  /** Ends the helper threads; products still work, on this thread alone. */
+  stopThreads(): void {
+    this.pool?.stop();
   }
 
   /** Bytes of this store's memory in use. */
@@ -125,7 +193,7 @@ export class SimdMatmulStore {
         `the weights need more than the 4 GB a WebAssembly memory can hold (${(end / 2 ** 30).toFixed(2)} GB so far): choose a smaller precision (q8) or a smaller model`,
       );
     }
-    const memory = this.exports.memory;
+    const memory = this.memory;
     const pages = Math.ceil(end / PAGE) - memory.buffer.byteLength / PAGE;
     if (pages > 0) {
       try {
@@ -142,7 +210,7 @@ export class SimdMatmulStore {
   }
 
   private floatsAt(at: number, length: number): Float32Array {
-    return new Float32Array(this.exports.memory.buffer, at, length);
+    return new Float32Array(this.memory.buffer, at, length);
   }
 
   /** Copies float32 values in (a bias, say); returns their offset. */
@@ -158,7 +226,7 @@ export class SimdMatmulStore {
     const w = this.alloc(N * Kp);
     const scale = this.alloc(4 * N);
     const wsum = this.alloc(4 * N);
-    const buffer = this.exports.memory.buffer;
+    const buffer = this.memory.buffer;
     quantizeQ8(values, K, N, layout, Kp, {
       w: new Int8Array(buffer, w, N * Kp),
       scale: new Float32Array(buffer, scale, N),
@@ -172,7 +240,7 @@ export class SimdMatmulStore {
   addF16(values: Float32Array, K: number, N: number, layout: MatrixLayout): F16Handle {
     const Kp = roundUp(K, 8);
     const w = this.alloc(2 * N * Kp);
-    toF16(values, K, N, layout, Kp, new Uint16Array(this.exports.memory.buffer, w, N * Kp)); // the pads stay 0 (fresh memory)
+    toF16(values, K, N, layout, Kp, new Uint16Array(this.memory.buffer, w, N * Kp)); // the pads stay 0 (fresh memory)
     this.noteShape(K, N);
     return { format: 'f16', K, N, Kp, w };
   }
@@ -211,10 +279,12 @@ export class SimdMatmulStore {
       this.floatsAt(s.x, rows * K).set(x.subarray(m0 * K, (m0 + rows) * K));
       if (handle.format === 'q8') {
         e.quantize_rows(s.x, rows, K, s.q, Kp, s.params);
-        e.q8_matmul(s.q, s.params, rows, Kp, handle.w, handle.scale, handle.wsum, bias, N, s.out);
+        const { w, scale, wsum } = handle;
+        if (!this.pool?.q8(s.q, s.params, rows, Kp, w, scale, wsum, bias, N, s.out))
+          e.q8_matmul(s.q, s.params, rows, Kp, w, scale, wsum, bias, N, s.out, 0, N);
       } else {
         e.f16_rows(s.x, rows, K, s.q, Kp);
-        e.f16_matmul(s.q, rows, Kp, handle.w, bias, N, s.out);
+        if (!this.pool?.f16(s.q, rows, Kp, handle.w, bias, N, s.out)) e.f16_matmul(s.q, rows, Kp, handle.w, bias, N, s.out, 0, N);
       }
       out.set(this.floatsAt(s.out, rows * N), m0 * N);
     }
@@ -225,7 +295,7 @@ export class SimdMatmulStore {
   rows(handle: PackedHandle, ids: ArrayLike<number>): Float32Array {
     const { K, Kp } = handle;
     const out = new Float32Array(ids.length * K);
-    const buffer = this.exports.memory.buffer;
+    const buffer = this.memory.buffer;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (handle.format === 'q8') {

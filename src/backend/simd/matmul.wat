@@ -21,7 +21,9 @@
 ;;               bottoms (one more shift left by 16): no shuffles. So f16_rows stores each row as
 ;;               x·2^112 with every group of 8 reordered to k = 0 2 4 6 1 3 5 7, and the products
 ;;               need no further conversion.
-;;   out[M, N]   f32 (+ b[N] when bias ≠ 0)
+;;   out[M, N]   f32 (+ b[N] when bias ≠ 0); a call writes only the output channels nFrom..nTo-1,
+;;               so threads sharing the memory each take a slice of N (nFrom a multiple of 32: the
+;;               same blocks as one call over all of N, so the same sums, bit for bit)
 ;;
 ;; Loops: outputs in blocks of 32 (a block's weights stay in cache while every row passes), rows
 ;; four at a time (each weight loaded once for four rows) and one at a time for a lone last row.
@@ -29,10 +31,12 @@
 ;; four at a time: a sum that waits on its own previous multiply-add every step (4 cycles with
 ;; relaxed_madd) would otherwise bound the loop, not the loads (3× slower in Chromium).
 ;;
-;; Two builds come from this file (scripts/build-wasm.mjs): plain SIMD, and relaxed SIMD, where a
-;; line `;;relaxed: CODE` becomes CODE and the lines between `;;plain{` and `;;}plain` go.
+;; Four builds come from this file (scripts/build-wasm.mjs): plain SIMD, and relaxed SIMD, where a
+;; line `;;relaxed: CODE` becomes CODE and the lines between `;;plain{` and `;;}plain` go; each with
+;; the memory as written (a plain memory) and with it `shared` (threads: src/backend/simd/threads.ts).
 (module
-  (memory (export "memory") 1)
+  ;; The memory is the caller's: a plain one, or (the threaded build) one shared by every thread.
+  (import "env" "memory" (memory 1 65536))
 
   ;; Quantizes M rows of K floats at x: params[m] = (sx, z), q[m, 0..Kp) (pads 0).
   (func (export "quantize_rows") (param $x i32) (param $M i32) (param $K i32) (param $q i32) (param $Kp i32) (param $params i32)
@@ -135,10 +139,11 @@
       (local.set $y (f32.add (local.get $y) (f32.load (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))))))))
     (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $row) (local.get $N)) (local.get $n)) (i32.const 2))) (local.get $y)))
 
-  ;; out[M, N] = dequantized(q rows) · W (+ bias): q8 weights, q8 rows from quantize_rows.
+  ;; out[M, nFrom..nTo) = dequantized(q rows) · W (+ bias): q8 weights, q8 rows from quantize_rows.
   (func (export "q8_matmul")
     (param $q i32) (param $params i32) (param $M i32) (param $Kp i32)
     (param $w i32) (param $scale i32) (param $wsum i32) (param $bias i32) (param $N i32) (param $out i32)
+    (param $nFrom i32) (param $nTo i32)
     (local $n0 i32) (local $n1 i32) (local $n i32) (local $m i32) (local $k i32) (local $qstride i32)
     (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $rows i32)
     (local $wp i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
@@ -148,9 +153,10 @@
     (local.set $qstride (i32.shl (local.get $Kp) (i32.const 1)))
 ;;}plain
 ;;relaxed: (local.set $qstride (local.get $Kp))
+    (local.set $n0 (local.get $nFrom))
     (block $blocks_done (loop $blocks
-      (br_if $blocks_done (i32.ge_u (local.get $n0) (local.get $N)))
-      (local.set $n1 (select (local.get $N) (i32.add (local.get $n0) (i32.const 32)) (i32.lt_u (local.get $N) (i32.add (local.get $n0) (i32.const 32)))))
+      (br_if $blocks_done (i32.ge_u (local.get $n0) (local.get $nTo)))
+      (local.set $n1 (select (local.get $nTo) (i32.add (local.get $n0) (i32.const 32)) (i32.lt_u (local.get $nTo) (i32.add (local.get $n0) (i32.const 32)))))
       (local.set $m (i32.const 0))
       (block $rows_done (loop $rows
         (br_if $rows_done (i32.ge_u (local.get $m) (local.get $M)))
@@ -268,9 +274,10 @@
       (local.set $y (f32.add (local.get $y) (f32.load (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))))))))
     (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $row) (local.get $N)) (local.get $n)) (i32.const 2))) (local.get $y)))
 
-  ;; out[M, N] = x · W (+ bias): f16 weights w[N, Kp], rows from f16_rows.
+  ;; out[M, nFrom..nTo) = x · W (+ bias): f16 weights w[N, Kp], rows from f16_rows.
   (func (export "f16_matmul")
     (param $x i32) (param $M i32) (param $Kp i32) (param $w i32) (param $bias i32) (param $N i32) (param $out i32)
+    (param $nFrom i32) (param $nTo i32)
     (local $n0 i32) (local $n1 i32) (local $n i32) (local $m i32) (local $k i32) (local $xstride i32) (local $wstride i32)
     (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $rows i32)
     (local $wp i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
@@ -280,9 +287,10 @@
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local.set $xstride (i32.shl (local.get $Kp) (i32.const 2)))
     (local.set $wstride (i32.shl (local.get $Kp) (i32.const 1)))
+    (local.set $n0 (local.get $nFrom))
     (block $blocks_done (loop $blocks
-      (br_if $blocks_done (i32.ge_u (local.get $n0) (local.get $N)))
-      (local.set $n1 (select (local.get $N) (i32.add (local.get $n0) (i32.const 32)) (i32.lt_u (local.get $N) (i32.add (local.get $n0) (i32.const 32)))))
+      (br_if $blocks_done (i32.ge_u (local.get $n0) (local.get $nTo)))
+      (local.set $n1 (select (local.get $nTo) (i32.add (local.get $n0) (i32.const 32)) (i32.lt_u (local.get $nTo) (i32.add (local.get $n0) (i32.const 32)))))
       (local.set $m (i32.const 0))
       (block $rows_done (loop $rows
         (br_if $rows_done (i32.ge_u (local.get $m) (local.get $M)))

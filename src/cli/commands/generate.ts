@@ -20,7 +20,7 @@ import {
 import { MAX_TOP_LOGPROBS, tokenLogprobs, type TokenLogprobs } from '../../generation/logprobs';
 import { NOTEBOOK_SAMPLING } from '../../generation/options';
 import { tokenBytes } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, seedOption, type OptionTable } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, modelLoadOption, idsOption, parseOptions, seedOption, type OptionTable } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -149,7 +149,7 @@ export const generateCommand: CliCommand = {
     const topLogprobs = topLogprobsFlag(values, options);
     for (const note of notes) console.error(`note: ${note}`);
     const backend = backendOption(text(values, 'backend'), USAGE);
-    const dtype = dtypeOption(text(values, 'dtype'), USAGE);
+    const dtype = modelLoadOption(values, USAGE);
     await startBackend(backend);
 
     /** Per sequence, per token: with --top-logprobs. */

@@ -1,7 +1,7 @@
 /** `logits --ids 1,2,3`: the model's next-token logits after a sequence of ids. */
 import * as tf from '@tensorflow/tfjs';
 import { decode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, idsOption, parseOptions, requireString } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, modelLoadOption, idsOption, parseOptions, requireString } from '../args';
 import type { CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -14,7 +14,7 @@ export const logitsCommand: CliCommand = {
   async run(argv) {
     const values = parseOptions(argv, { ...MODEL_OPTIONS, ids: { type: 'string' } }, USAGE);
     const ids = idsOption(requireString(values.ids, 'ids', USAGE), 'ids', USAGE);
-    const precision = dtypeOption(values.dtype, USAGE);
+    const precision = modelLoadOption(values, USAGE);
     await startBackend(backendOption(values.backend, USAGE));
 
     const logits = await withModel(

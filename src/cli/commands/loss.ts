@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import type { GPT2 } from '../../model';
 import { encode } from '../../tokenizer';
-import { MODEL_OPTIONS, MODEL_USAGE, backendOption, dtypeOption, integerOption, parseOptions, requireString } from '../args';
+import { MODEL_OPTIONS, MODEL_USAGE, backendOption, modelLoadOption, integerOption, parseOptions, requireString } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { startBackend, withModel } from '../runtime';
 
@@ -64,7 +64,7 @@ export const lossCommand: CliCommand = {
     const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read --file ${file}: ${error.code ?? error.message}`, USAGE);
     });
-    const dtype = dtypeOption(values.dtype, USAGE);
+    const dtype = modelLoadOption(values, USAGE);
     await startBackend(backendOption(values.backend, USAGE));
 
     const { result, context, precision } = await withModel(

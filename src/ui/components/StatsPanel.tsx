@@ -9,6 +9,12 @@ function parameters(count: number): string {
   return count >= 1e9 ? `${(count / 1e9).toFixed(2)}B` : count >= 1e6 ? `${(count / 1e6).toFixed(1)}M` : `${(count / 1e3).toFixed(0)}K`;
 }
 
+/** The threads that run the matrix products: the q8 / f16 kernels' own once such a model is loaded, else tfjs-wasm's pool. */
+function threadsShown({ backend, model }: AppState): string | undefined {
+  if (model.info?.threads) return `${model.info.threads} (${model.info.precision} kernels)`;
+  return backend?.threads ? String(backend.threads) : undefined;
+}
+
 /** Measured numbers only: what the worker reported, nothing estimated. */
 export function StatsPanel({ state }: { state: AppState }) {
   const { backend, model, run } = state;
@@ -17,14 +23,14 @@ export function StatsPanel({ state }: { state: AppState }) {
   const info = model.info;
   const rows: [string, string, string][] = [
     ['backend', 'Backend', backend ? backend.backend : 'starting…'],
-    ...(backend?.threads ? [['threads', 'Threads', String(backend.threads)] as [string, string, string]] : []),
+    ...(threadsShown(state) ? [['threads', 'Threads', threadsShown(state)!] as [string, string, string]] : []),
     ['adapter', 'Adapter', backend?.adapter ?? (backend ? 'none (not WebGPU)' : '—')],
     ['model', 'Model', info ? `${info.name} · ${parameters(info.parameters)} params · ${info.nLayer} layers` : '—'],
     [
       'precision',
       'Precision',
       info?.precision
-        ? `${info.precision}${info.weightBytes ? ` · weights ${(info.weightBytes / 1e9).toFixed(2)} GB` : ''}${info.precisionReason?.startsWith('auto') ? ' (auto)' : ''}`
+        ? `${info.precision}${info.weightBytes ? ` · weights ${(info.weightBytes / 1e9).toFixed(2)} GB` : ''}${info.precisionReason?.startsWith('auto') ? ` (${info.precisionReason})` : ''}`
         : '—',
     ],
     ['load-time', 'Model load time', ms(model.loadMs)],
