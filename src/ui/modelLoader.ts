@@ -138,12 +138,16 @@ export function askFirst(choice: ModelChoice, pageUrl: string): LoaderState['con
     const url = new URL(spec.baseUrl, pageUrl);
     return url.origin === new URL(pageUrl).origin ? null : { choice, host: url.host, bytes: null };
   }
-  if (spec.kind === 'hub') {
-    const preset = PRESETS.find((p) => p.repo === spec.repo);
-    if (preset && preset.downloadBytes > ASK_ABOVE_BYTES)
-      return { choice, host: new URL(choice.hubUrl || DEFAULT_HUB_URL).host, bytes: preset.downloadBytes };
-  }
+  const bytes = presetBytes(choice);
+  if (bytes !== null && bytes > ASK_ABOVE_BYTES) return { choice, host: new URL(choice.hubUrl || DEFAULT_HUB_URL).host, bytes };
   return null;
+}
+
+/** The download size of a hub preset (gpt2, gpt2-medium, …), known before any request; null for any other model. */
+export function presetBytes(choice: ModelChoice): number | null {
+  const { spec } = choice;
+  if (spec.kind !== 'hub') return null;
+  return PRESETS.find((p) => p.repo === spec.repo)?.downloadBytes ?? null;
 }
 
 /** What the page calls a choice: the files' name, or the spec in words. */

@@ -5,6 +5,7 @@ import {
   ASK_ABOVE_BYTES,
   BUILT_IN,
   askFirst,
+  presetBytes,
   followModel,
   initialLoaderState,
   loaderReducer,
@@ -117,8 +118,11 @@ describe('model loader: a link never downloads without a yes', () => {
     expect(s.order).toBeNull();
   });
 
-  it('askFirst names nothing for the built-in model', () => {
+  it('askFirst names nothing for the built-in model; presetBytes knows only presets', () => {
     expect(askFirst(BUILT_IN, PAGE)).toBeNull();
+    expect(presetBytes(GPT2)).toBe(4 * 124_439_808);
+    expect(presetBytes({ ...GPT2, spec: { kind: 'hub', repo: 'someone/else', revision: 'main' } })).toBeNull();
+    expect(presetBytes(BUILT_IN)).toBeNull();
   });
 });
 

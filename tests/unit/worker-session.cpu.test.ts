@@ -189,6 +189,38 @@ describe('WorkerSession (cpu)', () => {
     expect(messages.at(-1)).toEqual({ type: 'memory', tensors: oneModel, bytes: tf.memory().numBytes });
   });
 
+  it('a lost GPU: the page is told, the backend restarts on wasm with that reason, and the same load is replayed', async () => {
+    const messages: FromWorker[] = [];
+    const requests: (string | undefined)[] = [];
+    let lose: (why: string) => void = () => {};
+    const worker = new WorkerSession({
+      post: (message) => messages.push(message),
+      startBackend: async (request, _init, onDeviceLost) => {
+        requests.push(request);
+        lose = onDeviceLost;
+        return { backend: 'cpu', reason: '', crossOriginIsolated: false };
+      },
+      loadModel: fixtureModel,
+      memory: () => ({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes }),
+    });
+    await worker.receive({ type: 'init', backend: 'webgpu', pageUrl: 'http://localhost/' });
+    await worker.receive(load(1));
+    const oneModel = tf.memory().numTensors;
+    lose('test');
+    await expect.poll(() => messages.filter((m) => m.type === 'loaded').length).toBe(2);
+    expect(requests).toEqual(['webgpu', 'wasm']);
+    expect(messages).toContainEqual({
+      type: 'error',
+      phase: 'backend',
+      message: expect.stringMatching(/^Not WebGPU because the WebGPU device was lost \(test\)\..* Reloading the model…$/),
+    });
+    expect(messages.filter((m) => m.type === 'backend').at(-1)).toMatchObject({
+      info: { reason: expect.stringMatching(/device was lost/) },
+    });
+    expect(messages.filter((m) => m.type === 'loaded').map((m) => m.id)).toEqual([1, 1]);
+    expect(tf.memory().numTensors).toBe(oneModel);
+  });
+
   it('says what to do when asked to generate before any model loaded', async () => {
     const { worker, messages } = session();
     await worker.receive({ type: 'init', pageUrl: 'http://localhost/' });

@@ -1,5 +1,6 @@
 import type { Dispatch } from 'react';
-import { choiceLabel, type LoaderAction, type LoaderState } from '../modelLoader';
+import { formatBytes } from '../../sources/errors';
+import { choiceLabel, presetBytes, type LoaderAction, type LoaderState, type ModelChoice } from '../modelLoader';
 import { DownloadOffer } from './DownloadOffer';
 import { HubNotice } from './HubNotice';
 import { LinkConfirm } from './LinkConfirm';
@@ -24,6 +25,7 @@ export function LoaderNotices({ loader, dispatch, hubUrl, onHubAccepted, onHubRe
       <HubNotice
         hubUrl={hubUrl}
         offered={hubOffer?.hub ?? null}
+        held={hubOffer?.held ? heldText(hubOffer.held) : null}
         onAccept={() => {
           if (hubOffer) onHubAccepted(hubOffer.hub);
           dispatch({ type: 'hub-accepted' });
@@ -60,4 +62,10 @@ export function LoaderNotices({ loader, dispatch, hubUrl, onHubAccepted, onHubRe
       )}
     </>
   );
+}
+
+/** A held model in words, with its size when known before any request. */
+function heldText(choice: ModelChoice): string {
+  const bytes = presetBytes(choice);
+  return bytes === null ? choiceLabel(choice) : `${choiceLabel(choice)}, a ${formatBytes(bytes)} download`;
 }
