@@ -11,6 +11,9 @@ import type { RunRecord, RunToken } from './appState';
 import type { NumberSetting, Settings } from './settings';
 import type { TokenTexts } from './tokenText';
 
+/** The token inspector's element id: selecting a token brings it into view. */
+export const INSPECTOR_ID = 'token-inspector';
+
 /** Which page setting (slider) stands for each sampler setting. */
 export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
   repetition_penalty: 'repetitionPenalty',
