@@ -170,6 +170,23 @@ describe('sampling pipeline (1366×768)', () => {
     await expect.poll(() => branchPane.count()).toBe(0);
     expect(await focusedTag(page)).not.toBe('BODY');
 
+    // With "Follow newest", a new branch takes the inspector and the focus (its tokens).
+    await inspector(page)
+      .getByRole('checkbox', { name: /^Follow newest/ })
+      .check();
+    await rowBranch.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => branchPane.count()).toBe(1);
+    await expect.poll(() => inspector(page).getAttribute('data-pane')).toMatch(/^Output 1 › token 1 › /);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('listbox');
+    await expect.poll(() => branchPane.getAttribute('aria-busy')).toBe('false');
+    await branchPane.getByRole('button', { name: /^Close/ }).click();
+    await expect.poll(() => branchPane.count()).toBe(0);
+    await expect.poll(() => inspector(page).getAttribute('data-pane')).toBe('Output 1');
+    await inspector(page)
+      .getByRole('checkbox', { name: /^Follow newest/ })
+      .uncheck();
+
     await page.getByRole('button', { name: "Use the run's settings" }).focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByRole('button', { name: "Use the run's settings" }).count()).toBe(0);
