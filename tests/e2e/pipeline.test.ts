@@ -121,6 +121,12 @@ describe('sampling pipeline (1366×768)', () => {
         .evaluateAll((els) => els.map((e) => e.getAttribute('data-stage'))),
     ).toEqual(['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p']);
     expect(await stage(page, 'min_p').getAttribute('data-off')).toBe('true');
+    // An off stage lets through all it receives.
+    expect([await stage(page, 'min_p').getAttribute('data-kept'), await stage(page, 'min_p').getAttribute('data-mass')]).toEqual([
+      String(want.kept),
+      '1',
+    ]);
+    expect(await stage(page, 'temperature').getAttribute('data-kept')).toBe('50257'); // GPT-2's vocabulary
     expect(await stage(page, 'top_p').textContent()).toContain(`of the 50 tokens top-k kept, the ${want.kept} likeliest already hold`);
     // The table agrees: the kept rows are the ones the top-p stage kept.
     const keptRows = await inspector(page).getByRole('table', { name: 'Candidates' }).locator('tbody tr[data-status="kept"]').count();
