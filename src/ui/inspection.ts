@@ -8,6 +8,9 @@ import type { GenerateOptions } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
 import type { NumberSetting, Settings } from './settings';
 
+/** The token inspector's element id: selecting a token brings it into view. */
+export const INSPECTOR_ID = 'token-inspector';
+
 /** Which page setting (slider) stands for each sampler setting. */
 export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
   repetition_penalty: 'repetitionPenalty',

@@ -1,10 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { BranchState } from './appState';
 import type { InspectedStep } from './components/TokenInspector';
+import { INSPECTOR_ID } from './inspection';
 import { branchPaneKey, historyBefore, runPaneKey, type PaneView } from './panes';
-
-/** The token inspector's element id: a selection brings it into view. */
-export const INSPECTOR_ID = 'token-inspector';
 
 /** A pane to bring into view once it is on the page, and whether its tokens take the focus. */
 interface Reveal {

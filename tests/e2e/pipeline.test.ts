@@ -121,6 +121,12 @@ describe('sampling pipeline (1366×768)', () => {
         .evaluateAll((els) => els.map((e) => e.getAttribute('data-stage'))),
     ).toEqual(['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p']);
     expect(await stage(page, 'min_p').getAttribute('data-off')).toBe('true');
+    // An off stage lets through all it receives.
+    expect([await stage(page, 'min_p').getAttribute('data-kept'), await stage(page, 'min_p').getAttribute('data-mass')]).toEqual([
+      String(want.kept),
+      '1',
+    ]);
+    expect(await stage(page, 'temperature').getAttribute('data-kept')).toBe('50257'); // GPT-2's vocabulary
     expect(await stage(page, 'top_p').textContent()).toContain(`of the 50 tokens top-k kept, the ${want.kept} likeliest already hold`);
     // The table agrees: the kept rows are the ones the top-p stage kept.
     const keptRows = await inspector(page).getByRole('table', { name: 'Candidates' }).locator('tbody tr[data-status="kept"]').count();
@@ -169,6 +175,23 @@ describe('sampling pipeline (1366×768)', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => branchPane.count()).toBe(0);
     expect(await focusedTag(page)).not.toBe('BODY');
+
+    // With "Follow newest", a new branch takes the inspector and the focus (its tokens).
+    await inspector(page)
+      .getByRole('checkbox', { name: /^Follow newest/ })
+      .check();
+    await rowBranch.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => branchPane.count()).toBe(1);
+    await expect.poll(() => inspector(page).getAttribute('data-pane')).toMatch(/^Output 1 › token 1 › /);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('listbox');
+    await expect.poll(() => branchPane.getAttribute('aria-busy')).toBe('false');
+    await branchPane.getByRole('button', { name: /^Close/ }).click();
+    await expect.poll(() => branchPane.count()).toBe(0);
+    await expect.poll(() => inspector(page).getAttribute('data-pane')).toBe('Output 1');
+    await inspector(page)
+      .getByRole('checkbox', { name: /^Follow newest/ })
+      .uncheck();
 
     await page.getByRole('button', { name: "Use the run's settings" }).focus();
     await page.keyboard.press('Enter');

@@ -109,7 +109,15 @@ export function SamplingPipeline({ view, replayed, settings, onChange, seen, voc
               seen={seen}
             />
           ) : (
-            <OffRow key={row.off} name={row.off} greedy={view.greedy} replayed={replayed} settings={settings} onChange={onChange} />
+            <OffRow
+              key={row.off}
+              name={row.off}
+              passing={previous?.kept ?? vocabSize}
+              greedy={view.greedy}
+              replayed={replayed}
+              settings={settings}
+              onChange={onChange}
+            />
           );
         })}
       </ol>
@@ -165,12 +173,15 @@ function StageRow({
 
 function OffRow({
   name,
+  passing,
   greedy,
   replayed,
   settings,
   onChange,
 }: {
   name: string;
+  /** The tokens that reach it, all of which it lets through. */
+  passing: number;
   greedy: boolean;
   replayed: SamplerSettings;
   settings: SamplerSettings;
@@ -178,7 +189,7 @@ function OffRow({
 }) {
   const guide = GUIDES[name];
   return (
-    <li className="stage off" data-stage={name} data-off="true">
+    <li className="stage off" data-stage={name} data-off="true" data-kept={passing} data-mass={1}>
       <div className="stage-head">
         <strong className="stage-name">{LABELS[SAMPLER_FIELDS[guide.setting]]}</strong>
         <StageSlider setting={guide.setting} settings={settings} onChange={onChange} />

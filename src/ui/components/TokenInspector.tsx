@@ -1,5 +1,4 @@
 import { memo, useCallback, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from 'react';
-import { INSPECTOR_ID } from '../useInspectorSelection';
 import {
   inspectStep,
   ReplayCache,
@@ -11,7 +10,7 @@ import {
 import { isSampling } from '../../generation/options';
 import type { GenerateOptions } from '../../worker/protocol';
 import type { RunToken } from '../appState';
-import { count as formatCount, percent, runSamplerSettings, settingChanges } from '../inspection';
+import { count as formatCount, INSPECTOR_ID, percent, runSamplerSettings, settingChanges } from '../inspection';
 import { visibleText, type TokenTexts } from '../tokenText';
 import { useThrottled } from '../useThrottled';
 import { DistributionChart } from './DistributionChart';
