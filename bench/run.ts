@@ -297,7 +297,7 @@ async function main(): Promise<void> {
       for (const dtype of ['fp32', 'q8'] as const) {
         scaling.peer.push(
           why
-            ? { peer: 'transformers.js', backend: `chromium-wasm-t${threads}`, error: `not run: ${why}` }
+            ? { peer: 'transformers.js', backend: `chromium-wasm-t${threads}${dtype === 'q8' ? '-q8' : ''}`, error: `not run: ${why}` }
             : runPeer(peerDir, threads, tokens, runs, log, dtype),
         );
       }

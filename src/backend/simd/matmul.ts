@@ -69,6 +69,15 @@ function newMemory(shared: boolean): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared });
 }
 
+/** A shared memory that may grow to 4 GB, or null where the engine cannot reserve one. */
+function sharedMemory(): WebAssembly.Memory | null {
+  try {
+    return newMemory(true);
+  } catch {
+    return null;
+  }
+}
+
 function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): MatmulExports {
   return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as MatmulExports;
 }
@@ -146,9 +155,10 @@ export class SimdMatmulStore {
       );
     this.build = chosen;
     const sharedModule = threads > 1 && canShareMemory() ? compiled(chosen, true) : null;
-    this.memory = newMemory(sharedModule !== null);
-    this.exports = instantiate(sharedModule ?? module, this.memory);
-    this.pool = sharedModule ? new MatmulThreads(sharedModule, this.memory, threads, this.exports) : undefined;
+    const shared = sharedModule ? sharedMemory() : null; // null where a 4 GB shared memory cannot be reserved (32-bit): one thread
+    this.memory = shared ?? newMemory(false);
+    this.exports = instantiate(shared ? sharedModule! : module, this.memory);
+    this.pool = shared ? new MatmulThreads(sharedModule!, this.memory, threads, this.exports) : undefined;
     this.top = 64; // 0 stays unused: a bias pointer of 0 means "no bias"
   }
 
