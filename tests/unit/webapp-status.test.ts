@@ -45,7 +45,7 @@ describe('the status line', () => {
       tone: 'error',
       kind: 'load-error',
     });
-    expect(failed.run.tokenCount).toBe(0); // the last run's panes are gone with it
+    expect(failed.run.tokenCount).toBe(3); // the last run's panes stay (a failed load keeps the outputs)
     // The next run is the current thing again.
     const again = run(
       [
