@@ -4,7 +4,7 @@
  * It sits here, below the model, so that backends implement it without importing the model.
  */
 
-/** What callers (generation) see: sizes, sharing a prompt across sequences, and disposal. */
+/** What callers (generation) see: sizes, sharing a prompt across sequences, forking a branch, reordering beams, and disposal. */
 export interface KVCache {
   readonly batchSize: number;
   /** Positions filled so far; the next forward() appends at this position. */

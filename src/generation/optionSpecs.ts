@@ -5,7 +5,7 @@
  * and the CLI derives its flags from it, so adding an option is one entry here plus, when it
  * changes the scores, its processor (logitsProcessors.ts).
  */
-import { SEED_RANGE, isSeed } from './random';
+import { MAX_SEED, SEED_RANGE, isSeed } from './random';
 
 /** How a value is written on the command line: a number, a word (true / false / never), or text. */
 export type CliValue = 'number' | 'word' | 'text';
@@ -27,6 +27,8 @@ export interface OptionSpec {
   readonly cliFlag: string | null;
   /** How the CLI reads the flag's value. */
   readonly cliValue: CliValue;
+  /** A page's slider for it: the span and step a person picks from (inside `range`); null: not a slider. */
+  readonly control: { min: number; max: number; step: number } | null;
   /** Hugging Face's documentation of the option. */
   readonly url: string;
 }
@@ -59,6 +61,7 @@ export const OPTION_SPECS = [
     default: null,
     cliFlag: 'max-new-tokens',
     cliValue: 'number',
+    control: { min: 1, max: 512, step: 1 },
     url: HF_DOCS,
   },
   {
@@ -70,6 +73,7 @@ export const OPTION_SPECS = [
     default: 20,
     cliFlag: 'max-length',
     cliValue: 'number',
+    control: { min: 2, max: 1024, step: 1 },
     url: HF_DOCS,
   },
   {
@@ -81,6 +85,7 @@ export const OPTION_SPECS = [
     default: false,
     cliFlag: null, // the CLI samples unless --greedy (or --num-beams) is given
     cliValue: 'word',
+    control: null,
     url: HF_DOCS,
   },
   {
@@ -92,6 +97,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'repetition-penalty',
     cliValue: 'number',
+    control: { min: 1, max: 2, step: 0.01 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.RepetitionPenaltyLogitsProcessor',
   },
   {
@@ -103,6 +109,7 @@ export const OPTION_SPECS = [
     default: 0,
     cliFlag: 'no-repeat-ngram-size',
     cliValue: 'number',
+    control: { min: 0, max: 6, step: 1 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.NoRepeatNGramLogitsProcessor',
   },
   {
@@ -114,6 +121,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'temperature',
     cliValue: 'number',
+    control: { min: 0, max: 2, step: 0.01 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.TemperatureLogitsWarper',
   },
   {
@@ -125,6 +133,7 @@ export const OPTION_SPECS = [
     default: null,
     cliFlag: 'top-h',
     cliValue: 'number',
+    control: { min: 0.01, max: 1, step: 0.01 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.TopHLogitsWarper',
   },
   {
@@ -136,6 +145,7 @@ export const OPTION_SPECS = [
     default: 50,
     cliFlag: 'top-k',
     cliValue: 'number',
+    control: { min: 0, max: 200, step: 1 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.TopKLogitsWarper',
   },
   {
@@ -147,6 +157,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'top-p',
     cliValue: 'number',
+    control: { min: 0, max: 1, step: 0.01 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.TopPLogitsWarper',
   },
   {
@@ -158,6 +169,7 @@ export const OPTION_SPECS = [
     default: 0,
     cliFlag: 'min-p',
     cliValue: 'number',
+    control: { min: 0, max: 1, step: 0.01 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.MinPLogitsWarper',
   },
   {
@@ -169,6 +181,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'typical-p',
     cliValue: 'number',
+    control: { min: 0.01, max: 1, step: 0.01 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.TypicalLogitsWarper',
   },
   {
@@ -180,6 +193,7 @@ export const OPTION_SPECS = [
     default: 0,
     cliFlag: 'epsilon-cutoff',
     cliValue: 'number',
+    control: { min: 0, max: 0.05, step: 0.0005 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.EpsilonLogitsWarper',
   },
   {
@@ -191,6 +205,7 @@ export const OPTION_SPECS = [
     default: 0,
     cliFlag: 'eta-cutoff',
     cliValue: 'number',
+    control: { min: 0, max: 0.05, step: 0.0005 },
     url: 'https://huggingface.co/docs/transformers/internal/generation_utils#transformers.EtaLogitsWarper',
   },
   {
@@ -202,6 +217,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'num-beams',
     cliValue: 'number',
+    control: { min: 1, max: 8, step: 1 },
     url: HF_DOCS,
   },
   {
@@ -213,6 +229,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'length-penalty',
     cliValue: 'number',
+    control: { min: -2, max: 4, step: 0.1 },
     url: HF_DOCS,
   },
   {
@@ -224,6 +241,7 @@ export const OPTION_SPECS = [
     default: false,
     cliFlag: 'early-stopping',
     cliValue: 'word',
+    control: null,
     url: HF_DOCS,
   },
   {
@@ -235,6 +253,7 @@ export const OPTION_SPECS = [
     default: 1,
     cliFlag: 'num-return-sequences',
     cliValue: 'number',
+    control: { min: 1, max: 4, step: 1 },
     url: HF_DOCS,
   },
   {
@@ -246,6 +265,7 @@ export const OPTION_SPECS = [
     default: null,
     cliFlag: 'seed',
     cliValue: 'number',
+    control: { min: 0, max: MAX_SEED, step: 1 },
     url: 'https://huggingface.co/docs/transformers/main_classes/trainer#transformers.set_seed',
   },
   {
@@ -257,6 +277,7 @@ export const OPTION_SPECS = [
     default: undefined,
     cliFlag: 'eos-token-id',
     cliValue: 'number',
+    control: null,
     url: HF_DOCS,
   },
   {
@@ -268,6 +289,7 @@ export const OPTION_SPECS = [
     default: [],
     cliFlag: 'stop',
     cliValue: 'text',
+    control: null,
     url: HF_DOCS,
   },
 ] as const satisfies readonly OptionSpec[];

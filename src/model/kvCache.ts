@@ -147,6 +147,8 @@ function grow(past: tf.Tensor4D | undefined, next: tf.Tensor4D): tf.Tensor4D {
 export class SimdKVCache implements LayerKVCache {
   private store: SimdAttentionStore | undefined;
   private filled = 0;
+  /** Batch row b's keys and values are in slot `layer * batchSize + slotOf[b]` (reorder permutes this). */
+  private slotOf: number[];
 
   constructor(
     readonly shape: CacheShape,
@@ -154,6 +156,7 @@ export class SimdKVCache implements LayerKVCache {
     readonly capacity: number,
   ) {
     this.store = new SimdAttentionStore(shape.nLayer * batchSize, capacity, shape.nEmbd, shape.nHead);
+    this.slotOf = Array.from({ length: batchSize }, (_, b) => b);
   }
 
   get length(): number {
@@ -178,7 +181,7 @@ export class SimdKVCache implements LayerKVCache {
     const store = this.live();
     const B = this.batchSize;
     const C = this.shape.nEmbd;
-    const slot = (b: number) => layer * B + b;
+    const slot = (b: number) => layer * B + this.slotOf[b];
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const at = (b * T + t) * 3 * C;
@@ -202,7 +205,7 @@ export class SimdKVCache implements LayerKVCache {
     checkRepeat(this.batchSize, n);
     const copy = new SimdKVCache(this.shape, n, this.capacity);
     for (let layer = 0; layer < this.shape.nLayer; layer++) {
-      for (let b = 0; b < n; b++) copy.store!.copySlot(store, layer, layer * n + b, this.filled);
+      for (let b = 0; b < n; b++) copy.store!.copySlot(store, layer + this.slotOf[0], layer * n + b, this.filled);
     }
     copy.filled = this.filled;
     return copy;
@@ -212,23 +215,40 @@ export class SimdKVCache implements LayerKVCache {
     const store = this.live();
     checkFork(this, row, length, capacity);
     const copy = new SimdKVCache(this.shape, 1, capacity);
-    for (let layer = 0; layer < this.shape.nLayer; layer++) copy.store!.copySlot(store, layer * this.batchSize + row, layer, length);
+    for (let layer = 0; layer < this.shape.nLayer; layer++) {
+      copy.store!.copySlot(store, layer * this.batchSize + this.slotOf[row], layer, length);
+    }
     copy.filled = length;
     return copy;
   }
 
+  /**
+   * Beam search's reorder without moving what stays: each row reads its parent's slot; the first
+   * row to take a slot takes it as it is, and only a row whose parent is already taken gets a
+   * copy, into a slot no row takes any more (one for each such row).
+   */
   reorder(rows: readonly number[]): void {
     const store = this.live();
     checkReorder(this, rows);
-    if (isIdentity(rows)) return;
     const B = this.batchSize;
-    for (let layer = 0; layer < this.shape.nLayer; layer++) {
-      store.gatherSlots(
-        rows.map((_, b) => layer * B + b),
-        rows.map((row) => layer * B + row),
-        this.filled,
-      );
-    }
+    const parents = rows.map((row) => this.slotOf[row]); // the slot each row must continue
+    const next: number[] = new Array(B);
+    const taken = new Set<number>();
+    const copies: number[] = [];
+    parents.forEach((slot, b) => {
+      if (taken.has(slot)) copies.push(b);
+      else {
+        taken.add(slot);
+        next[b] = slot;
+      }
+    });
+    const free = Array.from({ length: B }, (_, slot) => slot).filter((slot) => !taken.has(slot));
+    copies.forEach((b, i) => {
+      next[b] = free[i];
+      for (let layer = 0; layer < this.shape.nLayer; layer++)
+        store.copySlot(store, layer * B + parents[b], layer * B + free[i], this.filled);
+    });
+    this.slotOf = next;
   }
 
   dispose(): void {

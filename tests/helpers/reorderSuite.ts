@@ -67,6 +67,16 @@ export function describeReorder(backend: string, setup: () => Promise<void>, for
         }
       }
       expect(cache.length).toBe(PROMPT.length + 4);
+      // A fork after reorders copies the row as it now is: it continues that row's sequence.
+      const fork = cache.fork(1, cache.length, 24);
+      const forked = await read(model.forward([[50]], fork));
+      const all = base.forwardAll([...sequences[1], 50]);
+      const expected = await read(all.slice([sequences[1].length, 0], [1, -1]));
+      all.dispose();
+      let worst = 0;
+      for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(forked[i] - expected[i]));
+      expect(worst).toBeLessThanOrEqual(1e-4 * Math.max(...expected.map(Math.abs)));
+      fork.dispose();
       expect(() => cache.reorder([0, 1])).toThrow(/one source row per batch row \(3\), got 2/);
       expect(() => cache.reorder([0, 1, 3])).toThrow(/from 0 to 2, got 3/);
       cache.dispose();

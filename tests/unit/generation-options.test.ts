@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GenerationOptionError, validateOptions, type GenerationOptions } from '../../src/generation/options';
+import { OPTION_SPECS, optionSpec, type OptionSpec } from '../../src/generation/optionSpecs';
 import { StoppingCriteria } from '../../src/generation/stopping';
 import { planGeneration } from '../../src/generation/generate';
 
@@ -99,6 +100,36 @@ describe('validateOptions', () => {
       expect(message).toContain(typeof value === 'string' ? JSON.stringify(value) : String(value));
     });
   }
+});
+
+describe('OPTION_SPECS: every option described once', () => {
+  const specs = OPTION_SPECS as readonly OptionSpec[];
+
+  it('names each option once, each with a label, a hint, a range and a documentation link', () => {
+    expect(new Set(specs.map((s) => s.name)).size).toBe(specs.length);
+    expect(Object.keys(validateOptions({})).sort()).toEqual(specs.map((s) => s.name).sort());
+    for (const spec of specs) {
+      expect(spec.label.length).toBeGreaterThan(0);
+      expect(spec.hint.endsWith('.')).toBe(true);
+      expect(spec.url).toMatch(/^https:\/\/huggingface\.co\//);
+    }
+    expect(new Set(specs.filter((s) => s.cliFlag).map((s) => s.cliFlag)).size).toBe(specs.filter((s) => s.cliFlag).length);
+  });
+
+  it("accepts its own default and its control's span, and refuses values just outside HF's range", () => {
+    for (const spec of specs) {
+      if (spec.default !== undefined && !(spec.default === null && !spec.accepts(null)))
+        expect(spec.accepts(spec.default), spec.name).toBe(true); // null: not set (max_new_tokens, seed)
+      if (spec.control) {
+        expect(spec.accepts(spec.control.min), spec.name).toBe(true);
+        expect(spec.accepts(spec.control.max), spec.name).toBe(true);
+      }
+    }
+    expect(optionSpec('typical_p').accepts(0)).toBe(false);
+    expect(optionSpec('typical_p').accepts(1)).toBe(true);
+    expect(optionSpec('epsilon_cutoff').accepts(1)).toBe(false);
+    expect(optionSpec('top_h').accepts(null)).toBe(true);
+  });
 });
 
 describe('planGeneration (context window)', () => {

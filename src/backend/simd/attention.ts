@@ -58,38 +58,6 @@ export class SimdAttentionStore<Extra extends string = never> {
   }
 
   /**
-   * Slot `targets[i]` takes a copy of slot `sources[i]`'s positions 0..length-1, for every i; the
-   * sources are read before any target is written (a beam search reorder, in place).
-   */
-  gatherSlots(targets: readonly number[], sources: readonly number[], length: number): void {
-    const n = length * this.headDim;
-    const changed = new Set(targets.filter((slot, i) => sources[i] !== slot));
-    const saved = new Map<number, { keys: Float32Array; values: Float32Array }>();
-    sources.forEach((source, i) => {
-      if (source === targets[i] || !changed.has(source) || saved.has(source)) return;
-      const keys = new Float32Array(this.nHead * n);
-      const values = new Float32Array(this.nHead * n);
-      for (let h = 0; h < this.nHead; h++) {
-        const at = (source * this.nHead + h) * this.capacity * this.headDim;
-        keys.set(this.kernels.floats('keys', at, n), h * n);
-        values.set(this.kernels.floats('values', at, n), h * n);
-      }
-      saved.set(source, { keys, values }); // overwritten below before another target reads it
-    });
-    targets.forEach((target, i) => {
-      const source = sources[i];
-      if (source === target) return;
-      for (let h = 0; h < this.nHead; h++) {
-        const to = (target * this.nHead + h) * this.capacity * this.headDim;
-        const copy = saved.get(source);
-        const from = (source * this.nHead + h) * this.capacity * this.headDim;
-        this.kernels.floats('keys', to, n).set(copy ? copy.keys.subarray(h * n, (h + 1) * n) : this.kernels.floats('keys', from, n));
-        this.kernels.floats('values', to, n).set(copy ? copy.values.subarray(h * n, (h + 1) * n) : this.kernels.floats('values', from, n));
-      }
-    });
-  }
-
-  /**
    * Multi-head attention of `query` (C floats, heads side by side) over positions 0..length-1 of
    * a slot; writes the C outputs (heads side by side) into `into` at `offset`.
    */
