@@ -50,9 +50,34 @@ export function serviceWorkerMain(version: string, files: readonly string[]): vo
     const url = new URL(request.url);
     url.search = '';
     url.hash = '';
-    // A cached file answers whole (200), also to a Range request: the app's downloads take a 200 as "Range ignored".
     const cached = precached.has(url.href) ? await cache.match(url.href) : undefined;
-    return isolated(cached ?? (await fetch(request)));
+    return isolated(cached ? await fromCache(cached, request.headers.get('range')) : await fetch(request));
+  };
+
+  /**
+   * A cached file as the server would send it: its body is stored decoded, so Content-Encoding and
+   * the encoded Content-Length are dropped (a gzip length would read as a truncated file), and a
+   * Range request gets its 206 slice, so a download the app began on the network carries on here.
+   */
+  const fromCache = async (response: Response, range: string | null): Promise<Response> => {
+    const headers = new Headers(response.headers);
+    headers.delete('content-encoding');
+    const body = await response.blob();
+    const asked = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range.trim());
+    if (!asked) {
+      headers.set('content-length', String(body.size));
+      return new Response(body, { status: 200, statusText: 'OK', headers });
+    }
+    const start = Number(asked[1]);
+    const end = Math.min(asked[2] === '' ? body.size - 1 : Number(asked[2]), body.size - 1);
+    if (start > end) {
+      headers.delete('content-length');
+      headers.set('content-range', `bytes */${body.size}`);
+      return new Response(null, { status: 416, statusText: 'Range Not Satisfiable', headers });
+    }
+    headers.set('content-length', String(end - start + 1));
+    headers.set('content-range', `bytes ${start}-${end}/${body.size}`);
+    return new Response(body.slice(start, end + 1), { status: 206, statusText: 'Partial Content', headers });
   };
 
   worker.addEventListener('install', (event) => {

@@ -126,8 +126,10 @@ export class RemoteFile implements ByteSource {
     this.etag = response.headers.get('etag');
     this.sha256 = hubSha256(response.headers);
     if (response.status !== 206) {
+      // A compressed body's Content-Length counts encoded bytes, not the file's: then the safetensors header tells.
       const length = response.headers.get('content-length');
-      this.size = length === null ? NaN : Number(length);
+      const encoding = response.headers.get('content-encoding');
+      this.size = length === null || (encoding !== null && encoding !== 'identity') ? NaN : Number(length);
       this.unread = response;
       return;
     }

@@ -2,8 +2,8 @@
  * The service worker (src/offline/serviceWorker.ts) run from the very source text the build writes
  * (serviceWorkerSource), in a stand-in service worker scope: install caches every file of the build
  * under its version; activate deletes older versions' caches and nothing else (the model cache
- * stays); the app's files come from the cache with COOP/COEP/CORP added, whole even for a Range
- * request; a page load goes to the network first and falls back to the cached page; other origins
+ * stays); the app's files come from the cache with COOP/COEP/CORP added, whole or as the 206 slice a
+ * Range request asks for; a page load goes to the network first and falls back to the cached page; other origins
  * and non-GET requests are left to the browser. The browser side is tests/e2e/static-hosting.test.ts.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
@@ -21,6 +21,7 @@ class Caches {
       addAll: async (requests: Request[]) => {
         for (const request of requests) store.set(request.url, new Response(`body of ${request.url}`, { status: 200 }));
       },
+      put: async (url: string, response: Response) => void store.set(url, response),
       match: async (url: string) => store.get(url)?.clone(),
     };
   }
@@ -91,19 +92,39 @@ describe('the service worker', () => {
     expect(sw.scope.clients.claim).toHaveBeenCalled();
   });
 
-  test("answers the app's files from the cache, whole even to a Range request, with the isolation headers", async () => {
+  test("answers the app's files from the cache with the isolation headers: whole, or the asked range as a 206", async () => {
     const caches = new Caches();
     const network = vi.fn(offline);
     const sw = startWorker('v1', FILES, caches, network);
     await sw.extendable('install');
     const model = `${SCOPE}models/sherlock-gpt2/model.safetensors`;
+    const whole = (await sw.fetchEvent(new Request(model)))!;
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('Content-Length')).toBe(String(`body of ${model}`.length));
+    expect(await whole.text()).toBe(`body of ${model}`);
     const response = (await sw.fetchEvent(new Request(model, { headers: { Range: 'bytes=0-7' } })))!;
-    expect(response.status).toBe(200);
-    expect(await response.text()).toBe(`body of ${model}`);
+    expect(response.status).toBe(206);
+    expect(response.headers.get('Content-Range')).toBe(`bytes 0-7/${`body of ${model}`.length}`);
+    expect(await response.text()).toBe('body of ');
+    const tail = (await sw.fetchEvent(new Request(model, { headers: { Range: 'bytes=5-' } })))!;
+    expect(await tail.text()).toBe(`body of ${model}`.slice(5));
     expect(response.headers.get('Cross-Origin-Opener-Policy')).toBe('same-origin');
     expect(response.headers.get('Cross-Origin-Embedder-Policy')).toBe('require-corp');
     expect(response.headers.get('Cross-Origin-Resource-Policy')).toBe('same-origin');
     expect(network).not.toHaveBeenCalled();
+  });
+
+  test('a cached response keeps no Content-Encoding: its body is stored decoded, so a gzip length would read as a cut file', async () => {
+    const caches = new Caches();
+    const sw = startWorker('v1', FILES, caches, vi.fn(offline));
+    await sw.extendable('install');
+    const model = `${SCOPE}models/sherlock-gpt2/model.safetensors`;
+    const text = `body of ${model}`;
+    const store = (await caches.keys())[0];
+    await (await caches.open(store)).put(model, new Response(text, { headers: { 'Content-Encoding': 'gzip', 'Content-Length': '5' } }));
+    const response = (await sw.fetchEvent(new Request(model, { headers: { Range: 'bytes=0-7' } })))!;
+    expect(response.headers.get('Content-Encoding')).toBeNull();
+    expect(response.headers.get('Content-Range')).toBe(`bytes 0-7/${text.length}`);
   });
 
   test('a page load goes to the network first (headers added), and offline gets the cached page', async () => {
