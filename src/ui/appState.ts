@@ -13,6 +13,7 @@ import type {
   ModelInfo,
   TokenInspection,
 } from '../worker/protocol';
+import { beamTreeReducer, emptyBeamTree, type BeamTree } from './beamTree';
 
 export interface ModelState {
   status: 'idle' | 'loading' | 'ready' | 'error';
@@ -71,6 +72,8 @@ export interface RunState {
   stats: GenerationStats | null;
   finishReasons: FinishReason[];
   error: string | null;
+  /** Beam search's tree as it grows (a run with num_beams > 1); null for other runs. */
+  beamTree: BeamTree | null;
 }
 
 /** A pane continued from one step of another pane with a chosen token forced (Branch in the inspector). */
@@ -157,6 +160,7 @@ export const initialRunState: RunState = {
   stats: null,
   finishReasons: [],
   error: null,
+  beamTree: null,
 };
 
 export const initialAnalysisState: AnalysisState = { requestId: 0, kind: null, status: 'idle', attention: null, lens: null, error: null };
@@ -230,6 +234,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
           options: action.options,
           outputs: Array<string>(n).fill(''),
           tokens: Array.from({ length: n }, () => []),
+          beamTree: action.options.num_beams > 1 ? emptyBeamTree : null,
         },
       };
     }
@@ -343,6 +348,9 @@ function onMessage(state: AppState, message: FromWorker): AppState {
     case 'started':
       if (message.id !== run.requestId) return state;
       return { ...state, run: { ...run, promptIds: message.promptIds, seed: message.seed } };
+    case 'beam':
+      if (message.id !== run.requestId || !run.beamTree) return state;
+      return { ...state, run: { ...run, beamTree: beamTreeReducer(run.beamTree, message.event) } };
     case 'token': {
       if (message.id !== run.requestId || !isActive(run)) return state;
       const outputs = run.outputs.slice();

@@ -4,6 +4,7 @@
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
 import { isSampling, NOTEBOOK_SAMPLING } from '../generation/options';
+import { MAX_BEAMS, optionSpec } from '../generation/optionSpecs';
 import { MAX_SEED, parseSeed, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
@@ -31,9 +32,31 @@ export interface Settings {
   seed: number;
   sequences: number;
   sample: boolean;
+  /** The options below are keyed by Hugging Face's names (generation/optionSpecs.ts), as the URL names them. */
+  no_repeat_ngram_size: number;
+  /** Top-h's threshold; 0 here = off (Hugging Face: null). */
+  top_h: number;
+  typical_p: number;
+  epsilon_cutoff: number;
+  eta_cutoff: number;
+  num_beams: number;
+  length_penalty: number;
+  early_stopping: boolean | 'never';
 }
 
-export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'minP' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences';
+/** The settings under "More samplers", by Hugging Face's name: label, hint and URL parameter come from optionSpecs.ts. */
+export const MORE_SAMPLERS = [
+  'typical_p',
+  'epsilon_cutoff',
+  'eta_cutoff',
+  'top_h',
+  'no_repeat_ngram_size',
+  'num_beams',
+  'length_penalty',
+] as const;
+export type MoreSampler = (typeof MORE_SAMPLERS)[number];
+
+export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'minP' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences' | MoreSampler;
 
 export interface NumberLimits {
   min: number;
@@ -54,6 +77,13 @@ export const LIMITS: Record<NumberSetting, NumberLimits> = {
   repetitionPenalty: { min: 1, max: 2, step: 0.01, param: 'repetition_penalty' },
   seed: { min: 0, max: MAX_SEED, step: 1, param: 'seed' },
   sequences: { min: 1, max: 4, step: 1, param: 'num_return_sequences' },
+  typical_p: { min: 0.01, max: 1, step: 0.01, param: 'typical_p' },
+  epsilon_cutoff: { min: 0, max: 0.99, step: 0.0001, param: 'epsilon_cutoff' },
+  eta_cutoff: { min: 0, max: 0.99, step: 0.0001, param: 'eta_cutoff' },
+  top_h: { min: 0, max: 1, step: 0.01, param: 'top_h' },
+  no_repeat_ngram_size: { min: 0, max: 10, step: 1, param: 'no_repeat_ngram_size' },
+  num_beams: { min: 1, max: MAX_BEAMS, step: 1, param: 'num_beams' },
+  length_penalty: { min: -2, max: 2, step: 0.1, param: 'length_penalty' },
 };
 
 /** Each number setting's name on the page. */
@@ -66,6 +96,7 @@ export const LABELS: Record<NumberSetting, string> = {
   repetitionPenalty: 'Repetition penalty',
   seed: 'Seed',
   sequences: 'Sequences',
+  ...(Object.fromEntries(MORE_SAMPLERS.map((name) => [name, optionSpec(name).label])) as Record<MoreSampler, string>),
 };
 
 /** What a value of 0 means, where it means something special. */
@@ -73,6 +104,10 @@ const ZERO_MEANS: Partial<Record<NumberSetting, string>> = {
   topK: 'turns top-k off',
   minP: 'turns min-p off',
   temperature: 'means greedy decoding',
+  top_h: 'turns top-h off',
+  epsilon_cutoff: 'turns the epsilon cutoff off',
+  eta_cutoff: 'turns the eta cutoff off',
+  no_repeat_ngram_size: 'turns the n-gram block off',
 };
 
 /** "a number from 0 to 1", "a whole number from 0 to 200": what a setting accepts. */
@@ -137,6 +172,14 @@ export const DEFAULT_SETTINGS: Settings = {
   seed: 42,
   sequences: 3,
   sample: true,
+  no_repeat_ngram_size: optionSpec('no_repeat_ngram_size').default as number,
+  top_h: 0,
+  typical_p: optionSpec('typical_p').default as number,
+  epsilon_cutoff: optionSpec('epsilon_cutoff').default as number,
+  eta_cutoff: optionSpec('eta_cutoff').default as number,
+  num_beams: optionSpec('num_beams').default as number,
+  length_penalty: optionSpec('length_penalty').default as number,
+  early_stopping: optionSpec('early_stopping').default as boolean,
 };
 
 export const STORAGE_KEY = 'gpt2-browser:settings';
@@ -214,7 +257,21 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
   if (sample === 'true' || sample === '1') next.sample = true;
   else if (sample === 'false' || sample === '0') next.sample = false;
   else if (typeof sample === 'string' && sample !== '') changes.push(`do_sample=${sample} is not true or false: kept ${base.sample}`);
+  const early = get('early_stopping');
+  const earlyValue = readEarlyStopping(early);
+  if (earlyValue !== null) next.early_stopping = earlyValue;
+  else if (typeof early === 'string' && early !== '')
+    changes.push(`early_stopping=${early} is not ${optionSpec('early_stopping').range}: kept ${String(base.early_stopping)}`);
   return next;
+}
+
+/** early_stopping's text (true, false, never; 1 and 0 too) as its value; null for anything else. */
+export function readEarlyStopping(text: string | null | undefined): boolean | 'never' | null {
+  const word = text?.trim().toLowerCase();
+  if (word === 'true' || word === '1') return true;
+  if (word === 'false' || word === '0') return false;
+  if (word === 'never' || word === '"never"') return 'never';
+  return null;
 }
 
 /** The settings a query string holds over `base`; what had to change is added to `changes`. */
@@ -261,6 +318,7 @@ function settingsParams(settings: Settings): URLSearchParams {
   params.set('model', settings.model);
   for (const name of Object.keys(LIMITS) as NumberSetting[]) params.set(LIMITS[name].param, String(settings[name]));
   params.set('do_sample', String(settings.sample));
+  params.set('early_stopping', String(settings.early_stopping));
   if (settings.backend !== 'auto') params.set('backend', settings.backend);
   if (settings.hubUrl !== '') params.set('hub', settings.hubUrl);
   if (settings.precision !== 'auto') params.set('dtype', settings.precision);
@@ -329,18 +387,54 @@ export function isGreedy(settings: Settings): boolean {
   return !isSampling({ do_sample: settings.sample, temperature: settings.temperature });
 }
 
+/** How many sequences a run returns: the best beams (at most num_beams), samples, or one for greedy decoding. */
+function returnedSequences(settings: Settings): number {
+  if (settings.num_beams > 1) return Math.min(settings.sequences, settings.num_beams);
+  // Hugging Face rejects several greedy sequences: they would all be the same text.
+  return isGreedy(settings) ? 1 : settings.sequences;
+}
+
 export function generateOptions(settings: Settings): GenerateOptions {
   return {
     max_new_tokens: settings.maxNewTokens,
     do_sample: settings.sample,
+    repetition_penalty: settings.repetitionPenalty,
+    no_repeat_ngram_size: settings.no_repeat_ngram_size,
     temperature: settings.temperature,
+    top_h: settings.top_h === 0 ? null : settings.top_h,
     top_k: settings.topK,
     top_p: settings.topP,
     min_p: settings.minP,
-    repetition_penalty: settings.repetitionPenalty,
-    // Hugging Face rejects several greedy sequences: they would all be the same text.
-    num_return_sequences: isGreedy(settings) ? 1 : settings.sequences,
+    typical_p: settings.typical_p,
+    epsilon_cutoff: settings.epsilon_cutoff,
+    eta_cutoff: settings.eta_cutoff,
+    num_beams: settings.num_beams,
+    length_penalty: settings.length_penalty,
+    early_stopping: settings.early_stopping,
+    num_return_sequences: returnedSequences(settings),
     seed: settings.seed,
+  };
+}
+
+/** The page's settings that a run's options set (the inverse of generateOptions for those): "Use these settings". */
+export function settingsOfOptions(options: GenerateOptions): Partial<Settings> {
+  return {
+    maxNewTokens: options.max_new_tokens,
+    sample: options.do_sample,
+    repetitionPenalty: options.repetition_penalty,
+    no_repeat_ngram_size: options.no_repeat_ngram_size,
+    temperature: options.temperature,
+    top_h: options.top_h ?? 0,
+    topK: options.top_k,
+    topP: options.top_p,
+    minP: options.min_p,
+    typical_p: options.typical_p,
+    epsilon_cutoff: options.epsilon_cutoff,
+    eta_cutoff: options.eta_cutoff,
+    num_beams: options.num_beams,
+    length_penalty: options.length_penalty,
+    early_stopping: options.early_stopping,
+    seed: options.seed,
   };
 }
 

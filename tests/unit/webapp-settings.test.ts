@@ -20,7 +20,10 @@ import {
   MAX_LINK_PROMPT_CHARS,
   linkPromptNote,
   promptFitsLink,
+  LABELS,
+  MORE_SAMPLERS,
 } from '../../src/ui/settings';
+import { optionSpec } from '../../src/generation/optionSpecs';
 import { modelOptions } from '../../src/ui/modelSpec';
 
 const CUSTOM: Settings = {
@@ -39,6 +42,14 @@ const CUSTOM: Settings = {
   seed: 4_000_000_000,
   sequences: 2,
   sample: false,
+  no_repeat_ngram_size: 2,
+  top_h: 0.4,
+  typical_p: 0.5,
+  epsilon_cutoff: 0.0003,
+  eta_cutoff: 0.002,
+  num_beams: 4,
+  length_penalty: -0.5,
+  early_stopping: 'never',
 };
 
 describe('settings', () => {
@@ -143,7 +154,8 @@ describe('settings', () => {
   });
 
   test('generate options use Hugging Face names; greedy asks for one sequence', () => {
-    expect(generateOptions({ ...CUSTOM, sample: true })).toEqual({
+    const single = { ...CUSTOM, num_beams: 1 };
+    expect(generateOptions({ ...single, sample: true })).toEqual({
       max_new_tokens: 123,
       do_sample: true,
       temperature: 0.65,
@@ -151,11 +163,45 @@ describe('settings', () => {
       top_p: 0.83,
       min_p: 0.05,
       repetition_penalty: 1.25,
+      no_repeat_ngram_size: 2,
+      top_h: 0.4,
+      typical_p: 0.5,
+      epsilon_cutoff: 0.0003,
+      eta_cutoff: 0.002,
+      num_beams: 1,
+      length_penalty: -0.5,
+      early_stopping: 'never',
       num_return_sequences: 2,
       seed: 4_000_000_000,
     });
-    expect(generateOptions(CUSTOM).num_return_sequences).toBe(1);
-    expect(generateOptions({ ...CUSTOM, sample: true, temperature: 0 }).num_return_sequences).toBe(1);
+    expect(generateOptions(single).num_return_sequences).toBe(1);
+    expect(generateOptions({ ...single, sample: true, temperature: 0 }).num_return_sequences).toBe(1);
+    // Beam search returns the best beams, at most num_beams of them, greedy or not; top_h 0 is off (null).
+    expect(generateOptions({ ...CUSTOM, sequences: 3 }).num_return_sequences).toBe(3);
+    expect(generateOptions({ ...CUSTOM, num_beams: 2, sequences: 3 }).num_return_sequences).toBe(2);
+    expect(generateOptions({ ...CUSTOM, top_h: 0 }).top_h).toBeNull();
+  });
+
+  test('every option the page shows is in the URL under its Hugging Face name, and reads back', () => {
+    const params = new URLSearchParams(settingsToSearch(CUSTOM));
+    for (const name of MORE_SAMPLERS) {
+      expect(params.get(name)).toBe(String(CUSTOM[name]));
+      expect(LABELS[name]).toBe(optionSpec(name).label);
+    }
+    expect(params.get('early_stopping')).toBe('never');
+    for (const word of ['true', 'false', 'never'] as const)
+      expect(settingsFromSearch(`?early_stopping=${word}`).early_stopping).toBe(word === 'never' ? word : word === 'true');
+    const changes: string[] = [];
+    expect(settingsFromSearch('?early_stopping=soon&num_beams=99', DEFAULT_SETTINGS, changes)).toMatchObject({
+      early_stopping: false,
+      num_beams: 16,
+    });
+    expect(changes).toEqual([
+      'num_beams=99 → 16 (allowed: a whole number from 1 to 16)',
+      'early_stopping=soon is not true, false or "never": kept false',
+    ]);
+    // An old link, without the new parameters, keeps the defaults (Hugging Face's).
+    expect(settingsFromSearch('?top_k=7')).toMatchObject({ typical_p: 1, num_beams: 1, top_h: 0, early_stopping: false });
   });
 
   test('random seeds cover the whole 32-bit range', () => {
