@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { AddressNotice } from './components/AddressNotice';
 import { AttentionPanel } from './components/AttentionPanel';
+import { BeamTree } from './components/BeamTree';
 import { BackendNotice } from './components/BackendNotice';
 import { Controls } from './components/Controls';
 import { LayerLens } from './components/LayerLens';
@@ -13,9 +14,9 @@ import { StatsPanel } from './components/StatsPanel';
 import { StatusLine } from './components/StatusLine';
 import { TokenInspector } from './components/TokenInspector';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
-import { departures, samplerSettings, settingsPatch } from './inspection';
+import { departures, runSamplerSettings, samplerSettings, settingsPatch } from './inspection';
 import { followModel } from './modelLoader';
-import { panesOf } from './panes';
+import { panesOf, runPaneKey } from './panes';
 import { downloadRun } from './runDownload';
 import { generateBlockedReason, generateOptions, type Drafts, type NumberSetting, type Settings } from './settings';
 import { readStartup } from './startup';
@@ -92,18 +93,30 @@ export function App() {
   const [surprise, setSurprise] = useState(false);
   const selection = useInspectorSelection(panes, run.requestId);
   const { pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, selectorFor } = selection;
-  const { temperature, topK, topP, minP, repetitionPenalty } = settings;
+  const { temperature, topK, topP, minP, repetitionPenalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff } = settings;
   const sliders = useMemo(
-    () => samplerSettings({ temperature, topK, topP, minP, repetitionPenalty }),
-    [temperature, topK, topP, minP, repetitionPenalty],
+    () =>
+      samplerSettings({
+        temperature,
+        topK,
+        topP,
+        minP,
+        repetitionPenalty,
+        no_repeat_ngram_size,
+        top_h,
+        typical_p,
+        epsilon_cutoff,
+        eta_cutoff,
+      }),
+    [temperature, topK, topP, minP, repetitionPenalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff],
   );
   const runOptions = selectedPane?.options;
   const useRunSettings = useCallback(() => {
     if (!runOptions) return;
-    const { temperature, top_k: topK, top_p: topP, min_p: minP, repetition_penalty: repetitionPenalty } = runOptions;
-    setSettings((s) => ({ ...s, temperature, topK, topP, minP, repetitionPenalty }));
-    setDrafts(({ temperature: _t, topK: _k, topP: _p, minP: _m, repetitionPenalty: _r, ...others }) => others);
-  }, [runOptions]);
+    const patch = settingsPatch(runSamplerSettings(runOptions));
+    setSettings((s) => ({ ...s, ...patch }));
+    for (const setting of Object.keys(patch) as NumberSetting[]) setDraft(setting, null);
+  }, [runOptions, setDraft]);
   /** The inspector's own sliders (the phone's loop) set the same settings as the panel's. */
   const changeSliders = useCallback(
     (patch: Parameters<typeof settingsPatch>[0]) => {
@@ -226,6 +239,15 @@ export function App() {
                 />
               ))}
             </div>
+          )}
+          {run.beamTree && run.options && (
+            <BeamTree
+              tree={run.beamTree}
+              numBeams={run.options.num_beams}
+              lengthPenalty={run.options.length_penalty}
+              textOf={textOf}
+              onInspect={(rank) => selectorFor(runPaneKey(rank))(0)}
+            />
           )}
           <StatsPanel state={state} />
         </section>

@@ -47,17 +47,15 @@ export function beamTreeReducer(tree: BeamTree, event: BeamEvent): BeamTree {
     return { ...tree, ranking: event.ranking.map(ranked), reason: event.reason };
   }
   const previous = tree.steps[event.step - 1] ?? [];
-  const nodes = event.candidates.map(
-    (c): BeamNode => ({
-      step: event.step,
-      tokenId: c.tokenId,
-      logprob: c.logprob,
-      status: c.status,
-      parent: event.step === 0 ? null : nodeOfBeam(previous, c.parent),
-      beam: c.status === 'kept' && c.beam !== undefined ? c.beam : null,
-      score: c.status === 'finished' && c.score !== undefined ? c.score : null,
-    }),
-  );
+  const nodes = event.candidates.map((c): BeamNode => ({
+    step: event.step,
+    tokenId: c.tokenId,
+    logprob: c.logprob,
+    status: c.status,
+    parent: event.step === 0 ? null : nodeOfBeam(previous, c.parent),
+    beam: c.status === 'kept' && c.beam !== undefined ? c.beam : null,
+    score: c.status === 'finished' && c.score !== undefined ? c.score : null,
+  }));
   const steps = tree.steps.slice(0, event.step);
   steps.push(nodes);
   return { ...tree, steps, finished: event.finished.map(ranked) };

@@ -8,32 +8,45 @@ import type { GenerateOptions } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
 import type { NumberSetting, Settings } from './settings';
 
-/** Which page setting (slider) stands for each sampler setting. */
-export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
+/** Which page setting (slider) stands for each sampler setting; the newer ones are keyed by their own (Hugging Face) name. */
+export const SAMPLER_FIELDS = {
   repetition_penalty: 'repetitionPenalty',
+  no_repeat_ngram_size: 'no_repeat_ngram_size',
   temperature: 'temperature',
+  top_h: 'top_h',
   top_k: 'topK',
   top_p: 'topP',
   min_p: 'minP',
-};
+  typical_p: 'typical_p',
+  epsilon_cutoff: 'epsilon_cutoff',
+  eta_cutoff: 'eta_cutoff',
+} as const satisfies Record<keyof SamplerSettings, NumberSetting>;
 
-/** The sliders as sampler settings (Hugging Face names). */
-export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>): SamplerSettings {
+/** The page settings the inspector replays. */
+export type SamplerFields = Pick<Settings, (typeof SAMPLER_FIELDS)[keyof SamplerSettings]>;
+
+/** The sliders as sampler settings (Hugging Face names); top_h 0 is off (null). */
+export function samplerSettings(settings: SamplerFields): SamplerSettings {
   return {
     temperature: settings.temperature,
     top_k: settings.topK,
     top_p: settings.topP,
     min_p: settings.minP,
     repetition_penalty: settings.repetitionPenalty,
+    no_repeat_ngram_size: settings.no_repeat_ngram_size,
+    top_h: settings.top_h === 0 ? null : settings.top_h,
+    typical_p: settings.typical_p,
+    epsilon_cutoff: settings.epsilon_cutoff,
+    eta_cutoff: settings.eta_cutoff,
   };
 }
 
-/** Sampler settings (Hugging Face names) as the page's settings they stand for. */
+/** Sampler settings (Hugging Face names) as the page's settings they stand for (top_h null: 0, off). */
 export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Settings, NumberSetting>> {
   const out: Partial<Pick<Settings, NumberSetting>> = {};
   for (const key of Object.keys(patch) as (keyof SamplerSettings)[]) {
     const value = patch[key];
-    if (value !== undefined) out[SAMPLER_FIELDS[key]] = value;
+    if (value !== undefined) out[SAMPLER_FIELDS[key]] = value ?? 0;
   }
   return out;
 }
@@ -65,6 +78,11 @@ export function runSamplerSettings(options: GenerateOptions): SamplerSettings {
     top_p: options.top_p,
     min_p: options.min_p,
     repetition_penalty: options.repetition_penalty,
+    no_repeat_ngram_size: options.no_repeat_ngram_size,
+    top_h: options.top_h,
+    typical_p: options.typical_p,
+    epsilon_cutoff: options.epsilon_cutoff,
+    eta_cutoff: options.eta_cutoff,
   };
 }
 
@@ -74,6 +92,11 @@ const SETTING_LABELS: [keyof SamplerSettings, string][] = [
   ['temperature', 'temperature'],
   ['min_p', 'min-p'],
   ['repetition_penalty', 'repetition penalty'],
+  ['no_repeat_ngram_size', 'no-repeat n-gram size'],
+  ['top_h', 'top-h'],
+  ['typical_p', 'typical-p'],
+  ['epsilon_cutoff', 'epsilon cutoff'],
+  ['eta_cutoff', 'eta cutoff'],
 ];
 
 /** The settings that differ from the run's, in words ("top-k 3 (the run used 50)"); empty when none. */

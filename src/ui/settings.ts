@@ -56,7 +56,8 @@ export const MORE_SAMPLERS = [
 ] as const;
 export type MoreSampler = (typeof MORE_SAMPLERS)[number];
 
-export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'minP' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences' | MoreSampler;
+export type NumberSetting =
+  'topK' | 'topP' | 'temperature' | 'minP' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences' | MoreSampler;
 
 export interface NumberLimits {
   min: number;

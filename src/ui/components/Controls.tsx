@@ -1,20 +1,34 @@
-import { useId, useLayoutEffect, useRef } from 'react';
+import { useId, useLayoutEffect, useRef, useState } from 'react';
 import {
   contextFit,
   contextWarning,
   isGreedy,
   LABELS,
   linkPromptNote,
+  MORE_SAMPLERS,
   onlyLikeliest,
+  readEarlyStopping,
   randomSeed,
   temperatureHint,
   type Drafts,
   type NumberSetting,
   type Settings,
 } from '../settings';
+import { optionSpec } from '../../generation/optionSpecs';
 import { promptTokensAtMost, usePromptTokenCount } from '../tokenText';
 import { NumberField } from './NumberField';
 import { Switch } from './Switch';
+
+/** Warpers that only act when sampling, and settings that only act in beam search. */
+const SAMPLING_ONLY = new Set<string>(['typical_p', 'epsilon_cutoff', 'eta_cutoff', 'top_h']);
+const BEAM_ONLY = new Set<string>(['length_penalty']);
+
+/** "More samplers" opens by itself when one of its settings is not at its default (a link that sets one). */
+function moreOpen(settings: Settings): boolean {
+  return (
+    MORE_SAMPLERS.some((name) => settings[name] !== (name === 'top_h' ? 0 : optionSpec(name).default)) || settings.early_stopping !== false
+  );
+}
 
 interface ControlsProps {
   settings: Settings;
@@ -46,6 +60,7 @@ export function Controls({
   contextSize,
 }: ControlsProps) {
   const id = useId();
+  const [moreShown, setMoreShown] = useState(() => moreOpen(settings));
   const greedy = !settings.sample;
   const samplingHint = greedy ? 'Sample is off, so runs ignore this; the token inspector still shows what it would cut.' : undefined;
   const single = onlyLikeliest(settings);
@@ -202,6 +217,49 @@ export function Controls({
               : 'How many continuations to write at once.'
         }
       />
+      <details
+        className="more-samplers field"
+        open={moreShown}
+        onToggle={(event) => setMoreShown((event.target as HTMLDetailsElement).open)}
+      >
+        <summary>More samplers</summary>
+        <p className="field-hint">
+          Hugging Face&apos;s other warpers (in its order, after min-p), the n-gram block, and beam search. Each setting&apos;s name in the
+          address is Hugging Face&apos;s.
+        </p>
+        {MORE_SAMPLERS.map((name) => (
+          <NumberField
+            key={name}
+            {...field(name)}
+            dimmed={SAMPLING_ONLY.has(name) ? greedy : BEAM_ONLY.has(name) ? settings.num_beams === 1 : false}
+            hint={
+              SAMPLING_ONLY.has(name) && samplingHint
+                ? samplingHint
+                : BEAM_ONLY.has(name) && settings.num_beams === 1
+                  ? `${optionSpec(name).hint} Beams is 1, so runs ignore this.`
+                  : `${optionSpec(name).hint}${name === 'top_h' ? ' 0 = off.' : ''}${name === 'num_beams' && settings.sample && settings.num_beams > 1 ? ' Sample is on: beam sampling (candidates drawn, not taken best first).' : ''}`
+            }
+          />
+        ))}
+        <div className="field">
+          <label className="field-label" htmlFor={`${id}-early`}>
+            {optionSpec('early_stopping').label}
+          </label>
+          <select
+            id={`${id}-early`}
+            value={String(settings.early_stopping)}
+            onChange={(event) => onChange({ early_stopping: readEarlyStopping(event.target.value) ?? false })}
+            aria-describedby={`${id}-early-hint`}
+          >
+            <option value="false">false: stop when no better sequence is likely</option>
+            <option value="true">true: stop once num_beams sequences finished</option>
+            <option value="never">never: stop when no better sequence is possible</option>
+          </select>
+          <span className="field-hint" id={`${id}-early-hint`}>
+            {optionSpec('early_stopping').hint}
+          </span>
+        </div>
+      </details>
       <NumberField
         {...field('seed')}
         slider={false}

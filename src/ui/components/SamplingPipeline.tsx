@@ -200,7 +200,7 @@ function StageSlider({
 }) {
   const field = SAMPLER_FIELDS[setting];
   const { min, max, step } = LIMITS[field];
-  const value = settings[setting];
+  const value = settings[setting] ?? 0; // an absent or null (top_h) setting is off: the page's 0
   return (
     <label className="stage-slider">
       <input

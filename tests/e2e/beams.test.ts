@@ -1,0 +1,121 @@
+/**
+ * Beam search, More samplers and Compare strategies in the built app (Chromium, the built-in
+ * model, wasm). Beams 3 on "Watson you are" writes the CLI's `generate --num-beams 3` text (another
+ * process); the live beam tree marks kept, pruned and finished nodes and is keyboard reachable;
+ * Typical-p 0.5 shows `cut by typical-p` rows in the inspector. Screenshots go to
+ * tests/e2e/artifacts/ for the README.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { generate, generatedText, openApp, outputPane, setNumber, setSample } from '../helpers/appPage';
+import { appUrl } from '../helpers/appServer';
+import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
+import { cliOutput } from '../helpers/cliProcess';
+import { repoRoot } from '../helpers/fixture';
+
+const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
+const PROMPT = 'Watson you are';
+const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
+
+let browser: LaunchedBrowser;
+let base: string;
+
+const beamTree = (page: Page) => page.getByRole('region', { name: /^Beam search/ });
+const openMoreSamplers = async (page: Page) => {
+  const details = page.locator('details.more-samplers');
+  if (!(await details.evaluate((el) => (el as HTMLDetailsElement).open))) await details.locator('summary').click();
+};
+
+async function artifact(name: string): Promise<string> {
+  mkdirSync(artifacts, { recursive: true });
+  return path.join(artifacts, name);
+}
+
+beforeAll(async () => {
+  base = await appUrl();
+  browser = await launchBrowser({ webgpu: false });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('beam search', () => {
+  test('Beams 3, 12 new tokens: the pane equals the CLI; the tree keeps 3 per step, greys pruned ones, ranks the finished', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await openApp(page, base, { prompt: PROMPT, max_new_tokens: 12, num_return_sequences: 1 }, browser.logs);
+    await setSample(page, false);
+    await openMoreSamplers(page);
+    await setNumber(page, 'Beams', 3);
+    await generate(page);
+
+    const cli = JSON.parse(
+      await cliOutput(['generate', '--model', MODEL_DIR, '--prompt', PROMPT, '--num-beams', '3', '--max-new-tokens', '12', '--json']),
+    ) as { sequences: { text: string }[] };
+    expect(await generatedText(page, 1)).toBe(cli.sequences[0].text);
+    expect(new URL(page.url()).searchParams.get('num_beams')).toBe('3');
+
+    const tree = beamTree(page);
+    await expect.poll(() => tree.getAttribute('aria-label')).toMatch(/^Beam search: 3 beams, ended after \d+ steps?/);
+    const statuses = await tree
+      .locator('[data-beam-step]')
+      .evaluateAll((els) =>
+        els.map((e) => ({ step: Number(e.getAttribute('data-beam-step')), status: e.getAttribute('data-beam-status') })),
+      );
+    const steps = Math.max(...statuses.map((s) => s.step)) + 1;
+    expect(steps).toBeGreaterThan(1);
+    // Every step the search went on from kept 3 beams (the last step's candidates all had to stop: finished or pruned).
+    for (let step = 0; step < steps - 1; step++) {
+      expect(statuses.filter((s) => s.step === step && s.status === 'kept').length, `step ${step}`).toBeGreaterThanOrEqual(3);
+      expect(statuses.filter((s) => s.step === step).length).toBe(6); // 2 × num_beams candidates
+    }
+    expect(statuses.filter((s) => s.status === 'pruned').length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s.status === 'finished').length).toBeGreaterThan(0);
+    const pruned = tree.locator('[data-beam-status="pruned"]').first();
+    expect(await pruned.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(106, 111, 122)'); // greyed (--muted)
+    // The final ranking lists the returned sequence with its score.
+    const ranking = tree.getByRole('list', { name: 'Final ranking' });
+    expect(await ranking.locator('li').count()).toBe(1);
+    expect(await ranking.textContent()).toContain(cli.sequences[0].text.trim().slice(0, 10));
+
+    // Keyboard: one tab stop, arrows move, focus shows the token and its cumulative log-probability.
+    const first = tree.locator('[data-beam-step="0"]').first();
+    await first.focus();
+    expect(await page.getByTestId('beam-detail').textContent()).toMatch(/^Step 1: ".*", kept, .*cumulative log-probability −\d/);
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-beam-step'))).toBe('0');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-beam-step'))).toBe('1');
+    expect(await tree.locator('[data-beam-step][tabindex="0"]').count()).toBe(1);
+
+    // The returned sequence opens in the inspector, which says what it has for beams.
+    await ranking.getByRole('button', { name: 'Inspect Output 1' }).click();
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Token inspector' }).textContent())
+      .toContain('no per-token distribution for beams');
+    await tree.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: await artifact('beam-tree-desktop.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await tree.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: await artifact('beam-tree-phone.png') });
+    expect(await outputPane(page, 1).count()).toBe(1);
+  });
+});
+
+describe('more samplers', () => {
+  test('Typical-p 0.5 in the inspector cuts tokens as typical-p', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await openApp(page, base, { prompt: PROMPT, max_new_tokens: 3, do_sample: false, num_beams: 1 }, browser.logs);
+    await generate(page);
+    await outputPane(page, 1).locator('[data-token-index="0"]').click();
+    await openMoreSamplers(page);
+    await setNumber(page, 'Typical-p', 0.5);
+    const rows = page.getByRole('table', { name: 'Candidates' }).locator('tbody tr[data-status="cut by typical-p"]');
+    await expect.poll(() => rows.count()).toBeGreaterThan(0);
+    expect(new URL(page.url()).searchParams.get('typical_p')).toBe('0.5');
+  });
+});
