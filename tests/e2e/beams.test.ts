@@ -119,3 +119,52 @@ describe('more samplers', () => {
     expect(new URL(page.url()).searchParams.get('typical_p')).toBe('0.5');
   });
 });
+
+describe('compare strategies', () => {
+  test('one button fills six labelled panes, each with its measures, and opens a pane’s settings into the controls', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await openApp(page, base, { prompt: PROMPT, max_new_tokens: 12, seed: 42 }, browser.logs);
+    await page.getByRole('button', { name: 'Compare strategies', exact: true }).click();
+    const panes = page.getByRole('region', { name: /^Strategy: / });
+    await expect.poll(() => panes.count()).toBe(6);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[aria-label^="Strategy: "]')].every((el) => el.getAttribute('aria-busy') === 'false'),
+      null,
+      { timeout: 180_000, polling: 200 },
+    );
+    const labels = await panes.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+    expect(labels).toEqual([
+      'Strategy: Greedy',
+      'Strategy: Beam search (5 beams)',
+      'Strategy: Beam search, no repeated 2-grams',
+      'Strategy: Top-k 50',
+      'Strategy: Top-p 0.92 (top-k 0)',
+      'Strategy: Temperature 0.7',
+    ]);
+    for (const label of labels) {
+      const pane = page.getByRole('region', { name: label!, exact: true });
+      expect((await pane.locator('[data-part=generated]').textContent())?.length ?? 0).toBeGreaterThan(0);
+    }
+    const measures = page.locator('.strategy-measures');
+    expect(await measures.count()).toBe(6);
+    for (let i = 0; i < 6; i++) {
+      expect(await measures.nth(i).locator('[data-measure="mean-logprob"]').textContent()).toMatch(/^−\d+\.\d{3}$/);
+      expect(await measures.nth(i).locator('[data-measure="perplexity"]').textContent()).toMatch(/^\d+\.\d{2}$/);
+      expect(await measures.nth(i).locator('[data-measure="repeated-2"]').textContent()).toMatch(/^\d+ %$/);
+    }
+    // Greedy and beam search agree with the CLI (another process).
+    const greedy = JSON.parse(
+      await cliOutput(['generate', '--model', MODEL_DIR, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '12', '--json']),
+    ) as { sequences: { text: string }[] };
+    expect(await page.getByRole('region', { name: 'Strategy: Greedy' }).locator('[data-part=generated]').textContent()).toBe(
+      greedy.sequences[0].text,
+    );
+    await page.getByRole('button', { name: 'Use the settings of Beam search, no repeated 2-grams' }).click();
+    await openMoreSamplers(page);
+    expect(await page.getByRole('spinbutton', { name: 'Beams', exact: true }).inputValue()).toBe('5');
+    expect(await page.getByRole('spinbutton', { name: 'No-repeat n-gram', exact: true }).inputValue()).toBe('2');
+    await page.locator('.outputs').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: await artifact('compare-strategies.png') });
+  });
+});

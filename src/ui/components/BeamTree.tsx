@@ -61,7 +61,13 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
     if (key === 'Home') return { step, index: 0 };
     if (key === 'End') return { step, index: column.length - 1 };
     if (key === 'ArrowRight' && step + 1 < steps.length)
-      return { step: step + 1, index: Math.max(0, steps[step + 1].findIndex((n) => n.parent === index)) };
+      return {
+        step: step + 1,
+        index: Math.max(
+          0,
+          steps[step + 1].findIndex((n) => n.parent === index),
+        ),
+      };
     if (key === 'ArrowLeft' && step > 0) return { step: step - 1, index: column[index].parent ?? 0 };
     return null;
   };

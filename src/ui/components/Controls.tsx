@@ -37,6 +37,8 @@ interface ControlsProps {
   drafts: Drafts;
   onDraft: (setting: NumberSetting, text: string | null) => void;
   onGenerate: () => void;
+  /** Compare strategies: the lesson's six strategies on this prompt, side by side. */
+  onCompare: () => void;
   onStop: () => void;
   canGenerate: boolean;
   /** Why Generate is off although a model is ready (an invalid box), shown beside it; null otherwise. */
@@ -53,6 +55,7 @@ export function Controls({
   drafts,
   onDraft,
   onGenerate,
+  onCompare,
   onStop,
   canGenerate,
   blocked,
@@ -149,6 +152,9 @@ export function Controls({
         <span className="field-hint kbd-hint">
           <kbd>Ctrl</kbd>+<kbd>Enter</kbd>
         </span>
+        <button type="button" className="secondary" onClick={onCompare} disabled={!canGenerate || blocked !== null}>
+          Compare strategies
+        </button>
       </div>
       {blocked && (
         <p className="field-error" id={`${id}-blocked`} data-testid="generate-blocked">
