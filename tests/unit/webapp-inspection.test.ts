@@ -40,13 +40,23 @@ describe('inspection helpers', () => {
       top_p: 0.95,
       min_p: 0.1,
       repetition_penalty: 1,
+      // More samplers, at Hugging Face's defaults (off); top_h's 0 on the page is null (off).
+      no_repeat_ngram_size: 0,
+      top_h: null,
+      typical_p: 1,
+      epsilon_cutoff: 0,
+      eta_cutoff: 0,
     });
+    expect(samplerSettings({ ...DEFAULT_SETTINGS, typical_p: 0.5, top_h: 0.3 })).toMatchObject({ typical_p: 0.5, top_h: 0.3 });
     const run = runSamplerSettings(OPTIONS);
     expect(settingChanges(run, run)).toEqual([]);
-    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7 }, run)).toEqual([
+    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7, typical_p: 0.5 }, run)).toEqual([
       'top-k 3 (the run used 50)',
       'temperature 0.7 (the run used 1)',
+      'typical-p 0.5 (the run used 1)',
     ]);
+    // The inspector's sliders set the page's settings they stand for; a null top_h is the page's 0.
+    expect(settingsPatch({ top_k: 3, typical_p: 0.5, top_h: null })).toEqual({ topK: 3, typical_p: 0.5, top_h: 0 });
   });
 
   test('percentages with two decimals', () => {
