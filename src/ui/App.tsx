@@ -116,22 +116,23 @@ export function App() {
   const [surprise, setSurprise] = useState(false);
   const selection = useInspectorSelection(panes, run.requestId);
   const { pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, selectorFor } = selection;
-  const { temperature, topK, topP, minP, repetitionPenalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff } = settings;
+  const { temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff } =
+    settings;
   const sliders = useMemo(
     () =>
       samplerSettings({
         temperature,
-        topK,
-        topP,
-        minP,
-        repetitionPenalty,
+        top_k,
+        top_p,
+        min_p,
+        repetition_penalty,
         no_repeat_ngram_size,
         top_h,
         typical_p,
         epsilon_cutoff,
         eta_cutoff,
       }),
-    [temperature, topK, topP, minP, repetitionPenalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff],
+    [temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff],
   );
   const runOptions = selectedPane?.options;
   const useRunSettings = useCallback(() => {

@@ -8,31 +8,31 @@ import type { GenerateOptions } from '../worker/protocol';
 import type { RunRecord, RunToken } from './appState';
 import type { NumberSetting, Settings } from './settings';
 
-/** Which page setting (slider) stands for each sampler setting; the newer ones are keyed by their own (Hugging Face) name. */
-export const SAMPLER_FIELDS = {
-  repetition_penalty: 'repetitionPenalty',
-  no_repeat_ngram_size: 'no_repeat_ngram_size',
-  temperature: 'temperature',
-  top_h: 'top_h',
-  top_k: 'topK',
-  top_p: 'topP',
-  min_p: 'minP',
-  typical_p: 'typical_p',
-  epsilon_cutoff: 'epsilon_cutoff',
-  eta_cutoff: 'eta_cutoff',
-} as const satisfies Record<keyof SamplerSettings, NumberSetting>;
+/** The settings the inspector replays, by Hugging Face's name: the page's settings carry the same names. */
+export const SAMPLER_SETTINGS = [
+  'repetition_penalty',
+  'no_repeat_ngram_size',
+  'temperature',
+  'top_h',
+  'top_k',
+  'top_p',
+  'min_p',
+  'typical_p',
+  'epsilon_cutoff',
+  'eta_cutoff',
+] as const satisfies readonly (keyof SamplerSettings & NumberSetting)[];
 
 /** The page settings the inspector replays. */
-export type SamplerFields = Pick<Settings, (typeof SAMPLER_FIELDS)[keyof SamplerSettings]>;
+export type SamplerFields = Pick<Settings, (typeof SAMPLER_SETTINGS)[number]>;
 
 /** The sliders as sampler settings (Hugging Face names); top_h 0 is off (null). */
 export function samplerSettings(settings: SamplerFields): SamplerSettings {
   return {
     temperature: settings.temperature,
-    top_k: settings.topK,
-    top_p: settings.topP,
-    min_p: settings.minP,
-    repetition_penalty: settings.repetitionPenalty,
+    top_k: settings.top_k,
+    top_p: settings.top_p,
+    min_p: settings.min_p,
+    repetition_penalty: settings.repetition_penalty,
     no_repeat_ngram_size: settings.no_repeat_ngram_size,
     top_h: settings.top_h === 0 ? null : settings.top_h,
     typical_p: settings.typical_p,
@@ -41,12 +41,12 @@ export function samplerSettings(settings: SamplerFields): SamplerSettings {
   };
 }
 
-/** Sampler settings (Hugging Face names) as the page's settings they stand for (top_h null: 0, off). */
+/** Sampler settings as the page's settings of the same names (top_h null: the page's 0, off). */
 export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Settings, NumberSetting>> {
   const out: Partial<Pick<Settings, NumberSetting>> = {};
-  for (const key of Object.keys(patch) as (keyof SamplerSettings)[]) {
+  for (const key of SAMPLER_SETTINGS) {
     const value = patch[key];
-    if (value !== undefined) out[SAMPLER_FIELDS[key]] = value ?? 0;
+    if (value !== undefined) out[key] = value ?? 0;
   }
   return out;
 }

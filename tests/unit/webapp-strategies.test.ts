@@ -36,7 +36,7 @@ describe('strategies', () => {
   test('a strategy’s options opened into the controls give the same run options back', () => {
     for (const strategy of STRATEGIES) {
       const options = strategyOptions(strategy, { max_new_tokens: 12, seed: 3 });
-      const settings = { ...DEFAULT_SETTINGS, ...settingsOfOptions(options), sequences: 1 };
+      const settings = { ...DEFAULT_SETTINGS, ...settingsOfOptions(options), num_return_sequences: 1 };
       expect(pageOptions(settings)).toEqual(options);
     }
   });

@@ -64,7 +64,7 @@ export function Controls({
 }: ControlsProps) {
   const id = useId();
   const [moreShown, setMoreShown] = useState(() => moreOpen(settings));
-  const greedy = !settings.sample;
+  const greedy = !settings.do_sample;
   const samplingHint = greedy ? 'Sample is off, so runs ignore this; the token inspector still shows what it would cut.' : undefined;
   const single = onlyLikeliest(settings);
   /** A sampling control's hint: what it does, or that its value leaves only the likeliest token. */
@@ -72,11 +72,11 @@ export function Controls({
     samplingHint ??
     (single?.setting === setting ? `${single.reason}: sampling is greedy decoding then, and every sequence is the same.` : usual);
   // The prompt is counted only when the run could overflow the context (its bytes bound its tokens).
-  const mayOverflow = contextSize !== null && promptTokensAtMost(settings.prompt) + settings.maxNewTokens > contextSize;
+  const mayOverflow = contextSize !== null && promptTokensAtMost(settings.prompt) + settings.max_new_tokens > contextSize;
   const promptTokens = usePromptTokenCount(settings.prompt, mayOverflow);
   const context = contextSize !== null && promptTokens !== null ? { size: contextSize, prompt: promptTokens } : null;
-  const fit = context && contextFit(context.prompt, settings.maxNewTokens, context.size);
-  const overflow = context && contextWarning(context.prompt, settings.maxNewTokens, context.size);
+  const fit = context && contextFit(context.prompt, settings.max_new_tokens, context.size);
+  const overflow = context && contextWarning(context.prompt, settings.max_new_tokens, context.size);
   const generateButton = useRef<HTMLButtonElement>(null);
   const stopButton = useRef<HTMLButtonElement>(null);
 
@@ -170,8 +170,8 @@ export function Controls({
                 type="button"
                 className="ghost small"
                 onClick={() => {
-                  onChange({ maxNewTokens: fit.room });
-                  onDraft('maxNewTokens', null);
+                  onChange({ max_new_tokens: fit.room });
+                  onDraft('max_new_tokens', null);
                   generateButton.current?.focus(); // the warning and this button go: the next step is to generate
                 }}
               >
@@ -183,25 +183,27 @@ export function Controls({
       )}
 
       <h2 className="section-heading">Sampling</h2>
-      <Switch label="Sample" className="field" checked={settings.sample} onChange={(sample) => onChange({ sample })}>
-        <span className="field-hint">{settings.sample ? 'on: draw each token at random' : 'off: greedy, always the likeliest token'}</span>
+      <Switch label="Sample" className="field" checked={settings.do_sample} onChange={(on) => onChange({ do_sample: on })}>
+        <span className="field-hint">
+          {settings.do_sample ? 'on: draw each token at random' : 'off: greedy, always the likeliest token'}
+        </span>
       </Switch>
 
-      <NumberField {...field('topK')} dimmed={greedy} hint={samplingControlHint('topK', 'Keep the k likeliest tokens (0 = off).')} />
+      <NumberField {...field('top_k')} dimmed={greedy} hint={samplingControlHint('top_k', 'Keep the k likeliest tokens (0 = off).')} />
       <NumberField
-        {...field('topP')}
+        {...field('top_p')}
         dimmed={greedy}
-        hint={samplingControlHint('topP', 'Keep the likeliest tokens up to this total probability.')}
+        hint={samplingControlHint('top_p', 'Keep the likeliest tokens up to this total probability.')}
       />
       <NumberField {...field('temperature')} dimmed={greedy} hint={samplingHint ?? temperatureHint(settings)} />
       <NumberField
-        {...field('minP')}
+        {...field('min_p')}
         dimmed={greedy}
-        hint={samplingControlHint('minP', 'Drop tokens less likely than this fraction of the top token (0 = off).')}
+        hint={samplingControlHint('min_p', 'Drop tokens less likely than this fraction of the top token (0 = off).')}
       />
-      <NumberField {...field('repetitionPenalty')} hint="1 = none; higher discourages repeats." />
+      <NumberField {...field('repetition_penalty')} hint="1 = none; higher discourages repeats." />
       <NumberField
-        {...field('maxNewTokens')}
+        {...field('max_new_tokens')}
         hint={
           context && fit
             ? `The model's context holds ${context.size} tokens, prompt included: this prompt (${context.prompt} ${context.prompt === 1 ? 'token' : 'tokens'}) leaves room for ${fit.room}.`
@@ -209,17 +211,17 @@ export function Controls({
               ? 'How many tokens to write after the prompt.'
               : mayOverflow
                 ? `The model's context holds ${contextSize} tokens, prompt included.`
-                : `The model's context holds ${contextSize} tokens, prompt included: this prompt and ${settings.maxNewTokens} new tokens fit.`
+                : `The model's context holds ${contextSize} tokens, prompt included: this prompt and ${settings.max_new_tokens} new tokens fit.`
         }
       />
       <NumberField
-        {...field('sequences')}
+        {...field('num_return_sequences')}
         dimmed={isGreedy(settings) || single !== null}
         hint={
           isGreedy(settings)
             ? 'Greedy decoding writes one sequence (they would all be the same).'
-            : single && settings.sequences > 1
-              ? `${single.reason}, so all ${settings.sequences} sequences will be the same.`
+            : single && settings.num_return_sequences > 1
+              ? `${single.reason}, so all ${settings.num_return_sequences} sequences will be the same.`
               : 'How many continuations to write at once.'
         }
       />
@@ -243,7 +245,7 @@ export function Controls({
                 ? samplingHint
                 : BEAM_ONLY.has(name) && settings.num_beams === 1
                   ? `${optionSpec(name).hint} Beams is 1, so runs ignore this.`
-                  : `${optionSpec(name).hint}${name === 'top_h' ? ' 0 = off.' : ''}${name === 'num_beams' && settings.sample && settings.num_beams > 1 ? ' Sample is on: beam sampling (candidates drawn, not taken best first).' : ''}`
+                  : `${optionSpec(name).hint}${name === 'top_h' ? ' 0 = off.' : ''}${name === 'num_beams' && settings.do_sample && settings.num_beams > 1 ? ' Sample is on: beam sampling (candidates drawn, not taken best first).' : ''}`
             }
           />
         ))}
