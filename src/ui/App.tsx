@@ -211,7 +211,7 @@ export function App() {
             onShowTokens={setShowTokens}
             surprise={surprise}
             onSurprise={setSurprise}
-            canExport={run.tokenCount > 0 && !running}
+            canExport={panes.some((pane) => pane.tokens.length > 0) && !running}
             onExport={() => downloadRun(state, panes)}
           />
           <StatusLine state={state} override={(refused && blocked ? `Not generating. ${blocked}` : null) ?? loader.problem} />

@@ -216,13 +216,15 @@ export function Controls({
       />
       <NumberField
         {...field('num_return_sequences')}
-        dimmed={isGreedy(settings) || single !== null}
+        dimmed={settings.num_beams === 1 && (isGreedy(settings) || single !== null)}
         hint={
-          isGreedy(settings)
-            ? 'Greedy decoding writes one sequence (they would all be the same).'
-            : single && settings.num_return_sequences > 1
-              ? `${single.reason}, so all ${settings.num_return_sequences} sequences will be the same.`
-              : 'How many continuations to write at once.'
+          settings.num_beams > 1
+            ? `Beam search returns the best ${Math.min(settings.num_return_sequences, settings.num_beams)} of its ${settings.num_beams} beams (at most Beams).`
+            : isGreedy(settings)
+              ? 'Greedy decoding writes one sequence (they would all be the same).'
+              : single && settings.num_return_sequences > 1
+                ? `${single.reason}, so all ${settings.num_return_sequences} sequences will be the same.`
+                : 'How many continuations to write at once.'
         }
       />
       <details
