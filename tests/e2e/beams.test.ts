@@ -5,7 +5,7 @@
  * Typical-p 0.5 shows `cut by typical-p` rows in the inspector. Screenshots go to
  * tests/e2e/artifacts/ for the README.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -21,12 +21,40 @@ const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
 
 let browser: LaunchedBrowser;
 let base: string;
+/** The CLI's texts for the prompt, 12 new tokens (another process): `--num-beams 3`, and `--greedy`. */
+let cliBeams: string;
+let cliGreedy: string;
+
+/** The text of the CLI's `generate` with `args` on the built-in model and the prompt, 12 new tokens. */
+async function cliText(args: string[]): Promise<string> {
+  const out = JSON.parse(
+    await cliOutput(['generate', '--model', MODEL_DIR, '--prompt', PROMPT, ...args, '--max-new-tokens', '12', '--json']),
+  ) as { sequences: { text: string }[] };
+  return out.sequences[0].text;
+}
 
 const beamTree = (page: Page) => page.getByRole('region', { name: /^Beam search/ });
 const openMoreSamplers = async (page: Page) => {
   const details = page.locator('details.more-samplers');
   if (!(await details.evaluate((el) => (el as HTMLDetailsElement).open))) await details.locator('summary').click();
 };
+
+/**
+ * axe-core's violations on the page as it is now (WCAG 2.x A and AA, best practices), as "rule at
+ * target" lines. Controls dimmed because Sample is off (the page's `.dimmed`, opacity 0.55, older
+ * than this file) are left out: axe counts them as low contrast.
+ */
+async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol: the page's Content-Security-Policy refuses inline scripts.
+  if (!(await page.evaluate(() => 'axe' in window)))
+    await page.evaluate(readFileSync(path.join(repoRoot, 'node_modules/axe-core/axe.min.js'), 'utf8'));
+  return page.evaluate(async () => {
+    type Violation = { id: string; nodes: { target: string[] }[] };
+    const axe = (window as unknown as { axe: { run: (context: object, options: object) => Promise<{ violations: Violation[] }> } }).axe;
+    const result = await axe.run({ include: [document], exclude: [['.dimmed']] }, { resultTypes: ['violations'] });
+    return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id} at ${n.target.join(' ')}`));
+  });
+}
 
 async function artifact(name: string): Promise<string> {
   mkdirSync(artifacts, { recursive: true });
@@ -36,6 +64,8 @@ async function artifact(name: string): Promise<string> {
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: false });
+  cliBeams = await cliText(['--num-beams', '3']);
+  cliGreedy = await cliText(['--greedy']);
 });
 
 afterAll(async () => {
@@ -52,10 +82,7 @@ describe('beam search', () => {
     await setNumber(page, 'Beams', 3);
     await generate(page);
 
-    const cli = JSON.parse(
-      await cliOutput(['generate', '--model', MODEL_DIR, '--prompt', PROMPT, '--num-beams', '3', '--max-new-tokens', '12', '--json']),
-    ) as { sequences: { text: string }[] };
-    expect(await generatedText(page, 1)).toBe(cli.sequences[0].text);
+    expect(await generatedText(page, 1)).toBe(cliBeams);
     expect(new URL(page.url()).searchParams.get('num_beams')).toBe('3');
 
     const tree = beamTree(page);
@@ -79,7 +106,7 @@ describe('beam search', () => {
     // The final ranking lists the returned sequence with its score.
     const ranking = tree.getByRole('list', { name: 'Final ranking' });
     expect(await ranking.locator('li').count()).toBe(1);
-    expect(await ranking.textContent()).toContain(cli.sequences[0].text.trim().slice(0, 10));
+    expect(await ranking.textContent()).toContain(cliBeams.trim().slice(0, 10));
 
     // Keyboard: one tab stop, arrows move, focus shows the token and its cumulative log-probability.
     const first = tree.locator('[data-beam-step="0"]').first();
@@ -90,6 +117,7 @@ describe('beam search', () => {
     await page.keyboard.press('ArrowRight');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-beam-step'))).toBe('1');
     expect(await tree.locator('[data-beam-step][tabindex="0"]').count()).toBe(1);
+    expect(await axeViolations(page)).toEqual([]);
 
     // The returned sequence opens in the inspector, which says what it has for beams.
     await ranking.getByRole('button', { name: 'Inspect Output 1' }).click();
@@ -154,16 +182,12 @@ describe('compare strategies', () => {
       expect(await measures.nth(i).locator('[data-measure="repeated-2"]').textContent()).toMatch(/^\d+ %$/);
     }
     // Greedy and beam search agree with the CLI (another process).
-    const greedy = JSON.parse(
-      await cliOutput(['generate', '--model', MODEL_DIR, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '12', '--json']),
-    ) as { sequences: { text: string }[] };
-    expect(await page.getByRole('region', { name: 'Strategy: Greedy' }).locator('[data-part=generated]').textContent()).toBe(
-      greedy.sequences[0].text,
-    );
-    await page.getByRole('button', { name: 'Use the settings of Beam search, no repeated 2-grams' }).click();
+    expect(await page.getByRole('region', { name: 'Strategy: Greedy' }).locator('[data-part=generated]').textContent()).toBe(cliGreedy);
+    await page.getByRole('button', { name: 'Use these settings (Beam search, no repeated 2-grams)' }).click();
     await openMoreSamplers(page);
     expect(await page.getByRole('spinbutton', { name: 'Beams', exact: true }).inputValue()).toBe('5');
     expect(await page.getByRole('spinbutton', { name: 'No-repeat n-gram', exact: true }).inputValue()).toBe('2');
+    expect(await axeViolations(page)).toEqual([]);
     await page.locator('.outputs').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: await artifact('compare-strategies.png') });
   });

@@ -114,7 +114,6 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
                     data-beam-status={node.status}
                     tabIndex={active ? 0 : -1}
                     title={words}
-                    aria-label={words}
                     onFocus={() => {
                       setFocus({ step: s, index: i });
                       setShown({ step: s, index: i });
@@ -124,6 +123,8 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
                   >
                     <span className="beam-token">{textOf ? visibleText(textOf(node.tokenId)) : node.tokenId}</span>
                     <span className="beam-logprob">{node.score !== null ? logprobText(node.score) : logprobText(node.logprob)}</span>
+                    {/* The name starts with what is shown (token, number), then says the rest. */}
+                    <span className="sr-only">, {words}</span>
                   </button>
                 </li>
               );

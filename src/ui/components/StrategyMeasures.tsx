@@ -39,7 +39,7 @@ export function StrategyMeasures({ pane, onUse }: StrategyMeasuresProps) {
           <dd data-measure="repeated-3">{share(score.repeated3)}</dd>
         </div>
       </dl>
-      <button type="button" className="ghost small" onClick={onUse} aria-label={`Use the settings of ${pane.label}`}>
+      <button type="button" className="ghost small" onClick={onUse} aria-label={`Use these settings (${pane.label})`}>
         Use these settings
       </button>
     </div>
