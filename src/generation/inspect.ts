@@ -18,7 +18,8 @@ import { argmax, sampleAt } from './sampler';
 import { expandRow, type ExpandedRow, type StepLogits } from '../model/stepLogits';
 
 /** The sampling settings the inspector replays: generate()'s own options, with Hugging Face's names. */
-export type SamplerSettings = Pick<ResolvedGenerationOptions, 'temperature' | 'top_k' | 'top_p' | 'min_p' | 'repetition_penalty'>;
+export type SamplerSettings = Pick<ResolvedGenerationOptions, 'temperature' | 'top_k' | 'top_p' | 'min_p' | 'repetition_penalty'> &
+  Partial<Pick<ResolvedGenerationOptions, 'no_repeat_ngram_size' | 'top_h' | 'typical_p' | 'epsilon_cutoff' | 'eta_cutoff'>>;
 
 /** Kept, or the label of the first stage that removed the token ("cut by top-p"). */
 export type CandidateStatus = 'kept' | `cut by ${string}`;

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { GenerateOptions } from '../worker/protocol';
 import { AddressNotice } from './components/AddressNotice';
 import { AttentionPanel } from './components/AttentionPanel';
+import { BeamTree } from './components/BeamTree';
 import { BackendNotice } from './components/BackendNotice';
 import { Controls } from './components/Controls';
 import { LayerLens } from './components/LayerLens';
@@ -10,14 +12,16 @@ import { ModelSection } from './components/ModelSection';
 import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
 import { StatsPanel } from './components/StatsPanel';
+import { StrategyMeasures } from './components/StrategyMeasures';
 import { StatusLine } from './components/StatusLine';
 import { TokenInspector } from './components/TokenInspector';
 import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
-import { departures, samplerSettings, settingsPatch } from './inspection';
+import { departures, runSamplerSettings, samplerSettings, settingsPatch } from './inspection';
 import { followModel } from './modelLoader';
-import { panesOf } from './panes';
+import { panesOf, runPaneKey } from './panes';
 import { downloadRun } from './runDownload';
-import { generateBlockedReason, generateOptions, type Drafts, type NumberSetting, type Settings } from './settings';
+import { generateBlockedReason, generateOptions, settingsOfOptions, type Drafts, type NumberSetting, type Settings } from './settings';
+import { STRATEGIES, strategyOptions } from './strategies';
 import { readStartup } from './startup';
 import { useTokenTexts } from './tokenText';
 import { useBranching } from './useBranching';
@@ -40,7 +44,7 @@ export function App() {
   /** Ctrl+Enter was pressed while a box was invalid: the status says why nothing ran, until the box is fixed. */
   const [refused, setRefused] = useState(false);
   const worker = useGenerationWorker(settings.backend, settings.threads);
-  const { state, generate, stop, analyze } = worker;
+  const { state, generate, compare, stop, analyze } = worker;
   const {
     loader,
     dispatch: loaderDispatch,
@@ -55,7 +59,8 @@ export function App() {
     if (inUse) setSettings((s) => followModel(s, inUse));
   }, [inUse]);
 
-  const running = state.run.status === 'running' || state.run.status === 'stopping';
+  const comparing = state.compare.some((c) => c.status === 'running' || c.status === 'stopping');
+  const running = state.run.status === 'running' || state.run.status === 'stopping' || comparing;
   // The loaded model answers even while another one loads.
   const canGenerate = state.model.info !== null && state.model.status !== 'error' && !running;
   const blocked = generateBlockedReason(drafts);
@@ -82,28 +87,60 @@ export function App() {
     if (window.matchMedia('(max-width: 860px)').matches)
       document.querySelector('.results')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
   }, [canGenerate, blocked, generate, settings, loaderDispatch]);
+  const startComparison = useCallback(() => {
+    if (!canGenerate || blocked) return;
+    loaderDispatch({ type: 'problem', problem: null });
+    const page = generateOptions(settings);
+    compare(
+      settings.prompt,
+      STRATEGIES.map((strategy) => ({ label: strategy.label, options: strategyOptions(strategy, page) })),
+    );
+  }, [canGenerate, blocked, compare, settings, loaderDispatch]);
+  /** A Compare strategies pane's settings, opened into the controls. */
+  const applyStrategySettings = useCallback(
+    (options: GenerateOptions) => {
+      const patch = settingsOfOptions(options);
+      setSettings((s) => ({ ...s, ...patch }));
+      for (const setting of Object.keys(patch) as NumberSetting[]) setDraft(setting, null);
+    },
+    [setDraft],
+  );
   const analysing = state.lens.status === 'running' || state.attention.status === 'running';
   usePageKeys(startGeneration, running || analysing ? stop : null);
 
   const { run, branches } = state;
-  const panes = useMemo(() => panesOf({ run, branches }), [run, branches]);
+  const { compare: comparePanes } = state;
+  const panes = useMemo(() => panesOf({ run, branches, compare: comparePanes }), [run, branches, comparePanes]);
   const textOf = useTokenTexts();
   const [showTokens, setShowTokens] = useState(false);
   const [surprise, setSurprise] = useState(false);
   const selection = useInspectorSelection(panes, run.requestId);
   const { pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, selectorFor } = selection;
-  const { temperature, topK, topP, minP, repetitionPenalty } = settings;
+  const { temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff } =
+    settings;
   const sliders = useMemo(
-    () => samplerSettings({ temperature, topK, topP, minP, repetitionPenalty }),
-    [temperature, topK, topP, minP, repetitionPenalty],
+    () =>
+      samplerSettings({
+        temperature,
+        top_k,
+        top_p,
+        min_p,
+        repetition_penalty,
+        no_repeat_ngram_size,
+        top_h,
+        typical_p,
+        epsilon_cutoff,
+        eta_cutoff,
+      }),
+    [temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff],
   );
   const runOptions = selectedPane?.options;
   const useRunSettings = useCallback(() => {
     if (!runOptions) return;
-    const { temperature, top_k: topK, top_p: topP, min_p: minP, repetition_penalty: repetitionPenalty } = runOptions;
-    setSettings((s) => ({ ...s, temperature, topK, topP, minP, repetitionPenalty }));
-    setDrafts(({ temperature: _t, topK: _k, topP: _p, minP: _m, repetitionPenalty: _r, ...others }) => others);
-  }, [runOptions]);
+    const patch = settingsPatch(runSamplerSettings(runOptions));
+    setSettings((s) => ({ ...s, ...patch }));
+    for (const setting of Object.keys(patch) as NumberSetting[]) setDraft(setting, null);
+  }, [runOptions, setDraft]);
   /** The inspector's own sliders (the phone's loop) set the same settings as the panel's. */
   const changeSliders = useCallback(
     (patch: Parameters<typeof settingsPatch>[0]) => {
@@ -141,6 +178,7 @@ export function App() {
             drafts={drafts}
             onDraft={setDraft}
             onGenerate={startGeneration}
+            onCompare={startComparison}
             onStop={stop}
             canGenerate={canGenerate}
             blocked={blocked}
@@ -173,7 +211,7 @@ export function App() {
             onShowTokens={setShowTokens}
             surprise={surprise}
             onSurprise={setSurprise}
-            canExport={run.tokenCount > 0 && !running}
+            canExport={panes.some((pane) => pane.tokens.length > 0) && !running}
             onExport={() => downloadRun(state, panes)}
           />
           <StatusLine state={state} override={(refused && blocked ? `Not generating. ${blocked}` : null) ?? loader.problem} />
@@ -205,27 +243,38 @@ export function App() {
           ) : (
             <div className={`outputs count-${panes.length}`}>
               {panes.map((pane, index) => (
-                <OutputPane
-                  key={`${run.requestId}-${pane.key}`}
-                  name={pane.name}
-                  label={pane.label}
-                  prompt={pane.promptText}
-                  promptIds={pane.promptIds}
-                  tokens={pane.tokens}
-                  streaming={pane.streaming}
-                  finishReason={pane.finishReason}
-                  selectedIndex={selectedPane?.key === pane.key && selectedToken ? selectedIndex : null}
-                  onSelect={selectorFor(pane.key)}
-                  showTokens={showTokens}
-                  surprise={surprise}
-                  departure={departed && !pane.branch ? departed[index] : undefined}
-                  textOf={textOf}
-                  forcedFirst={pane.branch !== undefined}
-                  onClose={pane.branch ? () => closePane(pane.branch!) : undefined}
-                  reusedPositions={pane.branch?.reusedPositions}
-                />
+                <div className="pane-slot" key={`${run.requestId}-${pane.key}`}>
+                  <OutputPane
+                    name={pane.name}
+                    label={pane.label}
+                    prompt={pane.promptText}
+                    promptIds={pane.promptIds}
+                    tokens={pane.tokens}
+                    streaming={pane.streaming}
+                    finishReason={pane.finishReason}
+                    selectedIndex={selectedPane?.key === pane.key && selectedToken ? selectedIndex : null}
+                    onSelect={selectorFor(pane.key)}
+                    showTokens={showTokens}
+                    surprise={surprise}
+                    departure={departed && !pane.branch && !pane.compare ? departed[index] : undefined}
+                    textOf={textOf}
+                    forcedFirst={pane.branch !== undefined}
+                    onClose={pane.branch ? () => closePane(pane.branch!) : undefined}
+                    reusedPositions={pane.branch?.reusedPositions}
+                  />
+                  {pane.compare && <StrategyMeasures pane={pane.compare} onUse={() => applyStrategySettings(pane.compare!.options)} />}
+                </div>
               ))}
             </div>
+          )}
+          {run.beamTree && run.options && (
+            <BeamTree
+              tree={run.beamTree}
+              numBeams={run.options.num_beams}
+              lengthPenalty={run.options.length_penalty}
+              textOf={textOf}
+              onInspect={(rank) => selectorFor(runPaneKey(rank))(0)}
+            />
           )}
           <StatsPanel state={state} />
         </section>

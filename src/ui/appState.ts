@@ -13,6 +13,7 @@ import type {
   ModelInfo,
   TokenInspection,
 } from '../worker/protocol';
+import { beamTreeReducer, emptyBeamTree, type BeamTree } from './beamTree';
 
 export interface ModelState {
   status: 'idle' | 'loading' | 'ready' | 'error';
@@ -71,6 +72,8 @@ export interface RunState {
   stats: GenerationStats | null;
   finishReasons: FinishReason[];
   error: string | null;
+  /** Beam search's tree as it grows (a run with num_beams > 1); null for other runs. */
+  beamTree: BeamTree | null;
 }
 
 /** A pane continued from one step of another pane with a chosen token forced (Branch in the inspector). */
@@ -95,6 +98,25 @@ export interface BranchState {
   reusedPositions: number | null;
 }
 
+/** One pane of Compare strategies: a run of its own (beside the others), one sequence. */
+export interface ComparePane {
+  requestId: number;
+  /** The strategy's name, its pane's heading ("Beam search (5 beams)"). */
+  label: string;
+  prompt: string;
+  options: GenerateOptions;
+  /** The prompt ids the model read, once the worker has tokenized the prompt. */
+  promptIds: number[] | null;
+  /** The sampling seed; null for greedy decoding and beam search. */
+  seed: number | null;
+  tokens: RunToken[];
+  status: 'running' | 'stopping' | 'done' | 'stopped' | 'error';
+  finishReason: FinishReason | null;
+  error: string | null;
+  /** Beam search: the returned hypothesis's cumulative log-probability (its tokens carry no inspection); null otherwise. */
+  beamLogprob: number | null;
+}
+
 /** The latest analysis the page asked for, and its answer. */
 export interface AnalysisState {
   requestId: number;
@@ -111,6 +133,8 @@ export interface AppState {
   memory: { tensors: number; bytes: number } | null;
   /** Branches of the current run (cleared by a new run). */
   branches: BranchState[];
+  /** Compare strategies' panes, in the lesson's order (cleared by a new run or a new comparison). */
+  compare: ComparePane[];
   /** The attention view's latest request, and the logit lens's (they run independently). */
   attention: AnalysisState;
   lens: AnalysisState;
@@ -157,6 +181,7 @@ export const initialRunState: RunState = {
   stats: null,
   finishReasons: [],
   error: null,
+  beamTree: null,
 };
 
 export const initialAnalysisState: AnalysisState = { requestId: 0, kind: null, status: 'idle', attention: null, lens: null, error: null };
@@ -165,6 +190,7 @@ export const initialAppState: AppState = {
   backend: null,
   memory: null,
   branches: [],
+  compare: [],
   attention: initialAnalysisState,
   lens: initialAnalysisState,
   previousRun: null,
@@ -181,6 +207,7 @@ export type AppAction =
   | { type: 'load-started'; id: number; label: string }
   | { type: 'generate-started'; id: number; prompt: string; options: GenerateOptions }
   | { type: 'stop-requested' }
+  | { type: 'compare-started'; panes: { requestId: number; label: string; prompt: string; options: GenerateOptions }[] }
   | { type: 'branch-started'; branch: Omit<BranchState, 'status' | 'finishReason' | 'error' | 'reusedPositions'> }
   | { type: 'branch-closed'; id: number }
   | { type: 'analysis-started'; id: number; kind: 'attention' | 'lens' }
@@ -219,6 +246,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return {
         ...state,
         branches: [],
+        compare: [],
         latest: 'run',
         earlierModel: null,
         previousRun: recordOf(state.run) ?? state.previousRun,
@@ -230,11 +258,29 @@ export function appReducer(state: AppState, action: AppAction): AppState {
           options: action.options,
           outputs: Array<string>(n).fill(''),
           tokens: Array.from({ length: n }, () => []),
+          beamTree: action.options.num_beams > 1 ? emptyBeamTree : null,
         },
       };
     }
-    case 'stop-requested':
-      return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'stopping' } } : state;
+    case 'stop-requested': {
+      const compare = state.compare.map((c) => (c.status === 'running' ? { ...c, status: 'stopping' as const } : c));
+      return state.run.status === 'running' ? { ...state, compare, run: { ...state.run, status: 'stopping' } } : { ...state, compare };
+    }
+    case 'compare-started':
+      return {
+        ...state,
+        latest: 'run',
+        compare: action.panes.map((p) => ({
+          ...p,
+          promptIds: null,
+          seed: null,
+          tokens: [],
+          status: 'running',
+          finishReason: null,
+          error: null,
+          beamLogprob: null,
+        })),
+      };
     case 'branch-started':
       return {
         ...state,
@@ -314,9 +360,46 @@ function onBranchMessage(state: AppState, message: FromWorker): AppState | null 
   return { ...state, branches };
 }
 
+/** A message for one of Compare strategies' panes, or null when it belongs to none. */
+function onCompareMessage(state: AppState, message: FromWorker): AppState | null {
+  if (!('id' in message) || message.id === undefined) return null;
+  const index = state.compare.findIndex((c) => c.requestId === message.id);
+  if (index < 0) return null;
+  const pane = state.compare[index];
+  let next: ComparePane;
+  switch (message.type) {
+    case 'started':
+      next = { ...pane, promptIds: message.promptIds, seed: message.seed };
+      break;
+    case 'token': {
+      const token: RunToken = { id: message.tokenId, text: message.text };
+      if (message.inspection) token.inspection = message.inspection;
+      next = { ...pane, tokens: [...pane.tokens, token] };
+      break;
+    }
+    case 'beam':
+      if (message.event.type !== 'done') return state;
+      next = { ...pane, beamLogprob: message.event.ranking[0]?.logprob ?? null };
+      break;
+    case 'done': {
+      const reason = message.stats.finishReasons[0] ?? null;
+      next = { ...pane, status: reason === 'abort' ? 'stopped' : 'done', finishReason: reason };
+      break;
+    }
+    case 'error':
+      next = { ...pane, status: 'error', error: message.message };
+      break;
+    default:
+      return state;
+  }
+  const compare = state.compare.slice();
+  compare[index] = next;
+  return { ...state, compare };
+}
+
 function onMessage(state: AppState, message: FromWorker): AppState {
   const { model, run } = state;
-  const forBranch = onBranchMessage(state, message);
+  const forBranch = onBranchMessage(state, message) ?? onCompareMessage(state, message);
   if (forBranch) return forBranch;
   switch (message.type) {
     case 'memory':
@@ -343,6 +426,9 @@ function onMessage(state: AppState, message: FromWorker): AppState {
     case 'started':
       if (message.id !== run.requestId) return state;
       return { ...state, run: { ...run, promptIds: message.promptIds, seed: message.seed } };
+    case 'beam':
+      if (message.id !== run.requestId || !run.beamTree) return state;
+      return { ...state, run: { ...run, beamTree: beamTreeReducer(run.beamTree, message.event) } };
     case 'token': {
       if (message.id !== run.requestId || !isActive(run)) return state;
       const outputs = run.outputs.slice();

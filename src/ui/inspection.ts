@@ -11,32 +11,45 @@ import type { NumberSetting, Settings } from './settings';
 /** The token inspector's element id: selecting a token brings it into view. */
 export const INSPECTOR_ID = 'token-inspector';
 
-/** Which page setting (slider) stands for each sampler setting. */
-export const SAMPLER_FIELDS: Record<keyof SamplerSettings, NumberSetting> = {
-  repetition_penalty: 'repetitionPenalty',
-  temperature: 'temperature',
-  top_k: 'topK',
-  top_p: 'topP',
-  min_p: 'minP',
-};
+/** The settings the inspector replays, by Hugging Face's name: the page's settings carry the same names. */
+export const SAMPLER_SETTINGS = [
+  'repetition_penalty',
+  'no_repeat_ngram_size',
+  'temperature',
+  'top_h',
+  'top_k',
+  'top_p',
+  'min_p',
+  'typical_p',
+  'epsilon_cutoff',
+  'eta_cutoff',
+] as const satisfies readonly (keyof SamplerSettings & NumberSetting)[];
 
-/** The sliders as sampler settings (Hugging Face names). */
-export function samplerSettings(settings: Pick<Settings, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>): SamplerSettings {
+/** The page settings the inspector replays. */
+export type SamplerFields = Pick<Settings, (typeof SAMPLER_SETTINGS)[number]>;
+
+/** The sliders as sampler settings (Hugging Face names); top_h 0 is off (null). */
+export function samplerSettings(settings: SamplerFields): SamplerSettings {
   return {
     temperature: settings.temperature,
-    top_k: settings.topK,
-    top_p: settings.topP,
-    min_p: settings.minP,
-    repetition_penalty: settings.repetitionPenalty,
+    top_k: settings.top_k,
+    top_p: settings.top_p,
+    min_p: settings.min_p,
+    repetition_penalty: settings.repetition_penalty,
+    no_repeat_ngram_size: settings.no_repeat_ngram_size,
+    top_h: settings.top_h === 0 ? null : settings.top_h,
+    typical_p: settings.typical_p,
+    epsilon_cutoff: settings.epsilon_cutoff,
+    eta_cutoff: settings.eta_cutoff,
   };
 }
 
-/** Sampler settings (Hugging Face names) as the page's settings they stand for. */
+/** Sampler settings as the page's settings of the same names (top_h null: the page's 0, off). */
 export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Settings, NumberSetting>> {
   const out: Partial<Pick<Settings, NumberSetting>> = {};
-  for (const key of Object.keys(patch) as (keyof SamplerSettings)[]) {
+  for (const key of SAMPLER_SETTINGS) {
     const value = patch[key];
-    if (value !== undefined) out[SAMPLER_FIELDS[key]] = value;
+    if (value !== undefined) out[key] = value ?? 0;
   }
   return out;
 }
@@ -68,6 +81,11 @@ export function runSamplerSettings(options: GenerateOptions): SamplerSettings {
     top_p: options.top_p,
     min_p: options.min_p,
     repetition_penalty: options.repetition_penalty,
+    no_repeat_ngram_size: options.no_repeat_ngram_size,
+    top_h: options.top_h,
+    typical_p: options.typical_p,
+    epsilon_cutoff: options.epsilon_cutoff,
+    eta_cutoff: options.eta_cutoff,
   };
 }
 
@@ -77,6 +95,11 @@ const SETTING_LABELS: [keyof SamplerSettings, string][] = [
   ['temperature', 'temperature'],
   ['min_p', 'min-p'],
   ['repetition_penalty', 'repetition penalty'],
+  ['no_repeat_ngram_size', 'no-repeat n-gram size'],
+  ['top_h', 'top-h'],
+  ['typical_p', 'typical-p'],
+  ['epsilon_cutoff', 'epsilon cutoff'],
+  ['eta_cutoff', 'eta cutoff'],
 ];
 
 /** The settings that differ from the run's, in words ("top-k 3 (the run used 50)"); empty when none. */

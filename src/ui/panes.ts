@@ -5,7 +5,7 @@
  */
 import { isSampling } from '../generation/options';
 import type { FinishReason, GenerateOptions } from '../worker/protocol';
-import type { AppState, BranchState, RunToken } from './appState';
+import type { AppState, BranchState, ComparePane, RunToken } from './appState';
 
 export interface PaneView {
   /** 'run-0', 'run-1', … for the run's sequences; 'branch-<request id>' for branches. */
@@ -28,6 +28,8 @@ export interface PaneView {
   source: { request: number; sequence: number };
   /** Set for a branch pane. */
   branch?: BranchState;
+  /** Set for a Compare strategies pane. */
+  compare?: ComparePane;
 }
 
 export function runPaneKey(sequence: number): string {
@@ -38,7 +40,11 @@ export function branchPaneKey(requestId: number): string {
   return `branch-${requestId}`;
 }
 
-export function panesOf(state: Pick<AppState, 'run' | 'branches'>): PaneView[] {
+export function comparePaneKey(requestId: number): string {
+  return `compare-${requestId}`;
+}
+
+export function panesOf(state: Pick<AppState, 'run' | 'branches' | 'compare'>): PaneView[] {
   const { run } = state;
   const streaming = run.status === 'running' || run.status === 'stopping';
   const runPanes = run.outputs.map((_, s): PaneView => ({
@@ -68,7 +74,21 @@ export function panesOf(state: Pick<AppState, 'run' | 'branches'>): PaneView[] {
     source: { request: b.requestId, sequence: 0 },
     branch: b,
   }));
-  return [...runPanes, ...branchPanes];
+  const comparePanes = state.compare.map((c): PaneView => ({
+    key: comparePaneKey(c.requestId),
+    name: c.label,
+    label: `Strategy: ${c.label}`,
+    promptText: c.prompt,
+    promptIds: c.promptIds,
+    tokens: c.tokens,
+    streaming: c.status === 'running' || c.status === 'stopping',
+    finishReason: c.finishReason ?? undefined,
+    options: c.options,
+    seed: c.seed,
+    source: { request: c.requestId, sequence: 0 },
+    compare: c,
+  }));
+  return [...runPanes, ...branchPanes, ...comparePanes];
 }
 
 /** History (prompt and earlier tokens) per token, computed once: a token object belongs to one pane and one position. */

@@ -11,7 +11,7 @@ import type { PaneView } from './panes';
 export const EXPORT_TOP_LOGPROBS = 20;
 
 export interface PaneExport {
-  /** The pane's key: 'run-0', 'run-1', … for the run's sequences, 'branch-<request>' for a branch. */
+  /** The pane's key: 'run-0', 'run-1', … for the run's sequences, 'branch-<request>' for a branch, 'compare-<request>' for a Compare strategies pane. */
   key: string;
   /** Its heading: "Output 1", or where a branch came from (`Output 1 › token 7 › "␣the"`). */
   name: string;
@@ -43,7 +43,7 @@ export interface RunExport {
   settings: GenerateOptions | null;
   /** The run's sampling seed; null for greedy decoding. */
   seed: number | null;
-  /** Every pane: the run's sequences in order, then the branches in the order they were made. */
+  /** Every pane: the run's sequences in order, then the branches in the order they were made, then Compare strategies' panes. */
   sequences: PaneExport[];
 }
 

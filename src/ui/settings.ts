@@ -4,6 +4,7 @@
  * Precedence when the page opens: URL, then localStorage, then defaults.
  */
 import { isSampling, NOTEBOOK_SAMPLING } from '../generation/options';
+import { MAX_BEAMS, optionSpec, type OptionName } from '../generation/optionSpecs';
 import { MAX_SEED, parseSeed, randomSeed } from '../generation/random';
 import type { GenerateOptions } from '../worker/protocol';
 import { EMBEDDED_MODEL, LOCAL_MODEL, readModelSpec } from './modelSpec';
@@ -22,57 +23,92 @@ export interface Settings {
   precision: PrecisionRequest;
   /** Threads for WebAssembly (URL parameter `threads`): 'auto' (every core but the page's) or 1 to MAX_THREADS. */
   threads: 'auto' | number;
-  topK: number;
-  topP: number;
+  top_k: number;
+  top_p: number;
   temperature: number;
-  minP: number;
-  maxNewTokens: number;
-  repetitionPenalty: number;
+  min_p: number;
+  max_new_tokens: number;
+  repetition_penalty: number;
   seed: number;
-  sequences: number;
-  sample: boolean;
+  num_return_sequences: number;
+  do_sample: boolean;
+  /** The options below are keyed by Hugging Face's names (generation/optionSpecs.ts), as the URL names them. */
+  no_repeat_ngram_size: number;
+  /** Top-h's threshold; 0 here = off (Hugging Face: null). */
+  top_h: number;
+  typical_p: number;
+  epsilon_cutoff: number;
+  eta_cutoff: number;
+  num_beams: number;
+  length_penalty: number;
+  early_stopping: boolean | 'never';
 }
 
-export type NumberSetting = 'topK' | 'topP' | 'temperature' | 'minP' | 'maxNewTokens' | 'repetitionPenalty' | 'seed' | 'sequences';
+/** The settings under "More samplers", by Hugging Face's name: label, hint and URL parameter come from optionSpecs.ts. */
+export const MORE_SAMPLERS = [
+  'typical_p',
+  'epsilon_cutoff',
+  'eta_cutoff',
+  'top_h',
+  'no_repeat_ngram_size',
+  'num_beams',
+  'length_penalty',
+] as const;
+export type MoreSampler = (typeof MORE_SAMPLERS)[number];
 
+/** The number settings, by Hugging Face's name (also their URL parameter): the page's controls in its order. */
+export const NUMBER_SETTINGS = [
+  'top_k',
+  'top_p',
+  'temperature',
+  'min_p',
+  'max_new_tokens',
+  'repetition_penalty',
+  'seed',
+  'num_return_sequences',
+  ...MORE_SAMPLERS,
+] as const satisfies readonly OptionName[];
+export type NumberSetting = (typeof NUMBER_SETTINGS)[number];
+
+/** A control's slider: its ends and step (within Hugging Face's range, optionSpecs.ts, which validates runs). */
 export interface NumberLimits {
   min: number;
   max: number;
   step: number;
-  /** URL parameter name: Hugging Face's generate() argument. */
-  param: string;
 }
 
 export { MAX_SEED, randomSeed };
 
 export const LIMITS: Record<NumberSetting, NumberLimits> = {
-  topK: { min: 0, max: 200, step: 1, param: 'top_k' },
-  topP: { min: 0, max: 1, step: 0.01, param: 'top_p' },
-  temperature: { min: 0, max: 2, step: 0.01, param: 'temperature' },
-  minP: { min: 0, max: 1, step: 0.01, param: 'min_p' },
-  maxNewTokens: { min: 1, max: 512, step: 1, param: 'max_new_tokens' },
-  repetitionPenalty: { min: 1, max: 2, step: 0.01, param: 'repetition_penalty' },
-  seed: { min: 0, max: MAX_SEED, step: 1, param: 'seed' },
-  sequences: { min: 1, max: 4, step: 1, param: 'num_return_sequences' },
+  top_k: { min: 0, max: 200, step: 1 },
+  top_p: { min: 0, max: 1, step: 0.01 },
+  temperature: { min: 0, max: 2, step: 0.01 },
+  min_p: { min: 0, max: 1, step: 0.01 },
+  max_new_tokens: { min: 1, max: 512, step: 1 },
+  repetition_penalty: { min: 1, max: 2, step: 0.01 },
+  seed: { min: 0, max: MAX_SEED, step: 1 },
+  num_return_sequences: { min: 1, max: 4, step: 1 },
+  typical_p: { min: 0.01, max: 1, step: 0.01 },
+  epsilon_cutoff: { min: 0, max: 0.99, step: 0.0001 },
+  eta_cutoff: { min: 0, max: 0.99, step: 0.0001 },
+  top_h: { min: 0, max: 1, step: 0.01 },
+  no_repeat_ngram_size: { min: 0, max: 10, step: 1 },
+  num_beams: { min: 1, max: MAX_BEAMS, step: 1 },
+  length_penalty: { min: -2, max: 2, step: 0.1 },
 };
 
-/** Each number setting's name on the page. */
-export const LABELS: Record<NumberSetting, string> = {
-  topK: 'Top-k',
-  topP: 'Top-p',
-  temperature: 'Temperature',
-  minP: 'Min-p',
-  maxNewTokens: 'Max new tokens',
-  repetitionPenalty: 'Repetition penalty',
-  seed: 'Seed',
-  sequences: 'Sequences',
-};
+/** Each number setting's name on the page: its option's label (optionSpecs.ts). */
+export const LABELS = Object.fromEntries(NUMBER_SETTINGS.map((name) => [name, optionSpec(name).label])) as Record<NumberSetting, string>;
 
 /** What a value of 0 means, where it means something special. */
 const ZERO_MEANS: Partial<Record<NumberSetting, string>> = {
-  topK: 'turns top-k off',
-  minP: 'turns min-p off',
+  top_k: 'turns top-k off',
+  min_p: 'turns min-p off',
   temperature: 'means greedy decoding',
+  top_h: 'turns top-h off',
+  epsilon_cutoff: 'turns the epsilon cutoff off',
+  eta_cutoff: 'turns the eta cutoff off',
+  no_repeat_ngram_size: 'turns the n-gram block off',
 };
 
 /** "a number from 0 to 1", "a whole number from 0 to 200": what a setting accepts. */
@@ -104,7 +140,7 @@ export type Drafts = Partial<Record<NumberSetting, string>>;
 /** The boxes whose text is not a valid value, in the page's order, each with its message. */
 export function fieldProblems(drafts: Drafts): { setting: NumberSetting; problem: string }[] {
   const problems: { setting: NumberSetting; problem: string }[] = [];
-  for (const setting of Object.keys(LABELS) as NumberSetting[]) {
+  for (const setting of NUMBER_SETTINGS) {
     const text = drafts[setting];
     if (text === undefined) continue;
     const check = checkNumber(setting, text);
@@ -128,15 +164,23 @@ export const DEFAULT_SETTINGS: Settings = {
   hubUrl: '',
   precision: 'auto',
   threads: 'auto',
-  topK: NOTEBOOK_SAMPLING.top_k,
-  topP: NOTEBOOK_SAMPLING.top_p,
+  top_k: NOTEBOOK_SAMPLING.top_k,
+  top_p: NOTEBOOK_SAMPLING.top_p,
   temperature: 1,
-  minP: 0,
-  maxNewTokens: 40,
-  repetitionPenalty: 1,
+  min_p: 0,
+  max_new_tokens: 40,
+  repetition_penalty: 1,
   seed: 42,
-  sequences: 3,
-  sample: true,
+  num_return_sequences: 3,
+  do_sample: true,
+  no_repeat_ngram_size: optionSpec('no_repeat_ngram_size').default as number,
+  top_h: 0,
+  typical_p: optionSpec('typical_p').default as number,
+  epsilon_cutoff: optionSpec('epsilon_cutoff').default as number,
+  eta_cutoff: optionSpec('eta_cutoff').default as number,
+  num_beams: optionSpec('num_beams').default as number,
+  length_penalty: optionSpec('length_penalty').default as number,
+  early_stopping: optionSpec('early_stopping').default as boolean,
 };
 
 export const STORAGE_KEY = 'gpt2-browser:settings';
@@ -190,31 +234,45 @@ function mergeSettings(base: Settings, get: (key: string) => string | null | und
     if (/^https?:\/\//.test(hub.trim())) next.hubUrl = hub.trim();
     else changes.push(`hub=${hub} is not an http(s) address: ignored`);
   }
-  for (const name of Object.keys(LIMITS) as NumberSetting[]) {
-    const { param, step } = LIMITS[name];
-    const raw = get(param);
+  for (const name of NUMBER_SETTINGS) {
+    const { step } = LIMITS[name];
+    const raw = get(name);
     if (raw === null || raw === undefined || raw === '') continue;
     if (name === 'seed') {
       // The one seed rule (random.ts parseSeed): a value outside it is refused, not clamped.
       const seed = parseSeed(raw);
-      if (seed === null) changes.push(`${param}=${raw} is not ${allowedRange(name)}: kept ${base.seed}`);
+      if (seed === null) changes.push(`${name}=${raw} is not ${allowedRange(name)}: kept ${base.seed}`);
       else next.seed = seed;
       continue;
     }
     const n = Number(raw);
     next[name] = clampSetting(name, n, base[name]);
     if (!Number.isFinite(n)) {
-      changes.push(`${param}=${raw} is not a number: kept ${base[name]}`);
+      changes.push(`${name}=${raw} is not a number: kept ${base[name]}`);
     } else if (Math.abs(next[name] - n) > step * 1e-6) {
       const zero = next[name] === 0 && ZERO_MEANS[name] ? `; 0 ${ZERO_MEANS[name]}` : '';
-      changes.push(`${param}=${raw} → ${next[name]} (allowed: ${allowedRange(name)}${step < 1 ? ` in steps of ${step}` : ''}${zero})`);
+      changes.push(`${name}=${raw} → ${next[name]} (allowed: ${allowedRange(name)}${step < 1 ? ` in steps of ${step}` : ''}${zero})`);
     }
   }
   const sample = get('do_sample');
-  if (sample === 'true' || sample === '1') next.sample = true;
-  else if (sample === 'false' || sample === '0') next.sample = false;
-  else if (typeof sample === 'string' && sample !== '') changes.push(`do_sample=${sample} is not true or false: kept ${base.sample}`);
+  if (sample === 'true' || sample === '1') next.do_sample = true;
+  else if (sample === 'false' || sample === '0') next.do_sample = false;
+  else if (typeof sample === 'string' && sample !== '') changes.push(`do_sample=${sample} is not true or false: kept ${base.do_sample}`);
+  const early = get('early_stopping');
+  const earlyValue = readEarlyStopping(early);
+  if (earlyValue !== null) next.early_stopping = earlyValue;
+  else if (typeof early === 'string' && early !== '')
+    changes.push(`early_stopping=${early} is not ${optionSpec('early_stopping').range}: kept ${String(base.early_stopping)}`);
   return next;
+}
+
+/** early_stopping's text (true, false, never; 1 and 0 too) as its value; null for anything else. */
+export function readEarlyStopping(text: string | null | undefined): boolean | 'never' | null {
+  const word = text?.trim().toLowerCase();
+  if (word === 'true' || word === '1') return true;
+  if (word === 'false' || word === '0') return false;
+  if (word === 'never' || word === '"never"') return 'never';
+  return null;
 }
 
 /** The settings a query string holds over `base`; what had to change is added to `changes`. */
@@ -259,8 +317,9 @@ function settingsParams(settings: Settings): URLSearchParams {
   const params = new URLSearchParams();
   params.set('prompt', settings.prompt);
   params.set('model', settings.model);
-  for (const name of Object.keys(LIMITS) as NumberSetting[]) params.set(LIMITS[name].param, String(settings[name]));
-  params.set('do_sample', String(settings.sample));
+  for (const name of NUMBER_SETTINGS) params.set(name, String(settings[name]));
+  params.set('do_sample', String(settings.do_sample));
+  params.set('early_stopping', String(settings.early_stopping));
   if (settings.backend !== 'auto') params.set('backend', settings.backend);
   if (settings.hubUrl !== '') params.set('hub', settings.hubUrl);
   if (settings.precision !== 'auto') params.set('dtype', settings.precision);
@@ -303,7 +362,7 @@ export function linkHub(search: string, settings: Settings): string | null {
 
 /** What the Temperature control says: 0 is greedy here, where Hugging Face would refuse it for sampling. */
 export function temperatureHint(settings: Settings): string {
-  if (settings.sample && settings.temperature === 0) {
+  if (settings.do_sample && settings.temperature === 0) {
     return '0 = greedy decoding here (always the likeliest token); Hugging Face refuses temperature 0 when sampling.';
   }
   return 'Below 1 sharpens, above 1 flattens; 0 = greedy.';
@@ -315,32 +374,68 @@ export function temperatureHint(settings: Settings): string {
  * one. Null when sampling really samples (or is off, which says so itself).
  */
 export function onlyLikeliest(
-  settings: Pick<Settings, 'sample' | 'topP' | 'topK' | 'minP'>,
-): { setting: 'topP' | 'topK' | 'minP'; reason: string } | null {
-  if (!settings.sample) return null;
-  if (settings.topP === 0) return { setting: 'topP', reason: 'Top-p 0 keeps only the likeliest token' };
-  if (settings.topK === 1) return { setting: 'topK', reason: 'Top-k 1 keeps only the likeliest token' };
-  if (settings.minP === 1) return { setting: 'minP', reason: 'Min-p 1 keeps only the likeliest token' };
+  settings: Pick<Settings, 'do_sample' | 'top_p' | 'top_k' | 'min_p'>,
+): { setting: 'top_p' | 'top_k' | 'min_p'; reason: string } | null {
+  if (!settings.do_sample) return null;
+  if (settings.top_p === 0) return { setting: 'top_p', reason: 'Top-p 0 keeps only the likeliest token' };
+  if (settings.top_k === 1) return { setting: 'top_k', reason: 'Top-k 1 keeps only the likeliest token' };
+  if (settings.min_p === 1) return { setting: 'min_p', reason: 'Min-p 1 keeps only the likeliest token' };
   return null;
 }
 
 /** Greedy decoding (Sample off, or temperature 0: options.ts isSampling) has only one possible continuation. */
 export function isGreedy(settings: Settings): boolean {
-  return !isSampling({ do_sample: settings.sample, temperature: settings.temperature });
+  return !isSampling({ do_sample: settings.do_sample, temperature: settings.temperature });
+}
+
+/** How many sequences a run returns: the best beams (at most num_beams), samples, or one for greedy decoding. */
+function returnedSequences(settings: Settings): number {
+  if (settings.num_beams > 1) return Math.min(settings.num_return_sequences, settings.num_beams);
+  // Hugging Face rejects several greedy sequences: they would all be the same text.
+  return isGreedy(settings) ? 1 : settings.num_return_sequences;
 }
 
 export function generateOptions(settings: Settings): GenerateOptions {
   return {
-    max_new_tokens: settings.maxNewTokens,
-    do_sample: settings.sample,
+    max_new_tokens: settings.max_new_tokens,
+    do_sample: settings.do_sample,
+    repetition_penalty: settings.repetition_penalty,
+    no_repeat_ngram_size: settings.no_repeat_ngram_size,
     temperature: settings.temperature,
-    top_k: settings.topK,
-    top_p: settings.topP,
-    min_p: settings.minP,
-    repetition_penalty: settings.repetitionPenalty,
-    // Hugging Face rejects several greedy sequences: they would all be the same text.
-    num_return_sequences: isGreedy(settings) ? 1 : settings.sequences,
+    top_h: settings.top_h === 0 ? null : settings.top_h,
+    top_k: settings.top_k,
+    top_p: settings.top_p,
+    min_p: settings.min_p,
+    typical_p: settings.typical_p,
+    epsilon_cutoff: settings.epsilon_cutoff,
+    eta_cutoff: settings.eta_cutoff,
+    num_beams: settings.num_beams,
+    length_penalty: settings.length_penalty,
+    early_stopping: settings.early_stopping,
+    num_return_sequences: returnedSequences(settings),
     seed: settings.seed,
+  };
+}
+
+/** The page's settings that a run's options set (the inverse of generateOptions for those): "Use these settings". */
+export function settingsOfOptions(options: GenerateOptions): Partial<Settings> {
+  return {
+    max_new_tokens: options.max_new_tokens,
+    do_sample: options.do_sample,
+    repetition_penalty: options.repetition_penalty,
+    no_repeat_ngram_size: options.no_repeat_ngram_size,
+    temperature: options.temperature,
+    top_h: options.top_h ?? 0,
+    top_k: options.top_k,
+    top_p: options.top_p,
+    min_p: options.min_p,
+    typical_p: options.typical_p,
+    epsilon_cutoff: options.epsilon_cutoff,
+    eta_cutoff: options.eta_cutoff,
+    num_beams: options.num_beams,
+    length_penalty: options.length_penalty,
+    early_stopping: options.early_stopping,
+    seed: options.seed,
   };
 }
 

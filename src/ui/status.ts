@@ -25,7 +25,7 @@ export function pageStatus(state: AppState): PageStatus {
     if (run.status === 'done') {
       const o = run.options;
       const single =
-        o && o.num_return_sequences > 1 ? onlyLikeliest({ sample: o.do_sample, topP: o.top_p, topK: o.top_k, minP: o.min_p }) : null;
+        o && o.num_return_sequences > 1 ? onlyLikeliest({ do_sample: o.do_sample, top_p: o.top_p, top_k: o.top_k, min_p: o.min_p }) : null;
       const same = single ? [`${single.reason}, so the ${o!.num_return_sequences} outputs are the same (as greedy decoding).`] : [];
       return { text: [`Done: ${tokens(run.tokenCount)}.`, ...(run.stats?.warnings ?? []), ...same].join(' '), tone: 'info', kind: 'run' };
     }

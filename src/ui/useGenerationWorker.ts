@@ -92,14 +92,30 @@ export function useGenerationWorker(backendRequest: string, threads: 'auto' | nu
     client.current?.post({ type: 'generate', id, prompt, options, inspectTop: DEFAULT_INSPECT_TOP, lane: 'queue' });
   }, []);
 
-  /** Stops the run, and any analysis still computing (the worker ignores ids that already ended). */
-  const { attention, lens } = state;
+  /** Compare strategies: one run per strategy, all beside each other (they stream together), each its own pane. */
+  const compare = useCallback((prompt: string, strategies: readonly { label: string; options: GenerateOptions }[]) => {
+    const panes = strategies.map((s) => ({ ...s, prompt, requestId: nextId.current++ }));
+    dispatch({ type: 'compare-started', panes });
+    for (const pane of panes)
+      client.current?.post({
+        type: 'generate',
+        id: pane.requestId,
+        prompt,
+        options: pane.options,
+        inspectTop: DEFAULT_INSPECT_TOP,
+        lane: 'beside',
+      });
+  }, []);
+
+  /** Stops the run, Compare strategies' runs, and any analysis still computing (the worker ignores ids that already ended). */
+  const { attention, lens, compare: comparePanes } = state;
   const stop = useCallback(() => {
     dispatch({ type: 'stop-requested' });
     client.current?.post({ type: 'abort', id: runningId.current });
+    for (const pane of comparePanes) if (pane.status === 'running') client.current?.post({ type: 'abort', id: pane.requestId });
     for (const analysis of [attention, lens])
       if (analysis.status === 'running') client.current?.post({ type: 'abort', id: analysis.requestId });
-  }, [attention, lens]);
+  }, [attention, lens, comparePanes]);
 
   /**
    * Starts a branch beside any run: `info` says where it came from; the model reads its prefix
@@ -154,5 +170,5 @@ export function useGenerationWorker(backendRequest: string, threads: 'auto' | nu
   );
 
   /** workerGeneration changes each time a new worker starts, so callers can (re)load a model into it. */
-  return { state, load, generate, stop, branch, closeBranch, analyze, subscribe, workerGeneration: generation };
+  return { state, load, generate, compare, stop, branch, closeBranch, analyze, subscribe, workerGeneration: generation };
 }

@@ -3,6 +3,7 @@
  * types, so a message that one side sends and the other does not understand is a type error.
  * Only plain, structured-cloneable data crosses (plus File objects for local checkpoints).
  */
+import type { BeamEvent } from '../generation/beamSearch';
 import type { TokenInspection } from '../generation/generate';
 import type { GenerationOptions } from '../generation/options';
 import type { FinishReason } from '../generation/stopping';
@@ -11,13 +12,29 @@ import type { BackendMemory, PrecisionRequest } from '../model/memoryPlan';
 import type { LoadProgress } from '../sources/progress';
 import type { ModelSpec } from '../sources/spec';
 
-export type { BackendMemory, FinishReason, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
+export type { BackendMemory, BeamEvent, FinishReason, LensEntry, LoadProgress, ModelSpec, PrecisionRequest, TokenInspection };
 
 /** The sampling settings the page sends, every one given: Hugging Face `generate()` names and meanings (generation/options.ts). */
 export type GenerateOptions = Required<
   Pick<
     GenerationOptions,
-    'max_new_tokens' | 'do_sample' | 'temperature' | 'top_k' | 'top_p' | 'min_p' | 'repetition_penalty' | 'num_return_sequences' | 'seed'
+    | 'max_new_tokens'
+    | 'do_sample'
+    | 'repetition_penalty'
+    | 'no_repeat_ngram_size'
+    | 'temperature'
+    | 'top_h'
+    | 'top_k'
+    | 'top_p'
+    | 'min_p'
+    | 'typical_p'
+    | 'epsilon_cutoff'
+    | 'eta_cutoff'
+    | 'num_beams'
+    | 'length_penalty'
+    | 'early_stopping'
+    | 'num_return_sequences'
+    | 'seed'
   >
 >;
 
@@ -189,6 +206,18 @@ export interface TokenMessage {
   inspection?: TokenInspection;
 }
 
+/**
+ * Beam search's progress (a generation with num_beams > 1): one per step, then one with the final
+ * ranking, sent before the chosen sequences' tokens. A live beam tree draws them.
+ */
+export interface BeamMessage {
+  type: 'beam';
+  /** The generate request searching. */
+  id: number;
+  /** The step's candidates (kept, pruned, finished) and finished hypotheses, or the final ranking (generation/beamSearch.ts). */
+  event: BeamEvent;
+}
+
 export interface GenerationStats {
   promptTokens: number;
   /** Prompt positions whose keys and values came from an earlier run's cache (a branch), not a prefill. */
@@ -255,6 +284,7 @@ export type FromWorker =
   | LoadedMessage
   | StartedMessage
   | TokenMessage
+  | BeamMessage
   | DoneMessage
   | ErrorMessage
   | AttentionMessage

@@ -210,6 +210,7 @@ export class WorkerSession {
         onStart: ({ promptIds, droppedPromptTokens, seed }) => post({ type: 'started', id, promptIds, droppedPromptTokens, seed }),
         ...(prefix ? { prefix } : {}),
         keepCache: (cache, rows) => this.#keepCache(id, cache, rows, lease),
+        onBeam: (event) => post({ type: 'beam', id, event }),
       });
       let step = await tokens.next();
       while (!step.done) {

@@ -57,10 +57,10 @@ describe('number boxes and the address', () => {
     await openApp(page, base, TINY, browser.logs);
     await box(page, 'Top-p').fill('7');
     expect(await box(page, 'Top-p').getAttribute('aria-invalid')).toBe('true');
-    expect(await page.getByTestId('invalid-topP').textContent()).toMatch(/^Top-p must be a number from 0 to 1\. Put back 0\.95$/);
+    expect(await page.getByTestId('invalid-top_p').textContent()).toMatch(/^Top-p must be a number from 0 to 1\. Put back 0\.95$/);
     // The message is the box's description, so a screen reader reads it with the box.
     const described = await box(page, 'Top-p').getAttribute('aria-describedby');
-    expect(described?.split(' ')).toContain(await page.getByTestId('invalid-topP').getAttribute('id'));
+    expect(described?.split(' ')).toContain(await page.getByTestId('invalid-top_p').getAttribute('id'));
     expect(await generateButton(page).isDisabled()).toBe(true);
     expect(await page.getByTestId('generate-blocked').textContent()).toBe(
       'To generate, fix Top-p (a number from 0 to 1) or put its value back.',
@@ -81,7 +81,7 @@ describe('number boxes and the address', () => {
     await box(page, 'Temperature').focus();
     await page.keyboard.press('ControlOrMeta+a');
     await page.keyboard.type('e');
-    expect(await page.getByTestId('invalid-topK').textContent()).toContain('Top-k must be a whole number from 0 to 200.');
+    expect(await page.getByTestId('invalid-top_k').textContent()).toContain('Top-k must be a whole number from 0 to 200.');
     expect(await page.getByTestId('invalid-temperature').textContent()).toContain('Temperature must be a number from 0 to 2.');
     expect(await page.getByTestId('generate-blocked').textContent()).toBe(
       'To generate, fix Top-k (a whole number from 0 to 200), Top-p (a number from 0 to 1) and Temperature (a number from 0 to 2) or put their values back.',

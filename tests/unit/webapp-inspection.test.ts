@@ -34,19 +34,29 @@ function token(id: number, rank: number): RunToken {
 
 describe('inspection helpers', () => {
   test('the sliders and the run as Hugging Face sampler settings, and what differs in words', () => {
-    expect(samplerSettings({ ...DEFAULT_SETTINGS, minP: 0.1 })).toEqual({
+    expect(samplerSettings({ ...DEFAULT_SETTINGS, min_p: 0.1 })).toEqual({
       temperature: 1,
       top_k: 50,
       top_p: 0.95,
       min_p: 0.1,
       repetition_penalty: 1,
+      // More samplers, at Hugging Face's defaults (off); top_h's 0 on the page is null (off).
+      no_repeat_ngram_size: 0,
+      top_h: null,
+      typical_p: 1,
+      epsilon_cutoff: 0,
+      eta_cutoff: 0,
     });
+    expect(samplerSettings({ ...DEFAULT_SETTINGS, typical_p: 0.5, top_h: 0.3 })).toMatchObject({ typical_p: 0.5, top_h: 0.3 });
     const run = runSamplerSettings(OPTIONS);
     expect(settingChanges(run, run)).toEqual([]);
-    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7 }, run)).toEqual([
+    expect(settingChanges({ ...run, top_k: 3, temperature: 0.7, typical_p: 0.5 }, run)).toEqual([
       'top-k 3 (the run used 50)',
       'temperature 0.7 (the run used 1)',
+      'typical-p 0.5 (the run used 1)',
     ]);
+    // The inspector's sliders set the page's settings they stand for; a null top_h is the page's 0.
+    expect(settingsPatch({ top_k: 3, typical_p: 0.5, top_h: null })).toEqual({ top_k: 3, typical_p: 0.5, top_h: 0 });
   });
 
   test('percentages with two decimals', () => {
@@ -128,9 +138,9 @@ describe('the pipeline view', () => {
 
   test('a processor the page does not know is a stage in its place (a new HF processor needs no code here)', () => {
     const view = inspectStep(summarizeRow(row, 6), { ...settings, top_k: 3, top_p: 0.5 }, [], 6);
-    const [topK, topP] = view.stages;
-    const typical: PipelineStage = { ...topP, name: 'typical_p', label: 'typical-p' };
-    expect(names(pipelineRows([topK, topP, typical], KNOWN))).toEqual([
+    const [top_k, top_p] = view.stages;
+    const typical: PipelineStage = { ...top_p, name: 'typical_p', label: 'typical-p' };
+    expect(names(pipelineRows([top_k, top_p, typical], KNOWN))).toEqual([
       'off:repetition_penalty',
       'off:temperature',
       'top_k',
@@ -141,12 +151,12 @@ describe('the pipeline view', () => {
   });
 
   test('a stage slider moves the page setting that stands for the same Hugging Face option', () => {
-    expect(settingsPatch({ top_p: 0.5 })).toEqual({ topP: 0.5 });
+    expect(settingsPatch({ top_p: 0.5 })).toEqual({ top_p: 0.5 });
     expect(settingsPatch({ top_k: 3, temperature: 0.7, min_p: 0.1, repetition_penalty: 1.2 })).toEqual({
-      topK: 3,
+      top_k: 3,
       temperature: 0.7,
-      minP: 0.1,
-      repetitionPenalty: 1.2,
+      min_p: 0.1,
+      repetition_penalty: 1.2,
     });
     expect(samplerSettings({ ...DEFAULT_SETTINGS, ...settingsPatch({ top_p: 0.5 }) }).top_p).toBe(0.5);
   });

@@ -20,7 +20,12 @@ import {
   MAX_LINK_PROMPT_CHARS,
   linkPromptNote,
   promptFitsLink,
+  LABELS,
+  LIMITS,
+  MORE_SAMPLERS,
+  NUMBER_SETTINGS,
 } from '../../src/ui/settings';
+import { optionSpec } from '../../src/generation/optionSpecs';
 import { modelOptions } from '../../src/ui/modelSpec';
 
 const CUSTOM: Settings = {
@@ -30,20 +35,35 @@ const CUSTOM: Settings = {
   hubUrl: 'http://127.0.0.1:9999',
   precision: 'q8',
   threads: 3,
-  topK: 7,
-  topP: 0.83,
+  top_k: 7,
+  top_p: 0.83,
   temperature: 0.65,
-  minP: 0.05,
-  maxNewTokens: 123,
-  repetitionPenalty: 1.25,
+  min_p: 0.05,
+  max_new_tokens: 123,
+  repetition_penalty: 1.25,
   seed: 4_000_000_000,
-  sequences: 2,
-  sample: false,
+  num_return_sequences: 2,
+  do_sample: false,
+  no_repeat_ngram_size: 2,
+  top_h: 0.4,
+  typical_p: 0.5,
+  epsilon_cutoff: 0.0003,
+  eta_cutoff: 0.002,
+  num_beams: 4,
+  length_penalty: -0.5,
+  early_stopping: 'never',
 };
 
 describe('settings', () => {
   test('defaults are the notebook sampling settings', () => {
-    expect(DEFAULT_SETTINGS).toMatchObject({ topK: 50, topP: 0.95, temperature: 1, sequences: 3, sample: true, model: 'embedded' });
+    expect(DEFAULT_SETTINGS).toMatchObject({
+      top_k: 50,
+      top_p: 0.95,
+      temperature: 1,
+      num_return_sequences: 3,
+      do_sample: true,
+      model: 'embedded',
+    });
   });
 
   test('round trip through the URL', () => {
@@ -61,11 +81,11 @@ describe('settings', () => {
   });
 
   test('the URL wins over localStorage, which wins over the defaults', () => {
-    const stored = settingsToStorage({ ...DEFAULT_SETTINGS, seed: 5, topK: 10 });
+    const stored = settingsToStorage({ ...DEFAULT_SETTINGS, seed: 5, top_k: 10 });
     const settings = initialSettings('?seed=6', stored);
     expect(settings.seed).toBe(6);
-    expect(settings.topK).toBe(10);
-    expect(settings.topP).toBe(DEFAULT_SETTINGS.topP);
+    expect(settings.top_k).toBe(10);
+    expect(settings.top_p).toBe(DEFAULT_SETTINGS.top_p);
   });
 
   test("a link's hub is never used or kept unconfirmed: only the stored (confirmed) hub is", () => {
@@ -96,12 +116,12 @@ describe('settings', () => {
     const settings = settingsFromSearch(
       '?top_k=500&top_p=-1&temperature=abc&num_return_sequences=9&model=not%20a%20model&do_sample=maybe&hub=javascript:alert(1)',
     );
-    expect(settings.topK).toBe(200);
-    expect(settings.topP).toBe(0);
+    expect(settings.top_k).toBe(200);
+    expect(settings.top_p).toBe(0);
     expect(settings.temperature).toBe(DEFAULT_SETTINGS.temperature);
-    expect(settings.sequences).toBe(4);
+    expect(settings.num_return_sequences).toBe(4);
     expect(settings.model).toBe(DEFAULT_SETTINGS.model);
-    expect(settings.sample).toBe(DEFAULT_SETTINGS.sample);
+    expect(settings.do_sample).toBe(DEFAULT_SETTINGS.do_sample);
     expect(settings.hubUrl).toBe('');
     expect(settingsFromStorage('{not json')).toEqual(DEFAULT_SETTINGS);
   });
@@ -137,13 +157,14 @@ describe('settings', () => {
   });
 
   test('clamping rounds to the control step', () => {
-    expect(clampSetting('topP', 0.95000001)).toBe(0.95);
-    expect(clampSetting('topK', 12.6)).toBe(13);
-    expect(clampSetting('repetitionPenalty', 0.5)).toBe(1);
+    expect(clampSetting('top_p', 0.95000001)).toBe(0.95);
+    expect(clampSetting('top_k', 12.6)).toBe(13);
+    expect(clampSetting('repetition_penalty', 0.5)).toBe(1);
   });
 
   test('generate options use Hugging Face names; greedy asks for one sequence', () => {
-    expect(generateOptions({ ...CUSTOM, sample: true })).toEqual({
+    const single = { ...CUSTOM, num_beams: 1 };
+    expect(generateOptions({ ...single, do_sample: true })).toEqual({
       max_new_tokens: 123,
       do_sample: true,
       temperature: 0.65,
@@ -151,11 +172,61 @@ describe('settings', () => {
       top_p: 0.83,
       min_p: 0.05,
       repetition_penalty: 1.25,
+      no_repeat_ngram_size: 2,
+      top_h: 0.4,
+      typical_p: 0.5,
+      epsilon_cutoff: 0.0003,
+      eta_cutoff: 0.002,
+      num_beams: 1,
+      length_penalty: -0.5,
+      early_stopping: 'never',
       num_return_sequences: 2,
       seed: 4_000_000_000,
     });
-    expect(generateOptions(CUSTOM).num_return_sequences).toBe(1);
-    expect(generateOptions({ ...CUSTOM, sample: true, temperature: 0 }).num_return_sequences).toBe(1);
+    expect(generateOptions(single).num_return_sequences).toBe(1);
+    expect(generateOptions({ ...single, do_sample: true, temperature: 0 }).num_return_sequences).toBe(1);
+    // Beam search returns the best beams, at most num_beams of them, greedy or not; top_h 0 is off (null).
+    expect(generateOptions({ ...CUSTOM, num_return_sequences: 3 }).num_return_sequences).toBe(3);
+    expect(generateOptions({ ...CUSTOM, num_beams: 2, num_return_sequences: 3 }).num_return_sequences).toBe(2);
+    expect(generateOptions({ ...CUSTOM, top_h: 0 }).top_h).toBeNull();
+  });
+
+  test('every option the page shows is in the URL under its Hugging Face name, and reads back', () => {
+    const params = new URLSearchParams(settingsToSearch(CUSTOM));
+    for (const name of MORE_SAMPLERS) {
+      expect(params.get(name)).toBe(String(CUSTOM[name]));
+      expect(LABELS[name]).toBe(optionSpec(name).label);
+    }
+    expect(params.get('early_stopping')).toBe('never');
+    for (const word of ['true', 'false', 'never'] as const)
+      expect(settingsFromSearch(`?early_stopping=${word}`).early_stopping).toBe(word === 'never' ? word : word === 'true');
+    const changes: string[] = [];
+    expect(settingsFromSearch('?early_stopping=soon&num_beams=99', DEFAULT_SETTINGS, changes)).toMatchObject({
+      early_stopping: false,
+      num_beams: 16,
+    });
+    expect(changes).toEqual([
+      'num_beams=99 → 16 (allowed: a whole number from 1 to 16)',
+      'early_stopping=soon is not true, false or "never": kept false',
+    ]);
+    // An old link, without the new parameters, keeps the defaults (Hugging Face's).
+    expect(settingsFromSearch('?top_k=7')).toMatchObject({ typical_p: 1, num_beams: 1, top_h: 0, early_stopping: false });
+  });
+
+  test('every number control is an option of the table: its label, and slider ends Hugging Face accepts', () => {
+    for (const name of NUMBER_SETTINGS) {
+      const spec = optionSpec(name);
+      expect(LABELS[name]).toBe(spec.label);
+      const { min, max } = LIMITS[name];
+      // The page's 0 for top_h is Hugging Face's null (off).
+      for (const end of [min, max]) expect(spec.accepts(name === 'top_h' && end === 0 ? null : end), `${name} ${end}`).toBe(true);
+      expect(DEFAULT_SETTINGS[name]).toBeGreaterThanOrEqual(min);
+      expect(DEFAULT_SETTINGS[name]).toBeLessThanOrEqual(max);
+    }
+    // Settings and URL parameters share the names: what the page sends is what the address says.
+    const params = new URLSearchParams(settingsToSearch(CUSTOM));
+    const sent = generateOptions({ ...CUSTOM, do_sample: true });
+    for (const name of NUMBER_SETTINGS) if (name !== 'top_h') expect(String(sent[name])).toBe(params.get(name));
   });
 
   test('random seeds cover the whole 32-bit range', () => {
@@ -164,11 +235,11 @@ describe('settings', () => {
   });
 
   test('a number box reads as its value or as a message with the allowed range', () => {
-    expect(checkNumber('topP', '0.5')).toEqual({ value: 0.5 });
-    expect(checkNumber('topP', '0.955')).toEqual({ value: 0.96 });
-    expect(checkNumber('topP', '7')).toEqual({ problem: 'Top-p must be a number from 0 to 1.' });
-    expect(checkNumber('topK', '-3')).toEqual({ problem: 'Top-k must be a whole number from 0 to 200.' });
-    expect(checkNumber('topK', '2.5')).toEqual({ problem: 'Top-k must be a whole number from 0 to 200.' });
+    expect(checkNumber('top_p', '0.5')).toEqual({ value: 0.5 });
+    expect(checkNumber('top_p', '0.955')).toEqual({ value: 0.96 });
+    expect(checkNumber('top_p', '7')).toEqual({ problem: 'Top-p must be a number from 0 to 1.' });
+    expect(checkNumber('top_k', '-3')).toEqual({ problem: 'Top-k must be a whole number from 0 to 200.' });
+    expect(checkNumber('top_k', '2.5')).toEqual({ problem: 'Top-k must be a whole number from 0 to 200.' });
     // Letters in a number box read as '' in a browser; both are not a number.
     expect(checkNumber('temperature', '')).toEqual({ problem: 'Temperature must be a number from 0 to 2.' });
     expect(checkNumber('temperature', 'abc')).toEqual({ problem: 'Temperature must be a number from 0 to 2.' });
@@ -189,11 +260,11 @@ describe('settings', () => {
   });
 
   test('invalid boxes hold Generate back, with the reason', () => {
-    expect(fieldProblems({ topP: '0.5', topK: '-3', temperature: '' }).map((p) => p.setting)).toEqual(['topK', 'temperature']);
+    expect(fieldProblems({ top_p: '0.5', top_k: '-3', temperature: '' }).map((p) => p.setting)).toEqual(['top_k', 'temperature']);
     expect(generateBlockedReason({})).toBeNull();
-    expect(generateBlockedReason({ topP: '0.' })).toBeNull(); // "0." on the way to "0.5" is a number
-    expect(generateBlockedReason({ topP: '7' })).toBe('To generate, fix Top-p (a number from 0 to 1) or put its value back.');
-    expect(generateBlockedReason({ topP: '7', topK: '-3', temperature: 'x' })).toBe(
+    expect(generateBlockedReason({ top_p: '0.' })).toBeNull(); // "0." on the way to "0.5" is a number
+    expect(generateBlockedReason({ top_p: '7' })).toBe('To generate, fix Top-p (a number from 0 to 1) or put its value back.');
+    expect(generateBlockedReason({ top_p: '7', top_k: '-3', temperature: 'x' })).toBe(
       'To generate, fix Top-k (a whole number from 0 to 200), Top-p (a number from 0 to 1) and Temperature (a number from 0 to 2) or put their values back.',
     );
   });
@@ -206,14 +277,14 @@ describe('settings', () => {
       changes,
     );
     expect(settings).toMatchObject({
-      topK: 0,
-      topP: 1,
+      top_k: 0,
+      top_p: 1,
       temperature: 1,
       backend: 'auto',
       precision: 'auto',
-      sample: true,
+      do_sample: true,
       seed: 42,
-      maxNewTokens: 40,
+      max_new_tokens: 40,
     });
     expect(changes).toEqual([
       'backend=foo is not one of auto, webgpu, wasm, webgl, cpu: choosing automatically',
@@ -240,10 +311,13 @@ describe('settings', () => {
   });
 
   test('top-p 0, top-k 1 or min-p 1 with sampling keep only the likeliest token', () => {
-    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topP: 0 })).toEqual({ setting: 'topP', reason: 'Top-p 0 keeps only the likeliest token' });
-    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topK: 1 })?.setting).toBe('topK');
-    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, minP: 1 })?.setting).toBe('minP');
-    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, topP: 0, sample: false })).toBeNull(); // greedy says so itself
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, top_p: 0 })).toEqual({
+      setting: 'top_p',
+      reason: 'Top-p 0 keeps only the likeliest token',
+    });
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, top_k: 1 })?.setting).toBe('top_k');
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, min_p: 1 })?.setting).toBe('min_p');
+    expect(onlyLikeliest({ ...DEFAULT_SETTINGS, top_p: 0, do_sample: false })).toBeNull(); // greedy says so itself
     expect(onlyLikeliest(DEFAULT_SETTINGS)).toBeNull();
   });
 });

@@ -16,6 +16,14 @@ const OPTIONS: GenerateOptions = {
   top_p: 1,
   min_p: 0,
   repetition_penalty: 1,
+  no_repeat_ngram_size: 0,
+  top_h: null,
+  typical_p: 1,
+  epsilon_cutoff: 0,
+  eta_cutoff: 0,
+  num_beams: 1,
+  length_penalty: 1,
+  early_stopping: false,
   num_return_sequences: 1,
   seed: 1,
 };
@@ -82,6 +90,30 @@ describe('WorkerSession (cpu)', () => {
     expect(tf.memory().numTensors).toBe(oneModel);
     const memory = messages.filter((m) => m.type === 'memory');
     expect(memory.at(-1)).toMatchObject({ tensors: oneModel });
+  });
+
+  it('beam search streams one beam message per step and a final ranking, then the ranked sequences as tokens', async () => {
+    const { worker, messages } = session();
+    await worker.receive({ type: 'init', pageUrl: 'http://localhost/' });
+    await worker.receive(load(1));
+    const options: GenerateOptions = { ...OPTIONS, num_beams: 3, num_return_sequences: 2, max_new_tokens: 4 };
+    await worker.receive({ type: 'generate', id: 2, prompt: '', promptIds: IDS.slice(0, 4), options, lane: 'queue' });
+    const ofRun = messages.filter((m) => 'id' in m && m.id === 2);
+    const beams = ofRun.flatMap((m) => (m.type === 'beam' ? [m.event] : []));
+    const steps = beams.filter((e) => e.type === 'step');
+    expect(steps.map((e) => e.step)).toEqual(steps.map((_, i) => i));
+    for (const step of steps) expect(step.candidates).toHaveLength(6);
+    const done = beams.at(-1);
+    expect(done?.type).toBe('done');
+    if (done?.type !== 'done') return;
+    expect(done.ranking).toHaveLength(2);
+    // Every beam message comes before the tokens, and the tokens spell the ranking.
+    const firstToken = ofRun.findIndex((m) => m.type === 'token');
+    expect(ofRun.slice(firstToken).some((m) => m.type === 'beam')).toBe(false);
+    const tokens = ofRun.flatMap((m) => (m.type === 'token' ? [m] : []));
+    for (const [s, hypothesis] of done.ranking.entries())
+      expect(tokens.filter((t) => t.sequence === s).map((t) => t.tokenId)).toEqual(hypothesis.ids);
+    expect(worker.holds).toEqual({ leases: 0, retired: 0, requests: 0 });
   });
 
   it('a model replaced under a lens that is already running: the lens is cancelled and the old model freed after it lets go', async () => {

@@ -1,6 +1,6 @@
 import { memo, useId } from 'react';
 import type { Candidate, PipelineStage, SamplerSettings, StepInspection } from '../../generation/inspect';
-import { count, percent, pipelineRows, SAMPLER_FIELDS } from '../inspection';
+import { count, percent, pipelineRows } from '../inspection';
 import { LABELS, LIMITS } from '../settings';
 
 interface SamplingPipelineProps {
@@ -153,9 +153,7 @@ function StageRow({
   return (
     <li className={`stage${removed > 0 ? ' cuts' : ''}`} data-stage={stage.name} data-kept={stage.kept} data-mass={stage.keptMass}>
       <div className="stage-head">
-        <strong className="stage-name">
-          {guide ? LABELS[SAMPLER_FIELDS[guide.setting]] : stage.name === 'greedy' ? 'Greedy' : stage.label}
-        </strong>
+        <strong className="stage-name">{guide ? LABELS[guide.setting] : stage.name === 'greedy' ? 'Greedy' : stage.label}</strong>
         {guide ? <StageSlider setting={guide.setting} settings={settings} onChange={onChange} /> : null}
       </div>
       <StageBars stage={stage} candidates={candidates} />
@@ -191,7 +189,7 @@ function OffRow({
   return (
     <li className="stage off" data-stage={name} data-off="true" data-kept={passing} data-mass={1}>
       <div className="stage-head">
-        <strong className="stage-name">{LABELS[SAMPLER_FIELDS[guide.setting]]}</strong>
+        <strong className="stage-name">{LABELS[guide.setting]}</strong>
         <StageSlider setting={guide.setting} settings={settings} onChange={onChange} />
       </div>
       <p className="stage-sentence muted-text">{guide.off(replayed, greedy)}</p>
@@ -209,9 +207,9 @@ function StageSlider({
   settings: SamplerSettings;
   onChange: (patch: Partial<SamplerSettings>) => void;
 }) {
-  const field = SAMPLER_FIELDS[setting];
+  const field = setting;
   const { min, max, step } = LIMITS[field];
-  const value = settings[setting];
+  const value = settings[setting] ?? 0; // an absent or null (top_h) setting is off: the page's 0
   return (
     <label className="stage-slider">
       <input

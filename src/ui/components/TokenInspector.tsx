@@ -114,7 +114,11 @@ export function TokenInspector({
     return (
       <section id={INSPECTOR_ID} className="inspector panel" role="region" aria-label="Token inspector">
         <h2>Token inspector</h2>
-        <p className="muted-text">This token came without the model&apos;s distribution.</p>
+        <p className="muted-text">
+          {runOptions.num_beams > 1
+            ? 'Beam search chose this token among every beam’s candidates, and the worker keeps no per-token distribution for beams: the Beam search tree shows each step’s candidates with their cumulative log-probabilities.'
+            : 'This token came without the model’s distribution.'}
+        </p>
       </section>
     );
   }
