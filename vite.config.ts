@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Connect, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { serviceWorkerSource } from './src/offline/serviceWorker';
 
@@ -184,9 +184,28 @@ function offlineServiceWorker(): Plugin {
   };
 }
 
+/**
+ * Checkpoints are binary: served as application/octet-stream, never compressed. `vite preview` gives
+ * a file of unknown type no Content-Type and then gzips it as text; the browser's HTTP cache can
+ * then answer a Range request from that gzip copy with the encoded length as the file's size
+ * (the service worker's precache fills it beside the page's own download), and a first visit read
+ * the built-in model as cut in half. Static hosts already serve unknown types as octet-stream.
+ */
+function binaryCheckpoints(): Plugin {
+  const octetStream: Connect.NextHandleFunction = (request, response, next) => {
+    if (/\.safetensors(\.\d+)?(\?|$)/.test(request.url ?? '')) response.setHeader('Content-Type', 'application/octet-stream');
+    next();
+  };
+  return {
+    name: 'binary-checkpoints',
+    configurePreviewServer: (server) => void server.middlewares.use(octetStream),
+    configureServer: (server) => void server.middlewares.use(octetStream),
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread(), contentSecurityPolicyFiles(), offlineServiceWorker()],
+  plugins: [react(), tfjsWasmFiles(), noTfjsOnMainThread(), contentSecurityPolicyFiles(), offlineServiceWorker(), binaryCheckpoints()],
   // The worker bundle (built on its own) and the dev server's dependency pre-bundling both need the patch.
   worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   optimizeDeps: { rolldownOptions: { plugins: [tfjsWasmThreads()] } },

@@ -1,13 +1,13 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { GenerateOptions } from '../worker/protocol';
 import { AddressNotice } from './components/AddressNotice';
 import { AttentionPanel } from './components/AttentionPanel';
 import { BeamTree } from './components/BeamTree';
-import { BackendNotice } from './components/BackendNotice';
+import { AppHeader, DropOverlay } from './components/AppHeader';
 import { Controls } from './components/Controls';
 import { LayerLens } from './components/LayerLens';
 import { LoaderNotices } from './components/LoaderNotices';
 import { LoadProgressBar } from './components/LoadProgressBar';
+import { ModelNotes } from './components/ModelNotes';
 import { ModelSection } from './components/ModelSection';
 import { OutputPane } from './components/OutputPane';
 import { ResultsToolbar } from './components/ResultsToolbar';
@@ -15,12 +15,12 @@ import { StatsPanel } from './components/StatsPanel';
 import { StrategyMeasures } from './components/StrategyMeasures';
 import { StatusLine } from './components/StatusLine';
 import { TokenInspector } from './components/TokenInspector';
-import { GPT2_VOCAB_SIZE, paddedVocabularyNote } from '../tokenizer/vocabulary';
-import { departures, runSamplerSettings, samplerSettings, settingsPatch } from './inspection';
+import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
+import { departures, runSamplerSettings, settingsPatch } from './inspection';
 import { followModel } from './modelLoader';
 import { panesOf, runPaneKey } from './panes';
 import { downloadRun } from './runDownload';
-import { generateBlockedReason, generateOptions, settingsOfOptions, type Drafts, type NumberSetting, type Settings } from './settings';
+import { generateBlockedReason, generateOptions, settingsOfOptions } from './settings';
 import { STRATEGIES, strategyOptions } from './strategies';
 import { readStartup } from './startup';
 import { useTokenTexts } from './tokenText';
@@ -31,16 +31,15 @@ import { useInspectorSelection } from './useInspectorSelection';
 import { useInspectorWarmUp } from './useInspectorWarmUp';
 import { useModelLoader } from './useModelLoader';
 import { usePageKeys } from './usePageKeys';
+import { usePageSettings } from './usePageSettings';
 import { usePersistedSettings } from './usePersistedSettings';
 
 /** The page: its settings, the worker and the model loader, composed into the settings panel, the outputs and the inspector. */
 export function App() {
   const [startup] = useState(() => readStartup(location.search, document.baseURI));
-  const [settings, setSettings] = useState<Settings>(startup.settings);
+  const { settings, setSettings, drafts, setDraft, applySettings, sliders } = usePageSettings(startup.settings);
   /** The Backend menu chose the backend (not the address, not the last visit). */
   const [backendFromMenu, setBackendFromMenu] = useState(false);
-  /** Number boxes whose text is not the setting's value (being typed, or invalid: then runs wait). */
-  const [drafts, setDrafts] = useState<Drafts>({});
   /** Ctrl+Enter was pressed while a box was invalid: the status says why nothing ran, until the box is fixed. */
   const [refused, setRefused] = useState(false);
   const worker = useGenerationWorker(settings.backend, settings.threads);
@@ -57,7 +56,7 @@ export function App() {
   const { inUse } = loader;
   useEffect(() => {
     if (inUse) setSettings((s) => followModel(s, inUse));
-  }, [inUse]);
+  }, [inUse, setSettings]);
 
   const comparing = state.compare.some((c) => c.status === 'running' || c.status === 'stopping');
   const running = state.run.status === 'running' || state.run.status === 'stopping' || comparing;
@@ -66,11 +65,6 @@ export function App() {
   const blocked = generateBlockedReason(drafts);
   // A refusal is news until the boxes are fixed; a box made invalid later is not refused until asked again.
   if (refused && !blocked) setRefused(false);
-  const paddingNote = state.model.info ? paddedVocabularyNote(state.model.info.vocabSize) : null;
-
-  const setDraft = useCallback((setting: NumberSetting, text: string | null) => {
-    setDrafts(({ [setting]: _old, ...others }) => (text === null ? others : { ...others, [setting]: text }));
-  }, []);
 
   const startGeneration = useCallback(() => {
     if (!canGenerate) return;
@@ -96,59 +90,20 @@ export function App() {
       STRATEGIES.map((strategy) => ({ label: strategy.label, options: strategyOptions(strategy, page) })),
     );
   }, [canGenerate, blocked, compare, settings, loaderDispatch]);
-  /** A Compare strategies pane's settings, opened into the controls. */
-  const applyStrategySettings = useCallback(
-    (options: GenerateOptions) => {
-      const patch = settingsOfOptions(options);
-      setSettings((s) => ({ ...s, ...patch }));
-      for (const setting of Object.keys(patch) as NumberSetting[]) setDraft(setting, null);
-    },
-    [setDraft],
-  );
   const analysing = state.lens.status === 'running' || state.attention.status === 'running';
   usePageKeys(startGeneration, running || analysing ? stop : null);
 
-  const { run, branches } = state;
-  const { compare: comparePanes } = state;
+  const { run, branches, compare: comparePanes } = state;
   const panes = useMemo(() => panesOf({ run, branches, compare: comparePanes }), [run, branches, comparePanes]);
   const textOf = useTokenTexts();
   const [showTokens, setShowTokens] = useState(false);
   const [surprise, setSurprise] = useState(false);
   const selection = useInspectorSelection(panes, run.requestId);
   const { pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, selectorFor } = selection;
-  const { temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff } =
-    settings;
-  const sliders = useMemo(
-    () =>
-      samplerSettings({
-        temperature,
-        top_k,
-        top_p,
-        min_p,
-        repetition_penalty,
-        no_repeat_ngram_size,
-        top_h,
-        typical_p,
-        epsilon_cutoff,
-        eta_cutoff,
-      }),
-    [temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, top_h, typical_p, epsilon_cutoff, eta_cutoff],
-  );
   const runOptions = selectedPane?.options;
-  const useRunSettings = useCallback(() => {
-    if (!runOptions) return;
-    const patch = settingsPatch(runSamplerSettings(runOptions));
-    setSettings((s) => ({ ...s, ...patch }));
-    for (const setting of Object.keys(patch) as NumberSetting[]) setDraft(setting, null);
-  }, [runOptions, setDraft]);
-  /** The inspector's own sliders (the phone's loop) set the same settings as the panel's. */
-  const changeSliders = useCallback(
-    (patch: Parameters<typeof settingsPatch>[0]) => {
-      const changed = settingsPatch(patch);
-      setSettings((s) => ({ ...s, ...changed }));
-      for (const setting of Object.keys(changed) as NumberSetting[]) setDraft(setting, null);
-    },
-    [setDraft],
+  const useRunSettings = useCallback(
+    () => runOptions && applySettings(settingsPatch(runSamplerSettings(runOptions))),
+    [runOptions, applySettings],
   );
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
   const { startBranch, closePane } = useBranching(worker, selectedPane, inspected, settings, selection);
@@ -157,18 +112,8 @@ export function App() {
 
   return (
     <div className="app" data-model-status={state.model.status} data-run-status={state.run.status}>
-      {dragging && (
-        <div className="drop-overlay" data-testid="drop-overlay">
-          <p>Drop config.json and model.safetensors (or their folder) to load the model.</p>
-        </div>
-      )}
-      <header className="app-header">
-        <div>
-          <h1>GPT-2 in the browser</h1>
-          <p className="tagline">Type a prompt, move the sliders, and see what GPT-2 could have written: computed on your own machine.</p>
-        </div>
-        <BackendNotice backend={state.backend} failed={state.workerError !== null} request={settings.backend} fromMenu={backendFromMenu} />
-      </header>
+      {dragging && <DropOverlay />}
+      <AppHeader backend={state.backend} failed={state.workerError !== null} request={settings.backend} fromMenu={backendFromMenu} />
 
       <main className="layout">
         <aside className="panel settings" aria-label="Settings">
@@ -225,16 +170,7 @@ export function App() {
             earlierModel={state.earlierModel}
           />
           <LoadProgressBar model={state.model} />
-          {state.model.status === 'ready' && state.model.cacheNote && (
-            <p className="notice warn" role="status">
-              {state.model.cacheNote}
-            </p>
-          )}
-          {state.model.status === 'ready' && paddingNote && (
-            <p className="notice warn" role="status">
-              {paddingNote}
-            </p>
-          )}
+          <ModelNotes model={state.model} />
           {panes.length === 0 ? (
             <div className="empty">
               <p>Generated text appears here, token by token.</p>
@@ -262,7 +198,9 @@ export function App() {
                     onClose={pane.branch ? () => closePane(pane.branch!) : undefined}
                     reusedPositions={pane.branch?.reusedPositions}
                   />
-                  {pane.compare && <StrategyMeasures pane={pane.compare} onUse={() => applyStrategySettings(pane.compare!.options)} />}
+                  {pane.compare && (
+                    <StrategyMeasures pane={pane.compare} onUse={() => applySettings(settingsOfOptions(pane.compare!.options))} />
+                  )}
                 </div>
               ))}
             </div>
@@ -288,7 +226,7 @@ export function App() {
             vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}
             textOf={textOf}
             onUseRunSettings={useRunSettings}
-            onSettingsChange={changeSliders}
+            onSettingsChange={(patch) => applySettings(settingsPatch(patch))}
             followBranches={selection.followBranches}
             onFollowBranches={selection.setFollowBranches}
             onBranch={startBranch}

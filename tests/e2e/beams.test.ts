@@ -64,11 +64,6 @@ async function artifact(name: string): Promise<string> {
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: false });
-  // First visit of this fresh profile: wait until the service worker has cached the build. Loading
-  // the built-in model while it installs can fail as "truncated" (vite preview gzips model.safetensors;
-  // reported to the lead, not this file's subject).
-  await browser.page.goto(base);
-  await browser.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
   cliBeams = await cliText(['--num-beams', '3']);
   cliGreedy = await cliText(['--greedy']);
 });
