@@ -66,7 +66,7 @@ describe('weight precision on the page', () => {
     await page.getByLabel('Precision', { exact: true }).selectOption('auto');
     await expect
       .poll(() => page.locator('[data-stat=precision] dd').textContent(), { timeout: 60_000 })
-      .toMatch(/^f32 · weights .* \(auto\)$/);
+      .toMatch(/^f32 · weights .* \(auto: .+\)$/);
     expect(new URL(page.url()).searchParams.has('dtype')).toBe(false);
   });
 

@@ -139,8 +139,9 @@ describe('a load is a transaction', () => {
     expect(notice).toMatch(
       /^GPT-2 small \(openai-community\/gpt2\) could not be loaded, so the built-in model was loaded instead\. Could not reach huggingface\.co/,
     );
-    expect(new URL(page.url()).searchParams.get('model')).toBe('embedded');
-    expect(await storedModel(page)).toBe('embedded');
+    // The address and storage follow the model in use once the page has rendered it.
+    await expect.poll(() => new URL(page.url()).searchParams.get('model')).toBe('embedded');
+    await expect.poll(() => storedModel(page)).toBe('embedded');
     await generate(page);
   });
 
