@@ -9,25 +9,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { generate, openApp, outputPane, setNumber, setSample } from '../helpers/appPage';
+import { WATSON_GREEDY, WATSON_IDS, generate, openApp, outputPane, setNumber, setSample } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { cliOutput } from '../helpers/cliProcess';
 import { repoRoot } from '../helpers/fixture';
 
 const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
-const PROMPT_IDS = [54, 13506, 345, 389]; // "Watson you are", as the notebook printed it
-const START = {
-  prompt: 'Watson you are',
-  do_sample: false,
-  max_new_tokens: 6,
-  top_k: 50,
-  top_p: 0.95,
-  temperature: 1,
-  min_p: 0,
-  repetition_penalty: 1,
-  seed: 42,
-};
 const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
 
 let browser: LaunchedBrowser;
@@ -72,7 +60,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: true });
-  reference = JSON.parse(await cliOutput(['logits', '--model', MODEL_DIR, '--ids', PROMPT_IDS.join(','), '--json'])).logits;
+  reference = JSON.parse(await cliOutput(['logits', '--model', MODEL_DIR, '--ids', WATSON_IDS.join(','), '--json'])).logits;
 });
 
 afterAll(async () => {
@@ -82,7 +70,7 @@ afterAll(async () => {
 describe('token inspector', () => {
   test('greedy "Watson you are": the first token\'s candidates carry the model\'s probabilities (CLI logits, 0.01 points)', async () => {
     const { page } = browser;
-    await openApp(page, base, START, browser.logs);
+    await openApp(page, base, WATSON_GREEDY, browser.logs);
     await generate(page);
     const first = outputPane(page, 1).locator('[data-token-index="0"]');
     await first.click();
@@ -145,7 +133,7 @@ describe('token inspector', () => {
     const { page } = browser;
     await page.getByRole('switch', { name: 'Tokens' }).check();
     const ids = await outputPane(page, 1).locator('[data-part=prompt] .chip-id').allTextContents();
-    expect(ids).toEqual(PROMPT_IDS.map(String));
+    expect(ids).toEqual(WATSON_IDS.map(String));
     await expect.poll(() => outputPane(page, 1).getByTestId('token-count').textContent()).toBe('4 prompt tokens · 6 generated tokens');
     await page.getByRole('switch', { name: 'Tokens' }).uncheck();
   });
@@ -158,7 +146,7 @@ describe('token inspector', () => {
     const exported = JSON.parse(readFileSync(file, 'utf8'));
     expect(exported).toMatchObject({
       prompt: 'Watson you are',
-      prompt_ids: PROMPT_IDS,
+      prompt_ids: WATSON_IDS,
       seed: null,
       settings: { do_sample: false, max_new_tokens: 6 },
     });
@@ -227,7 +215,7 @@ describe('token inspector', () => {
 describe('token inspector while sampling', () => {
   test('follows the newest token of the selected pane while it streams; a rerun with the same seed marks where it departs', async () => {
     const { page } = browser;
-    await openApp(page, base, { ...START, do_sample: true, max_new_tokens: 200, num_return_sequences: 2, top_k: 50 }, browser.logs);
+    await openApp(page, base, { ...WATSON_GREEDY, do_sample: true, max_new_tokens: 200, num_return_sequences: 2, top_k: 50 }, browser.logs);
     await page.getByRole('button', { name: 'Generate', exact: true }).click();
     await expect
       .poll(async () => Number((await inspector(page).getAttribute('data-token-index')) ?? -1), { timeout: 60_000 })
@@ -277,7 +265,12 @@ describe('token inspector while sampling', () => {
 describe('token inspector on WebGPU (the summary computed on the GPU)', () => {
   test("sampled run: candidates match the CLI's probabilities and the draw lands on the chosen token", async () => {
     const { page } = browser;
-    await openApp(page, base, { ...START, backend: 'webgpu', do_sample: true, max_new_tokens: 3, num_return_sequences: 2 }, browser.logs);
+    await openApp(
+      page,
+      base,
+      { ...WATSON_GREEDY, backend: 'webgpu', do_sample: true, max_new_tokens: 3, num_return_sequences: 2 },
+      browser.logs,
+    );
     await expect.poll(() => page.locator('[data-backend]').getAttribute('data-backend')).toBe('webgpu');
     await setSample(page, true);
     await generate(page);

@@ -10,25 +10,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { generate, openApp, outputPane, setNumber } from '../helpers/appPage';
+import { WATSON_GREEDY, WATSON_IDS, generate, openApp, outputPane, setNumber } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { cliOutput } from '../helpers/cliProcess';
 import { repoRoot } from '../helpers/fixture';
 
 const MODEL_DIR = path.join(repoRoot, 'public/models/sherlock-gpt2');
-const PROMPT_IDS = [54, 13506, 345, 389]; // "Watson you are"
-const GREEDY = {
-  prompt: 'Watson you are',
-  do_sample: false,
-  max_new_tokens: 6,
-  top_k: 50,
-  top_p: 0.95,
-  temperature: 1,
-  min_p: 0,
-  repetition_penalty: 1,
-  seed: 42,
-};
 const artifacts = path.join(repoRoot, 'tests/e2e/artifacts');
 
 let browser: LaunchedBrowser;
@@ -91,7 +79,7 @@ const focusedTag = (page: Page) => page.evaluate(() => document.activeElement?.t
 beforeAll(async () => {
   base = await appUrl();
   browser = await launchBrowser({ webgpu: false });
-  reference = JSON.parse(await cliOutput(['logits', '--model', MODEL_DIR, '--ids', PROMPT_IDS.join(','), '--json'])).logits;
+  reference = JSON.parse(await cliOutput(['logits', '--model', MODEL_DIR, '--ids', WATSON_IDS.join(','), '--json'])).logits;
 });
 
 afterAll(async () => {
@@ -102,7 +90,7 @@ describe('sampling pipeline (1366×768)', () => {
   test('Top-k 50 and Top-p 0.5 on the first greedy token: the stages equal the float64 replay over the renormalised top-50', async () => {
     const { page } = browser;
     await page.setViewportSize({ width: 1366, height: 768 });
-    await openApp(page, base, GREEDY, browser.logs);
+    await openApp(page, base, WATSON_GREEDY, browser.logs);
     await generate(page);
     await outputPane(page, 1).locator('[data-token-index="0"]').click();
     await expect.poll(() => inspector(page).getAttribute('data-token-index')).toBe('0');
@@ -204,7 +192,7 @@ describe('the loop on a phone (390×844)', () => {
   test('tapping a token brings the inspector and a Top-p control on screen together; moving it changes the top_p stage', async () => {
     const { page } = browser;
     await page.setViewportSize({ width: 390, height: 844 });
-    await openApp(page, base, { ...GREEDY, top_k: 50, top_p: 0.5 }, browser.logs);
+    await openApp(page, base, { ...WATSON_GREEDY, top_k: 50, top_p: 0.5 }, browser.logs);
     await generate(page);
     await outputPane(page, 1).locator('[data-token-index="0"]').click();
     await expect.poll(() => inspector(page).getAttribute('data-token-index')).toBe('0');
@@ -232,7 +220,7 @@ describe('the chosen token is always in Candidates', () => {
     await openApp(
       page,
       base,
-      { ...GREEDY, do_sample: true, temperature: 1.5, top_k: 0, top_p: 1, max_new_tokens: 8, seed: 7 },
+      { ...WATSON_GREEDY, do_sample: true, temperature: 1.5, top_k: 0, top_p: 1, max_new_tokens: 8, seed: 7 },
       browser.logs,
     );
     await generate(page);

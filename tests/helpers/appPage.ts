@@ -87,3 +87,19 @@ export async function recordGrowth(page: Page): Promise<void> {
 export async function recordedGrowth(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { __growth: string[] }).__growth);
 }
+
+/** "Watson you are" as the notebook tokenised it. */
+export const WATSON_IDS = [54, 13506, 345, 389];
+
+/** The page's settings for a greedy run of six tokens on "Watson you are" (the inspector e2e's start). */
+export const WATSON_GREEDY = {
+  prompt: 'Watson you are',
+  do_sample: false,
+  max_new_tokens: 6,
+  top_k: 50,
+  top_p: 0.95,
+  temperature: 1,
+  min_p: 0,
+  repetition_penalty: 1,
+  seed: 42,
+};
