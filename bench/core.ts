@@ -141,7 +141,7 @@ export async function timedGreedy(
 }
 
 /** Prefill time of `length` tokens into a fresh cache, up to the logits being read. */
-async function timedPrefill(model: GPT2, length: number, kind?: KVCacheKind): Promise<number> {
+export async function timedPrefill(model: GPT2, length: number, kind?: KVCacheKind): Promise<number> {
   const m = withKind(model, kind);
   const cache = m.newCache(1, model.config.nPositions);
   try {
@@ -535,4 +535,43 @@ export async function matmulCeiling(repeats = 7, layers = 12, vocab = 50257, log
   } finally {
     tf.dispose([...weights.flat(), head, headT, x768, x3072]);
   }
+}
+
+/** One model's side of a paired measurement: every round's prefill and decode. */
+export interface PairedSide {
+  label: string;
+  /** Prefill of `prefillLength` tokens, ms, one per round. */
+  prefillMs: number[];
+  /** Greedy decode after PROMPT16, tokens per second, one per round. */
+  tokensPerSecond: number[];
+}
+
+/**
+ * The same measurements on several models (one checkpoint loaded at several thread counts, say),
+ * taken in turns: each round runs a prefill and a decode on every model before the next round,
+ * so a machine that speeds up or slows down during the run moves every side alike and their
+ * ratio stays fair. Medians are the caller's.
+ */
+export async function pairedRuns(
+  models: { label: string; model: GPT2 }[],
+  o: { rounds: number; newTokens: number; prefillLength: number; log?: (s: string) => void },
+): Promise<PairedSide[]> {
+  const sides: PairedSide[] = models.map(({ label }) => ({ label, prefillMs: [], tokensPerSecond: [] }));
+  for (const { model } of models) {
+    await timedGreedy(model, PROMPT16, 8); // warm-up: the kernels tier up, the helpers spin up
+    await timedPrefill(model, o.prefillLength);
+  }
+  for (let round = 0; round < o.rounds; round++) {
+    for (const [i, { model }] of models.entries()) {
+      const side = sides[i];
+      side.prefillMs.push(await timedPrefill(model, o.prefillLength));
+      const { stepsMs } = await timedGreedy(model, PROMPT16, o.newTokens);
+      const decodeMs = stepsMs.slice(1).reduce((a, b) => a + b, 0);
+      side.tokensPerSecond.push((stepsMs.length - 1) / (decodeMs / 1000));
+      o.log?.(
+        `round ${round} ${side.label}: prefill ${o.prefillLength} ${side.prefillMs.at(-1)!.toFixed(1)} ms, decode ${side.tokensPerSecond.at(-1)!.toFixed(2)} tok/s`,
+      );
+    }
+  }
+  return sides;
 }

@@ -1,5 +1,5 @@
 /** Messages between the benchmark page and its worker (one worker per job, so each job gets a fresh wasm module). */
-import type { MatmulCeiling, ModelBenchOptions, ModelBenchResult } from '../core';
+import type { MatmulCeiling, ModelBenchOptions, ModelBenchResult, PairedSide } from '../core';
 
 export interface BrowserJob {
   /** A name for the results table. */
@@ -14,6 +14,11 @@ export interface BrowserJob {
   options?: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
   /** Time the 124M step's matmuls alone on this backend first. */
   ceiling?: boolean;
+  /**
+   * Instead of `options`: load the model once per entry, its q8 / f16 kernels on that many threads,
+   * and measure them in turns (pairedRuns in bench/core.ts).
+   */
+  paired?: { kernelThreads: number[]; rounds: number; newTokens: number; prefillLength: number };
 }
 
 export interface BrowserJobResult {
@@ -36,6 +41,8 @@ export interface BrowserJobResult {
   /** The matrix kernels' build in this engine (relaxed or plain SIMD). */
   matmulBuild?: string;
   bench?: ModelBenchResult;
+  /** The `paired` job's measurements, one side per kernel thread count, with the threads each really ran on. */
+  paired?: (PairedSide & { kernelThreads: number })[];
   ceiling?: MatmulCeiling;
   /** Bytes of wasm memory (the heap only grows) at the end. */
   wasmHeapBytes?: number;

@@ -10,7 +10,7 @@ import { selectBackend } from '../../src/backend/select';
 import { prepareWasmThreads, wasmThreadCount, wasmThreadsInUse } from '../../src/backend/wasmThreads';
 import { GPT2 } from '../../src/model/gpt2';
 import { availableMatmulBuilds } from '../../src/backend/simd/matmul';
-import { benchModel, matmulCeiling } from '../core';
+import { benchModel, matmulCeiling, pairedRuns } from '../core';
 import type { BrowserJob, BrowserJobResult, FromBenchWorker } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -51,6 +51,15 @@ async function startBackend(job: BrowserJob): Promise<string | undefined> {
   return selection.adapter;
 }
 
+async function fetchModel(name: NonNullable<BrowserJob['model']>): Promise<{ config: unknown; weights: ArrayBuffer }> {
+  const base = `/models/${name}/`;
+  const [config, weights] = await Promise.all([
+    fetch(base + 'config.json').then((r) => r.json()),
+    fetch(base + 'model.safetensors').then((r) => r.arrayBuffer()),
+  ]);
+  return { config, weights };
+}
+
 async function run(job: BrowserJob): Promise<BrowserJobResult> {
   if (job.backend === 'webgpu') countDispatches();
   const adapter = await startBackend(job);
@@ -65,13 +74,24 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
   };
   log(`${job.id}: ${result.backend}, ${result.threads} thread(s), crossOriginIsolated=${result.crossOriginIsolated}`);
   if (job.ceiling) result.ceiling = await matmulCeiling(7, 12, 50257, log);
+  if (job.model && job.paired) {
+    const { config, weights } = await fetchModel(job.model);
+    const sides: { label: string; model: GPT2 }[] = [];
+    for (const threads of job.paired.kernelThreads) {
+      const model = await GPT2.fromFiles(config, weights, { precision: job.precision, threads });
+      await model.warmUp();
+      sides.push({ label: `${threads} thread${threads === 1 ? '' : 's'}`, model });
+    }
+    result.precision = sides[0].model.precision;
+    result.matmulBuild = availableMatmulBuilds()[0];
+    result.model = job.model;
+    const measured = await pairedRuns(sides, { ...job.paired, log: (l) => log(`${job.id}: ${l}`) });
+    result.paired = measured.map((side, i) => ({ ...side, kernelThreads: sides[i].model.storeThreads ?? 0 }));
+    for (const { model } of sides) model.dispose();
+  }
   if (job.model && job.options) {
     const t0 = performance.now();
-    const base = `/models/${job.model}/`;
-    const [config, weights] = await Promise.all([
-      fetch(base + 'config.json').then((r) => r.json()),
-      fetch(base + 'model.safetensors').then((r) => r.arrayBuffer()),
-    ]);
+    const { config, weights } = await fetchModel(job.model);
     result.fetchMs = performance.now() - t0;
     const t1 = performance.now();
     // The q8 / f16 kernels get the same threads as tfjs's pool: the number asked for, or the app's count.

@@ -20,6 +20,12 @@ import { MAX_ATTENTION_POSITIONS } from '../backend/webgpu/attention';
 import { topKTensors, topLogits, type TopLogits } from './topLogits';
 import { nextMacrotask } from './macrotask';
 
+/**
+ * Rows (sequences × tokens) of one piece of a prefill on the SIMD path: a prompt runs in pieces of
+ * this many rows, so the step's scratch stays small (about 1.4 MB for a 124M model) at any length.
+ */
+const SIMD_PREFILL_ROWS = 64;
+
 /** How an analysis pass (GPT2.attentionAt, GPT2.logitLens) can be followed and stopped. */
 export interface AnalysisOptions {
   /** Checked between layers: once aborted, the pass rejects with the signal's reason. */
@@ -156,7 +162,24 @@ export class GPT2 {
       return {
         name,
         newCache: (b, capacity) => new SimdKVCache(this.config, b, capacity),
-        prefill: tfjsStep,
+        prefill: (w, ids, cache) => {
+          const c = cacheOf(cache, SimdKVCache, name);
+          const T = ids[0].length;
+          const piece = Math.max(1, Math.floor(SIMD_PREFILL_ROWS / ids.length)); // tokens per sequence per piece
+          for (let t0 = 0; ; t0 += piece) {
+            const t1 = Math.min(T, t0 + piece);
+            const normed = simdDecodeStep(
+              w,
+              this.config,
+              ids.map((row) => row.slice(t0, t1)),
+              c,
+              scratch,
+            ); // [B, C]
+            c.advance(t1 - t0);
+            if (t1 === T) return this.logitsOf(w, normed); // [B, vocab]
+            normed.dispose();
+          }
+        },
         decodeStep: (w, ids, cache) => {
           const c = cacheOf(cache, SimdKVCache, name);
           const logits = this.logitsOf(w, simdDecodeStep(w, this.config, ids, c, scratch)); // [B, vocab]

@@ -19,8 +19,8 @@ export interface Matrix {
   readonly shape: readonly [number, number];
   /** x [M, in] → x·W + bias [M, out] (a tfjs tensor, tracked by tf.tidy). */
   linear(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D;
-  /** The same over host rows, x [M·in] → [M·out]: the wasm/cpu decode step. */
-  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D): Float32Array;
+  /** The same over host rows, x [M·in] → [M·out], written into `out` when given: the wasm/cpu decode step. */
+  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D, out?: Float32Array): Float32Array;
   /** What the fused WebGPU programs read. */
   gpu(): GpuMatrix;
   dispose(): void;
@@ -53,12 +53,14 @@ export class TensorMatrix implements Matrix {
     return tf.fused.matMul({ a: x, b: this.tensor, bias }) as tf.Tensor2D;
   }
 
-  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D): Float32Array {
+  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D, out?: Float32Array): Float32Array {
     const input = tf.tensor2d(x.slice(0, M * this.shape[0]), [M, this.shape[0]]); // a copy: tfjs may keep the array it is given
     const y = this.linear(input, bias);
     const values = y.dataSync() as Float32Array;
     tf.dispose([input, y]);
-    return values;
+    if (!out) return values;
+    out.set(values);
+    return out;
   }
 
   gpu(): GpuMatrix {
@@ -151,8 +153,8 @@ export class SimdMatrix implements Matrix {
     return tf.tensor2d(this.linearRows(x.dataSync() as Float32Array, M, bias), [M, this.handle.N]);
   }
 
-  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D): Float32Array {
-    return this.store.matmul(this.handle, x, M, biasIn(this.store, bias));
+  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D, out?: Float32Array): Float32Array {
+    return this.store.matmul(this.handle, x, M, biasIn(this.store, bias), out);
   }
 
   gpu(): GpuMatrix {
@@ -212,8 +214,13 @@ export class GpuPackedMatrix implements Matrix {
     return gpuLinear(x, this.packed, bias);
   }
 
-  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D): Float32Array {
-    return tf.tidy(() => this.linear(tf.tensor2d(x.slice(0, M * this.shape[0]), [M, this.shape[0]]), bias).dataSync() as Float32Array);
+  linearRows(x: Float32Array, M: number, bias: tf.Tensor1D, out?: Float32Array): Float32Array {
+    const values = tf.tidy(
+      () => this.linear(tf.tensor2d(x.slice(0, M * this.shape[0]), [M, this.shape[0]]), bias).dataSync() as Float32Array,
+    );
+    if (!out) return values;
+    out.set(values);
+    return out;
   }
 
   gpu(): GpuMatrix {

@@ -17,6 +17,8 @@ type StoreRegion = 'query' | 'out' | 'scores' | 'keys' | 'values';
 export class SimdAttentionStore<Extra extends string = never> {
   readonly kernels: SimdKernels<StoreRegion | Extra>;
   readonly headDim: number;
+  /** Views of the regions a step reads and writes, made once (the memory never grows after the constructor). */
+  private readonly views: Record<'keys' | 'values' | 'query' | 'out', Float32Array>;
 
   constructor(
     readonly slots: number,
@@ -34,15 +36,20 @@ export class SimdAttentionStore<Extra extends string = never> {
       StoreRegion | Extra,
       number
     >);
+    const view = (name: StoreRegion, length?: number) => this.kernels.floats(name as StoreRegion | Extra, 0, length);
+    this.views = { keys: view('keys', kv), values: view('values', kv), query: view('query', nEmbd), out: view('out', nEmbd) };
   }
 
   /** Stores the key and value (C floats each, heads side by side) of position `pos` of a slot. */
   write(slot: number, pos: number, key: Float32Array, value: Float32Array): void {
-    const { headDim: D, capacity, kernels } = this;
+    const { headDim: D, capacity } = this;
+    const { keys, values } = this.views;
     for (let h = 0; h < this.nHead; h++) {
       const at = ((slot * this.nHead + h) * capacity + pos) * D; // [slot, h, pos, :]
-      kernels.floats('keys', at, D).set(key.subarray(h * D, (h + 1) * D));
-      kernels.floats('values', at, D).set(value.subarray(h * D, (h + 1) * D));
+      for (let d = 0, from = h * D; d < D; d++, from++) {
+        keys[at + d] = key[from]; // a loop, not set(subarray): no allocation per head
+        values[at + d] = value[from];
+      }
     }
   }
 
@@ -66,10 +73,10 @@ export class SimdAttentionStore<Extra extends string = never> {
     const { at } = kernels;
     const slotAt = slot * this.capacity * C * 4;
     const headStride = this.capacity * D * 4;
-    kernels.floats('query', 0, C).set(query);
+    this.views.query.set(query);
     kernels.scores(at.query, at.keys + slotAt, at.scores, length, H, D, headStride, 1 / Math.sqrt(D)); // [H, S]
     kernels.softmax(at.scores, length, H); // [H, S]
     kernels.weighted(at.scores, at.values + slotAt, at.out, length, H, D, headStride); // [C]
-    into.set(kernels.floats('out', 0, C), offset);
+    into.set(this.views.out, offset);
   }
 }

@@ -279,7 +279,7 @@ export class SimdMatmulStore {
   }
 
   /** out [M, N] = x [M, K] · W (+ bias at `bias`, an offset from addFloats, or 0). */
-  matmul(handle: PackedHandle, x: Float32Array, M: number, bias = 0, out = new Float32Array(M * handle.N)): Float32Array {
+  matmul(handle: PackedHandle, x: Float32Array, M: number, bias = 0, out: Float32Array = new Float32Array(M * handle.N)): Float32Array {
     const { K, N, Kp } = handle;
     if (x.length < M * K) throw new RangeError(`matmul: ${M} rows of ${K} need ${M * K} inputs, got ${x.length}`);
     const s = this.ensureScratch();

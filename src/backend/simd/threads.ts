@@ -37,8 +37,13 @@ const OP_EXIT = 0;
 const OP_Q8 = 1;
 const OP_F16 = 2;
 
-/** Waits this many polls of a shared counter before sleeping in Atomics.wait (a product is tens of µs). */
-const SPIN = 20000;
+/**
+ * Milliseconds a thread polls a shared counter before sleeping in Atomics.wait. Products come tens
+ * of µs apart in a decode step, and a wake from Atomics.wait can take longer than a product
+ * (Chromium): a helper that slept between products would make every product wait for it. The
+ * helpers repeat the number as a literal (helperMain).
+ */
+const SPIN_MS = 2;
 
 /** Output channels [from, to) of slice `index` of `threads`, in whole blocks of 32. */
 export function channelSlice(N: number, index: number, threads: number): [number, number] {
@@ -59,7 +64,11 @@ function helperMain(start: HelperStart): void {
   let seen = Atomics.load(c, 0);
   Atomics.add(c, 2, 1);
   for (;;) {
-    for (let spin = 0; spin < 20000 && Atomics.load(c, 0) === seen; spin++);
+    // Poll for 2 ms (checking the clock every 1024 polls) before sleeping: a decode step's products
+    // come tens of µs apart, and waking from Atomics.wait can take longer than the product.
+    for (let spin = 0, until = performance.now() + 2; Atomics.load(c, 0) === seen; spin++) {
+      if ((spin & 1023) === 1023 && performance.now() > until) break;
+    }
     Atomics.wait(c, 0, seen);
     seen = Atomics.load(c, 0);
     const op = c[3];
@@ -224,7 +233,9 @@ export class MatmulThreads {
   private waitForHelpers(): void {
     const c = this.control;
     const helpers = this.threads - 1;
-    for (let spin = 0; spin < SPIN && Atomics.load(c, DONE) < helpers; spin++);
+    for (let spin = 0, until = performance.now() + SPIN_MS; Atomics.load(c, DONE) < helpers; spin++) {
+      if ((spin & 1023) === 1023 && performance.now() > until) break;
+    }
     for (let done = Atomics.load(c, DONE); done < helpers; done = Atomics.load(c, DONE)) Atomics.wait(c, DONE, done);
   }
 
