@@ -161,7 +161,7 @@ export class GPT2 {
       const scratch = new SimdDecodeScratch(this.config);
       return {
         name,
-        newCache: (b, capacity) => new SimdKVCache(this.config, b, capacity),
+        newCache: (b, capacity) => new SimdKVCache(this.config, b, capacity, this.live().store?.kernelHost()),
         prefill: (w, ids, cache) => {
           const c = cacheOf(cache, SimdKVCache, name);
           const T = ids[0].length;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SimdAttentionStore } from '../backend/simd/attention';
+import type { KernelHost } from '../backend/simd/kernels';
 import { simdKernelsAvailable } from '../backend/simd/kernels';
 import { checkFork, checkReorder, checkRepeat, isIdentity, type KVCache } from '../backend/kvCache';
 import type { GPT2Config } from './config';
@@ -150,12 +151,17 @@ export class SimdKVCache implements LayerKVCache {
   /** Batch row b's keys and values are in slot `layer * batchSize + slotOf[b]` (reorder permutes this). */
   private slotOf: number[];
 
+  /**
+   * `host`: the matrix store's kernel host (q8 / f16 on several threads), where the keys and values
+   * are leased so the store's threads split attention over heads; without one, a memory of its own.
+   */
   constructor(
     readonly shape: CacheShape,
     readonly batchSize: number,
     readonly capacity: number,
+    private readonly host?: KernelHost,
   ) {
-    this.store = new SimdAttentionStore(shape.nLayer * batchSize, capacity, shape.nEmbd, shape.nHead);
+    this.store = new SimdAttentionStore(shape.nLayer * batchSize, capacity, shape.nEmbd, shape.nHead, host);
     this.slotOf = Array.from({ length: batchSize }, (_, b) => b);
   }
 
@@ -203,7 +209,7 @@ export class SimdKVCache implements LayerKVCache {
   repeat(n: number): KVCache {
     const store = this.live();
     checkRepeat(this.batchSize, n);
-    const copy = new SimdKVCache(this.shape, n, this.capacity);
+    const copy = new SimdKVCache(this.shape, n, this.capacity, this.host);
     for (let layer = 0; layer < this.shape.nLayer; layer++) {
       for (let b = 0; b < n; b++) copy.store!.copySlot(store, layer + this.slotOf[0], layer * n + b, this.filled);
     }
@@ -214,7 +220,7 @@ export class SimdKVCache implements LayerKVCache {
   fork(row: number, length: number, capacity: number): KVCache {
     const store = this.live();
     checkFork(this, row, length, capacity);
-    const copy = new SimdKVCache(this.shape, 1, capacity);
+    const copy = new SimdKVCache(this.shape, 1, capacity, this.host);
     for (let layer = 0; layer < this.shape.nLayer; layer++) {
       copy.store!.copySlot(store, layer * this.batchSize + this.slotOf[row], layer, length);
     }
@@ -251,8 +257,14 @@ export class SimdKVCache implements LayerKVCache {
     this.slotOf = next;
   }
 
+  /** Whether attention runs on the matrix store's threads (keys and values leased there). */
+  get threaded(): boolean {
+    return this.store?.threaded ?? false;
+  }
+
   dispose(): void {
-    this.store = undefined; // its memory goes with the last reference
+    this.store?.release(); // a lease goes back to the host; an own memory goes with the last reference
+    this.store = undefined;
   }
 
   private live(): SimdAttentionStore {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimdAttentionStore } from '../../src/backend/simd/attention';
-import { DECODE_WASM_BASE64 } from '../../src/backend/simd/decodeWasm';
+import { DECODE_SHARED_WASM_BASE64, DECODE_WASM_BASE64 } from '../../src/backend/simd/decodeWasm';
 import { SimdKernels, simdKernelsAvailable } from '../../src/backend/simd/kernels';
 // @ts-expect-error: a plain .mjs script without types
 import { assembleDecodeKernels, generatedModule } from '../../scripts/build-wasm.mjs';
@@ -43,10 +43,11 @@ describe('SIMD kernels', () => {
     expect(simdKernelsAvailable()).toBe(true);
   });
 
-  it('embeds exactly the bytes decode.wat assembles to (node scripts/build-wasm.mjs)', async () => {
-    const bytes: Buffer = await assembleDecodeKernels();
-    expect(DECODE_WASM_BASE64).toBe(bytes.toString('base64'));
-    expect(generatedModule(bytes)).toContain(DECODE_WASM_BASE64);
+  it('embeds exactly the bytes decode.wat assembles to, both builds (node scripts/build-wasm.mjs)', async () => {
+    const builds: { own: Buffer; shared: Buffer } = await assembleDecodeKernels();
+    expect(DECODE_WASM_BASE64).toBe(builds.own.toString('base64'));
+    expect(DECODE_SHARED_WASM_BASE64).toBe(builds.shared.toString('base64'));
+    expect(generatedModule(builds)).toContain(DECODE_SHARED_WASM_BASE64);
   });
 
   it('layer norm, gelu_new and add match their definitions (float64)', () => {

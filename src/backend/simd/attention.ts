@@ -2,9 +2,14 @@
  * Attention over a key/value cache that lives in WebAssembly memory: the cache of the wasm and cpu
  * backends. tfjs runs a decode step's attention over the cache as batched, transposed matMuls (a
  * scalar loop on tfjs-wasm) plus a dozen small kernels; here it is three SIMD loops (decode.wat:
- * scores, softmax, weighted sum), and appending a position is a copy of 2·C floats.
+ * scores, softmax, weighted sum), and appending a position is a copy of 2·C floats. Given the
+ * matrix store's kernel host (q8 / f16 on several threads), the cache leases its memory there and
+ * the store's helper threads split every attention over heads.
  */
-import { SimdKernels } from './kernels';
+import { SimdKernels, type KernelHost } from './kernels';
+
+/** Gives back the lease of a store that was never released (dropped without dispose). */
+const unreleased = new FinalizationRegistry<() => void>((release) => release());
 
 type StoreRegion = 'query' | 'out' | 'scores' | 'keys' | 'values';
 
@@ -12,31 +17,37 @@ type StoreRegion = 'query' | 'out' | 'scores' | 'keys' | 'values';
  * Keys and values of `slots` sequences (one per layer and batch row), each up to `capacity`
  * positions of C = nEmbd floats, allocated once, and attention over them. Keys and values are
  * stored head-major, [slots, H, capacity, D], so each head's reads are one contiguous run.
- * `extra` regions (floats) share the memory, for other kernels working beside attention.
+ * With a `host`, the memory is a lease of the host's (when it has room: otherwise its own) and
+ * attention runs on the host's threads; release() gives the lease back.
  */
-export class SimdAttentionStore<Extra extends string = never> {
-  readonly kernels: SimdKernels<StoreRegion | Extra>;
+export class SimdAttentionStore {
+  readonly kernels: SimdKernels<StoreRegion>;
   readonly headDim: number;
-  /** Views of the regions a step reads and writes, made once (the memory never grows after the constructor). */
+  /** Views of the regions a step reads and writes, made once (a shared memory's growth leaves them whole; an own one never grows). */
   private readonly views: Record<'keys' | 'values' | 'query' | 'out', Float32Array>;
+  /** The host whose threads run attention, when the memory is leased from it. */
+  private readonly host: KernelHost | undefined;
 
   constructor(
     readonly slots: number,
     readonly capacity: number,
     readonly nEmbd: number,
     readonly nHead: number,
-    extra = {} as Record<Extra, number>,
+    host?: KernelHost,
   ) {
     this.headDim = nEmbd / nHead;
     if (!Number.isInteger(this.headDim) || this.headDim % 4 !== 0) {
       throw new RangeError(`the SIMD attention kernel needs a head size that is a multiple of 4, not ${nEmbd}/${nHead}`);
     }
     const kv = slots * capacity * nEmbd;
-    this.kernels = new SimdKernels({ query: nEmbd, out: nEmbd, scores: nHead * capacity, keys: kv, values: kv, ...extra } as Record<
-      StoreRegion | Extra,
-      number
-    >);
-    const view = (name: StoreRegion, length?: number) => this.kernels.floats(name as StoreRegion | Extra, 0, length);
+    const regions = { query: nEmbd, out: nEmbd, scores: nHead * capacity, keys: kv, values: kv };
+    this.kernels = (host && leased(regions, host)) || new SimdKernels(regions);
+    if (this.kernels.shared) {
+      this.host = host;
+      const kernels = this.kernels;
+      unreleased.register(this, () => kernels.release(), this);
+    }
+    const view = (name: StoreRegion, length?: number) => this.kernels.floats(name, 0, length);
     this.views = { keys: view('keys', kv), values: view('values', kv), query: view('query', nEmbd), out: view('out', nEmbd) };
   }
 
@@ -54,7 +65,7 @@ export class SimdAttentionStore<Extra extends string = never> {
   }
 
   /** Copies positions 0..length-1 of `from`'s slot `fromSlot` into this store's slot `toSlot`. */
-  copySlot(from: SimdAttentionStore<string>, fromSlot: number, toSlot: number, length: number): void {
+  copySlot(from: SimdAttentionStore, fromSlot: number, toSlot: number, length: number): void {
     const n = length * this.headDim;
     for (let h = 0; h < this.nHead; h++) {
       const src = (fromSlot * from.nHead + h) * from.capacity * from.headDim;
@@ -74,9 +85,34 @@ export class SimdAttentionStore<Extra extends string = never> {
     const slotAt = slot * this.capacity * C * 4;
     const headStride = this.capacity * D * 4;
     this.views.query.set(query);
-    kernels.scores(at.query, at.keys + slotAt, at.scores, length, H, D, headStride, 1 / Math.sqrt(D)); // [H, S]
-    kernels.softmax(at.scores, length, H); // [H, S]
-    kernels.weighted(at.scores, at.values + slotAt, at.out, length, H, D, headStride); // [C]
+    const scale = 1 / Math.sqrt(D);
+    // On the host's threads (heads split), or here alone
+    if (!this.host?.attend(at.query, at.keys + slotAt, at.values + slotAt, at.scores, at.out, length, H, D, headStride, scale)) {
+      kernels.scores(at.query, at.keys + slotAt, at.scores, length, H, D, headStride, scale); // [H, S]
+      kernels.softmax(at.scores, length, H); // [H, S]
+      kernels.weighted(at.scores, at.values + slotAt, at.out, length, H, D, headStride); // [C]
+    }
     into.set(this.views.out, offset);
+  }
+
+  /** Whether attention runs on the host's threads (the memory is a lease of the host's). */
+  get threaded(): boolean {
+    return this.host !== undefined;
+  }
+
+  /** Gives the memory back to the host (nothing for an own memory); then this store must not be used. */
+  release(): void {
+    this.kernels.release();
+    unreleased.unregister(this);
+  }
+}
+
+/** The regions leased from `host`, or undefined where it has no room left (4 GB): the store then takes its own memory. */
+function leased(regions: Record<StoreRegion, number>, host: KernelHost): SimdKernels<StoreRegion> | undefined {
+  try {
+    return new SimdKernels(regions, host);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
   }
 }

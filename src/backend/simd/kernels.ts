@@ -1,8 +1,35 @@
 /**
- * The SIMD kernels of decode.wat, each instance over its own WebAssembly memory laid out in named
- * regions. Every kernel takes byte offsets into that memory; `floats(region)` is a view of a region.
+ * The SIMD kernels of decode.wat, each instance over a WebAssembly memory laid out in named
+ * regions: its own, or one lease of a shared memory another owner grows (the matrix store's, so
+ * its threads can run attention there). Every kernel takes byte offsets into that memory;
+ * `floats(region)` is a view of a region.
  */
-import { DECODE_WASM_BASE64 } from './decodeWasm';
+import { DECODE_SHARED_WASM_BASE64, DECODE_WASM_BASE64 } from './decodeWasm';
+
+/**
+ * A shared memory that KV caches lease their regions from, and the threads that run attention
+ * there (SimdMatmulStore.kernelHost() in matmul.ts).
+ */
+export interface KernelHost {
+  readonly memory: WebAssembly.Memory;
+  /** `bytes` bytes (16-aligned) for the caller until release(at). */
+  lease(bytes: number): number;
+  /** Gives a lease back (its bytes serve later leases; the memory itself never shrinks). */
+  release(at: number): void;
+  /** Attention of one query on every thread (threads.ts MatmulThreads.attend); false while only this thread runs. */
+  attend(
+    q: number,
+    k: number,
+    v: number,
+    scores: number,
+    out: number,
+    S: number,
+    H: number,
+    D: number,
+    headStride: number,
+    scale: number,
+  ): boolean;
+}
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -18,15 +45,23 @@ const PAGE = 65536;
 /** WebAssembly's 32-bit address space. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled: { own?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
+
+function compile(base64: string): WebAssembly.Module | null {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+}
 
 /** The compiled kernels (1.9 kB), or null where this WebAssembly has no SIMD. */
 function kernelModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    const bytes = Uint8Array.from(atob(DECODE_WASM_BASE64), (c) => c.charCodeAt(0));
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  return compiled;
+  if (compiled.own === undefined) compiled.own = compile(DECODE_WASM_BASE64);
+  return compiled.own;
+}
+
+/** The kernels over an imported shared memory (threads), or null where this WebAssembly cannot run them. */
+export function sharedDecodeModule(): WebAssembly.Module | null {
+  if (compiled.shared === undefined) compiled.shared = compile(DECODE_SHARED_WASM_BASE64);
+  return compiled.shared;
 }
 
 /** Whether the SIMD kernels run here (WebAssembly with 128-bit SIMD). */
@@ -39,10 +74,15 @@ export class SimdKernels<Region extends string> {
   readonly at: Record<Region, number>;
   private readonly exports: KernelExports;
   private readonly memory: Float32Array;
+  /** The lease this instance's regions live in, when they live in a host's memory. */
+  private lease: { host: KernelHost; at: number } | undefined;
 
-  /** `regions`: the number of floats of each region, allocated at once. */
-  constructor(regions: Record<Region, number>) {
-    const module = kernelModule();
+  /**
+   * `regions`: the number of floats of each region, allocated at once: in a memory of its own, or
+   * leased from `host` (give it back with release()).
+   */
+  constructor(regions: Record<Region, number>, host?: KernelHost) {
+    const module = host ? sharedDecodeModule() : kernelModule();
     if (!module) throw new Error('this WebAssembly has no SIMD support; use the concat KV cache');
     const at = {} as Record<Region, number>;
     let bytes = 0;
@@ -56,12 +96,31 @@ export class SimdKernels<Region extends string> {
           'ask for fewer sequences or fewer new tokens',
       );
     }
+    if (host) {
+      const base = host.lease(bytes);
+      for (const name of Object.keys(at) as Region[]) at[name] += base;
+      this.lease = { host, at: base };
+      this.exports = new WebAssembly.Instance(module, { env: { memory: host.memory } }).exports as unknown as KernelExports;
+      this.memory = new Float32Array(host.memory.buffer); // after the lease grew it; a shared memory's later growth leaves this view whole
+    } else {
+      this.exports = new WebAssembly.Instance(module).exports as unknown as KernelExports;
+      const pages = Math.ceil(bytes / PAGE);
+      const have = this.exports.memory.buffer.byteLength / PAGE;
+      if (pages > have) this.exports.memory.grow(pages - have);
+      this.memory = new Float32Array(this.exports.memory.buffer); // after growing: growing detaches older views
+    }
     this.at = at;
-    this.exports = new WebAssembly.Instance(module).exports as unknown as KernelExports;
-    const pages = Math.ceil(bytes / PAGE);
-    const have = this.exports.memory.buffer.byteLength / PAGE;
-    if (pages > have) this.exports.memory.grow(pages - have);
-    this.memory = new Float32Array(this.exports.memory.buffer); // after growing: growing detaches older views
+  }
+
+  /** Whether the regions live in a host's shared memory (where the host's threads can reach them). */
+  get shared(): boolean {
+    return this.lease !== undefined;
+  }
+
+  /** Gives a host's lease back (nothing for an own memory, which goes with this object); then this must not be used. */
+  release(): void {
+    this.lease?.host.release(this.lease.at);
+    this.lease = undefined;
   }
 
   /** A view of `length` floats of a region, from float `from`. */

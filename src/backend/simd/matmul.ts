@@ -4,10 +4,12 @@
  * rows in, runs the kernel and copies the outputs out. The memory holds at most 4 GB (wasm32), its
  * own, apart from tfjs-wasm's heap and the KV caches' memories. With more than one thread (and
  * where memory can be shared) the memory is a SharedArrayBuffer and every product is split by
- * output channel over a pool of helper workers (threads.ts).
+ * output channel over a pool of helper workers (threads.ts); the KV caches then lease their memory
+ * here too (lease/release), so the same helpers split attention over heads.
  */
 import { MATMUL_RELAXED_SHARED_WASM_BASE64, MATMUL_RELAXED_WASM_BASE64, MATMUL_SHARED_WASM_BASE64, MATMUL_WASM_BASE64 } from './matmulWasm';
 import { canShareMemory, MatmulThreads } from './threads';
+import { sharedDecodeModule, type KernelHost } from './kernels';
 import { quantizeQ8, toF16, type MatrixLayout } from '../quantize';
 import { errorMessage } from '../../util/errorMessage';
 
@@ -144,6 +146,9 @@ export class SimdMatmulStore {
   private maxK = 0;
   private maxN = 0;
   private scratch: { rows: number; maxK: number; maxN: number; x: number; q: number; params: number; out: number } | null = null;
+  /** Leased regions (offset → bytes) and released ones waiting for a lease, by offset. */
+  private readonly leases = new Map<number, number>();
+  private free: { at: number; bytes: number }[] = [];
 
   constructor({ build, threads = 1 }: StoreOptions = {}) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
@@ -158,7 +163,7 @@ export class SimdMatmulStore {
     const shared = sharedModule ? sharedMemory() : null; // null where a 4 GB shared memory cannot be reserved (32-bit): one thread
     this.memory = shared ?? newMemory(false);
     this.exports = instantiate(shared ? sharedModule! : module, this.memory);
-    this.pool = shared ? new MatmulThreads(sharedModule!, this.memory, threads, this.exports) : undefined;
+    this.pool = shared ? new MatmulThreads(sharedModule!, this.memory, threads, this.exports, sharedDecodeModule()) : undefined;
     this.top = 64; // 0 stays unused: a bias pointer of 0 means "no bias"
   }
 
@@ -189,9 +194,59 @@ export class SimdMatmulStore {
     this.pool?.stop();
   }
 
-  /** Bytes of this store's memory in use. */
+  /**
+   * Where KV caches keep their keys and values so the helper threads can split attention over
+   * heads: this store's shared memory; undefined when this store runs on one thread (a cache then
+   * keeps its own memory, freed with it).
+   */
+  kernelHost(): KernelHost | undefined {
+    const pool = this.pool;
+    if (!pool || !sharedDecodeModule()) return undefined;
+    return {
+      memory: this.memory,
+      lease: (bytes) => this.lease(bytes),
+      release: (at) => this.release(at),
+      attend: (...args) => pool.attend(...args),
+    };
+  }
+
+  /** A region of `bytes` for a KV cache: a released one that fits (first fit), or new memory. */
+  private lease(bytes: number): number {
+    const size = roundUp(bytes, 16);
+    const i = this.free.findIndex((r) => r.bytes >= size);
+    let at: number;
+    if (i >= 0) {
+      const region = this.free[i];
+      at = region.at;
+      if (region.bytes === size) this.free.splice(i, 1);
+      else this.free[i] = { at: at + size, bytes: region.bytes - size };
+    } else at = this.alloc(size);
+    this.leases.set(at, size);
+    return at;
+  }
+
+  /** Gives back a lease; neighbouring free regions merge. Unknown offsets are ignored (released twice). */
+  private release(at: number): void {
+    const bytes = this.leases.get(at);
+    if (bytes === undefined) return;
+    this.leases.delete(at);
+    const free = [...this.free, { at, bytes }].sort((a, b) => a.at - b.at);
+    this.free = [];
+    for (const r of free) {
+      const last = this.free.at(-1);
+      if (last && last.at + last.bytes === r.at) last.bytes += r.bytes;
+      else this.free.push({ ...r });
+    }
+  }
+
+  /** Bytes of this store's memory taken so far (weights, scratch, KV leases given back or not). */
   get bytes(): number {
     return this.top;
+  }
+
+  /** Bytes leased to KV caches now. */
+  get leasedBytes(): number {
+    return [...this.leases.values()].reduce((a, b) => a + b, 0);
   }
 
   /** `bytes` more bytes, 16-aligned; grows the memory. */
