@@ -8,6 +8,7 @@ import type { GPT2 } from '../src/model/gpt2';
 import { causalMask } from '../src/model/layers';
 import { defaultKVCacheKind, isLayerKVCache, type KVCache, type KVCacheKind } from '../src/model/kvCache';
 import { generate } from '../src/generation';
+import { median } from './stats';
 
 /** "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over": the peer's PROMPT16. */
 export const PROMPT16 = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 383, 2068, 7586, 21831, 18045, 625];
@@ -86,12 +87,7 @@ export interface ModelBenchResult {
 
 const now = () => performance.now();
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return NaN;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
+export { median };
 
 /** Deterministic filler ids (a repeated prompt) of any length. */
 export function fillerIds(n: number): number[] {

@@ -64,8 +64,9 @@ const merge = arg('merge') === 'true';
 const peerDir = process.env.PEER_DIR ?? '/tmp/peer';
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-/** Thread counts of the scaling section. */
+/** Thread counts of the scaling section, and its paired rounds (each: a 128-token prefill and a decode per thread count). */
 const SCALING_THREADS = [1, 2];
+const SCALING_ROUNDS = 7;
 
 /** Full measurement set for the 124M model on a fast backend. */
 function fullOptions(): Omit<ModelBenchOptions, 'log' | 'dispatchCount'> {
@@ -271,7 +272,11 @@ async function main(): Promise<void> {
   }
 
   if (only.includes('scaling')) {
-    // The same 124M model at 1 and 2 threads (tfjs-wasm's pool and the q8 / f16 kernels' helpers alike), in one Chromium run.
+    // The same 124M model at 1 and 2 threads, in one Chromium run with its memory left unsampled
+    // (sampling stalls threads: launchChromium). q8 and f16: one worker loads the checkpoint with
+    // its kernels on 1 and on 2 threads and measures them in turns (paired rounds, so the
+    // machine's drift moves both alike). f32's threads are tfjs-wasm's pool, fixed when the
+    // backend starts: one job per thread count.
     const options = {
       newTokens: tokens,
       runs,
@@ -281,17 +286,25 @@ async function main(): Promise<void> {
       recomputeEstimateTokens: 0,
       leakGenerations: 0,
     };
-    const jobs: BrowserJob[] = SCALING_THREADS.flatMap((threads) =>
-      (['f32', 'q8', 'f16'] as const).map((precision) => ({
-        id: `scale-${precision}-${threads}t`,
+    const jobs: BrowserJob[] = [
+      ...(['q8', 'f16'] as const).map((precision) => ({
+        id: `scale-${precision}`,
+        backend: 'wasm' as const,
+        threads: 1,
+        model: '124m' as const,
+        precision,
+        paired: { kernelThreads: SCALING_THREADS, rounds: quick ? 1 : SCALING_ROUNDS, newTokens: tokens, prefillLength: 128 },
+      })),
+      ...SCALING_THREADS.map((threads) => ({
+        id: `scale-f32-${threads}t`,
         backend: 'wasm' as const,
         threads,
         model: '124m' as const,
-        precision,
+        precision: 'f32' as const,
         options,
       })),
-    );
-    const scaling: NonNullable<BenchReport['scaling']> = { browser: await runBrowserJobs(jobs, log), peer: [] };
+    ];
+    const scaling: NonNullable<BenchReport['scaling']> = { browser: await runBrowserJobs(jobs, log, { sampleMemory: false }), peer: [] };
     const why = peerReady(peerDir);
     for (const threads of SCALING_THREADS) {
       for (const dtype of ['fp32', 'q8'] as const) {

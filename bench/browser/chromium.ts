@@ -77,7 +77,13 @@ function sampleTree(profile: string, own: Map<number, number>): number {
   return kb;
 }
 
-export async function launchChromium(log: (line: string) => void): Promise<Chromium> {
+/**
+ * `sampleMemory: false` leaves Chromium's memory unsampled (peakPssMb() then says 0): reading
+ * smaps_rollup of processes that reserve terabytes of address space (WebAssembly memories) costs
+ * CPU and takes their memory-map lock every 250 ms, which stalls a multi-threaded run on 2 cores
+ * (measured: q8 at 2 threads ran 1.06× one thread with it, 1.76× without).
+ */
+export async function launchChromium(log: (line: string) => void, { sampleMemory = true } = {}): Promise<Chromium> {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'gpt2-bench-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -100,7 +106,7 @@ export async function launchChromium(log: (line: string) => void): Promise<Chrom
   let own = new Map<number, number>();
   const ownTotal = () => [...own.values()].reduce((a, b) => a + b, 0) + processJiffies(process.pid);
   let start = { machine: machineJiffies(), own: ownTotal() };
-  const timer = setInterval(() => (peakKb = Math.max(peakKb, sampleTree(profile, own))), 250);
+  const timer = sampleMemory ? setInterval(() => (peakKb = Math.max(peakKb, sampleTree(profile, own))), 250) : undefined;
   return {
     context,
     page,

@@ -26,10 +26,15 @@ export function buildBenchPage(): void {
   );
 }
 
-export async function runBrowserJobs(jobs: BrowserJob[], log: (line: string) => void, timeoutMs = 1_200_000): Promise<BrowserRun> {
+/** `sampleMemory: false`: no peak PSS (see launchChromium), for timings that need every core. */
+export async function runBrowserJobs(
+  jobs: BrowserJob[],
+  log: (line: string) => void,
+  { timeoutMs = 1_200_000, sampleMemory = true } = {},
+): Promise<BrowserRun> {
   buildBenchPage();
   const server = await startBenchServer();
-  const browser = await launchChromium(log);
+  const browser = await launchChromium(log, { sampleMemory });
   try {
     await browser.page.goto(server.url);
     const results: BrowserRun['results'] = [];

@@ -172,37 +172,48 @@ describe('benchmark report', () => {
     expect(empty).toContain('not measured');
   });
 
-  test('the thread scaling table: decode and 128-token prefill at 1 and 2 threads, the ratios, the threads that ran, the peer', () => {
-    const scaleJob = (precision: string, threads: number, tps: number, prefill: number) =>
-      job(`scale-${precision}-${threads}t`, threads, {
+  test('the thread scaling table: q8 / f16 paired (medians of rounds), f32 per job, the ratios, the threads that ran, the peer, the targets', () => {
+    const f32Job = (threads: number, tps: number, prefill: number) =>
+      job(`scale-f32-${threads}t`, threads, { precision: 'f32', bench: { ...bench(tps, 40, 50), prefillMs: { '128': prefill } } });
+    /** A paired job: per side the rounds' prefill ms and tok/s (medians: 1 thread 745 ms / 70 tok/s, 2 threads 400 / 112). */
+    const pairedJob = (precision: string, ran: number) =>
+      job(`scale-${precision}`, 1, {
         precision,
-        kernelThreads: precision === 'f32' ? undefined : threads,
-        bench: { ...bench(tps, 40, 50), prefillMs: { '128': prefill } },
-      });
-    const scaled = renderReport({
-      ...report,
-      scaling: {
-        browser: {
-          chromium: '156',
-          results: [
-            scaleJob('f32', 1, 37, 800),
-            scaleJob('f32', 2, 48, 500),
-            scaleJob('q8', 1, 70, 745),
-            scaleJob('q8', 2, 112, 400),
-            scaleJob('f16', 1, 32, 900),
-            scaleJob('f16', 2, 50, 500),
-          ],
-        },
-        peer: [
-          { peer: 'transformers.js', backend: 'chromium-wasm-t1', decode_tok_s: 18, prefill_ms: 300, wasm_num_threads: 1 },
-          { peer: 'transformers.js', backend: 'chromium-wasm-t2', decode_tok_s: 27, prefill_ms: 200, wasm_num_threads: 2 },
-          { peer: 'transformers.js', backend: 'chromium-wasm-t1-q8', error: 'not run: no ONNX export' },
+        matmulBuild: 'relaxed',
+        paired: [
+          { label: '1 thread', kernelThreads: 1, prefillMs: [745, 900, 700], tokensPerSecond: [70, 60, 75] },
+          { label: '2 threads', kernelThreads: ran, prefillMs: [400, 380, 420], tokensPerSecond: [112, 100, 120] },
         ],
-      },
+      });
+    const scaling = {
+      browser: { chromium: '156', results: [f32Job(1, 37, 800), f32Job(2, 48, 500), pairedJob('q8', 2), pairedJob('f16', 2)] },
+      peer: [
+        { peer: 'transformers.js', backend: 'chromium-wasm-t1', decode_tok_s: 18, prefill_ms: 300, wasm_num_threads: 1 },
+        { peer: 'transformers.js', backend: 'chromium-wasm-t2', decode_tok_s: 27, prefill_ms: 200, wasm_num_threads: 2 },
+        { peer: 'transformers.js', backend: 'chromium-wasm-t1-q8', error: 'not run: no ONNX export' },
+      ],
+    };
+    const scaled = renderReport({ ...report, scaling }).split('\n');
+    const row = (start: string) => scaled.find((l) => l.startsWith(start)) ?? '';
+    expect(row('| this engine | q8 |')).toMatch(
+      /^\| this engine \| q8 \| kernels 1 → kernels 2 \| 70\.00 → 112\.00 \| 1\.60 \| 745 → 400 \| 1\.86 \| paired: medians of 3 rounds/,
+    );
+    expect(row('| this engine | f32 |')).toMatch(
+      /^\| this engine \| f32 \| tfjs 1 → tfjs 2 \| 37\.00 → 48\.00 \| 1\.30 \| 800 → 500 \| 1\.60 \|/,
+    );
+    expect(row('| transformers.js | fp32 |')).toMatch(
+      /^\| transformers\.js \| fp32 \| 1 → 2 \| 18\.00 → 27\.00 \| 1\.50 \| 300 → 200 \(its 16-token prompt\) \| – \|/,
+    );
+    expect(row('| transformers.js | q8')).toMatch(/– → – \| – \|.*not run: no ONNX export$/);
+    // The targets: 112 / 70 = 1.60 ≥ 1.5; 745 / 400 = 1.86 ≥ 1.6; the peer's q8 at 2 threads was not run.
+    expect(row('| q8 decode on 2 threads ≥ 1.5× on 1')).toContain('112.0 vs 70.0 tok/s = 1.60× | **met** |');
+    expect(row('| q8 128-token prefill on 2 threads ≥ 1.6× on 1')).toContain('400 vs 745 ms = 1.86× | **met** |');
+    expect(row('| our q8 on 2 threads ≥ 3× transformers.js q8 on 2 threads')).toContain('| not measured |');
+    // A 2-thread side that got 1 thread does not pass unnoticed: the row says what ran.
+    const slow = renderReport({
+      ...report,
+      scaling: { ...scaling, browser: { ...scaling.browser, results: [pairedJob('q8', 1)] } },
     }).split('\n');
-    expect(scaled).toContain('| this engine | q8 | 1 / 1 → 2 / 2 | 70.00 → 112.00 | 1.60 | 745 → 400 | 1.86 |');
-    expect(scaled).toContain('| this engine | f32 | 1 / – → 2 / – | 37.00 → 48.00 | 1.30 | 800 → 500 | 1.60 |');
-    expect(scaled).toContain('| transformers.js | fp32 | 1 → 2 | 18.00 → 27.00 | 1.50 | 300 → 200 (its prompt) | – |');
-    expect(scaled.find((l) => l.startsWith('| transformers.js | q8'))).toMatch(/– → – \| – \|.*not run: no ONNX export$/);
+    expect(slow.find((l) => l.startsWith('| this engine | q8 |'))).toContain('kernels 1 → kernels 1');
   });
 });
