@@ -37,7 +37,13 @@ function forwardTo(target: string, req: http.IncomingMessage, res: http.ServerRe
   upstream.on('error', () => res.destroy());
 }
 
-export async function startStaticServer(root: string, headers: Record<string, string> = {}, forward?: Forward): Promise<StaticServer> {
+/** `port` 0 (the default): any free port. */
+export async function startStaticServer(
+  root: string,
+  headers: Record<string, string> = {},
+  forward?: Forward,
+  port = 0,
+): Promise<StaticServer> {
   const server = http.createServer((req, res) => {
     const target = forward?.(new URL(req.url ?? '/', 'http://x').pathname);
     if (target) return forwardTo(target + new URL(req.url ?? '/', 'http://x').search, req, res);
@@ -53,10 +59,13 @@ export async function startStaticServer(root: string, headers: Record<string, st
     });
     createReadStream(file).pipe(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const listening = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${listening}/`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { SimdMatmulStore, type PackedHandle } from '../../src/backend/simd/matmul';
-import { canShareMemory, channelSlice, headSlice } from '../../src/backend/simd/threads';
+import { canShareMemory, channelSlice, chunkUnits } from '../../src/backend/simd/threads';
 import { SimdAttentionStore } from '../../src/backend/simd/attention';
 
 function randoms(n: number, seed: number, scale = 1): Float32Array {
@@ -105,10 +105,10 @@ describe('matrix kernels on several threads (Node)', () => {
     expect(() => new SimdMatmulStore({ threads: 1.5 })).toThrow(/threads must be a whole number ≥ 1/);
   });
 
-  it('head slices cover every head once', () => {
+  it('chunks cover every unit (head, block) once', () => {
     for (const H of [1, 2, 5, 12, 25]) {
       for (const threads of [1, 2, 3, 4]) {
-        const slices = Array.from({ length: threads }, (_, i) => headSlice(H, i, threads));
+        const slices = Array.from({ length: threads }, (_, i) => chunkUnits(H, i, threads));
         expect(slices[0][0]).toBe(0);
         expect(slices[threads - 1][1]).toBe(H);
         slices.forEach(([from, to], i) => {

@@ -1,19 +1,28 @@
 /**
  * Threads for the matrix kernels (matmul.wat) and attention (decode.wat): helper workers that share
- * the matrix store's WebAssembly memory (SharedArrayBuffer) and each compute a slice of the output
- * channels of every product, and a slice of the heads of every attention (the KV caches that lease
- * their memory from the store: src/backend/simd/attention.ts). The calling thread (the model's worker in the browser, the process in Node) writes the
- * product's arguments into a small shared control array, wakes the helpers with Atomics.notify,
- * computes its own slice, and waits (Atomics.wait) until every helper has counted itself done. No
- * message is posted per product and nothing is allocated per product.
+ * the matrix store's WebAssembly memory (SharedArrayBuffer) and take part in every product (its
+ * output channels) and every attention (its heads) over the KV caches that lease their memory from
+ * the store (src/backend/simd/attention.ts). The calling thread (the model's worker in the browser,
+ * the process in Node) writes the work's arguments into a small shared control array, wakes the
+ * helpers with Atomics.notify, and then every thread, the caller included, claims chunks of the
+ * work from a shared ticket (compareExchange) until none are left; the caller then waits
+ * (Atomics.wait) for the chunks still running elsewhere. No message is posted and nothing is
+ * allocated per product.
  *
- * Slices are whole blocks of 32 output channels, the blocks one call over all of N would use, and
- * whole heads (each head's scores, softmax and weighted sum are one thread's, as they are on one),
- * so every output is the same sum in the same order at any thread count: results are bit-identical.
+ * Claimed chunks, not fixed slices, so a helper the system has not scheduled (a busy machine: more
+ * runnable threads than cores) only leaves its chunks to the others: the caller never waits for a
+ * helper that has not started, only for a chunk a helper is in the middle of. (Fixed halves made
+ * every product wait a whole scheduler time slice for the descheduled half: 10× slower under load.)
  *
- * A helper joins once it has started (a worker starts asynchronously, and the browser may not start
- * a nested worker while its parent blocks): until all have, the caller computes every product
- * alone. `running` says how many threads really take part.
+ * A chunk is whole blocks of 32 output channels, the blocks one call over all of N would use, or
+ * whole heads (a head's scores, softmax and weighted sum are one thread's, as they are on one), so
+ * every output is the same sum in the same order whoever computes it: results are bit-identical at
+ * any thread count.
+ *
+ * The ticket packs the work's number (8 bits), its chunk count (12) and the next chunk (12) in one
+ * int32: a helper that read the ticket of finished work and claims late finds it spent (next =
+ * chunks) or changed (the compareExchange fails). The caller changes the arguments only once every
+ * chunk of the work before is finished, and a helper reads them after its claim.
  */
 
 /** What a helper receives once, at its start. */
@@ -23,48 +32,53 @@ interface HelperStart {
   attention: WebAssembly.Module | null;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
-  /** This helper's slice: 1..threads-1 (the caller takes slice 0). */
-  index: number;
-  threads: number;
 }
 
 /** Slots of the control array (Int32Array over its own SharedArrayBuffer). */
-const GENERATION = 0; // incremented by the caller for each product: what the helpers wait on
-const DONE = 1; // helpers finished with the current product
+const GENERATION = 0; // incremented by the caller for each piece of work: what sleeping helpers wait on
+const FINISHED = 1; // chunks of the current work finished
 const READY = 2; // helpers started and waiting
 const OP = 3; // which kernel (OP_*), or OP_EXIT
 const N_SLOT = 4; // output channels of the current product
 const ARGS = 5; // the kernel's arguments before nFrom, nTo, or attention's (at most 10)
-const CONTROL_INTS = ARGS + 10;
+const TICKET = 15; // work number << 24 | chunks << 12 | next chunk
+const CONTROL_INTS = 16;
 
 const OP_EXIT = 0;
 const OP_Q8 = 1;
 const OP_F16 = 2;
 const OP_ATTEND = 3;
 
+/** Chunks per thread of each piece of work: enough that a late or slow thread leaves little to wait for. */
+const CHUNKS_PER_THREAD = 4;
+
 /**
  * Milliseconds a thread polls a shared counter before sleeping in Atomics.wait. Products come tens
  * of µs apart in a decode step, and a wake from Atomics.wait can take longer than a product
- * (Chromium): a helper that slept between products would make every product wait for it. The
- * helpers repeat the number as a literal (helperMain).
+ * (Chromium): a helper that slept between products would join each one late. The helpers repeat
+ * the number as a literal (helperMain).
  */
 const SPIN_MS = 2;
 
-/** Output channels [from, to) of slice `index` of `threads`, in whole blocks of 32. */
-export function channelSlice(N: number, index: number, threads: number): [number, number] {
-  const blocks = Math.ceil(N / 32);
-  const from = Math.floor((blocks * index) / threads) * 32;
-  const to = Math.min(N, Math.floor((blocks * (index + 1)) / threads) * 32);
-  return [Math.min(from, N), to];
+/** Units [from, to) of chunk `i` of `chunks` over `units` (32-channel blocks, or heads). */
+export function chunkUnits(units: number, i: number, chunks: number): [number, number] {
+  return [Math.floor((units * i) / chunks), Math.floor((units * (i + 1)) / chunks)];
+}
+
+/** Output channels [from, to) of chunk `i` of `chunks` over N channels, in whole blocks of 32. */
+export function channelSlice(N: number, i: number, chunks: number): [number, number] {
+  const [b0, b1] = chunkUnits(Math.ceil(N / 32), i, chunks);
+  return [Math.min(N, b0 * 32), Math.min(N, b1 * 32)];
 }
 
 /**
  * A helper's whole life. Its source text runs in the worker (Function.prototype.toString), so it
- * refers to nothing outside itself: the constants are repeated as literals.
+ * refers to nothing outside itself: the constants are repeated as literals (slots: 0 GENERATION,
+ * 1 FINISHED, 2 READY, 3 OP, 4 N, 5.. ARGS, 15 TICKET).
  */
 function helperMain(start: HelperStart): void {
-  const { module, attention, memory, control, index, threads } = start;
-  type Kernels = Record<string, (...args: number[]) => void>;
+  const { module, attention, memory, control } = start;
+  type Kernels = Record<string, (...args: number[]) => void>; // a type: erased, nothing in the worker's text
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as Kernels;
   const heads = attention && (new WebAssembly.Instance(attention, { env: { memory } }).exports as Kernels);
   const c = new Int32Array(control);
@@ -72,38 +86,43 @@ function helperMain(start: HelperStart): void {
   let seen = Atomics.load(c, 0);
   Atomics.add(c, 2, 1);
   for (;;) {
-    // Poll for 2 ms (checking the clock every 1024 polls) before sleeping: a decode step's products
-    // come tens of µs apart, and waking from Atomics.wait can take longer than the product.
+    // Poll for 2 ms (checking the clock every 1024 polls) before sleeping.
     for (let spin = 0, until = performance.now() + 2; Atomics.load(c, 0) === seen; spin++) {
       if ((spin & 1023) === 1023 && performance.now() > until) break;
     }
     Atomics.wait(c, 0, seen);
     seen = Atomics.load(c, 0);
-    const op = c[3];
-    if (op === 0) return;
-    if (op === 3) {
-      // attention of one query over heads [h0, h1): args q, k, v, scores, out, S, H, D, headStride, scale
-      const [q, k, v, p, out, S, H, D, headStride] = [c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]];
-      const h0 = Math.floor((H * index) / threads);
-      const h1 = Math.floor((H * (index + 1)) / threads);
-      if (heads && h0 < h1) {
-        const ph = p + 4 * h0 * S;
-        heads.scores(q + 4 * h0 * D, k + h0 * headStride, ph, S, h1 - h0, D, headStride, f[14]);
-        heads.softmax(ph, S, h1 - h0);
-        heads.weighted(ph, v + h0 * headStride, out + 4 * h0 * D, S, h1 - h0, D, headStride);
+    if (c[3] === 0) return;
+    for (;;) {
+      const ticket = Atomics.load(c, 15);
+      const chunks = (ticket >>> 12) & 4095;
+      const next = ticket & 4095;
+      if (next >= chunks) break;
+      if (Atomics.compareExchange(c, 15, ticket, ticket + 1) !== ticket) continue;
+      // Chunk `next` of `chunks` of the work whose arguments are in the control array (written
+      // inline: no named inner function, which a bundler may wrap in a helper this worker lacks).
+      const op = c[3];
+      if (op === 3) {
+        // attention over heads [h0, h1): args q, k, v, scores, out, S, H, D, headStride, scale
+        const [q, k, v, p, out, S, H, D, headStride] = [c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]];
+        const h0 = Math.floor((H * next) / chunks);
+        const h1 = Math.floor((H * (next + 1)) / chunks);
+        if (heads && h0 < h1) {
+          const ph = p + 4 * h0 * S;
+          heads.scores(q + 4 * h0 * D, k + h0 * headStride, ph, S, h1 - h0, D, headStride, f[14]);
+          heads.softmax(ph, S, h1 - h0);
+          heads.weighted(ph, v + h0 * headStride, out + 4 * h0 * D, S, h1 - h0, D, headStride);
+        }
+      } else {
+        const N = c[4];
+        const blocks = Math.ceil(N / 32);
+        const from = Math.min(N, Math.floor((blocks * next) / chunks) * 32);
+        const to = Math.min(N, Math.floor((blocks * (next + 1)) / chunks) * 32);
+        if (from < to && op === 1) kernels.q8_matmul(c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], N, c[13], from, to);
+        else if (from < to) kernels.f16_matmul(c[5], c[6], c[7], c[8], c[9], N, c[10], from, to);
       }
-      if (Atomics.add(c, 1, 1) === threads - 2) Atomics.notify(c, 1);
-      continue;
+      if (Atomics.add(c, 1, 1) + 1 === chunks) Atomics.notify(c, 1);
     }
-    const N = c[4];
-    const blocks = Math.ceil(N / 32);
-    const from = Math.min(N, Math.floor((blocks * index) / threads) * 32);
-    const to = Math.min(N, Math.floor((blocks * (index + 1)) / threads) * 32);
-    if (from < to) {
-      if (op === 1) kernels.q8_matmul(c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], N, c[13], from, to);
-      else kernels.f16_matmul(c[5], c[6], c[7], c[8], c[9], N, c[10], from, to);
-    }
-    if (Atomics.add(c, 1, 1) === threads - 2) Atomics.notify(c, 1);
   }
 }
 
@@ -164,24 +183,21 @@ export interface HeadKernels {
   weighted(w: number, v: number, out: number, S: number, H: number, D: number, headStride: number): void;
 }
 
-/** Heads [from, to) of slice `index` of `threads`. */
-export function headSlice(H: number, index: number, threads: number): [number, number] {
-  return [Math.floor((H * index) / threads), Math.floor((H * (index + 1)) / threads)];
-}
-
 export class MatmulThreads {
   /** Threads asked for, the caller included. */
   readonly threads: number;
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_INTS));
   private readonly controlFloats = new Float32Array(this.control.buffer);
   private helpers: Helper[] = [];
-  /** The caller's instance of decode.wat's shared build over the memory (slice 0 of attention), or null. */
+  /** The caller's instance of decode.wat's shared build over the memory (its attention chunks), or null. */
   private readonly heads: HeadKernels | null;
+  /** The number of the current work (8 bits, in the ticket). */
+  private work = 0;
 
   /**
    * `module`: a shared-memory build of matmul.wat; `memory`: the shared memory it runs over;
-   * `own`: the caller's instance of it, which computes slice 0; `attention`: decode.wat's
-   * shared-memory build, or null (then attend() always answers false).
+   * `own`: the caller's instance of it; `attention`: decode.wat's shared-memory build, or null
+   * (then attend() always answers false).
    */
   constructor(
     module: WebAssembly.Module,
@@ -193,7 +209,7 @@ export class MatmulThreads {
     this.threads = threads;
     this.heads = attention && (new WebAssembly.Instance(attention, { env: { memory } }).exports as unknown as HeadKernels);
     for (let index = 1; index < threads; index++) {
-      const helper = startHelper({ module, attention, memory, control: this.control.buffer as SharedArrayBuffer, index, threads });
+      const helper = startHelper({ module, attention, memory, control: this.control.buffer as SharedArrayBuffer });
       if (!helper) break;
       this.helpers.push(helper);
     }
@@ -209,8 +225,8 @@ export class MatmulThreads {
   }
 
   /**
-   * q8_matmul over every thread, with its arguments (matmul.wat) but the slice; false, with nothing
-   * done, while the helpers are not all running (the caller then computes it alone).
+   * q8_matmul over every thread, with its arguments (matmul.wat) but the channel range; false, with
+   * nothing done, while the helpers are not all running (the caller then computes it alone).
    */
   q8(
     q: number,
@@ -237,10 +253,10 @@ export class MatmulThreads {
     c[ARGS + 6] = wsum;
     c[ARGS + 7] = bias;
     c[ARGS + 8] = out;
-    this.wake();
-    const [from, to] = channelSlice(N, 0, this.threads);
-    if (from < to) this.own.q8_matmul(q, params, M, Kp, w, scale, wsum, bias, N, out, from, to);
-    this.waitForHelpers();
+    this.share(Math.ceil(N / 32), (i, chunks) => {
+      const [from, to] = channelSlice(N, i, chunks);
+      if (from < to) this.own.q8_matmul(q, params, M, Kp, w, scale, wsum, bias, N, out, from, to);
+    });
     return true;
   }
 
@@ -256,16 +272,16 @@ export class MatmulThreads {
     c[ARGS + 3] = w;
     c[ARGS + 4] = bias;
     c[ARGS + 5] = out;
-    this.wake();
-    const [from, to] = channelSlice(N, 0, this.threads);
-    if (from < to) this.own.f16_matmul(x, M, Kp, w, bias, N, out, from, to);
-    this.waitForHelpers();
+    this.share(Math.ceil(N / 32), (i, chunks) => {
+      const [from, to] = channelSlice(N, i, chunks);
+      if (from < to) this.own.f16_matmul(x, M, Kp, w, bias, N, out, from, to);
+    });
     return true;
   }
 
   /**
    * Attention of one query (decode.wat's scores, softmax, weighted; arguments as theirs, over all H
-   * heads) with the heads split over every thread; false, with nothing done, while the helpers are
+   * heads) with the heads shared by every thread; false, with nothing done, while the helpers are
    * not all running or there is no attention build (the caller then runs it alone).
    */
   attend(
@@ -294,31 +310,44 @@ export class MatmulThreads {
     c[ARGS + 7] = D;
     c[ARGS + 8] = headStride;
     this.controlFloats[ARGS + 9] = scale;
-    this.wake();
-    const [h0, h1] = headSlice(H, 0, this.threads);
-    if (h0 < h1) {
-      heads.scores(q, k, scores, S, h1 - h0, D, headStride, scale);
-      heads.softmax(scores, S, h1 - h0);
-      heads.weighted(scores, v, out, S, h1 - h0, D, headStride);
-    }
-    this.waitForHelpers();
+    this.share(H, (i, chunks) => {
+      const [h0, h1] = chunkUnits(H, i, chunks);
+      if (h0 >= h1) return;
+      const p = scores + 4 * h0 * S;
+      heads.scores(q + 4 * h0 * D, k + h0 * headStride, p, S, h1 - h0, D, headStride, scale);
+      heads.softmax(p, S, h1 - h0);
+      heads.weighted(p, v + h0 * headStride, out + 4 * h0 * D, S, h1 - h0, D, headStride);
+    });
     return true;
   }
 
-  /** Starts the product whose arguments are in the control array. */
-  private wake(): void {
-    Atomics.store(this.control, DONE, 0);
-    Atomics.add(this.control, GENERATION, 1); // publishes the arguments written before it
-    Atomics.notify(this.control, GENERATION);
-  }
-
-  private waitForHelpers(): void {
+  /**
+   * Runs the work whose arguments are in the control array as chunks over `units` (blocks or
+   * heads): publishes a fresh ticket, wakes the helpers, claims chunks with them until none are
+   * left (`run` is this thread's way to compute one), then waits for the helpers' chunks to finish.
+   */
+  private share(units: number, run: (i: number, chunks: number) => void): void {
     const c = this.control;
-    const helpers = this.threads - 1;
-    for (let spin = 0, until = performance.now() + SPIN_MS; Atomics.load(c, DONE) < helpers; spin++) {
+    const chunks = Math.max(1, Math.min(units, CHUNKS_PER_THREAD * this.threads, 4095));
+    this.work = (this.work + 1) & 255;
+    Atomics.store(c, FINISHED, 0);
+    Atomics.store(c, TICKET, (this.work << 24) | (chunks << 12)); // publishes the arguments written before it
+    Atomics.add(c, GENERATION, 1);
+    Atomics.notify(c, GENERATION);
+    let mine = 0;
+    for (;;) {
+      const ticket = Atomics.load(c, TICKET);
+      const next = ticket & 4095;
+      if (next >= chunks) break;
+      if (Atomics.compareExchange(c, TICKET, ticket, ticket + 1) !== ticket) continue;
+      run(next, chunks);
+      mine++;
+    }
+    if (Atomics.add(c, FINISHED, mine) + mine === chunks) return;
+    for (let spin = 0, until = performance.now() + SPIN_MS; Atomics.load(c, FINISHED) < chunks; spin++) {
       if ((spin & 1023) === 1023 && performance.now() > until) break;
     }
-    for (let done = Atomics.load(c, DONE); done < helpers; done = Atomics.load(c, DONE)) Atomics.wait(c, DONE, done);
+    for (let done = Atomics.load(c, FINISHED); done < chunks; done = Atomics.load(c, FINISHED)) Atomics.wait(c, FINISHED, done);
   }
 
   /** Ends the helpers (the caller then computes alone). */
