@@ -483,6 +483,13 @@ function scalingTargets(scaling: NonNullable<BenchReport['scaling']>, out: (s?: 
   out(
     `| q8 128-token prefill on 2 threads ≥ 1.6× on 1 (same run) | ${f(q8.prefill[1], 0)} vs ${f(q8.prefill[0], 0)} ms = ${f(prefillX, 2)}× | ${mark(prefillX === undefined ? undefined : prefillX >= 1.6)} |`,
   );
+  const calibration = scaling.browser.results.find((r) => r.calibration)?.calibration;
+  const chosen = calibration?.choice as 'f32' | 'f16' | 'q8' | undefined;
+  const speeds = calibration?.speeds;
+  const notSlower = chosen && speeds ? (speeds[chosen] ?? Infinity) <= speeds.f32 : undefined;
+  out(
+    `| \`auto\` never picks a precision slower than f32 here without a memory reason (its load-time measurement in Chromium wasm: 124M's c_fc product per precision; unit test: auto-precision) | ${speeds ? `f32 ${f(speeds.f32, 2)} ms, q8 ${f(speeds.q8, 2)} ms, f16 ${f(speeds.f16, 2)} ms → ${chosen}` : '–'} | ${mark(notSlower)} |`,
+  );
   out(
     `| our q8 on 2 threads ≥ 3× transformers.js q8 on 2 threads (same Chromium, same weights) | ${f(q8.decode[1], 1)} vs ${f(peerQ8?.decode_tok_s, 1)} tok/s = ${f(peerX, 2)}× | ${mark(peerX === undefined ? undefined : peerX >= 3)} |`,
   );

@@ -41,6 +41,11 @@ export interface BrowserJobResult {
   /** The matrix kernels' build in this engine (relaxed or plain SIMD). */
   matmulBuild?: string;
   bench?: ModelBenchResult;
+  /**
+   * `auto`'s measurement here, as the app's load takes it for a model over 300M parameters (the
+   * 124M shape's c_fc product in each precision, measurePrecisions) and what it would pick.
+   */
+  calibration?: { speeds: { f32: number; f16?: number; q8?: number }; choice?: string };
   /** The `paired` job's measurements, one side per kernel thread count, with the threads each really ran on. */
   paired?: (PairedSide & { kernelThreads: number })[];
   ceiling?: MatmulCeiling;

@@ -11,6 +11,8 @@ import { prepareWasmThreads, wasmThreadCount, wasmThreadsInUse } from '../../src
 import { GPT2 } from '../../src/model/gpt2';
 import { availableMatmulBuilds } from '../../src/backend/simd/matmul';
 import { benchModel, matmulCeiling, pairedRuns } from '../core';
+import { measurePrecisions } from '../../src/backend/simd/calibrate';
+import { fastestPrecision } from '../../src/model/memoryPlan';
 import type { BrowserJob, BrowserJobResult, FromBenchWorker } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -75,6 +77,8 @@ async function run(job: BrowserJob): Promise<BrowserJobResult> {
   log(`${job.id}: ${result.backend}, ${result.threads} thread(s), crossOriginIsolated=${result.crossOriginIsolated}`);
   if (job.ceiling) result.ceiling = await matmulCeiling(7, 12, 50257, log);
   if (job.model && job.paired) {
+    const speeds = measurePrecisions(768, 3072); // GPT-2 124M's c_fc, as loadModel measures a model's widest matrix
+    result.calibration = { speeds, choice: fastestPrecision(['f32', 'f16', 'q8'], speeds) };
     const { config, weights } = await fetchModel(job.model);
     const sides: { label: string; model: GPT2 }[] = [];
     for (const threads of job.paired.kernelThreads) {

@@ -114,7 +114,7 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
 
     it('decodes a token with 4 matMuls per layer and the head, the rest in the SIMD kernels', async () => {
       const cache = model.newCache(1, 64);
-      await read(model.forward([PROMPT], cache)); // prefill: the same SIMD step over every prompt token
+      await read(model.forward([PROMPT], cache)); // prefill: tfjs ops at f32 (q8 / f16 prompts take the SIMD step)
       const { kernels } = await tf.profile(() => model.forward([[11]], cache));
       const count: Record<string, number> = {};
       for (const { name } of kernels) if (name !== 'Reshape') count[name] = (count[name] ?? 0) + 1; // Reshape only relabels
@@ -125,17 +125,19 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       cache.dispose();
     });
 
-    it("a prompt longer than one SIMD piece (2 sequences × 40 tokens: pieces of 64 rows) gives the concat path's logits", async () => {
-      const concatPath = model.withForward({ kind: 'concat' });
+    it("a q8 prompt longer than one SIMD piece (2 sequences × 40 tokens: pieces of 64 rows) gives the tfjs path's logits", async () => {
+      const q8 = await GPT2.fromFiles(fixtureConfigJson(), fixtureSafetensors(), { precision: 'q8' });
+      const concatPath = q8.withForward({ kind: 'concat' }); // the same q8 products, through tfjs ops and a concat cache
       const prompts = [0, 1].map((b) => Array.from({ length: 40 }, (_, t) => (PROMPT[t % PROMPT.length] + 37 * t + 101 * b) % 50257));
-      const simd = model.newCache(2, 64);
+      const simd = q8.newCache(2, 64);
       const concat = concatPath.newCache(2, 64);
-      expectClose(await read(model.forward(prompts, simd)), await read(concatPath.forward(prompts, concat)));
+      expectClose(await read(q8.forward(prompts, simd)), await read(concatPath.forward(prompts, concat)));
       expect(simd.length).toBe(40);
       // The cache holds every position: the next step still agrees.
-      expectClose(await read(model.forward([[11], [12]], simd)), await read(concatPath.forward([[11], [12]], concat)));
+      expectClose(await read(q8.forward([[11], [12]], simd)), await read(concatPath.forward([[11], [12]], concat)));
       simd.dispose();
       concat.dispose();
+      q8.dispose();
     });
 
     it('prefills in pieces (several new positions after cached ones) like one prefill', async () => {
