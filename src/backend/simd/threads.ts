@@ -104,14 +104,17 @@ function helperMain(start: HelperStart): void {
       const op = c[3];
       if (op === 3) {
         // attention over heads [h0, h1): args q, k, v, scores, out, S, H, D, headStride, scale
-        const [q, k, v, p, out, S, H, D, headStride] = [c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]];
+        const S = c[10];
+        const H = c[11];
+        const D = c[12];
+        const headStride = c[13];
         const h0 = Math.floor((H * next) / chunks);
         const h1 = Math.floor((H * (next + 1)) / chunks);
         if (heads && h0 < h1) {
-          const ph = p + 4 * h0 * S;
-          heads.scores(q + 4 * h0 * D, k + h0 * headStride, ph, S, h1 - h0, D, headStride, f[14]);
+          const ph = c[8] + 4 * h0 * S; // scores
+          heads.scores(c[5] + 4 * h0 * D, c[6] + h0 * headStride, ph, S, h1 - h0, D, headStride, f[14]); // q, k
           heads.softmax(ph, S, h1 - h0);
-          heads.weighted(ph, v + h0 * headStride, out + 4 * h0 * D, S, h1 - h0, D, headStride);
+          heads.weighted(ph, c[7] + h0 * headStride, c[9] + 4 * h0 * D, S, h1 - h0, D, headStride); // v, out
         }
       } else {
         const N = c[4];
@@ -253,10 +256,7 @@ export class MatmulThreads {
     c[ARGS + 6] = wsum;
     c[ARGS + 7] = bias;
     c[ARGS + 8] = out;
-    this.share(Math.ceil(N / 32), (i, chunks) => {
-      const [from, to] = channelSlice(N, i, chunks);
-      if (from < to) this.own.q8_matmul(q, params, M, Kp, w, scale, wsum, bias, N, out, from, to);
-    });
+    this.share(Math.ceil(N / 32));
     return true;
   }
 
@@ -272,10 +272,7 @@ export class MatmulThreads {
     c[ARGS + 3] = w;
     c[ARGS + 4] = bias;
     c[ARGS + 5] = out;
-    this.share(Math.ceil(N / 32), (i, chunks) => {
-      const [from, to] = channelSlice(N, i, chunks);
-      if (from < to) this.own.f16_matmul(x, M, Kp, w, bias, N, out, from, to);
-    });
+    this.share(Math.ceil(N / 32));
     return true;
   }
 
@@ -310,23 +307,16 @@ export class MatmulThreads {
     c[ARGS + 7] = D;
     c[ARGS + 8] = headStride;
     this.controlFloats[ARGS + 9] = scale;
-    this.share(H, (i, chunks) => {
-      const [h0, h1] = chunkUnits(H, i, chunks);
-      if (h0 >= h1) return;
-      const p = scores + 4 * h0 * S;
-      heads.scores(q + 4 * h0 * D, k + h0 * headStride, p, S, h1 - h0, D, headStride, scale);
-      heads.softmax(p, S, h1 - h0);
-      heads.weighted(p, v + h0 * headStride, out + 4 * h0 * D, S, h1 - h0, D, headStride);
-    });
+    this.share(H);
     return true;
   }
 
   /**
    * Runs the work whose arguments are in the control array as chunks over `units` (blocks or
    * heads): publishes a fresh ticket, wakes the helpers, claims chunks with them until none are
-   * left (`run` is this thread's way to compute one), then waits for the helpers' chunks to finish.
+   * left, then waits for the helpers' chunks to finish.
    */
-  private share(units: number, run: (i: number, chunks: number) => void): void {
+  private share(units: number): void {
     const c = this.control;
     const chunks = Math.max(1, Math.min(units, CHUNKS_PER_THREAD * this.threads, 4095));
     this.work = (this.work + 1) & 255;
@@ -340,7 +330,7 @@ export class MatmulThreads {
       const next = ticket & 4095;
       if (next >= chunks) break;
       if (Atomics.compareExchange(c, TICKET, ticket, ticket + 1) !== ticket) continue;
-      run(next, chunks);
+      this.runChunk(next, chunks);
       mine++;
     }
     if (Atomics.add(c, FINISHED, mine) + mine === chunks) return;
@@ -348,6 +338,49 @@ export class MatmulThreads {
       if ((spin & 1023) === 1023 && performance.now() > until) break;
     }
     for (let done = Atomics.load(c, FINISHED); done < chunks; done = Atomics.load(c, FINISHED)) Atomics.wait(c, FINISHED, done);
+  }
+
+  /**
+   * Chunk `i` of `chunks` of the work in the control array, on this thread: what helperMain does
+   * with a chunk, read from the same slots (no closure per product, so nothing is allocated).
+   */
+  private runChunk(i: number, chunks: number): void {
+    const c = this.control;
+    if (c[OP] === OP_ATTEND) {
+      const H = c[ARGS + 6];
+      const h0 = Math.floor((H * i) / chunks); // chunkUnits, without the array
+      const h1 = Math.floor((H * (i + 1)) / chunks);
+      if (h0 >= h1 || !this.heads) return;
+      const S = c[ARGS + 5];
+      const D = c[ARGS + 7];
+      const headStride = c[ARGS + 8];
+      const p = c[ARGS + 3] + 4 * h0 * S;
+      this.heads.scores(c[ARGS] + 4 * h0 * D, c[ARGS + 1] + h0 * headStride, p, S, h1 - h0, D, headStride, this.controlFloats[ARGS + 9]);
+      this.heads.softmax(p, S, h1 - h0);
+      this.heads.weighted(p, c[ARGS + 2] + h0 * headStride, c[ARGS + 4] + 4 * h0 * D, S, h1 - h0, D, headStride);
+      return;
+    }
+    const N = c[N_SLOT];
+    const blocks = Math.ceil(N / 32); // channelSlice, without the array
+    const from = Math.min(N, Math.floor((blocks * i) / chunks) * 32);
+    const to = Math.min(N, Math.floor((blocks * (i + 1)) / chunks) * 32);
+    if (from >= to) return;
+    if (c[OP] === OP_Q8)
+      this.own.q8_matmul(
+        c[ARGS],
+        c[ARGS + 1],
+        c[ARGS + 2],
+        c[ARGS + 3],
+        c[ARGS + 4],
+        c[ARGS + 5],
+        c[ARGS + 6],
+        c[ARGS + 7],
+        N,
+        c[ARGS + 8],
+        from,
+        to,
+      );
+    else this.own.f16_matmul(c[ARGS], c[ARGS + 1], c[ARGS + 2], c[ARGS + 3], c[ARGS + 4], N, c[ARGS + 5], from, to);
   }
 
   /** Ends the helpers (the caller then computes alone). */
