@@ -1,7 +1,8 @@
 /**
  * The built app on a plain static host: with no headers at all its service worker (src/offline)
  * makes the page cross-origin isolated (threads, a model from a hub mirror on the same origin, the
- * meta Content-Security-Policy still guarding it), and after that first visit the page opens and
+ * meta Content-Security-Policy still guarding it; its q8 text on 2 threads equals the CLI's on 1),
+ * and after that first visit the page opens and
  * generates with the server gone and the network off. And with exactly the headers of the build's
  * `_headers` file (cross-origin isolation + the policy, which then covers the worker too). Chromium, no WebGPU.
  */
@@ -14,6 +15,7 @@ import { generate, generatedText, openApp, waitForModel } from '../helpers/appPa
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { fixtureDir } from '../helpers/fixture';
 import { startHubServer, type HubServer } from '../helpers/hubServer';
+import { cliOutput } from '../helpers/cliProcess';
 import { headersFromFile, startStaticServer, type StaticServer } from '../helpers/staticServer';
 
 const REPO = 'org/tiny-gpt2';
@@ -42,6 +44,15 @@ afterAll(async () => {
   await other?.stop();
   await hub?.stop();
 });
+
+/** The CLI's greedy text for the fixture at q8 on one thread: 'Watson you are', 6 new tokens. */
+async function cliQ8OneThread(): Promise<string> {
+  const args = ['generate', '--model', fixtureDir, '--prompt', 'Watson you are', '--greedy', '--max-new-tokens', '6'];
+  const out = JSON.parse(await cliOutput([...args, '--backend', 'wasm', '--dtype', 'q8', '--threads', '1', '--json'])) as {
+    sequences: { text: string }[];
+  };
+  return out.sequences[0].text;
+}
 
 /** Fetches `url` where `scope` runs (the page or the worker); says whether the policy blocked it. */
 async function tryFetch(scope: Page | Worker, url: string): Promise<{ blocked: string[]; outcome: string }> {
@@ -104,7 +115,9 @@ describe('a plain static host', () => {
       expect(await page.locator('[data-stat=precision] dd').textContent()).toMatch(/^q8/);
       expect(await page.locator('[data-stat=threads] dd').textContent()).toBe('2 (q8 kernels)');
       await generate(page);
-      expect((await generatedText(page, 1)).length).toBeGreaterThan(0);
+      // Its products and its attention ran on 2 threads (the cache leased in the kernels' shared
+      // memory): the same text as the CLI's q8 greedy run on 1 thread, another process.
+      expect(await generatedText(page, 1)).toBe(await cliQ8OneThread());
       expect(violations()).toEqual([]);
       // The page may still connect nowhere but its own origin and the hub.
       expect(await tryFetch(page, `${other.url}/x`)).toEqual({ blocked: [`${other.url}/x`], outcome: 'failed' });
