@@ -5,6 +5,7 @@
  * `floats(region)` is a view of a region.
  */
 import { DECODE_SHARED_WASM_BASE64, DECODE_WASM_BASE64 } from './decodeWasm';
+import type { MatmulThreads } from './threads';
 
 /**
  * A shared memory that KV caches lease their regions from, and the threads that run attention
@@ -16,19 +17,8 @@ export interface KernelHost {
   lease(bytes: number): number;
   /** Gives a lease back (its bytes serve later leases; the memory itself never shrinks). */
   release(at: number): void;
-  /** Attention of one query on every thread (threads.ts MatmulThreads.attend); false while only this thread runs. */
-  attend(
-    q: number,
-    k: number,
-    v: number,
-    scores: number,
-    out: number,
-    S: number,
-    H: number,
-    D: number,
-    headStride: number,
-    scale: number,
-  ): boolean;
+  /** Attention of one query on every thread (MatmulThreads.attend, its arguments); false while only this thread runs. */
+  attend: MatmulThreads['attend'];
 }
 
 interface KernelExports {
