@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MatmulCeiling, ModelBenchResult } from './core';
+import type { MatmulCeiling, ModelBenchResult, PairedSide } from './core';
 import type { BrowserRun } from './browser/runBrowser';
 import type { AppLongTaskRun } from './browser/appLongTasks';
 import type { AppMediumRun } from './browser/appMedium';
@@ -27,6 +27,10 @@ export interface NodeResult extends Partial<ModelBenchResult> {
   ceiling?: MatmulCeiling;
   peakRssMb?: number;
   threads?: number;
+  /** The q8 / f16 kernels' build in this engine (relaxed or plain SIMD). */
+  matmulBuild?: string;
+  /** A paired run (NodeRunRequest.paired): one side per kernel thread count, with the threads each really ran on. */
+  paired?: (PairedSide & { kernelThreads: number })[];
   error?: string;
 }
 
@@ -49,7 +53,7 @@ export interface BenchReport {
   cacheVerify?: CacheVerifyResult;
   peer: PeerResult[];
   /** 124M at 1 and 2 threads, f32 / q8 / f16 (jobs `scale-{precision}-{n}t`), and the peer at the same counts. */
-  scaling?: { browser: BrowserRun; peer: PeerResult[] };
+  scaling?: { browser: BrowserRun; peer: PeerResult[]; /** The same paired runs in Node (the CLI's engine). */ node?: NodeResult[] };
 }
 
 /** Share of the whole machine's CPU time that was busy over `ms` (all processes, /proc/stat). */
@@ -449,21 +453,26 @@ function pairedRatio(a: number[] | undefined, b: number[] | undefined): number |
   return n ? median(Array.from({ length: n }, (_, i) => b![i] / a![i])) : undefined;
 }
 
+/** A paired measurement's row: medians of each side, × the median of the rounds' own ratios. */
+function pairedRow(sides: (PairedSide & { kernelThreads: number })[] | undefined, where: string, error?: string): ScalingRow {
+  const [one, two] = [sides?.[0], sides?.[1]];
+  const med = (xs: number[] | undefined) => (xs?.length ? median(xs) : undefined);
+  return {
+    ran: [one ? `kernels ${one.kernelThreads}` : '–', two ? `kernels ${two.kernelThreads}` : '–'],
+    decode: [med(one?.tokensPerSecond), med(two?.tokensPerSecond)],
+    prefill: [med(one?.prefillMs), med(two?.prefillMs)],
+    ratio: { decode: pairedRatio(one?.tokensPerSecond, two?.tokensPerSecond), prefill: pairedRatio(two?.prefillMs, one?.prefillMs) },
+    how: `paired: ${one?.prefillMs.length ?? 0} rounds in turns in ${where}; medians, × = the median of the rounds' ratios`,
+    error,
+  };
+}
+
 /** q8 / f16 from their paired job (medians of the rounds), f32 from its two jobs. */
 function scalingRows(scaling: NonNullable<BenchReport['scaling']>): Record<'f32' | 'q8' | 'f16', ScalingRow> {
   const results = scaling.browser.results;
   const paired = (precision: 'q8' | 'f16'): ScalingRow => {
     const r = results.find((x) => x.id === `scale-${precision}`);
-    const [one, two] = [r?.paired?.[0], r?.paired?.[1]];
-    const med = (xs: number[] | undefined) => (xs?.length ? median(xs) : undefined);
-    return {
-      ran: [one ? `kernels ${one.kernelThreads}` : '–', two ? `kernels ${two.kernelThreads}` : '–'],
-      decode: [med(one?.tokensPerSecond), med(two?.tokensPerSecond)],
-      prefill: [med(one?.prefillMs), med(two?.prefillMs)],
-      ratio: { decode: pairedRatio(one?.tokensPerSecond, two?.tokensPerSecond), prefill: pairedRatio(two?.prefillMs, one?.prefillMs) },
-      how: `paired: ${one?.prefillMs.length ?? 0} rounds in turns in one worker (${r?.matmulBuild ?? '?'} SIMD); medians, × = the median of the rounds' ratios`,
-      error: r?.error,
-    };
+    return pairedRow(r?.paired, `one worker (${r?.matmulBuild ?? '?'} SIMD)`, r?.error);
   };
   const [one, two] = [1, 2].map((t) => results.find((x) => x.id === `scale-f32-${t}t`));
   return {
@@ -519,6 +528,14 @@ function scalingSection(scaling: NonNullable<BenchReport['scaling']>, out: (s?: 
     const r = rows[precision];
     out(
       `| this engine | ${precision} | ${r.ran.join(' → ')} | ${f(r.decode[0], 2)} → ${f(r.decode[1], 2)} | ${f(r.ratio.decode, 2)} | ${f(r.prefill[0], 0)} → ${f(r.prefill[1], 0)} | ${f(r.ratio.prefill, 2)} | ${r.how} |${r.error ? ` error: ${r.error.split('\n')[0]}` : ''}`,
+    );
+  }
+  for (const precision of ['q8', 'f16'] as const) {
+    const node = scaling.node?.find((n) => n.precision === precision || (n.error && n.precision === precision));
+    if (!node) continue;
+    const r = pairedRow(node.paired, `one Node process (${node.matmulBuild ?? '?'} SIMD)`, node.error);
+    out(
+      `| this engine in Node (the CLI's) | ${precision} | ${r.ran.join(' → ')} | ${f(r.decode[0], 2)} → ${f(r.decode[1], 2)} | ${f(r.ratio.decode, 2)} | ${f(r.prefill[0], 0)} → ${f(r.prefill[1], 0)} | ${f(r.ratio.prefill, 2)} | ${r.how} |${r.error ? ` error: ${r.error}` : ''}`,
     );
   }
   for (const dtype of ['fp32', 'q8']) {

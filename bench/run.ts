@@ -8,7 +8,7 @@
  *                                                app-medium: a gpt2-medium-shaped one in the built app from a local hub, wasm, auto precision;
  *                                                quality: held-out loss, f16 greedy tokens and q8 logit error, bench/node/quality.ts;
  *                                                cache-verify: 124M load time from the disk cache with and without verification, bench/node/cacheVerify.ts;
- *                                                scaling: 124M decode and 128-token prefill at 1 and 2 threads, f32/q8/f16, and the peer's)
+ *                                                scaling: 124M decode and 128-token prefill at 1 and 2 threads, f32/q8/f16 in Chromium, q8/f16 in Node, and the peer's)
  *   npm run bench -- --quick                   few tokens, one run: checks the bench itself works
  *   npm run bench -- --tokens 64 --runs 3      decode length and timed runs
  *   npm run bench -- --no-docs                 leave docs/benchmarks.md alone
@@ -305,6 +305,12 @@ async function main(): Promise<void> {
       })),
     ];
     const scaling: NonNullable<BenchReport['scaling']> = { browser: await runBrowserJobs(jobs, log, { sampleMemory: false }), peer: [] };
+    // The same paired runs in Node, the CLI's engine (--threads 1 and 2).
+    scaling.node = [];
+    for (const precision of ['q8', 'f16'] as const) {
+      const paired = { kernelThreads: SCALING_THREADS, rounds: quick ? 1 : SCALING_ROUNDS, newTokens: tokens, prefillLength: 128 };
+      scaling.node.push(await runNode({ backend: 'wasm', model: '124m', precision, options: options, paired }));
+    }
     const why = peerReady(peerDir);
     for (const threads of SCALING_THREADS) {
       for (const dtype of ['fp32', 'q8'] as const) {

@@ -8,10 +8,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setupNodeBackend, isNodeBackend } from '../../src/backend/node';
 import { GPT2 } from '../../src/model/gpt2';
-import { benchModel, matmulCeiling, type ModelBenchOptions } from '../core';
+import { benchModel, matmulCeiling, pairedRuns, type ModelBenchOptions } from '../core';
 import { benchModel as modelFiles, type ModelName } from '../models';
 import type { WeightPrecision } from '../../src/model/weights';
 import { loadModelArg } from '../../src/cli/modelArg';
+import { availableMatmulBuilds } from '../../src/backend/simd/matmul';
 
 /** Models read the way the CLI reads a folder (streamed), rather than as one ArrayBuffer. */
 const STREAMED: ModelName[] = ['medium', 'large', 'xl'];
@@ -24,6 +25,11 @@ export interface NodeRunRequest {
   options: Omit<ModelBenchOptions, 'log' | 'dispatchCount'>;
   /** Also time the 124M step's matmuls alone. */
   ceiling?: boolean;
+  /**
+   * Instead of `options`: the model loaded once per entry, its q8 / f16 kernels on that many
+   * threads (as the CLI's --threads), measured in turns (pairedRuns in bench/core.ts).
+   */
+  paired?: { kernelThreads: number[]; rounds: number; newTokens: number; prefillLength: number };
 }
 
 const request = JSON.parse(process.argv[2] ?? '{}') as NodeRunRequest;
@@ -36,6 +42,27 @@ async function main(): Promise<void> {
   const files = modelFiles(request.model);
 
   const ceiling = request.ceiling ? await matmulCeiling(5, 12, 50257, log) : undefined;
+
+  if (request.paired) {
+    const configJson = JSON.parse(readFileSync(path.join(files.dir, 'config.json'), 'utf8'));
+    const bytes = readFileSync(path.join(files.dir, 'model.safetensors'));
+    const weights = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const sides: { label: string; model: GPT2 }[] = [];
+    for (const threads of request.paired.kernelThreads) {
+      const model = await GPT2.fromFiles(configJson, weights, { precision: request.precision, threads });
+      await model.warmUp();
+      sides.push({ label: `${threads} thread${threads === 1 ? '' : 's'}`, model });
+    }
+    const measured = await pairedRuns(sides, { ...request.paired, log });
+    const paired = measured.map((side, i) => ({ ...side, kernelThreads: sides[i].model.storeThreads ?? 0 }));
+    const precision = sides[0].model.precision;
+    for (const { model } of sides) model.dispose();
+    const matmulBuild = availableMatmulBuilds()[0];
+    console.log(
+      'RESULT ' + JSON.stringify({ where: 'node', backend: request.backend, model: request.model, precision, matmulBuild, paired }),
+    );
+    return;
+  }
 
   let model: GPT2;
   let readMs = 0;

@@ -191,6 +191,19 @@ describe('benchmark report', () => {
       });
     const scaling = {
       browser: { chromium: '156', results: [f32Job(1, 37, 800), f32Job(2, 48, 500), pairedJob('q8', 2), pairedJob('f16', 2)] },
+      node: [
+        {
+          where: 'node' as const,
+          backend: 'wasm',
+          model: '124m',
+          precision: 'q8',
+          matmulBuild: 'plain',
+          paired: [
+            { label: '1 thread', kernelThreads: 1, prefillMs: [480, 470], tokensPerSecond: [120, 118] },
+            { label: '2 threads', kernelThreads: 2, prefillMs: [250, 240], tokensPerSecond: [200, 190] },
+          ],
+        },
+      ],
       peer: [
         { peer: 'transformers.js', backend: 'chromium-wasm-t1', decode_tok_s: 18, prefill_ms: 300, wasm_num_threads: 1 },
         { peer: 'transformers.js', backend: 'chromium-wasm-t2', decode_tok_s: 27, prefill_ms: 200, wasm_num_threads: 2 },
@@ -207,6 +220,10 @@ describe('benchmark report', () => {
     );
     expect(row('| transformers.js | fp32 |')).toMatch(
       /^\| transformers\.js \| fp32 \| 1 → 2 \| 18\.00 → 27\.00 \| 1\.50 \| 300 → 200 \(its 16-token prompt\) \| – \|/,
+    );
+    // Node, the CLI's engine: 200/120 = 1.67, 190/118 = 1.61 → 1.64; 480/250 = 1.92, 470/240 = 1.96 → 1.94.
+    expect(row("| this engine in Node (the CLI's) | q8 |")).toMatch(
+      /^\| this engine in Node \(the CLI's\) \| q8 \| kernels 1 → kernels 2 \| 119\.00 → 195\.00 \| 1\.64 \| 475 → 245 \| 1\.94 \| paired: 2 rounds in turns in one Node process \(plain SIMD\)/,
     );
     expect(row('| transformers.js | q8')).toMatch(/– → – \| – \|.*not run: no ONNX export$/);
     // The targets: 1.60 ≥ 1.5; 2.00 ≥ 1.6; the peer's q8 at 2 threads was not run.
