@@ -520,7 +520,7 @@ function scalingTargets(scaling: NonNullable<BenchReport['scaling']>, out: (s?: 
 /** Decode tok/s and 128-token prefill ms of each precision at 1 and 2 threads, with the ratio; the peer's rows under them. */
 function scalingSection(scaling: NonNullable<BenchReport['scaling']>, out: (s?: string) => void): void {
   const rows = scalingRows(scaling);
-  out('## Threads: 124M at 1 and 2 threads (Chromium wasm, one run)');
+  out('## Threads: 124M at 1 and 2 threads (Chromium wasm, and Node for the CLI; one run)');
   out();
   out('| engine | precision | threads that ran | decode tok/s 1 → 2 threads | × | prefill 128 ms 1 → 2 threads | × | how |');
   out('| --- | --- | --- | --- | --- | --- | --- | --- |');
