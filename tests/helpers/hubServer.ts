@@ -70,6 +70,8 @@ export interface HubServer {
   stallNext(file: string, afterBytes: number, times?: number): void;
   /** Bytes of filler sent after every 206 body, beyond the range asked for (a misbehaving proxy); 0 = none. */
   rangeOverrun: number;
+  /** When > 0, every body goes out in 8 pieces this many ms apart (a slow network: a download's progress passes through its percentages); 0 = at once. */
+  paceMs: number;
   reset(): void;
   /** Stops accepting connections (and drops open ones). */
   stop(): Promise<void>;
@@ -101,6 +103,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     etagSuffix: '',
     statedSha256: new Map(),
     rangeOverrun: 0,
+    paceMs: 0,
     bytesServed: 0,
     requests: [],
     cutNext(file, afterBytes, times = 1) {
@@ -117,6 +120,7 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
       state.bytesServed = 0;
       state.requests = [];
       state.rangeOverrun = 0;
+      state.paceMs = 0;
       cuts.clear();
       stalls.clear();
     },
@@ -237,6 +241,18 @@ export async function startHubServer(options: { port?: number; repos?: Record<st
     }
     log.bytes = payload.byteLength;
     state.bytesServed += payload.byteLength;
+    if (state.paceMs > 0) {
+      const pieces = 8;
+      const paceMs = state.paceMs;
+      const sendPiece = (i: number) => {
+        if (res.destroyed) return;
+        const piece = payload.subarray(Math.floor((payload.byteLength * i) / pieces), Math.floor((payload.byteLength * (i + 1)) / pieces));
+        if (i === pieces - 1) res.end(piece);
+        else res.write(piece, () => setTimeout(() => sendPiece(i + 1), paceMs));
+      };
+      sendPiece(0);
+      return;
+    }
     res.end(payload);
   });
   server.on('connection', (socket) => {
