@@ -244,35 +244,14 @@ export class MatmulThreads {
     out: number,
   ): boolean {
     if (!this.ready()) return false;
-    const c = this.control;
-    c[OP] = OP_Q8;
-    c[N_SLOT] = N;
-    c[ARGS] = q;
-    c[ARGS + 1] = params;
-    c[ARGS + 2] = M;
-    c[ARGS + 3] = Kp;
-    c[ARGS + 4] = w;
-    c[ARGS + 5] = scale;
-    c[ARGS + 6] = wsum;
-    c[ARGS + 7] = bias;
-    c[ARGS + 8] = out;
-    this.share(Math.ceil(N / 32));
+    this.run(OP_Q8, Math.ceil(N / 32), N, q, params, M, Kp, w, scale, wsum, bias, out);
     return true;
   }
 
   /** f16_matmul over every thread, as q8() does it. */
   f16(x: number, M: number, Kp: number, w: number, bias: number, N: number, out: number): boolean {
     if (!this.ready()) return false;
-    const c = this.control;
-    c[OP] = OP_F16;
-    c[N_SLOT] = N;
-    c[ARGS] = x;
-    c[ARGS + 1] = M;
-    c[ARGS + 2] = Kp;
-    c[ARGS + 3] = w;
-    c[ARGS + 4] = bias;
-    c[ARGS + 5] = out;
-    this.share(Math.ceil(N / 32));
+    this.run(OP_F16, Math.ceil(N / 32), N, x, M, Kp, w, bias, out, 0, 0, 0);
     return true;
   }
 
@@ -295,20 +274,43 @@ export class MatmulThreads {
   ): boolean {
     const heads = this.heads;
     if (!heads || !this.ready()) return false;
-    const c = this.control;
-    c[OP] = OP_ATTEND;
-    c[ARGS] = q;
-    c[ARGS + 1] = k;
-    c[ARGS + 2] = v;
-    c[ARGS + 3] = scores;
-    c[ARGS + 4] = out;
-    c[ARGS + 5] = S;
-    c[ARGS + 6] = H;
-    c[ARGS + 7] = D;
-    c[ARGS + 8] = headStride;
-    this.controlFloats[ARGS + 9] = scale;
-    this.share(H);
+    this.controlFloats[ARGS + 9] = scale; // the one float argument, in its own slot
+    this.run(OP_ATTEND, H, 0, q, k, v, scores, out, S, H, D, headStride);
     return true;
+  }
+
+  /**
+   * Writes a piece of work into the control array (its kernel, N, and up to 9 integer arguments in
+   * the kernel's order; unused ones 0) and shares it. Positional numbers, not an array: nothing is
+   * allocated per product.
+   */
+  private run(
+    op: number,
+    units: number,
+    N: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    a4: number,
+    a5: number,
+    a6: number,
+    a7: number,
+    a8: number,
+  ): void {
+    const c = this.control;
+    c[OP] = op;
+    c[N_SLOT] = N;
+    c[ARGS] = a0;
+    c[ARGS + 1] = a1;
+    c[ARGS + 2] = a2;
+    c[ARGS + 3] = a3;
+    c[ARGS + 4] = a4;
+    c[ARGS + 5] = a5;
+    c[ARGS + 6] = a6;
+    c[ARGS + 7] = a7;
+    c[ARGS + 8] = a8;
+    this.share(units);
   }
 
   /**
