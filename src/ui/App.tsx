@@ -106,7 +106,7 @@ export function App() {
     [runOptions, applySettings],
   );
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
-  const { startBranch, closePane } = useBranching(worker, selectedPane, inspected, settings, selection);
+  const { startBranch, closePane } = useBranching(worker, panes, settings, selection);
   useInspectorWarmUp(state.model.info?.vocabSize, sliders);
   const dragging = useFileDrop((data) => void dropFiles(data));
 

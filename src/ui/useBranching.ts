@@ -1,5 +1,6 @@
-import { useCallback } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import type { BranchState, RunToken } from './appState';
+import type { InspectedStep } from './components/TokenInspector';
 import type { useGenerationWorker } from './useGenerationWorker';
 import type { useInspectorSelection } from './useInspectorSelection';
 import type { PaneView } from './panes';
@@ -10,23 +11,23 @@ type Worker = Pick<ReturnType<typeof useGenerationWorker>, 'branch' | 'closeBran
 type Selection = ReturnType<typeof useInspectorSelection>;
 
 /**
- * Branch and close: `startBranch(tokenId)` continues the selected pane from the inspected step
- * with `tokenId` forced there, under the sliders' settings and the pane's seed (the worker forks
- * the pane's KV cache when it kept it); `closePane` closes a branch, and the inspector goes back
- * to where the branch came from if it showed it.
+ * Branch and close: `startBranch(step, tokenId)` continues the step's pane from that step (the
+ * one the inspector's table shows, which may be a render behind the selection) with `tokenId`
+ * forced there, under the sliders' settings and the pane's seed (the worker forks the pane's KV
+ * cache when it kept it); `closePane` closes a branch, and the inspector goes back to where the
+ * branch came from if it showed it.
  */
-export function useBranching(
-  worker: Worker,
-  pane: PaneView | undefined,
-  step: Selection['inspected'],
-  settings: Settings,
-  selection: Selection,
-) {
+export function useBranching(worker: Worker, panes: PaneView[], settings: Settings, selection: Selection) {
   const { branch, closeBranch } = worker;
   const { branched, branchClosed } = selection;
+  const panesRef = useRef(panes);
+  useEffect(() => {
+    panesRef.current = panes;
+  }, [panes]);
   const startBranch = useCallback(
-    async (tokenId: number) => {
-      if (!pane || !step) return;
+    async (step: InspectedStep, tokenId: number) => {
+      const pane = panesRef.current.find((p) => p.key === step.paneKey);
+      if (!pane) return;
       const inspection = step.token.inspection;
       const piece = (await loadTokenTexts())(tokenId);
       const at = inspection ? Array.from(inspection.logits.ids).indexOf(tokenId) : -1;
@@ -54,7 +55,7 @@ export function useBranching(
       );
       branched(id);
     },
-    [branch, branched, pane, step, settings],
+    [branch, branched, settings],
   );
 
   const closePane = useCallback(

@@ -86,15 +86,16 @@ export function useInspectorSelection(panes: PaneView[], runId: number) {
   const token = tokens[index];
   const following = selection.index === null;
   // Each of these is a string, a number or an object that belongs to one token: stable while text streams.
+  const paneKey = pane?.key;
   const paneName = pane?.name;
   const promptLength = pane?.promptIds?.length;
   const history = pane && token && pane.promptIds ? historyBefore(pane, index) : null;
   const inspected = useMemo<InspectedStep | null>(
     () =>
-      paneName !== undefined && token && promptLength !== undefined && history
-        ? { paneName, index, following, token, promptLength, history }
+      paneKey !== undefined && paneName !== undefined && token && promptLength !== undefined && history
+        ? { paneKey, paneName, index, following, token, promptLength, history }
         : null,
-    [paneName, index, following, token, promptLength, history],
+    [paneKey, paneName, index, following, token, promptLength, history],
   );
 
   return {

@@ -4,7 +4,7 @@
  * files, change precision, answer the link's questions). The page keeps the model in use in its
  * address and storage once it has loaded.
  */
-import { useCallback, useEffect, useReducer, useRef } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useReducer, useRef } from 'react';
 import type { ModelSpec, PrecisionRequest } from '../worker/protocol';
 import { errorMessage } from '../util/errorMessage';
 import { droppedFiles, localModelSpec, type LocalFile } from './localModel';
@@ -25,9 +25,11 @@ export function useModelLoader(worker: Worker, startup: LoaderStartup, hubUrl: s
   }, [workerGeneration]);
 
   // Each order goes to the worker once (an effect may run twice for one order in development).
+  // Sent before the page paints: a failed load that the built-in model replaces (the worker's error
+  // and the loader's order come in one render) is never shown as "did not load", not even for a frame.
   const sent = useRef<LoadOrder | null>(null);
   const { order } = loader;
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!order || sent.current === order) return;
     sent.current = order;
     const id = load(order.choice.spec, choiceLabel(order.choice), {

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { generate, openApp, outputPane, setNumber } from '../helpers/appPage';
+import { generate, inspectToken, openApp, outputPane, setNumber } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { cliOutput } from '../helpers/cliProcess';
@@ -69,7 +69,7 @@ describe('branches', () => {
     await openApp(page, base, SETTINGS, browser.logs);
     await generate(page);
     const pane = outputPane(page, 2);
-    await pane.locator('[data-token-index="3"]').click();
+    await inspectToken(page, pane, 3);
     // Top-k 2 makes the third candidate a cut one; the branch samples under these settings.
     await setNumber(page, 'Top-k', 2);
     await expect.poll(() => candidateRows(page).nth(2).getAttribute('data-status')).toBe('cut by top-k');
@@ -104,7 +104,7 @@ describe('branches', () => {
   test('a branch can be branched, and shows its cumulative log-probability; branches run while the main run streams', async () => {
     const { page } = browser;
     const first = branches(page).first();
-    await first.locator('[data-token-index="2"]').click();
+    await inspectToken(page, first, 2);
     await candidateRows(page).nth(0).getByRole('button', { name: 'Branch', exact: true }).click();
     await waitForBranches(page, 2);
     const nested = branches(page).nth(1);
@@ -204,7 +204,7 @@ describe('attention and the logit lens', () => {
     const attention = page.getByRole('region', { name: 'Attention' });
     const showButton = attention.getByRole('button', { name: /^(Show attention|Refresh|Show for this text)$/ });
     const branchOnce = async () => {
-      await outputPane(page, 1).locator('[data-token-index="1"]').click();
+      await inspectToken(page, outputPane(page, 1), 1);
       const count = await branches(page).count();
       await candidateRows(page).nth(1).getByRole('button', { name: 'Branch', exact: true }).click();
       await waitForBranches(page, count + 1);

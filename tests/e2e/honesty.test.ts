@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { generate, openApp, outputPane, setNumber } from '../helpers/appPage';
+import { generate, inspectToken, openApp, outputPane, setNumber } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { repoRoot } from '../helpers/fixture';
@@ -163,7 +163,7 @@ describe('no silent cases', () => {
     const { page } = browser;
     await openApp(page, base, GREEDY, browser.logs);
     await generate(page);
-    await outputPane(page, 1).locator('[data-token-index="2"]').click();
+    await inspectToken(page, outputPane(page, 1), 2);
     const rows = page.getByRole('table', { name: 'Candidates' }).locator('tbody tr');
     const forced = Number(await rows.nth(1).getAttribute('data-token-id'));
     await rows.nth(1).getByRole('button', { name: 'Branch', exact: true }).click();

@@ -104,8 +104,23 @@ describe('hub model in the browser', () => {
   test('a hub model that was never cached, with the hub unreachable, gets a clear message and the built-in model', async () => {
     const { page } = browser;
     const query = Object.entries({ ...settings(hub.url), model: 'hf:org/never-downloaded' }).map(([k, v]) => [k, String(v)]);
+    // Every model status the page paints, frame by frame: the failure that the built-in model
+    // replaces is never shown as "did not load" on the way.
+    await page.addInitScript(() => {
+      const painted: string[] = [];
+      (window as unknown as { __paintedModelStatus: string[] }).__paintedModelStatus = painted;
+      const frame = () => {
+        const status = document.querySelector('.app')?.getAttribute('data-model-status');
+        if (status && painted[painted.length - 1] !== status) painted.push(status);
+        requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
+    });
     await page.goto(`${base}?${new URLSearchParams(query)}`);
     await waitForModel(page, browser.logs);
+    await page.waitForFunction(() => (window as unknown as { __paintedModelStatus: string[] }).__paintedModelStatus.includes('ready'));
+    const painted = await page.evaluate(() => (window as unknown as { __paintedModelStatus: string[] }).__paintedModelStatus);
+    expect(painted).not.toContain('error');
     expect(await page.locator('[data-stat=model] dd').textContent()).toContain('Sherlock GPT-2 (built in)');
     const notice = await page.getByTestId('model-notice').textContent();
     expect(notice).toMatch(

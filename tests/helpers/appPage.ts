@@ -1,5 +1,5 @@
 /** Driving the app's page in e2e tests: open it, set controls by their labels, generate, read panes. */
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 
 export type RunStatus = 'idle' | 'running' | 'stopping' | 'done' | 'stopped' | 'error';
 
@@ -51,6 +51,24 @@ export async function generate(page: Page): Promise<void> {
 
 export function outputPane(page: Page, index: number) {
   return page.getByRole('region', { name: `Output ${index}`, exact: true });
+}
+
+/**
+ * Selects token `index` of `pane` (an output pane's region) and waits until the token inspector
+ * shows that step: the inspector's table renders a step behind the click, and reading its rows
+ * before then reads the step it showed before.
+ */
+export async function inspectToken(page: Page, pane: Locator, index: number): Promise<void> {
+  await pane.locator(`[data-token-index="${index}"]`).click();
+  const name = ((await pane.getAttribute('aria-label')) ?? '').replace(/^(Branch|Strategy): /, '');
+  await page.waitForFunction(
+    ([name, index]) => {
+      const inspector = document.querySelector('section[aria-label="Token inspector"]');
+      return inspector?.getAttribute('data-pane') === name && inspector.getAttribute('data-token-index') === index;
+    },
+    [name, String(index)] as const,
+    { timeout: 30_000 },
+  );
 }
 
 /** The generated text of pane `index` (1-based), prompt excluded. */

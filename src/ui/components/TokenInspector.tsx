@@ -18,6 +18,8 @@ import { SamplingPipeline } from './SamplingPipeline';
 
 /** The step the inspector shows. */
 export interface InspectedStep {
+  /** The pane's key (PaneView.key): which pane a branch from this step continues. */
+  paneKey: string;
   /** The pane's name: "Output 2", or a branch's origin. */
   paneName: string;
   /** 0-based index among the sequence's new tokens. */
@@ -47,8 +49,8 @@ interface TokenInspectorProps {
   /** Whether a new branch takes the inspector to its newest token (otherwise it stays on this step). */
   followBranches: boolean;
   onFollowBranches: (follow: boolean) => void;
-  /** Starts a branch of the pane from this step with this token forced. */
-  onBranch: (tokenId: number) => void;
+  /** Starts a branch of the step's pane from that step with this token forced. */
+  onBranch: (step: InspectedStep, tokenId: number) => void;
   running: boolean;
 }
 
@@ -97,6 +99,13 @@ export function TokenInspector({
   const shown = useMemo(() => view?.candidates.slice(0, rows) ?? [], [view, rows]);
   const history = deferredStep?.history;
   const seen = useMemo(() => new Set(history).size, [history]);
+  // A row's Branch continues the step the table shows, which can be a render behind the selection.
+  const branchHere = useCallback(
+    (tokenId: number) => {
+      if (deferredStep) onBranch(deferredStep, tokenId);
+    },
+    [deferredStep, onBranch],
+  );
 
   if (!step || !deferredStep || !runOptions) {
     return (
@@ -136,6 +145,7 @@ export function TokenInspector({
       role="region"
       aria-label="Token inspector"
       data-pane={deferredStep.paneName}
+      data-pane-key={deferredStep.paneKey}
       data-token-index={deferredStep.index}
     >
       <h2>Token inspector</h2>
@@ -212,7 +222,7 @@ export function TokenInspector({
           </thead>
           <tbody>
             {shown.map((c) => (
-              <CandidateRow key={c.id} candidate={c} rank={c.rank} chosen={c.id === chosen} text={text(c.id)} onBranch={onBranch} />
+              <CandidateRow key={c.id} candidate={c} rank={c.rank} chosen={c.id === chosen} text={text(c.id)} onBranch={branchHere} />
             ))}
             {pinned && (
               <CandidateRow
@@ -222,7 +232,7 @@ export function TokenInspector({
                 chosen
                 pinned
                 text={text(chosen)}
-                onBranch={onBranch}
+                onBranch={branchHere}
               />
             )}
             {!inShown && !pinned && (
