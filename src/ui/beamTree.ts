@@ -71,6 +71,28 @@ function ranked(h: { ids: number[]; logprob: number; score: number }): RankedBea
   return { ids: h.ids, logprob: h.logprob, score: h.score };
 }
 
+/** A node's place in the tree: its step and its index among that step's nodes. */
+export interface NodeAt {
+  step: number;
+  index: number;
+}
+
+/** An edge of the drawn tree: from the node a candidate extends to the candidate, with the candidate's status. */
+export interface BeamEdge {
+  from: NodeAt;
+  to: NodeAt;
+  status: BeamNode['status'];
+}
+
+/** Every edge of the tree, step by step: one per candidate after step 0 (step 0's candidates extend the prompt). */
+export function beamEdges(tree: BeamTree): BeamEdge[] {
+  return tree.steps.flatMap((nodes, step) =>
+    nodes.flatMap((node, index): BeamEdge[] =>
+      node.parent === null ? [] : [{ from: { step: step - 1, index: node.parent }, to: { step, index }, status: node.status }],
+    ),
+  );
+}
+
 /** The path of node `index` at `step`: the indices of its ancestors' nodes, step 0 first, itself last. */
 export function pathTo(tree: BeamTree, step: number, index: number): number[] {
   const path: number[] = [];

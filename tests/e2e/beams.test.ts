@@ -72,6 +72,35 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/** Every drawn edge of the beam tree, and how far (px) its ends are from the right-middle of its parent and the left-middle of its node. */
+async function edgeGeometry(page: Page) {
+  return beamTree(page)
+    .getByTestId('beam-edges')
+    .evaluate((svg) => {
+      const box = svg.getBoundingClientRect();
+      const node = (at: string) => {
+        const [step, index] = at.split(':').map(Number);
+        return svg.parentElement!.querySelectorAll(`[data-beam-step="${step}"]`)[index].getBoundingClientRect();
+      };
+      return [...svg.querySelectorAll('path')].map((path) => {
+        const start = path.getPointAtLength(0);
+        const end = path.getPointAtLength(path.getTotalLength());
+        const from = node(path.getAttribute('data-from')!);
+        const to = node(path.getAttribute('data-to')!);
+        return {
+          from: path.getAttribute('data-from')!,
+          to: path.getAttribute('data-to')!,
+          miss: Math.max(
+            Math.abs(box.left + start.x - from.right),
+            Math.abs(box.top + start.y - (from.top + from.height / 2)),
+            Math.abs(box.left + end.x - to.left),
+            Math.abs(box.top + end.y - (to.top + to.height / 2)),
+          ),
+        };
+      });
+    });
+}
+
 describe('beam search', () => {
   test('Beams 3, 12 new tokens: the pane equals the CLI; the tree keeps 3 per step, greys pruned ones, ranks the finished', async () => {
     const { page } = browser;
@@ -108,6 +137,35 @@ describe('beam search', () => {
     expect(await ranking.locator('li').count()).toBe(1);
     expect(await ranking.textContent()).toContain(cliBeams.trim().slice(0, 10));
 
+    // The edges: one per candidate after step 0, from the right side of the node it extends to its left side.
+    const geometry = await edgeGeometry(page);
+    expect(geometry.length).toBe(statuses.filter((s) => s.step > 0).length);
+    for (const edge of geometry) expect(edge.miss, `${edge.from} → ${edge.to}`).toBeLessThan(1);
+    // Followed back from a finished node, the edges spell a finished sequence; one of them is the search's best.
+    const parentOf = new Map(geometry.map((e) => [e.to, e.from]));
+    const tokenAt = async (at: string) => {
+      const [step, index] = at.split(':').map(Number);
+      const text = await tree.locator(`[data-beam-step="${step}"]`).nth(index).locator('.beam-token').textContent();
+      return text!.replace(/␣/g, ' ').replace(/↵/g, '\n');
+    };
+    const spelled: string[] = [];
+    for (let step = 0; step < steps; step++) {
+      for (const [index, s] of statuses.filter((s) => s.step === step).entries()) {
+        if (s.status !== 'finished') continue;
+        const pieces: string[] = [];
+        for (let at: string | undefined = `${step}:${index}`; at; at = parentOf.get(at)) pieces.unshift(await tokenAt(at));
+        expect(pieces.length).toBe(step + 1);
+        spelled.push(pieces.join(''));
+      }
+    }
+    expect(spelled).toContain(cliBeams);
+    // Under the pointer, a node's own path is drawn bold: one edge per step before it.
+    await tree
+      .locator(`[data-beam-step="${steps - 1}"]`)
+      .first()
+      .hover();
+    expect(await tree.locator('path.on-path').count()).toBe(steps - 1);
+
     // Keyboard: one tab stop, arrows move, focus shows the token and its cumulative log-probability.
     const first = tree.locator('[data-beam-step="0"]').first();
     await first.focus();
@@ -129,6 +187,9 @@ describe('beam search', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await tree.evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: await artifact('beam-tree-phone.png') });
+    // On a phone the steps scroll sideways, and the edges with them.
+    await tree.getByRole('group', { name: 'Steps' }).evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+    expect(Math.max(...(await edgeGeometry(page)).map((e) => e.miss))).toBeLessThan(1);
     expect(await outputPane(page, 1).count()).toBe(1);
   });
 });

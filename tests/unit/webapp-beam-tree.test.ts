@@ -2,7 +2,7 @@
 // state that feeds it from the worker's 'beam' messages.
 import { describe, expect, test } from 'vitest';
 import type { BeamEvent } from '../../src/generation/beamSearch';
-import { beamTreeReducer, emptyBeamTree, pathTo } from '../../src/ui/beamTree';
+import { beamEdges, beamTreeReducer, emptyBeamTree, pathTo } from '../../src/ui/beamTree';
 import { generateOptions, msg, run } from '../helpers/appActions';
 
 /** Two beams, three steps: step 0 extends the prompt, step 1 crosses the beams over, step 2 finishes. */
@@ -86,6 +86,24 @@ describe('beam tree', () => {
     // The path to the best hypothesis's last node spells its ids.
     const path = pathTo(tree, 2, 0);
     expect(path.map((index, step) => tree.steps[step][index].tokenId)).toEqual([10, 22, 30]);
+  });
+
+  test('the drawn edges join every candidate after step 0 to the node it extends, with its status', () => {
+    const tree = EVENTS.reduce(beamTreeReducer, emptyBeamTree);
+    const edges = beamEdges(tree).map((e) => `${e.from.step}:${e.from.index}>${e.to.step}:${e.to.index} ${e.status}`);
+    expect(edges).toEqual([
+      '0:1>1:0 kept',
+      '0:0>1:1 finished',
+      '0:0>1:2 kept',
+      '0:1>1:3 pruned',
+      '1:2>2:0 finished',
+      '1:0>2:1 finished',
+      '1:0>2:2 pruned',
+      '1:2>2:3 pruned',
+    ]);
+    // Only kept nodes have children: a pruned or finished node ends its line.
+    for (const edge of beamEdges(tree)) expect(tree.steps[edge.from.step][edge.from.index].status).toBe('kept');
+    expect(beamEdges(emptyBeamTree)).toEqual([]);
   });
 
   test('a run with num_beams > 1 grows its tree from its own beam messages only', () => {

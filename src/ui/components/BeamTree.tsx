@@ -1,6 +1,6 @@
-import { useId, useRef, useState, type KeyboardEvent } from 'react';
-import type { BeamNode, BeamTree as Tree } from '../beamTree';
-import { pathTo } from '../beamTree';
+import { useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import type { BeamEdge, BeamNode, BeamTree as Tree } from '../beamTree';
+import { beamEdges, pathTo } from '../beamTree';
 import type { TokenTexts } from '../tokenText';
 import { visibleText } from '../tokenText';
 
@@ -34,10 +34,36 @@ function describeNode(node: BeamNode, token: string): string {
   return parts.join(', ');
 }
 
+/** An edge as drawn: where it starts (the parent's right side) and ends (the candidate's left side), in the steps' own pixels. */
+interface DrawnEdge extends BeamEdge {
+  key: string;
+  d: string;
+}
+
+/**
+ * The edges' curves from the nodes' boxes as laid out (offsets within the positioned steps
+ * element, so they scroll with it), and the size of the drawing: measured after each layout.
+ */
+function drawEdges(edges: BeamEdge[], node: (step: number, index: number) => HTMLElement | undefined): DrawnEdge[] {
+  return edges.flatMap((edge) => {
+    const a = node(edge.from.step, edge.from.index);
+    const b = node(edge.to.step, edge.to.index);
+    if (!a || !b) return [];
+    const x1 = a.offsetLeft + a.offsetWidth;
+    const y1 = a.offsetTop + a.offsetHeight / 2;
+    const x2 = b.offsetLeft;
+    const y2 = b.offsetTop + b.offsetHeight / 2;
+    const mid = (x1 + x2) / 2;
+    const key = `${edge.from.step}:${edge.from.index}>${edge.to.step}:${edge.to.index}`;
+    return [{ ...edge, key, d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}` }];
+  });
+}
+
 /**
  * Beam search as it runs: one column per step with that step's 2 × num_beams candidates, best
  * first: the kept ones (which run on), the pruned ones greyed, the finished ones with their
- * normalised scores. Each node's token and cumulative log-probability show on hover and focus;
+ * normalised scores, each joined by a line to the node it extends (the path of the node under
+ * the pointer or focus drawn bold). Each node's token and cumulative log-probability show on hover and focus;
  * the nodes are one tab stop, moved through with the arrow keys (↑↓ within a step, ←→ between
  * steps). When the search ends, its final ranking is listed, each sequence openable in the inspector.
  */
@@ -50,6 +76,24 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
   const textOfIds = (ids: readonly number[]) => (textOf ? ids.map((t) => textOf(t)).join('') : ids.join(' '));
 
   const steps = tree.steps;
+  const edges = useMemo(() => beamEdges(tree), [tree]);
+  const stepsBox = useRef<HTMLDivElement>(null);
+  const [drawing, setDrawing] = useState<{ width: number; height: number; edges: DrawnEdge[] }>({ width: 0, height: 0, edges: [] });
+  // The lines follow the nodes' layout: after every step, and when the page's width or fonts move them.
+  useLayoutEffect(() => {
+    const box = stepsBox.current;
+    if (!box) return;
+    const measure = () =>
+      setDrawing({
+        width: box.scrollWidth,
+        height: box.scrollHeight,
+        edges: drawEdges(edges, (step, index) => nodes.current.get(`${step}:${index}`)),
+      });
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, [edges, textOf]);
   const at = steps.length === 0 ? null : { step: Math.min(focus.step, steps.length - 1), index: 0 };
   if (at) at.index = Math.min(focus.index, steps[at.step].length - 1);
 
@@ -81,6 +125,7 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
 
   const detail = shown && steps[shown.step]?.[shown.index];
   const path = shown && detail ? pathTo(tree, shown.step, shown.index) : [];
+  const onPath = (edge: BeamEdge) => path[edge.to.step] === edge.to.index && path[edge.from.step] === edge.from.index;
   const state = tree.reason
     ? tree.reason === 'abort'
       ? 'stopped'
@@ -95,7 +140,18 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
         (cumulative log-probability); a finished sequence scores log-probability ÷ length<sup>{lengthPenalty}</sup>. Arrow keys move through
         the nodes.
       </p>
-      <div className="beam-steps" role="group" aria-label="Steps">
+      <div className="beam-steps" role="group" aria-label="Steps" ref={stepsBox}>
+        <svg className="beam-edges" aria-hidden="true" width={drawing.width} height={drawing.height} data-testid="beam-edges">
+          {drawing.edges.map((edge) => (
+            <path
+              key={edge.key}
+              d={edge.d}
+              className={`beam-edge ${edge.status}${onPath(edge) ? ' on-path' : ''}`}
+              data-from={`${edge.from.step}:${edge.from.index}`}
+              data-to={`${edge.to.step}:${edge.to.index}`}
+            />
+          ))}
+        </svg>
         {steps.map((column, s) => (
           <ol className="beam-step" key={s} aria-label={`Step ${s + 1}`} data-step={s}>
             {column.map((node, i) => {
