@@ -59,6 +59,8 @@ export interface PipelineStage {
   topAfter: number;
   /** The smallest received probability among the tokens it kept. */
   lowestKept: number;
+  /** Entropy, in nats, of the distribution the stage received (what typical-p and eta measure against). */
+  entropyBefore: number;
   /** Each listed candidate's probability in the distribution the stage received, in `candidates` order (0: cut earlier). */
   before: Float64Array;
   /** Kept tokens outside the listed ones: > 0 means the stage's numbers lean on the histogram. */
@@ -266,10 +268,12 @@ function replayStage(
   let keptOutsideListed = 0;
   let topBefore = 0;
   let lowestKept = Infinity;
+  let entropyBefore = 0;
   for (let id = 0; id < received.length; id++) {
     if (received[id] === -Infinity) continue;
     inPlay++;
     const p = Math.exp(received[id] - normaliser);
+    if (p > 0) entropyBefore -= p * (received[id] - normaliser);
     if (p > topBefore) topBefore = p;
     if (scores[id] === -Infinity) continue;
     kept++;
@@ -289,6 +293,7 @@ function replayStage(
     topBefore,
     topAfter: Math.exp(after.max - after.logSumExp),
     lowestKept: kept > 0 ? lowestKept : 0,
+    entropyBefore,
     before: Float64Array.from(listed, (id) => (received[id] === -Infinity ? 0 : Math.exp(received[id] - normaliser))),
     keptOutsideListed,
   };

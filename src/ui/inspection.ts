@@ -58,15 +58,15 @@ export function settingsPatch(patch: Partial<SamplerSettings>): Partial<Pick<Set
 export type PipelineRow = { stage: PipelineStage } | { off: string };
 
 /**
- * The replayed stages in their order, with each `known` stage (names in generation's order) that
- * did not run put where generation would have applied it; the greedy stage stays last. A stage
- * the page does not know keeps its place among the others.
+ * The replayed stages in their order, with each stage of `listedWhenOff` that did not run put where
+ * generation would have applied it (`order`: the processors' names in generation's order); the
+ * greedy stage stays last. A stage the page does not know keeps its place among the others.
  */
-export function pipelineRows(stages: readonly PipelineStage[], known: readonly string[]): PipelineRow[] {
+export function pipelineRows(stages: readonly PipelineStage[], order: readonly string[], listedWhenOff = order): PipelineRow[] {
   const out: PipelineRow[] = stages.map((stage) => ({ stage }));
-  const position = (row: PipelineRow) => known.indexOf('stage' in row ? row.stage.name : row.off);
-  for (const [index, name] of known.entries()) {
-    if (stages.some((s) => s.name === name)) continue;
+  const position = (row: PipelineRow) => order.indexOf('stage' in row ? row.stage.name : row.off);
+  for (const [index, name] of order.entries()) {
+    if (!listedWhenOff.includes(name) || stages.some((s) => s.name === name)) continue;
     const at = out.findIndex((row) => position(row) > index || ('stage' in row && row.stage.name === 'greedy'));
     out.splice(at < 0 ? out.length : at, 0, { off: name });
   }

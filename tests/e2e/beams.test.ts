@@ -195,7 +195,7 @@ describe('beam search', () => {
 });
 
 describe('more samplers', () => {
-  test('Typical-p 0.5 in the inspector cuts tokens as typical-p', async () => {
+  test('Typical-p 0.5 in the inspector cuts tokens as typical-p; the pipeline explains its stage and moves it with its own slider', async () => {
     const { page } = browser;
     await page.setViewportSize({ width: 1366, height: 768 });
     await openApp(page, base, { prompt: PROMPT, max_new_tokens: 3, do_sample: false, num_beams: 1 }, browser.logs);
@@ -206,6 +206,30 @@ describe('more samplers', () => {
     const rows = page.getByRole('table', { name: 'Candidates' }).locator('tbody tr[data-status="cut by typical-p"]');
     await expect.poll(() => rows.count()).toBeGreaterThan(0);
     expect(new URL(page.url()).searchParams.get('typical_p')).toBe('0.5');
+
+    // The pipeline has a typical-p stage (and no off rows for warpers that do not run) with its rule and sentence.
+    const inspectorRegion = page.getByRole('region', { name: 'Token inspector' });
+    const stage = inspectorRegion.locator('li[data-stage="typical_p"]');
+    await expect.poll(() => stage.count()).toBe(1);
+    expect(await inspectorRegion.locator('li[data-stage="eta_cutoff"], li[data-stage="epsilon_cutoff"]').count()).toBe(0);
+    expect(await stage.locator('.stage-numbers').textContent()).toMatch(
+      /^Rule: the tokens whose surprise \(−log p\) is closest to the entropy, \d+\.\d\d nats, until they hold 50\.00 %/,
+    );
+    const kept = Number(await stage.getAttribute('data-kept'));
+    expect(await stage.locator('.stage-sentence').textContent()).toMatch(
+      new RegExp(
+        `^Typical-p 0\\.5: of (?:all [\\d,]+ tokens|the [\\d,]+ tokens [a-z-]+ kept), the ${kept.toLocaleString('en-US')} tokens? whose surprise is closest to the distribution's entropy \\(\\d+\\.\\d\\d nats\\) are kept`,
+      ),
+    );
+    // The stage's slider is the same setting as the More samplers box.
+    await stage.getByRole('slider', { name: 'Typical-p (pipeline)' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => new URL(page.url()).searchParams.get('typical_p')).not.toBe('0.5');
+    expect(await page.getByRole('spinbutton', { name: 'Typical-p', exact: true }).inputValue()).toBe(
+      new URL(page.url()).searchParams.get('typical_p'),
+    );
+    await stage.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: await artifact('pipeline-typical-p.png') });
   });
 });
 

@@ -150,6 +150,19 @@ describe('the pipeline view', () => {
     ]);
   });
 
+  test('a stage listed only when it runs takes its place in generation’s order: min-p, off, still comes before typical-p', () => {
+    const ORDER = ['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p', 'typical_p', 'eta_cutoff'];
+    const view = inspectStep(summarizeRow(row, 6), { ...settings, top_k: 3, typical_p: 0.5 }, [], 6);
+    expect(names(pipelineRows(view.stages, ORDER, KNOWN))).toEqual([
+      'off:repetition_penalty',
+      'off:temperature',
+      'top_k',
+      'off:top_p',
+      'off:min_p',
+      'typical_p',
+    ]);
+  });
+
   test('a stage slider moves the page setting that stands for the same Hugging Face option', () => {
     expect(settingsPatch({ top_p: 0.5 })).toEqual({ top_p: 0.5 });
     expect(settingsPatch({ top_k: 3, temperature: 0.7, min_p: 0.1, repetition_penalty: 1.2 })).toEqual({

@@ -1,6 +1,7 @@
 import { memo, useId } from 'react';
 import type { Candidate, PipelineStage, SamplerSettings, StepInspection } from '../../generation/inspect';
 import { count, percent, pipelineRows } from '../inspection';
+import { GUIDES, LISTED_WHEN_OFF, stageSentence, tokens, type StageGuide } from '../pipelineGuides';
 import { LABELS, LIMITS } from '../settings';
 
 interface SamplingPipelineProps {
@@ -16,66 +17,6 @@ interface SamplingPipelineProps {
   vocabSize: number;
 }
 
-/** What the page says about a stage it knows: its setting, and its words when off and when on. */
-interface StageGuide {
-  setting: keyof SamplerSettings;
-  /** Why the stage did nothing under `s`. */
-  off: (s: SamplerSettings, greedy: boolean) => string;
-  /** The threshold in the stage's own terms. */
-  rule: (stage: PipelineStage, s: SamplerSettings, previous: PipelineStage | undefined) => string;
-  /** One plain sentence: what the stage did to the distribution it received. */
-  sentence: (stage: PipelineStage, s: SamplerSettings, previous: PipelineStage | undefined, seen: number) => string;
-}
-
-const tokens = (n: number) => `${count(n)} ${n === 1 ? 'token' : 'tokens'}`;
-/** "the 4 likeliest" (or "the likeliest one"). */
-const likeliest = (n: number) => (n === 1 ? 'the likeliest one' : `the ${count(n)} likeliest`);
-/** "of all 50,257 tokens" or "of the 50 tokens top-k kept". */
-const source = (stage: PipelineStage, previous: PipelineStage | undefined) =>
-  previous && previous.kept < previous.received
-    ? `of the ${tokens(stage.received)} ${previous.label} kept`
-    : `of all ${tokens(stage.received)}`;
-const greedyOff = 'off: temperature 0 is greedy decoding, which takes the likeliest token';
-
-/** The stages the page knows, in the order generation applies them; any other processor is shown with generic words. */
-const GUIDES: Record<string, StageGuide> = {
-  repetition_penalty: {
-    setting: 'repetition_penalty',
-    off: () => 'off (1): no token is penalised for being in the text already',
-    rule: (_, s) => `logits of tokens already in the text ÷ ${s.repetition_penalty} (× when negative)`,
-    sentence: (stage, s, _, seen) =>
-      `Repetition penalty ${s.repetition_penalty}: the ${tokens(seen)} already in the text are made less likely; the likeliest token's share goes from ${percent(stage.topBefore)} to ${percent(stage.topAfter)}.`,
-  },
-  temperature: {
-    setting: 'temperature',
-    off: (_, greedy) => (greedy ? 'temperature 0: greedy decoding (the last stage)' : 'off (1): the logits are used as they are'),
-    rule: (_, s) => `every logit ÷ ${s.temperature}`,
-    sentence: (stage, s) =>
-      `Temperature ${s.temperature} ${s.temperature < 1 ? 'sharpens' : 'flattens'} the distribution: the likeliest token goes from ${percent(stage.topBefore)} to ${percent(stage.topAfter)}; no token is removed.`,
-  },
-  top_k: {
-    setting: 'top_k',
-    off: (_, greedy) => (greedy ? greedyOff : 'off (0): no limit on the number of tokens'),
-    rule: (stage, s) => `the ${count(s.top_k)} likeliest: probability ≥ ${percent(stage.lowestKept)}`,
-    sentence: (stage, s, previous) =>
-      `Top-k ${s.top_k}: ${source(stage, previous)}, ${likeliest(stage.kept)} are kept (${percent(stage.keptMass)} of the probability); the other ${count(stage.received - stage.kept)} are cut.`,
-  },
-  top_p: {
-    setting: 'top_p',
-    off: (_, greedy) => (greedy ? greedyOff : 'off (1): every token that reached it stays'),
-    rule: (_, s, previous) =>
-      `cumulative probability ${s.top_p} ${previous && previous.kept < previous.received ? `of what ${previous.label} kept, renormalised` : 'of the whole distribution'}`,
-    sentence: (stage, s, previous) =>
-      `Top-p ${s.top_p}: ${source(stage, previous)}, ${likeliest(stage.kept)} already hold ${percent(stage.keptMass)} (top-p asks for ${percent(s.top_p)}); the other ${count(stage.received - stage.kept)} are cut.`,
-  },
-  min_p: {
-    setting: 'min_p',
-    off: (_, greedy) => (greedy ? greedyOff : 'off (0): no token is too unlikely'),
-    rule: (stage, s) => `probability < ${s.min_p} × ${percent(stage.topBefore)} (the top token) = ${percent(s.min_p * stage.topBefore)}`,
-    sentence: (stage, s, previous) =>
-      `Min-p ${s.min_p}: ${source(stage, previous)}, those below ${percent(s.min_p * stage.topBefore)} (${s.min_p} × the likeliest token's ${percent(stage.topBefore)}) are cut: ${count(stage.received - stage.kept)} go, ${count(stage.kept)} stay.`,
-  },
-};
 /**
  * The sampling pipeline of the inspected step: every processor in the order generation applies it,
  * each with the distribution it received (renormalised after the earlier cuts) as small bars, the
@@ -84,7 +25,7 @@ const GUIDES: Record<string, StageGuide> = {
  */
 export function SamplingPipeline({ view, replayed, settings, onChange, seen, vocabSize }: SamplingPipelineProps) {
   const id = useId();
-  const list = pipelineRows(view.stages, Object.keys(GUIDES));
+  const list = pipelineRows(view.stages, Object.keys(GUIDES), LISTED_WHEN_OFF);
   return (
     <section className="pipeline" role="region" aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>Sampling pipeline</h3>
@@ -144,12 +85,7 @@ function StageRow({
 }) {
   const guide = GUIDES[stage.name] as StageGuide | undefined;
   const removed = stage.received - stage.kept;
-  const sentence =
-    stage.name === 'greedy'
-      ? `Temperature 0 is greedy decoding: only the likeliest token stays (${percent(stage.keptMass)} of what reached it).`
-      : guide
-        ? guide.sentence(stage, replayed, previous, seen)
-        : `${stage.label}: ${source(stage, previous)}, ${tokens(stage.kept)} stay (${percent(stage.keptMass)} of the probability); ${count(removed)} are cut.`;
+  const sentence = stageSentence(stage, replayed, previous, seen);
   return (
     <li className={`stage${removed > 0 ? ' cuts' : ''}`} data-stage={stage.name} data-kept={stage.kept} data-mass={stage.keptMass}>
       <div className="stage-head">
