@@ -16,6 +16,7 @@ import { StrategyMeasures } from './components/StrategyMeasures';
 import { StatusLine } from './components/StatusLine';
 import { TokenInspector } from './components/TokenInspector';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/vocabulary';
+import type { GenerateOptions } from '../worker/protocol';
 import { departures, runSamplerSettings, settingsPatch } from './inspection';
 import { followModel } from './modelLoader';
 import { panesOf, runPaneKey } from './panes';
@@ -100,10 +101,9 @@ export function App() {
   const [surprise, setSurprise] = useState(false);
   const selection = useInspectorSelection(panes, run.requestId);
   const { pane: selectedPane, index: selectedIndex, token: selectedToken, count: paneTokenCount, inspected, selectorFor } = selection;
-  const runOptions = selectedPane?.options;
   const useRunSettings = useCallback(
-    () => runOptions && applySettings(settingsPatch(runSamplerSettings(runOptions))),
-    [runOptions, applySettings],
+    (options: GenerateOptions) => applySettings(settingsPatch(runSamplerSettings(options))),
+    [applySettings],
   );
   const departed = departures(state.previousRun, run.prompt, run.options, run.tokens);
   const { startBranch, closePane } = useBranching(worker, panes, settings, selection);
@@ -221,7 +221,6 @@ export function App() {
           <TokenInspector
             step={inspected}
             count={paneTokenCount}
-            runOptions={selectedPane?.options ?? null}
             settings={sliders}
             vocabSize={Math.min(state.model.info?.vocabSize ?? GPT2_VOCAB_SIZE, GPT2_VOCAB_SIZE)}
             textOf={textOf}

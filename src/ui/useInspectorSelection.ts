@@ -89,13 +89,14 @@ export function useInspectorSelection(panes: PaneView[], runId: number) {
   const paneKey = pane?.key;
   const paneName = pane?.name;
   const promptLength = pane?.promptIds?.length;
+  const options = pane?.options;
   const history = pane && token && pane.promptIds ? historyBefore(pane, index) : null;
   const inspected = useMemo<InspectedStep | null>(
     () =>
-      paneKey !== undefined && paneName !== undefined && token && promptLength !== undefined && history
-        ? { paneKey, paneName, index, following, token, promptLength, history }
+      paneKey !== undefined && paneName !== undefined && token && promptLength !== undefined && history && options
+        ? { paneKey, paneName, index, following, token, promptLength, history, options }
         : null,
-    [paneKey, paneName, index, following, token, promptLength, history],
+    [paneKey, paneName, index, following, token, promptLength, history, options],
   );
 
   return {

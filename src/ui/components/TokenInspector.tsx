@@ -30,20 +30,20 @@ export interface InspectedStep {
   /** The ids before this step (prompt and earlier tokens): what the repetition penalty reads. */
   history: number[];
   promptLength: number;
+  /** The settings the step's pane ran with (what the view compares the sliders to). */
+  options: GenerateOptions;
 }
 
 interface TokenInspectorProps {
   step: InspectedStep | null;
   /** Tokens in the step's sequence so far (for "token 8 of 40"). */
   count: number;
-  /** The settings the run used; null before any run. */
-  runOptions: GenerateOptions | null;
   /** The sliders now: what the view replays the step under. */
   settings: SamplerSettings;
   vocabSize: number;
   textOf: TokenTexts | null;
-  /** Puts the sliders back to the run's settings. */
-  onUseRunSettings: () => void;
+  /** Puts the sliders back to these settings (those of the run the shown step belongs to). */
+  onUseRunSettings: (options: GenerateOptions) => void;
   /** Moves sampler settings from the pipeline's sliders (the same settings the Sampling controls hold). */
   onSettingsChange: (patch: Partial<SamplerSettings>) => void;
   /** Whether a new branch takes the inspector to its newest token (otherwise it stays on this step). */
@@ -68,7 +68,6 @@ const MANY = 100;
 export function TokenInspector({
   step,
   count,
-  runOptions,
   settings,
   vocabSize,
   textOf,
@@ -107,7 +106,7 @@ export function TokenInspector({
     [deferredStep, onBranch],
   );
 
-  if (!step || !deferredStep || !runOptions) {
+  if (!step || !deferredStep) {
     return (
       <section id={INSPECTOR_ID} className="inspector panel" role="region" aria-label="Token inspector">
         <h2>Token inspector</h2>
@@ -124,7 +123,7 @@ export function TokenInspector({
       <section id={INSPECTOR_ID} className="inspector panel" role="region" aria-label="Token inspector">
         <h2>Token inspector</h2>
         <p className="muted-text">
-          {runOptions.num_beams > 1
+          {deferredStep.options.num_beams > 1
             ? 'Beam search chose this token among every beam’s candidates, and the worker keeps no per-token distribution for beams: the Beam search tree shows each step’s candidates with their cumulative log-probabilities.'
             : 'This token came without the model’s distribution.'}
         </p>
@@ -133,6 +132,7 @@ export function TokenInspector({
   }
 
   const chosen = deferredStep.token.id;
+  const runOptions = deferredStep.options;
   const changes = settingChanges(deferredSettings, runSamplerSettings(runOptions));
   const listedTop = inspection.logits.top;
   const inShown = shown.some((c) => c.id === chosen);
@@ -189,7 +189,12 @@ export function TokenInspector({
         </div>
       </dl>
 
-      <SettingsNote changes={changes} runOptions={runOptions} onUseRunSettings={onUseRunSettings} greedyView={view.greedy} />
+      <SettingsNote
+        changes={changes}
+        runOptions={runOptions}
+        onUseRunSettings={() => onUseRunSettings(runOptions)}
+        greedyView={view.greedy}
+      />
       {view.keptOutsideListed > 0 && (
         <p className="notice warn small-notice" data-testid="beyond-listed">
           These settings keep {formatCount(view.keptOutsideListed)} tokens beyond the {listedTop} likeliest the worker sends per step; for
