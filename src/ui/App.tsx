@@ -211,8 +211,24 @@ export function App() {
               numBeams={run.options.num_beams}
               lengthPenalty={run.options.length_penalty}
               textOf={textOf}
+              paneLabels={panes.filter((pane) => !pane.branch && !pane.compare).map((pane) => pane.label)}
               onInspect={(rank) => selectorFor(runPaneKey(rank))(0)}
             />
+          )}
+          {panes.map(
+            ({ key, label, branch }) =>
+              branch?.beamTree && (
+                <BeamTree
+                  key={key}
+                  tree={branch.beamTree}
+                  numBeams={branch.options.num_beams}
+                  lengthPenalty={branch.options.length_penalty}
+                  textOf={textOf}
+                  paneLabels={[label]}
+                  onInspect={() => selectorFor(key)(0)}
+                  branch={label}
+                />
+              ),
           )}
           <StatsPanel state={state} />
         </section>

@@ -96,7 +96,12 @@ export interface BranchState {
   error: string | null;
   /** Prefix positions the worker took from the parent run's KV cache instead of a prefill; null until done. */
   reusedPositions: number | null;
+  /** Beam search's tree after the forced token (a branch with num_beams > 1); null for other branches. */
+  beamTree: BeamTree | null;
 }
+
+/** What the page knows of a branch as it starts it; the reducer adds the rest. */
+export type BranchStart = Omit<BranchState, 'status' | 'finishReason' | 'error' | 'reusedPositions' | 'beamTree'>;
 
 /** One pane of Compare strategies: a run of its own (beside the others), one sequence. */
 export interface ComparePane {
@@ -208,7 +213,7 @@ export type AppAction =
   | { type: 'generate-started'; id: number; prompt: string; options: GenerateOptions }
   | { type: 'stop-requested' }
   | { type: 'compare-started'; panes: { requestId: number; label: string; prompt: string; options: GenerateOptions }[] }
-  | { type: 'branch-started'; branch: Omit<BranchState, 'status' | 'finishReason' | 'error' | 'reusedPositions'> }
+  | { type: 'branch-started'; branch: BranchStart }
   | { type: 'branch-closed'; id: number }
   | { type: 'analysis-started'; id: number; kind: 'attention' | 'lens' }
   | { type: 'message'; message: FromWorker }
@@ -284,7 +289,17 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'branch-started':
       return {
         ...state,
-        branches: [...state.branches, { ...action.branch, status: 'running', finishReason: null, error: null, reusedPositions: null }],
+        branches: [
+          ...state.branches,
+          {
+            ...action.branch,
+            status: 'running',
+            finishReason: null,
+            error: null,
+            reusedPositions: null,
+            beamTree: action.branch.options.num_beams > 1 ? emptyBeamTree : null,
+          },
+        ],
       };
     case 'branch-closed':
       return { ...state, branches: state.branches.filter((b) => b.requestId !== action.id) };
@@ -339,6 +354,10 @@ function onBranchMessage(state: AppState, message: FromWorker): AppState | null 
       next = { ...branch, tokens: [...branch.tokens, token] };
       break;
     }
+    case 'beam':
+      if (!branch.beamTree) return state;
+      next = { ...branch, beamTree: beamTreeReducer(branch.beamTree, message.event) };
+      break;
     case 'done': {
       const reason = message.stats.finishReasons[0] ?? null;
       next = {

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { startGenerationWorker, type WorkerClient } from '../worker/client';
 import type { FromWorker, GenerateOptions, ModelSpec, PrecisionRequest } from '../worker/protocol';
 import { DEFAULT_INSPECT_TOP } from '../model/stepLogits';
-import { appReducer, initialAppState, type BranchState } from './appState';
+import { appReducer, initialAppState, type BranchStart } from './appState';
 
 /** Longest a token waits before the page shows it (about one frame). */
 const TOKEN_BATCH_MS = 16;
@@ -121,28 +121,22 @@ export function useGenerationWorker(backendRequest: string, threads: 'auto' | nu
    * Starts a branch beside any run: `info` says where it came from; the model reads its prefix
    * ids and the forced token; `source` is the run row whose kept KV cache may hold the prefix.
    */
-  const branch = useCallback(
-    (
-      info: Omit<BranchState, 'requestId' | 'status' | 'finishReason' | 'error' | 'reusedPositions'>,
-      source: { request: number; sequence: number },
-    ) => {
-      const id = nextId.current++;
-      dispatch({ type: 'branch-started', branch: { ...info, requestId: id } });
-      const forced = info.tokens[0].id;
-      client.current?.post({
-        type: 'generate',
-        id,
-        prompt: info.prefixText,
-        promptIds: [...info.prefixIds, forced],
-        options: info.options,
-        inspectTop: DEFAULT_INSPECT_TOP,
-        lane: 'beside',
-        forkFrom: { ...source, position: info.prefixIds.length },
-      });
-      return id;
-    },
-    [],
-  );
+  const branch = useCallback((info: Omit<BranchStart, 'requestId'>, source: { request: number; sequence: number }) => {
+    const id = nextId.current++;
+    dispatch({ type: 'branch-started', branch: { ...info, requestId: id } });
+    const forced = info.tokens[0].id;
+    client.current?.post({
+      type: 'generate',
+      id,
+      prompt: info.prefixText,
+      promptIds: [...info.prefixIds, forced],
+      options: info.options,
+      inspectTop: DEFAULT_INSPECT_TOP,
+      lane: 'beside',
+      forkFrom: { ...source, position: info.prefixIds.length },
+    });
+    return id;
+  }, []);
 
   /** Stops a branch if it still runs, and removes its pane. */
   const closeBranch = useCallback((id: number) => {

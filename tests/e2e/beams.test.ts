@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { generate, generatedText, openApp, outputPane, setNumber, setSample } from '../helpers/appPage';
+import { generate, generatedText, inspectToken, openApp, outputPane, setNumber, setSample } from '../helpers/appPage';
 import { appUrl } from '../helpers/appServer';
 import { launchBrowser, type LaunchedBrowser } from '../helpers/browser';
 import { cliOutput } from '../helpers/cliProcess';
@@ -191,6 +191,65 @@ describe('beam search', () => {
     await tree.getByRole('group', { name: 'Steps' }).evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
     expect(Math.max(...(await edgeGeometry(page)).map((e) => e.miss))).toBeLessThan(1);
     expect(await outputPane(page, 1).count()).toBe(1);
+  });
+});
+
+describe('a branch under beam search', () => {
+  test('a branch with Beams 3 draws a beam tree of its own and continues like `generate --ids … --num-beams 3`', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await openApp(page, base, { prompt: PROMPT, max_new_tokens: 6, do_sample: false, num_beams: 1, num_return_sequences: 1 }, browser.logs);
+    await generate(page);
+    await inspectToken(page, outputPane(page, 1), 1);
+    await openMoreSamplers(page);
+    await setNumber(page, 'Beams', 3);
+    const rows = page.getByRole('table', { name: 'Candidates' }).locator('tbody tr');
+    const forced = Number(await rows.nth(1).getAttribute('data-token-id'));
+    await rows.nth(1).getByRole('button', { name: 'Branch', exact: true }).click();
+    const branch = page.getByRole('region', { name: /^Branch: Output 1 › token 2 › / });
+    await expect.poll(() => branch.getAttribute('aria-busy'), { timeout: 60_000 }).toBe('false');
+    const label = (await branch.getAttribute('aria-label'))!;
+
+    // Its own tree, named after it; the greedy run has none.
+    const tree = page.getByRole('region', { name: `Beam search of ${label}`, exact: false });
+    await expect.poll(() => tree.getAttribute('aria-label')).toMatch(/: 3 beams, ended after \d+ steps?/);
+    expect(await page.getByRole('region', { name: /^Beam search: / }).count()).toBe(0);
+    expect(await tree.locator('[data-beam-step="0"]').count()).toBe(6);
+
+    // The same search on the command line: the prompt's ids, the run's first token, the forced one.
+    const idsOf = (pane: ReturnType<typeof outputPane>) =>
+      pane.locator('[data-part=generated] [data-token-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-token-id'))));
+    const runIds = await idsOf(outputPane(page, 1));
+    const branchIds = await idsOf(branch);
+    expect(branchIds[0]).toBe(forced);
+    const ids = [54, 13506, 345, 389, runIds[0], forced];
+    const out = JSON.parse(
+      await cliOutput([
+        'generate',
+        '--model',
+        MODEL_DIR,
+        '--backend',
+        'wasm',
+        '--ids',
+        ids.join(','),
+        '--num-beams',
+        '3',
+        '--max-new-tokens',
+        '6',
+        '--json',
+      ]),
+    ) as { sequences: { ids: number[]; text: string }[] };
+    expect(branchIds.slice(1)).toEqual(out.sequences[0].ids);
+    const ranking = tree.getByRole('list', { name: 'Final ranking' });
+    expect(await ranking.locator('.beam-ranked-text').first().textContent()).toBe(out.sequences[0].text);
+
+    // Its ranking opens the branch's pane in the inspector.
+    await ranking.getByRole('button', { name: `Inspect ${label}` }).click();
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Token inspector' }).getAttribute('data-pane'))
+      .toBe(label.replace(/^Branch: /, ''));
+    await tree.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: await artifact('beam-tree-branch.png') });
   });
 });
 

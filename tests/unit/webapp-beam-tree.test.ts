@@ -119,4 +119,36 @@ describe('beam tree', () => {
     const sampled = run([{ type: 'generate-started', id: 8, prompt: 'Hi', options: generateOptions() }]);
     expect(sampled.run.beamTree).toBeNull();
   });
+
+  test('a branch with num_beams > 1 grows a tree of its own from its beam messages; the run’s tree and other branches are untouched', () => {
+    const runOptions = generateOptions({ num_beams: 2, do_sample: false, num_return_sequences: 1 });
+    const branch = (requestId: number, numBeams: number) => ({
+      type: 'branch-started' as const,
+      branch: {
+        requestId,
+        origin: `Output 1 › token 2 › "x${requestId}"`,
+        parent: 'run-0',
+        step: 1,
+        prefixText: 'Hi',
+        prefixIds: [1, 2],
+        options: generateOptions({ num_beams: numBeams, do_sample: false, num_return_sequences: 1 }),
+        tokens: [{ id: 9, text: 'x' }],
+      },
+    });
+    const state = run([
+      { type: 'generate-started', id: 7, prompt: 'Hi', options: runOptions },
+      msg({ type: 'beam', id: 7, event: EVENTS[0] }),
+      branch(8, 2),
+      branch(9, 1),
+      msg({ type: 'beam', id: 8, event: EVENTS[0] }),
+      msg({ type: 'beam', id: 8, event: EVENTS[1] }),
+      msg({ type: 'beam', id: 8, event: EVENTS[2] }),
+      msg({ type: 'beam', id: 8, event: EVENTS[3] }),
+    ]);
+    expect(state.run.beamTree?.steps.length).toBe(1);
+    const [beams, greedy] = state.branches;
+    expect(beams.beamTree?.steps.length).toBe(3);
+    expect(beams.beamTree?.ranking).toEqual([{ ids: [10, 22, 30], logprob: -3.3, score: -1.1 }]);
+    expect(greedy.beamTree).toBeNull();
+  });
 });

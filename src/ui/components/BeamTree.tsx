@@ -10,8 +10,12 @@ interface BeamTreeProps {
   lengthPenalty: number;
   /** id → the token's text; null while the vocabulary loads (ids are shown meanwhile). */
   textOf: TokenTexts | null;
+  /** The panes of the returned sequences, best first ("Output 1", or a branch's label): what Inspect opens. */
+  paneLabels: readonly string[];
   /** Opens returned sequence `rank` (0-based: its pane) in the token inspector. */
   onInspect: (rank: number) => void;
+  /** The branch this search continues (its pane's label); absent for the run's own search. */
+  branch?: string;
 }
 
 const STATUS_WORDS: Record<BeamNode['status'], string> = {
@@ -67,7 +71,7 @@ function drawEdges(edges: BeamEdge[], node: (step: number, index: number) => HTM
  * the nodes are one tab stop, moved through with the arrow keys (↑↓ within a step, ←→ between
  * steps). When the search ends, its final ranking is listed, each sequence openable in the inspector.
  */
-export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: BeamTreeProps) {
+export function BeamTree({ tree, numBeams, lengthPenalty, textOf, paneLabels, onInspect, branch }: BeamTreeProps) {
   const id = useId();
   const [focus, setFocus] = useState<{ step: number; index: number }>({ step: 0, index: 0 });
   const [shown, setShown] = useState<{ step: number; index: number } | null>(null);
@@ -133,8 +137,12 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
     : `searching: step ${steps.length}`;
 
   return (
-    <section className="beam-tree panel" role="region" aria-label={`Beam search: ${numBeams} beams, ${state}`}>
-      <h2 id={`${id}-title`}>Beam search</h2>
+    <section
+      className="beam-tree panel"
+      role="region"
+      aria-label={`Beam search${branch ? ` of ${branch}` : ''}: ${numBeams} beams, ${state}`}
+    >
+      <h2 id={`${id}-title`}>{branch ? `Beam search of ${branch}` : 'Beam search'}</h2>
       <p className="field-hint">
         {numBeams} beams, {state}. Each step extends every beam by one token and keeps the {numBeams} best of {2 * numBeams} candidates
         (cumulative log-probability); a finished sequence scores log-probability ÷ length<sup>{lengthPenalty}</sup>. Arrow keys move through
@@ -208,9 +216,11 @@ export function BeamTree({ tree, numBeams, lengthPenalty, textOf, onInspect }: B
                 <span className="field-hint">
                   score {logprobText(h.score)} (log-probability {logprobText(h.logprob)} over {h.ids.length} tokens)
                 </span>{' '}
-                <button type="button" className="ghost small" onClick={() => onInspect(rank)}>
-                  Inspect Output {rank + 1}
-                </button>
+                {paneLabels[rank] !== undefined && (
+                  <button type="button" className="ghost small" onClick={() => onInspect(rank)}>
+                    Inspect {paneLabels[rank]}
+                  </button>
+                )}
               </li>
             ))}
           </ol>
