@@ -174,6 +174,7 @@ describe('beam search', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-beam-step'))).toBe('0');
     await page.keyboard.press('ArrowRight');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-beam-step'))).toBe('1');
+    expect(await tree.locator('path.on-path').count()).toBe(1); // the focused node's path, by keyboard too
     expect(await tree.locator('[data-beam-step][tabindex="0"]').count()).toBe(1);
     expect(await axeViolations(page)).toEqual([]);
 
