@@ -260,7 +260,7 @@ describe('more samplers', () => {
     await page.setViewportSize({ width: 1366, height: 768 });
     await openApp(page, base, { prompt: PROMPT, max_new_tokens: 3, do_sample: false, num_beams: 1 }, browser.logs);
     await generate(page);
-    await outputPane(page, 1).locator('[data-token-index="0"]').click();
+    await inspectToken(page, outputPane(page, 1), 0);
     await openMoreSamplers(page);
     await setNumber(page, 'Typical-p', 0.5);
     const rows = page.getByRole('table', { name: 'Candidates' }).locator('tbody tr[data-status="cut by typical-p"]');
