@@ -10,8 +10,8 @@ import { count, percent } from './inspection';
 
 export interface StageGuide {
   setting: keyof SamplerSettings;
-  /** Why the stage did nothing under `s`. */
-  off: (s: SamplerSettings, greedy: boolean) => string;
+  /** Why the stage did nothing under `s`: a stage with these words is listed when off (the Sampling controls' own). */
+  off?: (s: SamplerSettings, greedy: boolean) => string;
   /** The threshold in the stage's own terms. */
   rule: (stage: PipelineStage, s: SamplerSettings, previous: PipelineStage | undefined) => string;
   /** One plain sentence: what the stage did to the distribution it received. */
@@ -48,7 +48,6 @@ export const GUIDES: Record<string, StageGuide> = {
   },
   no_repeat_ngram_size: {
     setting: 'no_repeat_ngram_size',
-    off: () => 'off (0): any sequence of tokens may repeat',
     rule: (_, s) => `a token that would complete a ${s.no_repeat_ngram_size}-gram already in the text`,
     sentence: (stage, s) =>
       stage.received === stage.kept
@@ -64,7 +63,6 @@ export const GUIDES: Record<string, StageGuide> = {
   },
   top_h: {
     setting: 'top_h',
-    off: (_, greedy) => (greedy ? greedyOff : 'off: no entropy budget'),
     rule: (_, s) =>
       `among the ${TopHLogitsWarper.CANDIDATES} likeliest (renormalised), the likeliest first while their entropy terms (−p·log p) add up to ≤ ${s.top_h} × those ${TopHLogitsWarper.CANDIDATES}'s entropy`,
     sentence: (stage, s, previous) =>
@@ -94,7 +92,6 @@ export const GUIDES: Record<string, StageGuide> = {
   },
   typical_p: {
     setting: 'typical_p',
-    off: (_, greedy) => (greedy ? greedyOff : 'off (1): every token that reached it stays'),
     rule: (stage, s) =>
       `the tokens whose surprise (−log p) is closest to the entropy, ${nats(stage.entropyBefore)}, until they hold ${percent(s.typical_p ?? 1)}`,
     sentence: (stage, s, previous) =>
@@ -102,14 +99,12 @@ export const GUIDES: Record<string, StageGuide> = {
   },
   epsilon_cutoff: {
     setting: 'epsilon_cutoff',
-    off: (_, greedy) => (greedy ? greedyOff : 'off (0): no token is too unlikely'),
     rule: (_, s) => `probability < ε = ${small(s.epsilon_cutoff ?? 0)}`,
     sentence: (stage, s, previous) =>
       `Epsilon ${s.epsilon_cutoff}: ${source(stage, previous)}, those below ${small(s.epsilon_cutoff ?? 0)} are cut: ${count(stage.received - stage.kept)} go, ${count(stage.kept)} stay.`,
   },
   eta_cutoff: {
     setting: 'eta_cutoff',
-    off: (_, greedy) => (greedy ? greedyOff : 'off (0): no token is too unlikely'),
     rule: (stage, s) =>
       `probability < η = min(ε, √ε · e^(−entropy)) = min(${s.eta_cutoff}, √${s.eta_cutoff} · e^(−${stage.entropyBefore.toFixed(2)})) = ${small(etaThreshold(s.eta_cutoff ?? 0, stage.entropyBefore))}`,
     sentence: (stage, s, previous) =>
@@ -117,8 +112,8 @@ export const GUIDES: Record<string, StageGuide> = {
   },
 };
 
-/** The stages the pipeline lists even when off (the Sampling controls' own); the others appear only when they run. */
-export const LISTED_WHEN_OFF = ['repetition_penalty', 'temperature', 'top_k', 'top_p', 'min_p'];
+/** The stages the pipeline lists even when off (those with words for it: the Sampling controls' own); the others appear only when they run. */
+export const LISTED_WHEN_OFF = Object.keys(GUIDES).filter((name) => GUIDES[name].off);
 
 /** The sentence under a stage: its guide's, greedy's, or generic words for a processor the page does not know. */
 export function stageSentence(stage: PipelineStage, s: SamplerSettings, previous: PipelineStage | undefined, seen: number): string {

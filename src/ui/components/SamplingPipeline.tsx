@@ -128,7 +128,7 @@ function OffRow({
         <strong className="stage-name">{LABELS[guide.setting]}</strong>
         <StageSlider setting={guide.setting} settings={settings} onChange={onChange} />
       </div>
-      <p className="stage-sentence muted-text">{guide.off(replayed, greedy)}</p>
+      <p className="stage-sentence muted-text">{guide.off?.(replayed, greedy)}</p>
     </li>
   );
 }
